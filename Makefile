@@ -1,0 +1,50 @@
+# tollguard — every command a fresh clone needs. `make demo` and `make test` are the two that matter.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TOLLGUARD_BROKER ?= kafka://127.0.0.1:9092
+export PYTHON := $(abspath $(PY))
+
+.PHONY: help venv kafka-up kafka-down test test-unit demo bench schema lint clean
+
+help:
+	@echo "make demo        stream the bundled fixture day through the detector on a real Kafka broker"
+	@echo "make test        virtualenv + install + broker up + all tests + broker down"
+	@echo "make test-unit   tests that need no broker"
+	@echo "make kafka-up    start the local single-node Kafka broker (fetches jars once)"
+	@echo "make kafka-down  stop it"
+	@echo "make schema      regenerate streams/schemas/*.json from the event structs"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON_SYS) $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
+venv: $(STAMP)
+
+kafka-up: $(STAMP)
+	scripts/kafka.sh up
+
+kafka-down:
+	scripts/kafka.sh down
+
+# Starts the broker, runs everything, stops the broker even when tests fail; keeps pytest's exit code.
+test: $(STAMP)
+	@scripts/kafka.sh up
+	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; scripts/kafka.sh down; exit $$rc
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	@scripts/demo.sh
+
+schema: $(STAMP)
+	$(PY) -m streams.cli schema --write streams/schemas
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,8 @@
+"""tollguard: toll-fraud detection on CDR and SIP security event streams.
+
+The detection core (events, policy, numbers, windows, rules, detector) is plain synchronous
+Python and knows nothing of Kafka or Faust; ``streams.replay`` and ``streams.worker`` are the
+two shells that drive it.
+"""
+
+__version__ = "0.1.0"

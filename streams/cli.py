@@ -1,0 +1,99 @@
+"""The ``tollguard`` command: thin entry points over the core and the Kafka shells."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _policy_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", metavar="FILE", help="policy YAML (default: built-in guide defaults)")
+    p.add_argument("--no-model", action="store_true", help="do not load the anomaly model")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tollguard", description="Toll-fraud detection on CDR and SIP security events.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("replay", help="run event files through the detector (no broker)")
+    _policy_arg(p)
+    p.add_argument("--format", choices=["table", "jsonl"], default="table")
+    p.add_argument("--input", choices=["jsonl"], default="jsonl", help="input format")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary or progress on stderr")
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL event files, '-' for stdin")
+
+    p = sub.add_parser("worker", help="run the Faust worker on Kafka")
+    _policy_arg(p)
+    p.add_argument("--loglevel", default="warning")
+
+    p = sub.add_parser("produce", help="send event files to Kafka")
+    p.add_argument("--input", choices=["jsonl"], default="jsonl")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("alerts", help="tail the alert topic")
+    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table")
+
+    p = sub.add_parser("policy", help="validate a policy file")
+    p.add_argument("file")
+
+    p = sub.add_parser("schema", help="print or write the event contract's JSON Schemas")
+    p.add_argument("--write", metavar="DIR", help="write <name>.schema.json files into DIR")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .policy import PolicyError
+    try:
+        if args.cmd == "replay":
+            from . import replay
+            return replay.main(args)
+        if args.cmd == "worker":
+            from . import worker
+            return worker.main(args)
+        if args.cmd == "produce":
+            from . import produce
+            return produce.main(args)
+        if args.cmd == "alerts":
+            from . import alerts
+            return alerts.main(args)
+        if args.cmd == "policy":
+            from .policy import Policy
+            pol = Policy.load(args.file)
+            print(f"{args.file}: valid policy")
+            return 0
+        if args.cmd == "schema":
+            return _schema(args)
+    except PolicyError as exc:
+        for line in exc.problems:
+            print(f"policy error: {line}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"tollguard: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    return 1
+
+
+def _schema(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .events import schemas
+    docs = schemas()
+    if args.write:
+        d = Path(args.write)
+        d.mkdir(parents=True, exist_ok=True)
+        for name, schema in docs.items():
+            (d / f"{name}.schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {len(docs)} schemas to {d}")
+    else:
+        print(json.dumps(docs, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The guide's number-pattern syntax ("Blocked Numbers", Outbound Call Security).
+
+``X`` any digit, ``Z`` 1-9, ``N`` 2-9, ``[1-5,7]`` a set of digits and ranges, ``.`` one or
+more of anything, ``!`` zero or more of anything; every other digit, ``+``, ``*`` and ``#`` is
+literal. A pattern matches the whole number. Patterns are compiled once, when the policy
+is loaded, into one alternation per tenant.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CLASS = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]"}
+
+
+class PatternError(ValueError):
+    pass
+
+
+def pattern_to_regex(pattern: str) -> str:
+    """Translate one guide pattern to an anchored-by-caller regex body."""
+    if not pattern or not pattern.strip():
+        raise PatternError("empty number pattern")
+    out: list[str] = []
+    i = 0
+    p = pattern.strip()
+    while i < len(p):
+        ch = p[i]
+        up = ch.upper()
+        if up in _CLASS:
+            out.append(_CLASS[up])
+        elif ch == ".":
+            out.append(".+")
+        elif ch == "!":
+            out.append(".*")
+        elif ch == "[":
+            close = p.find("]", i)
+            if close < 0:
+                raise PatternError(f"unclosed '[' at position {i + 1} in {pattern!r}")
+            out.append(_char_set(p[i + 1 : close], pattern))
+            i = close
+        elif ch.isdigit() or ch in "+*#":
+            out.append(re.escape(ch))
+        else:
+            raise PatternError(f"unexpected {ch!r} at position {i + 1} in {pattern!r} "
+                               "(allowed: digits + * # X Z N [..] . !)")
+        i += 1
+    return "".join(out)
+
+
+def _char_set(body: str, pattern: str) -> str:
+    parts = [x.strip() for x in body.split(",") if x.strip()]
+    if not parts:
+        raise PatternError(f"empty set [] in {pattern!r}")
+    chars: list[str] = []
+    for part in parts:
+        # "1-5", "7", or "1-57" written without comma (Yeastar accepts [1-57])
+        j = 0
+        while j < len(part):
+            c = part[j]
+            if not c.isdigit():
+                raise PatternError(f"only digits and ranges are allowed in [{body}] of {pattern!r}")
+            if j + 2 < len(part) and part[j + 1] == "-":
+                hi = part[j + 2]
+                if not hi.isdigit() or hi < c:
+                    raise PatternError(f"bad range {c}-{hi} in {pattern!r}")
+                chars.append(f"{c}-{hi}")
+                j += 3
+            else:
+                chars.append(c)
+                j += 1
+    return "[" + "".join(chars) + "]"
+
+
+def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
+    """One compiled matcher for a list of patterns (None when the list is empty)."""
+    if not patterns:
+        return None
+    body = "|".join(f"(?:{pattern_to_regex(p)})" for p in patterns)
+    return re.compile(f"(?:{body})\\Z")
+
+
+def matches(pattern: str, number: str) -> bool:
+    """Does one pattern match one number (used by tests and the CLI; rules use compile_patterns)."""
+    rx = compile_patterns([pattern])
+    return bool(rx and rx.match(number))

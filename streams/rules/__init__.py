@@ -1,0 +1,31 @@
+"""The rule catalogue: one module per rule id of ``rules.md`` §1-§2.
+
+Each module declares ``RULE`` (its id), ``SCOPE`` (``ip``, ``ext`` or ``trunk``: the key it
+partitions by), ``EVENTS`` (``cdr`` and/or ``security``), ``SEVERITY`` (default) and
+``check(ctx, event)``; timer-driven rules also give ``on_timer`` and ``pending``. Its
+docstring cites the guide section it implements. ``RULE_IDS`` is the public contract:
+SOC analysts filter alerts on these ids.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+ORDER = [
+    # network and endpoint layer (security events)
+    "static_defense", "global_blocklist", "country_ip", "scanner_user_agent", "auto_defense",
+    "registration_lockout", "login_lockout",
+    "user_agent_restriction", "registration_ip_restriction", "remote_registration", "concurrent_registrations",
+    # outbound call layer (CDRs)
+    "route_permission", "pin_failures", "time_condition", "international_disallowed", "country_code",
+    "blocked_number", "premium_rate", "call_frequency", "sequential_calls", "daily_calls", "call_duration",
+    "trunk_concurrency",
+]
+
+MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
+RULE_IDS = {m.RULE for m in MODULES} | {"anomaly", "weak_credentials"}
+RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in ("ip", "ext", "trunk")}
+for _m in MODULES:
+    for _etype in _m.EVENTS:
+        RULES_BY_SCOPE[_m.SCOPE][_etype].append(_m)
+TIMER_RULES = {m.RULE: m for m in MODULES if hasattr(m, "on_timer")}

@@ -1,0 +1,43 @@
+"""auto_defense — guide: Network Security, "Restrict Access to PBX by Dynamic Firewall Rules" (Auto Defense).
+
+Per source IP and rule: more than ``packets`` requests in ``seconds`` blocks the IP.
+Defaults are the guide's: ssh 10/60 s (TCP), SIP UDP 40/2 s, SIP TCP 40/2 s, http 120/60 s,
+https 120/60 s. Every security event (request, failure or success) counts as a packet of its
+service; a rule matches on service, protocol (``both`` = any) and optional port.
+"""
+
+from ..windows import slide
+
+RULE = "auto_defense"
+SCOPE = "ip"
+EVENTS = ("security",)
+SEVERITY = "warning"
+
+
+def _matches(r, ev) -> bool:
+    if r.service != ev.service:
+        return False
+    if r.protocol != "both" and ev.protocol is not None and r.protocol != ev.protocol:
+        return False
+    if r.port is not None and ev.port != r.port:
+        return False
+    return True
+
+
+def check(ctx, ev) -> None:
+    rules = ctx.tenant.p.auto_defense
+    ad = None
+    for i, r in enumerate(rules):
+        if not _matches(r, ev):
+            continue
+        if ad is None:
+            ad = ctx.st.setdefault("ad", {})
+        name = r.name or f"{r.service}/{r.protocol}"
+        times = ad.setdefault(str(i), [])
+        n = slide(times, ctx.ts, r.seconds, r.packets + 1)
+        if n > r.packets:
+            ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
+                     f"{ev.src_ip} sent more than {r.packets} {r.service} packets in {r.seconds:g} s (rule {name})",
+                     {"rule": name, "service": r.service, "protocol": r.protocol, "packets": n,
+                      "limit": r.packets, "seconds": r.seconds},
+                     [("block_ip", ev.src_ip, r.block_seconds)], variant=name)

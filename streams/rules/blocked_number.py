@@ -1,0 +1,28 @@
+"""blocked_number — guide: Outbound Call Security, "Restrict Outbound Dialing by Phone Number" (Blocked Numbers).
+
+``blocked_numbers`` holds numbers and patterns in the guide's syntax (``X``, ``Z``, ``N``,
+``[1-5,7]``, ``.``, ``!``). A pattern is matched against the number as dialled (formatting
+removed) and against its E.164 form (``+CC…``), so ``+882.`` and ``00882.`` both catch
+``00 882 …``.
+"""
+
+import re
+
+from ._common import call_actions, call_evidence, external_call
+
+RULE = "blocked_number"
+SCOPE = "ext"
+EVENTS = ("cdr",)
+SEVERITY = "alert"
+_FMT = re.compile(r"[\s\-().\u00a0/]")
+
+
+def check(ctx, cdr) -> None:
+    rx = ctx.tenant.blocked
+    if rx is None or cdr.direction != "outbound" or not ctx.first_sight:
+        return
+    dialled = _FMT.sub("", cdr.dst)
+    e164 = ctx.num.e164
+    if rx.match(dialled) or (e164 and rx.match(e164)):
+        ctx.emit(RULE, SEVERITY, "extension", cdr.src, f"Extension {cdr.src} called blocked number {cdr.dst}",
+                 call_evidence(ctx, cdr), call_actions(ctx, cdr, number_block=True))

@@ -1,0 +1,44 @@
+"""country_ip — guide: Network Security, "Restrict Access to PBX by Country/Region" (Allowed Country IPs).
+
+Off until ``allowed_country_ips`` is set; then traffic from a public IP whose country
+(offline RIR data, iptocc) is not listed is reported and the IP blocked. LAN, static-accept
+and addresses without a known country are allowed.
+"""
+
+import iptocc
+
+RULE = "country_ip"
+SCOPE = "ip"
+EVENTS = ("security", "cdr")
+SEVERITY = "warning"
+
+_cache: dict[str, str | None] = {}
+
+
+def country_of(ip: str) -> str | None:
+    c = _cache.get(ip, "?")
+    if c == "?":
+        try:
+            c = iptocc.country_code(ip)
+        except Exception:
+            c = None
+        if len(_cache) > 200_000:
+            _cache.clear()
+        _cache[ip] = c
+    return c
+
+
+def check(ctx, ev) -> None:
+    allowed = ctx.tenant.allowed_country_ips
+    if allowed is None or not ev.src_ip:
+        return
+    from ..events import parse_ip
+    if ctx.tenant.exempt(parse_ip(ev.src_ip)):
+        return
+    cc = country_of(ev.src_ip)
+    if cc is None or cc in allowed:
+        return
+    ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
+             f"Connection from {ev.src_ip} in {cc}, a country not allowed to reach the PBX",
+             {"country": cc, "allowed": sorted(allowed), "service": getattr(ev, "service", "call")},
+             [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])

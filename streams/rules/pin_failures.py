@@ -1,0 +1,33 @@
+"""pin_failures — guide: Outbound Call Security, "Restrict Outbound Dialing by PIN Code".
+
+Calls carry ``pin: bad`` when the caller entered a wrong route PIN. ``failures`` bad PINs
+from one extension within ``seconds`` (default 5 in 10 min) is PIN guessing: the extension's
+outbound calls are barred. A call without a PIN over a route that requires one counts as a
+bad PIN.
+"""
+
+from ..windows import slide
+
+RULE = "pin_failures"
+SCOPE = "ext"
+EVENTS = ("cdr",)
+SEVERITY = "alert"
+
+
+def check(ctx, cdr) -> None:
+    if cdr.direction != "outbound" or not ctx.first_sight:
+        return
+    bad = cdr.pin == "bad"
+    if not bad and cdr.pin is None and cdr.route:
+        route = ctx.tenant.p.routes.get(cdr.route)
+        bad = route is not None and route.pin
+    if not bad:
+        return
+    cfg = ctx.tenant.p.pin_failures
+    times = ctx.st.setdefault("pin", [])
+    n = slide(times, ctx.ts, cfg.seconds, cfg.failures)
+    if n >= cfg.failures:
+        ctx.emit(RULE, SEVERITY, "extension", cdr.src,
+                 f"Extension {cdr.src} entered {n} bad route PINs in {cfg.seconds} s (PIN guessing)",
+                 {"failures": n, "seconds": cfg.seconds, "last_call_id": cdr.call_id, "route": cdr.route},
+                 [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)])

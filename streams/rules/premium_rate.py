@@ -1,0 +1,27 @@
+"""premium_rate — guide: Outbound Call Security, "Restrict Outbound Dialing by Phone Number" (premium-rate numbers are the target of toll fraud).
+
+Fires for destinations libphonenumber types as premium rate or shared cost, and for
+international numbers that are possible but not valid (unallocated ranges, where more
+than 20% of IRSF test numbers sit, rules.md §4). The destination number is blocked.
+"""
+
+from ._common import call_actions, call_evidence, external_call
+
+RULE = "premium_rate"
+SCOPE = "ext"
+EVENTS = ("cdr",)
+SEVERITY = "critical"
+
+
+def check(ctx, cdr) -> None:
+    if not external_call(ctx, cdr):
+        return
+    n = ctx.num
+    if n.premium:
+        why = f"a {n.number_type.replace('_', ' ')} number"
+    elif n.international and n.possible and not n.valid:
+        why = "an unallocated international range (possible but not valid)"
+    else:
+        return
+    ctx.emit(RULE, SEVERITY, "extension", cdr.src, f"Extension {cdr.src} called {n.e164}, {why}",
+             call_evidence(ctx, cdr, why=why), call_actions(ctx, cdr, number_block=True))

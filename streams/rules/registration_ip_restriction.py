@@ -1,0 +1,28 @@
+"""registration_ip_restriction — guide: Extension Registration Security, "Restrict Extension Registration by IP Address".
+
+When an extension lists ``permitted_ips`` (addresses or subnets), a registration from any
+other address is reported and that address blocked.
+"""
+
+from ._common import is_registration
+from ..events import parse_ip
+
+RULE = "registration_ip_restriction"
+SCOPE = "ext"
+EVENTS = ("security",)
+SEVERITY = "alert"
+
+
+def check(ctx, ev) -> None:
+    if ev.outcome == "failure" or not is_registration(ev):
+        return
+    permitted = ctx.tenant.ext(ev.account).permitted_ips
+    if not permitted:
+        return
+    ip = parse_ip(ev.src_ip)
+    if any(ip in n for n in permitted):
+        return
+    ctx.emit(RULE, SEVERITY, "extension", ev.account,
+             f"Extension {ev.account} registered from {ev.src_ip}, outside its permitted IPs",
+             {"src_ip": ev.src_ip, "permitted": [str(n) for n in permitted], "outcome": ev.outcome},
+             [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])

@@ -1,0 +1,25 @@
+"""scanner_user_agent — guide: Endpoint Security, user-agent authorization; peers: Kamailio secfilter UA blacklist.
+
+Any request whose user agent contains a known scanner signature (friendly-scanner,
+sipvicious, sipcli, …; ``scanner_user_agents`` in the policy) blocks the source IP
+(``scanner_block_seconds``, 7 days by default, like APIBAN entries).
+"""
+
+RULE = "scanner_user_agent"
+SCOPE = "ip"
+EVENTS = ("security",)
+SEVERITY = "warning"
+
+
+def check(ctx, ev) -> None:
+    ua = ev.user_agent
+    if not ua:
+        return
+    low = ua.lower()
+    for sig in ctx.tenant.scanners:
+        if sig in low:
+            ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
+                     f"SIP scanner {ua[:60]!r} from {ev.src_ip}",
+                     {"user_agent": ua[:200], "signature": sig, "service": ev.service, "account": ev.account},
+                     [("block_ip", ev.src_ip, ctx.tenant.p.scanner_block_seconds)])
+            return

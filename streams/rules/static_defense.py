@@ -1,0 +1,26 @@
+"""static_defense — guide: Network Security, "Restrict Access to PBX by Static Firewall Rules".
+
+Traffic from a source matched by a ``drop`` or ``reject`` static rule is reported and the
+source blocked permanently. ``accept`` rules (and the LAN ranges) are handled by the core:
+such addresses are never blocked by any dynamic rule.
+"""
+
+RULE = "static_defense"
+SCOPE = "ip"
+EVENTS = ("security", "cdr")
+SEVERITY = "warning"
+
+
+def check(ctx, ev) -> None:
+    deny = ctx.tenant.deny
+    if not deny or not ev.src_ip:
+        return
+    from ..events import parse_ip
+    ip = parse_ip(ev.src_ip)
+    for net, r in deny:
+        if ip in net:
+            ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
+                     f"Traffic from {ev.src_ip}, denied by static rule {r.name!r} ({r.action} {r.source})",
+                     {"static_rule": r.name, "source": r.source, "action": r.action},
+                     [("block_ip", ev.src_ip, None)])
+            return

@@ -1,0 +1,28 @@
+"""user_agent_restriction — guide: Extension Registration Security, "Restrict Extension Registration by User Agent".
+
+When an extension lists allowed user-agent prefixes (``user_agents``), a registration whose
+user agent starts with none of them is reported (the PBX should have refused it) and its
+source IP blocked.
+"""
+
+from ._common import is_registration
+
+RULE = "user_agent_restriction"
+SCOPE = "ext"
+EVENTS = ("security",)
+SEVERITY = "alert"
+
+
+def check(ctx, ev) -> None:
+    if ev.outcome == "failure" or not is_registration(ev):
+        return
+    allowed = ctx.tenant.ext(ev.account).user_agents
+    if not allowed:
+        return
+    ua = (ev.user_agent or "").lower()
+    if any(ua.startswith(p) for p in allowed):
+        return
+    ctx.emit(RULE, SEVERITY, "extension", ev.account,
+             f"Extension {ev.account} registered with user agent {ev.user_agent!r}, not an allowed prefix",
+             {"user_agent": ev.user_agent, "allowed": list(allowed), "src_ip": ev.src_ip, "outcome": ev.outcome},
+             [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
