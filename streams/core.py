@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .events import Action, Alert, Cdr, Event, SecurityEvent, parse_ip
 from .policy import Policy, Tenant
@@ -156,14 +156,21 @@ class Detector:
         return keys
 
     # -- processing ---------------------------------------------------------------------------
-    def process(self, event: Event, scopes: Iterable[str] | None = None) -> list[Alert | Action]:
-        """Run every rule of the given scopes (default: this detector's) over one event."""
+    def process(self, event: Event, scopes: Iterable[str] | None = None,
+                timers_for: Callable[[str], bool] | None = None) -> list[Alert | Action]:
+        """Run every rule of the given scopes (default: this detector's) over one event.
+
+        Due timers fire first (event time has moved past them). ``timers_for`` limits which
+        keys' timers may fire here: the worker may only write keys of the partition in hand.
+        """
         out: list[Alert | Action] = []
         tenant = self.policy.tenant(event.tenant)
         when = event.ts
         ts = when.timestamp()
         if ts > self.now:
-            self._advance(ts, out)
+            self.now = ts
+        if self._timers and self._timers[0][0] < self.now:
+            self._fire_due(out, timers_for)
         etype = "cdr" if isinstance(event, Cdr) else "security"
         ident = event.call_id if etype == "cdr" else f"{event.src_ip}|{event.account}|{event.action}|{event.outcome}"
         keys = self.keys_for(event)
@@ -190,18 +197,25 @@ class Detector:
         self.events += 1
         return out
 
-    def advance(self, now: float) -> list[Alert | Action]:
-        """Move event time to ``now`` without an event (the worker's timer); fire due timers."""
+    def advance(self, now: float, timers_for: Callable[[str], bool] | None = None) -> list[Alert | Action]:
+        """Move event time to ``now`` without an event (the worker's clock tick); fire due timers."""
         out: list[Alert | Action] = []
         if now > self.now:
-            self._advance(now, out)
+            self.now = now
+        self._fire_due(out, timers_for)
         return out
 
-    def _advance(self, now: float, out: list) -> None:
-        self.now = now
+    def _fire_due(self, out: list, timers_for: Callable[[str], bool] | None = None) -> None:
+        """Fire every timer whose time event time has passed (strictly: a limit reached is not passed)."""
+        now = self.now
         timers = self._timers
+        later = []
         while timers and timers[0][0] < now:
-            due, key, rule_id, token = heapq.heappop(timers)
+            entry = heapq.heappop(timers)
+            if timers_for is not None and not timers_for(entry[1]):
+                later.append(entry)
+                continue
+            due, key, rule_id, token = entry
             st = self.state.get(key)
             if st is None:
                 continue
@@ -211,6 +225,8 @@ class Detector:
             if tenant.rule(rule_id).mode != "off":
                 self._timer_rules[rule_id].on_timer(ctx, token)
             self.state[key] = st
+        for entry in later:
+            heapq.heappush(timers, entry)
 
     def rebuild_timers(self) -> int:
         """Re-arm timers from state (after a restart, when state came back from a changelog)."""

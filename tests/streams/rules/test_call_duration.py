@@ -1,5 +1,5 @@
 import pytest
-from conftest import actions, alerts, cdr, policy, run, sec
+from tests.builders import actions, alerts, cdr, policy, run, sec
 
 
 @pytest.mark.parametrize("billsec,fires", [(10800, False), (10801, True)])
@@ -17,7 +17,7 @@ def test_per_extension_outbound_limit():
 
 
 def test_duration_from_end_minus_start_when_no_billsec():
-    from conftest import at
+    from tests.builders import at
     assert alerts(run([cdr(end=at(10801))]), "call_duration")
     assert not alerts(run([cdr(end=at(10800))]), "call_duration")
 

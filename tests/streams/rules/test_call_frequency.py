@@ -1,5 +1,5 @@
 import pytest
-from conftest import actions, alerts, cdr, policy, run
+from tests.builders import actions, alerts, cdr, policy, run
 
 
 @pytest.mark.parametrize("n,fires", [(5, False), (6, True)])

@@ -1,6 +1,6 @@
 """registration_lockout and login_lockout."""
 import pytest
-from conftest import actions, alerts, policy, run, sec
+from tests.builders import actions, alerts, policy, run, sec
 
 
 def reg_fail(t, ip="203.0.113.7", account="1001"):

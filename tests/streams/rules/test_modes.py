@@ -1,5 +1,5 @@
 """Every rule has a mode: enforce (alert + action), report (alert only), off."""
-from conftest import actions, alerts, cdr, policy, run
+from tests.builders import actions, alerts, cdr, policy, run
 
 
 def test_enforce_report_off():

@@ -1,6 +1,6 @@
 """auto_defense, static_defense, country_ip, global_blocklist, scanner_user_agent."""
 import pytest
-from conftest import actions, alerts, policy, run, sec
+from tests.builders import actions, alerts, policy, run, sec
 
 
 @pytest.mark.parametrize("n,fires", [(40, False), (41, True)])

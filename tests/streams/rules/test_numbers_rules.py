@@ -1,6 +1,6 @@
 """international_disallowed, country_code, premium_rate, blocked_number: decisions on the normalised number."""
 import pytest
-from conftest import actions, alerts, cdr, policy, run
+from tests.builders import actions, alerts, cdr, policy, run
 
 
 @pytest.mark.parametrize("dst,fires", [

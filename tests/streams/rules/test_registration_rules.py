@@ -1,6 +1,6 @@
 """user_agent_restriction, registration_ip_restriction, remote_registration, concurrent_registrations."""
 import pytest
-from conftest import actions, alerts, policy, run, sec
+from tests.builders import actions, alerts, policy, run, sec
 
 
 def reg(t=0, ip="10.0.0.20", account="1001", ua="Yealink SIP-T46S", contact=None, outcome="success"):

@@ -1,6 +1,6 @@
 """route_permission and pin_failures."""
 import pytest
-from conftest import actions, alerts, cdr, policy, run
+from tests.builders import actions, alerts, cdr, policy, run
 
 ROUTES = """
 routes:

@@ -1,5 +1,5 @@
 import pytest
-from conftest import alerts, cdr, policy, run
+from tests.builders import alerts, cdr, policy, run
 
 
 @pytest.mark.parametrize("n,fires", [(10, False), (11, True)])

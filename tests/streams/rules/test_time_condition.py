@@ -1,5 +1,5 @@
 import pytest
-from conftest import alerts, cdr, policy, run
+from tests.builders import alerts, cdr, policy, run
 
 HOURS = """
 timezone: Europe/Berlin
@@ -28,7 +28,7 @@ def test_business_hours_in_policy_zone(offset_s, fires):
 
 
 def test_judged_at_call_start_not_end():
-    from conftest import at
+    from tests.builders import at
     # starts 17:50 Berlin, ends 18:30: inside business hours at start
     out = run([cdr(t=3600 * 6 + 50 * 60, end=at(3600 * 7 + 1800))], policy(HOURS))
     assert not alerts(out, "time_condition")

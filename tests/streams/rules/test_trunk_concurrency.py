@@ -1,5 +1,5 @@
 import pytest
-from conftest import actions, alerts, at, cdr, policy, run
+from tests.builders import actions, alerts, at, cdr, policy, run
 
 POL = "trunks:\n  sip1: {max_concurrent_calls: 3}"
 

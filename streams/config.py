@@ -1,0 +1,63 @@
+"""Configuration from the environment, the same for every command.
+
+``TOLLGUARD_BROKER``        Kafka bootstrap, ``kafka://host:port[;host:port]`` (default ``kafka://127.0.0.1:9092``)
+``TOLLGUARD_TOPIC_PREFIX``  prefix of every topic and of the Faust app id (default ``tollguard``)
+``TOLLGUARD_PARTITIONS``    partitions of the topics the worker creates (default 4)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    broker: str = "kafka://127.0.0.1:9092"
+    prefix: str = "tollguard"
+    partitions: int = 4
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        return cls(
+            broker=os.environ.get("TOLLGUARD_BROKER", cls.broker),
+            prefix=os.environ.get("TOLLGUARD_TOPIC_PREFIX", cls.prefix),
+            partitions=int(os.environ.get("TOLLGUARD_PARTITIONS", cls.partitions)),
+        )
+
+    @property
+    def bootstrap(self) -> list[str]:
+        """host:port list for kafka-python/aiokafka."""
+        hosts = self.broker.split("://", 1)[-1]
+        return [h.strip() for h in hosts.replace(",", ";").split(";") if h.strip()]
+
+    @property
+    def app_id(self) -> str:
+        return f"{self.prefix}-worker"
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}.{name}"
+
+    @property
+    def cdr(self) -> str:
+        return self.topic("cdr")
+
+    @property
+    def security(self) -> str:
+        return self.topic("security")
+
+    @property
+    def alerts(self) -> str:
+        return self.topic("alerts")
+
+    @property
+    def actions(self) -> str:
+        return self.topic("actions")
+
+    @property
+    def blocklist(self) -> str:
+        return self.topic("blocklist")
+
+    @property
+    def dlq(self) -> str:
+        return self.topic("dlq")

@@ -1,0 +1,27 @@
+"""Dead-letter records: what was rejected, where it came from, and why (both shells use this shape)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+
+
+def dead_letter(raw: bytes | None, reason: str, *, topic: str | None = None, partition: int | None = None,
+                offset: int | None = None, source: str | None = None, line: int | None = None) -> bytes:
+    raw = raw or b""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    rec = {
+        "type": "dead_letter",
+        "reason": reason,
+        "topic": topic, "partition": partition, "offset": offset,
+        "source": source, "line": line,
+        "raw": text[:65536] if text is not None else None,
+        "raw_b64": base64.b64encode(raw[:1_048_576]).decode("ascii"),
+        "raw_bytes": len(raw),
+        "rejected_at": datetime.now(timezone.utc).isoformat(),
+    }
+    return json.dumps({k: v for k, v in rec.items() if v is not None}).encode()

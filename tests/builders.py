@@ -1,0 +1,58 @@
+"""Shared builders: events as the contract describes them, and a replay of a list of them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from streams.core import Detector
+from streams.events import Action, Alert, decode_event, encode
+from streams.policy import Policy
+
+T0 = datetime(2026, 3, 4, 10, 0, 0, tzinfo=timezone.utc)  # a Wednesday
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def cdr(t: float = 0, src: str = "1001", dst: str = "02079460000", call_id: str | None = None, **kw) -> dict:
+    ev = {"type": "cdr", "call_id": call_id or f"c-{src}-{t}-{dst}", "start": at(t), "src": src, "dst": dst}
+    ev.update(kw)
+    return ev
+
+
+def sec(t: float = 0, ip: str = "203.0.113.7", service: str = "sip", outcome: str = "failure", **kw) -> dict:
+    ev = {"type": "security", "ts": at(t), "service": service, "src_ip": ip, "outcome": outcome}
+    ev.update(kw)
+    return ev
+
+
+GB = """
+timezone: Europe/London
+home_country: GB
+international_prefix: ["00", "+"]
+national_prefix: "0"
+"""
+
+
+def policy(extra: str = "", base: str = GB) -> Policy:
+    return Policy.from_yaml(base + "\n" + extra, "<test>")
+
+
+def run(events: list[dict], pol: Policy | None = None) -> list[Alert | Action]:
+    det = Detector(pol or policy())
+    out: list = []
+    for ev in events:
+        out.extend(det.process(decode_event(encode(ev))))
+    return out
+
+
+def alerts(out, rule: str | None = None) -> list[Alert]:
+    return [r for r in out if isinstance(r, Alert) and (rule is None or r.rule == rule)]
+
+
+def actions(out, kind: str | None = None) -> list[Action]:
+    return [r for r in out if isinstance(r, Action) and (kind is None or r.kind == kind)]
+

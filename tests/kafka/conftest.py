@@ -1,0 +1,122 @@
+"""Fixtures for tests against the real broker started by scripts/kafka.sh (make test starts it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER_LOG = ROOT / ".cache" / "kafka" / "broker.log"
+BOOTSTRAP = os.environ.get("TOLLGUARD_BROKER", "kafka://127.0.0.1:9092").split("://", 1)[-1]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/kafka/" in str(item.fspath):
+            item.add_marker(pytest.mark.kafka)
+
+
+@pytest.fixture(scope="session")
+def broker() -> str:
+    ok = subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "status"], capture_output=True).returncode == 0
+    if not ok:
+        pytest.fail(f"no Kafka broker answers on {BOOTSTRAP}: run `make kafka-up` (broker log: {BROKER_LOG})")
+    return BOOTSTRAP
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+class Worker:
+    def __init__(self, prefix: str, log: Path, policy: str | None = None, partitions: int = 2):
+        self.prefix, self.log_path, self.policy, self.partitions = prefix, log, policy, partitions
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=self.prefix, TOLLGUARD_BROKER=f"kafka://{BOOTSTRAP}",
+                   TOLLGUARD_PARTITIONS=str(self.partitions))
+        cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"]
+        if self.policy:
+            cmd += ["--policy", self.policy]
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=subprocess.STDOUT, cwd=ROOT)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def worker(tmp_path, prefix, broker, request):
+    started: list[Worker] = []
+
+    def start(policy: str | None = None, partitions: int = 2) -> Worker:
+        w = Worker(prefix, tmp_path / f"worker{len(started)}.log", policy, partitions).start()
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for w in started:
+            print(f"--- worker log {w.log_path} ---\n{w.log()}\n(broker log: {BROKER_LOG})")
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def produce(broker: str, topic: str, values: list[bytes], keys: list[bytes | None] | None = None) -> None:
+    from kafka import KafkaProducer
+    p = KafkaProducer(bootstrap_servers=[broker], acks="all")
+    for i, v in enumerate(values):
+        p.send(topic, key=keys[i] if keys else None, value=v)
+    p.flush(30)
+    p.close()
+
+
+def consume(broker: str, topic: str, want: int, timeout: float = 60.0, predicate=None) -> list[dict]:
+    """Read a topic from the beginning until `want` records (matching predicate) arrived or timeout."""
+    from kafka import KafkaConsumer
+    c = KafkaConsumer(bootstrap_servers=[broker], auto_offset_reset="earliest", enable_auto_commit=False,
+                      group_id=None, consumer_timeout_ms=1000)
+    c.subscribe([topic])
+    out: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and len(out) < want:
+            for msg in c:
+                rec = json.loads(msg.value)
+                if predicate is None or predicate(rec):
+                    out.append(rec)
+                if len(out) >= want:
+                    break
+    finally:
+        c.close()
+    return out
