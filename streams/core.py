@@ -78,7 +78,7 @@ class Ctx:
             return None
         actions = list(actions)
         inc = self.st.setdefault("inc", {})
-        ikey = f"{rule}|{subject_type}|{subject}|{variant}"
+        ikey = f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}"
         open_inc = inc.get(ikey)
         if open_inc is not None and open_inc[1] > self.ts:
             open_inc[2] += 1

@@ -18,10 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing_extensions import Annotated
 
 from .numbers import NumberPlan
 from .patterns import PatternError, compile_patterns
+from .ruleids import RULE_IDS
 
 Mode = Literal["enforce", "report", "off"]
 Severity = Literal["information", "warning", "alert", "critical"]
@@ -37,6 +39,18 @@ DEFAULT_SCANNER_USER_AGENTS = [
 ]
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _check_pattern(p: str) -> str:
+    try:
+        compile_patterns([p])
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
+    return p
+
+
+NumberPattern = Annotated[str, AfterValidator(_check_pattern)]
+RuleId = Literal[RULE_IDS]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -134,7 +148,7 @@ class TenantPolicy(Strict):
     allowed_country_ips: Optional[list[str]] = None
     business_hours: dict[str, list[str]] = {}
     holidays: list[date] = []
-    blocked_numbers: list[str] = []
+    blocked_numbers: list[NumberPattern] = []
     max_call_duration: int = Field(10800, gt=0)
     call_frequency: Rate = Rate(calls=5, seconds=1)
     daily_calls: int = Field(500, gt=0)
@@ -161,7 +175,7 @@ class TenantPolicy(Strict):
     trunks: dict[str, TrunkPolicy] = {}
     default_trunk: TrunkPolicy = TrunkPolicy()
     routes: dict[str, RoutePolicy] = {}
-    rules: dict[str, RuleSetting] = {}
+    rules: dict[RuleId, RuleSetting] = {}
     extensions: dict[str, ExtensionPolicy] = {}
 
     @field_validator("timezone")
@@ -205,25 +219,6 @@ class TenantPolicy(Strict):
             _parse_days(days)
             for span in spans:
                 _parse_span(span)
-        return v
-
-    @field_validator("blocked_numbers")
-    @classmethod
-    def _patterns(cls, v: list[str]) -> list[str]:
-        for p in v:
-            try:
-                compile_patterns([p])
-            except PatternError as exc:
-                raise ValueError(str(exc)) from None
-        return v
-
-    @field_validator("rules")
-    @classmethod
-    def _rule_ids(cls, v: dict[str, RuleSetting]) -> dict[str, RuleSetting]:
-        from .rules import RULE_IDS
-        for rid in v:
-            if rid not in RULE_IDS:
-                raise ValueError(f"unknown rule id {rid!r} (known: {', '.join(sorted(RULE_IDS))})")
         return v
 
 
@@ -407,9 +402,9 @@ def _validate(data: dict, prefix: tuple, lines: dict, source: str, problems: lis
             # a key set at top level and only inherited by a tenant is reported once, at top level
             if own is not None and loc and loc[0] not in own:
                 continue
-            path = (*prefix, *loc)
+            path = (*prefix, *(x for x in loc if x != "[key]"))
             line = _nearest_line(lines, path)
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (see docs/policy.md for the keys a policy may hold)"
             problems.append(f"{source}:{line}: {'.'.join(path) or '(top level)'}: {msg}")
@@ -424,11 +419,21 @@ def _nearest_line(lines: dict, path: tuple) -> int:
     return 1
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit dates and times: pydantic parses them, with a line for each error."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML and record the line of every mapping key and sequence item, by path."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

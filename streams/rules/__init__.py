@@ -23,7 +23,9 @@ ORDER = [
 ]
 
 MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
-RULE_IDS = {m.RULE for m in MODULES} | {"anomaly", "weak_credentials"}
+from ..ruleids import RULE_IDS  # noqa: E402  (the public list; every module must be on it)
+
+assert {m.RULE for m in MODULES} <= set(RULE_IDS), "a rule module's id is missing from streams/ruleids.py"
 RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in ("ip", "ext", "trunk")}
 for _m in MODULES:
     for _etype in _m.EVENTS:
