@@ -110,6 +110,20 @@ class Ctx:
                                        duration_s=duration, alert_id=alert_id, reason=summary))
         return alert
 
+    def absorbed(self, rule: str, subject_type: str, subject: str, variant: str = "") -> bool:
+        """Is an incident of this rule and subject open? Then count the detection into it and say so.
+
+        Lets an expensive rule skip its work while the incident it would join is open.
+        """
+        inc = self.st.get("inc")
+        if not inc:
+            return False
+        open_inc = inc.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}")
+        if open_inc is not None and open_inc[1] > self.ts:
+            open_inc[2] += 1
+            return True
+        return False
+
     def block(self, ip: str, duration: int | None) -> None:
         """Record in the IP key's state that this tenant blocked it (read by global_blocklist)."""
         blk = self.st.setdefault("blk", {})
@@ -135,6 +149,7 @@ class Detector:
         self._timers: list[tuple[float, str, str, str]] = []
         self._rules = RULES_BY_SCOPE
         self._timer_rules = TIMER_RULES
+        self._active: dict[tuple[str, str, str], list] = {}
         self.events = 0
 
     # -- keys ---------------------------------------------------------------------------------
@@ -178,7 +193,7 @@ class Detector:
             key = keys.get(scope)
             if key is None:
                 continue
-            rules = self._rules[scope][etype]
+            rules = self._active_rules(tenant, scope, etype)
             if not rules:
                 continue
             st = self.state.get(key)
@@ -191,11 +206,18 @@ class Detector:
             if scope == "ip" and self._absorbed(ctx):
                 rules = [r for r in rules if getattr(r, "COUNTS_WHILE_BLOCKED", False)]
             for rule in rules:
-                if tenant.rule(rule.RULE).mode != "off":
-                    rule.check(ctx, event)
+                rule.check(ctx, event)
             self.state[key] = st
         self.events += 1
         return out
+
+    def _active_rules(self, tenant: Tenant, scope: str, etype: str) -> list:
+        """The rule modules of a scope and event type that this tenant has not switched off (cached)."""
+        k = (tenant.name, scope, etype)
+        rules = self._active.get(k)
+        if rules is None:
+            rules = self._active[k] = [r for r in self._rules[scope][etype] if tenant.rule(r.RULE).mode != "off"]
+        return rules
 
     def advance(self, now: float, timers_for: Callable[[str], bool] | None = None) -> list[Alert | Action]:
         """Move event time to ``now`` without an event (the worker's clock tick); fire due timers."""

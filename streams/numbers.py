@@ -55,6 +55,19 @@ class NumberInfo:
         return self.number_type in ("premium_rate", "shared_cost")
 
 
+_PLANS: dict[tuple, "NumberPlan"] = {}
+
+
+def number_plan(home_country: str, international_prefix: list[str], national_prefix: str | None,
+                strip_prefixes: list[str] | None = None) -> "NumberPlan":
+    """One shared plan (and cache) for every tenant that dials the same way."""
+    key = (home_country.upper(), tuple(sorted(international_prefix)), national_prefix, tuple(strip_prefixes or ()))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = NumberPlan(home_country, international_prefix, national_prefix, strip_prefixes)
+    return plan
+
+
 class NumberPlan:
     """How one tenant dials: home country, prefixes. Caches classifications per dialled string."""
 

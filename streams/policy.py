@@ -21,7 +21,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from typing_extensions import Annotated
 
-from .numbers import NumberPlan
+from .numbers import number_plan
 from .patterns import PatternError, compile_patterns
 from .ruleids import RULE_IDS
 
@@ -285,7 +285,7 @@ class Tenant:
         self.name = name
         self.p = p
         self.tz = ZoneInfo(p.timezone)
-        self.numbers = NumberPlan(p.home_country, p.international_prefix, p.national_prefix, p.strip_prefixes)
+        self.numbers = number_plan(p.home_country, p.international_prefix, p.national_prefix, p.strip_prefixes)
         self.blocked = compile_patterns(p.blocked_numbers)
         self.lan = list(p.lan)
         self.accept = [ipaddress.ip_network(r.source, strict=False) for r in p.static_defense if r.action == "accept"]

@@ -9,6 +9,8 @@
   above the limit, the caller's outbound calls are barred.
 """
 
+from bisect import bisect_left, bisect_right
+
 from ..windows import max_overlap
 
 RULE = "trunk_concurrency"
@@ -31,20 +33,28 @@ def check(ctx, cdr) -> None:
         if len(live) > limit:
             _fire(ctx, cdr, trunk, len(live), limit, [("hangup_call", cdr.call_id, None)])
         return
-    iv = st.setdefault("iv", [])
+    # ended calls as two parallel lists, in arrival (= end-time) order: starts and ends
+    ivs = st.setdefault("ivs", [])
+    ive = st.setdefault("ive", [])
     end = ctx.ts
-    if iv and iv[0][1] < ctx.ts - horizon:
-        st["iv"] = iv = [x for x in iv if x[1] >= ctx.ts - horizon]
+    cutoff = ctx.ts - horizon
+    if ive and ive[0] < cutoff:
+        k = bisect_left(ive, cutoff)
+        del ivs[:k], ive[:k]
     if live.pop(cdr.call_id, None) is not None:
-        iv.append([ctx.call_start, end])  # already counted live; remember for completed-only calls
+        ivs.append(ctx.call_start)  # already counted live; remember for completed-only calls
+        ive.append(end)
         return
     s = ctx.call_start
-    overlapping = [(max(a, s), min(b, end)) for a, b in iv if b > s and a < end]
-    overlapping += [(max(a, s), end) for a in live.values() if a < end]
-    iv.append([s, end])
-    if len(overlapping) + 1 <= limit:
+    first = bisect_right(ive, s)  # only calls that ended after this one started can overlap it
+    n = len(ive) - first
+    ivs.append(s)
+    ive.append(end)
+    if n + len(live) + 1 <= limit or ctx.absorbed(RULE, "trunk", trunk):
         return
-    peak, _ = max_overlap(overlapping + [(s, end)])
+    overlapping = [(max(a, s), b) for a, b in zip(ivs[first:], ive[first:])]
+    overlapping += [(max(a, s), end) for a in live.values() if a < end]
+    peak, _ = max_overlap(overlapping)
     if peak > limit:
         _fire(ctx, cdr, trunk, peak, limit, [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)])
 
