@@ -3,6 +3,7 @@
 ``TOLLGUARD_BROKER``        Kafka bootstrap, ``kafka://host:port[;host:port]`` (default ``kafka://127.0.0.1:9092``)
 ``TOLLGUARD_TOPIC_PREFIX``  prefix of every topic and of the Faust app id (default ``tollguard``)
 ``TOLLGUARD_PARTITIONS``    partitions of the topics the worker creates (default 4)
+``TOLLGUARD_IDLE_SECONDS``  wall seconds after which a quiet input partition stops holding event time back (2)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ class Config:
     broker: str = "kafka://127.0.0.1:9092"
     prefix: str = "tollguard"
     partitions: int = 4
+    idle_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -23,6 +25,7 @@ class Config:
             broker=os.environ.get("TOLLGUARD_BROKER", cls.broker),
             prefix=os.environ.get("TOLLGUARD_TOPIC_PREFIX", cls.prefix),
             partitions=int(os.environ.get("TOLLGUARD_PARTITIONS", cls.partitions)),
+            idle_seconds=float(os.environ.get("TOLLGUARD_IDLE_SECONDS", cls.idle_seconds)),
         )
 
     @property

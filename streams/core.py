@@ -250,10 +250,12 @@ class Detector:
         for entry in later:
             heapq.heappush(timers, entry)
 
-    def rebuild_timers(self) -> int:
+    def rebuild_timers(self, keys_for: Callable[[str], bool] | None = None) -> int:
         """Re-arm timers from state (after a restart, when state came back from a changelog)."""
         self._timers.clear()
         for key in list(self.state.keys()):
+            if keys_for is not None and not keys_for(key):
+                continue
             st = self.state.get(key) or {}
             for rule in self._timer_rules.values():
                 for when, token in rule.pending(st):

@@ -17,9 +17,8 @@ advances event time for live call-duration hang-ups. Block actions also go to th
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
+import time
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -28,6 +27,7 @@ from .config import Config
 from .core import Detector
 from .dlq import dead_letter
 from .events import Action, Alert, EventError, decode_event, encode
+from .ordering import Reorderer
 from .policy import Policy
 
 log = logging.getLogger("tollguard.worker")
@@ -83,27 +83,46 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
     blocklist = app.tables.add(BlocklistTable(app, name="blocklist", default=None, partitions=config.partitions,
                                               changelog_topic=blocklist_topic, beacon=app.tables.beacon))
     tables = {s: app.Table(f"state-{s}", default=None, partitions=config.partitions) for s in SCOPES}
-    detectors = {s: Detector(policy, state=tables[s], scopes=(s,)) for s in SCOPES}
-    clock = {"now": float("-inf"), "rearm": True}
+    # one detector per (scope, partition): each partition has its own event-time clock and timers, so a
+    # partition that is ahead in event time never fires another partition's timers early
+    detectors: dict[tuple[str, int], Detector] = {}
+
+    def detector(scope: str, part: int) -> Detector:
+        det = detectors.get((scope, part))
+        if det is None:
+            det = detectors[(scope, part)] = Detector(policy, state=tables[scope], scopes=(scope,))
+            det.rebuild_timers(lambda key: partition_of(key.encode(), nparts) == part)
+        return det
+    clock = {"now": float("-inf")}
 
     nparts = config.partitions
 
+    reorder = Reorderer(idle_s=config.idle_seconds)
+
     async def ingest(stream):
-        async for ev in stream.events():
+        async for ev in stream.noack().events():
             msg = ev.message
             value = ev.value
+            source = (msg.topic, msg.partition)
             try:
                 event = decode_event(value if value is not None else b"")
             except EventError as exc:
                 await dlq.send(key=None, value=dead_letter(value, exc.reason, topic=msg.topic,
                                                           partition=msg.partition, offset=msg.offset))
+                reorder.touch(source, time.monotonic())
+                ev.ack()
                 continue
-            t = event.ts.timestamp()
-            if t > clock["now"]:
-                clock["now"] = t
-            for scope, key in Detector.keys_for(event).items():
+            reorder.add(source, event.ts.timestamp(), (ev, value, Detector.keys_for(event)), time.monotonic())
+            await release()
+
+    async def release() -> None:
+        """Forward, in event-time order, what every active input partition has moved past."""
+        for ev, value, keys in reorder.release(time.monotonic()):
+            for scope, key in keys.items():
                 k = key.encode()
                 await scope_topics[scope].send(key=k, value=value, partition=partition_of(k, nparts))
+            ev.ack()
+        clock["now"] = reorder.released_until
 
     # one agent per source topic: carriers may give cdr and security different partition counts
     for name, topic in inputs.items():
@@ -120,21 +139,13 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
                                              else rec.ts.timestamp() + rec.duration_s, "alert_id": rec.alert_id}
 
     def make_scope_agent(scope: str):
-        det = detectors[scope]
-
         async def scope_agent(stream):
             async for ev in stream.events():
                 value = ev.value
                 part = ev.message.partition
-
-                def mine(key: str) -> bool:
-                    return partition_of(key.encode(), nparts) == part
-
+                det = detector(scope, part)
                 if value.startswith(TICK):
-                    if clock["rearm"]:
-                        det.rebuild_timers()
-                        clock["rearm"] = False
-                    await emit(det.advance(float(value[len(TICK):]), timers_for=mine))
+                    await emit(det.advance(float(value[len(TICK):])))
                     continue
                 try:
                     event = decode_event(value)
@@ -142,7 +153,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
                     await dlq.send(key=None, value=dead_letter(value, exc.reason, topic=ev.message.topic,
                                                               partition=part, offset=ev.message.offset))
                     continue
-                await emit(det.process(event, (scope,), timers_for=mine))
+                await emit(det.process(event, (scope,)))
 
         scope_agent.__name__ = f"scope_{scope}"
         scope_agent.__qualname__ = f"scope_{scope}"
@@ -151,17 +162,27 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
     for s in SCOPES:
         make_scope_agent(s)
 
-    @app.timer(interval=1.0)
+    @app.timer(interval=0.5)
     async def clock_tick():
-        """Event time reaches every ext partition, even one no event arrives on (live hang-ups)."""
-        if clock["now"] == float("-inf"):
+        """Release what idle partitions held back; event time reaches every ext partition (live hang-ups)."""
+        await release()
+        if clock["now"] == float("-inf") or clock["now"] == clock.get("ticked"):
             return
+        clock["ticked"] = clock["now"]
         for p in range(nparts):
             await scope_topics["ext"].send(key=None, value=TICK + repr(clock["now"]).encode(), partition=p)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
-        clock["rearm"] = True  # timers of partitions taken over come back from the table
+        detectors.clear()  # timers of partitions taken over come back from the table
+        wall = time.monotonic()
+        for tp in assigned:
+            if tp.topic in (config.cdr, config.security):
+                reorder.register((tp.topic, tp.partition), wall)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        reorder.forget((tp.topic, tp.partition) for tp in revoked)
 
     @app.task
     async def announce():
