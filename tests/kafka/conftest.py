@@ -101,22 +101,30 @@ def produce(broker: str, topic: str, values: list[bytes], keys: list[bytes | Non
     p.close()
 
 
-def consume(broker: str, topic: str, want: int, timeout: float = 60.0, predicate=None) -> list[dict]:
-    """Read a topic from the beginning until `want` records (matching predicate) arrived or timeout."""
+def consume(broker: str, topic: str, want: int, timeout: float = 60.0, predicate=None, idle: float = 0.0) -> list[dict]:
+    """Read a topic from the beginning until `want` records (matching predicate) arrived or timeout.
+
+    With ``idle``, keep reading after `want` until nothing new arrived for ``idle`` seconds
+    (to see extra records a test must not find).
+    """
     from kafka import KafkaConsumer
     c = KafkaConsumer(bootstrap_servers=[broker], auto_offset_reset="earliest", enable_auto_commit=False,
-                      group_id=None, consumer_timeout_ms=1000)
+                      group_id=None, consumer_timeout_ms=500)
     c.subscribe([topic])
     out: list[dict] = []
     deadline = time.monotonic() + timeout
+    last_new = time.monotonic()
     try:
-        while time.monotonic() < deadline and len(out) < want:
+        while time.monotonic() < deadline:
             for msg in c:
                 rec = json.loads(msg.value)
                 if predicate is None or predicate(rec):
                     out.append(rec)
-                if len(out) >= want:
+                    last_new = time.monotonic()
+                if len(out) >= want and not idle:
                     break
+            if len(out) >= want and (not idle or time.monotonic() - last_new >= idle):
+                break
     finally:
         c.close()
     return out
