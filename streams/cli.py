@@ -11,6 +11,14 @@ def _policy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-model", action="store_true", help="do not load the anomaly model")
 
 
+def _input_args(p: argparse.ArgumentParser) -> None:
+    from .adapters import FORMATS
+    p.add_argument("--input", choices=FORMATS, default="jsonl",
+                   help="input format: the JSONL contract or a PBX CDR export (default jsonl)")
+    p.add_argument("--tz", default="UTC", metavar="ZONE", help="IANA zone of the local times in CSV exports (default UTC)")
+    p.add_argument("--tenant", default="default", help="tenant of the records of CSV exports (default 'default')")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tollguard", description="Toll-fraud detection on CDR and SIP security events.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -18,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="run event files through the detector (no broker)")
     _policy_arg(p)
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
-    p.add_argument("--input", choices=["jsonl"], default="jsonl", help="input format")
+    _input_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary or progress on stderr")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL event files, '-' for stdin")
 
@@ -27,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loglevel", default="warning")
 
     p = sub.add_parser("produce", help="send event files to Kafka")
-    p.add_argument("--input", choices=["jsonl"], default="jsonl")
+    _input_args(p)
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("alerts", help="tail the alert topic")

@@ -13,7 +13,7 @@ import time
 
 from .config import Config
 from .events import Cdr, EventError, decode_event, event_key
-from .replay import read_lines
+from .adapters import read_events
 
 
 def make_producer(config: Config):
@@ -35,15 +35,18 @@ def main(args) -> int:
     counts = {config.cdr: 0, config.security: 0}
     rejects = 0
     t0 = time.perf_counter()
-    for source, n, raw in read_lines(args.files):
-        try:
-            event = decode_event(raw)
-        except EventError as exc:
+    for source, n, raw, error in read_events(args.files, args.input, args.tz, args.tenant):
+        if error is None:
+            try:
+                event = decode_event(raw)
+            except EventError as exc:
+                error = exc.reason
+        if error is not None:
             rejects += 1
-            print(f"{source}:{n}: rejected: {exc.reason}", file=sys.stderr)
+            print(f"{source}:{n}: rejected: {error}", file=sys.stderr)
             continue
         topic = config.cdr if isinstance(event, Cdr) else config.security
-        producer.send(topic, key=event_key(event).encode(), value=raw.rstrip(b"\r\n"))
+        producer.send(topic, key=event_key(event).encode(), value=raw)
         counts[topic] += 1
     try:
         producer.flush(timeout=60)

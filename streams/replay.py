@@ -11,8 +11,9 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import IO, Iterable, Iterator
+from typing import Iterable, Iterator
 
+from .adapters import read_events
 from .core import Detector
 from .events import Action, Alert, EventError, decode_event, encode
 from .policy import Policy
@@ -35,29 +36,20 @@ class ReplayStats:
     seconds: float = 0.0
 
 
-def read_lines(paths: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
-    for path in paths:
-        fh: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")
-        try:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    yield path, n, line
-        finally:
-            if fh is not sys.stdin.buffer:
-                fh.close()
-
-
 def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, on_reject,
         stats: ReplayStats | None = None) -> ReplayStats:
     stats = stats or ReplayStats()
     t0 = time.perf_counter()
     process = detector.process
-    for source, n, raw in lines:
-        try:
-            event = decode_event(raw)
-        except EventError as exc:
+    for source, n, raw, error in lines:
+        if error is None:
+            try:
+                event = decode_event(raw)
+            except EventError as exc:
+                error = exc.reason
+        if error is not None:
             stats.rejected += 1
-            on_reject(Rejected(source, n, exc.reason, raw))
+            on_reject(Rejected(source, n, error, raw))
             continue
         stats.events += 1
         for rec in process(event):
@@ -70,11 +62,12 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
     return stats
 
 
-def replay_file(paths: list[str], policy: Policy | None = None) -> tuple[list[Alert | Action], ReplayStats, list[Rejected]]:
+def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "jsonl", tz: str = "UTC",
+                ) -> tuple[list[Alert | Action], ReplayStats, list[Rejected]]:
     """Library entry point: everything a replay produced, in order."""
     out: list = []
     rejects: list[Rejected] = []
-    stats = run(read_lines(paths), Detector(policy), out.append, rejects.append)
+    stats = run(read_events(paths, fmt, tz), Detector(policy), out.append, rejects.append)
     return out, stats, rejects
 
 
@@ -100,7 +93,7 @@ def main(args) -> int:
     def on_reject(r: Rejected):
         print(f"{r.source}:{r.line}: rejected: {r.reason}", file=sys.stderr)
 
-    lines: Iterable = read_lines(args.files)
+    lines: Iterable = read_events(args.files, args.input, args.tz, args.tenant)
     if sys.stderr.isatty() and not args.quiet:
         from tqdm import tqdm
         lines = tqdm(lines, unit=" ev", file=sys.stderr, mininterval=0.5)
