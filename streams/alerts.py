@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
+from datetime import datetime, timezone
 
 from .config import Config
 
+SEVERITY_RANK = {"information": 0, "warning": 1, "alert": 2, "critical": 3}
 COLOURS = {"information": "\033[36m", "warning": "\033[33m", "alert": "\033[31m", "critical": "\033[1;41;97m"}
 
 
@@ -20,13 +23,47 @@ def row(a: dict, colour: bool) -> str:
     return text
 
 
+def keep(a: dict, args, since: float | None) -> bool:
+    if args.rule and a.get("rule") not in args.rule:
+        return False
+    if args.severity and SEVERITY_RANK.get(a.get("severity"), -1) < SEVERITY_RANK[args.severity]:
+        return False
+    if args.tenant and a.get("tenant") not in args.tenant:
+        return False
+    if since is not None:
+        try:
+            if datetime.fromisoformat(a.get("ts", "").replace("Z", "+00:00")).timestamp() < since:
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def parse_since(text: str | None) -> float | None:
+    """An RFC 3339 time, or a duration back from now: 15m, 2h, 7d."""
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if m:
+        return time.time() - float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    d = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return d.timestamp()
+
+
 def main(args) -> int:
     from kafka import KafkaConsumer
+    try:
+        since = parse_since(args.since)
+    except ValueError:
+        print(f"alerts: --since must be RFC 3339 or like 15m/2h/7d, not {args.since!r}", file=sys.stderr)
+        return 2
     from kafka.errors import KafkaError
     config = Config.from_env()
     try:
         consumer = KafkaConsumer(config.alerts, bootstrap_servers=config.bootstrap,
-                                 auto_offset_reset="earliest" if args.from_beginning else "latest",
+                                 auto_offset_reset="earliest" if (args.from_beginning or since) else "latest",
                                  enable_auto_commit=False, group_id=None, consumer_timeout_ms=500)
     except KafkaError as exc:
         print(f"alerts: cannot reach Kafka at {config.broker}: {exc}", file=sys.stderr)
@@ -42,6 +79,8 @@ def main(args) -> int:
                 try:
                     a = json.loads(msg.value)
                 except ValueError:
+                    continue
+                if not keep(a, args, since):
                     continue
                 n += 1
                 print(json.dumps(a) if args.format == "jsonl" else row(a, colour), flush=True)

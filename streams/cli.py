@@ -39,7 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("alerts", help="tail the alert topic")
-    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--from-beginning", action="store_true", help="read the topic from its start")
+    p.add_argument("--since", metavar="TIME", help="alerts with event time from TIME (RFC 3339, or 15m/2h/7d ago)")
+    p.add_argument("--rule", action="append", metavar="R", help="only this rule id (repeatable)")
+    p.add_argument("--severity", choices=["information", "warning", "alert", "critical"],
+                   help="only this severity and above")
+    p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
 
