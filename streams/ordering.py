@@ -46,15 +46,25 @@ class Reorderer:
         if p is not None:
             p[1] = wall
 
-    def watermark(self, wall: float) -> float:
+    def idle_sources(self, wall: float) -> list[Hashable]:
+        """Sources that have been quiet for idle_s (the shell may confirm they have nothing pending)."""
+        return [s for s, p in self._progress.items() if wall - p[1] >= self.idle_s]
+
+    def watermark(self, wall: float, allow_idle: bool = True) -> float:
+        if not allow_idle:
+            return min((p[0] for p in self._progress.values()), default=float("-inf"))
         active = [p[0] for p in self._progress.values() if wall - p[1] < self.idle_s]
         if active:
             return min(active)
         return max((p[0] for p in self._progress.values()), default=float("-inf"))
 
-    def release(self, wall: float) -> list[Any]:
-        """Events at or before the watermark, oldest first (and any overflow beyond max_held)."""
-        wm = self.watermark(wall)
+    def release(self, wall: float, allow_idle: bool = True) -> list[Any]:
+        """Events at or before the watermark, oldest first (and any overflow beyond max_held).
+
+        With ``allow_idle=False`` quiet sources still hold the watermark back (the shell calls it
+        so between the checks that confirm a quiet source really has nothing pending).
+        """
+        wm = self.watermark(wall, allow_idle)
         out = []
         heap = self._heap
         while heap and (heap[0][0] <= wm or len(heap) > self.max_held):

@@ -21,6 +21,7 @@ import logging
 import time
 
 import faust
+from faust.types import TP
 from aiokafka.partitioner import murmur2
 
 from .config import Config
@@ -29,11 +30,13 @@ from .dlq import dead_letter
 from .events import Action, Alert, EventError, decode_event, encode
 from .ordering import Reorderer
 from .policy import Policy
+from .state import BufferedState
 
 log = logging.getLogger("tollguard.worker")
 
 SCOPES = ("ip", "ext", "trunk")
 TICK = b"\x00tick:"
+ORIGIN = "tg-origin"  # header on repartitioned records: the source topic|partition|offset
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -51,6 +54,29 @@ class BlocklistTable(faust.GlobalTable):
 
     def _changelog_topic_name(self) -> str:
         return self.changelog_topic.get_topic_name()
+
+
+def already_applied(state, key: str, origin: bytes) -> bool:
+    """Has this key's state already taken in the source record at ``origin`` (topic|partition|offset)?
+
+    Per key and source partition the last applied offset is kept; records of one key within a
+    source partition arrive in order, so anything at or below it was applied before a crash.
+    """
+    st = state.get(key)
+    if not st:
+        return False
+    tp, _, off = origin.decode().rpartition("|")
+    seen = st.get("_src")
+    return bool(seen) and seen.get(tp, -1) >= int(off)
+
+
+def mark_applied(state, key: str, origin: bytes) -> None:
+    st = state.get(key)
+    if st is None:
+        st = {}
+    tp, _, off = origin.decode().rpartition("|")
+    st.setdefault("_src", {})[tp] = int(off)
+    state[key] = st
 
 
 def create_app(config: Config | None = None, policy: Policy | None = None) -> faust.App:
@@ -90,7 +116,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
     def detector(scope: str, part: int) -> Detector:
         det = detectors.get((scope, part))
         if det is None:
-            det = detectors[(scope, part)] = Detector(policy, state=tables[scope], scopes=(scope,))
+            det = detectors[(scope, part)] = Detector(policy, state=BufferedState(tables[scope]), scopes=(scope,))
             det.rebuild_timers(lambda key: partition_of(key.encode(), nparts) == part)
         return det
     clock = {"now": float("-inf")}
@@ -98,6 +124,23 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
     nparts = config.partitions
 
     reorder = Reorderer(idle_s=config.idle_seconds)
+    last_offset: dict[tuple[str, int], int] = {}
+
+    async def confirm_idle() -> None:
+        """A quiet input partition counts as idle only if the broker says nothing is pending on it."""
+        wall = time.monotonic()
+        quiet = reorder.idle_sources(wall)
+        if not quiet:
+            return
+        try:
+            ends = await app.consumer.highwaters(*(TP(t, p) for t, p in quiet))
+        except Exception as exc:  # broker unreachable: nobody is idle until we know
+            log.info("cannot read end offsets (%s); holding event time", exc)
+            ends = {}
+        for src in quiet:
+            end = ends.get(TP(*src))
+            if end is None or last_offset.get(src, -1) + 1 < end:
+                reorder.touch(src, wall)
 
     async def ingest(stream):
         async for ev in stream.noack().events():
@@ -110,17 +153,22 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
                 await dlq.send(key=None, value=dead_letter(value, exc.reason, topic=msg.topic,
                                                           partition=msg.partition, offset=msg.offset))
                 reorder.touch(source, time.monotonic())
+                last_offset[source] = msg.offset
                 ev.ack()
                 continue
-            reorder.add(source, event.ts.timestamp(), (ev, value, Detector.keys_for(event)), time.monotonic())
-            await release()
+            last_offset[source] = msg.offset
+            origin = f"{msg.topic}|{msg.partition}|{msg.offset}".encode()
+            reorder.add(source, event.ts.timestamp(), (ev, value, Detector.keys_for(event), origin),
+                        time.monotonic())
+            await release(allow_idle=False)
 
-    async def release() -> None:
+    async def release(allow_idle: bool = True) -> None:
         """Forward, in event-time order, what every active input partition has moved past."""
-        for ev, value, keys in reorder.release(time.monotonic()):
+        for ev, value, keys, origin in reorder.release(time.monotonic(), allow_idle):
             for scope, key in keys.items():
                 k = key.encode()
-                await scope_topics[scope].send(key=k, value=value, partition=partition_of(k, nparts))
+                await scope_topics[scope].send(key=k, value=value, partition=partition_of(k, nparts),
+                                               headers={ORIGIN: origin})
             ev.ack()
         clock["now"] = reorder.released_until
 
@@ -129,14 +177,18 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
         app.agent(topic, name=f"ingest-{name}")(ingest)
 
     async def emit(records) -> None:
+        """Send alerts and actions and wait until Kafka has them (state is written only after)."""
+        pending = []
         for rec in records:
             if isinstance(rec, Alert):
-                await alerts.send(key=rec.subject.encode(), value=encode(rec))
+                pending.append(await alerts.send(key=rec.subject.encode(), value=encode(rec)))
             else:
-                await actions.send(key=rec.target.encode(), value=encode(rec))
+                pending.append(await actions.send(key=rec.target.encode(), value=encode(rec)))
                 if isinstance(rec, Action) and rec.kind == "block_ip":
                     blocklist[rec.target] = {"tenant": rec.tenant, "until": None if rec.duration_s is None
                                              else rec.ts.timestamp() + rec.duration_s, "alert_id": rec.alert_id}
+        for fut in pending:
+            await fut
 
     def make_scope_agent(scope: str):
         async def scope_agent(stream):
@@ -146,6 +198,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
                 det = detector(scope, part)
                 if value.startswith(TICK):
                     await emit(det.advance(float(value[len(TICK):])))
+                    det.state.flush()
                     continue
                 try:
                     event = decode_event(value)
@@ -153,7 +206,16 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
                     await dlq.send(key=None, value=dead_letter(value, exc.reason, topic=ev.message.topic,
                                                               partition=part, offset=ev.message.offset))
                     continue
-                await emit(det.process(event, (scope,)))
+                key = Detector.keys_for(event)[scope]
+                origin = (ev.message.headers or {}).get(ORIGIN) if isinstance(ev.message.headers, dict) else \
+                    dict(ev.message.headers or ()).get(ORIGIN)
+                if origin is not None and already_applied(det.state, key, origin):
+                    continue  # re-delivered after a restart: its effect is in the recovered table
+                out = det.process(event, (scope,))
+                if origin is not None:
+                    mark_applied(det.state, key, origin)
+                await emit(out)
+                det.state.flush()
 
         scope_agent.__name__ = f"scope_{scope}"
         scope_agent.__qualname__ = f"scope_{scope}"
@@ -165,6 +227,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
     @app.timer(interval=0.5)
     async def clock_tick():
         """Release what idle partitions held back; event time reaches every ext partition (live hang-ups)."""
+        await confirm_idle()
         await release()
         if clock["now"] == float("-inf") or clock["now"] == clock.get("ticked"):
             return

@@ -52,3 +52,15 @@ def test_registered_silent_partition_holds_until_idle():
     r.add("late", 5, "l", wall=1.5)
     assert r.release(wall=1.6) == ["l"]
     assert r.release(wall=4) == ["e"]           # "late" went quiet
+
+
+def test_quiet_sources_hold_back_until_confirmed():
+    r = Reorderer(idle_s=1)
+    r.add("a", 10, "a", wall=0)
+    r.add("b", 1, "b", wall=0)
+    r.release(0)
+    assert r.idle_sources(wall=5) == ["a", "b"]
+    assert r.release(wall=5, allow_idle=False) == []   # not yet confirmed idle: b still holds at 1
+    r.touch("b", wall=5)                                 # the shell found records pending on b
+    assert r.release(wall=5) == []
+    assert r.release(wall=7) == ["a"]

@@ -1,0 +1,132 @@
+"""Reliability on the real broker: a killed worker, a restarted broker, a flood of hostile input.
+
+Each test is bounded (timeouts on every wait) and marked slow; `make test` runs them.
+"""
+
+import json
+import random
+import signal
+import subprocess
+
+import pytest
+
+from streams.policy import Policy
+from streams.replay import replay_file
+from tests.kafka.conftest import ROOT, consume, produce
+
+SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"
+POLICY = ROOT / "fixtures" / "policy.example.yaml"
+pytestmark = pytest.mark.slow
+
+
+def expected_ids() -> set[str]:
+    out, _, _ = replay_file([str(SAMPLE)], Policy.load(POLICY))
+    return {r.alert_id for r in out if r.__class__.__name__ == "Alert"}
+
+
+def valid_records() -> list[tuple[str, bytes, bytes]]:
+    recs = []
+    for line in SAMPLE.read_bytes().splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if ev.get("type") == "cdr" and "T" in ev.get("start", ""):
+            recs.append(("cdr", f"{ev.get('tenant', 'default')}/{ev['src']}".encode(), line))
+        elif ev.get("type") == "security" and ev.get("src_ip") != "not-an-ip":
+            recs.append(("security", ev["src_ip"].encode(), line))
+    return recs
+
+
+def send(broker, prefix, recs):
+    from kafka import KafkaProducer
+    p = KafkaProducer(bootstrap_servers=[broker], acks="all", max_request_size=2 * 1024 * 1024)
+    for topic, key, value in recs:
+        p.send(f"{prefix}.{topic}", key=key, value=value)
+    p.flush(60)
+    p.close()
+
+
+def test_kill_9_and_restart_loses_no_detection(broker, prefix, worker):
+    want = expected_ids()
+    recs = valid_records()
+    half = len(recs) // 2
+    w1 = worker(policy=str(POLICY))
+    send(broker, prefix, recs[:half])
+    first = consume(broker, f"{prefix}.alerts", want=3, timeout=60)
+    assert len(first) >= 3, w1.log()
+    w1.proc.send_signal(signal.SIGKILL)
+    w1.proc.wait(10)
+    send(broker, prefix, recs[half:])
+    w2 = worker(policy=str(POLICY))
+    got = consume(broker, f"{prefix}.alerts", want=len(want), timeout=90, idle=5)
+    ids = [a["alert_id"] for a in got]
+    assert set(ids) == want, f"missing {want - set(ids)}, extra {set(ids) - want}\n{w2.log()}"
+
+
+def test_broker_restart_while_worker_runs(broker, prefix, worker):
+    want = expected_ids()
+    recs = valid_records()
+    half = len(recs) // 2
+    w = worker(policy=str(POLICY))
+    send(broker, prefix, recs[:half])
+    assert len(consume(broker, f"{prefix}.alerts", want=3, timeout=60)) >= 3, w.log()
+    subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "down"], check=True, timeout=60)
+    subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "up"], check=True, timeout=120)
+    send(broker, prefix, recs[half:])
+    got = consume(broker, f"{prefix}.alerts", want=len(want), timeout=120, idle=5)
+    ids = {a["alert_id"] for a in got}
+    assert ids == want, f"missing {want - ids}, extra {ids - want}\n{w.log()}"
+    assert w.proc.poll() is None, "the worker must reconnect, not exit"
+
+
+def hostile(rng: random.Random, i: int) -> bytes:
+    kind = i % 10
+    if kind == 0:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+    if kind == 1:
+        return json.dumps({"type": "cdr", "call_id": "x" * 300_000, "start": "2026-12-04T10:00:00Z",
+                           "src": "1", "dst": "2"}).encode()
+    if kind == 2:
+        return json.dumps({"type": "cdr", "call_id": 12, "start": "2026-12-04T10:00:00Z", "src": "1", "dst": "2"}).encode()
+    if kind == 3:
+        return "{\"type\": \"security\", \"ts\": \"\u2603\u202e\U0001F4A9\", \"service\": \"sip\"}".encode()
+    if kind == 4:
+        return json.dumps({"type": "security", "ts": "2026-12-04T10:00:00Z", "service": "sip",
+                           "outcome": "failure"}).encode()  # src_ip missing
+    if kind == 5:
+        return b"[" * 5000 + b"]" * 5000
+    if kind == 6:
+        return json.dumps({"type": "cdr", "call_id": "n", "start": "2026-12-04T10:00:00Z", "src": "1", "dst": "2",
+                           "duration": float("nan")}).encode().replace(b"NaN", b"-1e400")
+    if kind == 7:
+        return b""
+    if kind == 8:
+        return json.dumps({"type": "security", "ts": "2026-13-45T99:00:00Z", "service": "sip",
+                           "src_ip": "1.2.3.4", "outcome": "failure"}).encode()
+    return json.dumps({"type": ["cdr"], "oops": {"a": [1, 2, {"b": None}]}}).encode()
+
+
+def test_ten_thousand_hostile_messages(broker, prefix, worker):
+    rng = random.Random(42)
+    want = expected_ids()
+    valid = valid_records()
+    bad = [("cdr" if i % 2 else "security", None, hostile(rng, i)) for i in range(10_000)]
+    mixed = []
+    step = len(bad) // len(valid) + 1
+    for i, v in enumerate(valid):
+        mixed.extend(bad[i * step:(i + 1) * step])
+        mixed.append(v)
+    mixed.extend(bad[len(valid) * step:])
+    assert sum(1 for m in mixed if m[1] is None) == 10_000
+    w = worker(policy=str(POLICY))
+    pid = w.proc.pid
+    send(broker, prefix, mixed)
+    dead = consume(broker, f"{prefix}.dlq", want=10_000, timeout=180)
+    assert len(dead) == 10_000, f"{len(dead)} dead letters\n{w.log()}"
+    assert all(d["reason"] and d["topic"].startswith(prefix) and isinstance(d["offset"], int) for d in dead)
+    assert sum(1 for d in dead if d["raw_bytes"] == 0) == 1000  # empty values are dead letters too
+    got = consume(broker, f"{prefix}.alerts", want=len(want), timeout=90, idle=4)
+    assert {a["alert_id"] for a in got} == want, w.log()
+    assert w.proc.poll() is None and w.proc.pid == pid
+    assert "Traceback" not in w.log()
