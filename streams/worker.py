@@ -224,7 +224,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
     for s in SCOPES:
         make_scope_agent(s)
 
-    @app.timer(interval=0.5)
+    @app.timer(interval=1.0)
     async def clock_tick():
         """Release what idle partitions held back; event time reaches every ext partition (live hang-ups)."""
         await confirm_idle()
