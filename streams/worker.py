@@ -96,6 +96,9 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
         table_standby_replicas=0,
         broker_commit_every=200,
         broker_commit_interval=1.0,
+        # a worker that dies is replaced within ~10 s rather than Faust's default 60 s session
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     inputs = {"cdr": app.topic(config.cdr, **raw), "security": app.topic(config.security, **raw)}
