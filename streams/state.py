@@ -43,10 +43,13 @@ class BufferedState:
             if k not in seen:
                 yield k
 
-    def flush(self) -> int:
+    def flush(self, write=None) -> int:
+        """Write what is pending, once per key; ``write(key, value_or_None)`` replaces plain item writes."""
         n = len(self._pending)
         for k, v in self._pending.items():
-            if v is None:
+            if write is not None:
+                write(k, v)
+            elif v is None:
                 self.store.pop(k, None)
             else:
                 self.store[k] = v

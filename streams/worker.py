@@ -23,6 +23,7 @@ import time
 import faust
 from faust.types import TP
 from aiokafka.partitioner import murmur2
+from msgspec import msgpack
 
 from .config import Config
 from .core import Detector
@@ -36,7 +37,9 @@ log = logging.getLogger("tollguard.worker")
 
 SCOPES = ("ip", "ext", "trunk")
 TICK = b"\x00tick:"
-ORIGIN = "tg-origin"  # header on repartitioned records: the source topic|partition|offset
+BATCH = b"\x00batch:"  # repartitioned record: msgpack [[origin "topic|partition|offset", raw event], ...]
+BATCH_MAX, BATCH_WITHIN = 2000, 0.05  # scope agents take up to this many records or wait this long
+RELEASE_EVERY, RELEASE_WITHIN = 500, 0.02  # ingest forwards when this many are held or this long passed
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -56,7 +59,7 @@ class BlocklistTable(faust.GlobalTable):
         return self.changelog_topic.get_topic_name()
 
 
-def already_applied(state, key: str, origin: bytes) -> bool:
+def already_applied(state, key: str, origin: str) -> bool:
     """Has this key's state already taken in the source record at ``origin`` (topic|partition|offset)?
 
     Per key and source partition the last applied offset is kept; records of one key within a
@@ -65,16 +68,16 @@ def already_applied(state, key: str, origin: bytes) -> bool:
     st = state.get(key)
     if not st:
         return False
-    tp, _, off = origin.decode().rpartition("|")
+    tp, _, off = origin.rpartition("|")
     seen = st.get("_src")
     return bool(seen) and seen.get(tp, -1) >= int(off)
 
 
-def mark_applied(state, key: str, origin: bytes) -> None:
+def mark_applied(state, key: str, origin: str) -> None:
     st = state.get(key)
     if st is None:
         st = {}
-    tp, _, off = origin.decode().rpartition("|")
+    tp, _, off = origin.rpartition("|")
     st.setdefault("_src", {})[tp] = int(off)
     state[key] = st
 
@@ -122,7 +125,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
             det = detectors[(scope, part)] = Detector(policy, state=BufferedState(tables[scope]), scopes=(scope,))
             det.rebuild_timers(lambda key: partition_of(key.encode(), nparts) == part)
         return det
-    clock = {"now": float("-inf")}
+    clock = {"now": float("-inf"), "released": 0.0}
 
     nparts = config.partitions
 
@@ -160,18 +163,29 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
                 ev.ack()
                 continue
             last_offset[source] = msg.offset
-            origin = f"{msg.topic}|{msg.partition}|{msg.offset}".encode()
-            reorder.add(source, event.ts.timestamp(), (ev, value, Detector.keys_for(event), origin),
-                        time.monotonic())
-            await release(allow_idle=False)
+            origin = f"{msg.topic}|{msg.partition}|{msg.offset}"
+            now = time.monotonic()
+            reorder.add(source, event.ts.timestamp(), (ev, value, Detector.keys_for(event), origin), now)
+            if len(reorder) >= RELEASE_EVERY or now - clock["released"] >= RELEASE_WITHIN:
+                await release(allow_idle=False)
 
     async def release(allow_idle: bool = True) -> None:
-        """Forward, in event-time order, what every active input partition has moved past."""
-        for ev, value, keys, origin in reorder.release(time.monotonic(), allow_idle):
+        """Forward, in event-time order, what every active input partition has moved past.
+
+        Released events go out as one batch record per (scope, partition): [[origin, raw event], ...]
+        in event-time order, so the scope agents pay Kafka's per-record cost once per batch.
+        """
+        clock["released"] = time.monotonic()
+        items = reorder.release(clock["released"], allow_idle)
+        if not items:
+            return
+        batches: dict[tuple[str, int], list] = {}
+        for ev, value, keys, origin in items:
             for scope, key in keys.items():
-                k = key.encode()
-                await scope_topics[scope].send(key=k, value=value, partition=partition_of(k, nparts),
-                                               headers={ORIGIN: origin})
+                batches.setdefault((scope, partition_of(key.encode(), nparts)), []).append((origin, value))
+        for (scope, part), batch in batches.items():
+            await scope_topics[scope].send(key=None, value=BATCH + msgpack.encode(batch), partition=part)
+        for ev, *_ in items:
             ev.ack()
         clock["now"] = reorder.released_until
 
@@ -188,37 +202,55 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
             else:
                 pending.append(await actions.send(key=rec.target.encode(), value=encode(rec)))
                 if isinstance(rec, Action) and rec.kind == "block_ip":
-                    blocklist[rec.target] = {"tenant": rec.tenant, "until": None if rec.duration_s is None
-                                             else rec.ts.timestamp() + rec.duration_s, "alert_id": rec.alert_id}
+                    entry = {"tenant": rec.tenant, "alert_id": rec.alert_id,
+                             "until": None if rec.duration_s is None else rec.ts.timestamp() + rec.duration_s}
+                    blocklist.data[rec.target] = entry
+                    blocklist.send_changelog(partition_of(rec.target.encode(), nparts), rec.target, entry)
         for fut in pending:
             await fut
 
     def make_scope_agent(scope: str):
+        table = tables[scope]
+
+        def writer(part: int):
+            def write(key: str, value) -> None:
+                # the key's own partition, whatever event of the batch is current
+                if value is None:
+                    table.data.pop(key, None)
+                else:
+                    table.data[key] = value
+                table.send_changelog(part, key, value)
+            return write
+
         async def scope_agent(stream):
-            async for ev in stream.events():
-                value = ev.value
-                part = ev.message.partition
-                det = detector(scope, part)
-                if value.startswith(TICK):
-                    await emit(det.advance(float(value[len(TICK):])))
-                    det.state.flush()
-                    continue
-                try:
-                    event = decode_event(value)
-                except EventError as exc:  # cannot happen after ingest, but never stop on bad input
-                    await dlq.send(key=None, value=dead_letter(value, exc.reason, topic=ev.message.topic,
-                                                              partition=part, offset=ev.message.offset))
-                    continue
-                key = Detector.keys_for(event)[scope]
-                origin = (ev.message.headers or {}).get(ORIGIN) if isinstance(ev.message.headers, dict) else \
-                    dict(ev.message.headers or ()).get(ORIGIN)
-                if origin is not None and already_applied(det.state, key, origin):
-                    continue  # re-delivered after a restart: its effect is in the recovered table
-                out = det.process(event, (scope,))
-                if origin is not None:
-                    mark_applied(det.state, key, origin)
-                await emit(out)
-                det.state.flush()
+            async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+                touched: set[int] = set()
+                out: list = []
+                for ev in batch:
+                    value = ev.value
+                    part = ev.message.partition
+                    det = detector(scope, part)
+                    touched.add(part)
+                    if value.startswith(TICK):
+                        out += det.advance(float(value[len(TICK):]))
+                        continue
+                    records = msgpack.decode(value[len(BATCH):]) if value.startswith(BATCH) else [(None, value)]
+                    for origin, raw in records:
+                        try:
+                            event = decode_event(raw)
+                        except EventError as exc:  # cannot happen after ingest; never stop on bad input
+                            await dlq.send(key=None, value=dead_letter(raw, exc.reason, topic=ev.message.topic,
+                                                                      partition=part, offset=ev.message.offset))
+                            continue
+                        key = Detector.keys_for(event)[scope]
+                        if origin is not None and already_applied(det.state, key, origin):
+                            continue  # re-delivered after a restart: its effect is in the recovered table
+                        out += det.process(event, (scope,))
+                        if origin is not None:
+                            mark_applied(det.state, key, origin)
+                await emit(out)  # alerts acknowledged by Kafka before the state that records them
+                for part in touched:
+                    detector(scope, part).state.flush(writer(part))
 
         scope_agent.__name__ = f"scope_{scope}"
         scope_agent.__qualname__ = f"scope_{scope}"
