@@ -48,6 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
 
+    p = sub.add_parser("simulate", help="generate labelled PBX traffic with attack scenarios")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--tenants", type=int, default=1)
+    p.add_argument("--extensions", type=int, default=50, help="extensions per tenant")
+    p.add_argument("--scenario", action="append", metavar="NAME", help="only these scenarios (repeatable)")
+
+    p = sub.add_parser("evaluate", help="replay a simulated directory and score detections against its labels")
+    p.add_argument("dir", metavar="DIR")
+    _policy_arg(p)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
     p = sub.add_parser("policy", help="validate a policy file")
     p.add_argument("file")
 
@@ -72,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "alerts":
             from . import alerts
             return alerts.main(args)
+        if args.cmd == "simulate":
+            from . import simulate
+            return simulate.main(args)
+        if args.cmd == "evaluate":
+            from . import evaluate
+            return evaluate.main(args)
         if args.cmd == "policy":
             from .policy import Policy
             pol = Policy.load(args.file)

@@ -82,14 +82,24 @@ class Ctx:
         open_inc = inc.get(ikey)
         if open_inc is not None and open_inc[1] > self.ts:
             open_inc[2] += 1
+            if setting.mode == "enforce":
+                # no new alert, but a call in progress that joins the incident is still cut
+                for kind, target, duration in actions:
+                    if kind == "hangup_call":
+                        self.out.append(Action(action_id=_hash(open_inc[3], kind, target), ts=self.when,
+                                               tenant=self.tenant.name, kind=kind, target=target, duration_s=None,
+                                               alert_id=open_inc[3], reason=f"{summary} (incident {open_inc[3]})"))
             return None
         if len(inc) > 16:
             for k in [k for k, v in inc.items() if v[1] <= self.ts]:
                 del inc[k]
+        # an incident lasts as long as the block it caused, else incident_seconds; a hang-up or a
+        # number block (permanent, but narrow) does not stop the rule watching the subject
         span = self.tenant.p.incident_seconds
-        if actions:
-            d = actions[0][2]
-            span = FOREVER if d is None else max(d, 1)
+        for kind, _, d in actions:
+            if kind in ("block_ip", "lock_account", "disable_outbound"):
+                span = FOREVER if d is None else max(d, 1)
+                break
         alert_id = _hash(self.tenant.name, rule, subject_type, subject, variant, repr(self.ts), self.ident)
         inc[ikey] = [self.ts, self.ts + span if span < FOREVER else FOREVER, 1, alert_id]
         mode = setting.mode
