@@ -318,9 +318,9 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             tenant = w.exts[0].tenant
             exts = [e for e in w.exts if e.tenant == tenant][:6]
             calls = []
-            for k in range(45):
+            for k in range(trunk_limit(w) + 15):
                 ext = exts[k % len(exts)]
-                start = t0 + timedelta(seconds=2 * k)
+                start = t0 + timedelta(seconds=90 * k / (trunk_limit(w) + 15))
                 c = {"type": "cdr", "tenant": tenant, "call_id": f"fraud-{name}-{k}", "phase": "start", "start": _z(start),
                      "src": ext.number, "dst": "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:],
                      "trunk": f"sip-{tenant}"}
@@ -364,6 +364,12 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                    [f"ext:{v.tenant}/{v.number}" for v in victims], calls)
 
 
+def trunk_limit(w: World) -> int:
+    """Trunks sized like a real PBX: 30 channels, or about a third of the extensions for big sites."""
+    per_tenant = max(sum(1 for e in w.exts if e.tenant == t) for t in {e.tenant for e in w.exts})
+    return max(30, math.ceil(per_tenant * 0.3))
+
+
 def policy_yaml(w: World, tenants: list[str]) -> str:
     sales = sorted({e.number for e in w.exts if e.role == "sales"})
     oncall = sorted({e.number for e in w.exts if e.role == "oncall"})
@@ -377,7 +383,7 @@ def policy_yaml(w: World, tenants: list[str]) -> str:
         "daily_calls: 400",
         "remote_registration: {access: allowed, accounts: []}",
         "routes:", "  international: {extensions: [" + ", ".join(f'"{s}"' for s in sales) + "], pin: true}",
-        "default_trunk: {max_concurrent_calls: 30}",
+        f"default_trunk: {{max_concurrent_calls: {trunk_limit(w)}}}",
         "extensions:", "  defaults: {international: false, outside_business_hours: false}",
     ]
     for s in sales:
