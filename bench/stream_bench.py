@@ -40,6 +40,14 @@ def start_worker(prefix: str, partitions: int, log: Path) -> subprocess.Popen:
     raise SystemExit(f"worker did not start; see {log}")
 
 
+def stop(w: subprocess.Popen) -> None:
+    w.terminate()
+    try:
+        w.wait(30)
+    except subprocess.TimeoutExpired:
+        w.kill()
+
+
 def lag(admin: KafkaAdminClient, consumer: KafkaConsumer, group: str, topics: list[str]) -> int:
     tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or [])]
     ends = consumer.end_offsets(tps)
@@ -78,11 +86,7 @@ def throughput(n: int, partitions: int) -> dict:
         return {"events": n, "partitions": partitions, "produce_s": round(produced, 2),
                 "end_to_end_s": round(dt, 2), "events_per_s": round(n / dt)}
     finally:
-        w.terminate()
-        try:
-            w.wait(30)
-        except subprocess.TimeoutExpired:
-            w.kill()
+        stop(w)
 
 
 def latency(rate: float, seconds: int, partitions: int) -> dict:
@@ -133,11 +137,7 @@ def latency(rate: float, seconds: int, partitions: int) -> dict:
         return {"events_per_s": rate, "probes": len(sent), "alerts": len(lat), "p50_ms": round(q[49], 1),
                 "p99_ms": round(q[98], 1), "max_ms": round(max(lat), 1) if lat else None}
     finally:
-        w.terminate()
-        try:
-            w.wait(30)
-        except subprocess.TimeoutExpired:
-            w.kill()
+        stop(w)
 
 
 if __name__ == "__main__":

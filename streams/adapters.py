@@ -28,7 +28,7 @@ import json
 import re
 import sys
 from datetime import datetime
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 FORMATS = ("jsonl", "asterisk-csv", "freeswitch-csv", "yeastar-csv")
@@ -245,3 +245,17 @@ def read_events(paths: Iterable[str], fmt: str = "jsonl", tz: str = "UTC",
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
+
+
+def decoded(records: Iterable[tuple[str, int, bytes, str | None]]):
+    """Validate what ``read_events`` yields: (source, line, raw, event or None, error or None)."""
+    from .events import EventError, decode_event
+
+    for source, n, raw, error in records:
+        event = None
+        if error is None:
+            try:
+                event = decode_event(raw)
+            except EventError as exc:
+                error = exc.reason
+        yield source, n, raw, event, error

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             return evaluate.main(args)
         if args.cmd == "policy":
             from .policy import Policy
-            pol = Policy.load(args.file)
+            Policy.load(args.file)
             print(f"{args.file}: valid policy")
             return 0
         if args.cmd == "schema":

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

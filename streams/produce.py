@@ -12,8 +12,8 @@ import sys
 import time
 
 from .config import Config
-from .events import Cdr, EventError, decode_event, event_key
-from .adapters import read_events
+from .events import Cdr, event_key
+from .adapters import decoded, read_events
 
 
 def make_producer(config: Config):
@@ -35,12 +35,7 @@ def main(args) -> int:
     counts = {config.cdr: 0, config.security: 0}
     rejects = 0
     t0 = time.perf_counter()
-    for source, n, raw, error in read_events(args.files, args.input, args.tz, args.tenant):
-        if error is None:
-            try:
-                event = decode_event(raw)
-            except EventError as exc:
-                error = exc.reason
+    for source, n, raw, event, error in decoded(read_events(args.files, args.input, args.tz, args.tenant)):
         if error is not None:
             rejects += 1
             print(f"{source}:{n}: rejected: {error}", file=sys.stderr)

@@ -11,11 +11,11 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from .adapters import read_events
+from .adapters import decoded, read_events
 from .core import Detector
-from .events import Action, Alert, EventError, decode_event, encode
+from .events import Action, Alert, encode
 from .policy import Policy
 
 
@@ -41,12 +41,7 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
     stats = stats or ReplayStats()
     t0 = time.perf_counter()
     process = detector.process
-    for source, n, raw, error in lines:
-        if error is None:
-            try:
-                event = decode_event(raw)
-            except EventError as exc:
-                error = exc.reason
+    for source, n, raw, event, error in decoded(lines):
         if error is not None:
             stats.rejected += 1
             on_reject(Rejected(source, n, error, raw))

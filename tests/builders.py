@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from streams.core import Detector
 from streams.events import Action, Alert, decode_event, encode

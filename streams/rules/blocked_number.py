@@ -8,7 +8,7 @@ removed) and against its E.164 form (``+CC…``), so ``+882.`` and ``00882.`` bo
 
 import re
 
-from ._common import call_actions, call_evidence, external_call
+from ._common import call_actions, call_evidence
 
 RULE = "blocked_number"
 SCOPE = "ext"

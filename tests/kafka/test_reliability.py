@@ -12,7 +12,7 @@ import pytest
 
 from streams.policy import Policy
 from streams.replay import replay_file
-from tests.kafka.conftest import ROOT, consume, produce
+from tests.kafka.conftest import ROOT, consume
 
 SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"
 POLICY = ROOT / "fixtures" / "policy.example.yaml"

@@ -1,9 +1,7 @@
 """Each PBX export adapter on a realistic sample file in fixtures/cdr/."""
 
-import json
 from pathlib import Path
 
-import pytest
 
 from streams.adapters import read_events
 from streams.events import Cdr, decode_event
