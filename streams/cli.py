@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenants", type=int, default=1)
     p.add_argument("--extensions", type=int, default=50, help="extensions per tenant")
     p.add_argument("--scenario", action="append", metavar="NAME", help="only these scenarios (repeatable)")
+    p.add_argument("--cdr-only", action="store_true", help="completed CDRs only, no live call-start events")
 
     p = sub.add_parser("evaluate", help="replay a simulated directory and score detections against its labels")
     p.add_argument("dir", metavar="DIR")

@@ -396,7 +396,7 @@ def policy_yaml(w: World, tenants: list[str]) -> str:
 
 
 def simulate(days: int, seed: int, out: Path, tenants: int = 1, extensions: int = 50,
-             scenarios: list[str] | None = None) -> dict:
+             scenarios: list[str] | None = None, live: bool = True) -> dict:
     rng = random.Random(seed)
     tz = ZoneInfo(TZ)
     exts: list[Ext] = []
@@ -407,7 +407,7 @@ def simulate(days: int, seed: int, out: Path, tenants: int = 1, extensions: int 
             role = rng.choices(roles, weights)[0]
             exts.append(Ext(tenant, str(1000 + k), role, f"10.{ti}.{k // 200}.{k % 200 + 10}", rng.choice(UAS),
                             CALLS_PER_DAY[role] * rng.uniform(0.5, 1.5)))
-    w = World(rng, tz, days, exts)
+    w = World(rng, tz, days, exts, live=live)
     nums = Numbers(random.Random(seed + 1))
     benign(w, nums)
     names = list(scenarios) if scenarios else list(SCENARIOS)
@@ -435,7 +435,8 @@ def simulate(days: int, seed: int, out: Path, tenants: int = 1, extensions: int 
 
 def main(args) -> int:
     import sys
-    meta = simulate(args.days, args.seed, Path(args.out), args.tenants, args.extensions, args.scenario)
+    meta = simulate(args.days, args.seed, Path(args.out), args.tenants, args.extensions, args.scenario,
+                    live=not args.cdr_only)
     print(f"simulate: {meta['events']} events, {meta['extensions']} extensions, {len(meta['scenarios'])} scenarios "
           f"-> {args.out}/events.jsonl, labels.json, policy.yaml", file=sys.stderr)
     return 0
