@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_arg(p)
     p.add_argument("--format", choices=["table", "json"], default="table")
 
+    p = sub.add_parser("train", help="train the anomaly model on event history")
+    p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="JSONL event files")
+    p.add_argument("--out", required=True, metavar="FILE", help="models/<name>.skops (a .card.json is written beside it)")
+    p.add_argument("--policy", metavar="FILE", help="policy of the PBXs the data comes from")
+    p.add_argument("--labels", metavar="FILE", help="labels.json: leave labelled fraud out of the fit, report precision/recall")
+    p.add_argument("--target-rate", type=float, default=0.002, help="share of benign calls above the threshold")
+    p.add_argument("--seed", type=int, default=0)
+
     p = sub.add_parser("policy", help="validate a policy file")
     p.add_argument("file")
 
@@ -92,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "evaluate":
             from . import evaluate
             return evaluate.main(args)
+        if args.cmd == "train":
+            from models import train
+            return train.main(args)
         if args.cmd == "policy":
             from .policy import Policy
             Policy.load(args.file)

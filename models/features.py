@@ -1,0 +1,116 @@
+"""Per-extension behaviour features, incremental and O(1) per call (no train/serve skew).
+
+The same ``ExtensionFeatures.update`` turns a completed outbound call into a feature vector
+in training (over files) and in live scoring (over the stream). State per extension is a
+small JSON-compatible dict: exponentially decayed sums with 1-hour and 24-hour time
+constants (event time), the last time each recent destination and country was called, and a
+bounded set of destinations ever seen.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+FEATURES = (
+    "calls_1h", "calls_24h", "distinct_dst_1h", "distinct_countries_24h", "intl_share_24h",
+    "premium_share_24h", "offhours_share_24h", "mean_billsec_24h", "max_billsec_24h", "cost_per_hour_1h",
+    "new_dst_share_24h", "failed_ratio_24h",
+)
+H1, H24 = 3600.0, 86400.0
+MAX_RECENT_DST = 64
+MAX_SEEN = 512
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What the features need to know about one completed outbound call."""
+    ts: float            # call start, epoch seconds
+    dst: str             # E.164 when known, else as dialled
+    country: str | None
+    international: bool
+    premium: bool        # premium rate, shared cost, or an unallocated international range
+    offhours: bool       # outside the tenant's business hours
+    billsec: float
+    cost: float
+    failed: bool
+
+
+def _decay(value: float, dt: float, tau: float) -> float:
+    return value * math.exp(-dt / tau) if dt > 0 else value
+
+
+class ExtensionFeatures:
+    """Update one extension's state with a call and return the feature vector after it."""
+
+    @staticmethod
+    def update(st: dict, c: CallFacts) -> list[float]:
+        last = st.get("t")
+        dt = 0.0 if last is None else max(0.0, c.ts - last)
+        st["t"] = max(c.ts, last or c.ts)
+        s1 = st.setdefault("s1", [0.0, 0.0])                     # 1 h: calls, cost
+        s24 = st.setdefault("s24", [0.0] * 8)                    # 24 h: calls, intl, premium, offhours, billsec, new, failed, answered
+        for i in range(len(s1)):
+            s1[i] = _decay(s1[i], dt, H1)
+        for i in range(len(s24)):
+            s24[i] = _decay(s24[i], dt, H24)
+        st["mx"] = max(_decay(st.get("mx", 0.0), dt, H24), c.billsec)
+        h = zlib.crc32(c.dst.encode()) & 0x7FFFFFFF
+        seen = st.setdefault("seen", [])
+        new = h not in seen
+        if new:
+            seen.append(h)
+            if len(seen) > MAX_SEEN:
+                del seen[: len(seen) - MAX_SEEN]
+        recent = st.setdefault("rd", {})
+        recent[str(h)] = c.ts
+        if len(recent) > MAX_RECENT_DST:
+            for k in sorted(recent, key=recent.get)[: len(recent) - MAX_RECENT_DST]:
+                del recent[k]
+        countries = st.setdefault("cc", {})
+        if c.country:
+            countries[c.country] = c.ts
+        s1[0] += 1
+        s1[1] += c.cost
+        s24[0] += 1
+        s24[1] += c.international
+        s24[2] += c.premium
+        s24[3] += c.offhours
+        s24[4] += c.billsec
+        s24[5] += new
+        s24[6] += c.failed
+        s24[7] += not c.failed
+        calls24 = s24[0]
+        return [
+            s1[0],
+            calls24,
+            float(sum(1 for t in recent.values() if c.ts - t < H1)),
+            float(sum(1 for t in countries.values() if c.ts - t < H24)),
+            s24[1] / calls24,
+            s24[2] / calls24,
+            s24[3] / calls24,
+            s24[4] / max(s24[7], 1e-9) if s24[7] > 1e-9 else 0.0,
+            st["mx"],
+            s1[1],                                              # decayed cost over ~1 h: $ per hour
+            s24[5] / calls24,
+            s24[6] / calls24,
+        ]
+
+
+def call_facts(cdr, tenant, rates) -> CallFacts | None:
+    """The facts of a completed outbound call to a real destination, or None for anything else."""
+    if cdr.direction != "outbound" or cdr.phase != "end":
+        return None
+    n = tenant.numbers.classify(cdr.dst)
+    if n.kind in ("short", "emergency"):
+        return None
+    start = cdr.start.timestamp()
+    billsec = cdr.billsec if cdr.billsec is not None else (cdr.duration or 0.0)
+    cost = cdr.cost if cdr.cost is not None else rates.cost(n, billsec)
+    inside = tenant.business_hours(start)
+    return CallFacts(
+        ts=start, dst=n.e164 or cdr.dst, country=n.region, international=n.international,
+        premium=n.premium or (n.international and n.possible and not n.valid), offhours=inside is False,
+        billsec=float(billsec), cost=float(cost), failed=(cdr.disposition or "answered") != "answered",
+    )

@@ -1,0 +1,16 @@
+from models.train import build_matrix, fit, fraud_call_ids
+from streams.policy import Policy
+from streams.simulate import simulate
+
+
+def test_model_separates_simulated_fraud_from_benign_calls(tmp_path):
+    simulate(7, 4, tmp_path, extensions=40)
+    m = build_matrix([str(tmp_path / "events.jsonl")], Policy.load(tmp_path / "policy.yaml"))
+    fraud = fraud_call_ids(str(tmp_path / "labels.json"))
+    is_fraud = [k[2] in fraud for k in m.keys]
+    benign_X = m.X[[not f for f in is_fraud]]
+    model, thr = fit(benign_X, seed=0)
+    flagged = (-model.score_samples(m.X)) > thr
+    recall = sum(f and g for f, g in zip(is_fraud, flagged)) / sum(is_fraud)
+    false_share = sum(g and not f for f, g in zip(is_fraud, flagged)) / (len(is_fraud) - sum(is_fraud))
+    assert recall > 0.3 and false_share < 0.01
