@@ -32,7 +32,8 @@ def card_path(path: str | Path) -> Path:
     return p.with_name(p.name.removesuffix(".skops") + ".card.json")
 
 
-def save(model, path: str | Path, threshold: float, data_fingerprint: str, metrics: dict) -> dict:
+def save(model, path: str | Path, threshold: float, data_fingerprint: str, metrics: dict,
+         population: dict | None = None) -> dict:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sio.dump(model, path)
@@ -45,6 +46,7 @@ def save(model, path: str | Path, threshold: float, data_fingerprint: str, metri
         "training_data_sha256": data_fingerprint,
         "versions": {"scikit-learn": sklearn.__version__, "numpy": numpy.__version__, "skops": skops.__version__},
         "metrics": metrics,
+        "population": population or {},
     }
     card_path(path).write_text(json.dumps(card, indent=2) + "\n")
     return card

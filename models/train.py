@@ -64,11 +64,17 @@ def fingerprint(paths: list[str]) -> str:
 
 def fit(X: np.ndarray, seed: int = 0, target_rate: float = 0.002):
     from sklearn.ensemble import IsolationForest
-    model = IsolationForest(n_estimators=200, max_samples=min(512, len(X)), random_state=seed, n_jobs=1)
+    model = IsolationForest(n_estimators=100, max_samples=min(256, len(X)), random_state=seed, n_jobs=1)
     model.fit(X)
     scores = -model.score_samples(X)  # higher = more anomalous
     threshold = float(np.quantile(scores, 1.0 - target_rate))
     return model, threshold
+
+
+def population(X: np.ndarray) -> dict:
+    """What the population usually looks like: median and interquartile range per feature."""
+    q1, med, q3 = np.quantile(X, [0.25, 0.5, 0.75], axis=0)
+    return {"median": [round(float(v), 6) for v in med], "iqr": [round(float(v), 6) for v in (q3 - q1)]}
 
 
 def fraud_call_ids(labels_path: str | None) -> set[str]:
@@ -97,7 +103,7 @@ def main(args) -> int:
         tp = int((flagged & is_fraud).sum())
         metrics.update({"fraud_calls": int(is_fraud.sum()), "precision": round(tp / max(int(flagged.sum()), 1), 4),
                         "recall": round(tp / max(int(is_fraud.sum()), 1), 4)})
-    card = artifact.save(model, args.out, threshold, fingerprint(args.data), metrics)
+    card = artifact.save(model, args.out, threshold, fingerprint(args.data), metrics, population(m.X[benign]))
     print(f"train: {len(m.X)} calls, threshold {threshold:.4f}, metrics {json.dumps(card['metrics'])} -> {args.out}",
           file=sys.stderr)
     return 0

@@ -8,7 +8,8 @@ import sys
 
 def _policy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", metavar="FILE", help="policy YAML (default: built-in guide defaults)")
-    p.add_argument("--no-model", action="store_true", help="do not load the anomaly model")
+    p.add_argument("--no-model", action="store_true", help="rules only: do not load the anomaly model")
+    p.add_argument("--model", metavar="FILE", help="anomaly model artifact (default: models/default.skops)")
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from models.artifact import ModelError
+
     from .policy import PolicyError
     try:
         if args.cmd == "replay":
@@ -110,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "schema":
             return _schema(args)
+    except ModelError as exc:
+        print(f"model error: {exc}", file=sys.stderr)
+        return 2
     except PolicyError as exc:
         for line in exc.problems:
             print(f"policy error: {line}", file=sys.stderr)

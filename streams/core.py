@@ -141,6 +141,16 @@ class Ctx:
         if blk.get(self.tenant.name, 0) < until:
             blk[self.tenant.name] = until
 
+    def state_ref(self):
+        """Read (no argument) or write (one argument) this key's state later, e.g. when a model batch is scored."""
+        det, key = self.det, self.key
+
+        def ref(value=None):
+            if value is None:
+                return det.state.get(key)
+            det.state[key] = value
+        return ref
+
     def schedule(self, rule: str, when: float, token: str) -> None:
         heapq.heappush(self.det._timers, (when, self.key, rule, token))
 
@@ -149,7 +159,7 @@ class Detector:
     """Runs the rules over events. ``state`` is any StateStore (a dict in replay, a table in the worker)."""
 
     def __init__(self, policy: Policy | None = None, state: StateStore | None = None,
-                 scopes: Iterable[str] = SCOPES):
+                 scopes: Iterable[str] = SCOPES, scorer=None):
         from .rules import RULES_BY_SCOPE, TIMER_RULES
 
         self.policy = policy or Policy.default()
@@ -160,6 +170,7 @@ class Detector:
         self._rules = RULES_BY_SCOPE
         self._timer_rules = TIMER_RULES
         self._active: dict[tuple[str, str, str], list] = {}
+        self.scorer = scorer  # the anomaly model (models.score.Scorer), fed completed calls of the ext scope
         self.events = 0
 
     # -- keys ---------------------------------------------------------------------------------
@@ -217,9 +228,15 @@ class Detector:
                 rules = [r for r in rules if getattr(r, "COUNTS_WHILE_BLOCKED", False)]
             for rule in rules:
                 rule.check(ctx, event)
+            if self.scorer is not None and scope == "ext" and etype == "cdr":
+                self.scorer.observe(ctx, event)
             self.state[key] = st
         self.events += 1
         return out
+
+    def flush(self) -> list[Alert | Action]:
+        """Score the calls queued for the anomaly model (the shells call this per micro-batch)."""
+        return self.scorer.flush() if self.scorer is not None else []
 
     def _active_rules(self, tenant: Tenant, scope: str, etype: str) -> list:
         """The rule modules of a scope and event type that this tenant has not switched off (cached)."""

@@ -94,11 +94,11 @@ def score(labels: dict, records: list, calls: dict[str, dict]) -> dict:
     }
 
 
-def evaluate(directory: str | Path, policy: Policy | None = None) -> dict:
+def evaluate(directory: str | Path, policy: Policy | None = None, scorer=None) -> dict:
     d = Path(directory)
     labels = json.loads((d / "labels.json").read_text())
     policy = policy or Policy.load(d / "policy.yaml")
-    records, stats, _ = replay_file([str(d / "events.jsonl")], policy)
+    records, stats, _ = replay_file([str(d / "events.jsonl")], policy, scorer=scorer)
     calls: dict[str, dict] = {}
     for line in (d / "events.jsonl").read_bytes().splitlines():
         if b'"cdr"' not in line:
@@ -127,8 +127,9 @@ def table(r: dict) -> str:
 
 
 def main(args) -> int:
+    from .replay import load_scorer
     policy = Policy.load(args.policy) if args.policy else None
-    r = evaluate(args.dir, policy)
+    r = evaluate(args.dir, policy, load_scorer(args))
     if args.format == "json":
         print(json.dumps(r, indent=2))
     else:

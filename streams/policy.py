@@ -310,7 +310,10 @@ class Tenant:
         return s
 
     def rule(self, rule_id: str) -> RuleSetting:
-        return self.p.rules.get(rule_id) or _DEFAULT_RULE
+        setting = self.p.rules.get(rule_id)
+        if setting is None:
+            return _REPORT_RULE if rule_id == "anomaly" else _DEFAULT_RULE
+        return setting
 
     def in_lan(self, ip: ipaddress._BaseAddress) -> bool:
         return any(ip in n for n in self.lan)
@@ -334,6 +337,7 @@ class Tenant:
 
 
 _DEFAULT_RULE = RuleSetting()
+_REPORT_RULE = RuleSetting(mode="report")  # the learned check alerts only, unless a policy enforces it
 
 
 class PolicyError(ValueError):

@@ -41,29 +41,56 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
     stats = stats or ReplayStats()
     t0 = time.perf_counter()
     process = detector.process
+    def emit(records) -> None:
+        for rec in records:
+            if isinstance(rec, Alert):
+                stats.alerts[rec.rule] += 1
+            else:
+                stats.actions[rec.kind] += 1
+            on_output(rec)
+
     for source, n, raw, event, error in decoded(lines):
         if error is not None:
             stats.rejected += 1
             on_reject(Rejected(source, n, error, raw))
             continue
         stats.events += 1
+        if stats.events % MODEL_BATCH == 0:
+            emit(detector.flush())
         for rec in process(event):
             if isinstance(rec, Alert):
                 stats.alerts[rec.rule] += 1
             else:
                 stats.actions[rec.kind] += 1
             on_output(rec)
+    emit(detector.flush())
     stats.seconds = time.perf_counter() - t0
     return stats
 
 
 def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "jsonl", tz: str = "UTC",
-                ) -> tuple[list[Alert | Action], ReplayStats, list[Rejected]]:
-    """Library entry point: everything a replay produced, in order."""
+                scorer=None) -> tuple[list[Alert | Action], ReplayStats, list[Rejected]]:
+    """Library entry point: everything a replay produced, in order (rules only unless a scorer is given)."""
     out: list = []
     rejects: list[Rejected] = []
-    stats = run(read_events(paths, fmt, tz), Detector(policy), out.append, rejects.append)
+    stats = run(read_events(paths, fmt, tz), Detector(policy, scorer=scorer), out.append, rejects.append)
     return out, stats, rejects
+
+
+MODEL_BATCH = 10_000  # events between anomaly-model scoring calls (one call costs ~the same for 1 or 1,000s of rows)
+
+
+def load_scorer(args):
+    """The anomaly model of --model, else the shipped default (models/default.skops), unless --no-model."""
+    if getattr(args, "no_model", False):
+        return None
+    from pathlib import Path
+
+    from models.score import Scorer
+    path = getattr(args, "model", None) or Path(__file__).resolve().parents[1] / "models" / "default.skops"
+    if not getattr(args, "model", None) and not Path(path).exists():
+        return None
+    return Scorer.load(path)
 
 
 def format_table_row(rec: Alert | Action) -> str:
@@ -76,7 +103,7 @@ def format_table_row(rec: Alert | Action) -> str:
 
 def main(args) -> int:
     policy = Policy.load(args.policy) if args.policy else Policy.default()
-    detector = Detector(policy)
+    detector = Detector(policy, scorer=load_scorer(args))
     out = sys.stdout.buffer
     if args.format == "jsonl":
         def on_output(rec):

@@ -82,7 +82,8 @@ def mark_applied(state, key: str, origin: str) -> None:
     state[key] = st
 
 
-def create_app(config: Config | None = None, policy: Policy | None = None) -> faust.App:
+def create_app(config: Config | None = None, policy: Policy | None = None, model=None) -> faust.App:
+    """The Faust app. ``model`` is a loaded (estimator, card) pair for the anomaly check, or None."""
     config = config or Config.from_env()
     policy = policy or Policy.default()
     app = faust.App(
@@ -122,7 +123,12 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
     def detector(scope: str, part: int) -> Detector:
         det = detectors.get((scope, part))
         if det is None:
-            det = detectors[(scope, part)] = Detector(policy, state=BufferedState(tables[scope]), scopes=(scope,))
+            scorer = None
+            if model is not None and scope == "ext":
+                from models.score import Scorer
+                scorer = Scorer(*model)
+            det = detectors[(scope, part)] = Detector(policy, state=BufferedState(tables[scope]), scopes=(scope,),
+                                                      scorer=scorer)
             det.rebuild_timers(lambda key: partition_of(key.encode(), nparts) == part)
         return det
     clock = {"now": float("-inf"), "released": 0.0}
@@ -248,6 +254,8 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> fa
                         out += det.process(event, (scope,))
                         if origin is not None:
                             mark_applied(det.state, key, origin)
+                for part in touched:
+                    out += detector(scope, part).flush()  # anomaly model: one scoring call per batch
                 await emit(out)  # alerts acknowledged by Kafka before the state that records them
                 for part in touched:
                     detector(scope, part).state.flush(writer(part))
@@ -296,10 +304,13 @@ def main(args) -> int:
 
     from .topics import ensure_topics
 
+    from .replay import load_scorer
+
     policy = Policy.load(args.policy) if args.policy else Policy.default()
+    scorer = load_scorer(args)
     config = Config.from_env()
     ensure_topics(config)
-    app = create_app(config, policy)
+    app = create_app(config, policy, (scorer.model, scorer.card) if scorer else None)
     worker = Worker(app, loglevel=args.loglevel.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0

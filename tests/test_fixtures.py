@@ -35,7 +35,7 @@ def test_sample_day_detections():
 
 
 def test_replay_cli_jsonl_is_parseable_and_matches_library():
-    proc = subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--policy", str(POLICY), "--format",
+    proc = subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--no-model", "--policy", str(POLICY), "--format",
                            "jsonl", "-q", str(SAMPLE)], capture_output=True, text=True, check=True, cwd=ROOT)
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
     assert {r["type"] for r in recs} == {"alert", "action"}

@@ -37,8 +37,10 @@ def prefix() -> str:
 
 
 class Worker:
-    def __init__(self, prefix: str, log: Path, policy: str | None = None, partitions: int = 2):
+    def __init__(self, prefix: str, log: Path, policy: str | None = None, partitions: int = 2,
+                 model: bool = False):
         self.prefix, self.log_path, self.policy, self.partitions = prefix, log, policy, partitions
+        self.model = model
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
@@ -47,6 +49,8 @@ class Worker:
         cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"]
         if self.policy:
             cmd += ["--policy", self.policy]
+        if not self.model:
+            cmd += ["--no-model"]
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=subprocess.STDOUT, cwd=ROOT)
         return self
@@ -72,8 +76,8 @@ class Worker:
 def worker(tmp_path, prefix, broker, request):
     started: list[Worker] = []
 
-    def start(policy: str | None = None, partitions: int = 2) -> Worker:
-        w = Worker(prefix, tmp_path / f"worker{len(started)}.log", policy, partitions).start()
+    def start(policy: str | None = None, partitions: int = 2, model: bool = False) -> Worker:
+        w = Worker(prefix, tmp_path / f"worker{len(started)}.log", policy, partitions, model).start()
         started.append(w)
         return w
 

@@ -19,9 +19,11 @@ def produce_file(prefix: str, path, broker: str) -> subprocess.CompletedProcess:
 
 
 def test_worker_alerts_equal_replay_alerts(broker, prefix, worker):
-    out, _, _ = replay_file([str(SAMPLE)], Policy.load(POLICY))
+    """Rules and the shipped anomaly model, in both shells."""
+    from models.score import Scorer
+    out, _, _ = replay_file([str(SAMPLE)], Policy.load(POLICY), scorer=Scorer.load(ROOT / "models" / "default.skops"))
     want = {r.alert_id: r.rule for r in out if r.__class__.__name__ == "Alert"}
-    w = worker(policy=str(POLICY))
+    w = worker(policy=str(POLICY), model=True)
     p = produce_file(prefix, SAMPLE, broker)
     assert p.returncode == 0, p.stderr
     got = consume(broker, f"{prefix}.alerts", want=len(want), timeout=60, idle=4)
