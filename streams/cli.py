@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-rate", type=float, default=0.002, help="share of benign calls above the threshold")
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("export", help="dump a topic to JSONL (for notebooks and retraining)")
+    p.add_argument("--topic", default="cdr", help="cdr, security, alerts, actions, dlq, or a full topic name")
+    p.add_argument("--out", required=True, metavar="FILE", help="JSONL file ('-' for stdout)")
+    p.add_argument("--max", type=int, default=None, help="stop after this many records")
+    p.add_argument("--idle-timeout", type=float, default=5.0, metavar="SECONDS", help="stop after this long without a record")
+
     p = sub.add_parser("policy", help="validate a policy file")
     p.add_argument("file")
 
@@ -106,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "train":
             from models import train
             return train.main(args)
+        if args.cmd == "export":
+            from . import export
+            return export.main(args)
         if args.cmd == "policy":
             from .policy import Policy
             Policy.load(args.file)

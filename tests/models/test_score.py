@@ -66,3 +66,16 @@ def test_no_model_means_rules_only():
     proc = subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--no-model", "--format", "jsonl", "-q",
                            str(ROOT / "fixtures" / "sample-events.jsonl")], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and '"rule":"anomaly"' not in proc.stdout
+
+
+def test_a_retrained_artifact_is_picked_up_by_replay(tmp_path):
+    simulate(3, 8, tmp_path / "d", extensions=20)
+    out = tmp_path / "m" / "retrained.skops"
+    t = subprocess.run([sys.executable, "-m", "streams.cli", "train", "--data", str(tmp_path / "d" / "events.jsonl"),
+                        "--policy", str(tmp_path / "d" / "policy.yaml"), "--labels", str(tmp_path / "d" / "labels.json"),
+                        "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert t.returncode == 0, t.stderr
+    r = subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--model", str(out), "--policy",
+                        str(tmp_path / "d" / "policy.yaml"), "--format", "jsonl", "-q", str(tmp_path / "d" / "events.jsonl")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and '"rule":"anomaly"' in r.stdout
