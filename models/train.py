@@ -30,12 +30,30 @@ class Matrix:
     keys: list[tuple[str, str, str, float]]  # tenant, extension, call id, start
 
 
+def parquet_records(path: str):
+    """Events stored as Parquet (one column per contract field) as contract JSON records."""
+    import pandas as pd
+    frame = pd.read_parquet(path)
+    for i, row in enumerate(frame.to_dict("records"), 1):
+        ev = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()
+              if v is not None and not (isinstance(v, float) and v != v)}
+        yield path, i, json.dumps(ev, default=str).encode(), None
+
+
+def event_records(paths: list[str]):
+    for p in paths:
+        if p.endswith(".parquet"):
+            yield from parquet_records(p)
+        else:
+            yield from read_events([p])
+
+
 def build_matrix(paths: list[str], policy: Policy, rates: RateTable | None = None, progress: bool = False) -> Matrix:
     rates = rates or RateTable.load()
     state: dict[str, dict] = {}
     rows: list[list[float]] = []
     keys = []
-    records = decoded(read_events(paths))
+    records = decoded(event_records(paths))
     if progress and sys.stderr.isatty():
         from tqdm import tqdm
         records = tqdm(records, unit=" ev", file=sys.stderr, desc="features")

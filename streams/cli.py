@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
 
     p = sub.add_parser("train", help="train the anomaly model on event history")
-    p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="JSONL event files")
+    p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="event files: JSONL, or Parquet (*.parquet)")
     p.add_argument("--out", required=True, metavar="FILE", help="models/<name>.skops (a .card.json is written beside it)")
     p.add_argument("--policy", metavar="FILE", help="policy of the PBXs the data comes from")
     p.add_argument("--labels", metavar="FILE", help="labels.json: leave labelled fraud out of the fit, report precision/recall")

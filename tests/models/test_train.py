@@ -14,3 +14,16 @@ def test_model_separates_simulated_fraud_from_benign_calls(tmp_path):
     recall = sum(f and g for f, g in zip(is_fraud, flagged)) / sum(is_fraud)
     false_share = sum(g and not f for f, g in zip(is_fraud, flagged)) / (len(is_fraud) - sum(is_fraud))
     assert recall > 0.3 and false_share < 0.01
+
+
+def test_parquet_and_jsonl_give_the_same_features(tmp_path):
+    import json
+
+    import pandas as pd
+    simulate(2, 9, tmp_path, extensions=15, scenarios=["night_pumping"])
+    rows = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    pd.DataFrame(rows).to_parquet(tmp_path / "events.parquet")
+    pol = Policy.load(tmp_path / "policy.yaml")
+    a = build_matrix([str(tmp_path / "events.jsonl")], pol)
+    b = build_matrix([str(tmp_path / "events.parquet")], pol)
+    assert a.keys == b.keys and (a.X == b.X).all() and len(a.X) > 50
