@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import import_module
 
 
 def _policy_arg(p: argparse.ArgumentParser) -> None:
@@ -85,36 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+COMMANDS = {
+    "replay": "streams.replay", "worker": "streams.worker", "produce": "streams.produce",
+    "alerts": "streams.alerts", "simulate": "streams.simulate", "evaluate": "streams.evaluate",
+    "export": "streams.export", "train": "models.train",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from models.artifact import ModelError
 
     from .policy import PolicyError
     try:
-        if args.cmd == "replay":
-            from . import replay
-            return replay.main(args)
-        if args.cmd == "worker":
-            from . import worker
-            return worker.main(args)
-        if args.cmd == "produce":
-            from . import produce
-            return produce.main(args)
-        if args.cmd == "alerts":
-            from . import alerts
-            return alerts.main(args)
-        if args.cmd == "simulate":
-            from . import simulate
-            return simulate.main(args)
-        if args.cmd == "evaluate":
-            from . import evaluate
-            return evaluate.main(args)
-        if args.cmd == "train":
-            from models import train
-            return train.main(args)
-        if args.cmd == "export":
-            from . import export
-            return export.main(args)
         if args.cmd == "policy":
             from .policy import Policy
             Policy.load(args.file)
@@ -122,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "schema":
             return _schema(args)
+        # each command's module is imported only when it runs (the worker pulls in Faust)
+        return import_module(COMMANDS[args.cmd]).main(args)
     except ModelError as exc:
         print(f"model error: {exc}", file=sys.stderr)
         return 2
@@ -134,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
-    return 1
 
 
 def _schema(args) -> int:

@@ -28,6 +28,14 @@ def sec(t: float = 0, ip: str = "203.0.113.7", service: str = "sip", outcome: st
     return ev
 
 
+def reg(t=0, ip="10.0.0.20", account="1001", ua="Yealink SIP-T46S", contact=None, outcome="success"):
+    """A registration as a phone sends it (success from the LAN by default)."""
+    ev = sec(t=t, ip=ip, action="register", account=account, outcome=outcome, user_agent=ua)
+    if contact:
+        ev["contact"] = contact
+    return ev
+
+
 GB = """
 timezone: Europe/London
 home_country: GB

@@ -1,13 +1,6 @@
 """concurrent_registrations: boundaries and behaviour."""
 import pytest
-from tests.builders import actions, alerts, policy, run, sec
-
-
-def reg(t=0, ip="10.0.0.20", account="1001", ua="Yealink SIP-T46S", contact=None, outcome="success"):
-    ev = sec(t=t, ip=ip, action="register", account=account, outcome=outcome, user_agent=ua)
-    if contact:
-        ev["contact"] = contact
-    return ev
+from tests.builders import actions, alerts, policy, reg, run
 
 
 def test_concurrent_registrations_default_one_device():

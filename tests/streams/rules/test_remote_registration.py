@@ -1,12 +1,5 @@
 """remote_registration: boundaries and behaviour."""
-from tests.builders import alerts, policy, run, sec
-
-
-def reg(t=0, ip="10.0.0.20", account="1001", ua="Yealink SIP-T46S", contact=None, outcome="success"):
-    ev = sec(t=t, ip=ip, action="register", account=account, outcome=outcome, user_agent=ua)
-    if contact:
-        ev["contact"] = contact
-    return ev
+from tests.builders import alerts, policy, reg, run
 
 
 def test_remote_registration_flag_and_lists():

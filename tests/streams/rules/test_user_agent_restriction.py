@@ -1,12 +1,5 @@
 """user_agent_restriction: boundaries and behaviour."""
-from tests.builders import actions, alerts, policy, run, sec
-
-
-def reg(t=0, ip="10.0.0.20", account="1001", ua="Yealink SIP-T46S", contact=None, outcome="success"):
-    ev = sec(t=t, ip=ip, action="register", account=account, outcome=outcome, user_agent=ua)
-    if contact:
-        ev["contact"] = contact
-    return ev
+from tests.builders import actions, alerts, policy, reg, run
 
 
 def test_user_agent_restriction():
