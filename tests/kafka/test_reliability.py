@@ -47,17 +47,22 @@ def send(broker, prefix, recs):
     p.close()
 
 
-def test_kill_9_and_restart_loses_no_detection(broker, prefix, worker):
-    want = expected_ids()
+def first_half_running(broker, prefix, worker):
+    """A worker that has processed the first half of the sample day (3+ alerts out); the rest to send."""
     recs = valid_records()
     half = len(recs) // 2
-    w1 = worker(policy=str(POLICY))
+    w = worker(policy=str(POLICY))
     send(broker, prefix, recs[:half])
-    first = consume(broker, f"{prefix}.alerts", want=3, timeout=60)
-    assert len(first) >= 3, w1.log()
+    assert len(consume(broker, f"{prefix}.alerts", want=3, timeout=60)) >= 3, w.log()
+    return w, recs[half:]
+
+
+def test_kill_9_and_restart_loses_no_detection(broker, prefix, worker):
+    want = expected_ids()
+    w1, rest = first_half_running(broker, prefix, worker)
     w1.proc.send_signal(signal.SIGKILL)
     w1.proc.wait(10)
-    send(broker, prefix, recs[half:])
+    send(broker, prefix, rest)
     w2 = worker(policy=str(POLICY))
     got = consume(broker, f"{prefix}.alerts", want=len(want), timeout=90, idle=5)
     ids = [a["alert_id"] for a in got]
@@ -66,14 +71,10 @@ def test_kill_9_and_restart_loses_no_detection(broker, prefix, worker):
 
 def test_broker_restart_while_worker_runs(broker, prefix, worker):
     want = expected_ids()
-    recs = valid_records()
-    half = len(recs) // 2
-    w = worker(policy=str(POLICY))
-    send(broker, prefix, recs[:half])
-    assert len(consume(broker, f"{prefix}.alerts", want=3, timeout=60)) >= 3, w.log()
+    w, rest = first_half_running(broker, prefix, worker)
     subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "down"], check=True, timeout=60)
     subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "up"], check=True, timeout=120)
-    send(broker, prefix, recs[half:])
+    send(broker, prefix, rest)
     got = consume(broker, f"{prefix}.alerts", want=len(want), timeout=120, idle=5)
     ids = {a["alert_id"] for a in got}
     assert want <= ids, f"lost {want - ids}\n{w.log()}"  # nothing is lost
