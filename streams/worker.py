@@ -39,7 +39,8 @@ SCOPES = ("ip", "ext", "trunk")
 TICK = b"\x00tick:"
 BATCH = b"\x00batch:"  # repartitioned record: msgpack [[origin "topic|partition|offset", raw event], ...]
 BATCH_MAX, BATCH_WITHIN = 2000, 0.05  # scope agents take up to this many records or wait this long
-RELEASE_EVERY, RELEASE_WITHIN = 500, 0.02  # ingest forwards when this many are held or this long passed
+RELEASE_EVERY, RELEASE_WITHIN = 500, 0.02
+WATCHDOG_S = 5.0  # ingest forwards when this many are held or this long passed
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -136,6 +137,10 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
     nparts = config.partitions
 
     reorder = Reorderer(idle_s=config.idle_seconds)
+    seen_at: dict[tuple[str, int], float] = {}  # wall time our agents last took a record of (topic, partition)
+    left_out: dict[tuple[str, int], float] = {}
+    warned: dict[tuple[str, int], float] = {}
+    agent_topics = {config.cdr, config.security} | {t.get_topic_name() for t in scope_topics.values()}
     last_offset: dict[tuple[str, int], int] = {}
 
     async def confirm_idle() -> None:
@@ -153,12 +158,19 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
             end = ends.get(TP(*src))
             if end is None or last_offset.get(src, -1) + 1 < end:
                 reorder.touch(src, wall)
+                # records wait on a partition that delivers nothing: say so (it holds event time back)
+                since = seen_at.get(src, 0.0)
+                if end is not None and wall - since > 6 * WATCHDOG_S and wall - warned.get(src, 0.0) > 6 * WATCHDOG_S:
+                    warned[src] = wall
+                    log.warning("%s[%d] has %d records pending but delivered nothing for %.0f s",
+                                src[0], src[1], end - last_offset.get(src, -1) - 1, wall - since)
 
     async def ingest(stream):
         async for ev in stream.noack().events():
             msg = ev.message
             value = ev.value
             source = (msg.topic, msg.partition)
+            seen_at[source] = time.monotonic()
             try:
                 event = decode_event(value if value is not None else b"")
             except EventError as exc:
@@ -217,6 +229,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
 
     def make_scope_agent(scope: str):
         table = tables[scope]
+        topic_name = scope_topics[scope].get_topic_name()
 
         def writer(part: int):
             def write(key: str, value) -> None:
@@ -232,6 +245,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
             async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
                 touched: set[int] = set()
                 out: list = []
+                seen_at[(topic_name, batch[-1].message.partition)] = time.monotonic()
                 for ev in batch:
                     value = ev.value
                     part = ev.message.partition
@@ -278,6 +292,42 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
         for p in range(nparts):
             await scope_topics["ext"].send(key=None, value=TICK + repr(clock["now"]).encode(), partition=p)
 
+    @app.timer(interval=WATCHDOG_S)
+    async def fetch_watchdog():
+        """Put back a partition Faust stopped fetching and never resumed.
+
+        Faust takes a partition out of fetching while its stream buffer is under pressure and
+        puts it back when the buffer drains; a rebalance or queue reset in between can lose
+        the "drained" callback, and the partition is then never fetched again (seen as a worker
+        that is "ready" but reads nothing). A partition out of fetching for WATCHDOG_S*2 while
+        none of its records reached an agent in that time is not under pressure: resume it.
+        """
+        consumer = app.consumer
+        if app.in_recovery or app.rebalancing:
+            left_out.clear()
+            return
+        try:
+            assigned = consumer.assignment()
+            active = consumer._get_active_partitions()  # private: Faust offers no public view
+        except Exception:  # not started / mid-rebalance: look again next time
+            return
+        wall = time.monotonic()
+        for tp in assigned:
+            key = (tp.topic, tp.partition)
+            if tp.topic not in agent_topics:
+                continue  # changelogs are Faust's own business (paused outside recovery on purpose)
+            if tp in active:
+                left_out.pop(key, None)
+                continue
+            since = left_out.setdefault(key, wall)
+            if wall - since >= 2 * WATCHDOG_S and wall - seen_at.get(key, 0.0) >= 2 * WATCHDOG_S:
+                log.warning("partition %s[%d] was left out of fetching for %.0f s (paused=%s, buffered=%s); "
+                            "resuming it", tp.topic, tp.partition, wall - since,
+                            tp in consumer._paused_partitions, tp in consumer._buffered_partitions)
+                consumer._buffered_partitions.discard(tp)
+                consumer.resume_partitions({tp})
+                left_out.pop(key, None)
+
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
         detectors.clear()  # timers of partitions taken over come back from the table
@@ -285,6 +335,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
         for tp in assigned:
             if tp.topic in (config.cdr, config.security):
                 reorder.register((tp.topic, tp.partition), wall)
+                seen_at.setdefault((tp.topic, tp.partition), wall)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):

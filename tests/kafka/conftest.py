@@ -69,7 +69,11 @@ class Worker:
         self.logf.close()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        """Rebalances, warnings and errors from the whole log, then its tail."""
+        text = self.log_path.read_text(errors="replace")
+        notable = [ln for ln in text.splitlines() if ("WARNING" in ln or "ERROR" in ln or "generation" in ln)
+                   and "is overlapping" not in ln]
+        return "\n".join(["notable:"] + notable[-40:] + ["tail:", text[-3000:]])
 
 
 @pytest.fixture
