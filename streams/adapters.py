@@ -249,10 +249,22 @@ def read_events(paths: Iterable[str], fmt: str = "jsonl", tz: str = "UTC",
 
 def decoded(records: Iterable[tuple[str, int, bytes, str | None]]):
     """Validate what ``read_events`` yields: (source, line, raw, event or None, error or None)."""
-    from .events import EventError, decode_event
+    from .events import EventError, decode_event, is_batch, split_batch
 
     for source, n, raw, error in records:
         event = None
+        if error is None and is_batch(raw):  # a JSON array of events on one line: each is judged alone
+            try:
+                items = split_batch(raw)
+            except EventError as exc:
+                yield source, n, raw, None, exc.reason
+                continue
+            for i, item in enumerate(items):
+                try:
+                    yield source, n, item, decode_event(item), None
+                except EventError as exc:
+                    yield source, n, item, None, f"event [{i}] of the batch: {exc.reason}"
+            continue
         if error is None:
             try:
                 event = decode_event(raw)

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("produce", help="send event files to Kafka")
     _input_args(p)
+    p.add_argument("--batch", type=int, default=1, metavar="N",
+                   help="send up to N events per Kafka record, as a JSON array (default 1: one event per record)")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("alerts", help="tail the alert topic")

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 
 
 def dead_letter(raw: bytes | None, reason: str, *, topic: str | None = None, partition: int | None = None,
-                offset: int | None = None, source: str | None = None, line: int | None = None) -> bytes:
+                offset: int | None = None, source: str | None = None, line: int | None = None,
+                index: int | None = None) -> bytes:
+    """``index`` is the event's position when it came inside a batch record (a JSON array)."""
     raw = raw or b""
     try:
         text = raw.decode("utf-8")
@@ -17,7 +19,7 @@ def dead_letter(raw: bytes | None, reason: str, *, topic: str | None = None, par
     rec = {
         "type": "dead_letter",
         "reason": reason,
-        "topic": topic, "partition": partition, "offset": offset,
+        "topic": topic, "partition": partition, "offset": offset, "index": index,
         "source": source, "line": line,
         "raw": text[:65536] if text is not None else None,
         "raw_b64": base64.b64encode(raw[:1_048_576]).decode("ascii"),

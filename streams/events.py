@@ -152,6 +152,30 @@ def decode_event(raw: bytes | str) -> Event:
         raise EventError(f"not valid JSON: {exc}") from None
 
 
+MAX_BATCH = 1 << 20  # events per batch record (positions inside a record are 20 bits wide)
+_batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def is_batch(raw: bytes) -> bool:
+    """A batch record is a JSON array of events (how carriers exporting CDRs in bulk send them)."""
+    return raw.lstrip()[:1] == b"["
+
+
+def split_batch(raw: bytes) -> list[bytes]:
+    """The events of a batch record, each as its own JSON bytes (not yet validated).
+
+    Raises EventError when the record is not a JSON array or holds more than MAX_BATCH events;
+    a bad *element* is for the caller to reject on its own, so one typo loses one event.
+    """
+    try:
+        items = _batch_decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise EventError(f"batch record is not a JSON array of events: {exc}") from None
+    if len(items) > MAX_BATCH:
+        raise EventError(f"batch record holds {len(items)} events; at most {MAX_BATCH} are accepted")
+    return [bytes(item) for item in items]
+
+
 def _explain(msg: str, raw: bytes | str) -> str:
     if "required field `type`" in msg or "`$.type`" in msg:
         return msg + " (expected \"type\": \"cdr\" or \"security\")"

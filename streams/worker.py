@@ -28,7 +28,7 @@ from msgspec import msgpack
 from .config import Config
 from .core import Detector
 from .dlq import dead_letter
-from .events import Action, Alert, EventError, decode_event, encode
+from .events import Action, Alert, EventError, decode_event, encode, is_batch, split_batch
 from .ordering import Reorderer
 from .policy import Policy
 from .state import BufferedState
@@ -37,7 +37,7 @@ log = logging.getLogger("tollguard.worker")
 
 SCOPES = ("ip", "ext", "trunk")
 TICK = b"\x00tick:"
-BATCH = b"\x00batch:"  # repartitioned record: msgpack [[origin "topic|partition|offset", raw event], ...]
+BATCH = b"\x00batch:"  # repartitioned record: msgpack [[origin "topic|partition|position", raw event], ...]
 BATCH_MAX, BATCH_WITHIN = 2000, 0.05  # scope agents take up to this many records or wait this long
 RELEASE_EVERY, RELEASE_WITHIN = 500, 0.02
 WATCHDOG_S = 5.0  # ingest forwards when this many are held or this long passed
@@ -60,11 +60,22 @@ class BlocklistTable(faust.GlobalTable):
         return self.changelog_topic.get_topic_name()
 
 
-def already_applied(state, key: str, origin: str) -> bool:
-    """Has this key's state already taken in the source record at ``origin`` (topic|partition|offset)?
+class Held:
+    """A consumed record whose events wait in the reorderer; acknowledged when the last one leaves."""
 
-    Per key and source partition the last applied offset is kept; records of one key within a
-    source partition arrive in order, so anything at or below it was applied before a crash.
+    __slots__ = ("ev", "left")
+
+    def __init__(self, ev):
+        self.ev, self.left = ev, 0
+
+
+def already_applied(state, key: str, origin: str) -> bool:
+    """Has this key's state already taken in the source event at ``origin`` (topic|partition|position)?
+
+    The position is the record's offset shifted left 20 bits plus the event's index inside a
+    batch record. Per key and source partition the last applied position is kept; events of
+    one key within a source partition arrive in order, so anything at or below it was applied
+    before a crash.
     """
     st = state.get(key)
     if not st:
@@ -166,25 +177,44 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
                                 src[0], src[1], end - last_offset.get(src, -1) - 1, wall - since)
 
     async def ingest(stream):
+        """Validate each record once and hold its events for event-time ordering.
+
+        A record is one event, or a batch: a JSON array of events (one Kafka record per
+        export chunk, which spares Kafka's and Faust's per-record cost). A bad element is
+        dead-lettered alone; the record is acknowledged once all of its events went on.
+        """
         async for ev in stream.noack().events():
             msg = ev.message
-            value = ev.value
+            value = ev.value if ev.value is not None else b""
             source = (msg.topic, msg.partition)
-            seen_at[source] = time.monotonic()
+            wall = time.monotonic()
+            seen_at[source] = wall
+            last_offset[source] = msg.offset
+            batch = is_batch(value)
             try:
-                event = decode_event(value if value is not None else b"")
+                items = split_batch(value) if batch else (value,)
             except EventError as exc:
+                items = ()
                 await dlq.send(key=None, value=dead_letter(value, exc.reason, topic=msg.topic,
                                                           partition=msg.partition, offset=msg.offset))
-                reorder.touch(source, time.monotonic())
-                last_offset[source] = msg.offset
+            held = Held(ev)
+            base = msg.offset << 20  # an event's position: offset and index inside its record
+            for i, raw in enumerate(items):
+                try:
+                    event = decode_event(raw)
+                except EventError as exc:
+                    reason = f"event [{i}] of the batch: {exc.reason}" if batch else exc.reason
+                    await dlq.send(key=None, value=dead_letter(raw, reason, topic=msg.topic, partition=msg.partition,
+                                                              offset=msg.offset, index=i if batch else None))
+                    continue
+                held.left += 1
+                reorder.add(source, event.ts.timestamp(),
+                            (held, raw, Detector.keys_for(event), f"{msg.topic}|{msg.partition}|{base | i}"), wall)
+            if not held.left:
+                reorder.touch(source, wall)
                 ev.ack()
                 continue
-            last_offset[source] = msg.offset
-            origin = f"{msg.topic}|{msg.partition}|{msg.offset}"
-            now = time.monotonic()
-            reorder.add(source, event.ts.timestamp(), (ev, value, Detector.keys_for(event), origin), now)
-            if len(reorder) >= RELEASE_EVERY or now - clock["released"] >= RELEASE_WITHIN:
+            if len(reorder) >= RELEASE_EVERY or wall - clock["released"] >= RELEASE_WITHIN:
                 await release(allow_idle=False)
 
     async def release(allow_idle: bool = True) -> None:
@@ -198,13 +228,15 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
         if not items:
             return
         batches: dict[tuple[str, int], list] = {}
-        for ev, value, keys, origin in items:
+        for _, value, keys, origin in items:
             for scope, key in keys.items():
                 batches.setdefault((scope, partition_of(key.encode(), nparts)), []).append((origin, value))
         for (scope, part), batch in batches.items():
             await scope_topics[scope].send(key=None, value=BATCH + msgpack.encode(batch), partition=part)
-        for ev, *_ in items:
-            ev.ack()
+        for held, *_ in items:
+            held.left -= 1
+            if not held.left:
+                held.ev.ack()
         clock["now"] = reorder.released_until
 
     # one agent per source topic: carriers may give cdr and security different partition counts

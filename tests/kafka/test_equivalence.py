@@ -31,3 +31,39 @@ def test_worker_alerts_equal_replay_alerts(broker, prefix, worker):
     assert got_ids == want, f"missing {set(want) - set(got_ids)}, extra {set(got_ids) - set(want)}\n{w.log()}"
     assert "3 rejected" in p.stderr and "sample-events.jsonl:102: rejected" in p.stderr
     assert consume(broker, f"{prefix}.dlq", want=0, timeout=5, idle=1) == []  # produce never sends bad lines
+
+
+def test_batch_records_give_the_same_alerts(broker, prefix, worker):
+    """JSON-array records (many events per Kafka record) reach the same detections; a bad element
+    is dead-lettered alone with its index, an unreadable batch as a whole."""
+    import json
+
+    from kafka import KafkaProducer
+
+    out, _, _ = replay_file([str(SAMPLE)], Policy.load(POLICY))
+    want = {r.alert_id for r in out if r.__class__.__name__ == "Alert"}
+    lines = []
+    for line in SAMPLE.read_bytes().splitlines():
+        try:
+            json.loads(line)
+        except ValueError:
+            continue  # not JSON: it could not sit inside an array (replay rejects it too)
+        lines.append(line)
+    w = worker(policy=str(POLICY))
+    p = KafkaProducer(bootstrap_servers=[broker], acks="all", max_request_size=4 * 1024 * 1024)
+    bad = b'{"type":"cdr","call_id":12}'
+    for i in range(0, len(lines), 50):
+        chunk = lines[i:i + 50]
+        if i == 100:
+            chunk = chunk[:7] + [bad] + chunk[7:]
+        p.send(f"{prefix}.cdr" if i % 100 else f"{prefix}.security", value=b"[" + b",".join(chunk) + b"]")
+    p.send(f"{prefix}.cdr", value=b'[{"type":')
+    p.flush(60)
+    p.close()
+    got = {a["alert_id"] for a in consume(broker, f"{prefix}.alerts", want=len(want), timeout=60, idle=4)}
+    assert got == want, f"missing {want - got}, extra {got - want}\n{w.log()}"
+    dead = consume(broker, f"{prefix}.dlq", want=10, timeout=10, idle=2)
+    element = [d for d in dead if d.get("index") == 7]
+    assert len(element) == 1 and element[0]["raw"] == bad.decode() and "`$.call_id`" in element[0]["reason"]
+    whole = [d for d in dead if d["raw"] == '[{"type":']
+    assert len(whole) == 1 and "not a JSON array" in whole[0]["reason"] and "index" not in whole[0]

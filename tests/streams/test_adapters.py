@@ -71,3 +71,14 @@ def test_yeastar_header_required(tmp_path):
     f.write_text("a,b,c\n1,2,3\n")
     rows = list(read_events([str(f)], "yeastar-csv"))
     assert rows[0][3].startswith("first row must be the Yeastar header")
+
+
+def test_a_jsonl_line_holding_an_array_is_a_batch_of_events(tmp_path):
+    """replay reads batch records the way the worker does: each element judged alone."""
+    from streams.adapters import decoded
+    good = '{"type":"security","ts":"2026-12-01T10:00:00Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure"}'
+    f = tmp_path / "b.jsonl"
+    f.write_text(f'[{good}, {{"type":"cdr"}}, {good}]\n[{{"type":\n{good}\n')
+    rows = list(decoded(read_events([str(f)])))
+    assert [(n, ev is not None) for _, n, _, ev, _ in rows] == [(1, True), (1, False), (1, True), (2, False), (3, True)]
+    assert rows[1][4].startswith("event [1] of the batch:") and "not a JSON array" in rows[3][4]

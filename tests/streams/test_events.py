@@ -73,3 +73,15 @@ def test_huge_values_are_refused():
 def test_security_event_defaults():
     ev = decode_event(b'{"type":"security","ts":"2026-01-01T10:00:00Z","service":"web","src_ip":"2001:db8::1","outcome":"request"}')
     assert isinstance(ev, SecurityEvent) and ev.tenant == "default" and ev.account is None
+
+
+def test_batch_records_split_into_events_and_refuse_what_is_not_an_array():
+    from streams.events import EventError, is_batch, split_batch
+    raw = b' [{"type":"cdr","a":[1,2]}, {"x":1}]'
+    assert is_batch(raw) and not is_batch(b'{"type":"cdr"}')
+    assert split_batch(raw) == [b'{"type":"cdr","a":[1,2]}', b'{"x":1}']
+    assert split_batch(b"[]") == []
+    with pytest.raises(EventError, match="not a JSON array"):
+        split_batch(b'[{"type":')
+    with pytest.raises(EventError, match="not a JSON array"):
+        split_batch(b'["a", ')
