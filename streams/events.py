@@ -138,18 +138,23 @@ class EventError(ValueError):
         self.reason = reason
 
 
+MAX_EVENT_BYTES = 64 * 1024  # a CDR or security event is well under 2 KB; anything this big is not one
 _decoder = msgspec.json.Decoder(Event)
 _encoder = msgspec.json.Encoder()
 
 
 def decode_event(raw: bytes | str) -> Event:
     """Decode and validate one JSON event, or raise EventError with the reason."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventError(f"event is {len(raw)} bytes; at most {MAX_EVENT_BYTES} are accepted")
     try:
         return _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise EventError(_explain(str(exc), raw)) from None
     except msgspec.DecodeError as exc:
         raise EventError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EventError("not valid JSON: nested too deeply") from None
 
 
 MAX_BATCH = 1 << 20  # events per batch record (positions inside a record are 20 bits wide)
@@ -171,6 +176,8 @@ def split_batch(raw: bytes) -> list[bytes]:
         items = _batch_decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise EventError(f"batch record is not a JSON array of events: {exc}") from None
+    except RecursionError:
+        raise EventError("batch record is not a JSON array of events: nested too deeply") from None
     if len(items) > MAX_BATCH:
         raise EventError(f"batch record holds {len(items)} events; at most {MAX_BATCH} are accepted")
     return [bytes(item) for item in items]

@@ -85,3 +85,20 @@ def test_batch_records_split_into_events_and_refuse_what_is_not_an_array():
         split_batch(b'[{"type":')
     with pytest.raises(EventError, match="not a JSON array"):
         split_batch(b'["a", ')
+
+
+def test_an_oversized_event_is_refused_with_its_size():
+    from streams.events import MAX_EVENT_BYTES, EventError, decode_event
+    big = b'{"type":"security","ts":"2026-12-01T10:00:00Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure",' \
+          b'"note":"' + b"x" * MAX_EVENT_BYTES + b'"}'
+    with pytest.raises(EventError, match=f"at most {MAX_EVENT_BYTES}"):
+        decode_event(big)
+
+
+def test_deeply_nested_input_is_refused_not_a_crash():
+    from streams.events import EventError, decode_event, split_batch
+    deep = b"[" * 5000 + b"]" * 5000
+    with pytest.raises(EventError, match="not a JSON array"):
+        split_batch(deep)
+    with pytest.raises(EventError):
+        decode_event(b'{"type":"cdr","x":' + deep + b"}")

@@ -1,0 +1,278 @@
+"""Stream-path measurements on the real broker (the one scripts/kafka.sh starts).
+
+Each measurement uses a fresh topic prefix, so runs never see each other's data:
+
+- ``worker_throughput``: a data file is produced (one event per record, or JSON-array batch
+  records) while 1 or 2 worker processes run; the rate is events / (first send -> every
+  input and repartition offset committed by the worker group). RSS of each worker and the
+  size of the extension state in its changelog are read at the end.
+- ``bare_consumer``: an aiokafka ``getmany`` loop that only decodes the same records (the
+  floor any Python consumer pays).
+- ``latency``: background traffic at a fixed events/s, in small batch records sent every
+  10 ms to every input partition, plus scanner probes from unique IPs; latency = wall time
+  the alert was read - wall time the probe event was created (batching delay included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOT = os.environ.get("TOLLGUARD_BROKER", "kafka://127.0.0.1:9092").split("://", 1)[-1]
+LOGS = ROOT / ".cache" / "bench" / "logs"
+
+
+def new_prefix(kind: str) -> str:
+    return f"b{kind}{uuid.uuid4().hex[:8]}"
+
+
+def ensure(prefix: str, partitions: int) -> None:
+    env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_PARTITIONS=str(partitions))
+    code = "from streams.config import Config; from streams.topics import ensure_topics; ensure_topics(Config.from_env())"
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
+
+
+def start_worker(prefix: str, partitions: int, tag: str, model: bool = False) -> tuple[subprocess.Popen, Path]:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = LOGS / f"{prefix}-{tag}.log"
+    env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_PARTITIONS=str(partitions))
+    cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"] + ([] if model else ["--no-model"])
+    proc = subprocess.Popen(cmd, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+    return proc, log
+
+
+def wait_ready(log: Path, count: int = 1, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if log.read_bytes().count(b"Worker]: Ready") >= count:
+            return
+        time.sleep(0.25)
+    raise SystemExit(f"worker not ready after {timeout} s; see {log}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def read_records(path: Path, batch: int) -> list[tuple[str, bytes | None, bytes, int]]:
+    """(topic suffix, key, value, events) to send: one event per record, or arrays of ``batch`` events."""
+    recs: list = []
+    pending: dict[str, list[bytes]] = {"cdr": [], "security": []}
+    with open(path, "rb") as fh:
+        for line in fh:
+            line = line.rstrip(b"\n")
+            ev = json.loads(line)
+            topic = "cdr" if ev["type"] == "cdr" else "security"
+            if batch <= 1:
+                key = f"{ev.get('tenant', 'default')}/{ev['src']}" if topic == "cdr" else ev["src_ip"]
+                recs.append((topic, key.encode(), line, 1))
+                continue
+            pending[topic].append(line)
+            if len(pending[topic]) >= batch:
+                recs.append((topic, None, b"[" + b",".join(pending[topic]) + b"]", batch))
+                pending[topic] = []
+    for topic, lines in pending.items():
+        if lines:
+            recs.append((topic, None, b"[" + b",".join(lines) + b"]", len(lines)))
+    return recs
+
+
+def committed_lag(prefix: str, admin, consumer, topics: list[str]) -> int:
+    from kafka import TopicPartition
+    tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or [])]
+    ends = consumer.end_offsets(tps)
+    group = f"{prefix}-worker"
+    committed = admin.list_group_offsets(group).get(group, {})
+    return sum(ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+               for tp in tps)
+
+
+def worker_throughput(path: Path, partitions: int, batch: int, workers: int = 1, model: bool = False,
+                      timeout: float = 1800) -> dict:
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    prefix = new_prefix("tp")
+    ensure(prefix, partitions)
+    recs = read_records(path, batch)
+    n = sum(r[3] for r in recs)
+    procs = [start_worker(prefix, partitions, f"w{i}", model) for i in range(workers)]
+    try:
+        for i, (_, log) in enumerate(procs):
+            wait_ready(log)
+        if workers > 1:
+            time.sleep(12)  # the first worker's rebalance to share partitions settles
+        p = KafkaProducer(bootstrap_servers=[BOOT], acks=1, linger_ms=20, batch_size=512 * 1024,
+                          max_request_size=8 * 1024 * 1024)
+        t0 = time.monotonic()
+        for topic, key, value, _ in recs:
+            p.send(f"{prefix}.{topic}", key=key, value=value)
+        p.flush()
+        produced = time.monotonic() - t0
+        admin = KafkaAdminClient(bootstrap_servers=[BOOT])
+        c = KafkaConsumer(bootstrap_servers=[BOOT])
+        topics = [f"{prefix}.{t}" for t in ("cdr", "security", "by-ip", "by-ext", "by-trunk")]
+        while True:
+            c.topics()
+            if committed_lag(prefix, admin, c, topics) == 0 and time.monotonic() - t0 > 2:
+                break
+            if time.monotonic() - t0 > timeout:
+                raise SystemExit(f"worker did not catch up in {timeout} s; see {procs[0][1]}")
+            time.sleep(0.2)
+        dt = time.monotonic() - t0
+        rss = [round(rss_mb(proc.pid), 1) for proc, _ in procs]
+        state = changelog_state(prefix, "ext")
+        admin.close()
+        c.close()
+        return {"events": n, "records": len(recs), "batch": batch, "partitions": partitions, "workers": workers,
+                "produce_s": round(produced, 2), "seconds": round(dt, 2), "events_per_s": n / dt,
+                "rss_mb": rss, **state}
+    finally:
+        for proc, _ in procs:
+            stop(proc)
+
+
+def changelog_state(prefix: str, scope: str) -> dict:
+    """Extension state as the changelog holds it: live keys and serialized bytes per key (latest value)."""
+    from kafka import KafkaConsumer
+    c = KafkaConsumer(f"{prefix}-worker-state-{scope}-changelog", bootstrap_servers=[BOOT],
+                      auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=3000)
+    latest: dict[bytes, int] = {}
+    for m in c:
+        if m.value is None:
+            latest.pop(m.key, None)
+        else:
+            latest[m.key] = len(m.value) + len(m.key or b"")
+    c.close()
+    keys = len(latest)
+    return {"state_keys": keys, "state_bytes_per_key": round(sum(latest.values()) / keys, 1) if keys else None}
+
+
+def bare_consumer(path: Path, partitions: int, batch: int) -> dict:
+    """Produce the same records, then time an aiokafka getmany loop that only json-decodes them."""
+    from kafka import KafkaProducer
+
+    prefix = new_prefix("bare")
+    ensure(prefix, partitions)
+    recs = read_records(path, batch)
+    p = KafkaProducer(bootstrap_servers=[BOOT], acks=1, linger_ms=20, batch_size=512 * 1024,
+                      max_request_size=8 * 1024 * 1024)
+    for topic, key, value, _ in recs:
+        p.send(f"{prefix}.{topic}", key=key, value=value)
+    p.flush()
+    p.close()
+    n_records = len(recs)
+
+    async def consume() -> tuple[int, float]:
+        from aiokafka import AIOKafkaConsumer
+        c = AIOKafkaConsumer(f"{prefix}.cdr", f"{prefix}.security", bootstrap_servers=BOOT,
+                             auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
+        await c.start()
+        events = records = 0
+        t0 = None
+        try:
+            while records < n_records:
+                got = await c.getmany(timeout_ms=1000, max_records=10_000)
+                if t0 is None and got:
+                    t0 = time.monotonic()
+                for msgs in got.values():
+                    for m in msgs:
+                        v = json.loads(m.value)
+                        events += len(v) if isinstance(v, list) else 1
+                        records += 1
+            return events, time.monotonic() - t0
+        finally:
+            await c.stop()
+
+    events, dt = asyncio.run(consume())
+    return {"events": events, "records": n_records, "batch": batch, "seconds": round(dt, 2), "events_per_s": events / dt}
+
+
+def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01) -> dict:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    prefix = new_prefix("lat")
+    ensure(prefix, partitions)
+    proc, log = start_worker(prefix, partitions, "w0")
+    try:
+        wait_ready(log)
+        p = KafkaProducer(bootstrap_servers=[BOOT], acks=1, linger_ms=0)
+        c = KafkaConsumer(f"{prefix}.alerts", bootstrap_servers=[BOOT], auto_offset_reset="earliest",
+                          group_id=None, consumer_timeout_ms=1)
+        sources = [(f"{prefix}.{t}", part) for t in ("cdr", "security") for part in range(partitions)]
+        sent: dict[str, float] = {}
+        got: dict[str, float] = {}
+        base = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+        per_tick = rate * tick_s
+        t0 = time.monotonic()
+        i = ticks = 0
+        owed = 0.0
+
+        def poll() -> None:
+            for m in c:
+                a = json.loads(m.value)
+                if a["rule"] == "scanner_user_agent":
+                    got.setdefault(a["subject"], time.monotonic())
+
+        while time.monotonic() - t0 < seconds:
+            now = time.monotonic()
+            ts = (base + timedelta(seconds=now - t0)).isoformat()
+            owed += per_tick
+            k = int(owed)
+            owed -= k
+            chunks: list[list[bytes]] = [[] for _ in sources]
+            probe_ip = None
+            for j in range(k):
+                if i % int(rate / 10) == 0:  # ten probes per second
+                    probe_ip = f"203.0.{len(sent) // 250}.{len(sent) % 250 + 1}"
+                    ev = {"type": "security", "ts": ts, "service": "sip", "src_ip": probe_ip, "outcome": "request",
+                          "user_agent": "friendly-scanner"}
+                    sent[probe_ip] = now
+                elif i % 2:
+                    ev = {"type": "security", "ts": ts, "service": "sip", "src_ip": f"10.9.{i % 250}.{i // 250 % 250}",
+                          "outcome": "success", "action": "register", "account": str(1000 + i % 500),
+                          "user_agent": "Yealink SIP-T46U", "contact": f"sip:{1000 + i % 500}@10.9.{i % 250}.1"}
+                else:
+                    ev = {"type": "cdr", "call_id": f"b{i}", "start": ts, "end": ts, "src": str(2000 + i % 500),
+                          "dst": "02079460000", "tenant": "t"}
+                # keep every input partition moving (watermark): spread the tick's events over all of them
+                chunks[j % len(sources)].append(json.dumps(ev).encode())
+                i += 1
+            for (topic, part), chunk in zip(sources, chunks):
+                if chunk:
+                    p.send(topic, value=b"[" + b",".join(chunk) + b"]", partition=part)
+            p.flush()
+            ticks += 1
+            poll()
+            time.sleep(max(0.0, t0 + ticks * tick_s - time.monotonic()))
+        end = time.monotonic() + 15
+        while time.monotonic() < end and len(got) < len(sent):
+            poll()
+            time.sleep(0.005)
+        lat = sorted((got[ip] - sent[ip]) * 1000 for ip in sent if ip in got)
+        q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+        return {"events_per_s": rate, "sent_events": i, "seconds": seconds, "probes": len(sent), "alerts": len(lat),
+                "p50_ms": q[49], "p99_ms": q[98], "max_ms": max(lat) if lat else None,
+                "rss_mb": round(rss_mb(proc.pid), 1)}
+    finally:
+        stop(proc)
