@@ -16,6 +16,7 @@ help:
 	@echo "make kafka-up    start the local single-node Kafka broker (fetches jars once)"
 	@echo "make kafka-down  stop it"
 	@echo "make schema      regenerate streams/schemas/*.json from the event structs"
+	@echo "make bench       measure throughput, latency, memory and growth; writes BENCHMARKS.md (~30 min)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON_SYS) $(PYTHON_BOOT) -m venv $(VENV)
@@ -42,6 +43,10 @@ test-unit: $(STAMP)
 
 demo: $(STAMP)
 	@scripts/demo.sh
+
+# Not part of `make test`: starts the broker if needed (and stops it after), generates data once into .cache/bench.
+bench: $(STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 schema: $(STAMP)
 	$(PY) -m streams.cli schema --write streams/schemas

@@ -208,7 +208,9 @@ def bare_consumer(path: Path, partitions: int, batch: int) -> dict:
     return {"events": events, "records": n_records, "batch": batch, "seconds": round(dt, 2), "events_per_s": events / dt}
 
 
-def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01) -> dict:
+def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01, warmup: float = 5.0) -> dict:
+    """Probes start after ``warmup`` seconds of background traffic (first-record metadata lookups
+    and topic creation are start-up, not the steady state a carrier runs in)."""
     from kafka import KafkaConsumer, KafkaProducer
 
     prefix = new_prefix("lat")
@@ -221,6 +223,7 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01) ->
                           group_id=None, consumer_timeout_ms=1)
         sources = [(f"{prefix}.{t}", part) for t in ("cdr", "security") for part in range(partitions)]
         sent: dict[str, float] = {}
+        warmed: dict[str, float] = {}
         got: dict[str, float] = {}
         base = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
         per_tick = rate * tick_s
@@ -234,7 +237,7 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01) ->
                 if a["rule"] == "scanner_user_agent":
                     got.setdefault(a["subject"], time.monotonic())
 
-        while time.monotonic() - t0 < seconds:
+        while time.monotonic() - t0 < seconds + warmup:
             now = time.monotonic()
             ts = (base + timedelta(seconds=now - t0)).isoformat()
             owed += per_tick
@@ -242,12 +245,14 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01) ->
             owed -= k
             chunks: list[list[bytes]] = [[] for _ in sources]
             probe_ip = None
+            warm = now - t0 < warmup
             for j in range(k):
-                if i % int(rate / 10) == 0:  # ten probes per second
-                    probe_ip = f"203.0.{len(sent) // 250}.{len(sent) % 250 + 1}"
+                if i % int(rate / 10) == 0:  # ten probes per second (those of the warm-up are not counted)
+                    nprobe = len(sent) + len(warmed)
+                    probe_ip = f"203.{nprobe // 62500}.{nprobe // 250 % 250}.{nprobe % 250 + 1}"
                     ev = {"type": "security", "ts": ts, "service": "sip", "src_ip": probe_ip, "outcome": "request",
                           "user_agent": "friendly-scanner"}
-                    sent[probe_ip] = now
+                    (warmed if warm else sent)[probe_ip] = now
                 elif i % 2:
                     ev = {"type": "security", "ts": ts, "service": "sip", "src_ip": f"10.9.{i % 250}.{i // 250 % 250}",
                           "outcome": "success", "action": "register", "account": str(1000 + i % 500),
@@ -273,6 +278,7 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01) ->
         q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
         return {"events_per_s": rate, "sent_events": i, "seconds": seconds, "probes": len(sent), "alerts": len(lat),
                 "p50_ms": q[49], "p99_ms": q[98], "max_ms": max(lat) if lat else None,
-                "rss_mb": round(rss_mb(proc.pid), 1)}
+                "rss_mb": round(rss_mb(proc.pid), 1),
+                "timeline": [(round(sent[ip] - t0, 3), round((got[ip] - sent[ip]) * 1000, 1)) for ip in sent if ip in got]}
     finally:
         stop(proc)
