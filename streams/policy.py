@@ -300,6 +300,8 @@ class Tenant:
         self._ext_defaults = p.extensions.get("defaults")
         self._ext: dict[str, ExtSettings] = {}
         self._default_ext = ExtSettings(p, self._ext_defaults)
+        self._lan_cache: dict = {}  # per address: membership is asked for on every event
+        self._exempt_cache: dict = {}
 
     def ext(self, extension: str) -> ExtSettings:
         s = self._ext.get(extension)
@@ -316,11 +318,21 @@ class Tenant:
         return setting
 
     def in_lan(self, ip: ipaddress._BaseAddress) -> bool:
-        return any(ip in n for n in self.lan)
+        hit = self._lan_cache.get(ip)
+        if hit is None:
+            if len(self._lan_cache) > 65536:
+                self._lan_cache.clear()
+            hit = self._lan_cache[ip] = any(ip in n for n in self.lan)
+        return hit
 
     def exempt(self, ip: ipaddress._BaseAddress) -> bool:
         """LAN and static-accept addresses are never blocked (guide: an accept rule is never overridden)."""
-        return self.in_lan(ip) or any(ip in n for n in self.accept)
+        hit = self._exempt_cache.get(ip)
+        if hit is None:
+            if len(self._exempt_cache) > 65536:
+                self._exempt_cache.clear()
+            hit = self._exempt_cache[ip] = self.in_lan(ip) or any(ip in n for n in self.accept)
+        return hit
 
     def business_hours(self, ts: float) -> bool | None:
         """Is the instant inside business hours in the tenant's zone? None when no hours are configured."""

@@ -24,10 +24,20 @@ def _matches(r, ev) -> bool:
     return True
 
 
+def _by_service(tenant) -> dict:
+    """The tenant's rules grouped by service, with their index (cached on the tenant)."""
+    idx = getattr(tenant, "_auto_defense_idx", None)
+    if idx is None:
+        idx = {}
+        for i, r in enumerate(tenant.p.auto_defense):
+            idx.setdefault(r.service, []).append((i, r))
+        tenant._auto_defense_idx = idx
+    return idx
+
+
 def check(ctx, ev) -> None:
-    rules = ctx.tenant.p.auto_defense
     ad = None
-    for i, r in enumerate(rules):
+    for i, r in _by_service(ctx.tenant).get(ev.service, ()):
         if not _matches(r, ev):
             continue
         if ad is None:
