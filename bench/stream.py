@@ -35,6 +35,18 @@ def new_prefix(kind: str) -> str:
     return f"b{kind}{uuid.uuid4().hex[:8]}"
 
 
+def drop_topics(prefix: str) -> None:
+    """Delete a measurement's topics, so each run starts on a broker carrying no earlier run's data."""
+    from kafka import KafkaAdminClient
+    admin = KafkaAdminClient(bootstrap_servers=[BOOT])
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            admin.delete_topics(mine, timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
 def ensure(prefix: str, partitions: int) -> None:
     env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_PARTITIONS=str(partitions))
     code = "from streams.config import Config; from streams.topics import ensure_topics; ensure_topics(Config.from_env())"
@@ -150,6 +162,7 @@ def worker_throughput(path: Path, partitions: int, batch: int, workers: int = 1,
     finally:
         for proc, _ in procs:
             stop(proc)
+        drop_topics(prefix)
 
 
 def changelog_state(prefix: str, scope: str) -> dict:
@@ -205,6 +218,7 @@ def bare_consumer(path: Path, partitions: int, batch: int) -> dict:
             await c.stop()
 
     events, dt = asyncio.run(consume())
+    drop_topics(prefix)
     return {"events": events, "records": n_records, "batch": batch, "seconds": round(dt, 2), "events_per_s": events / dt}
 
 
@@ -282,3 +296,4 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01, wa
                 "timeline": [(round(sent[ip] - t0, 3), round((got[ip] - sent[ip]) * 1000, 1)) for ip in sent if ip in got]}
     finally:
         stop(proc)
+        drop_topics(prefix)
