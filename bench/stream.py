@@ -27,6 +27,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from streams.events import join_batch  # noqa: E402  (bench scripts run from the checkout)
 BOOT = os.environ.get("TOLLGUARD_BROKER", "kafka://127.0.0.1:9092").split("://", 1)[-1]
 LOGS = ROOT / ".cache" / "bench" / "logs"
 
@@ -102,11 +104,11 @@ def read_records(path: Path, batch: int) -> list[tuple[str, bytes | None, bytes,
                 continue
             pending[topic].append(line)
             if len(pending[topic]) >= batch:
-                recs.append((topic, None, b"[" + b",".join(pending[topic]) + b"]", batch))
+                recs.append((topic, None, join_batch(pending[topic]), batch))
                 pending[topic] = []
     for topic, lines in pending.items():
         if lines:
-            recs.append((topic, None, b"[" + b",".join(lines) + b"]", len(lines)))
+            recs.append((topic, None, join_batch(lines), len(lines)))
     return recs
 
 
@@ -279,7 +281,7 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01, wa
                 i += 1
             for (topic, part), chunk in zip(sources, chunks):
                 if chunk:
-                    p.send(topic, value=b"[" + b",".join(chunk) + b"]", partition=part)
+                    p.send(topic, value=join_batch(chunk), partition=part)
             p.flush()
             ticks += 1
             poll()

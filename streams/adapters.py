@@ -248,26 +248,20 @@ def read_events(paths: Iterable[str], fmt: str = "jsonl", tz: str = "UTC",
 
 
 def decoded(records: Iterable[tuple[str, int, bytes, str | None]]):
-    """Validate what ``read_events`` yields: (source, line, raw, event or None, error or None)."""
-    from .events import EventError, decode_event, is_batch, split_batch
+    """Validate what ``read_events`` yields: (source, line, raw, event or None, error or None).
+
+    A line holding a JSON array is a batch record: each element is judged alone (``record_events``).
+    """
+    from .events import EventError, record_events
 
     for source, n, raw, error in records:
-        event = None
-        if error is None and is_batch(raw):  # a JSON array of events on one line: each is judged alone
-            try:
-                items = split_batch(raw)
-            except EventError as exc:
-                yield source, n, raw, None, exc.reason
-                continue
-            for i, item in enumerate(items):
-                try:
-                    yield source, n, item, decode_event(item), None
-                except EventError as exc:
-                    yield source, n, item, None, f"event [{i}] of the batch: {exc.reason}"
+        if error is not None:
+            yield source, n, raw, None, error
             continue
-        if error is None:
-            try:
-                event = decode_event(raw)
-            except EventError as exc:
-                error = exc.reason
-        yield source, n, raw, event, error
+        try:
+            judged = list(record_events(raw))
+        except EventError as exc:  # a batch record that is not an array of anything
+            yield source, n, raw, None, exc.reason
+            continue
+        for _, item, event, why in judged:
+            yield source, n, item, event, why

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Iterable, Iterator, Literal, Union
 
 import msgspec
 
@@ -181,6 +181,31 @@ def split_batch(raw: bytes) -> list[bytes]:
     if len(items) > MAX_BATCH:
         raise EventError(f"batch record holds {len(items)} events; at most {MAX_BATCH} are accepted")
     return [bytes(item) for item in items]
+
+
+def join_batch(raws: Iterable[bytes]) -> bytes:
+    """One batch record from JSON-encoded events (what ``split_batch`` takes apart)."""
+    return b"[" + b",".join(raws) + b"]"
+
+
+def record_events(raw: bytes) -> Iterator[tuple[int | None, bytes, Event | None, str | None]]:
+    """Each event of one input record, judged alone: (index or None, its bytes, event or None, reason or None).
+
+    A record is one event (index None) or a batch record (index = position in the array).
+    Both shells read records through this, so a bad element costs that element only, with the
+    same reason in ``replay`` and in the worker's DLQ. Raises EventError when a batch record
+    cannot be split at all. Anything unexpected while decoding is a reason, never a crash.
+    """
+    if not is_batch(raw):
+        items: list[tuple[int | None, bytes]] = [(None, raw)]
+    else:
+        items = list(enumerate(split_batch(raw)))
+    for i, item in items:
+        try:
+            yield i, item, decode_event(item), None
+        except Exception as exc:  # EventError, or anything else: bad input never stops a shell
+            why = exc.reason if isinstance(exc, EventError) else f"unreadable event: {exc!r}"
+            yield i, item, None, why if i is None else f"event [{i}] of the batch: {why}"
 
 
 def _explain(msg: str, raw: bytes | str) -> str:

@@ -14,7 +14,7 @@ import sys
 import time
 
 from .config import Config
-from .events import Cdr, event_key
+from .events import Cdr, event_key, join_batch
 from .adapters import decoded, read_events
 
 
@@ -52,11 +52,11 @@ def main(args) -> int:
         pending = batches[topic]
         pending.append(raw)
         if len(pending) >= batch_size:
-            producer.send(topic, key=None, value=b"[" + b",".join(pending) + b"]")
+            producer.send(topic, key=None, value=join_batch(pending))
             pending.clear()
     for topic, pending in batches.items():
         if pending:
-            producer.send(topic, key=None, value=b"[" + b",".join(pending) + b"]")
+            producer.send(topic, key=None, value=join_batch(pending))
     try:
         producer.flush(timeout=60)
     except KafkaError as exc:

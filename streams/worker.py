@@ -34,7 +34,7 @@ from msgspec import msgpack
 from .config import Config
 from .core import Detector
 from .dlq import dead_letter
-from .events import Action, Alert, EventError, decode_event, encode, is_batch, split_batch
+from .events import Action, Alert, EventError, decode_event, encode, record_events
 from .ordering import Reorderer
 from .policy import Policy
 from .state import BufferedState
@@ -45,9 +45,9 @@ SCOPES = ("ip", "ext", "trunk")
 TICK = b"\x00tick:"
 BATCH = b"\x00batch:"  # repartitioned record: msgpack [[origin "topic|partition|position", raw event], ...]
 COMMIT_RECORDS, COMMIT_S = 200, 1.0  # scope agents write state and ack after this many records or seconds
-RELEASE_EVERY, RELEASE_WITHIN = 500, 0.02
-WATCHDOG_S = 5.0
-REPARTITION_BYTES = 256 * 1024  # a repartition batch record is cut at this size  # ingest forwards when this many are held or this long passed
+RELEASE_EVERY, RELEASE_WITHIN = 500, 0.02  # ingest forwards when this many are held or this long passed
+WATCHDOG_S = 5.0  # how often the fetch watchdog looks (a partition must be left out for twice this)
+REPARTITION_BYTES = 256 * 1024  # a repartition batch record is cut at this size
 
 
 @lru_cache(maxsize=1 << 18)
@@ -247,29 +247,24 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
             wall = time.monotonic()
             seen_at[source] = wall
             last_offset[source] = msg.offset
-            batch = is_batch(value)
             try:
-                items = split_batch(value) if batch else (value,)
+                judged = list(record_events(value))
             except Exception as exc:  # EventError, or anything else: bad input never stops the worker
-                items = ()
+                judged = []
                 reason = exc.reason if isinstance(exc, EventError) else f"unreadable record: {exc!r}"
                 await dlq.send(key=None, value=dead_letter(value, reason, topic=msg.topic,
                                                           partition=msg.partition, offset=msg.offset))
             held = Held(ev)
             base = msg.offset << 20  # an event's position: offset and index inside its record
-            for i, raw in enumerate(items):
-                try:
-                    event = decode_event(raw)
-                    keys = Detector.keys_for(event)
-                except Exception as exc:  # EventError, or anything else: bad input never stops the worker
-                    why = exc.reason if isinstance(exc, EventError) else f"unreadable event: {exc!r}"
-                    reason = f"event [{i}] of the batch: {why}" if batch else why
+            for i, raw, event, reason in judged:
+                if event is None:
                     await dlq.send(key=None, value=dead_letter(raw, reason, topic=msg.topic, partition=msg.partition,
-                                                              offset=msg.offset, index=i if batch else None))
+                                                              offset=msg.offset, index=i))
                     continue
                 held.left += 1
                 reorder.add(source, event.ts.timestamp(),
-                            (held, raw, keys, f"{msg.topic}|{msg.partition}|{base | i}"), wall)
+                            (held, raw, Detector.keys_for(event), f"{msg.topic}|{msg.partition}|{base | (i or 0)}"),
+                            wall)
             if not held.left:
                 reorder.touch(source, wall)
                 ev.ack()
@@ -313,17 +308,14 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
 
     alerts_name, actions_name = alerts.get_topic_name(), actions.get_topic_name()
 
-    async def producer_send(*args):
-        return await app.producer.send(*args)
-
     async def emit(records) -> None:
         """Send alerts and actions and wait until Kafka has them (state is written only after)."""
         pending = []
         for rec in records:
             if isinstance(rec, Alert):
-                pending.append(await producer_send(alerts_name, rec.subject.encode(), encode(rec), None, None, None))
+                pending.append(await app.producer.send(alerts_name, rec.subject.encode(), encode(rec), None, None, None))
             else:
-                pending.append(await producer_send(actions_name, rec.target.encode(), encode(rec), None, None, None))
+                pending.append(await app.producer.send(actions_name, rec.target.encode(), encode(rec), None, None, None))
                 if isinstance(rec, Action) and rec.kind == "block_ip":
                     entry = {"tenant": rec.tenant, "alert_id": rec.alert_id,
                              "until": None if rec.duration_s is None else rec.ts.timestamp() + rec.duration_s}
