@@ -2,7 +2,7 @@
 
 The same ``ExtensionFeatures.update`` turns a completed outbound call into a feature vector
 in training (over files) and in live scoring (over the stream). State per extension is a
-small JSON-compatible dict: exponentially decayed sums with 1-hour and 24-hour time
+``streams.state.Features`` struct: exponentially decayed sums with 1-hour and 24-hour time
 constants (event time), the last time each recent destination and country was called, and a
 bounded set of destinations ever seen.
 """
@@ -42,33 +42,32 @@ def _decay(value: float, dt: float, tau: float) -> float:
 
 
 class ExtensionFeatures:
-    """Update one extension's state with a call and return the feature vector after it."""
+    """Update one extension's state (``streams.state.Features``) with a call; the feature vector after it."""
 
     @staticmethod
-    def update(st: dict, c: CallFacts) -> list[float]:
-        last = st.get("t")
+    def update(st, c: CallFacts) -> list[float]:
+        last = st.t
         dt = 0.0 if last is None else max(0.0, c.ts - last)
-        st["t"] = max(c.ts, last or c.ts)
-        s1 = st.setdefault("s1", [0.0, 0.0])                     # 1 h: calls, cost
-        s24 = st.setdefault("s24", [0.0] * 8)                    # 24 h: calls, intl, premium, offhours, billsec, new, failed, answered
-        for i in range(len(s1)):
+        st.t = max(c.ts, last if last is not None else c.ts)
+        s1, s24 = st.s1, st.s24                                 # 1 h: calls, cost; 24 h: calls, intl, premium,
+        for i in range(len(s1)):                                # offhours, billsec, new, failed, answered
             s1[i] = _decay(s1[i], dt, H1)
         for i in range(len(s24)):
             s24[i] = _decay(s24[i], dt, H24)
-        st["mx"] = max(_decay(st.get("mx", 0.0), dt, H24), c.billsec)
+        st.mx = max(_decay(st.mx, dt, H24), c.billsec)
         h = zlib.crc32(c.dst.encode()) & 0x7FFFFFFF
-        seen = st.setdefault("seen", [])
+        seen = st.seen
         new = h not in seen
         if new:
             seen.append(h)
             if len(seen) > MAX_SEEN:
                 del seen[: len(seen) - MAX_SEEN]
-        recent = st.setdefault("rd", {})
-        recent[str(h)] = c.ts
+        recent = st.recent
+        recent[h] = c.ts
         if len(recent) > MAX_RECENT_DST:
             for k in sorted(recent, key=recent.get)[: len(recent) - MAX_RECENT_DST]:
                 del recent[k]
-        countries = st.setdefault("cc", {})
+        countries = st.countries
         if c.country:
             countries[c.country] = c.ts
         s1[0] += 1
@@ -91,7 +90,7 @@ class ExtensionFeatures:
             s24[2] / calls24,
             s24[3] / calls24,
             s24[4] / max(s24[7], 1e-9) if s24[7] > 1e-9 else 0.0,
-            st["mx"],
+            st.mx,
             s1[1],                                              # decayed cost over ~1 h: $ per hour
             s24[5] / calls24,
             s24[6] / calls24,

@@ -20,6 +20,8 @@ from streams.adapters import decoded, read_events
 from streams.events import Cdr
 from streams.policy import Policy
 from streams.rates import RateTable
+from streams.replay import ordered_records
+from streams.state import Features
 
 from .features import FEATURES, ExtensionFeatures, call_facts
 
@@ -50,21 +52,26 @@ def event_records(paths: list[str]):
 
 def build_matrix(paths: list[str], policy: Policy, rates: RateTable | None = None, progress: bool = False) -> Matrix:
     rates = rates or RateTable.load()
-    state: dict[str, dict] = {}
+    state: dict[str, Features] = {}
     rows: list[list[float]] = []
     keys = []
     records = decoded(event_records(paths))
     if progress and sys.stderr.isatty():
         from tqdm import tqdm
         records = tqdm(records, unit=" ev", file=sys.stderr, desc="features")
-    for _, _, _, ev, err in records:
+    seen: set[tuple[str, str]] = set()
+    # the same canonical event-time order replay and the worker learn in (streams.ordering)
+    for (_, _, _, ev, err), _ in ordered_records(records):
         if err is not None or not isinstance(ev, Cdr):
             continue
         tenant = policy.tenant(ev.tenant)
         facts = call_facts(ev, tenant, rates)
-        if facts is None:
+        if facts is None or (ev.tenant, ev.call_id) in seen:
             continue
-        st = state.setdefault(f"{ev.tenant}/{ev.src}", {})
+        seen.add((ev.tenant, ev.call_id))
+        st = state.get(f"{ev.tenant}/{ev.src}")
+        if st is None:
+            st = state[f"{ev.tenant}/{ev.src}"] = Features()
         rows.append(ExtensionFeatures.update(st, facts))
         keys.append((ev.tenant, ev.src, ev.call_id, facts.ts))
     X = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))

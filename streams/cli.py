@@ -21,6 +21,9 @@ def _input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", default="default", help="tenant of the records of CSV exports (default 'default')")
 
 
+LATENESS = 6 * 3600.0  # streams.replay.LATENESS (not imported here: `tollguard --help` stays light)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tollguard", description="Toll-fraud detection on CDR and SIP security events.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -30,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
     _input_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary or progress on stderr")
+    p.add_argument("--lateness", type=float, default=LATENESS, metavar="SECONDS",
+                   help="how far out of event-time order the input may be and still be judged in order "
+                        f"(default {LATENESS:g}: files sorted by call start or end, or shuffled within hours)")
+    p.add_argument("--now", metavar="TIME", help="refuse events more than 15 min ahead of TIME "
+                   "(RFC 3339, epoch seconds, or 'wall'), as the worker does against its clock")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL event files, '-' for stdin")
 
     p = sub.add_parser("worker", help="run the Faust worker on Kafka")

@@ -3,7 +3,11 @@
 ``TOLLGUARD_BROKER``        Kafka bootstrap, ``kafka://host:port[;host:port]`` (default ``kafka://127.0.0.1:9092``)
 ``TOLLGUARD_TOPIC_PREFIX``  prefix of every topic and of the Faust app id (default ``tollguard``)
 ``TOLLGUARD_PARTITIONS``    partitions of the topics the worker creates (default 4)
-``TOLLGUARD_IDLE_SECONDS``  wall seconds after which a quiet input partition stops holding event time back (2)
+``TOLLGUARD_IDLE_SECONDS``  wall seconds after which a caught-up, quiet input partition stops holding event time back (2)
+``TOLLGUARD_LATENESS``      seconds a feed may run out of event-time order while live timers and the model still
+                            judge it exactly as replay does (0: feeds in order per partition; docs/stream.md)
+``TOLLGUARD_SKEW``          seconds an event may be ahead of the worker's clock; later ones go to the DLQ (900)
+``TOLLGUARD_REPLICATION``   replication factor of the topics tollguard creates (1)
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ class Config:
     prefix: str = "tollguard"
     partitions: int = 4
     idle_seconds: float = 2.0
+    lateness: float = 0.0
+    skew: float = 900.0
+    replication_factor: int = 1
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -26,7 +33,17 @@ class Config:
             prefix=os.environ.get("TOLLGUARD_TOPIC_PREFIX", cls.prefix),
             partitions=int(os.environ.get("TOLLGUARD_PARTITIONS", cls.partitions)),
             idle_seconds=float(os.environ.get("TOLLGUARD_IDLE_SECONDS", cls.idle_seconds)),
+            lateness=float(os.environ.get("TOLLGUARD_LATENESS", cls.lateness)),
+            skew=float(os.environ.get("TOLLGUARD_SKEW", cls.skew)),
+            replication_factor=int(os.environ.get("TOLLGUARD_REPLICATION", cls.replication_factor)),
         )
+
+    @property
+    def safe_broker(self) -> str:
+        """The broker URL as it may be logged (credentials in it removed)."""
+        scheme, _, rest = self.broker.rpartition("://")
+        hosts = [h.rsplit("@", 1)[-1] for h in rest.replace(",", ";").split(";")]
+        return (f"{scheme}://" if scheme else "") + ";".join(hosts)
 
     @property
     def bootstrap(self) -> list[str]:

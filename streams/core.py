@@ -9,9 +9,14 @@ rules of each partition scope the event belongs to:
 
 A rule of one scope reads and writes only the state of that scope's key, so the Faust worker
 can run each scope on a stream partitioned by that key and reach the same alerts as
-``replay``, which runs all scopes in one process. Time is event time throughout: the
-detector's clock is the largest event timestamp seen, and timers (live call-duration
-hang-ups) fire when a later event of any kind moves that clock past them.
+``replay``, which runs all scopes in one process.
+
+Order does not matter to the rules: their state is made of sets keyed by event identity and
+intervals (``streams.state``), and an alert is named after what was detected — rule,
+subject, variant and *epoch* (the detection instant divided by the incident span) — not
+after the event that happened to trip it. What needs event-time order is driven by the
+shell through ``advance(tenant, watermark)``: the live call-duration timers and the anomaly
+model's feature updates. Clocks are per tenant (docs/stream.md).
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ import heapq
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from .events import Action, Alert, Cdr, Event, SecurityEvent, parse_ip
+from .epochs import FOREVER, HORIZON, epoch_of
+from .events import Action, Alert, Cdr, Event, SecurityEvent, event_ident, event_time, parse_ip
+from .ordering import Sequencer
 from .policy import Policy, Tenant
+from .state import STATE_TYPES, Call, Incident, KeyState
 from .types import SCOPES, StateStore
 
-FOREVER = 1e18  # "until" of a permanent block or incident (JSON-safe, unlike inf)
+BLOCKING = ("block_ip", "lock_account", "disable_outbound")
+MAX_INCIDENTS = 32
 
 
 def _hash(*parts: Any) -> str:
@@ -37,18 +46,17 @@ def iso(ts: float) -> datetime:
 
 
 class Ctx:
-    """What a rule sees: the event, its tenant's policy, the key's state, and ways to emit."""
+    """What a rule sees: the event, its tenant's policy, the key's state, and the one way to emit."""
 
-    __slots__ = ("det", "tenant", "event", "ts", "when", "scope", "key", "st", "out", "_num", "first_sight",
-                 "call_start", "ident")
+    __slots__ = ("det", "tenant", "event", "ts", "scope", "key", "st", "out", "_num", "first_sight",
+                 "call_start", "ident", "blocks_changed")
 
-    def __init__(self, det: "Detector", tenant: Tenant, event: Event | None, ts: float, when: datetime,
-                 scope: str, key: str, st: dict, out: list, ident: str):
+    def __init__(self, det: "Detector", tenant: Tenant, event: Event | None, ts: float, scope: str, key: str,
+                 st: KeyState, out: list):
         self.det = det
         self.tenant = tenant
         self.event = event
         self.ts = ts
-        self.when = when
         self.scope = scope
         self.key = key
         self.st = st
@@ -56,7 +64,8 @@ class Ctx:
         self._num = None
         self.first_sight = True
         self.call_start = ts
-        self.ident = ident
+        self.ident = 0
+        self.blocks_changed = False
 
     @property
     def num(self):
@@ -67,111 +76,146 @@ class Ctx:
 
     def emit(self, rule: str, severity: str, subject_type: str, subject: str, summary: str,
              evidence: dict[str, Any], actions: Iterable[tuple[str, str, int | None]] = (),
-             variant: str = "") -> Alert | None:
-        """Raise an alert (and, in enforce mode, its actions) unless it joins an open incident.
+             variant: str = "", at: float | None = None, span: float | None = None,
+             tenant: Tenant | None = None) -> Alert | None:
+        """Raise an alert (and, in enforce mode, its actions) unless its incident is already open.
 
-        Repeat detections of the same rule and subject while the incident is open (for the
-        duration of its block, or ``incident_seconds``) are counted into it, not re-alerted.
+        The incident is (tenant, rule, subject, variant, epoch): ``at`` (the detection instant,
+        default the event time) divided by ``span`` (the block the actions cause, else the
+        tenant's ``incident_seconds``). Later detections in the same epoch are counted into it,
+        whatever order they arrive in; a call in progress that joins it is still cut.
         """
-        setting = self.tenant.rule(rule)
+        tenant = tenant or self.tenant
+        setting = tenant.rule(rule)
         if setting.mode == "off":
             return None
+        at = self.ts if at is None else at
         actions = list(actions)
-        inc = self.st.setdefault("inc", {})
-        ikey = f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}"
-        open_inc = inc.get(ikey)
-        if open_inc is not None and open_inc[1] > self.ts:
-            open_inc[2] += 1
+        if span is None:
+            span = self.span(actions, tenant)
+        epoch = epoch_of(at, span)
+        ikey = f"{tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch}"
+        incidents = self.st.incidents
+        inc = incidents.get(ikey)
+        if inc is not None:
+            inc.count += 1
+            if at < inc.first:
+                inc.first = at
+                self._extend_blocks(tenant, actions, at)
             if setting.mode == "enforce":
-                # no new alert, but a call in progress that joins the incident is still cut
-                for kind, target, duration in actions:
+                for kind, target, _ in actions:
                     if kind == "hangup_call":
-                        self.out.append(Action(action_id=_hash(open_inc[3], kind, target), ts=self.when,
-                                               tenant=self.tenant.name, kind=kind, target=target, duration_s=None,
-                                               alert_id=open_inc[3], reason=f"{summary} (incident {open_inc[3]})"))
+                        self.out.append(Action(action_id=_hash(inc.alert_id, kind, target), ts=iso(at),
+                                               tenant=tenant.name, kind=kind, target=target, duration_s=None,
+                                               alert_id=inc.alert_id, reason=f"{summary} (incident {inc.alert_id})"))
             return None
-        if len(inc) > 16:
-            for k in [k for k, v in inc.items() if v[1] <= self.ts]:
-                del inc[k]
-        # an incident lasts as long as the block it caused, else incident_seconds; a hang-up or a
-        # number block (permanent, but narrow) does not stop the rule watching the subject
-        span = self.tenant.p.incident_seconds
-        for kind, _, d in actions:
-            if kind in ("block_ip", "lock_account", "disable_outbound"):
-                span = FOREVER if d is None else max(d, 1)
-                break
-        alert_id = _hash(self.tenant.name, rule, subject_type, subject, variant, repr(self.ts), self.ident)
-        inc[ikey] = [self.ts, self.ts + span if span < FOREVER else FOREVER, 1, alert_id]
-        mode = setting.mode
-        alert = Alert(alert_id=alert_id, ts=self.when, tenant=self.tenant.name, rule=rule,
+        if len(incidents) >= MAX_INCIDENTS:
+            self._prune_incidents()
+        alert_id = _hash(tenant.name, rule, subject_type, subject, variant, epoch)
+        until = FOREVER if span >= FOREVER else (epoch + 1) * span
+        incidents[ikey] = Incident(first=at, count=1, alert_id=alert_id, until=until)
+        alert = Alert(alert_id=alert_id, ts=iso(at), tenant=tenant.name, rule=rule,
                       severity=setting.severity or severity, subject_type=subject_type, subject=subject,
-                      summary=summary, evidence=evidence, mode=mode)
+                      summary=summary, evidence=evidence, mode=setting.mode)
         self.out.append(alert)
-        if mode == "enforce":
+        if setting.mode == "enforce":
             for kind, target, duration in actions:
                 if kind == "block_ip":
-                    if self.tenant.exempt(parse_ip(target)):
+                    if tenant.exempt(parse_ip(target)):
                         evidence["not_blocked"] = f"{target} is in the LAN or matches a static accept rule"
                         continue
                     if self.scope == "ip":
-                        self.block(target, duration)
-                self.out.append(Action(action_id=_hash(alert_id, kind, target), ts=self.when,
-                                       tenant=self.tenant.name, kind=kind, target=target,
-                                       duration_s=duration, alert_id=alert_id, reason=summary))
+                        self.block(tenant.name, at, duration)
+                self.out.append(Action(action_id=_hash(alert_id, kind, target), ts=iso(at), tenant=tenant.name,
+                                       kind=kind, target=target, duration_s=duration, alert_id=alert_id,
+                                       reason=summary))
         return alert
 
-    def absorbed(self, rule: str, subject_type: str, subject: str, variant: str = "") -> bool:
-        """Is an incident of this rule and subject open? Then count the detection into it and say so.
+    def span(self, actions: Iterable[tuple[str, str, int | None]] = (), tenant: Tenant | None = None) -> float:
+        """An incident's epoch length: the block or bar its actions cause, else ``incident_seconds``."""
+        tenant = tenant or self.tenant
+        for kind, _, d in actions:
+            if kind in BLOCKING:
+                return FOREVER if d is None else float(max(d, 1))
+        return float(tenant.p.incident_seconds)
 
-        Lets an expensive rule skip its work while the incident it would join is open.
-        """
-        inc = self.st.get("inc")
-        if not inc:
-            return False
-        open_inc = inc.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}")
-        if open_inc is not None and open_inc[1] > self.ts:
-            open_inc[2] += 1
-            return True
-        return False
+    def _prune_incidents(self) -> None:
+        """Forget incidents over for longer than the horizon (a late detection can no longer join them)."""
+        cutoff = self.ts - HORIZON
+        incidents = self.st.incidents
+        for k in [k for k, v in incidents.items() if v.until < cutoff]:
+            del incidents[k]
+        if len(incidents) >= MAX_INCIDENTS:  # still full: keep the most recent
+            for k, _ in sorted(incidents.items(), key=lambda kv: kv[1].first)[:len(incidents) - MAX_INCIDENTS + 1]:
+                del incidents[k]
 
-    def block(self, ip: str, duration: int | None) -> None:
-        """Record in the IP key's state that this tenant blocked it (read by global_blocklist)."""
-        blk = self.st.setdefault("blk", {})
-        until = FOREVER if duration is None else self.ts + duration
-        if blk.get(self.tenant.name, 0) < until:
-            blk[self.tenant.name] = until
+    def absorbed(self, rule: str, subject_type: str, subject: str, variant: str = "", at: float | None = None,
+                 span: float | None = None) -> bool:
+        """Is this rule's incident for the subject already open at ``at``? Lets a costly rule skip its work."""
+        at = self.ts if at is None else at
+        span = float(self.tenant.p.incident_seconds) if span is None else span
+        inc = self.st.incidents.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch_of(at, span)}")
+        return inc is not None
 
-    def state_ref(self):
-        """Read (no argument) or write (one argument) this key's state later, e.g. when a model batch is scored."""
-        det, key = self.det, self.key
+    def block(self, tenant: str, start: float, duration: int | None) -> None:
+        """Record in the IP key's state that ``tenant`` blocked it over [start, start + duration)."""
+        until = FOREVER if duration is None else start + duration
+        spans = self.st.blocks.setdefault(tenant, [])
+        spans.append([start, until])
+        spans.sort()
+        merged: list[list[float]] = []
+        for s, u in spans:
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], u)
+            else:
+                merged.append([s, u])
+        del merged[:-8]
+        self.st.blocks[tenant] = merged
+        self.blocks_changed = True
 
-        def ref(value=None):
-            if value is None:
-                return det.state.get(key)
-            det.state[key] = value
-        return ref
+    def _extend_blocks(self, tenant: Tenant, actions: list, at: float) -> None:
+        if self.scope != "ip":
+            return
+        for kind, target, duration in actions:
+            if kind == "block_ip" and not tenant.exempt(parse_ip(target)):
+                self.block(tenant.name, at, duration)
 
     def schedule(self, rule: str, when: float, token: str) -> None:
-        heapq.heappush(self.det._timers, (when, self.key, rule, token))
+        self.det.schedule(self.tenant.name, when, self.key, rule, token)
+
+    def defer(self, rule: str, event: Event) -> None:
+        """Hand ``event`` to ``rule.on_release`` once the tenant's watermark passes it (event-time order)."""
+        self.det.defer(self.tenant.name, self.ts, self.key, rule, event)
 
 
 class Detector:
-    """Runs the rules over events. ``state`` is any StateStore (a dict in replay, a table in the worker)."""
+    """Runs the rules over events. ``state`` is any StateStore (a dict in replay, a table in the worker).
+
+    ``lateness`` is how far behind its tenant's watermark a timer fires or a deferred event is
+    released (0 when the shell feeds events in order, as replay does).
+    """
 
     def __init__(self, policy: Policy | None = None, state: StateStore | None = None,
-                 scopes: Iterable[str] = SCOPES, scorer=None):
-        from .rules import RULES_BY_SCOPE, TIMER_RULES
+                 scopes: Iterable[str] = SCOPES, scorer=None, lateness: float = 0.0):
+        from .rules import FLUSH_RULES, RELEASE_RULES, RULES_BY_SCOPE, TIMER_RULES
 
         self.policy = policy or Policy.default()
         self.state: StateStore = state if state is not None else {}
         self.scopes = tuple(scopes)
-        self.now = float("-inf")
-        self._timers: list[tuple[float, str, str, str]] = []
+        self.lateness = lateness
+        self.clocks: dict[str, float] = {}  # per tenant: the watermark the shell announced
+        self._timers: dict[str, list[tuple[float, str, str, str]]] = {}
+        self._deferred = Sequencer(0.0)
         self._rules = RULES_BY_SCOPE
         self._timer_rules = TIMER_RULES
+        self._release_rules = RELEASE_RULES
+        self._flush_rules = FLUSH_RULES
         self._active: dict[tuple[str, str, str], list] = {}
-        self.scorer = scorer  # the anomaly model (models.score.Scorer), fed completed calls of the ext scope
+        self.scorer = scorer  # the anomaly model (models.score.Scorer); rules.anomaly feeds and reads it
         self.events = 0
+        self.late = 0  # events older than their tenant's watermark when judged (applied all the same)
+        self.live_tenants: set[str] = set()  # tenants whose feed reports calls as they start
+        self.scratch: dict[str, Any] = {}  # per-rule work between flushes (the model's scoring queue)
 
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
@@ -192,24 +236,23 @@ class Detector:
         return keys
 
     # -- processing ---------------------------------------------------------------------------
-    def process(self, event: Event, scopes: Iterable[str] | None = None,
-                timers_for: Callable[[str], bool] | None = None) -> list[Alert | Action]:
-        """Run every rule of the given scopes (default: this detector's) over one event.
+    def feed(self, event: Event) -> list[Alert | Action]:
+        """An in-order shell's step: event time reaches this event's tenant, then the event is judged."""
+        out = self.advance(event.tenant, event_time(event))
+        out += self.process(event)
+        return out
 
-        Due timers fire first (event time has moved past them). ``timers_for`` limits which
-        keys' timers may fire here: the worker may only write keys of the partition in hand.
-        """
+    def process(self, event: Event, scopes: Iterable[str] | None = None) -> list[Alert | Action]:
+        """Run every rule of the given scopes (default: this detector's) over one event, in any order."""
         out: list[Alert | Action] = []
         tenant = self.policy.tenant(event.tenant)
-        when = event.ts
-        ts = when.timestamp()
-        if ts > self.now:
-            self.now = ts
-        if self._timers and self._timers[0][0] < self.now:
-            self._fire_due(out, timers_for)
-        etype = "cdr" if isinstance(event, Cdr) else "security"
-        ident = event.call_id if etype == "cdr" else f"{event.src_ip}|{event.account}|{event.action}|{event.outcome}"
+        ts = event_time(event)
+        if ts < self.clocks.get(event.tenant, float("-inf")) - self.lateness:
+            self.late += 1
+        is_cdr = isinstance(event, Cdr)
+        etype = "cdr" if is_cdr else "security"
         keys = self.keys_for(event)
+        ident = None
         for scope in (scopes or self.scopes):
             key = keys.get(scope)
             if key is None:
@@ -218,25 +261,21 @@ class Detector:
             if not rules:
                 continue
             st = self.state.get(key)
-            st = {} if st is None else st
-            ctx = Ctx(self, tenant, event, ts, when, scope, key, st, out, ident)
-            if etype == "cdr":
+            if st is None:
+                st = STATE_TYPES[scope]()
+            ctx = Ctx(self, tenant, event, ts, scope, key, st, out)
+            if ident is None:
+                ident = event_ident(event)
+            ctx.ident = ident
+            if is_cdr:
                 ctx.call_start = event.start.timestamp()
                 if scope == "ext":
                     self._track_call(ctx, event)
-            if scope == "ip" and self._absorbed(ctx):
-                rules = [r for r in rules if getattr(r, "COUNTS_WHILE_BLOCKED", False)]
             for rule in rules:
                 rule.check(ctx, event)
-            if self.scorer is not None and scope == "ext" and etype == "cdr":
-                self.scorer.observe(ctx, event)
             self.state[key] = st
         self.events += 1
         return out
-
-    def flush(self) -> list[Alert | Action]:
-        """Score the calls queued for the anomaly model (the shells call this per micro-batch)."""
-        return self.scorer.flush() if self.scorer is not None else []
 
     def _active_rules(self, tenant: Tenant, scope: str, etype: str) -> list:
         """The rule modules of a scope and event type that this tenant has not switched off (cached)."""
@@ -246,74 +285,130 @@ class Detector:
             rules = self._active[k] = [r for r in self._rules[scope][etype] if tenant.rule(r.RULE).mode != "off"]
         return rules
 
-    def advance(self, now: float, timers_for: Callable[[str], bool] | None = None) -> list[Alert | Action]:
-        """Move event time to ``now`` without an event (the worker's clock tick); fire due timers."""
+    def _track_call(self, ctx: Ctx, cdr: Cdr) -> None:
+        """Calls of this extension: a call is judged once (first sight); its own overdue timers fire first.
+
+        An extension's own CDRs come in order from one input partition when the feed is keyed by
+        extension, so a CDR later than a live call's deadline means event time passed it.
+        """
+        calls = ctx.st.calls
+        seen = calls.get(cdr.call_id)
+        ctx.first_sight = seen is None
+        if calls and self._timer_rules:
+            limit = ctx.ts - self.lateness
+            for rule in self._timer_rules.values():
+                for when, token in list(rule.pending(ctx.st)):
+                    if when < limit:
+                        rule.on_timer(Ctx(self, ctx.tenant, None, when, ctx.scope, ctx.key, ctx.st, ctx.out), token)
+        if cdr.phase == "start":
+            self.live_tenants.add(ctx.tenant.name)
+            if seen is None:
+                calls[cdr.call_id] = Call(start=ctx.call_start)
+        elif seen is not None:
+            seen.ended = True
+            seen.deadline = None
+        elif ctx.tenant.name in self.live_tenants:
+            calls[cdr.call_id] = Call(start=ctx.call_start, ended=True)  # a late start then arms no timer
+        if len(calls) > 16:
+            self._prune_calls(ctx)
+
+    @staticmethod
+    def _prune_calls(ctx: Ctx) -> None:
+        calls = ctx.st.calls
+        cutoff = ctx.ts - ctx.tenant.p.max_call_duration - HORIZON
+        for cid in [c for c, v in calls.items() if v.start < cutoff]:
+            del calls[cid]
+        if len(calls) > 256:
+            for cid, _ in sorted(calls.items(), key=lambda kv: kv[1].start)[:len(calls) - 256]:
+                del calls[cid]
+
+    # -- event time ---------------------------------------------------------------------------
+    def schedule(self, tenant: str, when: float, key: str, rule: str, token: str) -> None:
+        heapq.heappush(self._timers.setdefault(tenant, []), (when, key, rule, token))
+
+    def defer(self, tenant: str, ts: float, key: str, rule: str, event: Event) -> None:
+        order = f"{key}|{getattr(event, 'call_id', '')}"
+        self._deferred.push(tenant, ts, order, (key, rule, event))
+
+    def advance(self, tenant: str, watermark: float,
+                timers_for: Callable[[str], bool] | None = None) -> list[Alert | Action]:
+        """The tenant's event time reached ``watermark``: fire due timers, release deferred events."""
         out: list[Alert | Action] = []
-        if now > self.now:
-            self.now = now
-        self._fire_due(out, timers_for)
+        clock = self.clocks.get(tenant, float("-inf"))
+        if watermark > clock:
+            clock = self.clocks[tenant] = watermark
+        limit = clock - self.lateness
+        timers = self._timers.get(tenant)
+        if timers and timers[0][0] < limit:
+            self._fire_due(tenant, timers, limit, out, timers_for)
+        if self._deferred:
+            for ts, (key, rule_id, event), _ in self._deferred.release(tenant, limit):
+                self._on_key(tenant, key, ts, event, out, lambda ctx: self._release_rules[rule_id].on_release(ctx, event))
         return out
 
-    def _fire_due(self, out: list, timers_for: Callable[[str], bool] | None = None) -> None:
-        """Fire every timer whose time event time has passed (strictly: a limit reached is not passed)."""
-        now = self.now
-        timers = self._timers
+    def _on_key(self, tenant_name: str, key: str, ts: float, event: Event | None, out: list, fn) -> None:
+        tenant = self.policy.tenant(tenant_name)
+        scope = key.split(":", 1)[0]
+        st = self.state.get(key)
+        if st is None:
+            st = STATE_TYPES[scope]()
+        ctx = Ctx(self, tenant, event, ts, scope, key, st, out)
+        fn(ctx)
+        self.state[key] = st
+
+    def _fire_due(self, tenant: str, timers: list, limit: float, out: list, timers_for) -> None:
+        """Fire every timer the tenant's event time has passed (strictly: a limit reached is not passed)."""
         later = []
-        while timers and timers[0][0] < now:
+        while timers and timers[0][0] < limit:
             entry = heapq.heappop(timers)
-            if timers_for is not None and not timers_for(entry[1]):
+            due, key, rule_id, token = entry
+            if timers_for is not None and not timers_for(key):
                 later.append(entry)
                 continue
-            due, key, rule_id, token = entry
-            st = self.state.get(key)
-            if st is None:
+            if self.state.get(key) is None:
                 continue
-            tenant_name = key.split(":", 1)[1].split("/", 1)[0]
-            tenant = self.policy.tenant(tenant_name)
-            ctx = Ctx(self, tenant, None, due, iso(due), key.split(":", 1)[0], key, st, out, token)
-            if tenant.rule(rule_id).mode != "off":
-                self._timer_rules[rule_id].on_timer(ctx, token)
-            self.state[key] = st
+            if self.policy.tenant(tenant).rule(rule_id).mode != "off":
+                self._on_key(tenant, key, due, None, out, lambda ctx: self._timer_rules[rule_id].on_timer(ctx, token))
         for entry in later:
             heapq.heappush(timers, entry)
+
+    def waiting(self) -> set[str]:
+        """Tenants with something that waits for their event time (a timer, a deferred event)."""
+        out = {t for t, h in self._timers.items() if h}
+        out.update(self._deferred.tenants())
+        return out
+
+    def finish(self) -> list[Alert | Action]:
+        """End of a finite input: release what waits for event time to pass the last event."""
+        out: list[Alert | Action] = []
+        for tenant in list(self.clocks):
+            out += self.advance(tenant, self.clocks[tenant])
+        return out
+
+    def flush(self) -> list[Alert | Action]:
+        """Micro-batch hooks (the anomaly model scores what it learnt since the last flush)."""
+        out: list[Alert | Action] = []
+        for rule in self._flush_rules:
+            rule.on_flush(self, out)
+        return out
+
+    def with_key(self, tenant: str, key: str, ts: float, out: list, fn) -> None:
+        """Run ``fn(ctx)`` on a key's state outside of an event (flush hooks emit through this)."""
+        self._on_key(tenant, key, ts, None, out, fn)
 
     def rebuild_timers(self, keys_for: Callable[[str], bool] | None = None) -> int:
         """Re-arm timers from state (after a restart, when state came back from a changelog)."""
         self._timers.clear()
+        n = 0
         for key in list(self.state.keys()):
             if keys_for is not None and not keys_for(key):
                 continue
-            st = self.state.get(key) or {}
+            st = self.state.get(key)
+            if st is None or not hasattr(st, "calls"):
+                continue
+            tenant = key.split(":", 1)[1].split("/", 1)[0]
             for rule in self._timer_rules.values():
                 for when, token in rule.pending(st):
-                    heapq.heappush(self._timers, (when, key, rule.RULE, token))
-        return len(self._timers)
-
-    def _track_call(self, ctx: Ctx, cdr: Cdr) -> None:
-        """Calls in progress of this extension: a call is judged once, when first seen."""
-        live = ctx.st.get("live")
-        if cdr.phase == "start":
-            if live is None:
-                live = ctx.st["live"] = {}
-            ctx.first_sight = cdr.call_id not in live
-            live[cdr.call_id] = ctx.call_start
-            horizon = ctx.tenant.p.max_call_duration + 3600
-            if len(live) > 8:
-                for cid in [c for c, s in live.items() if s < ctx.ts - horizon]:
-                    del live[cid]
-        else:
-            ctx.first_sight = not (live and live.pop(cdr.call_id, None) is not None)
-            if live is not None and not live:
-                del ctx.st["live"]
-
-    def _absorbed(self, ctx: Ctx) -> bool:
-        """An event from an IP this tenant blocked joins the block's incident instead of raising alerts."""
-        blk = ctx.st.get("blk")
-        if not blk:
-            return False
-        until = blk.get(ctx.tenant.name)
-        if until is None or until <= ctx.ts:
-            return False
-        n = ctx.st.setdefault("blkn", {})
-        n[ctx.tenant.name] = n.get(ctx.tenant.name, 0) + 1
-        return True
+                    self.schedule(tenant, when, key, rule.RULE, token)
+                    n += 1
+        return n

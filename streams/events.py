@@ -11,6 +11,7 @@ are kept end to end.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -58,8 +59,13 @@ class Cdr(msgspec.Struct, tag_field="type", tag="cdr", kw_only=True, omit_defaul
     def __post_init__(self) -> None:
         if self.src_ip is not None:
             _check_ip(self.src_ip, "src_ip")
-        if self.end is not None and self.end < self.start:
-            raise ValueError("`end` is before `start`")
+        _check_time(self.start, "start")
+        if self.end is not None:
+            _check_time(self.end, "end")
+            if self.end < self.start:
+                raise ValueError("`end` is before `start`")
+        if self.answer is not None:
+            _check_time(self.answer, "answer")
 
     @property
     def ts(self) -> datetime:
@@ -90,6 +96,7 @@ class SecurityEvent(msgspec.Struct, tag_field="type", tag="security", kw_only=Tr
 
     def __post_init__(self) -> None:
         _check_ip(self.src_ip, "src_ip")
+        _check_time(self.ts, "ts")
 
 
 Event = Union[Cdr, SecurityEvent]
@@ -121,6 +128,44 @@ class Action(msgspec.Struct, tag_field="type", tag="action", kw_only=True):
     duration_s: Union[int, None]
     alert_id: str
     reason: str
+
+
+MIN_TIME = datetime(1971, 1, 1, tzinfo=timezone.utc)
+MAX_TIME = datetime(2200, 1, 1, tzinfo=timezone.utc)  # far enough for any PBX; start + any duration stays representable
+
+
+def _check_time(value: datetime, field: str) -> None:
+    if not MIN_TIME <= value < MAX_TIME:
+        raise ValueError(f"`{field}` is out of range ({value.isoformat()}): expected 1971 to 2199")
+
+
+def event_time(event: "Event") -> float:
+    """Event time in epoch seconds: a security event's ``ts``; a CDR's start (phase start) or end."""
+    if isinstance(event, SecurityEvent):
+        return event.ts.timestamp()
+    if event.phase == "end":
+        if event.end is not None:
+            return event.end.timestamp()
+        if event.duration is not None:
+            return event.start.timestamp() + event.duration
+    return event.start.timestamp()
+
+
+def event_ident(event: "Event") -> int:
+    """A 63-bit identity: the same event (a re-delivery, a producer's retry) gets the same one.
+
+    A CDR is its call id; a security event is everything that tells two attempts apart.
+    """
+    if isinstance(event, Cdr):
+        text = event.call_id
+    else:
+        text = (f"{event.ts.isoformat()}|{event.src_ip}|{event.account}|{event.action}|{event.outcome}|"
+                f"{event.service}|{event.protocol}|{event.port}|{event.contact}|{event.reason}")
+    return ident(text)
+
+
+def ident(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
 
 
 def _check_ip(value: str, field: str) -> None:

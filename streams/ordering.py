@@ -1,83 +1,94 @@
-"""Event-time ordering across input partitions (pure; the worker drives it).
+"""Canonical event-time order (pure; both shells use it).
 
-Kafka orders records within a partition only. ``replay`` sees one time-ordered file; the
-worker sees several partitions of two topics, interleaved as the broker delivers them. To
-make both shells judge the same sequence, the worker holds each valid event until every
-*active* input partition has delivered something at least as late (the watermark), then
-releases events in event-time order. A partition that has delivered nothing for
-``idle_s`` seconds of wall time stops holding the watermark back (end of a file, a quiet
-feed). Partitions are registered when they are assigned, so at start-up a partition whose
-records have not arrived yet holds event time back for up to ``idle_s``.
+``Sequencer`` holds items and releases them sorted by ``(event time, order key)`` once the
+watermark of their tenant, minus ``lateness``, has passed them:
+
+- ``replay`` pushes every event of its files and releases with the watermark "the latest
+  event time read so far for this tenant", so a file sorted by call start, by call end or
+  shuffled within ``lateness`` is judged in one and the same order;
+- the worker's detector holds the completed calls the anomaly model learns from, and
+  releases them with the tenant's watermark from the input partitions (docs/stream.md).
+
+Clocks are per tenant: one tenant's far-future timestamp releases nothing of another's.
+An item older than what its tenant already released is *late*: it is released with the next
+call, counted in ``late`` and flagged, never dropped.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterator
 
 
-class Reorderer:
-    def __init__(self, idle_s: float = 2.0, max_held: int = 100_000):
-        self.idle_s = idle_s
-        self.max_held = max_held
-        self._heap: list[tuple[float, int, Any]] = []
+class Sequencer:
+    def __init__(self, lateness: float = 0.0):
+        self.lateness = lateness
+        self._heaps: dict[Hashable, list] = {}
         self._seq = itertools.count()
-        self._progress: dict[Hashable, list[float]] = {}  # source -> [max event ts, wall time of last record]
-        self.released_until = float("-inf")
+        self.frontier: dict[Hashable, float] = {}  # per tenant: the latest time released
+        self.late = 0
+        self._held = 0
 
-    def add(self, source: Hashable, ts: float, item: Any, wall: float) -> None:
-        p = self._progress.get(source)
-        if p is None:
-            self._progress[source] = [ts, wall]
-        else:
-            if ts > p[0]:
-                p[0] = ts
-            p[1] = wall
-        heapq.heappush(self._heap, (ts, next(self._seq), item))
+    def push(self, tenant: Hashable, ts: float, order: Any, item: Any) -> bool:
+        """Hold ``item``; True when it is late (its tenant already released something later)."""
+        heap = self._heaps.get(tenant)
+        if heap is None:
+            heap = self._heaps[tenant] = []
+        late = ts < self.frontier.get(tenant, float("-inf"))
+        if late:
+            self.late += 1
+        heapq.heappush(heap, (ts, order, next(self._seq), item, late))
+        self._held += 1
+        return late
 
-    def register(self, source: Hashable, wall: float) -> None:
-        """A partition assigned to this worker holds event time back until it delivers or goes idle."""
-        self._progress.setdefault(source, [float("-inf"), wall])
-
-    def touch(self, source: Hashable, wall: float) -> None:
-        """A source delivered a record that holds no event (a malformed one): it is still alive."""
-        p = self._progress.get(source)
-        if p is not None:
-            p[1] = wall
-
-    def idle_sources(self, wall: float) -> list[Hashable]:
-        """Sources that have been quiet for idle_s (the shell may confirm they have nothing pending)."""
-        return [s for s, p in self._progress.items() if wall - p[1] >= self.idle_s]
-
-    def watermark(self, wall: float, allow_idle: bool = True) -> float:
-        if not allow_idle:
-            return min((p[0] for p in self._progress.values()), default=float("-inf"))
-        active = [p[0] for p in self._progress.values() if wall - p[1] < self.idle_s]
-        if active:
-            return min(active)
-        return max((p[0] for p in self._progress.values()), default=float("-inf"))
-
-    def release(self, wall: float, allow_idle: bool = True) -> list[Any]:
-        """Events at or before the watermark, oldest first (and any overflow beyond max_held).
-
-        With ``allow_idle=False`` quiet sources still hold the watermark back (the shell calls it
-        so between the checks that confirm a quiet source really has nothing pending).
-        """
-        wm = self.watermark(wall, allow_idle)
+    def release(self, tenant: Hashable, watermark: float) -> list[tuple[float, Any, bool]]:
+        """``(time, item, late)`` of this tenant up to ``watermark - lateness``, in canonical order."""
+        heap = self._heaps.get(tenant)
+        if not heap:
+            return []
+        limit = watermark - self.lateness
         out = []
-        heap = self._heap
-        while heap and (heap[0][0] <= wm or len(heap) > self.max_held):
-            ts, _, item = heapq.heappop(heap)
-            if ts > self.released_until:
-                self.released_until = ts
-            out.append(item)
+        while heap and (heap[0][0] <= limit or heap[0][4]):
+            ts, _, _, item, late = heapq.heappop(heap)
+            out.append((ts, item, late))
+        if out:
+            self._held -= len(out)
+            top = max(ts for ts, _, late in out if not late) if any(not x[2] for x in out) else None
+            if top is not None and top > self.frontier.get(tenant, float("-inf")):
+                self.frontier[tenant] = top
         return out
 
-    def forget(self, sources) -> None:
-        """Partitions revoked from this worker no longer hold the watermark."""
-        for s in sources:
-            self._progress.pop(s, None)
+    def drain(self) -> Iterator[tuple[Hashable, float, Any, bool]]:
+        """Everything still held, tenant by tenant, each in canonical order (end of a finite input)."""
+        for tenant in list(self._heaps):
+            for ts, item, late in self.release(tenant, float("inf")):
+                yield tenant, ts, item, late
+
+    def tenants(self) -> list[Hashable]:
+        return [t for t, h in self._heaps.items() if h]
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return self._held
+
+
+def in_event_time_order(records, lateness: float, key) -> Iterator[tuple[Any, bool]]:
+    """Re-yield ``records`` in canonical order per tenant, each held until its tenant's latest
+    time read is ``lateness`` past it. ``key(record)`` gives ``(tenant, time, order)``, or None
+    for a record to pass straight on (a reject). Yields ``(record, late)``.
+    """
+    seq = Sequencer(lateness)
+    latest: dict[Hashable, float] = {}
+    for rec in records:
+        k = key(rec)
+        if k is None:
+            yield rec, False
+            continue
+        tenant, ts, order = k
+        if ts > latest.get(tenant, float("-inf")):
+            latest[tenant] = ts
+        seq.push(tenant, ts, order, rec)
+        for _, item, late in seq.release(tenant, latest[tenant]):
+            yield item, late
+    for _, _, item, late in seq.drain():
+        yield item, late

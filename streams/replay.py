@@ -1,8 +1,9 @@
 """``tollguard replay``: the file shell around the detection core (no broker).
 
-Reads JSONL events from files or stdin, runs them through one Detector with in-memory
-state, and writes alerts and actions. Malformed lines are reported with file:line and reason
-on stderr and counted; the run goes on.
+Reads events from files or stdin, runs them through one Detector with in-memory state in
+canonical event-time order (so a file sorted by call start, by call end or shuffled gives the
+same alerts), and writes alerts and actions. Malformed lines are reported with file:line and
+reason on stderr and counted; the run goes on.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .adapters import decoded, read_events
-from .core import Detector
-from .events import Action, Alert, encode
+from .core import Detector, iso
+from .events import Action, Alert, encode, event_time
+from .ordering import in_event_time_order
 from .policy import Policy
+
+
+MODEL_BATCH = 10_000  # events between anomaly-model scoring calls (one call costs ~the same for 1 or 1,000s of rows)
+LATENESS = 6 * 3600.0  # how far out of event-time order a file may be and still be judged in canonical order
+SKEW = 900.0  # with --now: how far ahead of it an event may be
 
 
 @dataclass
@@ -34,13 +41,22 @@ class ReplayStats:
     alerts: Counter = field(default_factory=Counter)
     actions: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    late: int = 0  # events more than the lateness out of event-time order (judged all the same)
 
 
 def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, on_reject,
-        stats: ReplayStats | None = None) -> ReplayStats:
+        stats: ReplayStats | None = None, lateness: float = LATENESS, now: float | None = None,
+        skew: float = SKEW) -> ReplayStats:
+    """Judge every event of ``lines`` in canonical event-time order (streams.ordering), whatever the file order.
+
+    Events are held until the latest event time read for their tenant is ``lateness`` past them;
+    an event later than that is judged at once and counted late. With ``now`` (epoch seconds), an
+    event more than ``skew`` ahead of it is rejected as the worker would dead-letter it.
+    """
     stats = stats or ReplayStats()
     t0 = time.perf_counter()
-    process = detector.process
+    judged = 0
+
     def emit(records) -> None:
         for rec in records:
             if isinstance(rec, Alert):
@@ -49,23 +65,60 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
                 stats.actions[rec.kind] += 1
             on_output(rec)
 
-    for source, n, raw, event, error in decoded(lines):
+    def checked():
+        for rec in decoded(lines):
+            if rec[4] is None and now is not None:
+                why = ahead_of(event_time(rec[3]), now, skew)
+                if why is not None:
+                    rec = (*rec[:3], None, why)
+            yield rec
+
+    for (source, n, raw, event, error), late in ordered_records(checked(), lateness):
         if error is not None:
             stats.rejected += 1
             on_reject(Rejected(source, n, error, raw))
             continue
         stats.events += 1
-        if stats.events % MODEL_BATCH == 0:
+        stats.late += late
+        emit(detector.feed(event))
+        judged += 1
+        if judged % MODEL_BATCH == 0:
             emit(detector.flush())
-        for rec in process(event):
-            if isinstance(rec, Alert):
-                stats.alerts[rec.rule] += 1
-            else:
-                stats.actions[rec.kind] += 1
-            on_output(rec)
+    emit(detector.finish())
     emit(detector.flush())
     stats.seconds = time.perf_counter() - t0
     return stats
+
+
+def ordered_records(records, lateness: float = LATENESS):
+    """``decoded`` records (source, line, raw, event, error) in canonical event-time order (rejects at once)."""
+    def key(rec):
+        event = rec[3]
+        return None if event is None else (event.tenant, event_time(event), rec[2])
+    return in_event_time_order(records, lateness, key)
+
+
+def parse_now(text: str) -> float:
+    """``--now``: RFC 3339 with an offset, epoch seconds, or ``wall`` for this machine's clock."""
+    from datetime import datetime
+    if text == "wall":
+        return time.time()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    d = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if d.tzinfo is None:
+        raise SystemExit(f"replay: --now {text!r} needs an offset or Z")
+    return d.timestamp()
+
+
+def ahead_of(ts: float, now: float, skew: float) -> str | None:
+    """The reason an event too far in the future is refused (one tenant's bad clock must not move time)."""
+    if ts > now + skew:
+        return (f"event time {iso(ts).isoformat()} is {ts - now:,.0f} s ahead of the clock "
+                f"({iso(now).isoformat()}); at most {skew:g} s are accepted")
+    return None
 
 
 def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "jsonl", tz: str = "UTC",
@@ -75,9 +128,6 @@ def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "json
     rejects: list[Rejected] = []
     stats = run(read_events(paths, fmt, tz), Detector(policy, scorer=scorer), out.append, rejects.append)
     return out, stats, rejects
-
-
-MODEL_BATCH = 10_000  # events between anomaly-model scoring calls (one call costs ~the same for 1 or 1,000s of rows)
 
 
 def load_scorer(args):
@@ -119,13 +169,15 @@ def main(args) -> int:
     if sys.stderr.isatty() and not args.quiet:
         from tqdm import tqdm
         lines = tqdm(lines, unit=" ev", file=sys.stderr, mininterval=0.5)
-    stats = run(lines, detector, on_output, on_reject)
+    now = parse_now(args.now) if getattr(args, "now", None) else None
+    stats = run(lines, detector, on_output, on_reject, lateness=args.lateness, now=now)
     out.flush()
     if not args.quiet:
         rate = stats.events / stats.seconds if stats.seconds else 0.0
+        late = f", {stats.late} more than {args.lateness:g} s out of order (judged late)" if stats.late else ""
         print(f"replay: {stats.events} events, {stats.rejected} rejected, "
               f"{sum(stats.alerts.values())} alerts, {sum(stats.actions.values())} actions "
-              f"in {stats.seconds:.2f} s ({rate:,.0f} events/s)", file=sys.stderr)
+              f"in {stats.seconds:.2f} s ({rate:,.0f} events/s){late}", file=sys.stderr)
         if args.format == "table" and stats.alerts:
             print("alerts by rule: " + ", ".join(f"{k}={v}" for k, v in stats.alerts.most_common()), file=sys.stderr)
     return 0

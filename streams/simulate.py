@@ -324,7 +324,8 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                 c = {"type": "cdr", "tenant": tenant, "call_id": f"fraud-{name}-{k}", "phase": "start", "start": _z(start),
                      "src": ext.number, "dst": "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:],
                      "trunk": f"sip-{tenant}"}
-                w.add(start, c)
+                if w.live:  # --cdr-only: completed CDRs only, like every other call
+                    w.add(start, c)
                 end = start + timedelta(seconds=rng.randint(900, 1800))
                 done = {**c, "phase": "end", "end": _z(end), "billsec": (end - start).total_seconds() - 5,
                         "duration": (end - start).total_seconds(), "disposition": "answered"}

@@ -18,9 +18,12 @@ def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
                              client_id=f"{config.prefix}-admin")
     try:
         existing = set(admin.list_topics())
-        wanted = [NewTopic(t, config.partitions, 1) for t in (config.cdr, config.security)]
-        wanted += [NewTopic(t, config.partitions, 1) for t in (config.alerts, config.actions, config.dlq)]
-        wanted.append(NewTopic(config.blocklist, config.partitions, 1, topic_configs={"cleanup.policy": "compact"}))
+        rf = config.replication_factor
+        wanted = [NewTopic(t, config.partitions, rf) for t in (config.cdr, config.security)]
+        wanted += [NewTopic(t, config.partitions, rf) for t in (config.alerts, config.actions, config.dlq)]
+        wanted.append(NewTopic(config.blocklist, config.partitions, rf, topic_configs={"cleanup.policy": "compact"}))
+        # the worker's repartition topics: one partition per scope partition, as many as the state tables
+        wanted += [NewTopic(config.topic(f"by-{s}"), config.partitions, rf) for s in ("ip", "ext", "trunk")]
         missing = [t for t in wanted if t.name not in existing]
         created = []
         for t in missing:

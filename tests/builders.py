@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 
 from streams.core import Detector
-from streams.events import Action, Alert, decode_event, encode
+from streams.events import Action, Alert, decode_event, encode, event_time
 from streams.policy import Policy
 
 T0 = datetime(2026, 3, 4, 10, 0, 0, tzinfo=timezone.utc)  # a Wednesday
@@ -49,10 +49,26 @@ def policy(extra: str = "", base: str = GB) -> Policy:
 
 
 def run(events: list[dict], pol: Policy | None = None) -> list[Alert | Action]:
+    """The events as an in-order shell feeds them (event time moves with each), then the end of input."""
     det = Detector(pol or policy())
     out: list = []
     for ev in events:
-        out.extend(det.process(decode_event(encode(ev))))
+        out.extend(det.feed(decode_event(encode(ev))))
+    out.extend(det.finish())
+    return out
+
+
+def run_any_order(events: list[dict], pol: Policy | None = None) -> list[Alert | Action]:
+    """The events as the worker applies them: in arrival order, event time moved to the latest seen."""
+    det = Detector(pol or policy())
+    out: list = []
+    latest: dict[str, float] = {}
+    for ev in events:
+        e = decode_event(encode(ev))
+        out.extend(det.process(e))
+        latest[e.tenant] = max(latest.get(e.tenant, float("-inf")), event_time(e))
+        out.extend(det.advance(e.tenant, latest[e.tenant]))
+    out.extend(det.finish())
     return out
 
 

@@ -13,13 +13,15 @@ from importlib import import_module
 
 ORDER = [
     # network and endpoint layer (security events)
-    "static_defense", "global_blocklist", "country_ip", "scanner_user_agent", "auto_defense",
-    "registration_lockout", "login_lockout",
+    "static_defense", "country_ip", "scanner_user_agent", "auto_defense", "registration_lockout", "login_lockout",
+    "global_blocklist",  # after every rule that blocks an IP: it checks new blocks against tenants already seen
     "user_agent_restriction", "registration_ip_restriction", "remote_registration", "concurrent_registrations",
     # outbound call layer (CDRs)
     "route_permission", "pin_failures", "time_condition", "international_disallowed", "country_code",
     "blocked_number", "premium_rate", "call_frequency", "sequential_calls", "daily_calls", "call_duration",
     "trunk_concurrency",
+    # learnt behaviour (scores in micro-batches, see its flush hook)
+    "anomaly",
 ]
 
 MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
@@ -31,3 +33,5 @@ for _m in MODULES:
     for _etype in _m.EVENTS:
         RULES_BY_SCOPE[_m.SCOPE][_etype].append(_m)
 TIMER_RULES = {m.RULE: m for m in MODULES if hasattr(m, "on_timer")}
+RELEASE_RULES = {m.RULE: m for m in MODULES if hasattr(m, "on_release")}
+FLUSH_RULES = [m for m in MODULES if hasattr(m, "on_flush")]

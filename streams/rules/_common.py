@@ -1,8 +1,12 @@
-"""Helpers shared by the call rules."""
+"""Helpers shared by the rules."""
 
 from __future__ import annotations
 
+from typing import Iterator
+
+from ..epochs import HORIZON, epoch_of
 from ..events import Cdr
+from ..state import TimeSet
 
 SKIP_KINDS = ("short", "emergency")
 
@@ -36,3 +40,28 @@ def call_evidence(ctx, cdr: Cdr, **extra) -> dict:
 
 def is_registration(ev) -> bool:
     return ev.action == "register" or (ev.action is None and ev.service == "sip")
+
+
+def window_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, span: float,
+                keep: int | None = None) -> Iterator[tuple[float, int]]:
+    """Add this event (its identity at ``time``) to a sliding window and yield ``(instant, count)`` for
+    the first window end of each epoch at which more than ``limit`` entries fall within ``seconds``.
+
+    Nothing when the event was already counted. Late events are put in order, so they raise what
+    they would have raised on time; the window keeps what a late event can still need (``HORIZON``).
+    """
+    i = window.add(time, ctx.ident)
+    if i < 0:
+        return
+    yield from first_per_epoch(window.exceeded(i, seconds, limit), span)
+    window.prune(window.t[-1] - seconds - HORIZON, keep if keep is not None else max(4 * (limit + 1), 64))
+
+
+def first_per_epoch(hits: list[tuple[float, int]], span: float) -> Iterator[tuple[float, int]]:
+    """The earliest hit of each incident epoch (emitting the others would only count into it)."""
+    seen: set[int] = set()
+    for at, count in hits:
+        e = epoch_of(at, span)
+        if e not in seen:
+            seen.add(e)
+            yield at, count

@@ -6,7 +6,8 @@ https 120/60 s. Every security event (request, failure or success) counts as a p
 service; a rule matches on service, protocol (``both`` = any) and optional port.
 """
 
-from ..windows import slide
+from ._common import window_hits
+from ..state import TimeSet
 
 RULE = "auto_defense"
 SCOPE = "ip"
@@ -25,29 +26,28 @@ def _matches(r, ev) -> bool:
 
 
 def _by_service(tenant) -> dict:
-    """The tenant's rules grouped by service, with their index (cached on the tenant)."""
+    """The tenant's rules grouped by service (cached on the tenant)."""
     idx = getattr(tenant, "_auto_defense_idx", None)
     if idx is None:
         idx = {}
-        for i, r in enumerate(tenant.p.auto_defense):
-            idx.setdefault(r.service, []).append((i, r))
+        for r in tenant.p.auto_defense:
+            idx.setdefault(r.service, []).append(r)
         tenant._auto_defense_idx = idx
     return idx
 
 
 def check(ctx, ev) -> None:
-    ad = None
-    for i, r in _by_service(ctx.tenant).get(ev.service, ()):
+    for r in _by_service(ctx.tenant).get(ev.service, ()):
         if not _matches(r, ev):
             continue
-        if ad is None:
-            ad = ctx.st.setdefault("ad", {})
         name = r.name or f"{r.service}/{r.protocol}"
-        times = ad.setdefault(str(i), [])
-        n = slide(times, ctx.ts, r.seconds, r.packets + 1)
-        if n > r.packets:
+        window = ctx.st.auto_defense.get(name)
+        if window is None:
+            window = ctx.st.auto_defense[name] = TimeSet()
+        acts = [("block_ip", ev.src_ip, r.block_seconds)]
+        for at, n in window_hits(ctx, window, ctx.ts, r.seconds, r.packets, ctx.span(acts)):
             ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                      f"{ev.src_ip} sent more than {r.packets} {r.service} packets in {r.seconds:g} s (rule {name})",
                      {"rule": name, "service": r.service, "protocol": r.protocol, "packets": n,
                       "limit": r.packets, "seconds": r.seconds},
-                     [("block_ip", ev.src_ip, r.block_seconds)], variant=name)
+                     acts, variant=name, at=at)

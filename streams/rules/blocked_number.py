@@ -25,4 +25,4 @@ def check(ctx, cdr) -> None:
     e164 = ctx.num.e164
     if rx.match(dialled) or (e164 and rx.match(e164)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src, f"Extension {cdr.src} called blocked number {cdr.dst}",
-                 call_evidence(ctx, cdr), call_actions(ctx, cdr, number_block=True))
+                 call_evidence(ctx, cdr), call_actions(ctx, cdr, number_block=True), at=ctx.call_start)

@@ -3,10 +3,13 @@
 Global ``max_call_duration`` (10800 s) for every call, and per-extension
 ``max_outbound_duration`` for outbound calls. A completed call longer than its limit (talk
 time ``billsec`` when given, else ``duration``, else end - start) is reported. A call in
-progress (``phase: start``) is timed in event time: once event time passes start + limit
-without the call's end, a ``hangup_call`` action cuts it — OpenSIPS only checks after the
-call ends, a live limit must cut the call while it runs.
+progress (``phase: start``) is timed in event time: once its tenant's event time passes
+start + limit without the call's end, a ``hangup_call`` action cuts it — OpenSIPS only checks
+after the call ends, a live limit must cut the call while it runs. One alert per call, live
+or completed, whichever is seen first.
 """
+
+from ..epochs import FOREVER
 
 RULE = "call_duration"
 SCOPE = "ext"
@@ -27,19 +30,14 @@ def check(ctx, cdr) -> None:
     if cdr.direction == "inbound":
         return
     limit = _limit(ctx, cdr.src, cdr.direction == "outbound")
+    call = ctx.st.calls.get(cdr.call_id)
     if cdr.phase == "start":
-        cd = ctx.st.setdefault("cd", {})
-        deadline = ctx.call_start + limit
-        cd[cdr.call_id] = [deadline, limit, cdr.dst]
-        ctx.schedule(RULE, deadline, cdr.call_id)
+        if call is not None and not call.ended and not call.hung and call.deadline is None:
+            call.deadline, call.limit, call.dst = ctx.call_start + limit, limit, cdr.dst[:64]
+            ctx.schedule(RULE, call.deadline, cdr.call_id)
         return
-    cd = ctx.st.get("cd")
-    if cd and cdr.call_id in cd:
-        entry = cd.pop(cdr.call_id)
-        if not cd:
-            del ctx.st["cd"]
-        if entry[0] is None:  # already hung up by the live timer
-            return
+    if call is not None and call.hung:
+        return  # already hung up by the live limit
     if cdr.billsec is not None:
         dur = cdr.billsec
     elif cdr.duration is not None:
@@ -53,24 +51,22 @@ def check(ctx, cdr) -> None:
                  f"Call {cdr.call_id} from {cdr.src} to {cdr.dst} lasted {dur:.0f} s (limit {limit} s)",
                  {"call_id": cdr.call_id, "dst": cdr.dst, "seconds": dur, "limit": limit},
                  [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)] if cdr.direction == "outbound" else [],
-                 variant=cdr.call_id)
+                 variant=cdr.call_id, span=FOREVER)
 
 
 def on_timer(ctx, call_id: str) -> None:
-    cd = ctx.st.get("cd")
-    entry = cd.get(call_id) if cd else None
-    if entry is None or entry[0] is None or entry[0] > ctx.ts:
+    call = ctx.st.calls.get(call_id)
+    if call is None or call.ended or call.hung or call.deadline is None or call.deadline > ctx.ts:
         return
-    deadline, limit, dst = entry
-    entry[0] = None  # hung up; the end CDR will not re-alert
+    call.hung = True
     src = ctx.key.split("/", 1)[1]
     ctx.emit(RULE, SEVERITY, "extension", src,
-             f"Call {call_id} from {src} to {dst} passed its {limit} s limit while in progress; hanging up",
-             {"call_id": call_id, "dst": dst, "limit": limit, "live": True},
-             [("hangup_call", call_id, None)], variant=call_id)
+             f"Call {call_id} from {src} to {call.dst} passed its {call.limit} s limit while in progress; hanging up",
+             {"call_id": call_id, "dst": call.dst, "limit": call.limit, "live": True},
+             [("hangup_call", call_id, None)], variant=call_id, at=call.deadline, span=FOREVER)
 
 
-def pending(st: dict):
-    for call_id, entry in (st.get("cd") or {}).items():
-        if entry[0] is not None:
-            yield entry[0], call_id
+def pending(st):
+    for call_id, call in st.calls.items():
+        if call.deadline is not None and not call.ended and not call.hung:
+            yield call.deadline, call_id

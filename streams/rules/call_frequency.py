@@ -1,13 +1,14 @@
 """call_frequency — guide: Outbound Call Security, "Restrict Outbound Dialing by Frequency of Calls".
 
 Default rule: up to 5 outbound calls per second per extension; ``call_frequency``
-(``{calls, seconds}``) per tenant or per extension customises it. The call that makes the
-count in the sliding window exceed ``calls`` fires and bars the extension. Each call counts
-once, at its first event (call start when the PBX sends one).
+(``{calls, seconds}``) per tenant or per extension customises it. A window of ``seconds``
+holding more than ``calls`` call starts fires and bars the extension. Each call counts once
+(by call id), at its start, whether it arrives as a live start event, a completed CDR, or
+both, and in whatever order the feed delivers it.
 """
 
-from ._common import call_actions, external_call
-from ..windows import slide
+from ._common import call_actions, external_call, window_hits
+from ..state import TimeSet
 
 RULE = "call_frequency"
 SCOPE = "ext"
@@ -19,14 +20,14 @@ def check(ctx, cdr) -> None:
     if not external_call(ctx, cdr):
         return
     rate = ctx.tenant.ext(cdr.src).call_frequency
-    times = ctx.st.setdefault("cf", [])
-    n = slide(times, ctx.call_start, rate.seconds, rate.calls + 1)
-    if n > rate.calls:
-        acts = call_actions(ctx, cdr)
-        if cdr.phase == "start":
-            acts.append(("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
+    if ctx.st.call_frequency is None:
+        ctx.st.call_frequency = TimeSet()
+    acts = call_actions(ctx, cdr)
+    if cdr.phase == "start":
+        acts.append(("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
+    for at, n in window_hits(ctx, ctx.st.call_frequency, ctx.call_start, rate.seconds, rate.calls, ctx.span(acts)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Extension {cdr.src} placed more than {rate.calls} outbound calls in {rate.seconds:g} s",
                  {"calls": n, "limit": rate.calls, "seconds": rate.seconds, "last_call_id": cdr.call_id,
                   "last_dst": cdr.dst},
-                 acts)
+                 acts, at=at)

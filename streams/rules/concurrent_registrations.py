@@ -1,40 +1,67 @@
 """concurrent_registrations — guide: Extension Registration Security, "Restrict Multiple Registrations on the Same Extension".
 
 One device per extension unless ``concurrent_registrations`` raises it. A device is the
-registration's ``contact`` (or source IP + user agent when no contact is given); a
-registration stays active for ``registration_ttl`` seconds after its last refresh. When a
-successful registration makes the number of active devices exceed the limit, the newest
+registration's ``contact`` (or source IP + user agent when no contact is given); it is
+active from a successful registration for ``registration_ttl`` seconds, or until it
+unregisters. When the devices active at a registration exceed the limit, the newest
 device's source IP is blocked: the classic sign of a hijacked extension registering from
-elsewhere.
+elsewhere. Registrations and unregistrations are kept in time order per device, so a late
+one changes the verdict at the instants it concerns, as it would have on time.
 """
 
+from bisect import bisect_right, insort
+
 from ._common import is_registration
+from ..state import Device
 
 RULE = "concurrent_registrations"
 SCOPE = "ext"
 EVENTS = ("security",)
 SEVERITY = "warning"
+MAX_DEVICES, MAX_TIMES = 8, 16
+
+
+def _active(dev: Device, at: float, ttl: float) -> bool:
+    """Did this device's last registration at or before ``at`` happen within ttl, with no unregister since?"""
+    i = bisect_right(dev.regs, at)
+    if not i:
+        return False
+    last = dev.regs[i - 1]
+    if at - last >= ttl:
+        return False
+    j = bisect_right(dev.unregs, at)
+    return not (j and dev.unregs[j - 1] >= last)
 
 
 def check(ctx, ev) -> None:
     if ev.outcome != "success" or not is_registration(ev):
         return
-    if ev.reason in ("unregister", "expired"):
-        ctx.st.get("reg", {}).pop(ev.contact or f"{ev.src_ip}|{ev.user_agent}", None)
-        return
-    reg = ctx.st.setdefault("reg", {})
-    device = ev.contact or f"{ev.src_ip}|{ev.user_agent}"
+    devices = ctx.st.devices
+    name = ev.contact or f"{ev.src_ip}|{ev.user_agent}"
+    dev = devices.get(name)
+    if dev is None:
+        dev = devices[name] = Device(ip=ev.src_ip)
+        if len(devices) > MAX_DEVICES:  # keep the devices active most recently
+            for d, _ in sorted(devices.items(), key=lambda kv: max(kv[1].regs[-1:] + kv[1].unregs[-1:] or [0.0]))[
+                    :len(devices) - MAX_DEVICES]:
+                del devices[d]
+    times = dev.unregs if ev.reason in ("unregister", "expired") else dev.regs
+    if ctx.ts in times:
+        return  # seen before
+    insort(times, ctx.ts)
+    del times[:-MAX_TIMES]
+    if times is dev.regs:
+        dev.ip = ev.src_ip if ctx.ts >= dev.regs[-1] else dev.ip
     ttl = ctx.tenant.p.registration_ttl
-    for d in [d for d, v in reg.items() if v[0] <= ctx.ts - ttl]:
-        del reg[d]
-    reg[device] = [ctx.ts, ev.src_ip]
     limit = ctx.tenant.ext(ev.account).concurrent_registrations
-    if len(reg) > 8:  # bounded: keep the most recent devices
-        for d, _ in sorted(reg.items(), key=lambda kv: kv[1][0])[: len(reg) - 8]:
-            del reg[d]
-    if len(reg) > limit:
-        ctx.emit(RULE, SEVERITY, "extension", ev.account,
-                 f"Extension {ev.account} has {len(reg)} devices registered (limit {limit}); newest from {ev.src_ip}",
-                 {"devices": {d: v[1] for d, v in reg.items()}, "limit": limit, "newest": device,
-                  "user_agent": ev.user_agent},
-                 [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+    # registrations from this instant on, within ttl, are the ones whose verdict this event can change
+    instants = sorted({(t, d) for d, v in devices.items() for t in v.regs if ctx.ts <= t < ctx.ts + ttl})
+    for at, newest in instants:
+        active = {d: v for d, v in devices.items() if _active(v, at, ttl)}
+        if len(active) > limit and newest in active:
+            ip = devices[newest].ip
+            ctx.emit(RULE, SEVERITY, "extension", ev.account,
+                     f"Extension {ev.account} has {len(active)} devices registered (limit {limit}); newest from {ip}",
+                     {"devices": {d: v.ip for d, v in active.items()}, "limit": limit, "newest": newest,
+                      "user_agent": ev.user_agent},
+                     [("block_ip", ip, ctx.tenant.p.block_seconds)], at=at)

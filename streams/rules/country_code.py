@@ -21,4 +21,4 @@ def check(ctx, cdr) -> None:
         return
     ctx.emit(RULE, SEVERITY, "extension", cdr.src,
              f"Extension {cdr.src} called {ctx.num.e164} in {ctx.num.region or 'an unknown country'}, not an allowed country",
-             call_evidence(ctx, cdr, allowed=sorted(allowed)), call_actions(ctx, cdr, number_block=True))
+             call_evidence(ctx, cdr, allowed=sorted(allowed)), call_actions(ctx, cdr, number_block=True), at=ctx.call_start)

@@ -1,10 +1,13 @@
 """daily_calls — no guide section; peer: OpenSIPS fraud_detection "total calls per day".
 
 More than ``daily_calls`` outbound calls (default 500, per extension ``daily_calls``) by one
-extension within one calendar day of the policy's time zone.
+extension within one calendar day of the policy's time zone. One alert per extension and day,
+dated at the call that went over the limit in call-start order. Each call counts once.
 """
 
 from ._common import call_actions, external_call
+from ..epochs import FOREVER
+from ..state import TimeSet
 
 RULE = "daily_calls"
 SCOPE = "ext"
@@ -16,12 +19,17 @@ def check(ctx, cdr) -> None:
     if not external_call(ctx, cdr):
         return
     day = ctx.tenant.local_day(ctx.call_start)
-    dc = ctx.st.get("day")
-    if dc is None or dc[0] != day:
-        dc = ctx.st["day"] = [day, 0]
-    dc[1] += 1
+    days = ctx.st.daily_calls
+    calls = days.get(day)
+    if calls is None:
+        calls = days[day] = TimeSet()
+        for d in [d for d in days if d < day - 2]:
+            del days[d]
     limit = ctx.tenant.ext(cdr.src).daily_calls
-    if dc[1] > limit:
-        ctx.emit(RULE, SEVERITY, "extension", cdr.src,
-                 f"Extension {cdr.src} placed {dc[1]} outbound calls today (limit {limit})",
-                 {"calls": dc[1], "limit": limit}, call_actions(ctx, cdr), variant=str(day))
+    if calls.add(ctx.call_start, ctx.ident) < 0 or len(calls) <= limit:
+        return
+    del calls.t[limit + 1:], calls.ids[limit + 1:]  # the first limit+1 calls of the day decide
+    ctx.emit(RULE, SEVERITY, "extension", cdr.src,
+             f"Extension {cdr.src} placed more than {limit} outbound calls today",
+             {"calls": limit + 1, "limit": limit, "day": str(day)}, call_actions(ctx, cdr), variant=str(day),
+             at=calls.t[limit], span=FOREVER)

@@ -1,28 +1,47 @@
 """global_blocklist — guide: Network Security, "Restrict Access to PBX by Yeastar-Shared IP Blocklist".
 
-An IP blocked by any tenant is blocked for all: the first event of another tenant from an
-IP that some tenant has blocked raises one alert and blocks it for that tenant too (for the
-remaining time of the longest block).
+An IP blocked by any tenant is blocked for all: an event of another tenant from that IP
+while the block lasts raises one alert per incident epoch and blocks it for that tenant too
+(for the rest of the longest block). The IP key remembers each tenant's blocks and recent
+event times, and checks both ways — an event against the blocks, and a new or extended
+block against the events already seen — so it does not matter which arrives first.
 """
 
-from ..core import FOREVER
+from bisect import insort
+
+from ..epochs import FOREVER
 
 RULE = "global_blocklist"
 SCOPE = "ip"
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
+MAX_SEEN = 32
 
 
 def check(ctx, ev) -> None:
-    blk = ctx.st.get("blk")
-    if not blk or not ev.src_ip:
+    if not ev.src_ip:
         return
-    others = {t: u for t, u in blk.items() if t != ctx.tenant.name and u > ctx.ts}
-    if not others:
+    st = ctx.st
+    if len(st.blocks) < 2 and (not st.blocks or ctx.tenant.name in st.blocks) and not ctx.blocks_changed:
+        _remember(st, ctx.tenant.name, ctx.ts)  # nobody else blocked it: only note that this tenant was here
         return
-    until = max(others.values())
-    duration = None if until >= FOREVER else int(until - ctx.ts) + 1
-    ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
-             f"{ev.src_ip} is on the global blocklist (blocked by {len(others)} other tenant(s)) and reached tenant {ctx.tenant.name}",
-             {"blocked_by": sorted(others), "service": getattr(ev, "service", "call")},
-             [("block_ip", ev.src_ip, duration)])
+    _remember(st, ctx.tenant.name, ctx.ts)
+    pairs = [(t, s) for t, times in st.seen.items() for s in times] if ctx.blocks_changed else [(ctx.tenant.name, ctx.ts)]
+    for name, at in pairs:
+        others = {t: u for t, spans in st.blocks.items() if t != name for s, u in spans if s <= at < u}
+        if not others:
+            continue
+        until = max(others.values())
+        duration = None if until >= FOREVER else int(until - at) + 1
+        ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
+                 f"{ev.src_ip} is on the global blocklist (blocked by {len(others)} other tenant(s)) and reached tenant {name}",
+                 {"blocked_by": sorted(others), "service": getattr(ev, "service", "call")},
+                 [("block_ip", ev.src_ip, duration)], at=at, span=float(ctx.tenant.p.incident_seconds),
+                 tenant=ctx.det.policy.tenant(name))
+
+
+def _remember(st, tenant: str, ts: float) -> None:
+    times = st.seen.setdefault(tenant, [])
+    if ts not in times:
+        insort(times, ts)
+        del times[:-MAX_SEEN]

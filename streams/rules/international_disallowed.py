@@ -19,4 +19,4 @@ def check(ctx, cdr) -> None:
         return
     ctx.emit(RULE, SEVERITY, "extension", cdr.src,
              f"Extension {cdr.src}, not permitted to call abroad, called {ctx.num.e164} ({ctx.num.region or 'unknown country'})",
-             call_evidence(ctx, cdr), call_actions(ctx, cdr))
+             call_evidence(ctx, cdr), call_actions(ctx, cdr), at=ctx.call_start)

@@ -3,17 +3,17 @@
 Web, app (Linkus), API and AMI logins: ``failures`` failed logins from one IP within
 ``seconds`` deny it temporarily (block for ``block_seconds``, default 5 in 10 min, fail2ban);
 reaching ``max_failures`` within ``max_seconds`` bans the IP permanently and raises
-"Web/App User Blocked Out". Failures keep counting towards the maximum while the temporary
-block lasts.
+"Web/App User Blocked Out". Both windows count every failure, also while a block lasts.
 """
 
-from ..windows import slide
+from ._common import first_per_epoch
+from ..epochs import FOREVER, HORIZON
+from ..state import TimeSet
 
 RULE = "login_lockout"
 SCOPE = "ip"
 EVENTS = ("security",)
 SEVERITY = "alert"
-COUNTS_WHILE_BLOCKED = True
 LOGIN_SERVICES = ("web", "app", "api", "ami", "http", "https")
 
 
@@ -23,25 +23,27 @@ def check(ctx, ev) -> None:
     if not (ev.action == "login" or (ev.action is None and ev.service in LOGIN_SERVICES)):
         return
     cfg = ctx.tenant.p.login_lockout
+    if ctx.st.login_lockout is None:
+        ctx.st.login_lockout = TimeSet()
+    window = ctx.st.login_lockout
+    i = window.add(ctx.ts, ctx.ident)
+    if i < 0:
+        return
     who = "Web" if ev.service in ("web", "http", "https") else "App" if ev.service == "app" else ev.service.upper()
-    longw = ctx.st.setdefault("llm", [])
-    if cfg.max_failures:
-        m = slide(longw, ctx.ts, cfg.max_seconds, cfg.max_failures)
-        if m >= cfg.max_failures:
-            ctx.emit(RULE, "critical", "ip", ev.src_ip,
-                     f"{who} User Blocked Out: {m} failed logins from {ev.src_ip}; banned permanently",
-                     {"failures": m, "seconds": cfg.max_seconds, "service": ev.service, "account": ev.account,
-                      "permanent": True},
-                     [("block_ip", ev.src_ip, None)], variant="permanent")
-            return
-    times = ctx.st.setdefault("ll", [])
-    n = slide(times, ctx.ts, cfg.seconds, cfg.failures)
-    if n >= cfg.failures:
-        actions = [("block_ip", ev.src_ip, cfg.block_seconds)]
-        if cfg.lock_account and ev.account:
-            actions.append(("lock_account", f"{ctx.tenant.name}/{ev.account}", cfg.block_seconds))
+    temp = [("block_ip", ev.src_ip, cfg.block_seconds)]
+    if cfg.lock_account and ev.account:
+        temp.append(("lock_account", f"{ctx.tenant.name}/{ev.account}", cfg.block_seconds))
+    for at, n in first_per_epoch(window.exceeded(i, cfg.seconds, cfg.failures - 1), ctx.span(temp)):
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"{who} User Blocked Out: {n} failed logins from {ev.src_ip} in {cfg.seconds} s; denied temporarily",
                  {"failures": n, "seconds": cfg.seconds, "service": ev.service, "account": ev.account,
-                  "permanent": False},
-                 actions)
+                  "permanent": False}, temp, at=at)
+    longest = cfg.seconds
+    if cfg.max_failures:
+        longest = max(longest, cfg.max_seconds)
+        for at, n in first_per_epoch(window.exceeded(i, cfg.max_seconds, cfg.max_failures - 1), FOREVER):
+            ctx.emit(RULE, "critical", "ip", ev.src_ip,
+                     f"{who} User Blocked Out: {n} failed logins from {ev.src_ip}; banned permanently",
+                     {"failures": n, "seconds": cfg.max_seconds, "service": ev.service, "account": ev.account,
+                      "permanent": True}, [("block_ip", ev.src_ip, None)], variant="permanent", at=at)
+    window.prune(window.t[-1] - longest - HORIZON, max(4 * max(cfg.failures, cfg.max_failures or 0), 64))

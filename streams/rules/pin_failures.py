@@ -3,10 +3,11 @@
 Calls carry ``pin: bad`` when the caller entered a wrong route PIN. ``failures`` bad PINs
 from one extension within ``seconds`` (default 5 in 10 min) is PIN guessing: the extension's
 outbound calls are barred. A call without a PIN over a route that requires one counts as a
-bad PIN.
+bad PIN. Each call counts once, at its start.
 """
 
-from ..windows import slide
+from ._common import window_hits
+from ..state import TimeSet
 
 RULE = "pin_failures"
 SCOPE = "ext"
@@ -24,10 +25,11 @@ def check(ctx, cdr) -> None:
     if not bad:
         return
     cfg = ctx.tenant.p.pin_failures
-    times = ctx.st.setdefault("pin", [])
-    n = slide(times, ctx.ts, cfg.seconds, cfg.failures)
-    if n >= cfg.failures:
+    if ctx.st.pin_failures is None:
+        ctx.st.pin_failures = TimeSet()
+    acts = [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
+    for at, n in window_hits(ctx, ctx.st.pin_failures, ctx.call_start, cfg.seconds, cfg.failures - 1, ctx.span(acts)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Extension {cdr.src} entered {n} bad route PINs in {cfg.seconds} s (PIN guessing)",
                  {"failures": n, "seconds": cfg.seconds, "last_call_id": cdr.call_id, "route": cdr.route},
-                 [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)])
+                 acts, at=at)

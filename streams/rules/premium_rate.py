@@ -24,4 +24,4 @@ def check(ctx, cdr) -> None:
     else:
         return
     ctx.emit(RULE, SEVERITY, "extension", cdr.src, f"Extension {cdr.src} called {n.e164}, {why}",
-             call_evidence(ctx, cdr, why=why), call_actions(ctx, cdr, number_block=True))
+             call_evidence(ctx, cdr, why=why), call_actions(ctx, cdr, number_block=True), at=ctx.call_start)

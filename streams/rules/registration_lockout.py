@@ -2,11 +2,12 @@
 
 After ``failures`` failed registrations from one IP within ``seconds`` (default 10 in 10 min,
 fail2ban's asterisk jail): block the source IP (``block_seconds``), lock the targeted
-account(s), and raise "Extension Registration Blocked Out" (level Alert).
+account(s), and raise "Extension Registration Blocked Out" (level Alert). Each attempt counts
+once (by its identity), in event-time order whatever order it arrives in.
 """
 
-from ._common import is_registration
-from ..windows import slide
+from ._common import is_registration, window_hits
+from ..state import TimeSet
 
 RULE = "registration_lockout"
 SCOPE = "ip"
@@ -18,19 +19,18 @@ def check(ctx, ev) -> None:
     if ev.outcome != "failure" or not is_registration(ev):
         return
     cfg = ctx.tenant.p.registration_lockout
-    times = ctx.st.setdefault("rl", [])
-    n = slide(times, ctx.ts, cfg.seconds, cfg.failures)
-    accts = ctx.st.setdefault("rla", [])
+    st = ctx.st
+    if st.registration_lockout is None:
+        st.registration_lockout = TimeSet()
+    accts = st.registration_accounts
     if ev.account and ev.account not in accts:
         accts.append(ev.account)
         del accts[:-5]
-    if n >= cfg.failures:
-        actions = [("block_ip", ev.src_ip, cfg.block_seconds)]
-        if cfg.lock_account:
-            actions += [("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds) for a in accts]
+    actions = [("block_ip", ev.src_ip, cfg.block_seconds)]
+    if cfg.lock_account:
+        actions += [("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds) for a in accts]
+    for at, n in window_hits(ctx, st.registration_lockout, ctx.ts, cfg.seconds, cfg.failures - 1, ctx.span(actions)):
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"Extension Registration Blocked Out: {n} failed registrations from {ev.src_ip} in {cfg.seconds} s",
                  {"failures": n, "seconds": cfg.seconds, "accounts": list(accts), "user_agent": ev.user_agent},
-                 actions)
-        times.clear()
-        accts.clear()
+                 actions, at=at)

@@ -25,4 +25,4 @@ def check(ctx, cdr) -> None:
             why = f"extension is not permitted on route {cdr.route!r}"
     if why:
         ctx.emit(RULE, SEVERITY, "extension", cdr.src, f"Extension {cdr.src} called {cdr.dst}: {why}",
-                 call_evidence(ctx, cdr, route=cdr.route, reason=why), call_actions(ctx, cdr))
+                 call_evidence(ctx, cdr, route=cdr.route, reason=why), call_actions(ctx, cdr), at=ctx.call_start)

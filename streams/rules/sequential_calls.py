@@ -1,31 +1,37 @@
 """sequential_calls — no guide section; peer: OpenSIPS fraud_detection "sequential calls".
 
-Consecutive outbound calls from one extension to the same number (as E.164 when it parses)
-within ``sequential_calls.seconds`` of the first: more than ``calls`` (default 10 in an hour,
-per extension ``sequential_calls``) is targeted pumping of one number.
+Repeated outbound calls from one extension to the same number (as E.164 when it parses):
+more than ``calls`` within ``sequential_calls.seconds`` (default 10 in an hour, per extension
+``sequential_calls``) is targeted pumping of one number. Counted per number in a sliding
+window, so the verdict does not depend on the order the feed delivers the calls in (OpenSIPS
+counts calls in a row; a call to another number in between no longer resets the count).
 """
 
-from ._common import call_actions, external_call
+from ._common import call_actions, external_call, window_hits
+from ..state import TimeSet
 
 RULE = "sequential_calls"
 SCOPE = "ext"
 EVENTS = ("cdr",)
 SEVERITY = "warning"
+MAX_NUMBERS = 16
 
 
 def check(ctx, cdr) -> None:
     if not external_call(ctx, cdr):
         return
     number = ctx.num.e164 or cdr.dst
-    seq = ctx.st.get("seq")
-    window = ctx.tenant.p.sequential_calls.seconds
-    if seq and seq[0] == number and ctx.call_start - seq[2] <= window:
-        seq[1] += 1
-    else:
-        seq = ctx.st["seq"] = [number, 1, ctx.call_start]
+    per = ctx.st.sequential_calls
+    window = per.get(number)
+    if window is None:
+        window = per[number] = TimeSet()
+        if len(per) > MAX_NUMBERS:  # keep the numbers called most recently
+            for k, _ in sorted(per.items(), key=lambda kv: kv[1].t[-1] if kv[1].t else -1.0)[:len(per) - MAX_NUMBERS]:
+                del per[k]
+    seconds = ctx.tenant.p.sequential_calls.seconds
     limit = ctx.tenant.ext(cdr.src).sequential_calls
-    if seq[1] > limit:
+    acts = call_actions(ctx, cdr, number_block=True)
+    for at, n in window_hits(ctx, window, ctx.call_start, seconds, limit, ctx.span(acts)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
-                 f"Extension {cdr.src} called {number} {seq[1]} times in a row",
-                 {"number": number, "calls": seq[1], "limit": limit, "seconds": window},
-                 call_actions(ctx, cdr, number_block=True))
+                 f"Extension {cdr.src} called {number} {n} times within {seconds:g} s",
+                 {"number": number, "calls": n, "limit": limit, "seconds": seconds}, acts, at=at)

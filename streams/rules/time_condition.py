@@ -28,4 +28,4 @@ def check(ctx, cdr) -> None:
     ctx.emit(RULE, SEVERITY, "extension", cdr.src,
              f"Extension {cdr.src} called {cdr.dst} outside business hours ({local:%a %H:%M} {ctx.tenant.p.timezone})",
              call_evidence(ctx, cdr, local_time=local.isoformat(), holiday=local.date() in ctx.tenant.holidays),
-             call_actions(ctx, cdr))
+             call_actions(ctx, cdr), at=ctx.call_start)

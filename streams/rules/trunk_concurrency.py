@@ -5,61 +5,90 @@
 - ``phase: start``/``end`` pairs: the calls in progress on the trunk; a start that makes
   them exceed the limit is hung up;
 - completed CDRs (no start seen): their ``[start, end)`` intervals are kept for the
-  longest possible call, and the peak overlap within each new call's span is computed;
-  above the limit, the caller's outbound calls are barred.
+  longest possible call, and every stretch of time within a new call's span where more
+  calls overlap than the limit raises the alert (one per incident epoch) and bars the
+  caller. Intervals are kept in order and counted once each, so a late CDR finds the
+  overlaps it would have found on time.
 """
 
-from bisect import bisect_left, bisect_right
-
-from ..windows import max_overlap
+from ._common import first_per_epoch
+from ..epochs import HORIZON, epoch_of
 
 RULE = "trunk_concurrency"
 SCOPE = "trunk"
 EVENTS = ("cdr",)
 SEVERITY = "critical"
+MAX_INTERVALS = 4096
 
 
 def check(ctx, cdr) -> None:
     trunk = cdr.trunk
     limit = (ctx.tenant.p.trunks.get(trunk) or ctx.tenant.p.default_trunk).max_concurrent_calls
     st = ctx.st
-    live = st.setdefault("live", {})
-    horizon = ctx.tenant.p.max_call_duration + 60
+    live = st.live
+    horizon = ctx.tenant.p.max_call_duration + HORIZON
     if cdr.phase == "start":
         if len(live) > limit:
             for cid in [c for c, s in live.items() if s < ctx.ts - horizon]:
                 del live[cid]
+        if cdr.call_id in live or st.done.holds(ctx.ident, ctx.call_start):
+            return  # seen before, or already ended (its end CDR came first)
         live[cdr.call_id] = ctx.call_start
-        if len(live) > limit:
-            _fire(ctx, cdr, trunk, len(live), limit, [("hangup_call", cdr.call_id, None)])
+        # in progress at this start: live calls that began before it, and ended calls that spanned it
+        n = sum(1 for a in live.values() if a <= ctx.call_start) + sum(
+            1 for a, b in st.done.overlapping(ctx.call_start, ctx.call_start) if a <= ctx.call_start < b)
+        if n > limit:
+            _fire(ctx, cdr, trunk, n, limit, [("hangup_call", cdr.call_id, None)], ctx.ts)
         return
-    # ended calls as two parallel lists, in arrival (= end-time) order: starts and ends
-    ivs = st.setdefault("ivs", [])
-    ive = st.setdefault("ive", [])
-    end = ctx.ts
-    cutoff = ctx.ts - horizon
-    if ive and ive[0] < cutoff:
-        k = bisect_left(ive, cutoff)
-        del ivs[:k], ive[:k]
+    s, end = ctx.call_start, ctx.ts
+    if st.done.add(s, end, ctx.ident) < 0:
+        return  # counted before
+    st.done.prune(st.done.ends[-1] - horizon, MAX_INTERVALS)
     if live.pop(cdr.call_id, None) is not None:
-        ivs.append(ctx.call_start)  # already counted live; remember for completed-only calls
-        ive.append(end)
+        return  # already counted while it was live
+    others = st.done.overlapping(s, end)  # this call included
+    others += [(a, end) for a in live.values() if a < end]
+    if len(others) <= limit:
         return
-    s = ctx.call_start
-    first = bisect_right(ive, s)  # only calls that ended after this one started can overlap it
-    n = len(ive) - first
-    ivs.append(s)
-    ive.append(end)
-    if n + len(live) + 1 <= limit or ctx.absorbed(RULE, "trunk", trunk):
-        return
-    overlapping = [(max(a, s), b) for a, b in zip(ivs[first:], ive[first:])]
-    overlapping += [(max(a, s), end) for a in live.values() if a < end]
-    peak, _ = max_overlap(overlapping)
-    if peak > limit:
-        _fire(ctx, cdr, trunk, peak, limit, [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)])
+    acts = [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
+    span = ctx.span(acts)
+    for at, peak in first_per_epoch(_over(others, s, end, limit, span), span):
+        _fire(ctx, cdr, trunk, peak, limit, acts, at)
 
 
-def _fire(ctx, cdr, trunk, n, limit, actions) -> None:
+def _over(intervals, lo: float, hi: float, limit: int, span: float) -> list[tuple[float, int]]:
+    """Instants in ``[lo, hi)`` where more than ``limit`` intervals overlap: the start of each such
+    stretch and every epoch boundary inside one, with the peak reached in that stretch."""
+    points = []
+    for a, b in intervals:
+        a, b = max(a, lo), min(b, hi)
+        if a < b:
+            points.append((a, 1))
+            points.append((b, -1))
+    points.sort(key=lambda p: (p[0], p[1]))  # an end at t closes before a start at t opens
+    out: list[tuple[float, int]] = []
+    cur, begun = 0, None
+    for t, d in points:
+        cur += d
+        if cur > limit and begun is None:
+            begun = t
+            out.append((t, cur))
+        elif begun is not None:
+            if cur > limit:
+                out[-1] = (out[-1][0], max(out[-1][1], cur))
+            else:
+                out.extend(_boundaries(begun, t, span, out[-1][1]))
+                begun = None
+    return out
+
+
+def _boundaries(a: float, b: float, span: float, peak: int) -> list[tuple[float, int]]:
+    e, last = epoch_of(a, span) + 1, epoch_of(b, span)
+    return [(k * span, peak) for k in range(e, min(last, e + 24) + 1) if k * span < b]
+
+
+def _fire(ctx, cdr, trunk, n, limit, actions, at) -> None:
     ctx.emit(RULE, SEVERITY, "trunk", trunk,
              f"Trunk {trunk} carried {n} concurrent outbound calls (limit {limit})",
-             {"concurrent": n, "limit": limit, "call_id": cdr.call_id, "src": cdr.src, "dst": cdr.dst}, actions)
+             {"concurrent": n, "limit": limit, "call_id": cdr.call_id, "src": cdr.src, "dst": cdr.dst},
+             actions, at=at)

@@ -1,6 +1,7 @@
 import math
 
 from models.features import FEATURES, CallFacts, ExtensionFeatures
+from streams.state import Features
 
 
 def facts(ts, dst="+442079460000", country="GB", intl=False, premium=False, off=False, billsec=60.0, cost=0.01,
@@ -9,7 +10,7 @@ def facts(ts, dst="+442079460000", country="GB", intl=False, premium=False, off=
 
 
 def test_vector_shape_and_first_call():
-    st = {}
+    st = Features()
     v = ExtensionFeatures.update(st, facts(0))
     assert len(v) == len(FEATURES)
     f = dict(zip(FEATURES, v))
@@ -17,7 +18,7 @@ def test_vector_shape_and_first_call():
 
 
 def test_decay_and_shares_in_event_time():
-    st = {}
+    st = Features()
     for i in range(10):
         ExtensionFeatures.update(st, facts(i * 60, dst=f"+4420794600{i:02d}"))
     f = dict(zip(FEATURES, ExtensionFeatures.update(st, facts(600, dst="+88213371234", country=None, intl=True,
@@ -29,10 +30,10 @@ def test_decay_and_shares_in_event_time():
 
 
 def test_repeat_destinations_are_not_new_and_state_is_bounded():
-    st = {}
+    st = Features()
     for i in range(2000):
         v = ExtensionFeatures.update(st, facts(i * 30, dst=f"+4420{i:08d}"))
-    assert len(st["seen"]) <= 512 and len(st["rd"]) <= 64
+    assert len(st.seen) <= 512 and len(st.recent) <= 64
     for _ in range(5):
         v = ExtensionFeatures.update(st, facts(60_000, dst="+442000001999"))
     assert dict(zip(FEATURES, v))["new_dst_share_24h"] < 1.0

@@ -21,9 +21,10 @@ def replay_with(path, batch_every):
     det = Detector(pol, scorer=Scorer.load(DEFAULT))
     out = []
     for i, (_, _, raw, _) in enumerate(read_events([str(path / "events.jsonl")])):
-        out += det.process(decode_event(raw))
+        out += det.feed(decode_event(raw))
         if i % batch_every == 0:
             out += det.flush()
+    out += det.finish()
     out += det.flush()
     return [r for r in out if getattr(r, "rule", None) == "anomaly"]
 

@@ -1,4 +1,4 @@
-"""State adapters for the shells (the core only sees a StateStore)."""
+"""A state store that holds writes until the shell says the event they record is safely done."""
 
 from __future__ import annotations
 

@@ -1,0 +1,104 @@
+"""The declared state of each partition scope: named, typed slots, one owner each.
+
+What a key stores is persisted (in the worker, as changelog records that a restarted or
+second worker reads back), so it is a schema, versioned in the record's tag:
+
+- ``IpState``    (key ``ip:<address>``)        — the network rules, across tenants;
+- ``ExtState``   (key ``ext:<tenant>/<ext>``)  — the call and registration rules, the model;
+- ``TrunkState`` (key ``trunk:<tenant>/<trunk>``) — trunk concurrency.
+
+Each slot names its owner: the core (incidents, calls) or the rule whose id it carries. A rule
+touches only its own slot. A changed meaning gets a new name, and a changed layout a new
+version tag; a value whose tag this version does not know is refused with a clear log line,
+never read as something else (``decode_state``).
+
+Every slot is order-robust and idempotent (sets keyed by event identity, intervals, maxima),
+so events may arrive in any order and a re-applied event changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+from .timeset import Intervals, TimeSet
+
+VERSION = 1
+
+
+class Incident(msgspec.Struct, array_like=True):
+    """One alert's incident: detections of one rule and subject in one epoch (core-owned)."""
+    first: float        # earliest detection instant known (a late event can move it earlier)
+    count: int          # detections folded in
+    alert_id: str
+    until: float        # end of the epoch (or of the block it caused), FOREVER for permanent ones
+
+
+class Call(msgspec.Struct, array_like=True):
+    """A call of this extension seen in the last hours (core-owned; ``call_duration`` times it)."""
+    start: float
+    deadline: Union[float, None] = None   # live limit: the call is hung up once event time passes it
+    limit: int = 0
+    dst: str = ""
+    ended: bool = False                   # its end CDR was seen (a late start then arms no timer)
+    hung: bool = False                    # hung up by the live timer (its end CDR then raises nothing)
+
+
+class Device(msgspec.Struct, array_like=True):
+    """A registered device of an extension (``concurrent_registrations``)."""
+    ip: str
+    regs: list[float] = msgspec.field(default_factory=list)      # successful registrations (sorted)
+    unregs: list[float] = msgspec.field(default_factory=list)    # unregistrations / expiries (sorted)
+
+
+class Features(msgspec.Struct, omit_defaults=True):
+    """The anomaly model's per-extension behaviour (owned by ``anomaly``, see models/features.py)."""
+    t: Union[float, None] = None                      # latest call start folded in
+    s1: list[float] = msgspec.field(default_factory=lambda: [0.0, 0.0])        # ~1 h: calls, cost
+    s24: list[float] = msgspec.field(default_factory=lambda: [0.0] * 8)        # ~24 h sums
+    mx: float = 0.0                                   # decayed longest talk time
+    seen: list[int] = msgspec.field(default_factory=list)        # destinations ever called (hashes)
+    recent: dict[int, float] = msgspec.field(default_factory=dict)  # destination hash -> last call
+    countries: dict[str, float] = msgspec.field(default_factory=dict)
+    usual: Union[list[float], None] = None            # the extension's running usual feature values
+    calls: list[str] = msgspec.field(default_factory=list)       # recent call ids (a call is learnt once)
+
+
+class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
+    incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
+    auto_defense: dict[str, TimeSet] = msgspec.field(default_factory=dict)    # per auto-defense rule name
+    registration_lockout: Union[TimeSet, None] = None
+    registration_accounts: list[str] = msgspec.field(default_factory=list)   # accounts tried (last 5)
+    login_lockout: Union[TimeSet, None] = None
+    blocks: dict[str, list[list[float]]] = msgspec.field(default_factory=dict)  # tenant -> [start, until] (global_blocklist)
+    seen: dict[str, list[float]] = msgspec.field(default_factory=dict)          # tenant -> recent event times (global_blocklist)
+
+
+class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
+    incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
+    calls: dict[str, Call] = msgspec.field(default_factory=dict)
+    call_frequency: Union[TimeSet, None] = None
+    pin_failures: Union[TimeSet, None] = None
+    daily_calls: dict[int, TimeSet] = msgspec.field(default_factory=dict)       # local day -> calls
+    sequential_calls: dict[str, TimeSet] = msgspec.field(default_factory=dict)  # number -> calls
+    devices: dict[str, Device] = msgspec.field(default_factory=dict)           # concurrent_registrations
+    anomaly: Union[Features, None] = None
+
+
+class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
+    incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
+    live: dict[str, float] = msgspec.field(default_factory=dict)               # call id -> start (phase start seen)
+    done: Intervals = msgspec.field(default_factory=Intervals)                  # completed calls [start, end)
+
+
+KeyState = Union[IpState, ExtState, TrunkState]
+STATE_TYPES = {"ip": IpState, "ext": ExtState, "trunk": TrunkState}
+
+
+def new_state(scope: str) -> KeyState:
+    return STATE_TYPES[scope]()
+
+
+class StateVersionError(ValueError):
+    """A persisted value written by another schema version (or not by tollguard at all)."""

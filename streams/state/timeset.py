@@ -1,0 +1,130 @@
+"""``TimeSet``: the one window-state class every counting rule uses.
+
+A sorted set of ``(time, id)`` entries. Inserting puts an entry in its sorted position and
+ignores an entry it already holds, so:
+
+- events may arrive in any order (a CDR export sorted by call start, by call end, or shuffled)
+  and the set afterwards is the same;
+- an event applied twice (a worker restarted after a crash re-reads what it had not committed,
+  or a producer retried a send) is counted once.
+
+A sliding window of ``seconds`` ending at ``end`` holds the entries with
+``end - seconds < time <= end``. ``exceeded`` answers, for a newly inserted entry, at which
+window ends the count now goes over a limit: the windows that end at or after the entry and
+still contain it. That is what makes a late entry raise what an on-time entry would have
+raised.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+import msgspec
+
+
+class TimeSet(msgspec.Struct, array_like=True):
+    t: list[float] = msgspec.field(default_factory=list)
+    ids: list[int] = msgspec.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def add(self, time: float, ident: int) -> int:
+        """Insert in sorted position; the entry's index, or -1 when this (time, id) is already held."""
+        times, ids = self.t, self.ids
+        n = len(times)
+        if not n or time > times[-1]:  # the usual case: an event in order
+            times.append(time)
+            ids.append(ident)
+            return n
+        j = bisect_left(times, time)
+        while j < n and times[j] == time:
+            if ids[j] == ident:
+                return -1
+            j += 1
+        times.insert(j, time)
+        ids.insert(j, ident)
+        return j
+
+    def count(self, end: float, seconds: float) -> int:
+        """Entries in the window ``(end - seconds, end]``."""
+        times = self.t
+        return bisect_right(times, end) - bisect_right(times, end - seconds)
+
+    def exceeded(self, i: int, seconds: float, limit: int) -> list[tuple[float, int]]:
+        """``(window end, count)`` for every window end (an entry's time) that contains entry ``i``
+        and holds more than ``limit`` entries, earliest first."""
+        times = self.t
+        n = len(times)
+        start = times[i]
+        out: list[tuple[float, int]] = []
+        j = bisect_left(times, start)
+        last = None
+        while j < n and times[j] < start + seconds:
+            end = times[j]
+            if end != last:
+                last = end
+                c = bisect_right(times, end, j) - bisect_right(times, end - seconds, 0, j + 1)
+                if c > limit:
+                    out.append((end, c))
+            j += 1
+        return out
+
+    def prune(self, before: float, keep: int) -> None:
+        """Drop entries older than ``before``, then all but the newest ``keep``."""
+        times = self.t
+        k = bisect_left(times, before) if times and times[0] < before else 0
+        k = max(k, len(times) - keep)
+        if k > 0:
+            del times[:k]
+            del self.ids[:k]
+
+    def compact(self, lo: float, hi: float, keep: int) -> None:
+        """Keep only the newest ``keep`` entries of ``[lo, hi)`` (an epoch that already alerted:
+        only its last entries can still matter, to windows that end in the next epoch)."""
+        times = self.t
+        a, b = bisect_left(times, lo), bisect_left(times, hi)
+        if b - a > keep:
+            del times[a:b - keep]
+            del self.ids[a:b - keep]
+
+
+class Intervals(msgspec.Struct, array_like=True):
+    """Completed ``[start, end)`` intervals, sorted by end, one per id (a call counted once)."""
+    ends: list[float] = msgspec.field(default_factory=list)
+    starts: list[float] = msgspec.field(default_factory=list)
+    ids: list[int] = msgspec.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def add(self, start: float, end: float, ident: int) -> int:
+        """Insert in end order; the index, or -1 when this interval is already held."""
+        ends, ids = self.ends, self.ids
+        n = len(ends)
+        j = n if not n or end > ends[-1] else bisect_left(ends, end)
+        while j < n and ends[j] == end:
+            if ids[j] == ident:
+                return -1
+            j += 1
+        ends.insert(j, end)
+        self.starts.insert(j, start)
+        ids.insert(j, ident)
+        return j
+
+    def holds(self, ident: int, start: float) -> bool:
+        """Is the interval of ``ident`` (which began at ``start``) held?"""
+        ends, ids, starts = self.ends, self.ids, self.starts
+        return any(ids[k] == ident for k in range(bisect_left(ends, start), len(ends)) if starts[k] == start)
+
+    def overlapping(self, lo: float, hi: float) -> list[tuple[float, float]]:
+        """The held intervals that overlap ``[lo, hi)``."""
+        ends, starts = self.ends, self.starts
+        return [(starts[k], ends[k]) for k in range(bisect_right(ends, lo), len(ends)) if starts[k] < hi]
+
+    def prune(self, before: float, keep: int) -> None:
+        """Drop intervals that ended before ``before``, then all but the ``keep`` that ended last."""
+        ends = self.ends
+        k = max(bisect_left(ends, before), len(ends) - keep)
+        if k > 0:
+            del ends[:k], self.starts[:k], self.ids[:k]

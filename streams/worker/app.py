@@ -1,0 +1,277 @@
+"""The Faust app: topology, the batch agents, the commit protocol and the rebalance hooks.
+
+Topology (every name under ``TOLLGUARD_TOPIC_PREFIX``)::
+
+    <p>.cdr, <p>.security ──ingest──► <p>.by-ip    ──scope ip────┐
+      (JSON events, one     │          <p>.by-ext   ──scope ext───┼─► <p>.alerts  (key: subject)
+       or an array each)    │          <p>.by-trunk ──scope trunk─┘   <p>.actions (key: target)
+                            └─► <p>.dlq (with topic/partition/offset/index/reason)    <p>.blocklist (compacted)
+
+``ingest`` validates each event once and routes it to the partition of each scope key it has
+(``ingest.Ingest``); each scope keeps its rule state in a changelog-backed Faust table
+(``<p>-worker-state-<scope>-changelog``), so a worker that dies, or a second worker that takes
+partitions over, continues with the same state. Marks carry event time from the input
+partitions to the scope partitions (``records``, ``clock``). docs/stream.md has the semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import faust
+from faust.serializers import codecs
+from faust.types import TP
+
+from ..config import Config
+from ..dlq import dead_letter
+from ..policy import Policy
+from ..state import StateVersionError
+from . import faust_compat as fc
+from . import records
+from .emit import Emitter
+from .ingest import Ingest, partition_of
+from .scope import ScopeRunner
+from .statecodec import decode_value, encode_value
+
+log = logging.getLogger("tollguard.worker")
+
+SCOPES = ("ip", "ext", "trunk")
+COMMIT_S = 1.0         # a scope writes its state and acknowledges at least this often
+COMMIT_RECORDS = 200   # ... or after this many repartition records
+MARK_EVERY = 0.1       # ingest announces what changed in its input partitions this often
+IDLE_CHECK = 0.25
+
+
+class StateCodec(codecs.Codec):
+    """Rule state in the changelogs as versioned msgpack (streams.state.schema); keys as JSON."""
+
+    def _dumps(self, obj) -> bytes:
+        return encode_value(obj)
+
+    def _loads(self, s: bytes):
+        try:
+            return decode_value(s)
+        except StateVersionError as exc:
+            StateCodec.refused += 1
+            if StateCodec.refused <= 5:
+                log.error("changelog value refused, its key starts empty: %s", exc)
+            return None
+    refused = 0
+
+
+codecs.register("tollguard-state", StateCodec())
+
+
+class StateTable(faust.Table):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("schema", faust.Schema(key_serializer="json", value_serializer="tollguard-state"))
+        super().__init__(*args, **kwargs)
+        self.value_serializer = "tollguard-state"
+
+
+def create_app(config: Config | None = None, policy: Policy | None = None, model=None) -> faust.App:
+    """The Faust app. ``model`` is a loaded (estimator, card) pair for the anomaly rule, or None."""
+    config = config or Config.from_env()
+    policy = policy or Policy.default()
+    fc.install()
+    app = faust.App(
+        config.app_id, broker=config.broker, store="memory://", topic_partitions=config.partitions,
+        topic_replication_factor=config.replication_factor, value_serializer="raw", key_serializer="raw",
+        web_enabled=False, consumer_auto_offset_reset="earliest", producer_acks=-1, table_standby_replicas=0,
+        broker_commit_every=50_000, broker_commit_interval=1.0,
+        # a worker that dies is replaced within ~10 s rather than Faust's default 60 s session
+        broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
+    )
+    Worker(app, config, policy, model)
+    return app
+
+
+class Worker:
+    """The wiring of one worker process (an object, so each piece is named and testable in isolation)."""
+
+    def __init__(self, app: faust.App, config: Config, policy: Policy, model):
+        self.app, self.config, self.policy = app, config, policy
+        parts = config.partitions
+        self.scope_topics = {s: config.topic(f"by-{s}") for s in SCOPES}
+        self.inputs = {config.cdr: fc.BatchChannel(app, config.cdr), config.security: fc.BatchChannel(app, config.security)}
+        self.scope_channels = {s: fc.BatchChannel(app, t) for s, t in self.scope_topics.items()}
+        self.tables = {s: app.tables.add(StateTable(app, name=f"state-{s}", default=None, partitions=parts,
+                                                     beacon=app.tables.beacon)) for s in SCOPES}
+        scorer_factory = None
+        if model is not None:
+            from models.score import Scorer
+            scorer_factory = lambda: Scorer(*model)  # noqa: E731
+        self.runners = {s: ScopeRunner(s, policy, fc.table_data(self.tables[s]), parts,
+                                       lambda key, p: partition_of(key.encode(), parts) == p,
+                                       scorer_factory, config.lateness) for s in SCOPES}
+        self.ingest = Ingest(parts, config.skew)
+        self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist)
+        self.ingest_lock = asyncio.Lock()
+        self.locks = {s: asyncio.Lock() for s in SCOPES}
+        self.pending: dict[str, list] = {s: [] for s in SCOPES}       # records read, not yet acknowledged
+        self.futures: dict[str, list] = {s: [] for s in SCOPES}       # sends to await before the state is written
+        self.parts_touched: dict[str, set] = {s: set() for s in SCOPES}
+        self.last_commit = {s: time.monotonic() for s in SCOPES}
+        self.watchdog = fc.FetchWatchdog(app, set(self.inputs) | set(self.scope_topics.values()))
+        self.stats = {"events": 0, "dead": 0, "late": 0}
+        self._wire()
+        app.tollguard = self
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None):
+        return await self.app.producer.send(topic, key, value, partition, None, None)
+
+    # -- ingest -------------------------------------------------------------------------------
+    async def ingest_batch(self, messages) -> None:
+        async with self.ingest_lock:
+            routed = self.ingest.route(messages)
+            futures = []
+            for value in routed.dead:
+                futures.append(await self._send(self.config.dlq, None, value, None))
+            for (scope, part), values in routed.out.items():
+                for v in values:
+                    futures.append(await self._send(self.scope_topics[scope], None, v, part))
+            for f in futures:
+                await f
+            self.stats["events"] += routed.events
+            self.stats["dead"] += len(routed.dead)
+            fc.ack(self.app, messages)
+            for m in messages:
+                self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
+
+    async def announce(self, full: bool = False) -> None:
+        """Mark input partitions idle that have nothing left to read, and send what changed to every scope partition."""
+        async with self.ingest_lock:
+            if not self.ingest.expected:
+                counts = {t: fc.partitions_of(self.app, t) for t in self.inputs}
+                if all(counts.values()):
+                    self.ingest.expect(counts)
+            await self._idle_check()
+            marks = self.ingest.marks(full)
+            if not marks:
+                return
+            value = records.encode(marks, [])
+            futures = [await self._send(self.scope_topics[s], None, value, p)
+                       for s in SCOPES for p in range(self.config.partitions)]
+            for f in futures:
+                await f
+
+    async def _idle_check(self) -> None:
+        """A source is idle when nothing came for the idle timeout and the broker holds nothing more:
+        its end offset (asked now, not the consumer's last view) is where ingest has read to."""
+        wall = time.monotonic()
+        quiet = [(tp, src) for tp, src in self.ingest.sources.items()
+                 if not src.idle and wall - src.last_wall >= self.config.idle_seconds]
+        if not quiet:
+            return
+        ends = await fc.end_offsets(self.app, [TP(*tp) for tp, _ in quiet])
+        buffered = {(m.topic, m.partition) for chan in self.inputs.values() for m in chan.items}
+        for tp, src in quiet:
+            end = ends.get(TP(*tp))
+            if end is None or tp in buffered:
+                continue
+            pos = src.last_offset + 1 if src.last_offset >= 0 else await fc.position(self.app, TP(*tp))
+            if pos is not None and pos >= end:
+                src.idle = True
+
+    # -- scopes -------------------------------------------------------------------------------
+    def scope_handler(self, scope: str):
+        runner = self.runners[scope]
+
+        async def handle(messages) -> None:
+            async with self.locks[scope]:
+                out: list = []
+                dead: list = []
+                for m in messages:
+                    runner.apply(m.partition, m.value, dead, out)
+                    self.parts_touched[scope].add(m.partition)
+                    self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
+                self.pending[scope].extend(messages)
+                self.futures[scope] += await self.emitter.send(out)  # rule alerts go out at once
+                for raw, reason in dead:
+                    self.futures[scope].append(await self._send(self.config.dlq, None, dead_letter(raw, reason), None))
+                if len(self.pending[scope]) >= COMMIT_RECORDS or time.monotonic() - self.last_commit[scope] >= COMMIT_S:
+                    await self._commit(scope)
+        return handle
+
+    async def commit(self, scope: str) -> None:
+        async with self.locks[scope]:
+            await self._commit(scope)
+
+    async def _commit(self, scope: str) -> None:
+        """Score the model's micro-batch, make sure every alert is on Kafka, write the state, then acknowledge.
+
+        Until the acknowledgement a crash repeats the records: the rules' state is idempotent
+        (sets keyed by event identity), and alerts come back with the same ids.
+        """
+        self.last_commit[scope] = time.monotonic()
+        runner = self.runners[scope]
+        futures = self.futures[scope]
+        changelog = fc.changelog_topic(self.tables[scope])
+        for part in sorted(self.parts_touched[scope]):
+            out, changes = runner.flush(part)
+            futures += await self.emitter.send(out)
+            for key, value in changes:
+                futures.append(await fc.write_changelog(self.app, changelog, _key(key),
+                                                        None if value is None else encode_value(value), part))
+        self.parts_touched[scope].clear()
+        for f in futures:
+            await f
+        futures.clear()
+        fc.ack(self.app, self.pending[scope])
+        self.pending[scope].clear()
+        self.stats["late"] = sum(r.late for r in self.runners.values())
+
+    # -- wiring -------------------------------------------------------------------------------
+    def _wire(self) -> None:
+        app = self.app
+        for topic, chan in self.inputs.items():
+            fc.batch_agent(app, chan, f"ingest-{topic.rsplit('.', 1)[-1]}")(self.ingest_batch)
+        for scope, chan in self.scope_channels.items():
+            fc.batch_agent(app, chan, f"scope-{scope}")(self.scope_handler(scope))
+
+        @app.timer(interval=MARK_EVERY)
+        async def marks():
+            await self.announce()
+
+        @app.timer(interval=IDLE_CHECK)
+        async def commit_points():
+            for scope in SCOPES:
+                if self.pending[scope] and time.monotonic() - self.last_commit[scope] >= COMMIT_S:
+                    await self.commit(scope)
+
+        @app.timer(interval=self.watchdog.every)
+        async def fetch_watchdog():
+            self.watchdog.check()
+
+        @app.on_partitions_revoked.connect
+        async def on_revoked(app, revoked, **kwargs):
+            for scope in SCOPES:  # state of partitions about to move goes out first
+                await self.commit(scope)
+            tps = set(revoked)
+            for chan in (*self.inputs.values(), *self.scope_channels.values()):
+                chan.drop(tps)
+            self.ingest.forget((tp.topic, tp.partition) for tp in revoked)
+            for scope, topic in self.scope_topics.items():
+                self.runners[scope].forget(tp.partition for tp in revoked if tp.topic == topic)
+
+        @app.on_partitions_assigned.connect
+        async def on_assigned(app, assigned, **kwargs):
+            fc.shorten_fetch_wait(app)
+            wall = time.monotonic()
+            for tp in assigned:
+                if tp.topic in self.inputs:
+                    src = self.ingest.source(tp.topic, tp.partition)
+                    src.last_wall = max(src.last_wall, wall)
+
+        @app.task
+        async def started():
+            log.warning("tollguard worker %s consuming %s, %s (broker %s; lateness %g s, skew %g s)",
+                        self.config.app_id, self.config.cdr, self.config.security, self.config.safe_broker,
+                        self.config.lateness, self.config.skew)
+
+
+def _key(key: str) -> bytes:
+    import json
+    return json.dumps(key).encode()
