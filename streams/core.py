@@ -182,6 +182,9 @@ class Ctx:
 
     def schedule(self, rule: str, when: float, token: str) -> None:
         self.det.schedule(self.tenant.name, when, self.key, rule, token)
+        nxt = self.st.next_timer
+        if nxt is None or when < nxt:
+            self.st.next_timer = when
 
     def defer(self, rule: str, event: Event) -> None:
         """Hand ``event`` to ``rule.on_release`` once the tenant's watermark passes it (event-time order)."""
@@ -198,6 +201,7 @@ class Detector:
     def __init__(self, policy: Policy | None = None, state: StateStore | None = None,
                  scopes: Iterable[str] = SCOPES, scorer=None, lateness: float = 0.0):
         from .rules import FLUSH_RULES, RELEASE_RULES, RULES_BY_SCOPE, TIMER_RULES
+        from .rules._common import event_kind
 
         self.policy = policy or Policy.default()
         self.state: StateStore = state if state is not None else {}
@@ -210,6 +214,7 @@ class Detector:
         self._timer_rules = TIMER_RULES
         self._release_rules = RELEASE_RULES
         self._flush_rules = FLUSH_RULES
+        self._kind = event_kind
         self._active: dict[tuple[str, str, str], list] = {}
         self.scorer = scorer  # the anomaly model (models.score.Scorer); rules.anomaly feeds and reads it
         self.events = 0
@@ -242,22 +247,26 @@ class Detector:
         out += self.process(event)
         return out
 
-    def process(self, event: Event, scopes: Iterable[str] | None = None) -> list[Alert | Action]:
-        """Run every rule of the given scopes (default: this detector's) over one event, in any order."""
+    def process(self, event: Event, scopes: Iterable[str] | None = None, ts: float | None = None,
+                ident: int | None = None) -> list[Alert | Action]:
+        """Run every rule of the given scopes (default: this detector's) over one event, in any order.
+
+        ``ts`` and ``ident`` (its event time and identity) may be given when the shell has them.
+        """
         out: list[Alert | Action] = []
         tenant = self.policy.tenant(event.tenant)
-        ts = event_time(event)
+        if ts is None:
+            ts = event_time(event)
         if ts < self.clocks.get(event.tenant, float("-inf")) - self.lateness:
             self.late += 1
         is_cdr = isinstance(event, Cdr)
-        etype = "cdr" if is_cdr else "security"
+        kind = self._kind(event)
         keys = self.keys_for(event)
-        ident = None
         for scope in (scopes or self.scopes):
             key = keys.get(scope)
             if key is None:
                 continue
-            rules = self._active_rules(tenant, scope, etype)
+            rules = self._active_rules(tenant, scope, kind, is_cdr)
             if not rules:
                 continue
             st = self.state.get(key)
@@ -277,12 +286,13 @@ class Detector:
         self.events += 1
         return out
 
-    def _active_rules(self, tenant: Tenant, scope: str, etype: str) -> list:
-        """The rule modules of a scope and event type that this tenant has not switched off (cached)."""
-        k = (tenant.name, scope, etype)
+    def _active_rules(self, tenant: Tenant, scope: str, kind: str, is_cdr: bool) -> list:
+        """The rules of a scope that judge this kind of event and that the tenant has not switched off (cached)."""
+        k = (tenant.name, scope, kind)
         rules = self._active.get(k)
         if rules is None:
-            rules = self._active[k] = [r for r in self._rules[scope][etype] if tenant.rule(r.RULE).mode != "off"]
+            rules = self._active[k] = [r for r in self._rules[scope]["cdr" if is_cdr else "security"]
+                                       if tenant.rule(r.RULE).mode != "off" and kind in getattr(r, "WANTS", (kind,))]
         return rules
 
     def _track_call(self, ctx: Ctx, cdr: Cdr) -> None:
@@ -294,12 +304,10 @@ class Detector:
         calls = ctx.st.calls
         seen = calls.get(cdr.call_id)
         ctx.first_sight = seen is None
-        if calls and self._timer_rules:
-            limit = ctx.ts - self.lateness
-            for rule in self._timer_rules.values():
-                for when, token in list(rule.pending(ctx.st)):
-                    if when < limit:
-                        rule.on_timer(Ctx(self, ctx.tenant, None, when, ctx.scope, ctx.key, ctx.st, ctx.out), token)
+        live = ctx.tenant.name in self.live_tenants
+        nxt = ctx.st.next_timer
+        if nxt is not None and nxt < ctx.ts - self.lateness:
+            self._fire_key(ctx)
         if cdr.phase == "start":
             self.live_tenants.add(ctx.tenant.name)
             if seen is None:
@@ -307,16 +315,30 @@ class Detector:
         elif seen is not None:
             seen.ended = True
             seen.deadline = None
-        elif ctx.tenant.name in self.live_tenants:
+        elif live:
             calls[cdr.call_id] = Call(start=ctx.call_start, ended=True)  # a late start then arms no timer
-        if len(calls) > 16:
+        if len(calls) > 32:
             self._prune_calls(ctx)
+
+    def _fire_key(self, ctx: Ctx) -> None:
+        """Fire this key's timers that its own event time has passed; note when the next one is due."""
+        limit = ctx.ts - self.lateness
+        nxt = None
+        for rule in self._timer_rules.values():
+            for when, token in list(rule.pending(ctx.st)):
+                if when < limit:
+                    rule.on_timer(Ctx(self, ctx.tenant, None, when, ctx.scope, ctx.key, ctx.st, ctx.out), token)
+                elif nxt is None or when < nxt:
+                    nxt = when
+        ctx.st.next_timer = nxt
 
     @staticmethod
     def _prune_calls(ctx: Ctx) -> None:
+        """Calls over for longer than the longest call, or older than the horizon, can no longer matter."""
         calls = ctx.st.calls
-        cutoff = ctx.ts - ctx.tenant.p.max_call_duration - HORIZON
-        for cid in [c for c, v in calls.items() if v.start < cutoff]:
+        done = ctx.ts - ctx.tenant.p.max_call_duration
+        cutoff = done - HORIZON
+        for cid in [c for c, v in calls.items() if v.start < cutoff or ((v.ended or v.hung) and v.start < done)]:
             del calls[cid]
         if len(calls) > 256:
             for cid, _ in sorted(calls.items(), key=lambda kv: kv[1].start)[:len(calls) - 256]:

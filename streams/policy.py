@@ -301,6 +301,8 @@ class Tenant:
         self._ext: dict[str, ExtSettings] = {}
         self._default_ext = ExtSettings(p, self._ext_defaults)
         self._lan_cache: dict = {}  # per address: membership is asked for on every event
+        self._hours_cache: dict[int, bool] = {}
+        self._day_cache: dict[int, int] = {}
         self._exempt_cache: dict = {}
 
     def ext(self, extension: str) -> ExtSettings:
@@ -335,9 +337,21 @@ class Tenant:
         return hit
 
     def business_hours(self, ts: float) -> bool | None:
-        """Is the instant inside business hours in the tenant's zone? None when no hours are configured."""
+        """Is the instant inside business hours in the tenant's zone? None when no hours are configured.
+
+        Cached per minute: spans are given in whole minutes, so the answer cannot change within one.
+        """
         if not self.hours:
             return None
+        minute = int(ts // 60)
+        hit = self._hours_cache.get(minute)
+        if hit is None:
+            if len(self._hours_cache) > 4096:
+                self._hours_cache.clear()
+            hit = self._hours_cache[minute] = self._business_hours(minute * 60.0)
+        return hit
+
+    def _business_hours(self, ts: float) -> bool:
         local = datetime.fromtimestamp(ts, self.tz)
         if local.date() in self.holidays:
             return False
@@ -345,7 +359,14 @@ class Tenant:
         return any(a <= t < b or (b == time(23, 59, 59, 999999) and t >= a) for a, b in self.hours.get(local.weekday(), ()))
 
     def local_day(self, ts: float) -> int:
-        return datetime.fromtimestamp(ts, self.tz).date().toordinal()
+        """The calendar day in the tenant's zone (cached per quarter hour: every UTC offset is a multiple of one)."""
+        q = int(ts // 900)
+        day = self._day_cache.get(q)
+        if day is None:
+            if len(self._day_cache) > 4096:
+                self._day_cache.clear()
+            day = self._day_cache[q] = datetime.fromtimestamp(q * 900.0, self.tz).date().toordinal()
+        return day
 
 
 _DEFAULT_RULE = RuleSetting()

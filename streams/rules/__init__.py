@@ -1,8 +1,10 @@
 """The rule catalogue: one module per rule id of ``rules.md`` §1-§2.
 
 Each module declares ``RULE`` (its id), ``SCOPE`` (``ip``, ``ext`` or ``trunk``: the key it
-partitions by), ``EVENTS`` (``cdr`` and/or ``security``), ``SEVERITY`` (default) and
-``check(ctx, event)``; timer-driven rules also give ``on_timer`` and ``pending``. Its
+partitions by), ``EVENTS`` (``cdr`` and/or ``security``), optionally ``WANTS`` (the event kinds
+it judges, ``_common.event_kind``: the detector hands it nothing else), ``SEVERITY``
+(default) and ``check(ctx, event)``; timer-driven rules also give ``on_timer`` and
+``pending``, deferred ones ``on_release``, micro-batch ones ``on_flush``. Its
 docstring cites the guide section it implements. ``RULE_IDS`` is the public contract:
 SOC analysts filter alerts on these ids.
 """

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from ..epochs import HORIZON, epoch_of
 from ..events import Cdr
 from ..state import TimeSet
 
 SKIP_KINDS = ("short", "emergency")
+LOGIN_SERVICES = ("web", "app", "api", "ami", "http", "https")
+REGISTERED = frozenset({"reg_success", "reg_request"})   # a registration that was not refused
+OUTBOUND = frozenset({"outbound_start", "outbound_end"})
+
+
+_KINDS: dict[tuple, str] = {}
+
+
+def event_kind(event) -> str:
+    """What a rule may ask for in ``WANTS``: ``reg_|login_|other_`` + outcome, or ``<direction>_<phase>``."""
+    if isinstance(event, Cdr):
+        k = (event.direction, event.phase)
+    elif is_registration(event):
+        k = ("reg", event.outcome)
+    elif event.action == "login" or (event.action is None and event.service in LOGIN_SERVICES):
+        k = ("login", event.outcome)
+    else:
+        k = ("other", event.outcome)
+    kind = _KINDS.get(k)
+    if kind is None:
+        kind = _KINDS[k] = f"{k[0]}_{k[1]}"
+    return kind
 
 
 def external_call(ctx, cdr: Cdr) -> bool:
@@ -43,7 +63,7 @@ def is_registration(ev) -> bool:
 
 
 def window_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, span: float,
-                keep: int | None = None) -> Iterator[tuple[float, int]]:
+                keep: int | None = None) -> list[tuple[float, int]]:
     """Add this event (its identity at ``time``) to a sliding window and yield ``(instant, count)`` for
     the first window end of each epoch at which more than ``limit`` entries fall within ``seconds``.
 
@@ -52,16 +72,19 @@ def window_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, s
     """
     i = window.add(time, ctx.ident)
     if i < 0:
-        return
-    yield from first_per_epoch(window.exceeded(i, seconds, limit), span)
+        return []
+    hits = window.exceeded(i, seconds, limit)
     window.prune(window.t[-1] - seconds - HORIZON, keep if keep is not None else max(4 * (limit + 1), 64))
+    return first_per_epoch(hits, span) if len(hits) > 1 else hits
 
 
-def first_per_epoch(hits: list[tuple[float, int]], span: float) -> Iterator[tuple[float, int]]:
+def first_per_epoch(hits: list[tuple[float, int]], span: float) -> list[tuple[float, int]]:
     """The earliest hit of each incident epoch (emitting the others would only count into it)."""
     seen: set[int] = set()
+    out = []
     for at, count in hits:
         e = epoch_of(at, span)
         if e not in seen:
             seen.add(e)
-            yield at, count
+            out.append((at, count))
+    return out

@@ -17,6 +17,7 @@ from ..state import Features
 RULE = "anomaly"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = {"outbound_end"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "warning"
 USUAL_ALPHA = 0.05  # weight of a new call in the extension's running "usual" feature values
 RECENT_CALLS = 64

@@ -7,6 +7,7 @@ service; a rule matches on service, protocol (``both`` = any) and optional port.
 """
 
 from ._common import window_hits
+from ..epochs import FOREVER
 from ..state import TimeSet
 
 RULE = "auto_defense"
@@ -26,26 +27,29 @@ def _matches(r, ev) -> bool:
 
 
 def _by_service(tenant) -> dict:
-    """The tenant's rules grouped by service (cached on the tenant)."""
+    """The tenant's rules grouped by service, each with its name and incident span (cached on the tenant)."""
     idx = getattr(tenant, "_auto_defense_idx", None)
     if idx is None:
         idx = {}
         for r in tenant.p.auto_defense:
-            idx.setdefault(r.service, []).append(r)
+            span = FOREVER if r.block_seconds is None else float(max(r.block_seconds, 1))
+            idx.setdefault(r.service, []).append((r, r.name or f"{r.service}/{r.protocol}", span))
         tenant._auto_defense_idx = idx
     return idx
 
 
 def check(ctx, ev) -> None:
-    for r in _by_service(ctx.tenant).get(ev.service, ()):
+    rules = _by_service(ctx.tenant).get(ev.service)
+    if not rules:
+        return
+    for r, name, span in rules:
         if not _matches(r, ev):
             continue
-        name = r.name or f"{r.service}/{r.protocol}"
         window = ctx.st.auto_defense.get(name)
         if window is None:
             window = ctx.st.auto_defense[name] = TimeSet()
-        acts = [("block_ip", ev.src_ip, r.block_seconds)]
-        for at, n in window_hits(ctx, window, ctx.ts, r.seconds, r.packets, ctx.span(acts)):
+        for at, n in window_hits(ctx, window, ctx.ts, r.seconds, r.packets, span):
+            acts = [("block_ip", ev.src_ip, r.block_seconds)]
             ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                      f"{ev.src_ip} sent more than {r.packets} {r.service} packets in {r.seconds:g} s (rule {name})",
                      {"rule": name, "service": r.service, "protocol": r.protocol, "packets": n,

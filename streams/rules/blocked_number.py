@@ -8,11 +8,12 @@ removed) and against its E.164 form (``+CC…``), so ``+882.`` and ``00882.`` bo
 
 import re
 
-from ._common import call_actions, call_evidence
+from ._common import OUTBOUND, call_actions, call_evidence
 
 RULE = "blocked_number"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 _FMT = re.compile(r"[\s\-().\u00a0/]")
 

@@ -14,6 +14,7 @@ from ..epochs import FOREVER
 RULE = "call_duration"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = {"outbound_start", "outbound_end", "internal_start", "internal_end"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

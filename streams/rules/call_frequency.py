@@ -7,12 +7,13 @@ holding more than ``calls`` call starts fires and bars the extension. Each call 
 both, and in whatever order the feed delivers it.
 """
 
-from ._common import call_actions, external_call, window_hits
+from ._common import OUTBOUND, call_actions, external_call, window_hits
 from ..state import TimeSet
 
 RULE = "call_frequency"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "critical"
 
 

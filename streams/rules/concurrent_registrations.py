@@ -17,6 +17,7 @@ from ..state import Device
 RULE = "concurrent_registrations"
 SCOPE = "ext"
 EVENTS = ("security",)
+WANTS = {"reg_success"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "warning"
 MAX_DEVICES, MAX_TIMES = 8, 16
 
@@ -55,7 +56,12 @@ def check(ctx, ev) -> None:
     ttl = ctx.tenant.p.registration_ttl
     limit = ctx.tenant.ext(ev.account).concurrent_registrations
     # registrations from this instant on, within ttl, are the ones whose verdict this event can change
-    instants = sorted({(t, d) for d, v in devices.items() for t in v.regs if ctx.ts <= t < ctx.ts + ttl})
+    if times is dev.regs and all(not v.regs or v.regs[-1] <= ctx.ts for v in devices.values()):
+        instants = [(ctx.ts, name)]  # the usual case: the latest registration
+    else:
+        instants = sorted({(t, d) for d, v in devices.items() for t in v.regs if ctx.ts <= t < ctx.ts + ttl})
+    if len(devices) <= limit:
+        return  # not enough devices to be over the limit at any instant
     for at, newest in instants:
         active = {d: v for d, v in devices.items() if _active(v, at, ttl)}
         if len(active) > limit and newest in active:

@@ -5,11 +5,12 @@ a destination whose country cannot be told (unallocated or international-network
 such as +882/+883) is not allowed. The destination number is blocked.
 """
 
-from ._common import call_actions, call_evidence, external_call
+from ._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "country_code"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

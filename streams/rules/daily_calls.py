@@ -5,13 +5,14 @@ extension within one calendar day of the policy's time zone. One alert per exten
 dated at the call that went over the limit in call-start order. Each call counts once.
 """
 
-from ._common import call_actions, external_call
+from ._common import OUTBOUND, call_actions, external_call
 from ..epochs import FOREVER
 from ..state import TimeSet
 
 RULE = "daily_calls"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "warning"
 
 

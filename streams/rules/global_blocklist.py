@@ -41,7 +41,13 @@ def check(ctx, ev) -> None:
 
 
 def _remember(st, tenant: str, ts: float) -> None:
-    times = st.seen.setdefault(tenant, [])
-    if ts not in times:
+    times = st.seen.get(tenant)
+    if times is None:
+        st.seen[tenant] = [ts]
+        return
+    if ts > times[-1]:
+        times.append(ts)
+    elif ts not in times:
         insort(times, ts)
+    if len(times) > MAX_SEEN + MAX_SEEN // 2:
         del times[:-MAX_SEEN]

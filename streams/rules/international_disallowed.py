@@ -4,11 +4,12 @@ International calls are barred unless the extension has ``international: true``.
 dialled number is normalised first (international prefix, national prefix, home country).
 """
 
-from ._common import call_actions, call_evidence, external_call
+from ._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "international_disallowed"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

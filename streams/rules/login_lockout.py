@@ -13,15 +13,11 @@ from ..state import TimeSet
 RULE = "login_lockout"
 SCOPE = "ip"
 EVENTS = ("security",)
+WANTS = {"login_failure"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
-LOGIN_SERVICES = ("web", "app", "api", "ami", "http", "https")
 
 
 def check(ctx, ev) -> None:
-    if ev.outcome != "failure":
-        return
-    if not (ev.action == "login" or (ev.action is None and ev.service in LOGIN_SERVICES)):
-        return
     cfg = ctx.tenant.p.login_lockout
     if ctx.st.login_lockout is None:
         ctx.st.login_lockout = TimeSet()

@@ -6,12 +6,13 @@ outbound calls are barred. A call without a PIN over a route that requires one c
 bad PIN. Each call counts once, at its start.
 """
 
-from ._common import window_hits
+from ._common import OUTBOUND, window_hits
 from ..state import TimeSet
 
 RULE = "pin_failures"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

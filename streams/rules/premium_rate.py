@@ -5,11 +5,12 @@ international numbers that are possible but not valid (unallocated ranges, where
 than 20% of IRSF test numbers sit, rules.md §4). The destination number is blocked.
 """
 
-from ._common import call_actions, call_evidence, external_call
+from ._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "premium_rate"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "critical"
 
 

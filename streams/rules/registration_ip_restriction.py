@@ -4,12 +4,13 @@ When an extension lists ``permitted_ips`` (addresses or subnets), a registration
 other address is reported and that address blocked.
 """
 
-from ._common import is_registration
+from ._common import REGISTERED, is_registration
 from ..events import parse_ip
 
 RULE = "registration_ip_restriction"
 SCOPE = "ext"
 EVENTS = ("security",)
+WANTS = REGISTERED  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

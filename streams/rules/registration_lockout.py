@@ -12,6 +12,7 @@ from ..state import TimeSet
 RULE = "registration_lockout"
 SCOPE = "ip"
 EVENTS = ("security",)
+WANTS = {"reg_failure"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

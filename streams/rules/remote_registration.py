@@ -8,12 +8,13 @@ remotely, ``restricted`` = all but the listed accounts may, and a non-empty
 blocked.
 """
 
-from ._common import is_registration
+from ._common import REGISTERED, is_registration
 from ..events import parse_ip
 
 RULE = "remote_registration"
 SCOPE = "ext"
 EVENTS = ("security",)
+WANTS = REGISTERED  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "warning"
 
 

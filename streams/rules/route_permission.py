@@ -5,11 +5,12 @@ extension with ``outbound: false`` ("Disable Outbound Calls"), is reported; a ca
 progress is hung up, a completed one bars the extension's outbound calls.
 """
 
-from ._common import call_actions, call_evidence, external_call
+from ._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "route_permission"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

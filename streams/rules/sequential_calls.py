@@ -7,12 +7,13 @@ window, so the verdict does not depend on the order the feed delivers the calls 
 counts calls in a row; a call to another number in between no longer resets the count).
 """
 
-from ._common import call_actions, external_call, window_hits
+from ._common import OUTBOUND, call_actions, external_call, window_hits
 from ..state import TimeSet
 
 RULE = "sequential_calls"
 SCOPE = "ext"
 EVENTS = ("cdr",)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "warning"
 MAX_NUMBERS = 16
 
@@ -25,7 +26,7 @@ def check(ctx, cdr) -> None:
     window = per.get(number)
     if window is None:
         window = per[number] = TimeSet()
-        if len(per) > MAX_NUMBERS:  # keep the numbers called most recently
+        if len(per) > 2 * MAX_NUMBERS:  # keep the numbers called most recently (amortised)
             for k, _ in sorted(per.items(), key=lambda kv: kv[1].t[-1] if kv[1].t else -1.0)[:len(per) - MAX_NUMBERS]:
                 del per[k]
     seconds = ctx.tenant.p.sequential_calls.seconds

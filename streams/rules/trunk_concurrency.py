@@ -46,6 +46,8 @@ def check(ctx, cdr) -> None:
     st.done.prune(st.done.ends[-1] - horizon, MAX_INTERVALS)
     if live.pop(cdr.call_id, None) is not None:
         return  # already counted while it was live
+    if len(st.done) - st.done.ended_by(s) + len(live) <= limit:
+        return  # not enough calls ended after this one began to overlap it beyond the limit
     others = st.done.overlapping(s, end)  # this call included
     others += [(a, end) for a in live.values() if a < end]
     if len(others) <= limit:

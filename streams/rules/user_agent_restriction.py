@@ -5,11 +5,12 @@ user agent starts with none of them is reported (the PBX should have refused it)
 source IP blocked.
 """
 
-from ._common import is_registration
+from ._common import REGISTERED, is_registration
 
 RULE = "user_agent_restriction"
 SCOPE = "ext"
 EVENTS = ("security",)
+WANTS = REGISTERED  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 
 

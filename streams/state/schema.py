@@ -84,6 +84,7 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     sequential_calls: dict[str, TimeSet] = msgspec.field(default_factory=dict)  # number -> calls
     devices: dict[str, Device] = msgspec.field(default_factory=dict)           # concurrent_registrations
     anomaly: Union[Features, None] = None
+    next_timer: Union[float, None] = None   # core: the earliest live-call deadline of this key
 
 
 class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):

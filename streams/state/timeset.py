@@ -57,6 +57,12 @@ class TimeSet(msgspec.Struct, array_like=True):
         times = self.t
         n = len(times)
         start = times[i]
+        if i == n - 1 or times[i + 1] >= start + seconds:  # the usual case: nothing later in its window
+            if i + 1 < n and times[i + 1] == start:
+                pass  # equal times after it: take the general path
+            else:
+                c = i + 1 - bisect_right(times, start - seconds, 0, i + 1)
+                return [(start, c)] if c > limit else []
         out: list[tuple[float, int]] = []
         j = bisect_left(times, start)
         last = None
@@ -71,10 +77,15 @@ class TimeSet(msgspec.Struct, array_like=True):
         return out
 
     def prune(self, before: float, keep: int) -> None:
-        """Drop entries older than ``before``, then all but the newest ``keep``."""
+        """Drop entries older than ``before``, then all but the newest ``keep`` (amortised: a little
+        over ``keep`` may stay, so an in-order stream does not pay for a deletion per entry)."""
         times = self.t
-        k = bisect_left(times, before) if times and times[0] < before else 0
-        k = max(k, len(times) - keep)
+        n = len(times)
+        if n <= keep and (not n or times[0] >= before):
+            return
+        k = bisect_left(times, before) if times[0] < before else 0
+        if n - k > keep + keep // 4:
+            k = n - keep
         if k > 0:
             del times[:k]
             del self.ids[:k]
@@ -111,6 +122,10 @@ class Intervals(msgspec.Struct, array_like=True):
         self.starts.insert(j, start)
         ids.insert(j, ident)
         return j
+
+    def ended_by(self, t: float) -> int:
+        """How many held intervals ended at or before ``t``."""
+        return bisect_right(self.ends, t)
 
     def holds(self, ident: int, start: float) -> bool:
         """Is the interval of ``ident`` (which began at ``start``) held?"""

@@ -265,6 +265,18 @@ class Worker:
                     src = self.ingest.source(tp.topic, tp.partition)
                     src.last_wall = max(src.last_wall, wall)
 
+        async def drain_before_stop(deadline: float) -> None:
+            """SIGTERM: finish the records already read (bounded), then write state and acknowledge."""
+            chans = (*self.inputs.values(), *self.scope_channels.values())
+            while time.monotonic() < deadline and any(ch.pending() for ch in chans):
+                await asyncio.sleep(0.02)
+            for scope in SCOPES:
+                await self.commit(scope)
+            left = sum(ch.pending() for ch in chans)
+            log.warning("stopping: state written and offsets acknowledged%s",
+                        f"; {left} records left for the next start" if left else "")
+        fc.before_stop(app, drain_before_stop)
+
         @app.task
         async def started():
             log.warning("tollguard worker %s consuming %s, %s (broker %s; lateness %g s, skew %g s)",

@@ -3,6 +3,8 @@
 Each input partition (a *source*) announces, with the events it forwards and on its own:
 
 - ``wm``: the latest event time it has forwarded;
+- ``pace``: the same, but never ahead of the wall clock of the worker that read it (a PBX
+  whose clock runs ahead cannot make a source look further along than real time);
 - ``idle``: its owner has forwarded everything the broker holds and nothing came for the idle
   timeout;
 - per tenant ``[latest, lag]``: the tenant's latest event time on it, and how far that event
@@ -10,8 +12,8 @@ Each input partition (a *source*) announces, with the events it forwards and on 
 
 A tenant's watermark here is the minimum, over the sources that are not idle, of what that
 source guarantees for the tenant: its latest event there, or, since sources advance with every
-tenant's traffic, ``wm - lag - MARGIN`` (the tenant keeps the pace it showed), whichever is
-later; a source that never carried the tenant guarantees ``wm - MARGIN``. Until every source
+tenant's traffic, ``pace - lag - MARGIN`` (the tenant keeps the pace it showed), whichever is
+later; a source that never carried the tenant guarantees ``pace - MARGIN``. Until every source
 has announced itself, nothing moves. With every source idle, it is the tenant's latest event.
 
 So clocks are per tenant: another tenant's timestamps never move one tenant's timers, a slow
@@ -34,6 +36,7 @@ class SourceMark(msgspec.Struct, array_like=True):
     wm: float = NEVER
     idle: bool = False
     tenants: dict[str, list[float]] = msgspec.field(default_factory=dict)   # tenant -> [latest, lag]
+    pace: float = NEVER
 
 
 class ClockState(msgspec.Struct, tag="clock/1"):
@@ -51,10 +54,12 @@ class PartitionClock:
         self.state = state or ClockState()
         self.margin = margin
         self.changed = False
+        self._cache: dict[str, float] = {}
 
     def merge(self, marks: dict) -> set[str] | None:
         """Take marks in; the tenants whose watermark may have moved (None: possibly all of them)."""
         touched: set[str] | None = set()
+        self._cache.clear()
         sources = self.state.sources
         for src, mark in marks.items():
             if src == EXPECT:
@@ -62,7 +67,7 @@ class PartitionClock:
                     self.state.expected = sorted(mark)
                     touched = None
                 continue
-            wm, idle, tenants = mark
+            wm, idle, tenants, pace = mark
             m = sources.get(src)
             if m is None:
                 m = sources[src] = SourceMark()
@@ -71,6 +76,8 @@ class PartitionClock:
                 touched = None  # every tenant this source bounds may move
             if wm > m.wm:
                 m.wm = wm
+            if pace > m.pace:
+                m.pace = pace
             m.idle = idle
             for t, (latest, lag) in tenants.items():
                 cur = m.tenants.get(t)
@@ -88,6 +95,12 @@ class PartitionClock:
         return {t for m in self.state.sources.values() for t in m.tenants}
 
     def watermark(self, tenant: str) -> float:
+        w = self._cache.get(tenant)
+        if w is None:
+            w = self._cache[tenant] = self._watermark(tenant)
+        return w
+
+    def _watermark(self, tenant: str) -> float:
         sources = self.state.sources
         expected = self.state.expected
         if not expected or any(s not in sources for s in expected):
@@ -98,7 +111,7 @@ class PartitionClock:
             if m.idle:
                 continue
             own = m.tenants.get(tenant)
-            v = m.wm - margin if own is None else max(own[0], m.wm - own[1] - margin)
+            v = m.pace - margin if own is None else max(own[0], m.pace - own[1] - margin)
             if bound is None or v < bound:
                 bound = v
         if bound is not None:

@@ -33,25 +33,57 @@ from typing import Any, Awaitable, Callable, cast
 import faust
 from faust.transport.consumer import Consumer
 from faust.types import TP
+from faust.types.tuples import ack_lock
 from mode import Service
+from mode.utils.futures import notify
 
 log = logging.getLogger("tollguard.worker")
 
-# the Faust functions this module replaces or reaches into: name -> sha256 of their source in
-# the faust-streaming version the patches were written against (see the test named above)
+# The Faust functions this module replaces, copies the bookkeeping of, or relies on: their
+# name -> sha256 of their source in the faust-streaming version these patches were written
+# against. tests/streams/worker/test_faust_compat.py fails when one changes.
 PINNED = {
-    "faust.transport.consumer.Consumer._drain_messages":
-        "9ed4f58e2fd6bdd9e8c1a14ccb1bc3d8f0f61b6c2b1ebc8c0d0f3c4e50d3b7b1",
-    "faust.transport.consumer.Consumer.getmany": "",
-    "faust.transport.consumer.Consumer.track_message": "",
-    "faust.types.tuples.Message.ack": "",
+    # replaced by _drain_messages (batch channels fed per partition, no wait_first per record)
+    "faust.transport.consumer.Consumer._drain_messages": "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417",
+    # called by it: returns (records by partition, active partitions)
+    "faust.transport.consumer.Consumer._wait_next_records": "6218e1969a636b3ff504ad1b8e7ad58a113572e43d746cc96d684ed5153032c6",
+    # wrapped by _wait_empty (the shutdown drain runs first)
+    "faust.transport.consumer.Consumer.wait_empty": "e4662fe24f094819add590b2d75f233840e77823b432aea6504539768572102f",
+    # ack() repeats its bookkeeping (_acked, _acked_index, _n_acked, _waiting_for_ack) for offsets
+    "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
+    # reads that bookkeeping to decide what to commit
+    "faust.transport.consumer.Consumer._new_offset": "1d2c7ea89a7ad4f1a216c1d51936e569162cd66bd56f889e13fd29c910b58eb0",
+    # FetchWatchdog undoes what a lost call to this leaves behind
+    "faust.transport.consumer.Consumer.on_buffer_drop": "4b57e8a418d5ad9c58632b13b58b377ae185855520fd1280870cf7141ac0d1d0",
+    "faust.transport.consumer.Consumer._get_active_partitions": "b24897f3c7afdb5d02e5741d1a3d3c2bacf595802ed204231544cd7fde4e7eab",
+    # end_offsets() asks the broker through it (idleness is decided against a fresh high watermark)
+    "faust.transport.consumer.Consumer.highwaters": "ee8dff0cbfd96aea1d7c7492a64295a8f591a4cd5f03dbad5ea55e939aa286f2",
 }
 FAUST_VERSION = "0.15.3"
 FETCH_MAX_WAIT_MS = 50
 
 
+def originals() -> dict:
+    """The pinned functions as Faust ships them (before ``install``)."""
+    from faust.transport.consumer import Consumer as C
+    return {
+        "faust.transport.consumer.Consumer._drain_messages": _original_drain,
+        "faust.transport.consumer.Consumer._wait_next_records": C._wait_next_records,
+        "faust.transport.consumer.Consumer.wait_empty": _original_wait_empty,
+        "faust.transport.consumer.Consumer.ack": C.ack,
+        "faust.transport.consumer.Consumer._new_offset": C._new_offset,
+        "faust.transport.consumer.Consumer.on_buffer_drop": C.on_buffer_drop,
+        "faust.transport.consumer.Consumer._get_active_partitions": C._get_active_partitions,
+        "faust.transport.consumer.Consumer.highwaters": C.highwaters,
+    }
+
+
 class BatchChannel:
-    """A subscription to one topic whose records are handed over in batches (see the module doc)."""
+    """A subscription to one topic whose records are handed over in batches (see the module doc).
+
+    Holds aiokafka's records as fetched (no Faust ``Message`` per record); ``ack`` marks their
+    offsets done in Faust's own bookkeeping, which commits them as it commits everything else.
+    """
 
     def __init__(self, app: faust.App, topic_name: str, maxsize: int = 20_000):
         self.app = app
@@ -61,19 +93,15 @@ class BatchChannel:
         self.ready = asyncio.Event()
         self.space = asyncio.Event()
         self.space.set()
+        self.busy = 0  # records taken by a handler and not yet acknowledged
         subscription = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw",
                                  value_serializer="raw", acks=True)
         app.topics.add(cast(Any, subscription.clone(is_iterator=True)))  # what iterating a topic does
         _channels(app)[topic_name] = self
 
-    def put(self, message) -> None:
-        """Called by the consumer for each record of this topic (in the consumer's task)."""
-        message.refcount += 1
-        consumer = self.app.consumer
-        if not message.tracked:  # as a stream does: shutdown's wait_empty waits for its ack
-            message.tracked = True
-            consumer._unacked_messages.add(message)
-        self.items.append(message)
+    def put_many(self, records) -> None:
+        """Called by the consumer loop with one partition's fetched records, in offset order."""
+        self.items.extend(records)
         self.ready.set()
         if len(self.items) >= self.maxsize:
             self.space.clear()
@@ -86,17 +114,21 @@ class BatchChannel:
             self.ready.clear()
         if len(items) < self.maxsize:
             self.space.set()
+        self.busy += n
         return out
 
     def drop(self, tps: set) -> int:
         """Forget buffered records of revoked partitions (not acknowledged: their next owner reads them)."""
-        kept = [m for m in self.items if m.tp not in tps]
+        kept = [m for m in self.items if (m.topic, m.partition) not in tps]
         dropped = len(self.items) - len(kept)
         self.items = deque(kept)
         if not kept:
             self.ready.clear()
         self.space.set()
         return dropped
+
+    def pending(self) -> int:
+        return len(self.items) + self.busy
 
 
 def _channels(app) -> dict[str, BatchChannel]:
@@ -107,9 +139,9 @@ def _channels(app) -> dict[str, BatchChannel]:
 
 
 def batch_agent(app: faust.App, channel: BatchChannel, name: str, max_batch: int = 5_000):
-    """Decorator: run ``handler(messages)`` for each batch of records the channel receives.
+    """Decorator: run ``handler(records)`` for each batch of records the channel receives.
 
-    The handler acknowledges what it has finished with (``ack(messages)``); unacknowledged
+    The handler acknowledges what it has finished with (``ack(app, records)``); unacknowledged
     records are read again after a restart or by the partition's next owner.
     """
     def wrap(handler: Callable[[list], Awaitable[None]]):
@@ -117,8 +149,11 @@ def batch_agent(app: faust.App, channel: BatchChannel, name: str, max_batch: int
             while True:
                 await channel.ready.wait()
                 batch = channel.take(max_batch)
-                if batch:
-                    await handler(batch)
+                try:
+                    if batch:
+                        await handler(batch)
+                finally:
+                    channel.busy -= len(batch)
                 await asyncio.sleep(0)
         run.__name__ = run.__qualname__ = name
         app.task(run)
@@ -126,55 +161,78 @@ def batch_agent(app: faust.App, channel: BatchChannel, name: str, max_batch: int
     return wrap
 
 
-def ack(app, messages) -> None:
+def ack(app, records) -> None:
+    """Mark records done in Faust's offset bookkeeping (what ``Consumer.ack`` does for a Message)."""
     consumer = app.consumer
-    for m in messages:
-        m.ack(consumer)
+    by_tp: dict = {}
+    for r in records:
+        by_tp.setdefault((r.topic, r.partition), []).append(r.offset)
+    with ack_lock:
+        for (topic, part), offsets in by_tp.items():
+            tp = TP(topic, part)
+            committed = consumer._committed_offset[tp]
+            index = consumer._acked_index[tp]
+            acked = consumer._acked[tp]
+            for off in offsets:
+                if (committed is None or off >= committed) and off not in index:
+                    index.add(off)
+                    acked.append(off)
+                    consumer._n_acked += 1
+        notify(consumer._waiting_for_ack)
 
 
 async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: no cover (runs in the worker)
-    """Faust's consumer loop, with batch channels served directly and no per-record ``wait_first``."""
+    """Faust's consumer loop: batch channels get each partition's fetched records in one call; other
+    topics go through the conductor as before, without a ``wait_first`` per record while flow runs."""
     callback = self.callback
-    getmany = self.getmany
     consumer_should_stop = cast(Service, self)._stopped.is_set
     fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
     get_read_offset = self._read_offset.__getitem__
     set_read_offset = self._read_offset.__setitem__
-    commit_every = self._commit_every
     acks_enabled_for = self.app.topics.acks_enabled_for
     suspended = self.suspend_flow.is_set
     channels = _channels(self.app)
-    n = 0
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
-            ait = getmany(timeout=1.0)
+            records, active = await self._wait_next_records(1.0)
             await asyncio.sleep(0)
-            if self.should_stop:
+            if not records or self.should_stop:
                 continue
-            async for tp, message in ait:
-                n += 1
-                if n > 1000:
-                    await asyncio.sleep(0)
-                    n = 0
-                offset = message.offset
+            if not self.flow_active:
+                await self.perform_seek()
+                continue
+            generation = self.app.consumer_generation_id
+            for tp, recs in records.items():
+                if self.app.consumer_generation_id != generation or not self.flow_active:
+                    break  # a rebalance began: what was fetched is read again from the committed offsets
+                if not recs or (active is not None and tp not in active and tp not in self._buffered_partitions):
+                    continue
                 r_offset = get_read_offset(tp)
-                if r_offset is not None and offset < r_offset:
-                    continue  # already delivered (Faust logs these as dropped)
-                if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
-                    await self._add_gap(tp, r_offset + 1, offset)
-                if commit_every is not None and self._n_acked >= commit_every:
-                    self._n_acked = 0
-                    await self.commit()
+                if r_offset is not None and recs[0].offset < r_offset:
+                    recs = [r for r in recs if r.offset >= r_offset]
+                    if not recs:
+                        continue
+                if r_offset and recs[0].offset - r_offset > 1 and acks_enabled_for(tp.topic):
+                    await self._add_gap(tp, r_offset + 1, recs[0].offset)
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 chan = channels.get(tp.topic)
                 if chan is not None:
                     if not chan.space.is_set():
                         await chan.space.wait()
-                    chan.put(message)
-                elif suspended():
-                    await self.wait_first(callback(message), self.suspend_flow.wait())
-                else:
-                    await callback(message)
-                set_read_offset(tp, offset)
+                    chan.put_many(recs)
+                    set_read_offset(tp, recs[-1].offset)
+                    continue
+                to_message = self._to_message
+                for record in recs:
+                    message = to_message(tp, record)
+                    if self._commit_every is not None and self._n_acked >= self._commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    if suspended():
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                    else:
+                        await callback(message)
+                    set_read_offset(tp, record.offset)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
             return
@@ -185,12 +243,32 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
         raise
 
 
+async def _wait_empty(self: Consumer) -> None:  # pragma: no cover (runs in the worker)
+    """Before Faust's shutdown wait: let the batch channels finish what they hold (bounded), so what
+    was read is processed and acknowledged rather than read again by the next start."""
+    deadline = time.monotonic() + SHUTDOWN_DRAIN_S
+    for hook in getattr(self.app, "_tollguard_before_stop", ()):
+        await hook(deadline)
+    await _original_wait_empty(self)
+
+
+SHUTDOWN_DRAIN_S = 6.0
 _original_drain = Consumer._drain_messages
+_original_wait_empty = Consumer.wait_empty
 
 
 def install() -> None:
-    """Patch the consumer loop (idempotent; the worker calls it before the app starts)."""
+    """Patch the consumer loop and its shutdown wait (idempotent; the worker calls it before the app starts)."""
     Consumer._drain_messages = _drain_messages
+    Consumer.wait_empty = _wait_empty
+
+
+def before_stop(app, hook: Callable[[float], Awaitable[None]]) -> None:
+    """Run ``hook(deadline)`` when the worker stops, before Faust's last commit."""
+    hooks = getattr(app, "_tollguard_before_stop", None)
+    if hooks is None:
+        hooks = app._tollguard_before_stop = []
+    hooks.append(hook)
 
 
 def shorten_fetch_wait(app) -> None:

@@ -18,7 +18,7 @@ from aiokafka.partitioner import murmur2
 
 from ..core import Detector
 from ..dlq import dead_letter
-from ..events import EventError, event_time, record_events
+from ..events import EventError, decode_event, event_ident, event_time, record_events
 from . import records
 from .clock import EXPECT
 
@@ -29,6 +29,16 @@ REPARTITION_BYTES = 256 * 1024  # a repartition record is cut at this size (Kafk
 def partition_of(key: bytes, partitions: int) -> int:
     """The Java client's default partitioner (murmur2), so every shell agrees where a key lives."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def _judge(value: bytes):
+    """The events of one record: a one-event record decoded directly, a batch record element by element."""
+    if value[:1] == b"{":
+        try:
+            return ((None, value, decode_event(value), None),)
+        except EventError as exc:
+            return ((None, value, None, exc.reason),)
+    return list(record_events(value))
 
 
 @dataclass
@@ -44,9 +54,9 @@ class Source:
     announced_wm: float = float("-inf")
     announced_idle: bool = False
 
-    def mark(self, tenants: set[str] | None = None) -> list:
+    def mark(self, now: float, tenants: set[str] | None = None) -> list:
         names = self.changed if tenants is None else tenants
-        return [self.wm, self.idle, {t: self.tenants[t] for t in names}]
+        return [self.wm, self.idle, {t: self.tenants[t] for t in names}, min(self.wm, now)]
 
     def saw(self, tenant: str, ts: float) -> None:
         cur = self.tenants.get(tenant)
@@ -72,6 +82,7 @@ class Ingest:
         self.clock = clock
         self.sources: dict[tuple[str, int], Source] = {}
         self.expected: list[str] = []  # every input partition there is (set from topic metadata)
+        self._where: dict[str, tuple[str, int]] = {}  # scope key -> its (scope, partition)
 
     def expect(self, counts: dict[str, int]) -> None:
         """The input topics' partition counts: a scope partition waits until each has announced itself."""
@@ -87,68 +98,78 @@ class Ingest:
     def route(self, messages, wall: float | None = None) -> Routed:
         """Validate and route a batch of input records (objects with topic, partition, offset, value)."""
         now = self.clock()
+        limit = now + self.skew
         wall = time.monotonic() if wall is None else wall
         parts = self.partitions
         routed = Routed()
-        pending: dict[tuple[str, int], list] = {}
-        sizes: dict[tuple[str, int], int] = {}
-        used: dict[tuple[str, int], set] = {}
+        dead = routed.dead
+        pending: dict[tuple[str, int], list] = {}   # dest -> [entries, bytes]
+        touched: dict[tuple[str, int], Source] = {}
+        where = self._where
+        keys_for = Detector.keys_for
         for msg in messages:
-            src = self.source(msg.topic, msg.partition)
+            tp = (msg.topic, msg.partition)
+            src = touched.get(tp)
+            if src is None:
+                src = touched[tp] = self.source(*tp)
             src.last_offset, src.last_wall, src.idle = msg.offset, wall, False
             value = msg.value if msg.value is not None else b""
             try:
-                judged = list(record_events(value))
+                judged = _judge(value)
             except Exception as exc:  # EventError, or anything else: bad input never stops the worker
                 reason = exc.reason if isinstance(exc, EventError) else f"unreadable record: {exc!r}"
-                routed.dead.append(dead_letter(value, reason, topic=msg.topic, partition=msg.partition,
-                                               offset=msg.offset))
+                dead.append(dead_letter(value, reason, topic=msg.topic, partition=msg.partition, offset=msg.offset))
                 continue
             for i, raw, event, reason in judged:
                 if event is None:
-                    routed.dead.append(dead_letter(raw, reason, topic=msg.topic, partition=msg.partition,
-                                                   offset=msg.offset, index=i))
+                    dead.append(dead_letter(raw, reason, topic=msg.topic, partition=msg.partition,
+                                            offset=msg.offset, index=i))
                     continue
                 ts = event_time(event)
-                if ts > now + self.skew:
-                    routed.dead.append(dead_letter(raw, f"event time is {ts - now:,.0f} s ahead of the worker's clock; "
-                                                        f"at most {self.skew:g} s are accepted (TOLLGUARD_SKEW)",
-                                                   topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                                                   index=i))
+                if ts > limit:
+                    dead.append(dead_letter(raw, f"event time is {ts - now:,.0f} s ahead of the worker's clock; at "
+                                                 f"most {self.skew:g} s are accepted (TOLLGUARD_SKEW)",
+                                            topic=msg.topic, partition=msg.partition, offset=msg.offset, index=i))
                     continue
-                routed.events += 1
                 src.saw(event.tenant, ts)
-                entry = [src.name, msg.offset, -1 if i is None else i, raw]
-                for scope, key in Detector.keys_for(event).items():
-                    dest = (scope, partition_of(key.encode(), parts))
-                    batch = pending.get(dest)
-                    if batch is None:
-                        batch = pending[dest] = []
-                        used[dest] = set()
-                    batch.append(entry)
-                    used[dest].add((msg.topic, msg.partition))
-                    sizes[dest] = sizes.get(dest, 0) + len(raw) + 32
-                    if sizes[dest] >= REPARTITION_BYTES:
-                        self._cut(routed, dest, pending, used, sizes)
-        for dest in list(pending):
-            if pending[dest]:
-                self._cut(routed, dest, pending, used, sizes)
+                entry = [src.name, msg.offset, -1 if i is None else i, raw, ts, event_ident(event)]
+                size = len(raw) + 40
+                for scope, key in keys_for(event).items():
+                    dest = where.get(key)
+                    if dest is None:
+                        if len(where) > 1 << 18:
+                            where.clear()
+                        dest = where[key] = (scope, partition_of(key.encode(), parts))
+                    slot = pending.get(dest)
+                    if slot is None:
+                        slot = pending[dest] = [[], 0]
+                    slot[0].append(entry)
+                    slot[1] += size
+                    if slot[1] >= REPARTITION_BYTES:
+                        routed.out.setdefault(dest, []).append(records.encode(self._marks(touched, now), slot[0]))
+                        pending[dest] = [[], 0]
+                routed.events += 1
+        if pending:
+            marks = self._marks(touched, now)
+            for dest, (entries, _) in pending.items():
+                if entries:
+                    routed.out.setdefault(dest, []).append(records.encode(marks, entries))
         return routed
 
-    def _cut(self, routed: Routed, dest, pending, used, sizes) -> None:
+    def _marks(self, touched: dict, now: float) -> dict:
+        """Marks of the sources this batch read: everything they forwarded so far is sent before them."""
         marks: dict = {EXPECT: self.expected} if self.expected else {}
-        for tp in used[dest]:
-            s = self.sources[tp]
-            marks[s.name] = [s.wm, False, dict(s.tenants)] if len(s.tenants) < 64 else [s.wm, False, {}]
-        routed.out.setdefault(dest, []).append(records.encode(marks, pending[dest]))
-        pending[dest], used[dest], sizes[dest] = [], set(), 0
+        for s in touched.values():
+            marks[s.name] = [s.wm, False, s.tenants if len(s.tenants) <= 64 else {}, min(s.wm, now)]
+        return marks
 
     def marks(self, full: bool = False) -> dict:
         """Marks of the sources that changed since the last call (or all, with ``full``)."""
         out: dict = {}
+        now = self.clock()
         for s in self.sources.values():
             if full or s.changed or s.wm != s.announced_wm or s.idle != s.announced_idle:
-                out[s.name] = s.mark(set(s.tenants) if full else None)
+                out[s.name] = s.mark(now, set(s.tenants) if full else None)
                 s.changed = set()
                 s.announced_wm, s.announced_idle = s.wm, s.idle
         if out and self.expected:

@@ -3,12 +3,14 @@
 One record carries a batch of events for one scope partition and the *marks* of the input
 partitions they came from: ``TAG + msgpack([marks, events])`` with
 
-- ``events``: ``[[source, offset, index, raw event JSON], ...]`` in the order ingest read them;
-  ``source`` names the input partition (``cdr:2``), ``index`` the position inside a batch
-  record (-1 for a one-event record);
-- ``marks``: ``{source: [watermark, idle, {tenant: latest event time}]}``: how far that input
-  partition has got in event time, whether it has nothing left to read, and the latest
-  event time per tenant seen on it. A mark follows the events it covers on every partition
+- ``events``: ``[[source, offset, index, raw event JSON, event time, identity], ...]`` in the
+  order ingest read them; ``source`` names the input partition (``cdr:2``), ``index`` the
+  position inside a batch record (-1 for a one-event record); time and identity as ingest
+  computed them, so the scopes do not again;
+- ``marks``: ``{source: [watermark, idle, {tenant: [latest, lag]}, pace]}``: how far that
+  input partition has got in event time, whether it has nothing left to read, each tenant's
+  latest event time there and how far it lagged, and the watermark capped at the wall clock
+  (``clock`` explains how a scope partition reads them). A mark follows the events it covers on every partition
   it is sent to, so a scope partition that reads it has read them all (docs/stream.md).
 
 Ingest sends marks with every batch and, on their own, to every scope partition at least

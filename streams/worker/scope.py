@@ -13,7 +13,7 @@ import logging
 from typing import Callable
 
 from ..core import Detector
-from ..events import EventError, decode_event, event_time
+from ..events import decode_checked
 from ..policy import Policy
 from ..state import BufferedState
 from . import records
@@ -70,15 +70,16 @@ class ScopeRunner:
         det = w.detector
         clock = w.clock
         n = 0
-        for src, offset, index, raw in entries:
+        lateness = self.lateness
+        for src, offset, index, raw, ts, ident in entries:
             try:
-                event = decode_event(raw)
-            except EventError as exc:  # ingest validated it; never stop on bad input all the same
-                dead.append((raw, exc.reason))
+                event = decode_checked(raw)
+            except Exception as exc:  # ingest validated it; never stop on bad input all the same
+                dead.append((raw, f"unreadable after ingest: {exc}"))
                 continue
-            if event_time(event) < clock.watermark(event.tenant) - self.lateness:
+            if ts < clock.watermark(event.tenant) - lateness:
                 self.late += 1  # judged all the same: the rules do not need order (docs/stream.md)
-            out += det.process(event)
+            out += det.process(event, None, ts, ident)
             n += 1
         if marks:
             self.advance(w, marks, out)

@@ -102,3 +102,25 @@ def test_deeply_nested_input_is_refused_not_a_crash():
         split_batch(deep)
     with pytest.raises(EventError):
         decode_event(b'{"type":"cdr","x":' + deep + b"}")
+
+
+def test_timestamps_out_of_range_are_refused_with_the_field():
+    far = {"type": "cdr", "call_id": "x", "start": "9999-12-31T23:00:00Z", "src": "1", "dst": "2", "duration": 7200}
+    with pytest.raises(EventError, match="`start` is out of range"):
+        decode_event(json.dumps(far))
+    old = {"type": "security", "ts": "1900-01-01T00:00:00Z", "service": "sip", "src_ip": "1.2.3.4", "outcome": "failure"}
+    with pytest.raises(EventError, match="`ts` is out of range"):
+        decode_event(json.dumps(old))
+
+
+def test_event_time_and_identity():
+    from streams.events import event_ident, event_time
+    c = decode_event(json.dumps({"type": "cdr", "call_id": "k", "start": "2026-03-04T10:00:00Z", "src": "1",
+                                 "dst": "2", "duration": 60}))
+    assert event_time(c) == c.start.timestamp() + 60
+    again = decode_event(json.dumps({"type": "cdr", "call_id": "k", "start": "2026-03-04T10:00:00Z", "src": "1",
+                                     "dst": "2", "phase": "start"}))
+    assert event_ident(c) == event_ident(again)  # one call, one identity, whichever event reports it
+    s1 = decode_event(b'{"type":"security","ts":"2026-03-04T10:00:00Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure"}')
+    s2 = decode_event(b'{"type":"security","ts":"2026-03-04T10:00:01Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure"}')
+    assert event_ident(s1) != event_ident(s2)
