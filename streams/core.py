@@ -182,9 +182,10 @@ class Ctx:
 
     def schedule(self, rule: str, when: float, token: str) -> None:
         self.det.schedule(self.tenant.name, when, self.key, rule, token)
-        nxt = self.st.next_timer
-        if nxt is None or when < nxt:
-            self.st.next_timer = when
+        if self.scope == "ext":  # an extension's own later CDR fires its overdue calls (Detector._track_call)
+            nxt = self.st.next_timer
+            if nxt is None or when < nxt:
+                self.st.next_timer = when
 
     def defer(self, rule: str, event: Event) -> None:
         """Hand ``event`` to ``rule.on_release`` once the tenant's watermark passes it (event-time order)."""
@@ -325,6 +326,8 @@ class Detector:
         limit = ctx.ts - self.lateness
         nxt = None
         for rule in self._timer_rules.values():
+            if rule.SCOPE != ctx.scope:
+                continue
             for when, token in list(rule.pending(ctx.st)):
                 if when < limit:
                     rule.on_timer(Ctx(self, ctx.tenant, None, when, ctx.scope, ctx.key, ctx.st, ctx.out), token)
@@ -426,10 +429,13 @@ class Detector:
             if keys_for is not None and not keys_for(key):
                 continue
             st = self.state.get(key)
-            if st is None or not hasattr(st, "calls"):
+            scope = key.split(":", 1)[0]
+            if st is None or scope not in self.scopes:
                 continue
             tenant = key.split(":", 1)[1].split("/", 1)[0]
             for rule in self._timer_rules.values():
+                if rule.SCOPE != scope:
+                    continue
                 for when, token in rule.pending(st):
                     self.schedule(tenant, when, key, rule.RULE, token)
                     n += 1

@@ -2,8 +2,9 @@
 
 ``trunks.<name>.max_concurrent_calls`` (``default_trunk``: 30). Two sources of truth:
 
-- ``phase: start``/``end`` pairs: the calls in progress on the trunk; a start that makes
-  them exceed the limit is hung up;
+- ``phase: start``/``end`` pairs: the calls in progress on the trunk; once event time passes
+  a call's start (a timer, so every call that ended before it has been seen, in whatever
+  order the partitions delivered them), a start that made them exceed the limit is hung up;
 - completed CDRs (no start seen): their ``[start, end)`` intervals are kept for the
   longest possible call, and every stretch of time within a new call's span where more
   calls overlap than the limit raises the alert (one per incident epoch) and bars the
@@ -19,6 +20,7 @@ SCOPE = "trunk"
 EVENTS = ("cdr",)
 SEVERITY = "critical"
 MAX_INTERVALS = 4096
+JUST_BEFORE = 1e-3  # the start check fires once event time reaches the start (timers fire strictly after)
 
 
 def check(ctx, cdr) -> None:
@@ -31,14 +33,25 @@ def check(ctx, cdr) -> None:
         if len(live) > limit:
             for cid in [c for c, s in live.items() if s < ctx.ts - horizon]:
                 del live[cid]
-        if cdr.call_id in live or st.done.holds(ctx.ident, ctx.call_start):
+        if cdr.call_id in live or cdr.call_id in st.pending or st.done.holds(ctx.ident, ctx.call_start):
             return  # seen before, or already ended (its end CDR came first)
         live[cdr.call_id] = ctx.call_start
-        # in progress at this start: live calls that began before it, and ended calls that spanned it
-        n = sum(1 for a in live.values() if a <= ctx.call_start) + sum(
-            1 for a, b in st.done.overlapping(ctx.call_start, ctx.call_start) if a <= ctx.call_start < b)
-        if n > limit:
-            _fire(ctx, cdr, trunk, n, limit, [("hangup_call", cdr.call_id, None)], ctx.ts)
+        s = ctx.call_start
+        later_done = [(a, k) for a, k in zip(st.done.starts[st.done.ended_by(s):], st.done.ids[st.done.ended_by(s):])]
+        if len(live) + len(later_done) > limit:
+            # calls may be over the limit from this start on: judge this one and every call known to
+            # start after it (a start read late raises the count at theirs too), each once event time
+            # has passed its start, when every call that ended before it has been read
+            for cid, start in live.items():
+                if start >= s and cid not in st.pending:
+                    st.pending[cid] = [start, 0]
+                    ctx.schedule(RULE, start - JUST_BEFORE, cid)
+            for start, k in later_done:
+                if start >= s:
+                    key = f"#{k}"
+                    if key not in st.pending:
+                        st.pending[key] = [start, k]
+                        ctx.schedule(RULE, start - JUST_BEFORE, key)
         return
     s, end = ctx.call_start, ctx.ts
     if st.done.add(s, end, ctx.ident) < 0:
@@ -56,6 +69,28 @@ def check(ctx, cdr) -> None:
     span = ctx.span(acts)
     for at, peak in first_per_epoch(_over(others, s, end, limit, span), span):
         _fire(ctx, cdr, trunk, peak, limit, acts, at)
+
+
+def on_timer(ctx, call_id: str) -> None:
+    """Event time passed a live call's start: the calls in progress then, live or since ended, against the limit."""
+    st = ctx.st
+    entry = st.pending.pop(call_id, None)
+    if entry is None:
+        return
+    s = entry[0]
+    n = sum(1 for a in st.live.values() if a <= s) + st.done.count_at(s)
+    trunk = ctx.key.split("/", 1)[1]
+    limit = (ctx.tenant.p.trunks.get(trunk) or ctx.tenant.p.default_trunk).max_concurrent_calls
+    if n > limit:
+        live = call_id in st.live  # a call that has ended since (its id was not kept) is not hung up
+        ctx.emit(RULE, SEVERITY, "trunk", trunk, f"Trunk {trunk} carried {n} concurrent outbound calls (limit {limit})",
+                 {"concurrent": n, "limit": limit, "call_id": call_id if live else None, "live": True},
+                 [("hangup_call", call_id, None)] if live else [], at=s)
+
+
+def pending(st):
+    for call_id, (start, _) in st.pending.items():
+        yield start - JUST_BEFORE, call_id
 
 
 def _over(intervals, lo: float, hi: float, limit: int, span: float) -> list[tuple[float, int]]:

@@ -90,6 +90,7 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
 class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
     live: dict[str, float] = msgspec.field(default_factory=dict)               # call id -> start (phase start seen)
+    pending: dict[str, list] = msgspec.field(default_factory=dict)           # call id -> [start, identity]: to judge
     done: Intervals = msgspec.field(default_factory=Intervals)                  # completed calls [start, end)
 
 

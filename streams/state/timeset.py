@@ -127,6 +127,11 @@ class Intervals(msgspec.Struct, array_like=True):
         """How many held intervals ended at or before ``t``."""
         return bisect_right(self.ends, t)
 
+    def count_at(self, t: float) -> int:
+        """How many held intervals contain the instant ``t`` (start <= t < end)."""
+        ends, starts = self.ends, self.starts
+        return sum(1 for k in range(bisect_right(ends, t), len(ends)) if starts[k] <= t)
+
     def holds(self, ident: int, start: float) -> bool:
         """Is the interval of ``ident`` (which began at ``start``) held?"""
         ends, ids, starts = self.ends, self.ids, self.starts

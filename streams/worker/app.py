@@ -174,6 +174,11 @@ class Worker:
             pos = src.last_offset + 1 if src.last_offset >= 0 else await fc.position(self.app, TP(*tp))
             if pos is not None and pos >= end:
                 src.idle = True
+            elif pos is not None and wall - src.last_wall > 30 and wall - src.warned > 30:
+                # records wait on a partition that delivers nothing: it holds event time back, say so
+                src.warned = wall
+                log.warning("%s[%d] has %d records pending but delivered nothing for %.0f s (%s)", tp[0], tp[1],
+                            end - pos, wall - src.last_wall, fc.describe(self.app, TP(*tp)))
 
     # -- scopes -------------------------------------------------------------------------------
     def scope_handler(self, scope: str):
@@ -266,15 +271,16 @@ class Worker:
                     src.last_wall = max(src.last_wall, wall)
 
         async def drain_before_stop(deadline: float) -> None:
-            """SIGTERM: finish the records already read (bounded), then write state and acknowledge."""
+            """Before Faust waits for streams (a rebalance, or SIGTERM): finish the records already read
+            (bounded), then write state and acknowledge."""
             chans = (*self.inputs.values(), *self.scope_channels.values())
             while time.monotonic() < deadline and any(ch.pending() for ch in chans):
                 await asyncio.sleep(0.02)
             for scope in SCOPES:
                 await self.commit(scope)
             left = sum(ch.pending() for ch in chans)
-            log.warning("stopping: state written and offsets acknowledged%s",
-                        f"; {left} records left for the next start" if left else "")
+            log.info("records read so far are processed, their state written and acknowledged%s",
+                     f"; {left} left to read again" if left else "")
         fc.before_stop(app, drain_before_stop)
 
         @app.task

@@ -183,7 +183,14 @@ def ack(app, records) -> None:
 
 async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: no cover (runs in the worker)
     """Faust's consumer loop: batch channels get each partition's fetched records in one call; other
-    topics go through the conductor as before, without a ``wait_first`` per record while flow runs."""
+    topics go through the conductor as before, without a ``wait_first`` per record while flow runs.
+
+    Records fetched but not handed over (a rebalance began, flow stopped, the partition was paused)
+    are not skipped: the partition is sought back to the first of them. Faust relies on a later
+    seek to the committed offset instead, which for a partition never committed leaves the
+    position past records nobody processed (seen as a worker that took over a partition and read
+    nothing of what was produced before it did).
+    """
     callback = self.callback
     consumer_should_stop = cast(Service, self)._stopped.is_set
     fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
@@ -199,13 +206,19 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
             if not records or self.should_stop:
                 continue
             if not self.flow_active:
+                await _give_back(self, records)
                 await self.perform_seek()
                 continue
             generation = self.app.consumer_generation_id
-            for tp, recs in records.items():
+            items = list(records.items())
+            for n, (tp, recs) in enumerate(items):
                 if self.app.consumer_generation_id != generation or not self.flow_active:
-                    break  # a rebalance began: what was fetched is read again from the committed offsets
-                if not recs or (active is not None and tp not in active and tp not in self._buffered_partitions):
+                    await _give_back(self, dict(items[n:]))  # a rebalance began: read these again
+                    break
+                if not recs:
+                    continue
+                if active is not None and tp not in active and tp not in self._buffered_partitions:
+                    await _give_back(self, {tp: recs})  # paused meanwhile: read again when resumed
                     continue
                 r_offset = get_read_offset(tp)
                 if r_offset is not None and recs[0].offset < r_offset:
@@ -219,6 +232,9 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
                 if chan is not None:
                     if not chan.space.is_set():
                         await chan.space.wait()
+                    if self.app.consumer_generation_id != generation or not self.flow_active:
+                        await _give_back(self, dict(items[n:]))
+                        break
                     chan.put_many(recs)
                     set_read_offset(tp, recs[-1].offset)
                     continue
@@ -241,6 +257,18 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
         if self.transport.app.should_stop:
             return
         raise
+
+
+async def _give_back(consumer: Consumer, records: dict) -> None:
+    """Seek each partition back to the first record fetched and not handed over."""
+    for tp, recs in records.items():
+        if not recs:
+            continue
+        try:
+            if tp in consumer.assignment():
+                await consumer.seek(tp, recs[0].offset)
+        except Exception as exc:  # revoked meanwhile: its next owner reads from the committed offset
+            log.info("could not seek %s[%d] back to %d: %r", tp.topic, tp.partition, recs[0].offset, exc)
 
 
 async def _wait_empty(self: Consumer) -> None:  # pragma: no cover (runs in the worker)
@@ -321,6 +349,17 @@ async def end_offsets(app, tps: list[TP]) -> dict[TP, int]:
         return dict(await app.consumer.highwaters(*tps))
     except Exception:  # broker unreachable: nobody is idle until we know
         return {}
+
+
+def describe(app, tp: TP) -> str:
+    """What the consumer says about a partition (for a warning a person will read)."""
+    c = app.consumer
+    try:
+        return (f"assigned={tp in c.assignment()} active={tp in c._get_active_partitions()} "
+                f"paused={tp in c._paused_partitions} buffered={tp in c._buffered_partitions} "
+                f"read_offset={c._read_offset.get(tp)} highwater={c.highwater(tp)} flow_active={c.flow_active}")
+    except Exception as exc:  # mid-rebalance
+        return f"consumer state unavailable: {exc!r}"
 
 
 class FetchWatchdog:

@@ -53,6 +53,7 @@ class Source:
     idle: bool = False
     announced_wm: float = float("-inf")
     announced_idle: bool = False
+    warned: float = 0.0
 
     def mark(self, now: float, tenants: set[str] | None = None) -> list:
         names = self.changed if tenants is None else tenants

@@ -38,22 +38,35 @@ def prefix() -> str:
 
 class Worker:
     def __init__(self, prefix: str, log: Path, policy: str | None = None, partitions: int = 2,
-                 model: bool = False):
+                 model: bool = False, env: dict | None = None):
         self.prefix, self.log_path, self.policy, self.partitions = prefix, log, policy, partitions
         self.model = model
+        self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
         env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=self.prefix, TOLLGUARD_BROKER=f"kafka://{BOOTSTRAP}",
-                   TOLLGUARD_PARTITIONS=str(self.partitions))
+                   TOLLGUARD_PARTITIONS=str(self.partitions), **self.extra_env)
         cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"]
         if self.policy:
             cmd += ["--policy", self.policy]
         if not self.model:
             cmd += ["--no-model"]
         self.logf = open(self.log_path, "ab")
+        self.start_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=subprocess.STDOUT, cwd=ROOT)
         return self
+
+    def ready(self, timeout: float = 90.0) -> "Worker":
+        """Wait until the worker has created its topics and joined its group (so tests never race topic creation)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if b"Worker]: Ready" in self.log_path.read_bytes()[self.start_offset:]:
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}\n{self.log()}")
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready after {timeout} s\n{self.log()}")
 
     def stop(self, kill: bool = False) -> None:
         if self.proc and self.proc.poll() is None:
@@ -80,10 +93,11 @@ class Worker:
 def worker(tmp_path, prefix, broker, request):
     started: list[Worker] = []
 
-    def start(policy: str | None = None, partitions: int = 2, model: bool = False) -> Worker:
-        w = Worker(prefix, tmp_path / f"worker{len(started)}.log", policy, partitions, model).start()
+    def start(policy: str | None = None, partitions: int = 2, model: bool = False, wait: bool = True,
+              env: dict | None = None) -> Worker:
+        w = Worker(prefix, tmp_path / f"worker{len(started)}.log", policy, partitions, model, env).start()
         started.append(w)
-        return w
+        return w.ready() if wait else w
 
     yield start
     for w in started:
