@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200.0, help="events per second of event time")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    t = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)  # in the past: the worker refuses events ahead of its clock
     dests = ["02079460%03d" % i for i in range(500)] + ["07700900%03d" % i for i in range(500)] + \
             ["0033142278%03d" % i for i in range(50)] + ["0049301234%03d" % i for i in range(50)] + ["09098790000"]
     pub = [f"{rng.randrange(11, 220)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(2000)]

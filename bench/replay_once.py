@@ -6,7 +6,7 @@ MODE is ``json`` (the floor: a stdlib ``json.loads`` loop over the same lines), 
 (the event contract's msgspec decoder alone), ``rules`` (decode + every rule) or ``model``
 (decode + rules + the shipped anomaly model). Prints one JSON object: events, seconds (the
 loop only, not start-up), events_per_s, rss_mb (peak), and for rules/model the state it
-left: keys per scope and serialized (JSON) bytes per extension key, as a changelog holds them.
+left: keys per scope and serialized bytes per key (msgpack, as the worker's changelog holds them).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def main() -> None:
         if mode == "model":
             from models.score import Scorer
             scorer = Scorer.load(ROOT / "models" / "default.skops")
-        det = Detector(Policy.default(), scorer=scorer)
+        policy = Policy.load(sys.argv[3]) if len(sys.argv) > 3 else Policy.default()
+        det = Detector(policy, scorer=scorer)
         alerts = [0]
 
         def on_output(rec):
@@ -60,9 +61,10 @@ def main() -> None:
         stats = run(read_events([path]), det, on_output, lambda r: None)
         out.update(events=stats.events, seconds=stats.seconds, outputs=alerts[0],
                    alerts_by_rule=dict(stats.alerts.most_common()))
+        from streams.worker.statecodec import encode_value
         sizes: dict[str, list[int]] = {}
         for key, st in det.state.items():
-            sizes.setdefault(key.split(":", 1)[0], []).append(len(json.dumps(st, separators=(",", ":"))))
+            sizes.setdefault(key.split(":", 1)[0], []).append(len(encode_value(st)))
         out["keys"] = {k: len(v) for k, v in sizes.items()}
         out["state_bytes_per_key"] = {k: round(sum(v) / len(v), 1) for k, v in sizes.items()}
     out["events_per_s"] = out["events"] / out["seconds"]

@@ -2,15 +2,18 @@
 
 Each measurement uses a fresh topic prefix, so runs never see each other's data:
 
-- ``worker_throughput``: a data file is produced (one event per record, or JSON-array batch
-  records) while 1 or 2 worker processes run; the rate is events / (first send -> every
-  input and repartition offset committed by the worker group). RSS of each worker and the
-  size of the extension state in its changelog are read at the end.
+- ``drain``: a data file is produced first (one event per record, keyed as ``tollguard
+  produce`` keys them, or JSON-array batch records), then 1 or 2 worker processes are
+  started; the rate is events / (the first worker ready -> every input and repartition
+  offset committed by the group: every event applied, its alerts sent and its state
+  written). With 2 workers their rebalance falls inside the measured time. RSS of each
+  worker and the size of the extension state in its changelog are read at the end.
 - ``bare_consumer``: an aiokafka ``getmany`` loop that only decodes the same records (the
   floor any Python consumer pays).
-- ``latency``: background traffic at a fixed events/s, in small batch records sent every
-  10 ms to every input partition, plus scanner probes from unique IPs; latency = wall time
-  the alert was read - wall time the probe event was created (batching delay included).
+- ``latency``: background traffic at a fixed events/s, one event per Kafka record, sent
+  every 10 ms and spread over every input partition, plus ten scanner probes per second
+  from unique IPs, all stamped with the wall clock; latency = wall time the alert was read
+  - wall time the probe was created.
 """
 
 from __future__ import annotations
@@ -55,11 +58,14 @@ def ensure(prefix: str, partitions: int) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
 
 
-def start_worker(prefix: str, partitions: int, tag: str, model: bool = False) -> tuple[subprocess.Popen, Path]:
+def start_worker(prefix: str, partitions: int, tag: str, model: bool = False,
+                 policy: Path | None = None) -> tuple[subprocess.Popen, Path]:
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{prefix}-{tag}.log"
     env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_PARTITIONS=str(partitions))
     cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"] + ([] if model else ["--no-model"])
+    if policy is not None:
+        cmd += ["--policy", str(policy)]
     proc = subprocess.Popen(cmd, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
     return proc, log
 
@@ -122,27 +128,30 @@ def committed_lag(prefix: str, admin, consumer, topics: list[str]) -> int:
                for tp in tps)
 
 
-def worker_throughput(path: Path, partitions: int, batch: int, workers: int = 1, model: bool = False,
-                      timeout: float = 1800) -> dict:
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+def produce_backlog(prefix: str, recs: list) -> None:
+    from kafka import KafkaProducer
+    p = KafkaProducer(bootstrap_servers=[BOOT], acks=1, linger_ms=20, batch_size=512 * 1024,
+                      max_request_size=8 * 1024 * 1024)
+    for topic, key, value, _ in recs:
+        p.send(f"{prefix}.{topic}", key=key, value=value)
+    p.flush()
+    p.close()
 
-    prefix = new_prefix("tp")
+
+def drain(path: Path, partitions: int, batch: int, workers: int = 1, model: bool = False,
+          timeout: float = 1800, policy: Path | None = None) -> dict:
+    """The worker's own rate: a backlog produced first, then drained (see the module doc)."""
+    from kafka import KafkaAdminClient, KafkaConsumer
+
+    prefix = new_prefix("dr")
     ensure(prefix, partitions)
     recs = read_records(path, batch)
     n = sum(r[3] for r in recs)
-    procs = [start_worker(prefix, partitions, f"w{i}", model) for i in range(workers)]
+    produce_backlog(prefix, recs)
+    procs = [start_worker(prefix, partitions, f"w{i}", model, policy) for i in range(workers)]
     try:
-        for i, (_, log) in enumerate(procs):
-            wait_ready(log)
-        if workers > 1:
-            time.sleep(12)  # the first worker's rebalance to share partitions settles
-        p = KafkaProducer(bootstrap_servers=[BOOT], acks=1, linger_ms=20, batch_size=512 * 1024,
-                          max_request_size=8 * 1024 * 1024)
+        wait_ready(procs[0][1])
         t0 = time.monotonic()
-        for topic, key, value, _ in recs:
-            p.send(f"{prefix}.{topic}", key=key, value=value)
-        p.flush()
-        produced = time.monotonic() - t0
         admin = KafkaAdminClient(bootstrap_servers=[BOOT])
         c = KafkaConsumer(bootstrap_servers=[BOOT])
         topics = [f"{prefix}.{t}" for t in ("cdr", "security", "by-ip", "by-ext", "by-trunk")]
@@ -152,15 +161,14 @@ def worker_throughput(path: Path, partitions: int, batch: int, workers: int = 1,
                 break
             if time.monotonic() - t0 > timeout:
                 raise SystemExit(f"worker did not catch up in {timeout} s; see {procs[0][1]}")
-            time.sleep(0.2)
+            time.sleep(0.5)
         dt = time.monotonic() - t0
         rss = [round(rss_mb(proc.pid), 1) for proc, _ in procs]
         state = changelog_state(prefix, "ext")
         admin.close()
         c.close()
         return {"events": n, "records": len(recs), "batch": batch, "partitions": partitions, "workers": workers,
-                "produce_s": round(produced, 2), "seconds": round(dt, 2), "events_per_s": n / dt,
-                "rss_mb": rss, **state}
+                "seconds": round(dt, 2), "events_per_s": n / dt, "rss_mb": rss, **state}
     finally:
         for proc, _ in procs:
             stop(proc)
@@ -234,14 +242,14 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01, wa
     proc, log = start_worker(prefix, partitions, "w0")
     try:
         wait_ready(log)
-        p = KafkaProducer(bootstrap_servers=[BOOT], acks=1, linger_ms=0)
+        p = KafkaProducer(bootstrap_servers=[BOOT], acks=1, linger_ms=2)
         c = KafkaConsumer(f"{prefix}.alerts", bootstrap_servers=[BOOT], auto_offset_reset="earliest",
                           group_id=None, consumer_timeout_ms=1)
         sources = [(f"{prefix}.{t}", part) for t in ("cdr", "security") for part in range(partitions)]
         sent: dict[str, float] = {}
         warmed: dict[str, float] = {}
         got: dict[str, float] = {}
-        base = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+        base = datetime.now(timezone.utc)  # live traffic: stamped with the wall clock
         per_tick = rate * tick_s
         t0 = time.monotonic()
         i = ticks = 0
@@ -260,7 +268,6 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01, wa
             k = int(owed)
             owed -= k
             chunks: list[list[bytes]] = [[] for _ in sources]
-            probe_ip = None
             warm = now - t0 < warmup
             for j in range(k):
                 if i % int(rate / 10) == 0:  # ten probes per second (those of the warm-up are not counted)
@@ -280,8 +287,8 @@ def latency(rate: float, seconds: int, partitions: int, tick_s: float = 0.01, wa
                 chunks[j % len(sources)].append(json.dumps(ev).encode())
                 i += 1
             for (topic, part), chunk in zip(sources, chunks):
-                if chunk:
-                    p.send(topic, value=join_batch(chunk), partition=part)
+                for value in chunk:  # one event per Kafka record, the shape upstream producers send
+                    p.send(topic, value=value, partition=part)
             p.flush()
             ticks += 1
             poll()

@@ -37,8 +37,9 @@ def check(ctx, cdr) -> None:
             return  # seen before, or already ended (its end CDR came first)
         live[cdr.call_id] = ctx.call_start
         s = ctx.call_start
-        later_done = [(a, k) for a, k in zip(st.done.starts[st.done.ended_by(s):], st.done.ids[st.done.ended_by(s):])]
-        if len(live) + len(later_done) > limit:
+        done = st.done
+        first = done.ended_by(s)
+        if len(live) + len(done) - first > limit:
             # calls may be over the limit from this start on: judge this one and every call known to
             # start after it (a start read late raises the count at theirs too), each once event time
             # has passed its start, when every call that ended before it has been read
@@ -46,12 +47,13 @@ def check(ctx, cdr) -> None:
                 if start >= s and cid not in st.pending:
                     st.pending[cid] = [start, 0]
                     ctx.schedule(RULE, start - JUST_BEFORE, cid)
-            for start, k in later_done:
-                if start >= s:
-                    key = f"#{k}"
+            starts, ids = done.starts, done.ids
+            for k in range(first, len(starts)):
+                if starts[k] >= s:
+                    key = f"#{ids[k]}"
                     if key not in st.pending:
-                        st.pending[key] = [start, k]
-                        ctx.schedule(RULE, start - JUST_BEFORE, key)
+                        st.pending[key] = [starts[k], ids[k]]
+                        ctx.schedule(RULE, starts[k] - JUST_BEFORE, key)
         return
     s, end = ctx.call_start, ctx.ts
     if st.done.add(s, end, ctx.ident) < 0:

@@ -142,6 +142,8 @@ class Worker:
 
     async def announce(self, full: bool = False) -> None:
         """Mark input partitions idle that have nothing left to read, and send what changed to every scope partition."""
+        if self.ingest_lock.locked():
+            return  # a batch is being routed: its records carry its marks, and the next tick sends the rest
         async with self.ingest_lock:
             if not self.ingest.expected:
                 counts = {t: fc.partitions_of(self.app, t) for t in self.inputs}
@@ -243,7 +245,8 @@ class Worker:
         @app.timer(interval=IDLE_CHECK)
         async def commit_points():
             for scope in SCOPES:
-                if self.pending[scope] and time.monotonic() - self.last_commit[scope] >= COMMIT_S:
+                if (self.pending[scope] and time.monotonic() - self.last_commit[scope] >= COMMIT_S
+                        and not self.locks[scope].locked()):  # a busy scope commits from its own handler
                     await self.commit(scope)
 
         @app.timer(interval=self.watchdog.every)
