@@ -68,6 +68,14 @@ class Ctx:
         self.blocks_changed = False
 
     @property
+    def settled(self) -> float:
+        """Event time this tenant's events have all reached (the watermark), or this event's, whichever is
+        earlier: what a key may forget is measured from here, never from the latest time some partition
+        far ahead of the others delivered."""
+        clock = self.det.clocks.get(self.tenant.name, float("-inf"))
+        return clock if clock < self.ts else self.ts
+
+    @property
     def num(self):
         """Classification of the CDR's dialled number (cached per distinct number and tenant)."""
         if self._num is None:
@@ -141,7 +149,7 @@ class Ctx:
 
     def _prune_incidents(self) -> None:
         """Forget incidents over for longer than the horizon (a late detection can no longer join them)."""
-        cutoff = self.ts - HORIZON
+        cutoff = self.settled - HORIZON
         incidents = self.st.incidents
         for k in [k for k, v in incidents.items() if v.until < cutoff]:
             del incidents[k]
@@ -339,7 +347,7 @@ class Detector:
     def _prune_calls(ctx: Ctx) -> None:
         """Calls over for longer than the longest call, or older than the horizon, can no longer matter."""
         calls = ctx.st.calls
-        done = ctx.ts - ctx.tenant.p.max_call_duration
+        done = ctx.settled - ctx.tenant.p.max_call_duration
         cutoff = done - HORIZON
         for cid in [c for c, v in calls.items() if v.start < cutoff or ((v.ended or v.hung) and v.start < done)]:
             del calls[cid]

@@ -74,7 +74,7 @@ def window_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, s
     if i < 0:
         return []
     hits = window.exceeded(i, seconds, limit)
-    window.prune(window.t[-1] - seconds - HORIZON, keep if keep is not None else max(4 * (limit + 1), 64))
+    window.prune(ctx.settled - seconds - HORIZON, keep if keep is not None else max(4 * (limit + 1), 64))
     return first_per_epoch(hits, span) if len(hits) > 1 else hits
 
 

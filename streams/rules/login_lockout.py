@@ -42,4 +42,4 @@ def check(ctx, ev) -> None:
                      f"{who} User Blocked Out: {n} failed logins from {ev.src_ip}; banned permanently",
                      {"failures": n, "seconds": cfg.max_seconds, "service": ev.service, "account": ev.account,
                       "permanent": True}, [("block_ip", ev.src_ip, None)], variant="permanent", at=at)
-    window.prune(window.t[-1] - longest - HORIZON, max(4 * max(cfg.failures, cfg.max_failures or 0), 64))
+    window.prune(ctx.settled - longest - HORIZON, max(4 * max(cfg.failures, cfg.max_failures or 0), 64))

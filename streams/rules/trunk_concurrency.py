@@ -31,7 +31,7 @@ def check(ctx, cdr) -> None:
     horizon = ctx.tenant.p.max_call_duration + HORIZON
     if cdr.phase == "start":
         if len(live) > limit:
-            for cid in [c for c, s in live.items() if s < ctx.ts - horizon]:
+            for cid in [c for c, s in live.items() if s < ctx.settled - horizon]:
                 del live[cid]
         if cdr.call_id in live or cdr.call_id in st.pending or st.done.holds(ctx.ident, ctx.call_start):
             return  # seen before, or already ended (its end CDR came first)
@@ -58,7 +58,7 @@ def check(ctx, cdr) -> None:
     s, end = ctx.call_start, ctx.ts
     if st.done.add(s, end, ctx.ident) < 0:
         return  # counted before
-    st.done.prune(st.done.ends[-1] - horizon, MAX_INTERVALS)
+    st.done.prune(ctx.settled - horizon, MAX_INTERVALS)
     if live.pop(cdr.call_id, None) is not None:
         return  # already counted while it was live
     if len(st.done) - st.done.ended_by(s) + len(live) <= limit:

@@ -191,14 +191,8 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
     position past records nobody processed (seen as a worker that took over a partition and read
     nothing of what was produced before it did).
     """
-    callback = self.callback
     consumer_should_stop = cast(Service, self)._stopped.is_set
     fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
-    get_read_offset = self._read_offset.__getitem__
-    set_read_offset = self._read_offset.__setitem__
-    acks_enabled_for = self.app.topics.acks_enabled_for
-    suspended = self.suspend_flow.is_set
-    channels = _channels(self.app)
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             records, active = await self._wait_next_records(1.0)
@@ -212,43 +206,9 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
             generation = self.app.consumer_generation_id
             items = list(records.items())
             for n, (tp, recs) in enumerate(items):
-                if self.app.consumer_generation_id != generation or not self.flow_active:
+                if not await _deliver(self, tp, recs, active, generation):
                     await _give_back(self, dict(items[n:]))  # a rebalance began: read these again
                     break
-                if not recs:
-                    continue
-                if active is not None and tp not in active and tp not in self._buffered_partitions:
-                    await _give_back(self, {tp: recs})  # paused meanwhile: read again when resumed
-                    continue
-                r_offset = get_read_offset(tp)
-                if r_offset is not None and recs[0].offset < r_offset:
-                    recs = [r for r in recs if r.offset >= r_offset]
-                    if not recs:
-                        continue
-                if r_offset and recs[0].offset - r_offset > 1 and acks_enabled_for(tp.topic):
-                    await self._add_gap(tp, r_offset + 1, recs[0].offset)
-                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                chan = channels.get(tp.topic)
-                if chan is not None:
-                    if not chan.space.is_set():
-                        await chan.space.wait()
-                    if self.app.consumer_generation_id != generation or not self.flow_active:
-                        await _give_back(self, dict(items[n:]))
-                        break
-                    chan.put_many(recs)
-                    set_read_offset(tp, recs[-1].offset)
-                    continue
-                to_message = self._to_message
-                for record in recs:
-                    message = to_message(tp, record)
-                    if self._commit_every is not None and self._n_acked >= self._commit_every:
-                        self._n_acked = 0
-                        await self.commit()
-                    if suspended():
-                        await self.wait_first(callback(message), self.suspend_flow.wait())
-                    else:
-                        await callback(message)
-                    set_read_offset(tp, record.offset)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
             return
@@ -257,6 +217,45 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
         if self.transport.app.should_stop:
             return
         raise
+
+
+async def _deliver(self: Consumer, tp: TP, recs: list, active, generation: int) -> bool:
+    """One partition's fetched records to its batch channel, or through the conductor; False: stop, rebalance."""
+    if self.app.consumer_generation_id != generation or not self.flow_active:
+        return False
+    if not recs:
+        return True
+    if active is not None and tp not in active and tp not in self._buffered_partitions:
+        await _give_back(self, {tp: recs})  # paused meanwhile: read again when resumed
+        return True
+    r_offset = self._read_offset[tp]
+    if r_offset is not None and recs[0].offset < r_offset:
+        recs = [r for r in recs if r.offset >= r_offset]
+        if not recs:
+            return True
+    if r_offset and recs[0].offset - r_offset > 1 and self.app.topics.acks_enabled_for(tp.topic):
+        await self._add_gap(tp, r_offset + 1, recs[0].offset)
+    self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+    chan = _channels(self.app).get(tp.topic)
+    if chan is not None:
+        if not chan.space.is_set():
+            await chan.space.wait()
+        if self.app.consumer_generation_id != generation or not self.flow_active:
+            return False
+        chan.put_many(recs)
+        self._read_offset[tp] = recs[-1].offset
+        return True
+    for record in recs:
+        message = self._to_message(tp, record)
+        if self._commit_every is not None and self._n_acked >= self._commit_every:
+            self._n_acked = 0
+            await self.commit()
+        if self.suspend_flow.is_set():
+            await self.wait_first(self.callback(message), self.suspend_flow.wait())
+        else:
+            await self.callback(message)
+        self._read_offset[tp] = record.offset
+    return True
 
 
 async def _give_back(consumer: Consumer, records: dict) -> None:
