@@ -5,8 +5,14 @@
 #   scripts/kafka.sh down     stop the broker started by `up` and wait until it is gone
 #   scripts/kafka.sh status   exit 0 if the broker answers metadata requests
 #   scripts/kafka.sh log      print the broker log path
+#   scripts/kafka.sh secure-up|secure-down|secure-status
+#                             the same for a second broker that only speaks SASL_SSL to clients (SCRAM users,
+#                             TLS client certificates required), made fresh on every secure-up: a test CA,
+#                             broker and client certificates (openssl) and random passwords, written under
+#                             .cache/kafka/secure/ (see secure.env there: the TOLLGUARD_* settings to reach it)
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), TOLLGUARD_CACHE (.cache under the repo),
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_SECURE_PORT (9192, then 9193/9194 for
+# its controller and internal listener), TOLLGUARD_CACHE (.cache under the repo),
 # KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), PYTHON (python used for the readiness probe).
 set -euo pipefail
 
@@ -22,6 +28,9 @@ pidfile="$kdir/broker.pid"
 port="${KAFKA_PORT:-9092}"
 cport="${KAFKA_CONTROLLER_PORT:-9093}"
 heap="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+template="$here/kafka/server.properties.in"
+iport="$port"           # the PLAINTEXT port the readiness probe asks
+secure=0
 python="${PYTHON:-python3}"
 
 log() { printf 'kafka: %s\n' "$*" >&2; }
@@ -44,7 +53,7 @@ java_cmd() {
 }
 
 ready() {
-  "$python" - "$port" <<'PY'
+  "$python" - "$iport" <<'PY'
 import socket, struct, sys
 # A Kafka ApiVersions request (v0) answered means the broker is serving requests.
 port = int(sys.argv[1])
@@ -84,16 +93,18 @@ up() {
   command -v java >/dev/null || { log "java not found: Java 17 is required"; exit 1; }
   fetch_jars
   mkdir -p "$kdir"
+  local props="$(dirname "$data")/server.properties" scram=()
+  if [ "$secure" = 1 ]; then rm -rf "$data"; make_tls; scram_users; fi
   sed -e "s#@DATA_DIR@#$data#" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$cport#g" \
-      "$here/kafka/server.properties.in" > "$kdir/server.properties"
+      -e "s#@INTERNAL_PORT@#$iport#g" -e "s#@TLS_DIR@#$tls#g" "$template" > "$props"
   if [ ! -f "$data/meta.properties" ]; then
     local cid; cid="$(java_cmd kafka.tools.StorageTool random-uuid | tail -n 1)"
-    java_cmd kafka.tools.StorageTool format --standalone -t "$cid" -c "$kdir/server.properties" >/dev/null
+    java_cmd kafka.tools.StorageTool format --standalone -t "$cid" -c "$props" "${scram[@]}" >/dev/null
   fi
   : > "$logfile"
   nohup bash -c "exec java $heap -XX:+UseG1GC -Djava.awt.headless=true \
        -Dlog4j2.configurationFile='$here/kafka/log4j2.yaml' -Dkafka.log.file='$logfile' \
-       -cp '$libs/*' kafka.Kafka '$kdir/server.properties'" >>"$logfile.stdout" 2>&1 &
+       -cp '$libs/*' kafka.Kafka '$props'" >>"$logfile.stdout" 2>&1 &
   echo $! > "$pidfile"
   local pid; pid="$(cat "$pidfile")"
   for _ in $(seq 1 240); do
@@ -118,7 +129,56 @@ down() {
   log "broker did not stop in 30 s; killing"; kill -9 "$pid" 2>/dev/null || true; rm -f "$pidfile"
 }
 
+# -- the secured broker ----------------------------------------------------------------------
+use_secure() {
+  secure=1
+  local sdir="$kdir/secure"
+  data="$sdir/data"; logfile="$sdir/broker.log"; pidfile="$sdir/broker.pid"; tls="$sdir/tls"
+  port="${KAFKA_SECURE_PORT:-9192}"; cport=$((port + 1)); iport=$((port + 2))
+  template="$here/kafka/server-secure.properties.in"
+  mkdir -p "$sdir"
+}
+
+make_tls() {
+  # a throw-away CA, a broker certificate for 127.0.0.1/localhost and a client certificate, all signed by it
+  rm -rf "$tls"; mkdir -p "$tls"; chmod 700 "$tls"
+  ( cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=tollguard test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    for who in broker client; do
+      openssl req -newkey rsa:2048 -nodes -keyout "$who.key" -out "$who.csr" -subj "/CN=tollguard-$who" 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' > "$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out "$who.crt" \
+          -extfile "$who.ext" 2>/dev/null
+      openssl pkcs8 -topk8 -nocrypt -in "$who.key" -out "$who.pk8"
+    done
+    cat broker.pk8 broker.crt ca.pem > broker.pem
+    rm -f ./*.csr ./*.ext ca.srl )
+}
+
+scram_users() {
+  # alice uses SCRAM-SHA-256 and bob SCRAM-SHA-512; their passwords are random and written beside secure.env
+  local sdir; sdir="$(dirname "$data")"
+  local a b; a="$(openssl rand -hex 16)"; b="$(openssl rand -hex 16)"
+  printf '%s' "$a" > "$sdir/alice.password"; printf '%s' "$b" > "$sdir/bob.password"
+  chmod 600 "$sdir/alice.password" "$sdir/bob.password"
+  cat > "$sdir/secure.env" <<ENV
+TOLLGUARD_BROKER=kafka://127.0.0.1:$port
+TOLLGUARD_SECURITY_PROTOCOL=SASL_SSL
+TOLLGUARD_SASL_MECHANISM=SCRAM-SHA-256
+TOLLGUARD_SASL_USERNAME=alice
+TOLLGUARD_SASL_PASSWORD_FILE=$sdir/alice.password
+TOLLGUARD_SSL_CAFILE=$tls/ca.pem
+TOLLGUARD_SSL_CERTFILE=$tls/client.crt
+TOLLGUARD_SSL_KEYFILE=$tls/client.key
+ENV
+  scram=(--add-scram "SCRAM-SHA-256=[name=alice,password=$a]" --add-scram "SCRAM-SHA-512=[name=bob,password=$b]")  # up's local
+}
+
 case "${1:-}" in
+  secure-up) use_secure; up ;;
+  secure-down) use_secure; down ;;
+  secure-status) use_secure; ready ;;
   up) up ;;
   down) down ;;
   status) ready ;;

@@ -9,15 +9,18 @@ import time
 from datetime import datetime, timezone
 
 from .config import Config
+from .text import safe
+from .connect import kafka_python_kwargs, preflight
 
 SEVERITY_RANK = {"information": 0, "warning": 1, "alert": 2, "critical": 3}
 COLOURS = {"information": "\033[36m", "warning": "\033[33m", "alert": "\033[31m", "critical": "\033[1;41;97m"}
 
 
 def row(a: dict, colour: bool) -> str:
-    sev = a.get("severity", "?")
-    text = f"{a.get('ts', '')[:19].replace('T', ' ')}  {sev:<11} {a.get('rule', ''):<26} " \
-           f"{a.get('subject_type', '')}:{a.get('subject', ''):<18} {a.get('summary', '')}"
+    """One table line; every field comes off a topic anyone with write access fills, so each is escaped and cut."""
+    sev = safe(a.get("severity", "?"), 11)
+    text = f"{safe(a.get('ts', ''), 19).replace('T', ' ')}  {sev:<11} {safe(a.get('rule', ''), 26):<26} " \
+           f"{safe(a.get('subject_type', ''), 10)}:{safe(a.get('subject', ''), 64):<18} {safe(a.get('summary', ''), 240)}"
     if colour and sev in COLOURS:
         text = COLOURS[sev] + text + "\033[0m"
     return text
@@ -61,16 +64,19 @@ def main(args) -> int:
         return 2
     from kafka.errors import KafkaError
     config = Config.from_env()
+    if config.alerts not in preflight(config):
+        print(f"alerts: {config.alerts} does not exist yet on {config.where}; waiting for a worker to create it",
+              file=sys.stderr)
     try:
-        consumer = KafkaConsumer(config.alerts, bootstrap_servers=config.bootstrap,
+        consumer = KafkaConsumer(config.alerts, **kafka_python_kwargs(config),
                                  auto_offset_reset="earliest" if (args.from_beginning or since) else "latest",
                                  enable_auto_commit=False, group_id=None, consumer_timeout_ms=500)
     except KafkaError as exc:
-        print(f"alerts: cannot reach Kafka at {config.broker}: {exc}", file=sys.stderr)
+        print(config.redact(f"alerts: cannot reach Kafka at {config.where}: {exc}"), file=sys.stderr)
         return 1
     colour = sys.stdout.isatty()
     last = time.monotonic()
-    n = 0
+    n = unreadable = 0
     try:
         while True:
             got = False
@@ -79,6 +85,9 @@ def main(args) -> int:
                 try:
                     a = json.loads(msg.value)
                 except ValueError:
+                    a = None
+                if not isinstance(a, dict):
+                    unreadable += 1  # not an alert: counted and reported, never shown raw
                     continue
                 if not keep(a, args, since):
                     continue
@@ -92,5 +101,6 @@ def main(args) -> int:
         pass
     finally:
         consumer.close()
-    print(f"alerts: {n} shown", file=sys.stderr)
+    print(f"alerts: {n} shown" + (f", {unreadable} records on {config.alerts} were not alerts" if unreadable else ""),
+          file=sys.stderr)
     return 0

@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     _input_args(p)
     p.add_argument("--batch", type=int, default=1, metavar="N",
                    help="send up to N events per Kafka record, as a JSON array (default 1: one event per record)")
+    p.add_argument("--max-record-bytes", type=int, default=None, metavar="B",
+                   help="cut batch records below B bytes (default: the topics' max.message.bytes)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="how long a record may wait for the broker before it counts as lost (default 30)")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("alerts", help="tail the alert topic")
@@ -88,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max", type=int, default=None, help="stop after this many records")
     p.add_argument("--idle-timeout", type=float, default=5.0, metavar="SECONDS", help="stop after this long without a record")
 
+    p = sub.add_parser("topics", help="list the Kafka topics tollguard uses, check or create them")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--check", action="store_true", help="exit 1 and name the ones missing on the cluster")
+    g.add_argument("--create", action="store_true", help="create the missing ones (needs topic-CREATE rights)")
+
     p = sub.add_parser("policy", help="validate a policy file")
     p.add_argument("file")
 
@@ -99,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "replay": "streams.replay", "worker": "streams.worker", "produce": "streams.produce",
     "alerts": "streams.alerts", "simulate": "streams.simulate", "evaluate": "streams.evaluate",
-    "export": "streams.export", "train": "models.train",
+    "export": "streams.export", "train": "models.train", "topics": "streams.topics",
 }
 
 
@@ -107,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from models.artifact import ModelError
 
+    from .config import ConfigError
+    from .connect import KafkaProblem
     from .policy import PolicyError
     try:
         if args.cmd == "policy":
@@ -125,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"policy error: {line}", file=sys.stderr)
         return 2
+    except ConfigError as exc:
+        print(f"tollguard {args.cmd}: configuration: {exc}", file=sys.stderr)
+        return 2
+    except KafkaProblem as exc:
+        print(f"tollguard {args.cmd}: {exc}", file=sys.stderr)
+        return 1
     except FileNotFoundError as exc:
         print(f"tollguard: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 2

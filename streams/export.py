@@ -12,6 +12,7 @@ import sys
 import time
 
 from .config import Config
+from .connect import kafka_python_kwargs, preflight
 
 SHORT = ("cdr", "security", "alerts", "actions", "dlq", "blocklist")
 
@@ -21,11 +22,17 @@ def main(args) -> int:
     from kafka.errors import KafkaError
     config = Config.from_env()
     topic = config.topic(args.topic) if args.topic in SHORT else args.topic
+    existing = preflight(config)
+    if topic not in existing:
+        ours = sorted(t for t in existing if t.startswith(config.prefix + "."))
+        print(f"export: no topic {topic} on {config.where}" + (f"; there are {', '.join(ours)}" if ours else ""),
+              file=sys.stderr)
+        return 2
     try:
-        consumer = KafkaConsumer(topic, bootstrap_servers=config.bootstrap, auto_offset_reset="earliest",
+        consumer = KafkaConsumer(topic, **kafka_python_kwargs(config), auto_offset_reset="earliest",
                                  enable_auto_commit=False, group_id=None, consumer_timeout_ms=500)
     except KafkaError as exc:
-        print(f"export: cannot reach Kafka at {config.broker}: {exc}", file=sys.stderr)
+        print(config.redact(f"export: cannot reach Kafka at {config.where}: {exc}"), file=sys.stderr)
         return 1
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")
     n, last = 0, time.monotonic()

@@ -4,67 +4,195 @@ Records are validated before sending (a producer should learn about a bad row at
 its line number), keyed for partitioning (CDRs by tenant/extension, security events by source
 IP) and sent as the original bytes, so unknown fields reach the worker unchanged. With
 ``--batch N`` up to N events travel in one record as a JSON array (unkeyed: the worker orders
-events by event time across partitions, so a batch may hold many extensions). Exits
-non-zero only when the broker cannot be reached.
+events by event time across partitions, so a batch may hold many extensions).
+
+Nothing is lost silently: every record's delivery is checked. A batch is cut before it would
+outgrow the topic's ``max.message.bytes``; a single event larger than that is refused with its
+line. When the broker stops answering, sending stops at the line it had reached. The exit
+status is 1 whenever any event was not acknowledged, with the count and the first lines.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
-from .config import Config
-from .events import Cdr, event_key, join_batch
 from .adapters import decoded, read_events
+from .config import Config
+from .connect import kafka_python_kwargs
+from .events import Cdr, event_key, join_batch
+
+DEFAULT_LIMIT = 1_048_588   # the broker's default message.max.bytes
+OVERHEAD = 256              # record and batch headers around one value
+SHOWN = 10                  # failures listed by line; the rest are counted
 
 
-def make_producer(config: Config):
+class Ledger:
+    """Delivery accounting, fed by the producer's callbacks (its I/O thread)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent = self.acked = self.failed = 0
+        self.failures: list[tuple[str, str]] = []
+
+    def refuse(self, where: str, reason: str, events: int = 1) -> None:
+        with self.lock:
+            self.failed += events
+            if len(self.failures) < SHOWN:
+                self.failures.append((where, reason))
+
+    def track(self, future, where: str, events: int) -> None:
+        with self.lock:
+            self.sent += events
+
+        def ok(_meta):
+            with self.lock:
+                self.acked += events
+        future.add_callback(ok)
+        future.add_errback(lambda exc: self.refuse(where, f"{type(exc).__name__}: {exc}", events))
+
+    @property
+    def unconfirmed(self) -> int:
+        return self.sent - self.acked - self.failed
+
+
+class Sender:
+    """Cuts batches by count and bytes, sends each record, and tracks its delivery."""
+
+    def __init__(self, producer, ledger: Ledger, batch: int, limit: int):
+        self.producer, self.ledger, self.batch, self.limit = producer, ledger, batch, limit
+        self.pending: dict[str, tuple[list[bytes], list[str], int]] = {}
+
+    def add(self, topic: str, key: bytes, raw: bytes, where: str) -> None:
+        if len(raw) + OVERHEAD > self.limit:
+            self.ledger.refuse(where, f"event of {len(raw):,} bytes is larger than the topic accepts ({self.limit:,})")
+            return
+        if self.batch <= 1:
+            self._send(topic, key, raw, where, 1)
+            return
+        raws, wheres, size = self.pending.get(topic, ([], [], 2))
+        if raws and size + len(raw) + 1 + OVERHEAD > self.limit:
+            self.flush(topic)
+            raws, wheres, size = [], [], 2
+        raws.append(raw)
+        wheres.append(where)
+        self.pending[topic] = (raws, wheres, size + len(raw) + 1)
+        if len(raws) >= self.batch:
+            self.flush(topic)
+
+    def flush(self, topic: str | None = None) -> None:
+        for t in [topic] if topic else list(self.pending):
+            raws, wheres, _ = self.pending.pop(t, ([], [], 0))
+            if raws:
+                where = wheres[0] if len(wheres) == 1 else f"{wheres[0]} to {wheres[-1]}"
+                self._send(t, None, join_batch(raws), where, len(raws))
+
+    def _send(self, topic, key, value, where: str, events: int) -> None:
+        from kafka.errors import KafkaError
+        try:
+            future = self.producer.send(topic, key=key, value=value)
+        except KafkaError as exc:  # buffer full for max_block_ms, metadata unavailable: the broker is gone
+            self.ledger.refuse(where, f"{type(exc).__name__}: {exc}", events)
+            raise Stop(where) from exc
+        self.ledger.track(future, where, events)
+
+
+class Stop(Exception):
+    """The broker stopped taking records; sending ends at this line."""
+
+
+def make_producer(config: Config, limit: int, timeout_s: float):
     from kafka import KafkaProducer
-    return KafkaProducer(bootstrap_servers=config.bootstrap, acks="all", linger_ms=5,
-                         max_request_size=4 * 1024 * 1024, request_timeout_ms=15000)
+    ms = int(timeout_s * 1000)
+    return KafkaProducer(acks="all", linger_ms=5, max_request_size=limit + 4096, request_timeout_ms=min(ms, 15000),
+                         delivery_timeout_ms=max(ms, 15000 + 5), max_block_ms=ms, **kafka_python_kwargs(config))
+
+
+def topic_limit(config: Config, topics: list[str]) -> int:
+    """The smallest ``max.message.bytes`` of ``topics`` (the broker's default when it cannot be read)."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+    from kafka.errors import KafkaError
+    try:
+        admin = KafkaAdminClient(request_timeout_ms=10000, **kafka_python_kwargs(config))
+    except KafkaError:
+        return DEFAULT_LIMIT
+    try:
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, ["max.message.bytes"]) for t in topics])
+        return min([_limit_from(r) for r in (res if isinstance(res, list) else [res])] + [DEFAULT_LIMIT * 100]) \
+            if res else DEFAULT_LIMIT
+    except (KafkaError, ValueError, TypeError, AttributeError):
+        return DEFAULT_LIMIT  # no DescribeConfigs right: the broker's default, and per-record checks catch the rest
+    finally:
+        admin.close()
+
+
+def _limit_from(response) -> int:
+    values = []
+    for resource in getattr(response, "resources", []):
+        for entry in resource[4]:
+            if entry[0] == "max.message.bytes" and entry[1]:
+                values.append(int(entry[1]))
+    return min(values) if values else DEFAULT_LIMIT
 
 
 def main(args) -> int:
     config = Config.from_env()
     from kafka.errors import KafkaError
-    try:
-        producer = make_producer(config)
-    except KafkaError as exc:
-        print(f"produce: cannot reach Kafka at {config.broker}: {exc}", file=sys.stderr)
-        return 1
+
     from .topics import ensure_topics
-    ensure_topics(config)
-    counts = {config.cdr: 0, config.security: 0}
-    rejects = 0
-    batch_size = max(1, getattr(args, "batch", 1))
-    batches: dict[str, list[bytes]] = {config.cdr: [], config.security: []}
-    t0 = time.perf_counter()
-    for source, n, raw, event, error in decoded(read_events(args.files, args.input, args.tz, args.tenant)):
-        if error is not None:
-            rejects += 1
-            print(f"{source}:{n}: rejected: {error}", file=sys.stderr)
-            continue
-        topic = config.cdr if isinstance(event, Cdr) else config.security
-        counts[topic] += 1
-        if batch_size <= 1:
-            producer.send(topic, key=event_key(event).encode(), value=raw)
-            continue
-        pending = batches[topic]
-        pending.append(raw)
-        if len(pending) >= batch_size:
-            producer.send(topic, key=None, value=join_batch(pending))
-            pending.clear()
-    for topic, pending in batches.items():
-        if pending:
-            producer.send(topic, key=None, value=join_batch(pending))
+    topics = [config.cdr, config.security]
+    ensure_topics(config, names=topics)
+    limit = args.max_record_bytes or topic_limit(config, topics)
     try:
-        producer.flush(timeout=60)
+        producer = make_producer(config, limit, args.timeout)
     except KafkaError as exc:
-        print(f"produce: delivery failed: {exc}", file=sys.stderr)
+        print(config.redact(f"produce: cannot reach Kafka at {config.where}: {exc}"), file=sys.stderr)
         return 1
-    finally:
-        producer.close()
-    dt = time.perf_counter() - t0
+    ledger, rejects, t0 = Ledger(), 0, time.perf_counter()
+    counts = {config.cdr: 0, config.security: 0}
+    sender = Sender(producer, ledger, max(1, args.batch), limit)
+    stopped = None
+    try:
+        for source, n, raw, event, error in decoded(read_events(args.files, args.input, args.tz, args.tenant)):
+            if error is not None:
+                rejects += 1
+                print(f"{source}:{n}: rejected: {_safe(error)}", file=sys.stderr)
+                continue
+            topic = config.cdr if isinstance(event, Cdr) else config.security
+            counts[topic] += 1
+            sender.add(topic, event_key(event).encode(), raw, f"{source}:{n}")
+        sender.flush()
+    except Stop as stop:
+        stopped = str(stop)
+    return _finish(producer, ledger, config, counts, rejects, stopped, time.perf_counter() - t0, args.timeout)
+
+
+def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stopped, dt: float, timeout: float) -> int:
+    from kafka.errors import KafkaError
+    try:
+        producer.flush(timeout=timeout)
+    except KafkaError:
+        pass  # what is still unconfirmed is counted below
+    try:
+        producer.close(timeout=5)
+    except KafkaError:
+        pass
+    lost = ledger.failed + ledger.unconfirmed
     print(f"produce: {counts[config.cdr]} to {config.cdr}, {counts[config.security]} to {config.security}, "
-          f"{rejects} rejected, in {dt:.2f} s", file=sys.stderr)
-    return 0
+          f"{rejects} rejected, {ledger.acked} acknowledged, {lost} not acknowledged, in {dt:.2f} s", file=sys.stderr)
+    for where, reason in ledger.failures:
+        print(f"{where}: not delivered: {config.redact(_safe(reason))}", file=sys.stderr)
+    if ledger.failed > len(ledger.failures):
+        print(f"... and {ledger.failed - len(ledger.failures)} more events not delivered", file=sys.stderr)
+    if ledger.unconfirmed:
+        print(f"{ledger.unconfirmed} events sent but not confirmed by the broker within {timeout:g} s", file=sys.stderr)
+    if stopped:
+        print(f"produce: stopped at {stopped}: the broker took no more records; what follows was not sent",
+              file=sys.stderr)
+    return 1 if (lost or stopped) else 0
+
+
+def _safe(text: str) -> str:
+    from .text import safe
+    return safe(text, 300)

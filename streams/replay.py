@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .adapters import decoded, read_events
+from .text import safe
 from .core import Detector, iso
 from .events import Action, Alert, encode, event_time
 from .ordering import in_event_time_order
@@ -144,11 +145,13 @@ def load_scorer(args):
 
 
 def format_table_row(rec: Alert | Action) -> str:
+    """One line per record; attacker-controlled text escaped and cut (streams.text)."""
     when = rec.ts.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(rec, Alert):
-        return f"{when}  ALERT   {rec.severity:<11} {rec.rule:<26} {rec.subject_type}:{rec.subject:<18} {rec.summary}"
+        return (f"{when}  ALERT   {rec.severity:<11} {rec.rule:<26} {rec.subject_type}:{safe(rec.subject, 64):<18} "
+                f"{safe(rec.summary, 240)}")
     dur = "permanent" if rec.duration_s is None else f"{rec.duration_s}s"
-    return f"{when}  ACTION  {rec.kind:<11} {rec.target:<45} {dur:<10} ({rec.alert_id})"
+    return f"{when}  ACTION  {rec.kind:<11} {safe(rec.target, 64):<45} {dur:<10} ({rec.alert_id})"
 
 
 def main(args) -> int:
@@ -163,7 +166,7 @@ def main(args) -> int:
             out.write((format_table_row(rec) + "\n").encode())
 
     def on_reject(r: Rejected):
-        print(f"{r.source}:{r.line}: rejected: {r.reason}", file=sys.stderr)
+        print(f"{safe(r.source, 200)}:{r.line}: rejected: {safe(r.reason, 300)}", file=sys.stderr)
 
     lines: Iterable = read_events(args.files, args.input, args.tz, args.tenant)
     if sys.stderr.isatty() and not args.quiet:

@@ -76,8 +76,11 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
     config = config or Config.from_env()
     policy = policy or Policy.default()
     fc.install()
+    from ..connect import faust_credentials
     app = faust.App(
-        config.app_id, broker=config.broker, store="memory://", topic_partitions=config.partitions,
+        config.app_id, broker=config.broker, broker_credentials=faust_credentials(config),
+        topic_allow_declare=config.create_topics,  # off: the topics exist (tollguard topics), Faust creates none
+        store="memory://", topic_partitions=config.partitions,
         topic_replication_factor=config.replication_factor, value_serializer="raw", key_serializer="raw",
         web_enabled=False, consumer_auto_offset_reset="earliest", producer_acks=-1, table_standby_replicas=0,
         broker_commit_every=50_000, broker_commit_interval=1.0,
@@ -97,8 +100,10 @@ class Worker:
         self.scope_topics = {s: config.topic(f"by-{s}") for s in SCOPES}
         self.inputs = {config.cdr: fc.BatchChannel(app, config.cdr), config.security: fc.BatchChannel(app, config.security)}
         self.scope_channels = {s: fc.BatchChannel(app, t) for s, t in self.scope_topics.items()}
+        isr = {"min.insync.replicas": str(config.min_insync_replicas)} if config.min_insync_replicas else {}
         self.tables = {s: app.tables.add(StateTable(app, name=f"state-{s}", default=None, partitions=parts,
-                                                     beacon=app.tables.beacon)) for s in SCOPES}
+                                                     extra_topic_configs=isr, beacon=app.tables.beacon))
+                       for s in SCOPES}
         scorer_factory = None
         if model is not None:
             from models.score import Scorer

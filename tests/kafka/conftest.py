@@ -46,7 +46,8 @@ class Worker:
 
     def start(self) -> "Worker":
         env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=self.prefix, TOLLGUARD_BROKER=f"kafka://{BOOTSTRAP}",
-                   TOLLGUARD_PARTITIONS=str(self.partitions), **self.extra_env)
+                   TOLLGUARD_PARTITIONS=str(self.partitions))
+        env.update(self.extra_env)  # may point at another broker (the secured one)
         cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"]
         if self.policy:
             cmd += ["--policy", self.policy]
