@@ -32,8 +32,19 @@ Seconds = Annotated[float, msgspec.Meta(ge=0, le=10_000_000)]
 
 @lru_cache(maxsize=65536)
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """Parse an IP address once per distinct string (raises ValueError on junk)."""
-    return ipaddress.ip_address(text)
+    """Parse an IP address once per distinct string (raises ValueError on junk). An IPv4-mapped
+    IPv6 address (``::ffff:10.0.0.1``, how dual-stack sockets report IPv4 peers) is the IPv4 one."""
+    ip = ipaddress.ip_address(text)
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+@lru_cache(maxsize=65536)
+def canonical_ip(text: str) -> str:
+    """One spelling per address (``::FFFF:10.0.0.1`` and ``10.0.0.1``; ``2001:DB8:0::1`` and
+    ``2001:db8::1``), so an attacker cannot split one source's counts over several keys."""
+    return str(parse_ip(text))
 
 
 class Cdr(msgspec.Struct, tag_field="type", tag="cdr", kw_only=True, omit_defaults=True):
@@ -203,12 +214,22 @@ def decode_event(raw: bytes | str) -> Event:
         event.check()
     except ValueError as exc:
         raise EventError(f"{exc} - at `$`") from None
-    return _defused(event, raw)
+    return _canonical(_defused(event, raw))
 
 
 def decode_checked(raw: bytes) -> Event:
     """Re-read an event that ``decode_event`` accepted before (the worker's scopes): no second check."""
-    return _defused(_decoder.decode(raw), raw)
+    return _canonical(_defused(_decoder.decode(raw), raw))
+
+
+def _canonical(event: Event) -> Event:
+    """IPv6 source addresses in their one canonical spelling (IPv4 text is unique already)."""
+    ip = event.src_ip
+    if ip and ":" in ip:
+        canon = canonical_ip(ip)
+        if canon != ip:
+            return msgspec.structs.replace(event, src_ip=canon)
+    return event
 
 
 def _defused(event: Event, raw: bytes | str) -> Event:

@@ -3,6 +3,10 @@
 The guide asks that the international dialling prefix be normalised before any country
 decision ("Allowed Country Codes"). A dialled string goes through, in order:
 
+0. what a PBX or an attacker wraps around a number is taken off (:func:`canonical`): a ``sip:``,
+   ``sips:`` or ``tel:`` URI becomes its user part, Unicode digits (fullwidth, Arabic-Indic, …)
+   become ASCII, and leading service codes such as ``*67``, ``*82`` or ``#31#`` (hide caller
+   ID, then dial) are set aside, so ``*67 011 44…`` is judged as the international call it is;
 1. formatting removed (spaces, dashes, dots, brackets);
 2. configured access codes stripped (``strip_prefixes``, e.g. ``9`` for an outside line);
 3. ``+`` or an international prefix (``00``, ``011``, …, longest first) marks an
@@ -11,19 +15,26 @@ decision ("Allowed Country Codes"). A dialled string goes through, in order:
 5. short strings (at most ``short_max`` digits) are extensions or service codes, never
    international.
 
-Scanner junk never raises: anything libphonenumber cannot parse is ``kind == "invalid"``.
+Scanner junk never raises: anything libphonenumber cannot parse is ``kind == "invalid"``, and
+``digits`` tells junk (``s``, ``t``) from a number that was meant to be dialled but cannot be
+read (the ``unparseable_number`` rule judges those: nothing long is skipped silently).
 Results are cached per distinct dialled string and policy (parse + type costs ~50 µs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import PhoneNumberType as PNT
 
 _FORMATTING = re.compile(r"[\s\-().\u00a0/]")
+_URI = re.compile(r"(?i)(?:sips?|tel):")
+_URI_END = re.compile(r"[@;?>]")
+_SERVICE = re.compile(r"(?:\*\d\d#?|#\d\d#)+")   # *67, *82, *31#, #31#: feature codes dialled before a number
 _ALLOWED = re.compile(r"[0-9+*#]*\Z")
 
 PREMIUM_TYPES = {PNT.PREMIUM_RATE: "premium_rate", PNT.SHARED_COST: "shared_cost"}
@@ -45,6 +56,8 @@ class NumberInfo:
     number_type: str     # fixed_line, mobile, premium_rate, shared_cost, toll_free, voip, unknown, ...
     valid: bool
     possible: bool
+    digits: int = 0      # digits in the dialled string once canonical (tells junk from an unreadable number)
+    service: str = ""    # service codes dialled before the number (*67, #31#)
 
     @property
     def international(self) -> bool:
@@ -92,7 +105,18 @@ class NumberPlan:
         return info
 
     def _classify(self, dialled: str) -> NumberInfo:
-        s = _FORMATTING.sub("", dialled)
+        s = _FORMATTING.sub("", canonical(dialled))
+        digits = sum(c.isdigit() for c in s)
+        service = ""
+        m = _SERVICE.match(s)
+        if m and len(s) - m.end() > self.short_max:
+            service, s = m.group(), s[m.end():]
+        info = self._judge(s, dialled)
+        if digits or service:
+            info = dataclasses.replace(info, digits=digits, service=service)
+        return info
+
+    def _judge(self, s: str, dialled: str) -> NumberInfo:
         if not s or not _ALLOWED.match(s) or len(s) > 32:
             return _invalid(dialled)
         for code in self.strip_prefixes:
@@ -149,3 +173,16 @@ class NumberPlan:
 
 def _invalid(dialled: str) -> NumberInfo:
     return NumberInfo(dialled, "invalid", None, None, None, "unknown", False, False)
+
+
+def canonical(dialled: str) -> str:
+    """The number inside what was dialled: URI wrapping removed, every Unicode digit made ASCII."""
+    s = dialled.strip()
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)  # fullwidth digits, ＋, ＊, ＃
+        if not s.isascii():
+            s = "".join(str(unicodedata.digit(c)) if c.isdigit() and unicodedata.digit(c, None) is not None else c
+                        for c in s)
+    if _URI.match(s):
+        s = _URI_END.split(s[s.index(":") + 1:], 1)[0]
+    return s

@@ -148,6 +148,7 @@ class TenantPolicy(Strict):
     business_hours: dict[str, list[str]] = {}
     holidays: list[date] = []
     blocked_numbers: list[NumberPattern] = []
+    unparseable_numbers: Literal["alert", "block", "ignore"] = "alert"
     max_call_duration: int = Field(10800, gt=0)
     call_frequency: Rate = Rate(calls=5, seconds=1)
     daily_calls: int = Field(500, gt=0)

@@ -84,6 +84,8 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     sequential_calls: dict[str, TimeSet] = msgspec.field(default_factory=dict)  # number -> calls
     devices: dict[str, Device] = msgspec.field(default_factory=dict)           # concurrent_registrations
     anomaly: Union[Features, None] = None
+    account_failures: dict[str, TimeSet] = msgspec.field(default_factory=dict)  # registration|login -> failures
+    account_sources: dict[str, list[float]] = msgspec.field(default_factory=dict)  # failing IP -> [first, last]
     next_timer: Union[float, None] = None   # core: the earliest live-call deadline of this key
 
 

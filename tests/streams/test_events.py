@@ -124,3 +124,23 @@ def test_event_time_and_identity():
     s1 = decode_event(b'{"type":"security","ts":"2026-03-04T10:00:00Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure"}')
     s2 = decode_event(b'{"type":"security","ts":"2026-03-04T10:00:01Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure"}')
     assert event_ident(s1) != event_ident(s2)
+
+
+def test_ipv4_mapped_ipv6_is_the_ipv4_address_everywhere():
+    import json
+
+    from streams.events import decode_checked, decode_event, parse_ip
+    from tests.builders import alerts, policy, run, sec
+    assert str(parse_ip("::ffff:10.0.0.1")) == "10.0.0.1"
+    raw = json.dumps(sec(ip="::FFFF:10.0.0.1")).encode()
+    assert decode_event(raw).src_ip == "10.0.0.1" == decode_checked(raw).src_ip
+    assert decode_event(json.dumps(sec(ip="2001:DB8:0:0::1")).encode()).src_ip == "2001:db8::1"
+    # a LAN phone seen through a dual-stack socket is not a remote brute force to block for a week
+    evs = [sec(t=i, ip="::ffff:10.0.0.1", action="register", account="1001", user_agent="friendly-scanner")
+           for i in range(12)]
+    out = run(evs, policy())
+    assert not [a for a in out if a.__class__.__name__ == "Action" and a.kind == "block_ip"]
+    # and two spellings of one remote address are one source
+    mixed = [sec(t=i, ip="::ffff:203.0.113.9" if i % 2 else "203.0.113.9", action="register", account="1001")
+             for i in range(10)]
+    assert len(alerts(run(mixed), "registration_lockout")) == 1

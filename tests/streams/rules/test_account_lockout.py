@@ -1,0 +1,42 @@
+"""account_lockout: a distributed brute force (rotating source IPs) against one account is caught."""
+
+from tests.builders import actions, alerts, policy, run, run_any_order, sec
+
+
+def rotating(n: int, action: str, service: str = "sip", account: str = "1001", step: float = 1.0) -> list[dict]:
+    return [sec(t=i * step, ip=f"198.51.{i // 250}.{i % 250 + 1}", service=service, action=action, account=account)
+            for i in range(n)]
+
+
+def test_rotating_ips_against_one_account_lock_it():
+    out = run(rotating(5000, "register"))
+    got = alerts(out, "account_lockout")
+    assert got and got[0].subject == "1001" and got[0].evidence["kind"] == "registration"
+    assert len(got[0].evidence["sources"]) >= 2
+    assert not alerts(out, "registration_lockout")  # no single IP ever reached the per-IP limit
+    assert ("default/1001" in {a.target for a in actions(out, "lock_account")})
+    assert not actions(out, "block_ip")
+
+
+def test_logins_count_with_the_login_thresholds():
+    out = run(rotating(5, "login", service="web"))
+    got = alerts(out, "account_lockout")
+    assert len(got) == 1 and got[0].evidence == {**got[0].evidence, "failures": 5, "kind": "login"}
+    assert not alerts(run(rotating(4, "login", service="web")), "account_lockout")
+
+
+def test_one_source_is_left_to_the_per_ip_rule():
+    out = run([sec(t=i, ip="203.0.113.7", action="register", account="1001") for i in range(12)])
+    assert alerts(out, "registration_lockout") and not alerts(out, "account_lockout")
+
+
+def test_the_same_in_any_arrival_order():
+    evs = rotating(40, "register", step=20.0)
+    want = {a.alert_id for a in alerts(run(evs), "account_lockout")}
+    assert want and {a.alert_id for a in alerts(run_any_order(evs), "account_lockout")} == want
+
+
+def test_the_threshold_follows_the_policy():
+    pol = policy("registration_lockout: {failures: 50, seconds: 600}")
+    assert not alerts(run(rotating(40, "register"), pol), "account_lockout")
+    assert alerts(run(rotating(60, "register"), pol), "account_lockout")
