@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--check", action="store_true", help="exit 1 and name the ones missing on the cluster")
     g.add_argument("--create", action="store_true", help="create the missing ones (needs topic-CREATE rights)")
 
-    p = sub.add_parser("policy", help="validate a policy file")
+    p = sub.add_parser("policy", help="validate a policy file, and warn about settings that disarm detection")
     p.add_argument("file")
+    p.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
 
     p = sub.add_parser("schema", help="print or write the event contract's JSON Schemas")
     p.add_argument("--write", metavar="DIR", help="write <name>.schema.json files into DIR")
@@ -122,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "policy":
             from .policy import Policy
-            Policy.load(args.file)
-            print(f"{args.file}: valid policy")
-            return 0
+            from .text import safe
+            pol = Policy.load(args.file)
+            for w in pol.warnings:
+                print(f"policy warning: {safe(w, 400)}", file=sys.stderr)
+            print(f"{args.file}: valid policy" + (f", {len(pol.warnings)} warning(s)" if pol.warnings else ""))
+            return 1 if (pol.warnings and args.strict) else 0
         if args.cmd == "schema":
             return _schema(args)
         # each command's module is imported only when it runs (the worker pulls in Faust)
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except PolicyError as exc:
         for line in exc.problems:
-            print(f"policy error: {line}", file=sys.stderr)
+            print(f"policy error: {_safe(line)}", file=sys.stderr)
         return 2
     except ConfigError as exc:
         print(f"tollguard {args.cmd}: configuration: {exc}", file=sys.stderr)
@@ -147,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+
+
+def _safe(text: str) -> str:
+    from .text import safe
+    return safe(text, 400)
 
 
 def _schema(args) -> int:

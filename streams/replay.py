@@ -156,6 +156,8 @@ def format_table_row(rec: Alert | Action) -> str:
 
 def main(args) -> int:
     policy = Policy.load(args.policy) if args.policy else Policy.default()
+    for w in policy.warnings:  # valid, but probably not meant (streams.policy_lint)
+        print(f"policy warning: {w}", file=sys.stderr)
     detector = Detector(policy, scorer=load_scorer(args))
     out = sys.stdout.buffer
     if args.format == "jsonl":

@@ -8,6 +8,7 @@ removed) and against its E.164 form (``+CC…``), so ``+882.`` and ``00882.`` bo
 
 import re
 
+from ..numbers import canonical
 from ._common import OUTBOUND, call_actions, call_evidence
 
 RULE = "blocked_number"
@@ -22,8 +23,9 @@ def check(ctx, cdr) -> None:
     rx = ctx.tenant.blocked
     if rx is None or cdr.direction != "outbound" or not ctx.first_sight:
         return
-    dialled = _FMT.sub("", cdr.dst)
-    e164 = ctx.num.e164
-    if rx.match(dialled) or (e164 and rx.match(e164)):
+    num = ctx.num
+    dialled = _FMT.sub("", canonical(cdr.dst))  # sip:/tel: URIs unwrapped, Unicode digits made ASCII
+    bare = dialled[len(num.service):] if num.service and dialled.startswith(num.service) else None  # *67 ...
+    if rx.match(dialled) or (bare and rx.match(bare)) or (num.e164 and rx.match(num.e164)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src, f"Extension {cdr.src} called blocked number {cdr.dst}",
                  call_evidence(ctx, cdr), call_actions(ctx, cdr, number_block=True), at=ctx.call_start)

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import gc
 
 from .app import create_app
@@ -28,6 +30,8 @@ def main(args) -> int:
     from ..topics import ensure_topics
 
     policy = Policy.load(args.policy) if args.policy else Policy.default()
+    for w in policy.warnings:  # valid, but probably not meant (streams.policy_lint)
+        print(f"policy warning: {w}", file=sys.stderr)
     scorer = load_scorer(args)
     config = Config.from_env()
     ensure_topics(config)
