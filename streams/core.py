@@ -115,7 +115,8 @@ class Ctx:
                     if kind == "hangup_call":
                         self.out.append(Action(action_id=_hash(inc.alert_id, kind, target), ts=iso(at),
                                                tenant=tenant.name, kind=kind, target=target, duration_s=None,
-                                               alert_id=inc.alert_id, reason=f"{summary} (incident {inc.alert_id})"))
+                                               alert_id=inc.alert_id,
+                                               reason=f"{tenant.privacy.text(summary)} (incident {inc.alert_id})"))
             return None
         if len(incidents) >= MAX_INCIDENTS:
             self._prune_incidents()
@@ -126,6 +127,9 @@ class Ctx:
                       severity=setting.severity or severity, subject_type=subject_type, subject=subject,
                       summary=summary, evidence=evidence, mode=setting.mode)
         self.out.append(alert)
+        privacy = tenant.privacy
+        if privacy.active:  # what people read is pseudonymised; action targets stay clear for enforcement
+            summary = privacy.text(summary)
         if setting.mode == "enforce":
             for kind, target, duration in actions:
                 if kind == "block_ip":
@@ -137,6 +141,10 @@ class Ctx:
                 self.out.append(Action(action_id=_hash(alert_id, kind, target), ts=iso(at), tenant=tenant.name,
                                        kind=kind, target=target, duration_s=duration, alert_id=alert_id,
                                        reason=summary))
+        if privacy.active:
+            alert.subject = privacy.text(subject)
+            alert.summary = summary
+            alert.evidence = privacy.value(evidence)
         return alert
 
     def span(self, actions: Iterable[tuple[str, str, int | None]] = (), tenant: Tenant | None = None) -> float:

@@ -135,6 +135,13 @@ class ExtensionPolicy(Strict):
     remote_registration: Optional[bool] = None
 
 
+class PrivacySetting(Strict):
+    """What tollguard writes for people is pseudonymised (streams/privacy.py); detection uses clear values."""
+    mask_numbers: Literal["none", "last4", "all"] = "none"
+    hash_ips: bool = False
+    salt_env: str = Field("TOLLGUARD_PII_SALT", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class RemoteRegistration(Strict):
     access: Literal["allowed", "restricted"] = "restricted"
     accounts: list[str] = []
@@ -182,6 +189,14 @@ class TenantPolicy(Strict):
     routes: dict[str, RoutePolicy] = {}
     rules: dict[RuleId, RuleSetting] = {}
     extensions: dict[str, ExtensionPolicy] = {}
+    privacy: Optional[PrivacySetting] = None
+
+    @field_validator("privacy")
+    @classmethod
+    def _salt(cls, v: Optional[PrivacySetting]) -> Optional[PrivacySetting]:
+        from .privacy import from_policy
+        from_policy(v)  # a hashing policy without its secret is refused when it is loaded, not at the first alert
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -303,6 +318,8 @@ class Tenant:
             for d in _parse_days(days):
                 self.hours.setdefault(d, []).extend(_parse_span(s) for s in spans)
         self.scanners = tuple(u.lower() for u in p.scanner_user_agents)
+        from .privacy import from_policy
+        self.privacy = from_policy(p.privacy)
         self._ext_defaults = p.extensions.get("defaults")
         self._ext: dict[str, ExtSettings] = {}
         self._default_ext = ExtSettings(p, self._ext_defaults)
@@ -399,6 +416,14 @@ class Policy:
         if t is None:
             t = self._tenants[name] = Tenant(name, self._base.p) if name != "default" else self._base
         return t
+
+    @property
+    def dlq_privacy(self):
+        """Dead letters may belong to no known tenant: the first active privacy setting of any applies."""
+        for t in (self._base, *self._tenants.values()):
+            if t.privacy.active:
+                return t.privacy
+        return self._base.privacy
 
     @classmethod
     def default(cls) -> "Policy":

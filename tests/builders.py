@@ -45,7 +45,12 @@ national_prefix: "0"
 
 
 def policy(extra: str = "", base: str = GB) -> Policy:
-    return Policy.from_yaml(base + "\n" + extra, "<test>")
+    """``base`` with ``extra`` on top: a top-level key in ``extra`` replaces the base's (a policy may not
+    give a key twice)."""
+    import yaml
+    over = set((yaml.safe_load(extra) or {}) if extra.strip() else {})
+    kept = [ln for ln in base.splitlines() if ln.split(":", 1)[0].strip() not in over]
+    return Policy.from_yaml("\n".join(kept) + "\n" + extra, "<test>")
 
 
 def run(events: list[dict], pol: Policy | None = None) -> list[Alert | Action]:

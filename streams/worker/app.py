@@ -111,7 +111,7 @@ class Worker:
         self.runners = {s: ScopeRunner(s, policy, fc.table_data(self.tables[s]), parts,
                                        lambda key, p: partition_of(key.encode(), parts) == p,
                                        scorer_factory, config.lateness) for s in SCOPES}
-        self.ingest = Ingest(parts, config.skew)
+        self.ingest = Ingest(parts, config.skew, privacy=policy.dlq_privacy)
         self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist)
         self.ingest_lock = asyncio.Lock()
         self.locks = {s: asyncio.Lock() for s in SCOPES}
@@ -202,7 +202,7 @@ class Worker:
                 self.pending[scope].extend(messages)
                 self.futures[scope] += await self.emitter.send(out)  # rule alerts go out at once
                 for raw, reason in dead:
-                    self.futures[scope].append(await self._send(self.config.dlq, None, dead_letter(raw, reason), None))
+                    self.futures[scope].append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
                 if len(self.pending[scope]) >= COMMIT_RECORDS or time.monotonic() - self.last_commit[scope] >= COMMIT_S:
                     await self._commit(scope)
         return handle

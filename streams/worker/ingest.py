@@ -77,8 +77,9 @@ class Routed:
 
 
 class Ingest:
-    def __init__(self, partitions: int, skew: float = 900.0, clock=time.time):
+    def __init__(self, partitions: int, skew: float = 900.0, clock=time.time, privacy=None):
         self.partitions = partitions
+        self.privacy = privacy  # dead letters are pseudonymised as the policy asks (streams.privacy)
         self.skew = skew
         self.clock = clock
         self.sources: dict[tuple[str, int], Source] = {}
@@ -119,18 +120,20 @@ class Ingest:
                 judged = _judge(value)
             except Exception as exc:  # EventError, or anything else: bad input never stops the worker
                 reason = exc.reason if isinstance(exc, EventError) else f"unreadable record: {exc!r}"
-                dead.append(dead_letter(value, reason, topic=msg.topic, partition=msg.partition, offset=msg.offset))
+                dead.append(dead_letter(value, reason, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                                        privacy=self.privacy))
                 continue
             for i, raw, event, reason in judged:
                 if event is None:
                     dead.append(dead_letter(raw, reason, topic=msg.topic, partition=msg.partition,
-                                            offset=msg.offset, index=i))
+                                            offset=msg.offset, index=i, privacy=self.privacy))
                     continue
                 ts = event_time(event)
                 if ts > limit:
                     dead.append(dead_letter(raw, f"event time is {ts - now:,.0f} s ahead of the worker's clock; at "
                                                  f"most {self.skew:g} s are accepted (TOLLGUARD_SKEW)",
-                                            topic=msg.topic, partition=msg.partition, offset=msg.offset, index=i))
+                                            topic=msg.topic, partition=msg.partition, offset=msg.offset, index=i,
+                                            privacy=self.privacy))
                     continue
                 src.saw(event.tenant, ts)
                 entry = [src.name, msg.offset, -1 if i is None else i, raw, ts, event_ident(event)]
