@@ -22,6 +22,7 @@ def _input_args(p: argparse.ArgumentParser) -> None:
 
 
 LATENESS = 6 * 3600.0  # streams.replay.LATENESS (not imported here: `tollguard --help` stays light)
+MAX_KEYS = 500_000  # streams.state.lifecycle.MAX_KEYS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {LATENESS:g}: files sorted by call start or end, or shuffled within hours)")
     p.add_argument("--now", metavar="TIME", help="refuse events more than 15 min ahead of TIME "
                    "(RFC 3339, epoch seconds, or 'wall'), as the worker does against its clock")
+    p.add_argument("--max-keys", type=int, default=MAX_KEYS, metavar="N",
+                   help=f"keys of state held per scope before the oldest is evicted (default {MAX_KEYS:,})")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL event files, '-' for stdin")
 
     p = sub.add_parser("worker", help="run the Faust worker on Kafka")

@@ -10,6 +10,7 @@ Topics and timing:
 ``TOLLGUARD_LATENESS``      seconds a feed may run out of event-time order while live timers and the model still
                             judge it exactly as replay does (0: feeds in order per partition; docs/stream.md)
 ``TOLLGUARD_SKEW``          seconds an event may be ahead of the worker's clock; later ones go to the DLQ (900)
+``TOLLGUARD_MAX_KEYS``      keys of state one scope partition holds before the oldest is evicted (500000)
 
 A production cluster (docs/kafka-security.md):
 
@@ -49,6 +50,7 @@ class Config:
     idle_seconds: float = 2.0
     lateness: float = 0.0
     skew: float = 900.0
+    max_keys: int = 500_000
     replication_factor: int = 1
     min_insync_replicas: int | None = None
     create_topics: bool = True
@@ -72,6 +74,7 @@ class Config:
             idle_seconds=_float(env, "TOLLGUARD_IDLE_SECONDS", cls.idle_seconds),
             lateness=_float(env, "TOLLGUARD_LATENESS", cls.lateness),
             skew=_float(env, "TOLLGUARD_SKEW", cls.skew),
+            max_keys=_int(env, "TOLLGUARD_MAX_KEYS", cls.max_keys),
             replication_factor=_int(env, "TOLLGUARD_REPLICATION", cls.replication_factor),
             min_insync_replicas=_int(env, "TOLLGUARD_MIN_INSYNC_REPLICAS", None),
             create_topics=_flag(env, "TOLLGUARD_CREATE_TOPICS", True),

@@ -31,6 +31,7 @@ from .events import Action, Alert, Cdr, Event, SecurityEvent, event_ident, event
 from .ordering import Sequencer
 from .policy import Policy, Tenant
 from .state import STATE_TYPES, Call, Incident, KeyState
+from .state.lifecycle import MAX_KEYS, KeyLifecycle
 from .types import SCOPES, StateStore
 
 BLOCKING = ("block_ip", "lock_account", "disable_outbound")
@@ -216,7 +217,7 @@ class Detector:
     """
 
     def __init__(self, policy: Policy | None = None, state: StateStore | None = None,
-                 scopes: Iterable[str] = SCOPES, scorer=None, lateness: float = 0.0):
+                 scopes: Iterable[str] = SCOPES, scorer=None, lateness: float = 0.0, max_keys: int | None = MAX_KEYS):
         from .rules import FLUSH_RULES, RELEASE_RULES, RULES_BY_SCOPE, TIMER_RULES
         from .rules._common import event_kind
 
@@ -238,6 +239,7 @@ class Detector:
         self.late = 0  # events older than their tenant's watermark when judged (applied all the same)
         self.live_tenants: set[str] = set()  # tenants whose feed reports calls as they start
         self.scratch: dict[str, Any] = {}  # per-rule work between flushes (the model's scoring queue)
+        self.keys = KeyLifecycle(max_keys)  # which keys hold state, until when (expiry, budget)
 
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
@@ -299,7 +301,7 @@ class Detector:
                     self._track_call(ctx, event)
             for rule in rules:
                 rule.check(ctx, event)
-            self.state[key] = st
+            self.keys.write(self.state, key, scope, st, tenant, ts)
         self.events += 1
         return out
 
@@ -385,6 +387,7 @@ class Detector:
         if self._deferred:
             for ts, (key, rule_id, event), _ in self._deferred.release(tenant, limit):
                 self._on_key(tenant, key, ts, event, out, lambda ctx: self._release_rules[rule_id].on_release(ctx, event))
+        self.keys.expire(self.state, self.policy.tenant(tenant), limit)
         return out
 
     def _on_key(self, tenant_name: str, key: str, ts: float, event: Event | None, out: list, fn) -> None:
@@ -395,7 +398,7 @@ class Detector:
             st = STATE_TYPES[scope]()
         ctx = Ctx(self, tenant, event, ts, scope, key, st, out)
         fn(ctx)
-        self.state[key] = st
+        self.keys.write(self.state, key, scope, st, tenant, ts)
 
     def _fire_due(self, tenant: str, timers: list, limit: float, out: list, timers_for) -> None:
         """Fire every timer the tenant's event time has passed (strictly: a limit reached is not passed)."""
@@ -438,7 +441,8 @@ class Detector:
         self._on_key(tenant, key, ts, None, out, fn)
 
     def rebuild_timers(self, keys_for: Callable[[str], bool] | None = None) -> int:
-        """Re-arm timers from state (after a restart, when state came back from a changelog)."""
+        """Re-arm timers and re-index key expiry from state (after a restart, when state came back
+        from a changelog)."""
         self._timers.clear()
         n = 0
         for key in list(self.state.keys()):
@@ -448,7 +452,8 @@ class Detector:
             scope = key.split(":", 1)[0]
             if st is None or scope not in self.scopes:
                 continue
-            tenant = key.split(":", 1)[1].split("/", 1)[0]
+            tenant = _tenant_of(key, st)
+            self.keys.rebuild(self.state, key, scope, st, self.policy.tenant(tenant))
             for rule in self._timer_rules.values():
                 if rule.SCOPE != scope:
                     continue
@@ -456,3 +461,15 @@ class Detector:
                     self.schedule(tenant, when, key, rule.RULE, token)
                     n += 1
         return n
+
+
+def _tenant_of(key: str, st) -> str:
+    """The tenant whose event time ages a key: named in ext and trunk keys; for an IP (shared by
+    tenants) the first tenant its state records."""
+    scope, rest = key.split(":", 1)
+    if scope != "ip":
+        return rest.split("/", 1)[0]
+    for tenants in (st.blocks, st.seen):
+        for name in tenants:
+            return name
+    return "default"

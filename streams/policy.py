@@ -8,6 +8,7 @@ top level). Every key is documented in ``docs/policy.md`` and the commented exam
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from datetime import date, datetime, time
@@ -319,7 +320,9 @@ class Tenant:
                 self.hours.setdefault(d, []).extend(_parse_span(s) for s in spans)
         self.scanners = tuple(u.lower() for u in p.scanner_user_agents)
         from .privacy import from_policy
+        from .state.expiry import retention
         self.privacy = from_policy(p.privacy)
+        self.retention = retention(p)  # how long a key's state matters after its last event
         self._ext_defaults = p.extensions.get("defaults")
         self._ext: dict[str, ExtSettings] = {}
         self._default_ext = ExtSettings(p, self._ext_defaults)
@@ -327,6 +330,13 @@ class Tenant:
         self._hours_cache: dict[int, bool] = {}
         self._day_cache: dict[int, int] = {}
         self._exempt_cache: dict = {}
+
+    def renamed(self, name: str) -> "Tenant":
+        """The same compiled settings under another tenant name (a tenant the policy does not list)."""
+        t = copy.copy(self)
+        t.name = name
+        t._ext, t._lan_cache, t._hours_cache, t._day_cache, t._exempt_cache = {}, {}, {}, {}, {}
+        return t
 
     def ext(self, extension: str) -> ExtSettings:
         s = self._ext.get(extension)
@@ -410,11 +420,19 @@ class Policy:
         self.warnings: list[str] = []  # policy_lint: valid, but probably not what was meant
         self._base = Tenant("default", base)
         self._tenants = {name: Tenant(name, tp) for name, tp in tenants.items()}
+        self._unknown: dict[str, Tenant] = {}  # bounded (MAX_UNKNOWN), oldest forgotten first
+
+    MAX_UNKNOWN = 10_000  # tenants a feed names that the policy does not: they share the base settings
 
     def tenant(self, name: str) -> Tenant:
         t = self._tenants.get(name)
         if t is None:
-            t = self._tenants[name] = Tenant(name, self._base.p) if name != "default" else self._base
+            t = self._unknown.get(name)
+            if t is None:
+                t = self._base if name == "default" else self._base.renamed(name)
+                if len(self._unknown) >= self.MAX_UNKNOWN:  # a feed naming a new tenant per event stays bounded
+                    self._unknown.pop(next(iter(self._unknown)))
+                self._unknown[name] = t
         return t
 
     @property

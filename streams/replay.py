@@ -158,7 +158,7 @@ def main(args) -> int:
     policy = Policy.load(args.policy) if args.policy else Policy.default()
     for w in policy.warnings:  # valid, but probably not meant (streams.policy_lint)
         print(f"policy warning: {w}", file=sys.stderr)
-    detector = Detector(policy, scorer=load_scorer(args))
+    detector = Detector(policy, scorer=load_scorer(args), max_keys=args.max_keys)
     out = sys.stdout.buffer
     if args.format == "jsonl":
         def on_output(rec):
@@ -185,4 +185,8 @@ def main(args) -> int:
               f"in {stats.seconds:.2f} s ({rate:,.0f} events/s){late}", file=sys.stderr)
         if args.format == "table" and stats.alerts:
             print("alerts by rule: " + ", ".join(f"{k}={v}" for k, v in stats.alerts.most_common()), file=sys.stderr)
+        keys = detector.keys
+        print(f"state: {len(keys):,} keys held, {keys.expired:,} forgotten once their windows were over"
+              + (f", {keys.evicted:,} evicted over the budget of {keys.max_keys:,} per scope "
+                 "(their counts started again; raise --max-keys)" if keys.evicted else ""), file=sys.stderr)
     return 0

@@ -67,6 +67,7 @@ class Features(msgspec.Struct, omit_defaults=True):
 
 class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
+    last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     auto_defense: dict[str, TimeSet] = msgspec.field(default_factory=dict)    # per auto-defense rule name
     registration_lockout: Union[TimeSet, None] = None
     registration_accounts: list[str] = msgspec.field(default_factory=list)   # accounts tried (last 5)
@@ -77,6 +78,7 @@ class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
 
 class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
+    last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     calls: dict[str, Call] = msgspec.field(default_factory=dict)
     call_frequency: Union[TimeSet, None] = None
     pin_failures: Union[TimeSet, None] = None
@@ -91,6 +93,7 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
 
 class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
+    last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     live: dict[str, float] = msgspec.field(default_factory=dict)               # call id -> start (phase start seen)
     pending: dict[str, list] = msgspec.field(default_factory=dict)           # call id -> [start, identity]: to judge
     done: Intervals = msgspec.field(default_factory=Intervals)                  # completed calls [start, end)
@@ -98,6 +101,7 @@ class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
 
 KeyState = Union[IpState, ExtState, TrunkState]
 STATE_TYPES = {"ip": IpState, "ext": ExtState, "trunk": TrunkState}
+EMPTY = {scope: t() for scope, t in STATE_TYPES.items()}  # what a key that holds nothing looks like
 
 
 def new_state(scope: str) -> KeyState:

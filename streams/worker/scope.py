@@ -32,7 +32,8 @@ class ScopeRunner:
     """All partitions of one scope that this worker owns."""
 
     def __init__(self, scope: str, policy: Policy, store: dict, partitions: int, owns: Callable[[str, int], bool],
-                 scorer_factory: Callable[[], object] | None = None, lateness: float = 0.0):
+                 scorer_factory: Callable[[], object] | None = None, lateness: float = 0.0,
+                 max_keys: int | None = None):
         self.scope = scope
         self.policy = policy
         self.store = store
@@ -40,6 +41,8 @@ class ScopeRunner:
         self.owns = owns  # owns(key, partition): does this key's state live in that partition?
         self.scorer_factory = scorer_factory
         self.lateness = lateness
+        self.max_keys = max_keys  # per partition (None: the core's default)
+        self.evicted_logged = 0
         self.work: dict[int, PartitionWork] = {}
         self.late = 0
         self.bad = 0
@@ -49,7 +52,8 @@ class ScopeRunner:
         if w is None:
             state = BufferedState(self.store)
             scorer = self.scorer_factory() if self.scorer_factory and self.scope == "ext" else None
-            det = Detector(self.policy, state=state, scopes=(self.scope,), scorer=scorer, lateness=self.lateness)
+            kw = {} if self.max_keys is None else {"max_keys": self.max_keys}
+            det = Detector(self.policy, state=state, scopes=(self.scope,), scorer=scorer, lateness=self.lateness, **kw)
             saved = self.store.get(clock_key(part))
             clock = PartitionClock(saved if isinstance(saved, ClockState) else None)
             armed = det.rebuild_timers(lambda key: self.owns(key, part))
@@ -111,6 +115,11 @@ class ScopeRunner:
                 self.store[key] = value
             changes.append((key, value))
         w.state.flush(keep)
+        evicted = sum(x.detector.keys.evicted for x in self.work.values())
+        if evicted > self.evicted_logged:
+            log.warning("%s: %d keys evicted over the budget of %d per partition (TOLLGUARD_MAX_KEYS): "
+                        "their windows started again", self.scope, evicted, w.detector.keys.max_keys)
+            self.evicted_logged = evicted
         return out, changes
 
     def forget(self, parts) -> None:

@@ -1,0 +1,52 @@
+"""How long a key's state matters: once its windows, blocks, incidents and calls are all over, the
+key is forgotten (and the worker sends a tombstone), so state is bounded by recent traffic, not
+by every address that ever knocked.
+
+A key is kept until the latest of:
+
+- its last event (``last``) plus the tenant's *retention*: the longest window any rule of the
+  policy looks back over (lockouts, frequencies, a local day, registrations, the longest call,
+  the incident span) plus the lateness ``HORIZON``;
+- the end of each incident and block it records, plus ``HORIZON`` (a permanent one keeps the key
+  for ``PROFILE`` after its last event: the block itself lives on in the blocklist and actions);
+- ``PROFILE`` after its last event when it holds the anomaly model's profile of an extension
+  (destinations called, usual behaviour: the model's memory is meant to be long).
+"""
+
+from __future__ import annotations
+
+from .schema import ExtState, IpState
+from ..epochs import FOREVER, HORIZON
+
+PROFILE = 30 * 86400.0
+DAY = 2 * 86400.0  # a local calendar day seen from UTC spans up to two
+
+
+def retention(p) -> dict[str, float]:
+    """Per scope, the longest look-back of a tenant policy's rules, plus the lateness horizon."""
+    lockouts = [p.registration_lockout.seconds, p.login_lockout.seconds]
+    ip = [*lockouts, p.incident_seconds, *(r.seconds for r in p.auto_defense)]
+    if p.login_lockout.max_failures:
+        ip.append(p.login_lockout.max_seconds)
+    ext = [*lockouts, p.call_frequency.seconds, p.sequential_calls.seconds, p.pin_failures.seconds, DAY,
+           p.registration_ttl, p.max_call_duration, p.incident_seconds]
+    trunk = [p.max_call_duration, p.incident_seconds]
+    return {scope: float(max(w)) + HORIZON for scope, w in (("ip", ip), ("ext", ext), ("trunk", trunk))}
+
+
+def expiry(st, keep: float) -> float:
+    """Event time after which the state ``st`` no longer matters (``keep``: its tenant's retention)."""
+    seen = st.last if st.last is not None else float("-inf")
+    t = seen + keep
+    for inc in st.incidents.values():
+        t = max(t, (inc.until if inc.until < FOREVER else seen + PROFILE) + HORIZON)
+    if isinstance(st, IpState):
+        for spans in st.blocks.values():
+            for span in spans:
+                t = max(t, min(span[1], seen + PROFILE) + HORIZON)
+    elif isinstance(st, ExtState):
+        if st.anomaly is not None:
+            t = max(t, seen + PROFILE)
+        if st.next_timer is not None:
+            t = max(t, st.next_timer + HORIZON)
+    return t

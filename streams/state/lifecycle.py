@@ -1,0 +1,112 @@
+"""The life of a key: written while it holds something, forgotten once it no longer matters, and
+evicted oldest-first when a scope holds more keys than its budget.
+
+The detection core asks this object to write each key it touched. A key that holds nothing is not
+written (a LAN phone's successful registration leaves no trace). Every written key is indexed by
+the event time after which it stops mattering (``expiry``), per tenant and scope; when a tenant's
+event time passes that, the key is deleted (the worker turns the deletion into a changelog
+tombstone). A flood of distinct keys (1M spoofed source IPs) then costs memory only while its
+windows last, and never more than ``max_keys`` per scope: beyond it the key whose state expires
+first is evicted, and counted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+from .expiry import expiry
+from .schema import EMPTY
+
+BUCKET = 900.0  # expiry instants are rounded up to this, so a busy key is re-indexed at most once per bucket
+MAX_KEYS = 500_000  # per scope, per detector (a worker has one detector per scope partition)
+
+
+class KeyLifecycle:
+    def __init__(self, max_keys: int | None = MAX_KEYS):
+        self.max_keys = max_keys
+        self._until: dict[str, tuple[float, str]] = {}       # key -> (expiry bucket, tenant)
+        self._heaps: dict[tuple[str, str], list] = {}         # (tenant, scope) -> heap of (bucket, last, key)
+        self.counts: dict[str, int] = {"ip": 0, "ext": 0, "trunk": 0}
+        self.expired = 0
+        self.evicted = 0
+
+    def write(self, state, key: str, scope: str, st, tenant, ts: float) -> None:
+        """Store ``st`` under ``key`` (or delete the key when it holds nothing) and index its expiry."""
+        last = st.last
+        st.last = None
+        if st == EMPTY[scope]:
+            st.last = last
+            if key in self._until:
+                del state[key]
+                self._forget(key, scope)
+            return
+        st.last = ts if last is None or ts > last else last
+        state[key] = st
+        self._index(key, scope, st, tenant)
+        if self.max_keys is not None and self.counts[scope] > self.max_keys:
+            self._evict(state, scope)
+
+    def _index(self, key: str, scope: str, st, tenant) -> None:
+        bucket = math.ceil(expiry(st, tenant.retention[scope]) / BUCKET) * BUCKET
+        cur = self._until.get(key)
+        if cur is None:
+            self.counts[scope] += 1
+        elif cur == (bucket, tenant.name):
+            return
+        self._until[key] = (bucket, tenant.name)
+        heapq.heappush(self._heaps.setdefault((tenant.name, scope), []), (bucket, st.last or 0.0, key))
+
+    def _forget(self, key: str, scope: str) -> None:
+        if self._until.pop(key, None) is not None:
+            self.counts[scope] -= 1
+
+    def expire(self, state, tenant, limit: float) -> int:
+        """Delete the tenant's keys whose state stopped mattering before event time ``limit``."""
+        n = 0
+        for scope in ("ip", "ext", "trunk"):
+            heap = self._heaps.get((tenant.name, scope))
+            while heap and heap[0][0] < limit:
+                bucket, _, key = heapq.heappop(heap)
+                if self._until.get(key) != (bucket, tenant.name):
+                    continue  # re-indexed later, or gone
+                st = state.get(key)
+                if st is None:
+                    self._forget(key, scope)
+                elif expiry(st, tenant.retention[scope]) < limit:
+                    del state[key]
+                    self._forget(key, scope)
+                    n += 1
+                else:
+                    del self._until[key]
+                    self.counts[scope] -= 1
+                    self._index(key, scope, st, tenant)
+        self.expired += n
+        return n
+
+    def _evict(self, state, scope: str) -> None:
+        """Over budget: forget the key of this scope that would expire first, whatever its tenant."""
+        while self.counts[scope] > self.max_keys:
+            best = None
+            for (tenant, s), heap in self._heaps.items():
+                if s != scope:
+                    continue
+                while heap and self._until.get(heap[0][2]) != (heap[0][0], tenant):
+                    heapq.heappop(heap)  # stale entries
+                if heap and (best is None or heap[0] < best[0]):
+                    best = (heap[0], heap)
+            if best is None:
+                return
+            (_, _, key), heap = best
+            heapq.heappop(heap)
+            del state[key]
+            self._forget(key, scope)
+            self.evicted += 1
+
+    def rebuild(self, state, key: str, scope: str, st, tenant) -> None:
+        """Index a key found in state after a restart (its state came back from the changelog)."""
+        if key not in self._until:
+            self._index(key, scope, st, tenant)
+
+    def __len__(self) -> int:
+        return len(self._until)
