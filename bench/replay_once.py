@@ -66,6 +66,7 @@ def main() -> None:
         for key, st in det.state.items():
             sizes.setdefault(key.split(":", 1)[0], []).append(len(encode_value(st)))
         out["keys"] = {k: len(v) for k, v in sizes.items()}
+        out["keys_expired"], out["keys_evicted"] = det.keys.expired, det.keys.evicted
         out["state_bytes_per_key"] = {k: round(sum(v) / len(v), 1) for k, v in sizes.items()}
     out["events_per_s"] = out["events"] / out["seconds"]
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -139,7 +139,7 @@ def produce_backlog(prefix: str, recs: list) -> None:
 
 
 def drain(path: Path, partitions: int, batch: int, workers: int = 1, model: bool = False,
-          timeout: float = 1800, policy: Path | None = None) -> dict:
+          timeout: float = 1800, policy: Path | None = None, scope: str = "ext") -> dict:
     """The worker's own rate: a backlog produced first, then drained (see the module doc)."""
     from kafka import KafkaAdminClient, KafkaConsumer
 
@@ -164,7 +164,7 @@ def drain(path: Path, partitions: int, batch: int, workers: int = 1, model: bool
             time.sleep(0.5)
         dt = time.monotonic() - t0
         rss = [round(rss_mb(proc.pid), 1) for proc, _ in procs]
-        state = changelog_state(prefix, "ext")
+        state = changelog_state(prefix, scope)
         admin.close()
         c.close()
         return {"events": n, "records": len(recs), "batch": batch, "partitions": partitions, "workers": workers,
@@ -181,14 +181,20 @@ def changelog_state(prefix: str, scope: str) -> dict:
     c = KafkaConsumer(f"{prefix}-worker-state-{scope}-changelog", bootstrap_servers=[BOOT],
                       auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=3000)
     latest: dict[bytes, int] = {}
+    records = tombstones = total = 0
     for m in c:
+        records += 1
+        total += len(m.value or b"") + len(m.key or b"")
         if m.value is None:
+            tombstones += 1
             latest.pop(m.key, None)
         else:
             latest[m.key] = len(m.value) + len(m.key or b"")
     c.close()
     keys = len(latest)
-    return {"state_keys": keys, "state_bytes_per_key": round(sum(latest.values()) / keys, 1) if keys else None}
+    return {"state_keys": keys, "state_bytes_per_key": round(sum(latest.values()) / keys, 1) if keys else None,
+            "changelog_records": records, "changelog_tombstones": tombstones, "changelog_mb": round(total / 1e6, 1),
+            "live_mb": round(sum(latest.values()) / 1e6, 1)}
 
 
 def bare_consumer(path: Path, partitions: int, batch: int) -> dict:

@@ -6,10 +6,12 @@
 #   scripts/kafka.sh status   exit 0 if the broker answers metadata requests
 #   scripts/kafka.sh log      print the broker log path
 #   scripts/kafka.sh secure-up|secure-down|secure-status
-#                             the same for a second broker that only speaks SASL_SSL to clients (SCRAM users,
+#                             the same for a second broker that speaks SASL_SSL to clients (SCRAM users,
 #                             TLS client certificates required), made fresh on every secure-up: a test CA,
 #                             broker and client certificates (openssl) and random passwords, written under
-#                             .cache/kafka/secure/ (see secure.env there: the TOLLGUARD_* settings to reach it)
+#                             .cache/kafka/secure/ (see secure.env there: the TOLLGUARD_* settings to reach it).
+#                             Ports from KAFKA_SECURE_PORT (9192): +1 controller, +2 internal PLAINTEXT,
+#                             +3 a PLAINTEXT listener advertised as +4, where tests run a proxy they can cut
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_SECURE_PORT (9192, then 9193/9194 for
 # its controller and internal listener), TOLLGUARD_CACHE (.cache under the repo),
@@ -96,7 +98,8 @@ up() {
   local props="$(dirname "$data")/server.properties" scram=()
   if [ "$secure" = 1 ]; then rm -rf "$data"; make_tls; scram_users; fi
   sed -e "s#@DATA_DIR@#$data#" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$cport#g" \
-      -e "s#@INTERNAL_PORT@#$iport#g" -e "s#@TLS_DIR@#$tls#g" "$template" > "$props"
+      -e "s#@INTERNAL_PORT@#$iport#g" -e "s#@TLS_DIR@#$tls#g" -e "s#@PROXIED_PORT@#$((port + 3))#g" \
+      -e "s#@PROXY_PORT@#$((port + 4))#g" "$template" > "$props"
   if [ ! -f "$data/meta.properties" ]; then
     local cid; cid="$(java_cmd kafka.tools.StorageTool random-uuid | tail -n 1)"
     java_cmd kafka.tools.StorageTool format --standalone -t "$cid" -c "$props" "${scram[@]}" >/dev/null

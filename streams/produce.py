@@ -73,7 +73,11 @@ class Sender:
             return
         raws, wheres, size = self.pending.get(topic, ([], [], 2))
         if raws and size + len(raw) + 1 + OVERHEAD > self.limit:
-            self.flush(topic)
+            try:
+                self.flush(topic)
+            except Stop:
+                self.ledger.refuse(where, "not sent: the broker took no more records")
+                raise
             raws, wheres, size = [], [], 2
         raws.append(raw)
         wheres.append(where)
@@ -87,6 +91,13 @@ class Sender:
             if raws:
                 where = wheres[0] if len(wheres) == 1 else f"{wheres[0]} to {wheres[-1]}"
                 self._send(t, None, join_batch(raws), where, len(raws))
+
+    def abandon(self) -> None:
+        """Sending stopped: what waits in unsent batches counts as not delivered."""
+        for raws, wheres, _ in self.pending.values():
+            if raws:
+                self.ledger.refuse(f"{wheres[0]} to {wheres[-1]}", "not sent: the broker took no more records", len(raws))
+        self.pending.clear()
 
     def _send(self, topic, key, value, where: str, events: int) -> None:
         from kafka.errors import KafkaError
@@ -152,23 +163,33 @@ def main(args) -> int:
     ledger, rejects, t0 = Ledger(), 0, time.perf_counter()
     counts = {config.cdr: 0, config.security: 0}
     sender = Sender(producer, ledger, max(1, args.batch), limit)
-    stopped = None
-    try:
-        for source, n, raw, event, error in decoded(read_events(args.files, args.input, args.tz, args.tenant)):
-            if error is not None:
-                rejects += 1
-                print(f"{source}:{n}: rejected: {_safe(error)}", file=sys.stderr)
-                continue
-            topic = config.cdr if isinstance(event, Cdr) else config.security
-            counts[topic] += 1
+    stopped, unsent = None, 0
+    for source, n, raw, event, error in decoded(read_events(args.files, args.input, args.tz, args.tenant)):
+        if error is not None:
+            rejects += 1
+            print(f"{_safe(source)}:{n}: rejected: {_safe(error)}", file=sys.stderr)
+            continue
+        if stopped:
+            unsent += 1  # read on only to count what was not sent, so every line is accounted for
+            continue
+        topic = config.cdr if isinstance(event, Cdr) else config.security
+        counts[topic] += 1
+        try:
             sender.add(topic, event_key(event).encode(), raw, f"{source}:{n}")
-        sender.flush()
-    except Stop as stop:
-        stopped = str(stop)
-    return _finish(producer, ledger, config, counts, rejects, stopped, time.perf_counter() - t0, args.timeout)
+        except Stop as stop:
+            stopped = str(stop)
+            sender.abandon()
+    if not stopped:
+        try:
+            sender.flush()
+        except Stop as stop:
+            stopped = str(stop)
+            sender.abandon()
+    return _finish(producer, ledger, config, counts, rejects, (stopped, unsent), time.perf_counter() - t0,
+                   args.timeout)
 
 
-def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stopped, dt: float, timeout: float) -> int:
+def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop, dt: float, timeout: float) -> int:
     from kafka.errors import KafkaError
     try:
         producer.flush(timeout=timeout)
@@ -178,7 +199,8 @@ def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop
         producer.close(timeout=5)
     except KafkaError:
         pass
-    lost = ledger.failed + ledger.unconfirmed
+    stopped, unsent = stop
+    lost = ledger.failed + ledger.unconfirmed + unsent
     print(f"produce: {counts[config.cdr]} to {config.cdr}, {counts[config.security]} to {config.security}, "
           f"{rejects} rejected, {ledger.acked} acknowledged, {lost} not acknowledged, in {dt:.2f} s", file=sys.stderr)
     for where, reason in ledger.failures:
@@ -188,8 +210,8 @@ def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop
     if ledger.unconfirmed:
         print(f"{ledger.unconfirmed} events sent but not confirmed by the broker within {timeout:g} s", file=sys.stderr)
     if stopped:
-        print(f"produce: stopped at {stopped}: the broker took no more records; what follows was not sent",
-              file=sys.stderr)
+        print(f"produce: stopped at {stopped}: the broker took no more records; the {unsent} valid events after "
+              "it were not sent", file=sys.stderr)
     return 1 if (lost or stopped) else 0
 
 

@@ -31,6 +31,20 @@ def broker() -> str:
     return BOOTSTRAP
 
 
+SECURE = ROOT / ".cache" / "kafka" / "secure"
+
+
+@pytest.fixture(scope="session")
+def secure_env() -> dict:
+    """The TOLLGUARD_* settings of a second broker (SASL_SSL, SCRAM, client certificates; scripts/kafka.sh
+    secure-up), started once for the session. Its port +4 is advertised for a proxy a test may run."""
+    up = subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "secure-up"], capture_output=True, text=True, timeout=180)
+    assert up.returncode == 0, f"the SASL_SSL broker did not start:\n{up.stderr}"
+    env = dict(line.split("=", 1) for line in (SECURE / "secure.env").read_text().splitlines() if "=" in line)
+    yield env
+    subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "secure-down"], capture_output=True, timeout=60)
+
+
 @pytest.fixture
 def prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}"

@@ -17,16 +17,6 @@ from tests.kafka.conftest import ROOT
 
 SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"
 POLICY = ROOT / "fixtures" / "policy.example.yaml"
-SECURE = ROOT / ".cache" / "kafka" / "secure"
-
-
-@pytest.fixture(scope="module")
-def secure_env() -> dict:
-    up = subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "secure-up"], capture_output=True, text=True, timeout=180)
-    assert up.returncode == 0, f"the SASL_SSL broker did not start:\n{up.stderr}"
-    env = dict(line.split("=", 1) for line in (SECURE / "secure.env").read_text().splitlines() if "=" in line)
-    yield env
-    subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "secure-down"], capture_output=True, timeout=60)
 
 
 def tollguard(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
