@@ -89,6 +89,16 @@ def synthetic(events: int, extensions: int) -> Path:
     return path
 
 
+def flood(events: int, hours: float) -> Path:
+    path = CACHE / f"flood-{events}-{hours:g}h.jsonl"
+    if not path.exists():
+        say(f"generating {events:,} failed registrations from distinct IPs over {hours:g} h")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_flood.py"), str(events), str(path),
+                        "--hours", str(hours)], check=True)
+    return path
+
+
 def count(path: Path) -> int:
     return sum(1 for _ in path.open("rb"))
 
@@ -255,11 +265,37 @@ def report(m: dict, r: dict, runs: int, quick: bool) -> str:
     L.append(f"10× the events took {t_ev:.1f}× the time ({shape}). 10× the extensions at the same event count "
              f"took {t_keys:.2f}× the time and held {state_keys_ratio:.1f}× the extension keys.")
     L.append("")
+    L += flood_section(r)
     hist = ROOT / "bench" / "HISTORY.md"
     if hist.exists():
         L.append(hist.read_text().rstrip())
         L.append("")
     return "\n".join(L) + "\n"
+
+
+def flood_section(r: dict) -> list[str]:
+    fw, week, hour = r.get("flood_worker"), r.get("flood_week"), r.get("flood_hour")
+    if not (fw and week and hour):
+        return []
+    L = ["## 5. State under a flood of distinct source IPs", ""]
+    L.append(f"`bench/gen_flood.py`: {week['events']:,} failed SIP registrations, each from a new IPv4 address. "
+             "Keys are forgotten once their windows are over (30 h for an IP under the default policy, whose "
+             "login ban looks back 24 h) and a scope holds at most 200,000 keys (`TOLLGUARD_MAX_KEYS`), the "
+             "oldest evicted first (docs/stream.md).")
+    L.append("")
+    L.append("| run | spread | events/s | peak RSS | IP keys held at the end | forgotten (expired) | evicted |")
+    L.append("|---|---|---:|---:|---:|---:|---:|")
+    for name, res, spread in (("replay core", week, "a week"), ("replay core", hour, "one hour")):
+        L.append(f"| {name} | {spread} | {fmt(res['events_per_s'])} | {res['rss_mb']:.0f} MB | "
+                 f"{res['keys'].get('ip', 0):,} | {res.get('keys_expired', 0):,} | {res.get('keys_evicted', 0):,} |")
+    L.append("")
+    L.append(f"The worker on the week-long flood ({fw['events']:,} events in batch records, 4 partitions): "
+             f"{fmt(fw['events_per_s'])} events/s, RSS {', '.join(f'{v:.0f}' for v in fw['rss_mb'])} MB; its IP "
+             f"changelog took {fw['changelog_records']:,} records ({fw['changelog_mb']} MB) of which "
+             f"{fw['changelog_tombstones']:,} tombstones, leaving {fw['state_keys']:,} live keys ({fw['live_mb']} MB) "
+             "once compacted.")
+    L.append("")
+    return L
 
 
 def main() -> int:
@@ -304,6 +340,9 @@ def main() -> int:
         ns = 60_000 if q else 300_000
         r["mem_10k"] = median_of(1, lambda: stream.drain(synthetic(ns, 10_000), 4, 500), "worker at 10k extensions")
         r["mem_100k"] = median_of(1, lambda: stream.drain(synthetic(ns, 100_000), 4, 500), "worker at 100k extensions")
+        nf = 100_000 if q else 1_000_000
+        r["flood_worker"] = median_of(1, lambda: stream.drain(flood(nf, 168), 4, 500, scope="ip"),
+                                      "worker, flood of distinct IPs over a week")
     finally:
         if started:
             subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "down"])
@@ -313,6 +352,9 @@ def main() -> int:
     say(f"replay core on {count(sim):,} simulated events")
     for mode in ("json", "decode", "rules", "model"):
         r[f"replay_{mode}"] = median_of(a.runs, lambda: replay(mode, sim), f"replay {mode}")
+    nf = 100_000 if q else 1_000_000
+    r["flood_week"] = median_of(1, lambda: replay("rules", flood(nf, 168)), "replay, flood over a week")
+    r["flood_hour"] = median_of(1, lambda: replay("rules", flood(nf, 1)), "replay, flood within an hour")
     n1, nx = (20_000, 200_000) if q else (100_000, 1_000_000)
     g1, gev, gkeys = synthetic(n1, 10_000), synthetic(nx, 10_000), synthetic(nx, 100_000)
     r["growth"] = {

@@ -22,7 +22,7 @@ def _input_args(p: argparse.ArgumentParser) -> None:
 
 
 LATENESS = 6 * 3600.0  # streams.replay.LATENESS (not imported here: `tollguard --help` stays light)
-MAX_KEYS = 500_000  # streams.state.lifecycle.MAX_KEYS
+MAX_KEYS = 200_000  # streams.state.lifecycle.MAX_KEYS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ Topics and timing:
 ``TOLLGUARD_LATENESS``      seconds a feed may run out of event-time order while live timers and the model still
                             judge it exactly as replay does (0: feeds in order per partition; docs/stream.md)
 ``TOLLGUARD_SKEW``          seconds an event may be ahead of the worker's clock; later ones go to the DLQ (900)
-``TOLLGUARD_MAX_KEYS``      keys of state one scope partition holds before the oldest is evicted (500000)
+``TOLLGUARD_MAX_KEYS``      keys of state a worker holds per scope before the oldest is evicted (200000),
+                            split evenly over the scope's partitions
 
 A production cluster (docs/kafka-security.md):
 
@@ -50,7 +51,7 @@ class Config:
     idle_seconds: float = 2.0
     lateness: float = 0.0
     skew: float = 900.0
-    max_keys: int = 500_000
+    max_keys: int = 200_000
     replication_factor: int = 1
     min_insync_replicas: int | None = None
     create_topics: bool = True

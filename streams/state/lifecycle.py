@@ -19,7 +19,7 @@ from .expiry import expiry
 from .schema import EMPTY
 
 BUCKET = 900.0  # expiry instants are rounded up to this, so a busy key is re-indexed at most once per bucket
-MAX_KEYS = 500_000  # per scope, per detector (a worker has one detector per scope partition)
+MAX_KEYS = 200_000  # per scope, per detector (a worker splits its budget over the scope partitions it runs)
 
 
 class KeyLifecycle:

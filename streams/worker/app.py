@@ -110,7 +110,8 @@ class Worker:
             scorer_factory = lambda: Scorer(*model)  # noqa: E731
         self.runners = {s: ScopeRunner(s, policy, fc.table_data(self.tables[s]), parts,
                                        lambda key, p: partition_of(key.encode(), parts) == p,
-                                       scorer_factory, config.lateness, config.max_keys) for s in SCOPES}
+                                       scorer_factory, config.lateness,
+                                       -(-config.max_keys // parts)) for s in SCOPES}
         self.ingest = Ingest(parts, config.skew, privacy=policy.dlq_privacy)
         self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist)
         self.ingest_lock = asyncio.Lock()
