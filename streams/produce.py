@@ -34,6 +34,7 @@ class Ledger:
     def __init__(self):
         self.lock = threading.Lock()
         self.sent = self.acked = self.failed = 0
+        self.failed_sent = 0  # failures of records that were handed to the producer (part of ``failed``)
         self.failures: list[tuple[str, str]] = []
 
     def refuse(self, where: str, reason: str, events: int = 1) -> None:
@@ -49,12 +50,16 @@ class Ledger:
         def ok(_meta):
             with self.lock:
                 self.acked += events
+        def failed(exc):
+            self.refuse(where, f"{type(exc).__name__}: {exc}", events)
+            with self.lock:
+                self.failed_sent += events
         future.add_callback(ok)
-        future.add_errback(lambda exc: self.refuse(where, f"{type(exc).__name__}: {exc}", events))
+        future.add_errback(failed)
 
     @property
     def unconfirmed(self) -> int:
-        return self.sent - self.acked - self.failed
+        return self.sent - self.acked - self.failed_sent
 
 
 class Sender:
@@ -130,21 +135,22 @@ def topic_limit(config: Config, topics: list[str]) -> int:
         return DEFAULT_LIMIT
     try:
         res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, ["max.message.bytes"]) for t in topics])
-        return min([_limit_from(r) for r in (res if isinstance(res, list) else [res])] + [DEFAULT_LIMIT * 100]) \
-            if res else DEFAULT_LIMIT
-    except (KafkaError, ValueError, TypeError, AttributeError):
+        values = _limits_from(res)
+        return min(values) if values else DEFAULT_LIMIT
+    except (KafkaError, ValueError, TypeError, AttributeError, KeyError):
         return DEFAULT_LIMIT  # no DescribeConfigs right: the broker's default, and per-record checks catch the rest
     finally:
         admin.close()
 
 
-def _limit_from(response) -> int:
-    values = []
-    for resource in getattr(response, "resources", []):
-        for entry in resource[4]:
-            if entry[0] == "max.message.bytes" and entry[1]:
-                values.append(int(entry[1]))
-    return min(values) if values else DEFAULT_LIMIT
+def _limits_from(res) -> list[int]:
+    """``max.message.bytes`` values from kafka-python's answer ({'topic': {name: {config: {'value': ..}}}})."""
+    out = []
+    for configs in (res.get("topic") or {}).values():
+        entry = configs.get("max.message.bytes") or {}
+        if entry.get("value"):
+            out.append(int(entry["value"]))
+    return out
 
 
 def main(args) -> int:
