@@ -250,6 +250,8 @@ class Detector:
             keys["ip"] = f"ip:{event.src_ip}"
             if event.account:
                 keys["ext"] = f"ext:{event.tenant}/{event.account}"
+            if event.outcome == "failure":  # only failures: the tenant key sees the distributed brute force
+                keys["tenant"] = f"tenant:{event.tenant}"
         else:
             if event.direction != "inbound":
                 keys["ext"] = f"ext:{event.tenant}/{event.src}"

@@ -117,7 +117,7 @@ class SecurityEvent(msgspec.Struct, tag_field="type", tag="security", kw_only=Tr
 Event = Union[Cdr, SecurityEvent]
 
 Severity = Literal["information", "warning", "alert", "critical"]
-SubjectType = Literal["ip", "account", "extension", "trunk", "number"]
+SubjectType = Literal["ip", "account", "extension", "trunk", "number", "tenant"]
 ActionKind = Literal["block_ip", "lock_account", "disable_outbound", "hangup_call", "block_number"]
 
 

@@ -72,6 +72,15 @@ class Lockout(Strict):
     max_seconds: int = Field(86400, gt=0)
 
 
+class DistributedLockout(Strict):
+    """More than ``failures`` failed registrations and logins across a tenant within ``seconds``, from at
+    least ``sources`` addresses against at least ``accounts`` accounts: a spread-out brute force."""
+    failures: int = Field(100, gt=0)
+    seconds: int = Field(600, gt=0)
+    sources: int = Field(10, gt=1)
+    accounts: int = Field(5, gt=0)
+
+
 class AutoDefenseRule(Strict):
     name: Optional[str] = None
     service: str
@@ -170,6 +179,7 @@ class TenantPolicy(Strict):
     registration_lockout: Lockout = Lockout(failures=10, seconds=600, block_seconds=600, lock_account=True)
     login_lockout: Lockout = Lockout(failures=5, seconds=600, block_seconds=600, lock_account=False,
                                      max_failures=20, max_seconds=86400)
+    distributed_lockout: DistributedLockout = DistributedLockout()
     auto_defense: list[AutoDefenseRule] = [
         AutoDefenseRule(name="ssh", service="ssh", protocol="tcp", packets=10, seconds=60),
         AutoDefenseRule(name="udp", service="sip", protocol="udp", packets=40, seconds=2),

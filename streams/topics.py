@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .config import Config
 from .connect import KafkaProblem, kafka_python_kwargs, preflight
 
-SCOPES = ("ip", "ext", "trunk")
+from .types import SCOPES
 
 
 @dataclass(frozen=True)

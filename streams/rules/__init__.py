@@ -17,7 +17,7 @@ ORDER = [
     # network and endpoint layer (security events)
     "static_defense", "country_ip", "scanner_user_agent", "auto_defense", "registration_lockout", "login_lockout",
     "global_blocklist",  # after every rule that blocks an IP: it checks new blocks against tenants already seen
-    "account_lockout", "user_agent_restriction", "registration_ip_restriction", "remote_registration", "concurrent_registrations",
+    "account_lockout", "distributed_lockout", "user_agent_restriction", "registration_ip_restriction", "remote_registration", "concurrent_registrations",
     # outbound call layer (CDRs)
     "route_permission", "pin_failures", "time_condition", "international_disallowed", "country_code",
     "blocked_number", "unparseable_number", "premium_rate", "call_frequency", "sequential_calls", "daily_calls", "call_duration",
@@ -30,7 +30,8 @@ MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
 from ..ruleids import RULE_IDS  # noqa: E402  (the public list; every module must be on it)
 
 assert {m.RULE for m in MODULES} <= set(RULE_IDS), "a rule module's id is missing from streams/ruleids.py"
-RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in ("ip", "ext", "trunk")}
+from ..types import SCOPES  # noqa: E402
+RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in SCOPES}
 for _m in MODULES:
     for _etype in _m.EVENTS:
         RULES_BY_SCOPE[_m.SCOPE][_etype].append(_m)

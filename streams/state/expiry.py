@@ -31,7 +31,9 @@ def retention(p) -> dict[str, float]:
     ext = [*lockouts, p.call_frequency.seconds, p.sequential_calls.seconds, p.pin_failures.seconds, DAY,
            p.registration_ttl, p.max_call_duration, p.incident_seconds]
     trunk = [p.max_call_duration, p.incident_seconds]
-    return {scope: float(max(w)) + HORIZON for scope, w in (("ip", ip), ("ext", ext), ("trunk", trunk))}
+    tenant = [p.distributed_lockout.seconds, p.incident_seconds]
+    return {scope: float(max(w)) + HORIZON for scope, w in (("ip", ip), ("ext", ext), ("trunk", trunk),
+                                                              ("tenant", tenant))}
 
 
 def expiry(st, keep: float) -> float:

@@ -16,6 +16,7 @@ import heapq
 import math
 
 from .expiry import expiry
+from ..types import SCOPES
 from .schema import EMPTY
 
 BUCKET = 900.0  # expiry instants are rounded up to this, so a busy key is re-indexed at most once per bucket
@@ -27,7 +28,7 @@ class KeyLifecycle:
         self.max_keys = max_keys
         self._until: dict[str, tuple[float, str]] = {}       # key -> (expiry bucket, tenant)
         self._heaps: dict[tuple[str, str], list] = {}         # (tenant, scope) -> heap of (bucket, last, key)
-        self.counts: dict[str, int] = {"ip": 0, "ext": 0, "trunk": 0}
+        self.counts: dict[str, int] = {s: 0 for s in SCOPES}
         self.expired = 0
         self.evicted = 0
 
@@ -64,7 +65,7 @@ class KeyLifecycle:
     def expire(self, state, tenant, limit: float) -> int:
         """Delete the tenant's keys whose state stopped mattering before event time ``limit``."""
         n = 0
-        for scope in ("ip", "ext", "trunk"):
+        for scope in SCOPES:
             heap = self._heaps.get((tenant.name, scope))
             while heap and heap[0][0] < limit:
                 bucket, _, key = heapq.heappop(heap)

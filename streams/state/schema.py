@@ -5,7 +5,8 @@ second worker reads back), so it is a schema, versioned in the record's tag:
 
 - ``IpState``    (key ``ip:<address>``)        — the network rules, across tenants;
 - ``ExtState``   (key ``ext:<tenant>/<ext>``)  — the call and registration rules, the model;
-- ``TrunkState`` (key ``trunk:<tenant>/<trunk>``) — trunk concurrency.
+- ``TrunkState`` (key ``trunk:<tenant>/<trunk>``) — trunk concurrency;
+- ``TenantState`` (key ``tenant:<tenant>``)  — failed authentications across the tenant (``distributed_lockout``).
 
 Each slot names its owner: the core (incidents, calls) or the rule whose id it carries. A rule
 touches only its own slot. A changed meaning gets a new name, and a changed layout a new
@@ -99,8 +100,16 @@ class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
     done: Intervals = msgspec.field(default_factory=Intervals)                  # completed calls [start, end)
 
 
-KeyState = Union[IpState, ExtState, TrunkState]
-STATE_TYPES = {"ip": IpState, "ext": ExtState, "trunk": TrunkState}
+class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
+    incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
+    last: Union[float, None] = None
+    failures: Union[TimeSet, None] = None                                    # distributed_lockout
+    accounts: dict[str, float] = msgspec.field(default_factory=dict)        # failing account -> last time (bounded)
+    sources: dict[str, float] = msgspec.field(default_factory=dict)         # failing source IP -> last time (bounded)
+
+
+KeyState = Union[IpState, ExtState, TrunkState, TenantState]
+STATE_TYPES = {"ip": IpState, "ext": ExtState, "trunk": TrunkState, "tenant": TenantState}
 EMPTY = {scope: t() for scope, t in STATE_TYPES.items()}  # what a key that holds nothing looks like
 
 

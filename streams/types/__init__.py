@@ -21,5 +21,5 @@ class StateStore(Protocol):
     def keys(self) -> Iterator[str]: ...
 
 
-SCOPES = ("ip", "ext", "trunk")
+SCOPES = ("ip", "ext", "trunk", "tenant")
 """Partition scopes: rules of one scope read and write only the state of that scope's key."""

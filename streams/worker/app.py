@@ -37,7 +37,7 @@ from .statecodec import decode_value, encode_value
 
 log = logging.getLogger("tollguard.worker")
 
-SCOPES = ("ip", "ext", "trunk")
+from ..types import SCOPES
 COMMIT_S = 1.0         # a scope writes its state and acknowledges at least this often
 COMMIT_RECORDS = 200   # ... or after this many repartition records
 MARK_EVERY = 0.1       # ingest announces what changed in its input partitions this often

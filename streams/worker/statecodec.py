@@ -6,11 +6,11 @@ from typing import Union
 
 import msgspec
 
-from ..state import ExtState, IpState, StateVersionError, TrunkState
+from ..state import ExtState, IpState, StateVersionError, TenantState, TrunkState
 from ..state.schema import VERSION
 from .clock import ClockState
 
-_decoder = msgspec.msgpack.Decoder(Union[IpState, ExtState, TrunkState, ClockState])
+_decoder = msgspec.msgpack.Decoder(Union[IpState, ExtState, TrunkState, TenantState, ClockState])
 _encoder = msgspec.msgpack.Encoder()
 
 

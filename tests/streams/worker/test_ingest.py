@@ -66,4 +66,6 @@ def test_marks_follow_the_events_they_cover_and_name_every_source():
 def test_security_events_route_by_ip_and_account():
     ing = Ingest(4, clock=lambda: NOW)
     out = unpack(ing.route(recs(sec(account="1001"), topic="p.security")))
+    assert {s for s, _ in out} == {"ip", "ext", "tenant"}  # a failure also counts across its tenant
+    out = unpack(ing.route(recs(sec(account="1001", outcome="success"), topic="p.security")))
     assert {s for s, _ in out} == {"ip", "ext"}

@@ -12,6 +12,7 @@ from collections import deque, namedtuple
 
 import pytest
 
+from streams.types import SCOPES
 from streams.policy import Policy
 from streams.replay import replay_file
 from streams.simulate import simulate
@@ -43,7 +44,7 @@ def run_pipeline(lines: list[bytes], pol: Policy, seed: int, scorer_factory=None
     ingest = Ingest(PARTS, clock=lambda: NOW)
     ingest.expect({"p.cdr": PARTS, "p.security": PARTS})
     runners = {s: ScopeRunner(s, pol, {}, PARTS, lambda k, p: partition_of(k.encode(), PARTS) == p, scorer_factory)
-               for s in ("ip", "ext", "trunk")}
+               for s in SCOPES}
     logs: dict[tuple[str, int], deque] = {(s, p): deque() for s in runners for p in range(PARTS)}
     out: list = []
 
