@@ -88,7 +88,8 @@ async def _connect(config: Config, timeout: float) -> set[str]:
     client = AIOKafkaClient(request_timeout_ms=int(timeout * 1000), **aiokafka_kwargs(config))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
-        return set(client.cluster.topics())
+        metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)  # bootstrap asks for no topics
+        return set(metadata.topics())
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
         raise KafkaProblem(explain(config, exc, heard.messages)) from None
     finally:

@@ -51,7 +51,7 @@ class Ledger:
             with self.lock:
                 self.acked += events
         def failed(exc):
-            self.refuse(where, f"{type(exc).__name__}: {exc}", events)
+            self.refuse(where, _describe(exc), events)
             with self.lock:
                 self.failed_sent += events
         future.add_callback(ok)
@@ -109,7 +109,7 @@ class Sender:
         try:
             future = self.producer.send(topic, key=key, value=value)
         except KafkaError as exc:  # buffer full for max_block_ms, metadata unavailable: the broker is gone
-            self.ledger.refuse(where, f"{type(exc).__name__}: {exc}", events)
+            self.ledger.refuse(where, _describe(exc), events)
             raise Stop(where) from exc
         self.ledger.track(future, where, events)
 
@@ -120,9 +120,10 @@ class Stop(Exception):
 
 def make_producer(config: Config, limit: int, timeout_s: float):
     from kafka import KafkaProducer
-    ms = int(timeout_s * 1000)
-    return KafkaProducer(acks="all", linger_ms=5, max_request_size=limit + 4096, request_timeout_ms=min(ms, 15000),
-                         delivery_timeout_ms=max(ms, 15000 + 5), max_block_ms=ms, **kafka_python_kwargs(config))
+    ms = max(2000, int(timeout_s * 1000))
+    # a record is failed (its future resolved) within ``timeout``: flushing for that long settles every record
+    return KafkaProducer(acks="all", linger_ms=5, max_request_size=limit + 4096, request_timeout_ms=min(ms // 2, 15000),
+                         delivery_timeout_ms=ms, max_block_ms=ms, **kafka_python_kwargs(config))
 
 
 def topic_limit(config: Config, topics: list[str]) -> int:
@@ -198,13 +199,13 @@ def main(args) -> int:
 def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop, dt: float, timeout: float) -> int:
     from kafka.errors import KafkaError
     try:
-        producer.flush(timeout=timeout)
+        producer.flush(timeout=timeout + 5)  # every record is delivered or expired by then
     except KafkaError:
         pass  # what is still unconfirmed is counted below
     try:
         producer.close(timeout=5)
     except KafkaError:
-        pass
+        producer.close = lambda *a, **k: None  # given up on: no second wait (and traceback) at interpreter exit
     stopped, unsent = stop
     lost = ledger.failed + ledger.unconfirmed + unsent
     print(f"produce: {counts[config.cdr]} to {config.cdr}, {counts[config.security]} to {config.security}, "
@@ -214,11 +215,18 @@ def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop
     if ledger.failed > len(ledger.failures):
         print(f"... and {ledger.failed - len(ledger.failures)} more events not delivered", file=sys.stderr)
     if ledger.unconfirmed:
-        print(f"{ledger.unconfirmed} events sent but not confirmed by the broker within {timeout:g} s", file=sys.stderr)
+        print(f"{ledger.unconfirmed} events handed to the producer but not confirmed by the broker within "
+              f"{timeout + 5:g} s (they may or may not have landed)", file=sys.stderr)
     if stopped:
         print(f"produce: stopped at {stopped}: the broker took no more records; the {unsent} valid events after "
               "it were not sent", file=sys.stderr)
     return 1 if (lost or stopped) else 0
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def _safe(text: str) -> str:
