@@ -33,6 +33,7 @@ heap="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 template="$here/kafka/server.properties.in"
 iport="$port"           # the PLAINTEXT port the readiness probe asks
 secure=0
+tls=""
 python="${PYTHON:-python3}"
 
 log() { printf 'kafka: %s\n' "$*" >&2; }
