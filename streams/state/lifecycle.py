@@ -29,33 +29,42 @@ class KeyLifecycle:
         self._until: dict[str, tuple[float, str]] = {}       # key -> (expiry bucket, tenant)
         self._heaps: dict[tuple[str, str], list] = {}         # (tenant, scope) -> heap of (bucket, last, key)
         self.counts: dict[str, int] = {s: 0 for s in SCOPES}
+        self._tenants: dict = {}                               # tenant name -> its compiled policy (for re-indexing)
         self.expired = 0
         self.evicted = 0
 
     def write(self, state, key: str, scope: str, st, tenant, ts: float) -> None:
-        """Store ``st`` under ``key`` (or delete the key when it holds nothing) and index its expiry."""
+        """Store ``st`` under ``key`` (a new key only when it holds something) and index its expiry.
+
+        A key already indexed is not re-indexed on every write: when its indexed instant comes, its
+        expiry is computed again from its state (``expire``, ``_evict``), and it is deleted only if
+        that, too, has passed. So the index is never late to keep a key, only early to look at it.
+        """
         last = st.last
-        st.last = None
-        if st == EMPTY[scope]:
-            st.last = last
-            if key in self._until:
-                del state[key]
-                self._forget(key, scope)
-            return
+        if key not in self._until:
+            st.last = None
+            if st == EMPTY[scope]:
+                st.last = last
+                return
         st.last = ts if last is None or ts > last else last
         state[key] = st
-        self._index(key, scope, st, tenant)
-        if self.max_keys is not None and self.counts[scope] > self.max_keys:
-            self._evict(state, scope)
+        if key not in self._until:
+            self._index(key, scope, st, tenant)
+            if self.max_keys is not None and self.counts[scope] > self.max_keys:
+                self._evict(state, scope)
+
+    def _bucket(self, st, tenant, scope: str) -> float:
+        return math.ceil(expiry(st, tenant.retention[scope]) / BUCKET) * BUCKET
 
     def _index(self, key: str, scope: str, st, tenant) -> None:
-        bucket = math.ceil(expiry(st, tenant.retention[scope]) / BUCKET) * BUCKET
+        bucket = self._bucket(st, tenant, scope)
         cur = self._until.get(key)
         if cur is None:
             self.counts[scope] += 1
         elif cur == (bucket, tenant.name):
             return
         self._until[key] = (bucket, tenant.name)
+        self._tenants[tenant.name] = tenant
         heapq.heappush(self._heaps.setdefault((tenant.name, scope), []), (bucket, st.last or 0.0, key))
 
     def _forget(self, key: str, scope: str) -> None:
@@ -74,7 +83,7 @@ class KeyLifecycle:
                 st = state.get(key)
                 if st is None:
                     self._forget(key, scope)
-                elif expiry(st, tenant.retention[scope]) < limit:
+                elif self._bucket(st, tenant, scope) < limit:
                     del state[key]
                     self._forget(key, scope)
                     n += 1
@@ -86,7 +95,8 @@ class KeyLifecycle:
         return n
 
     def _evict(self, state, scope: str) -> None:
-        """Over budget: forget the key of this scope that would expire first, whatever its tenant."""
+        """Over budget: forget the key of this scope whose state expires first, whatever its tenant.
+        A candidate whose state was touched since it was indexed is re-indexed, not evicted."""
         while self.counts[scope] > self.max_keys:
             best = None
             for (tenant, s), heap in self._heaps.items():
@@ -95,11 +105,21 @@ class KeyLifecycle:
                 while heap and self._until.get(heap[0][2]) != (heap[0][0], tenant):
                     heapq.heappop(heap)  # stale entries
                 if heap and (best is None or heap[0] < best[0]):
-                    best = (heap[0], heap)
+                    best = (heap[0], heap, tenant)
             if best is None:
                 return
-            (_, _, key), heap = best
+            (bucket, _, key), heap, tenant_name = best
             heapq.heappop(heap)
+            st = state.get(key)
+            if st is None:
+                self._forget(key, scope)
+                continue
+            tenant = self._tenants.get(tenant_name)
+            if tenant is not None and self._bucket(st, tenant, scope) > bucket:
+                del self._until[key]
+                self.counts[scope] -= 1
+                self._index(key, scope, st, tenant)
+                continue
             del state[key]
             self._forget(key, scope)
             self.evicted += 1

@@ -17,7 +17,7 @@ raised.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 
 import msgspec
 
@@ -101,10 +101,14 @@ class TimeSet(msgspec.Struct, array_like=True):
 
 
 class Intervals(msgspec.Struct, array_like=True):
-    """Completed ``[start, end)`` intervals, sorted by end, one per id (a call counted once)."""
+    """Completed ``[start, end)`` intervals, sorted by end, one per id (a call counted once).
+
+    ``by_start`` holds the same starts in sorted order, so how many intervals contain an instant
+    is two binary searches (state written before it existed rebuilds it on first use)."""
     ends: list[float] = msgspec.field(default_factory=list)
     starts: list[float] = msgspec.field(default_factory=list)
     ids: list[int] = msgspec.field(default_factory=list)
+    by_start: list[float] = msgspec.field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -118,10 +122,17 @@ class Intervals(msgspec.Struct, array_like=True):
             if ids[j] == ident:
                 return -1
             j += 1
+        self._sorted_starts()
         ends.insert(j, end)
         self.starts.insert(j, start)
         ids.insert(j, ident)
+        insort(self.by_start, start)
         return j
+
+    def _sorted_starts(self) -> list[float]:
+        if len(self.by_start) != len(self.starts):
+            self.by_start = sorted(self.starts)
+        return self.by_start
 
     def ended_by(self, t: float) -> int:
         """How many held intervals ended at or before ``t``."""
@@ -129,8 +140,8 @@ class Intervals(msgspec.Struct, array_like=True):
 
     def count_at(self, t: float) -> int:
         """How many held intervals contain the instant ``t`` (start <= t < end)."""
-        ends, starts = self.ends, self.starts
-        return sum(1 for k in range(bisect_right(ends, t), len(ends)) if starts[k] <= t)
+        # every interval that ended by t also started by t (start < end): the rest of those started contain t
+        return bisect_right(self._sorted_starts(), t) - bisect_right(self.ends, t)
 
     def holds(self, ident: int, start: float) -> bool:
         """Is the interval of ``ident`` (which began at ``start``) held?"""
@@ -147,4 +158,11 @@ class Intervals(msgspec.Struct, array_like=True):
         ends = self.ends
         k = max(bisect_left(ends, before), len(ends) - keep)
         if k > 0:
+            by_start = self._sorted_starts()
+            if k > 16:
+                del ends[:k], self.starts[:k], self.ids[:k]
+                self.by_start = sorted(self.starts)
+                return
+            for start in self.starts[:k]:
+                del by_start[bisect_left(by_start, start)]
             del ends[:k], self.starts[:k], self.ids[:k]

@@ -42,7 +42,7 @@ def test_the_key_budget_evicts_oldest_first_and_counts():
     assert "ip:198.51.19.135" in det.state and "ip:198.51.0.0" not in det.state  # the newest stayed
 
 
-def test_a_key_that_holds_nothing_is_never_written_and_one_that_empties_is_deleted():
+def test_a_key_that_holds_nothing_is_never_written_and_one_that_empties_goes_at_its_expiry():
     from streams.state import IpState, TimeSet
     from streams.state.lifecycle import KeyLifecycle
     keys, store, tenant = KeyLifecycle(), {}, Policy.default().tenant("default")
@@ -52,7 +52,9 @@ def test_a_key_that_holds_nothing_is_never_written_and_one_that_empties_is_delet
     st.login_lockout.add(100.0, 1)
     keys.write(store, "ip:192.0.2.1", "ip", st, tenant, 100.0)
     assert "ip:192.0.2.1" in store and len(keys) == 1 and store["ip:192.0.2.1"].last == 100.0
-    keys.write(store, "ip:192.0.2.1", "ip", IpState(last=100.0), tenant, 200.0)
+    keys.write(store, "ip:192.0.2.1", "ip", IpState(last=100.0), tenant, 200.0)  # emptied: goes at its expiry
+    assert keys.expire(store, tenant, 200.0 + tenant.retention["ip"] - 1000) == 0 and "ip:192.0.2.1" in store
+    assert keys.expire(store, tenant, 200.0 + tenant.retention["ip"] + 1000) == 1
     assert store == {} and len(keys) == 0 and keys.counts["ip"] == 0
 
 
@@ -103,3 +105,15 @@ def test_calls_of_a_quiet_extension_are_kept_while_they_can_matter():
     feed(det, [cdr(t=0, src="1001", dst="00442079460000", billsec=30)])
     feed(det, [sec(t=3600, ip="192.0.2.9", action="register", account="2002")])
     assert "ext:default/1001" in det.state  # within its retention: the daily count still needs it
+
+
+def test_a_busy_old_key_outlives_a_flood_of_new_ones_under_the_budget():
+    det = Detector(policy(), max_keys=300)
+    evs = []
+    for i in range(3000):
+        evs.append(sec(t=i * 30.0, ip=f"198.18.{i >> 8}.{i & 255}", action="register", account="1001"))
+        if i % 10 == 0:  # the office's NAT address, seen from the start and all along
+            evs.append(sec(t=i * 30.0 + 1, ip="203.0.113.200", outcome="success", action="register", account="1002"))
+    feed(det, evs)
+    assert det.keys.evicted > 0 and ip_keys(det.state) <= 300
+    assert "ip:203.0.113.200" in det.state

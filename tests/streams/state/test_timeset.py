@@ -72,3 +72,25 @@ def test_intervals_overlap_and_identity():
     assert iv.holds(2, 5.0) and not iv.holds(9, 5.0)
     iv.prune(before=8.0, keep=10)
     assert iv.ends == [10.0, 30.0]
+
+
+def test_count_at_equals_a_brute_force_count_through_adds_and_prunes():
+    import random
+
+    from streams.state import Intervals
+    rnd = random.Random(7)
+    iv, held = Intervals(), {}
+    for i in range(3000):
+        a = rnd.uniform(0, 1000)
+        b = a + rnd.uniform(0.1, 60)
+        if iv.add(a, b, i) >= 0:
+            held[i] = (a, b)
+        if i % 97 == 0:
+            before = rnd.uniform(0, 1000)
+            iv.prune(before, rnd.choice([5, 40, 10_000]))
+            kept = set(iv.ids)
+            held = {k: v for k, v in held.items() if k in kept}
+        t = rnd.uniform(0, 1100)
+        assert iv.count_at(t) == sum(1 for a, b in held.values() if a <= t < b)
+    old = Intervals(ends=list(iv.ends), starts=list(iv.starts), ids=list(iv.ids))  # state from before by_start
+    assert old.count_at(500.0) == iv.count_at(500.0)
