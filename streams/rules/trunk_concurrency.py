@@ -48,7 +48,8 @@ def check(ctx, cdr) -> None:
                     st.pending[cid] = [start, 0]
                     ctx.schedule(RULE, start - JUST_BEFORE, cid)
             starts, ids = done.starts, done.ids
-            for k in range(first, len(starts)):
+            latest = done.latest_start()
+            for k in range(first, len(starts) if latest is not None and latest >= s else first):  # none began later: skip
                 if starts[k] >= s:
                     key = f"#{ids[k]}"
                     if key not in st.pending:

@@ -134,6 +134,10 @@ class Intervals(msgspec.Struct, array_like=True):
             self.by_start = sorted(self.starts)
         return self.by_start
 
+    def latest_start(self) -> float | None:
+        by_start = self._sorted_starts()
+        return by_start[-1] if by_start else None
+
     def ended_by(self, t: float) -> int:
         """How many held intervals ended at or before ``t``."""
         return bisect_right(self.ends, t)
