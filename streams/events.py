@@ -200,6 +200,18 @@ _encoder = msgspec.json.Encoder()
 
 def decode_event(raw: bytes | str) -> Event:
     """Decode and validate one JSON event, or raise EventError with the reason."""
+    return _decode(raw)[0]
+
+
+def decode_event_bytes(raw: bytes) -> tuple[Event, bytes]:
+    """``decode_event``, and the bytes ``decode_checked`` reads back as the very same event: the input
+    itself, or (when text had to be escaped or an address respelled) the event re-encoded. The
+    worker forwards these, so its scopes decode without checking or cleaning again."""
+    event, altered = _decode(raw)
+    return event, (encode(event) if altered else raw)
+
+
+def _decode(raw: bytes | str) -> tuple[Event, bool]:
     if len(raw) > MAX_EVENT_BYTES:
         raise EventError(f"event is {len(raw)} bytes; at most {MAX_EVENT_BYTES} are accepted")
     try:
@@ -214,12 +226,13 @@ def decode_event(raw: bytes | str) -> Event:
         event.check()
     except ValueError as exc:
         raise EventError(f"{exc} - at `$`") from None
-    return _canonical(_defused(event, raw))
+    final = _canonical(_defused(event, raw))
+    return final, final is not event
 
 
 def decode_checked(raw: bytes) -> Event:
-    """Re-read an event that ``decode_event`` accepted before (the worker's scopes): no second check."""
-    return _canonical(_defused(_decoder.decode(raw), raw))
+    """Re-read bytes that ``decode_event_bytes`` gave (the worker's scopes): no second check or clean-up."""
+    return _decoder.decode(raw)
 
 
 def _canonical(event: Event) -> Event:
@@ -280,13 +293,14 @@ def join_batch(raws: Iterable[bytes]) -> bytes:
     return b"[" + b",".join(raws) + b"]"
 
 
-def record_events(raw: bytes) -> Iterator[tuple[int | None, bytes, Event | None, str | None]]:
+def record_events(raw: bytes, canonical: bool = False) -> Iterator[tuple[int | None, bytes, Event | None, str | None]]:
     """Each event of one input record, judged alone: (index or None, its bytes, event or None, reason or None).
 
     A record is one event (index None) or a batch record (index = position in the array).
     Both shells read records through this, so a bad element costs that element only, with the
     same reason in ``replay`` and in the worker's DLQ. Raises EventError when a batch record
-    cannot be split at all. Anything unexpected while decoding is a reason, never a crash.
+    cannot be split at all. Anything unexpected while decoding is a reason, never a crash. With
+    ``canonical`` an accepted event's bytes are those of ``decode_event_bytes``.
     """
     if not is_batch(raw):
         items: list[tuple[int | None, bytes]] = [(None, raw)]
@@ -294,7 +308,11 @@ def record_events(raw: bytes) -> Iterator[tuple[int | None, bytes, Event | None,
         items = list(enumerate(split_batch(raw)))
     for i, item in items:
         try:
-            yield i, item, decode_event(item), None
+            if canonical:
+                event, item = decode_event_bytes(item)
+                yield i, item, event, None
+            else:
+                yield i, item, decode_event(item), None
         except Exception as exc:  # EventError, or anything else: bad input never stops a shell
             why = exc.reason if isinstance(exc, EventError) else f"unreadable event: {exc!r}"
             yield i, item, None, why if i is None else f"event [{i}] of the batch: {why}"

@@ -18,7 +18,7 @@ from aiokafka.partitioner import murmur2
 
 from ..core import Detector
 from ..dlq import dead_letter
-from ..events import EventError, decode_event, event_ident, event_time, record_events
+from ..events import EventError, decode_event_bytes, event_ident, event_time, record_events
 from . import records
 from .clock import EXPECT
 
@@ -35,10 +35,11 @@ def _judge(value: bytes):
     """The events of one record: a one-event record decoded directly, a batch record element by element."""
     if value[:1] == b"{":
         try:
-            return ((None, value, decode_event(value), None),)
+            event, raw = decode_event_bytes(value)
+            return ((None, raw, event, None),)
         except EventError as exc:
             return ((None, value, None, exc.reason),)
-    return list(record_events(value))
+    return list(record_events(value, canonical=True))
 
 
 @dataclass

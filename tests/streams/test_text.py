@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from streams.alerts import row
-from streams.events import decode_checked, decode_event
+from streams.events import decode_checked, decode_event, decode_event_bytes
 from streams.text import HOSTILE_JSON, UNSAFE, escape, safe
 from tests.builders import sec
 
@@ -35,7 +35,7 @@ def test_every_unicode_control_or_format_character_is_caught():
 
 def test_the_contract_carries_controls_only_escaped_in_both_decoders():
     raw = json.dumps(sec(user_agent=ATTACK, account="10\u202e01")).encode()
-    for decode in (decode_event, decode_checked):
+    for decode in (decode_event, lambda r: decode_checked(decode_event_bytes(r)[1])):  # replay; the worker's scopes
         e = decode(raw)
         assert not UNSAFE.search(e.user_agent) and not UNSAFE.search(e.account)
         assert e.user_agent.startswith("sipvicious\\x1b]0;owned\\x07\\r") and e.account == "10\\u202e01"

@@ -69,3 +69,17 @@ def test_security_events_route_by_ip_and_account():
     assert {s for s, _ in out} == {"ip", "ext", "tenant"}  # a failure also counts across its tenant
     out = unpack(ing.route(recs(sec(account="1001", outcome="success"), topic="p.security")))
     assert {s for s, _ in out} == {"ip", "ext"}
+
+
+def test_scopes_receive_the_cleaned_event_and_read_it_without_cleaning_again():
+    from streams.events import decode_checked
+    ing = Ingest(2, clock=lambda: NOW)
+    hostile = sec(ip="::ffff:203.0.113.9", account="10\u202e01", user_agent="x\x1b]0;t\x07")
+    plain = sec(t=1, ip="198.51.100.1", account="1002")
+    for batch in (recs(hostile, plain, topic="p.security"),
+                  recs(json.dumps([hostile, plain]).encode(), topic="p.security")):  # one-event and batch records
+        entries = [e for v in unpack(ing.route(batch)).values() for e in v]
+        events = [decode_checked(raw) for _, _, _, raw, _, _ in entries]
+        cleaned = [e for e in events if e.account == "10\\u202e01"]
+        assert cleaned and all(e.src_ip == "203.0.113.9" and e.user_agent == "x\\x1b]0;t\\x07" for e in cleaned)
+        assert any(e.account == "1002" for e in events)
