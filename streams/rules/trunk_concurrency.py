@@ -31,19 +31,25 @@ def check(ctx, cdr) -> None:
     horizon = ctx.tenant.p.max_call_duration + HORIZON
     if cdr.phase == "start":
         if len(live) > limit:
-            for cid in [c for c, s in live.items() if s < ctx.settled - horizon]:
+            stale = [c for c, s in live.items() if s < ctx.settled - horizon]
+            for cid in stale:
                 del live[cid]
+            if stale:
+                st.live_latest = None
         if cdr.call_id in live or cdr.call_id in st.pending or st.done.holds(ctx.ident, ctx.call_start):
             return  # seen before, or already ended (its end CDR came first)
-        live[cdr.call_id] = ctx.call_start
         s = ctx.call_start
+        before = st.live_latest if st.live_latest is not None or not live else max(live.values())
+        live[cdr.call_id] = s
+        st.live_latest = s if before is None or s > before else before
         done = st.done
         first = done.ended_by(s)
         if len(live) + len(done) - first > limit:
             # calls may be over the limit from this start on: judge this one and every call known to
             # start after it (a start read late raises the count at theirs too), each once event time
-            # has passed its start, when every call that ended before it has been read
-            for cid, start in live.items():
+            # has passed its start, when every call that ended before it has been read (when no other
+            # live call began at or after this one, the in-order case, only this one is to judge)
+            for cid, start in (live.items() if before is not None and before >= s else ((cdr.call_id, s),)):
                 if start >= s and cid not in st.pending:
                     st.pending[cid] = [start, 0]
                     ctx.schedule(RULE, start - JUST_BEFORE, cid)
@@ -60,7 +66,10 @@ def check(ctx, cdr) -> None:
     if st.done.add(s, end, ctx.ident) < 0:
         return  # counted before
     st.done.prune(ctx.settled - horizon, MAX_INTERVALS)
-    if live.pop(cdr.call_id, None) is not None:
+    began = live.pop(cdr.call_id, None)
+    if began is not None:
+        if began == st.live_latest:
+            st.live_latest = None  # worked out again when next needed
         return  # already counted while it was live
     if len(st.done) - st.done.ended_by(s) + len(live) <= limit:
         return  # not enough calls ended after this one began to overlap it beyond the limit

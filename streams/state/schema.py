@@ -96,6 +96,7 @@ class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
     last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     live: dict[str, float] = msgspec.field(default_factory=dict)               # call id -> start (phase start seen)
+    live_latest: Union[float, None] = None                                    # latest start in ``live`` (None: unknown)
     pending: dict[str, list] = msgspec.field(default_factory=dict)           # call id -> [start, identity]: to judge
     done: Intervals = msgspec.field(default_factory=Intervals)                  # completed calls [start, end)
 

@@ -149,6 +149,10 @@ class Intervals(msgspec.Struct, array_like=True):
 
     def holds(self, ident: int, start: float) -> bool:
         """Is the interval of ``ident`` (which began at ``start``) held?"""
+        by_start = self._sorted_starts()
+        i = bisect_left(by_start, start)
+        if i == len(by_start) or by_start[i] != start:
+            return False  # no held interval began then (the usual answer, in two binary searches)
         ends, ids, starts = self.ends, self.ids, self.starts
         return any(ids[k] == ident for k in range(bisect_left(ends, start), len(ends)) if starts[k] == start)
 
