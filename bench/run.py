@@ -79,24 +79,25 @@ def simulated(min_events: int, tenants: int | None = None) -> Path:
     return path
 
 
-def synthetic(events: int, extensions: int) -> Path:
-    path = CACHE / f"gen-v2-{events}-{extensions}.jsonl"  # v2: dated in the past (the worker refuses the future)
+def generated(name: str, script: str, events: int, args: list[str], what: str) -> Path:
+    """``bench/<script> EVENTS PATH ARGS`` run once; later runs reuse the cached file."""
+    path = CACHE / name
     if not path.exists():
-        say(f"generating {events:,} synthetic events over {extensions:,} extensions")
+        say(f"generating {events:,} {what}")
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_events.py"), str(events), str(path),
-                        "--extensions", str(extensions)], check=True)
+        subprocess.run([sys.executable, str(ROOT / "bench" / script), str(events), str(path), *args], check=True)
     return path
+
+
+def synthetic(events: int, extensions: int) -> Path:
+    # v2: dated in the past (the worker refuses the future)
+    return generated(f"gen-v2-{events}-{extensions}.jsonl", "gen_events.py", events,
+                     ["--extensions", str(extensions)], f"synthetic events over {extensions:,} extensions")
 
 
 def flood(events: int, hours: float) -> Path:
-    path = CACHE / f"flood-{events}-{hours:g}h.jsonl"
-    if not path.exists():
-        say(f"generating {events:,} failed registrations from distinct IPs over {hours:g} h")
-        CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_flood.py"), str(events), str(path),
-                        "--hours", str(hours)], check=True)
-    return path
+    return generated(f"flood-{events}-{hours:g}h.jsonl", "gen_flood.py", events, ["--hours", str(hours)],
+                     f"failed registrations from distinct IPs over {hours:g} h")
 
 
 def count(path: Path) -> int:

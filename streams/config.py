@@ -197,24 +197,22 @@ def _password(env) -> str | None:
     return env.get("TOLLGUARD_SASL_PASSWORD")
 
 
-def _int(env, name: str, default):
+def _number(env, name: str, default, kind, what: str):
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
+
+
+def _int(env, name: str, default):
+    return _number(env, name, default, int, "a whole number")
 
 
 def _float(env, name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    return _number(env, name, default, float, "a number of seconds")
 
 
 def _flag(env, name: str, default: bool) -> bool:

@@ -105,7 +105,7 @@ class NumberPlan:
         return info
 
     def _classify(self, dialled: str) -> NumberInfo:
-        s = _FORMATTING.sub("", canonical(dialled))
+        s = dialled_digits(dialled)
         digits = sum(c.isdigit() for c in s)
         service = ""
         m = _SERVICE.match(s)
@@ -186,3 +186,8 @@ def canonical(dialled: str) -> str:
     if _URI.match(s):
         s = _URI_END.split(s[s.index(":") + 1:], 1)[0]
     return s
+
+
+def dialled_digits(dialled: str) -> str:
+    """What was dialled, canonical (:func:`canonical`) and without formatting (spaces, dashes, brackets)."""
+    return _FORMATTING.sub("", canonical(dialled))

@@ -41,7 +41,7 @@ class Privacy:
         if not self.active or not s:
             return s
         if self.hash_ips:
-            s = IPV6.sub(self._ip_match, IPV4.sub(self._ip_match, s))
+            s = self._hash_ips(s)
         if self.mask_numbers != "none":
             s = NUMBER.sub(self._number, s)
         return s
@@ -50,7 +50,7 @@ class Privacy:
         if key in KEEP_KEYS:
             return v
         if key in IDS and isinstance(v, str):
-            return IPV6.sub(self._ip_match, IPV4.sub(self._ip_match, v)) if self.hash_ips else v
+            return self._hash_ips(v) if self.hash_ips else v
         if isinstance(v, str):
             return self.text(v)
         if isinstance(v, dict):
@@ -58,6 +58,9 @@ class Privacy:
         if isinstance(v, list):
             return [self.value(x, key) for x in v]
         return v
+
+    def _hash_ips(self, s: str) -> str:
+        return IPV6.sub(self._ip_match, IPV4.sub(self._ip_match, s))
 
     def _number(self, m: re.Match) -> str:
         digits = [c for c in m.group() if c.isdigit()]

@@ -6,9 +6,7 @@ removed) and against its E.164 form (``+CC…``), so ``+882.`` and ``00882.`` bo
 ``00 882 …``.
 """
 
-import re
-
-from ..numbers import canonical
+from ..numbers import dialled_digits
 from ._common import OUTBOUND, call_actions, call_evidence
 
 RULE = "blocked_number"
@@ -16,7 +14,6 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
-_FMT = re.compile(r"[\s\-().\u00a0/]")
 
 
 def check(ctx, cdr) -> None:
@@ -24,7 +21,7 @@ def check(ctx, cdr) -> None:
     if rx is None or cdr.direction != "outbound" or not ctx.first_sight:
         return
     num = ctx.num
-    dialled = _FMT.sub("", canonical(cdr.dst))  # sip:/tel: URIs unwrapped, Unicode digits made ASCII
+    dialled = dialled_digits(cdr.dst)  # sip:/tel: URIs unwrapped, Unicode digits made ASCII
     bare = dialled[len(num.service):] if num.service and dialled.startswith(num.service) else None  # *67 ...
     if rx.match(dialled) or (bare and rx.match(bare)) or (num.e164 and rx.match(num.e164)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src, f"Extension {cdr.src} called blocked number {cdr.dst}",
