@@ -88,3 +88,19 @@ def first_per_epoch(hits: list[tuple[float, int]], span: float) -> list[tuple[fl
             seen.add(e)
             out.append((at, count))
     return out
+
+
+def note_name(seen: dict[str, float], name: str, ts: float, keep: int) -> None:
+    """Remember ``name`` at its latest time; past ``keep`` names (amortised) the least recent go.
+    Latest times and "the most recent ``keep``" do not depend on the order events arrive in."""
+    if ts >= seen.get(name, float("-inf")):
+        seen[name] = ts
+    if len(seen) > keep + keep // 2:
+        for k in sorted(seen, key=lambda n: (seen[n], n))[:len(seen) - keep]:
+            del seen[k]
+
+
+def names_during(seen: dict[str, float], at: float, seconds: float) -> list[str]:
+    """Names last seen within ``seconds`` of ``at`` (either side: a name seen again since still counts),
+    oldest first."""
+    return [k for k, t in sorted(seen.items(), key=lambda kv: (kv[1], kv[0])) if at - seconds <= t <= at + seconds]

@@ -9,9 +9,10 @@ elsewhere. Registrations and unregistrations are kept in time order per device, 
 one changes the verdict at the instants it concerns, as it would have on time.
 """
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 
 from ._common import is_registration
+from ..epochs import HORIZON
 from ..state import Device
 
 RULE = "concurrent_registrations"
@@ -19,7 +20,7 @@ SCOPE = "ext"
 EVENTS = ("security",)
 WANTS = {"reg_success"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "warning"
-MAX_DEVICES, MAX_TIMES = 8, 16
+MAX_DEVICES, MAX_TIMES = 8, 128
 
 
 def _active(dev: Device, at: float, ttl: float) -> bool:
@@ -32,6 +33,17 @@ def _active(dev: Device, at: float, ttl: float) -> bool:
         return False
     j = bisect_right(dev.unregs, at)
     return not (j and dev.unregs[j - 1] >= last)
+
+
+def _prune(times: list[float], before: float) -> None:
+    """Forget what no event within ``HORIZON`` of event time can need (by time, never by arrival: a
+    device's regular re-registrations read ahead of a hijacker's must not push out the ones it
+    overlaps), then, against a flood, all but the newest ``MAX_TIMES``."""
+    k = bisect_left(times, before) if times and times[0] < before else 0
+    if len(times) - k > MAX_TIMES + MAX_TIMES // 4:
+        k = len(times) - MAX_TIMES
+    if k:
+        del times[:k]
 
 
 def check(ctx, ev) -> None:
@@ -50,10 +62,10 @@ def check(ctx, ev) -> None:
     if ctx.ts in times:
         return  # seen before
     insort(times, ctx.ts)
-    del times[:-MAX_TIMES]
+    ttl = ctx.tenant.p.registration_ttl
+    _prune(times, ctx.settled - ttl - HORIZON)
     if times is dev.regs:
         dev.ip = ev.src_ip if ctx.ts >= dev.regs[-1] else dev.ip
-    ttl = ctx.tenant.p.registration_ttl
     limit = ctx.tenant.ext(ev.account).concurrent_registrations
     # registrations from this instant on, within ttl, are the ones whose verdict this event can change
     if times is dev.regs and all(not v.regs or v.regs[-1] <= ctx.ts for v in devices.values()):

@@ -10,7 +10,7 @@ action: the sources are many and change; the alert names the most recent ones an
 under attack, for the SOC to act (raise the guide's lockouts, restrict registration by country).
 """
 
-from ._common import window_hits
+from ._common import names_during, note_name, window_hits
 from ..state import TimeSet
 
 RULE = "distributed_lockout"
@@ -26,12 +26,12 @@ def check(ctx, ev) -> None:
     st = ctx.st
     if st.failures is None:
         st.failures = TimeSet()
-    _note(st.sources, ev.src_ip, ctx.ts)
+    note_name(st.sources, ev.src_ip, ctx.ts, KEEP)
     if ev.account:
-        _note(st.accounts, ev.account, ctx.ts)
+        note_name(st.accounts, ev.account, ctx.ts, KEEP)
     for at, n in window_hits(ctx, st.failures, ctx.ts, cfg.seconds, cfg.failures, ctx.span(), keep=4 * cfg.failures):
-        sources = _during(st.sources, at, cfg.seconds)
-        accounts = _during(st.accounts, at, cfg.seconds)
+        sources = names_during(st.sources, at, cfg.seconds)
+        accounts = names_during(st.accounts, at, cfg.seconds)
         if len(sources) < min(cfg.sources, KEEP) or len(accounts) < min(cfg.accounts, KEEP):
             continue
         plus = lambda d: "+" if len(d) >= KEEP else ""  # noqa: E731
@@ -41,16 +41,3 @@ def check(ctx, ev) -> None:
                  f"{len(accounts)}{plus(accounts)} accounts",
                  {"failures": n, "seconds": cfg.seconds, "sources": sources[-16:], "accounts": accounts[-16:]},
                  [], variant="tenant", at=at)
-
-
-def _note(seen: dict, name: str, ts: float) -> None:
-    if ts >= seen.get(name, float("-inf")):
-        seen[name] = ts
-    if len(seen) > KEEP + KEEP // 2:
-        for k in sorted(seen, key=seen.get)[:len(seen) - KEEP]:
-            del seen[k]
-
-
-def _during(seen: dict, at: float, seconds: float) -> list[str]:
-    """Names last seen within the window that ends at ``at``, oldest first."""
-    return [k for k, t in sorted(seen.items(), key=lambda kv: kv[1]) if at - seconds <= t <= at + seconds]

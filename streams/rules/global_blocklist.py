@@ -7,15 +7,15 @@ event times, and checks both ways — an event against the blocks, and a new or 
 block against the events already seen — so it does not matter which arrives first.
 """
 
-from bisect import insort
+from bisect import bisect_left, insort
 
-from ..epochs import FOREVER
+from ..epochs import FOREVER, HORIZON
 
 RULE = "global_blocklist"
 SCOPE = "ip"
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
-MAX_SEEN = 32
+MAX_SEEN = 128
 
 
 def check(ctx, ev) -> None:
@@ -23,9 +23,9 @@ def check(ctx, ev) -> None:
         return
     st = ctx.st
     if len(st.blocks) < 2 and (not st.blocks or ctx.tenant.name in st.blocks) and not ctx.blocks_changed:
-        _remember(st, ctx.tenant.name, ctx.ts)  # nobody else blocked it: only note that this tenant was here
+        _remember(st, ctx.tenant.name, ctx.ts, ctx.settled - HORIZON)  # nobody else blocked it: only note it
         return
-    _remember(st, ctx.tenant.name, ctx.ts)
+    _remember(st, ctx.tenant.name, ctx.ts, ctx.settled - HORIZON)
     pairs = [(t, s) for t, times in st.seen.items() for s in times] if ctx.blocks_changed else [(ctx.tenant.name, ctx.ts)]
     for name, at in pairs:
         others = {t: u for t, spans in st.blocks.items() if t != name for s, u in spans if s <= at < u}
@@ -40,7 +40,10 @@ def check(ctx, ev) -> None:
                  tenant=ctx.det.policy.tenant(name))
 
 
-def _remember(st, tenant: str, ts: float) -> None:
+def _remember(st, tenant: str, ts: float, before: float) -> None:
+    """Note that ``tenant`` was seen at ``ts``; times before ``before`` are forgotten (by event time, so
+    the order events arrive in does not decide what a late block finds), and past a flood's worth
+    the oldest."""
     times = st.seen.get(tenant)
     if times is None:
         st.seen[tenant] = [ts]
@@ -49,5 +52,8 @@ def _remember(st, tenant: str, ts: float) -> None:
         times.append(ts)
     elif ts not in times:
         insort(times, ts)
-    if len(times) > MAX_SEEN + MAX_SEEN // 2:
-        del times[:-MAX_SEEN]
+    k = bisect_left(times, before) if times[0] < before else 0
+    if len(times) - k > MAX_SEEN + MAX_SEEN // 4:
+        k = len(times) - MAX_SEEN
+    if k:
+        del times[:k]

@@ -6,7 +6,7 @@ account(s), and raise "Extension Registration Blocked Out" (level Alert). Each a
 once (by its identity), in event-time order whatever order it arrives in.
 """
 
-from ._common import is_registration, window_hits
+from ._common import is_registration, names_during, note_name, window_hits
 from ..state import TimeSet
 
 RULE = "registration_lockout"
@@ -14,6 +14,7 @@ SCOPE = "ip"
 EVENTS = ("security",)
 WANTS = {"reg_failure"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
+KEEP, LOCKED = 16, 5  # accounts remembered per IP; locked at most per alert (the most recent)
 
 
 def check(ctx, ev) -> None:
@@ -23,14 +24,14 @@ def check(ctx, ev) -> None:
     st = ctx.st
     if st.registration_lockout is None:
         st.registration_lockout = TimeSet()
-    accts = st.registration_accounts
-    if ev.account and ev.account not in accts:
-        accts.append(ev.account)
-        del accts[:-5]
-    actions = [("block_ip", ev.src_ip, cfg.block_seconds)]
-    if cfg.lock_account:
-        actions += [("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds) for a in accts]
-    for at, n in window_hits(ctx, st.registration_lockout, ctx.ts, cfg.seconds, cfg.failures - 1, ctx.span(actions)):
+    if ev.account:
+        note_name(st.registration_tried, ev.account, ctx.ts, KEEP)
+    for at, n in window_hits(ctx, st.registration_lockout, ctx.ts, cfg.seconds, cfg.failures - 1,
+                             ctx.span([("block_ip", ev.src_ip, cfg.block_seconds)])):
+        accts = names_during(st.registration_tried, at, cfg.seconds)[-LOCKED:]  # by time, not by arrival
+        actions = [("block_ip", ev.src_ip, cfg.block_seconds)]
+        if cfg.lock_account:
+            actions += [("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds) for a in accts]
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"Extension Registration Blocked Out: {n} failed registrations from {ev.src_ip} in {cfg.seconds} s",
                  {"failures": n, "seconds": cfg.seconds, "accounts": list(accts), "user_agent": ev.user_agent},

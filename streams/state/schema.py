@@ -71,7 +71,7 @@ class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
     last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     auto_defense: dict[str, TimeSet] = msgspec.field(default_factory=dict)    # per auto-defense rule name
     registration_lockout: Union[TimeSet, None] = None
-    registration_accounts: list[str] = msgspec.field(default_factory=list)   # accounts tried (last 5)
+    registration_tried: dict[str, float] = msgspec.field(default_factory=dict)  # account -> last failure (bounded)
     login_lockout: Union[TimeSet, None] = None
     blocks: dict[str, list[list[float]]] = msgspec.field(default_factory=dict)  # tenant -> [start, until] (global_blocklist)
     seen: dict[str, list[float]] = msgspec.field(default_factory=dict)          # tenant -> recent event times (global_blocklist)
