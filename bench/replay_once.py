@@ -51,7 +51,7 @@ def main() -> None:
                 n += 1
         out.update(events=n, seconds=time.perf_counter() - t0)
     else:
-        from streams.adapters import read_events
+        from streams.intake import read_events
         from streams.core import Detector
         from streams.policy import Policy
         from streams.replay import run

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streams.adapters import decoded, read_events
+from streams.intake import decoded, read_events
 from streams.events import Cdr
 from streams.policy import Policy
 from streams.rates import RateTable

@@ -13,12 +13,18 @@ def _policy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="FILE", help="anomaly model artifact (default: models/default.skops)")
 
 
+INPUTS = ("auto", "jsonl", "asterisk-csv", "freeswitch-csv", "yeastar-csv", "3cx-csv", "csv",
+          "asterisk-log", "freeswitch-log", "kamailio-log")  # streams.intake.FORMATS (kept light for --help)
+
+
 def _input_args(p: argparse.ArgumentParser) -> None:
-    from .adapters import FORMATS
-    p.add_argument("--input", choices=FORMATS, default="jsonl",
-                   help="input format: the JSONL contract or a PBX CDR export (default jsonl)")
-    p.add_argument("--tz", default="UTC", metavar="ZONE", help="IANA zone of the local times in CSV exports (default UTC)")
-    p.add_argument("--tenant", default="default", help="tenant of the records of CSV exports (default 'default')")
+    p.add_argument("--input", choices=INPUTS, default="auto",
+                   help="input format: the JSONL contract, a PBX CDR export or a PBX security log "
+                        "(default auto: told from each file's first lines)")
+    p.add_argument("--map", metavar="MAP.yaml", help="with --input csv: which column is which (docs/intake.md)")
+    p.add_argument("--tz", default="UTC", metavar="ZONE",
+                   help="IANA zone of local times in CSV exports and logs (default UTC)")
+    p.add_argument("--tenant", default="default", help="tenant of the records of CSV exports and logs (default 'default')")
 
 
 LATENESS = 6 * 3600.0  # streams.replay.LATENESS (not imported here: `tollguard --help` stays light)
@@ -49,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("produce", help="send event files to Kafka")
     _input_args(p)
+    p.add_argument("--policy", metavar="FILE", help="policy YAML whose cdr: section says what export columns mean")
     p.add_argument("--batch", type=int, default=1, metavar="N",
                    help="send up to N events per Kafka record, as a JSON array (default 1: one event per record)")
     p.add_argument("--max-record-bytes", type=int, default=None, metavar="B",
@@ -56,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="how long a record may wait for the broker before it counts as lost (default 30)")
     p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("tail", help="follow growing log and CDR files and ship their events to Kafka")
+    _input_args(p)
+    p.add_argument("--policy", metavar="FILE", help="policy YAML whose cdr: section says what export columns mean")
+    p.add_argument("--state", default=".tollguard-tail.json", metavar="FILE",
+                   help="where read positions are kept (default .tollguard-tail.json in the current directory)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--from-start", dest="from_end", action="store_false",
+                   help="a file with no saved position is read from its start (the default)")
+    g.add_argument("--from-end", dest="from_end", action="store_true",
+                   help="a file with no saved position is read from its end: only lines written from now on")
+    p.add_argument("--poll", type=float, default=0.2, metavar="SECONDS", help="how often quiet files are looked at (default 0.2)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="how long an event may wait for the broker's acknowledgement (default 30)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="log or CDR files to follow (they may not exist yet)")
 
     p = sub.add_parser("alerts", help="tail the alert topic")
     p.add_argument("--from-beginning", action="store_true", help="read the topic from its start")
@@ -111,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "replay": "streams.replay", "worker": "streams.worker", "produce": "streams.produce",
+    "tail": "streams.tail",
     "alerts": "streams.alerts", "simulate": "streams.simulate", "evaluate": "streams.evaluate",
     "export": "streams.export", "train": "models.train", "topics": "streams.topics",
 }
@@ -151,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except FileNotFoundError as exc:
         print(f"tollguard: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # an input that is not what --input says, or an unreadable --map
+        from .intake import FormatError
+        from .intake.mapped import MapError
+        if not isinstance(exc, (FormatError, MapError)):
+            raise
+        print(f"tollguard {args.cmd}: {_safe(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

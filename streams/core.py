@@ -250,9 +250,11 @@ class Detector:
             keys["ip"] = f"ip:{event.src_ip}"
             if event.account:
                 keys["ext"] = f"ext:{event.tenant}/{event.account}"
-            if event.outcome == "failure":  # only failures: the tenant key sees the distributed brute force
+            if event.outcome == "failure":  # only failures: the tenant key sees brute force and probes
                 keys["tenant"] = f"tenant:{event.tenant}"
         else:
+            if event.direction == "inbound" and not event.billsec and event.phase != "start":
+                keys["tenant"] = f"tenant:{event.tenant}"  # an unanswered inbound call may be a scanner's probe
             if event.direction != "inbound":
                 keys["ext"] = f"ext:{event.tenant}/{event.src}"
                 if event.src_ip:

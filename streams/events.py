@@ -107,6 +107,8 @@ class SecurityEvent(msgspec.Struct, tag_field="type", tag="security", kw_only=Tr
     port: Union[Annotated[int, msgspec.Meta(ge=0, le=65535)], None] = None
     contact: OptText = None
     reason: OptText = None
+    dialled: OptText = None   # the number a refused call asked for (a scanner's probe), as the log gave it
+    context: OptText = None   # the dialplan context or SIP profile the request arrived in
 
     def check(self) -> None:
         """What the schema cannot say (decode_event runs it; internal re-reads of checked events do not)."""

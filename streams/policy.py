@@ -53,6 +53,9 @@ NumberPattern = Annotated[str, AfterValidator(_check_pattern)]
 RuleId = Literal[RULE_IDS]  # type: ignore[valid-type]
 
 
+from .intake.meaning import CdrMeaning  # noqa: E402
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,6 +73,13 @@ class Lockout(Strict):
     lock_account: bool = True
     max_failures: Optional[int] = Field(None, gt=0, description="failures within max_seconds that ban permanently")
     max_seconds: int = Field(86400, gt=0)
+
+
+class InboundProbes(Strict):
+    """More than ``probes`` refused or unanswered inbound calls to unknown or international numbers from
+    one source within ``seconds``: a scanner looking for an open route (rule inbound_probe)."""
+    probes: int = Field(3, gt=0)
+    seconds: int = Field(3600, gt=0)
 
 
 class DistributedLockout(Strict):
@@ -180,6 +190,7 @@ class TenantPolicy(Strict):
     login_lockout: Lockout = Lockout(failures=5, seconds=600, block_seconds=600, lock_account=False,
                                      max_failures=20, max_seconds=86400)
     distributed_lockout: DistributedLockout = DistributedLockout()
+    inbound_probes: InboundProbes = InboundProbes()
     auto_defense: list[AutoDefenseRule] = [
         AutoDefenseRule(name="ssh", service="ssh", protocol="tcp", packets=10, seconds=60),
         AutoDefenseRule(name="udp", service="sip", protocol="udp", packets=40, seconds=2),
@@ -201,6 +212,7 @@ class TenantPolicy(Strict):
     rules: dict[RuleId, RuleSetting] = {}
     extensions: dict[str, ExtensionPolicy] = {}
     privacy: Optional[PrivacySetting] = None
+    cdr: CdrMeaning = CdrMeaning()  # what CDR export columns mean (streams/intake/meaning.py)
 
     @field_validator("privacy")
     @classmethod

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from .adapters import decoded, read_events
+from .intake import decoded, from_args, report
 from .config import Config
 from .connect import kafka_python_kwargs
 from .events import Cdr, event_key, join_batch
@@ -171,7 +171,10 @@ def main(args) -> int:
     counts = {config.cdr: 0, config.security: 0}
     sender = Sender(producer, ledger, max(1, args.batch), limit)
     stopped, unsent = None, 0
-    for source, n, raw, event, error in decoded(read_events(args.files, args.input, args.tz, args.tenant)):
+    from .policy import Policy
+    policy = Policy.load(args.policy) if getattr(args, "policy", None) else None
+    records, summary = from_args(args, policy)
+    for source, n, raw, event, error in decoded(records, summary):
         if error is not None:
             rejects += 1
             print(f"{_safe(source)}:{n}: rejected: {_safe(error)}", file=sys.stderr)
@@ -192,8 +195,9 @@ def main(args) -> int:
         except Stop as stop:
             stopped = str(stop)
             sender.abandon()
-    return _finish(producer, ledger, config, counts, rejects, (stopped, unsent), time.perf_counter() - t0,
-                   args.timeout)
+    status = _finish(producer, ledger, config, counts, rejects, (stopped, unsent), time.perf_counter() - t0,
+                     args.timeout)
+    return max(status, report(summary, "produce"))
 
 
 def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop, dt: float, timeout: float) -> int:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .adapters import decoded, read_events
+from .intake import decoded, from_args, read_events, report
 from .text import safe
 from .core import Detector, iso
 from .events import Action, Alert, encode, event_time
@@ -47,7 +47,7 @@ class ReplayStats:
 
 def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, on_reject,
         stats: ReplayStats | None = None, lateness: float = LATENESS, now: float | None = None,
-        skew: float = SKEW) -> ReplayStats:
+        skew: float = SKEW, summary=None) -> ReplayStats:
     """Judge every event of ``lines`` in canonical event-time order (streams.ordering), whatever the file order.
 
     Events are held until the latest event time read for their tenant is ``lateness`` past them;
@@ -67,7 +67,7 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
             on_output(rec)
 
     def checked():
-        for rec in decoded(lines):
+        for rec in decoded(lines, summary):
             if rec[4] is None and now is not None:
                 why = ahead_of(event_time(rec[3]), now, skew)
                 if why is not None:
@@ -122,12 +122,14 @@ def ahead_of(ts: float, now: float, skew: float) -> str | None:
     return None
 
 
-def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "jsonl", tz: str = "UTC",
-                scorer=None) -> tuple[list[Alert | Action], ReplayStats, list[Rejected]]:
+def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "auto", tz: str = "UTC",
+                scorer=None, tenant: str = "default") -> tuple[list[Alert | Action], ReplayStats, list[Rejected]]:
     """Library entry point: everything a replay produced, in order (rules only unless a scorer is given)."""
     out: list = []
     rejects: list[Rejected] = []
-    stats = run(read_events(paths, fmt, tz), Detector(policy, scorer=scorer), out.append, rejects.append)
+    meaning = policy.tenant(tenant).p.cdr if policy is not None else None
+    stats = run(read_events(paths, fmt, tz, tenant, meaning), Detector(policy, scorer=scorer), out.append,
+                rejects.append)
     return out, stats, rejects
 
 
@@ -170,13 +172,14 @@ def main(args) -> int:
     def on_reject(r: Rejected):
         print(f"{safe(r.source, 200)}:{r.line}: rejected: {safe(r.reason, 300)}", file=sys.stderr)
 
-    lines: Iterable = read_events(args.files, args.input, args.tz, args.tenant)
+    lines, summary = from_args(args, policy)
     if sys.stderr.isatty() and not args.quiet:
         from tqdm import tqdm
         lines = tqdm(lines, unit=" ev", file=sys.stderr, mininterval=0.5)
     now = parse_now(args.now) if getattr(args, "now", None) else None
-    stats = run(lines, detector, on_output, on_reject, lateness=args.lateness, now=now)
+    stats = run(lines, detector, on_output, on_reject, lateness=args.lateness, now=now, summary=summary)
     out.flush()
+    status = report(summary, "replay", sys.stderr if not args.quiet else _Null())
     if not args.quiet:
         rate = stats.events / stats.seconds if stats.seconds else 0.0
         late = f", {stats.late} more than {args.lateness:g} s out of order (judged late)" if stats.late else ""
@@ -189,4 +192,9 @@ def main(args) -> int:
         print(f"state: {len(keys):,} keys held, {keys.expired:,} forgotten once their windows were over"
               + (f", {keys.evicted:,} evicted over the budget of {keys.max_keys:,} per scope "
                  "(their counts started again; raise --max-keys)" if keys.evicted else ""), file=sys.stderr)
-    return 0
+    return status
+
+
+class _Null:
+    def write(self, _):
+        return 0

@@ -59,7 +59,13 @@ def call_evidence(ctx, cdr: Cdr, **extra) -> dict:
 
 
 def is_registration(ev) -> bool:
-    return ev.action == "register" or (ev.action is None and ev.service == "sip")
+    """A SIP registration, or a SIP authentication that failed on a call (an INVITE with a wrong
+    password guesses the same credentials; fail2ban's jails count both). A call refused for its
+    number (``dialled``) is a probe, not a guess (``inbound_probe``)."""
+    action = ev.action
+    if action == "register" or (action is None and ev.service == "sip"):
+        return True
+    return action == "invite" and ev.outcome == "failure" and ev.dialled is None and ev.service in ("sip", "iax2")
 
 
 def window_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, span: float,

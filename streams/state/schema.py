@@ -107,6 +107,7 @@ class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
     failures: Union[TimeSet, None] = None                                    # distributed_lockout
     accounts: dict[str, float] = msgspec.field(default_factory=dict)        # failing account -> last time (bounded)
     sources: dict[str, float] = msgspec.field(default_factory=dict)         # failing source IP -> last time (bounded)
+    probes: dict[str, TimeSet] = msgspec.field(default_factory=dict)        # inbound_probe: per source (bounded)
 
 
 KeyState = Union[IpState, ExtState, TrunkState, TenantState]

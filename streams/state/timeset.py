@@ -57,7 +57,7 @@ class TimeSet(msgspec.Struct, array_like=True):
         times = self.t
         n = len(times)
         start = times[i]
-        if i == n - 1 or times[i + 1] >= start + seconds:  # the usual case: nothing later in its window
+        if i == n - 1 or times[i + 1] - seconds >= start:  # the usual case: nothing later in its window
             if i + 1 < n and times[i + 1] == start:
                 pass  # equal times after it: take the general path
             else:
@@ -66,7 +66,7 @@ class TimeSet(msgspec.Struct, array_like=True):
         out: list[tuple[float, int]] = []
         j = bisect_left(times, start)
         last = None
-        while j < n and times[j] < start + seconds:
+        while j < n and times[j] - seconds < start:  # (end - seconds, end] holds start (as count does it)
             end = times[j]
             if end != last:
                 last = end

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 
-from streams.adapters import read_events
+from streams.intake import read_events
 from streams.events import Cdr, decode_event
 from streams.policy import Policy
 from streams.replay import replay_file
@@ -75,7 +75,7 @@ def test_yeastar_header_required(tmp_path):
 
 def test_a_jsonl_line_holding_an_array_is_a_batch_of_events(tmp_path):
     """replay reads batch records the way the worker does: each element judged alone."""
-    from streams.adapters import decoded
+    from streams.intake import decoded
     good = '{"type":"security","ts":"2026-12-01T10:00:00Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure"}'
     f = tmp_path / "b.jsonl"
     f.write_text(f'[{good}, {{"type":"cdr"}}, {good}]\n[{{"type":\n{good}\n')

@@ -1,0 +1,685 @@
+"""PBX security log lines to security events (pure functions; the line reader, the ``--input auto``
+sniffer and the ``tail`` shipper call them one physical line at a time).
+
+Formats (``FORMATS``) and the lines that become events:
+
+- ``asterisk-log``: Asterisk's ``messages``/``security`` log, plain or through syslog/journald.
+  chan_sip ``Registration from '<sip:301@example.com>' failed for '1.2.3.4:5060' - Wrong password``,
+  ``hacking attempt detected '1.2.3.4'``; res_pjsip ``Request 'INVITE' from '"1000" <sip:1000@pbx>'
+  failed for '1.2.3.4:5060' (callid: abc) - No matching endpoint found``; the dialplan's
+  ``Call from '' (1.2.3.4:10836) to extension '0044…' rejected because extension not found in
+  context 'default'.`` (also ``(TCP:[1.2.3.4]:61470)`` and ``anonymous: Call (UDP:1.2.3.4:5060) …``);
+  chan_iax2 ``Host 1.2.3.4 failed to authenticate as 'x'``, ``No registration for peer 'x' (from
+  1.2.3.4)``; AMI (manager.c) ``1.2.3.4 failed to authenticate as 'admin'``; FreePBX's
+  ``Rejecting unknown SIP connection from 1.2.3.4``; res_security_log ``SecurityEvent="InvalidPassword",
+  EventTV="…",Service="SIP",AccountID="…",SessionID="…",LocalAddress="IPV4/UDP/…",RemoteAddress=
+  "IPV4/UDP/1.2.3.4/5060",…``.
+- ``freeswitch-log``: FreeSWITCH's log, plain or through syslog. sofia ``SIP auth failure (REGISTER)
+  on sofia profile 'internal' for [101@pbx] from ip 1.2.3.4`` (and ``challenge``), ``Can't find user
+  [101@pbx] from 1.2.3.4``, ``IP 1.2.3.4 Rejected by register acl "lan"``.
+- ``kamailio-log``: Kamailio's log. pike ``PIKE - BLOCKing ip 1.2.3.4, node=0x…``; the default
+  kamailio.cfg's ``ALERT: pike blocking REGISTER from sip:x@y (IP:1.2.3.4:5060)`` and ``Malformed SIP
+  message from 1.2.3.4:5060``; the secfilter README's ``INVITE from 1.2.3.4 blocked because IP address
+  is blacklisted`` (and the user-agent, user, country and destination variants).
+
+Prefixes: ``[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: …``, ``[Jan 18 17:39:50] NOTICE[12049]:
+res_pjsip_session.c:2337 new_invite: …`` (no year), syslog ``Nov  4 18:30:40 host asterisk[32229]: …``
+and ``2016-09-25T18:57:58.150982 host freeswitch[1]: …`` (then the program's own stamp, which is not
+used: the syslog one is when the line was written), FreeSWITCH ``2013-12-31 17:39:54.767815 [WARNING]
+sofia_reg.c:1533 …``, ``08-03 07:56:53.026292 [WARN] [SOFIA] [sofia_reg.c:4130] …`` (no year) and
+``… 00.00% [WARNING] …``, and journald lines with no stamp at all (``NOTICE[566]: chan_sip.c:…``),
+which take the last time seen in the file. Stamps without a zone are local times in the file's zone;
+stamps without a year take it from the file (see ``LogState``).
+
+Attacker text: user names, From headers, Call-IDs and dialled numbers are whatever the sender chose,
+and several messages print the real address between two such fields. Every address is therefore
+taken from where only the PBX writes (the end of the line, after the last separator, or the last
+unescaped ``RemoteAddress``); where forged text could sit on both sides of it and the candidates
+disagree, the line is refused rather than blamed on an address the attacker chose. Regexes are
+anchored and bounded, so a 1 MB line costs linear time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from ..events import canonical_ip
+from .common import AdapterError, local_time
+
+FORMATS = ("asterisk-log", "freeswitch-log", "kamailio-log")
+MAX_TEXT = 512  # the contract's limit for free-text fields
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), 1)}
+_PROTOCOLS = {"UDP": "udp", "TCP": "tcp", "TLS": "tls", "WS": "ws", "WSS": "wss"}
+_UTC = timezone.utc
+
+
+class LogState:
+    """Per-file reading state: zone, tenant, year inference for stamps without a year.
+
+    ``year`` is the year to assume before the file showed one (the caller passes the file's
+    modification year); after that a year-less stamp takes the year of the previous stamp, one more
+    when the month jumps back by more than six (December to January), and one less when the result
+    would lie more than a day in the future. ``last`` is the last time read from a stamp: journald
+    lines without a stamp get it."""
+
+    def __init__(self, tz: ZoneInfo, tenant: str = "default", year: int | None = None):
+        self.tz, self.tenant, self.year = tz, tenant, year
+        self.last: datetime | None = None
+
+    def snapshot(self) -> dict:
+        return {"year": self.year, "last": self.last.isoformat() if self.last else None}
+
+    @classmethod
+    def restore(cls, tz, tenant, snap: dict) -> "LogState":
+        state = cls(tz, tenant, snap.get("year"))
+        if snap.get("last"):
+            state.last = datetime.fromisoformat(snap["last"])
+        return state
+
+
+# ---------------------------------------------------------------------------------------- prefixes
+
+_CLOCK = r"(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)(?:[.,](?P<f>\d{1,9}))?"
+_BSD_DATE = r"(?P<b>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<e>\d{1,2}) "
+_ISO_DATE = r"(?P<Y>\d{4})-(?P<m>\d\d)-(?P<d>\d\d)[T ]"
+_PROGRAM = r"(?P<zone>Z|[+-]\d\d:?\d\d)? (?P<host>[^\s\[]\S{0,254}) (?P<prog>[^\s\[:]{1,128})(?:\[\d{1,10}\])?: +"
+_AST_STAMP = re.compile(rf"\[(?:{_ISO_DATE}|{_BSD_DATE}){_CLOCK}\] +")
+_FS_STAMP = re.compile(r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12} )?"
+                       rf"(?:(?P<Y>\d{{4}})-)?(?P<m>\d\d)-(?P<d>\d\d) {_CLOCK} (?:\d{{1,3}}\.\d\d% )?(?=\[[A-Z]{{3,8}}\] )")
+_SYSLOG_ISO = re.compile(_ISO_DATE + _CLOCK + _PROGRAM)
+_SYSLOG_BSD = re.compile(_BSD_DATE + _CLOCK + _PROGRAM)
+
+_AST_HEAD = re.compile(r"(?P<level>[A-Z]{3,9}) ?\[\d{1,10}\](?:\[C-[0-9A-Fa-f]{1,16}\])?:? +")
+_AST_SRC = re.compile(r"(?P<src>[\w./-]{1,128}\.c)(?::\d{1,6}(?: in)? \w{1,128})?: +")
+_AST_EXT = re.compile(r"Ext\. (?P<ext>[^:\s]{0,128})(?::\d{1,6})?(?: in)?(?: @ (?P<ctx>[^:\s]{1,128}))?: +")
+_FS_HEAD = re.compile(r"\[(?P<level>[A-Z]{3,8})\] (?:\[[A-Z_]{1,16}\] )?\[?(?P<src>[\w.-]{1,64}\.c):\d{1,6}\]? +")
+_KAM_HEAD = re.compile(r"(?:\d{1,4}\(\d{1,10}\) )?(?P<level>[A-Z]{3,9}): (?P<src><script>|<core>|[\w-]{1,64})"
+                       r"(?: \[(?P<file>[\w./-]{1,128}):\d{1,6}\])?: (?:[\w.]{1,128}\(\): )?")
+_PROGRAMS = {"asterisk": "asterisk-log", "freeswitch": "freeswitch-log", "kamailio": "kamailio-log"}
+
+
+@dataclass(slots=True)
+class _Line:
+    stamp: dict | None       # the groups of the line's (outer) time stamp
+    app: str | None          # which of FORMATS the body is written in
+    level: str = ""
+    src: str | None = None   # source file or module that wrote it
+    msg: str = ""
+    context: str | None = None
+
+
+def _split(text: str) -> _Line:
+    """The line's stamp, and whose log line it is (Asterisk, FreeSWITCH, Kamailio) with its message."""
+    m = _AST_STAMP.match(text) or _FS_STAMP.match(text)
+    if m:
+        return _body(m.groupdict(), text[m.end():], None)
+    m = _SYSLOG_ISO.match(text) or _SYSLOG_BSD.match(text)
+    if m:
+        rest = text[m.end():]
+        inner = _AST_STAMP.match(rest) or _FS_STAMP.match(rest)  # the program's own stamp: fail2ban's
+        if inner:                                                # ground truth takes the syslog one
+            rest = rest[inner.end():]
+        return _body(m.groupdict(), rest, m["prog"].rpartition("/")[2])
+    return _body(None, text, None)
+
+
+def _body(stamp: dict | None, text: str, prog: str | None) -> _Line:
+    m = _AST_HEAD.match(text)
+    if m:
+        rest = text[m.end():]
+        s = _AST_SRC.match(rest)
+        if s:
+            return _Line(stamp, "asterisk-log", m["level"], s["src"].rpartition("/")[2], rest[s.end():])
+        e = _AST_EXT.match(rest)
+        if e:
+            return _Line(stamp, "asterisk-log", m["level"], None, rest[e.end():], e["ctx"])
+        return _Line(stamp, "asterisk-log", m["level"], "", rest)
+    m = _FS_HEAD.match(text)
+    if m:
+        return _Line(stamp, "freeswitch-log", m["level"], m["src"], text[m.end():])
+    m = _KAM_HEAD.match(text)
+    if m and (m["file"] or m["src"] in ("<script>", "<core>")):
+        return _Line(stamp, "kamailio-log", m["level"], m["src"], text[m.end():])
+    return _Line(stamp, _PROGRAMS.get((prog or "").lower()), msg=text)
+
+
+# ------------------------------------------------------------------------------------------ time
+
+def _stamp_time(g: dict, state: LogState) -> datetime:
+    """A stamp's time: its own offset if it has one, else local in the file's zone; its year, else inferred."""
+    month = _MONTHS[g["b"]] if g.get("b") else int(g["m"])
+    day = int(g.get("e") or g["d"])
+    clock = (int(g["H"]), int(g["M"]), int(g["S"]), int((g["f"] or "0")[:6].ljust(6, "0")))
+    year = int(g["Y"]) if g.get("Y") else _infer_year(state, month, day, clock)
+    if not 1971 <= year <= 2199:
+        raise ValueError(f"year {year}")
+    naive = datetime(year, month, day, *clock)
+    if g.get("zone"):
+        return naive.replace(tzinfo=_offset(g["zone"]))
+    when = local_time(naive, state.tz)
+    if state.last is not None and when < state.last:  # the repeated hour of an autumn clock change:
+        later = local_time(naive, state.tz, fold=1)   # the second pass keeps the file in order
+        if later >= state.last:
+            when = later
+    return when
+
+
+def _infer_year(state: LogState, month: int, day: int, clock: tuple) -> int:
+    if state.last is not None:
+        prev = state.last.astimezone(state.tz)
+        year = prev.year + (month < prev.month - 6) - (month > prev.month + 6)
+    else:
+        year = state.year or datetime.now(state.tz).year
+    try:
+        if local_time(datetime(year, month, day, *clock), state.tz) > datetime.now(_UTC) + timedelta(days=1):
+            year -= 1  # a stamp in the future: last year's
+    except ValueError:  # 29 February of a year that has none: leave it to the caller's datetime()
+        pass
+    return year
+
+
+def _offset(zone: str) -> timezone:
+    if zone == "Z":
+        return _UTC
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+
+
+def _event_tv(text: str, tz: ZoneInfo) -> datetime | None:
+    """res_security_log's EventTV: ``1368439853-500975`` (epoch seconds-microseconds) or ISO 8601."""
+    secs, dash, micros = text.partition("-")
+    if dash and _EPOCH_TV.fullmatch(text):
+        when = datetime.fromtimestamp(int(secs), tz) + timedelta(microseconds=int(micros))
+    else:
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        when = when if when.tzinfo else local_time(when, tz)
+    if when.utcoffset() % timedelta(minutes=1) or not _TV_MIN <= when < _TV_MAX:
+        return None  # not a time Asterisk writes: the line's own stamp serves
+    return when
+
+
+_EPOCH_TV = re.compile(r"\d{9,11}-\d{1,6}", re.A)
+_TV_MIN, _TV_MAX = datetime(1971, 1, 2, tzinfo=_UTC), datetime(2199, 12, 31, tzinfo=_UTC)
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+def _addr(text: str) -> tuple[str, int | None]:
+    """``1.2.3.4``, ``1.2.3.4:5060``, ``[2001:db8::1]:5060``, ``[1.2.3.4]:5060`` or ``2001:db8::1``: (ip, port)."""
+    text = text.strip()
+    if len(text) > 72:
+        raise AdapterError(f"not an address: {text[:64]!r}…")
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise AdapterError(f"not an address: {text!r}")
+        return _ip(host), _port(rest[1:]) if rest else None
+    try:
+        return canonical_ip(text), None
+    except ValueError:
+        host, colon, port = text.rpartition(":")
+        if not colon:
+            raise AdapterError(f"not an address: {text!r}") from None
+        return _ip(host), _port(port)
+
+
+def _addr_port(text: str) -> tuple[str, int | None]:
+    """``$si:$sp`` as Kamailio prints it: the port is always there, and IPv6 has no brackets."""
+    text = text.strip()
+    if text.startswith("["):
+        return _addr(text)
+    host, colon, port = text.rpartition(":")
+    return (_ip(host), _port(port)) if colon else _addr(text)
+
+
+def _ip(text: str) -> str:
+    if len(text) > 64:  # no address is longer (and canonical_ip caches what it is given)
+        raise AdapterError(f"not an IP address: {text[:64]!r}…")
+    try:
+        return canonical_ip(text)
+    except ValueError:
+        raise AdapterError(f"not an IP address: {text[:64]!r}") from None
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= 65535):
+        raise AdapterError(f"not a port: {text[:16]!r}")
+    return int(text)
+
+
+_URI = re.compile(r"<sips?:", re.I)
+_BARE_URI = re.compile(r"sips?:", re.I)
+
+
+def _uri_user(text: str) -> str | None:
+    """The user part of the SIP URI in a From/To value (``"1000" <sip:1000@pbx>`` -> ``1000``)."""
+    found = None
+    for found in _URI.finditer(text):  # the last <sip: is the URI itself (a display name comes first)
+        pass
+    found = found or _BARE_URI.search(text)
+    if not found:
+        return None
+    at = text.find("@", found.end())
+    user = text[found.end():at].partition(";")[0] if at >= 0 else ""
+    return user if user and ">" not in user else None  # sip:host> has no user part
+
+
+def _action(method: str | None) -> str:
+    """A SIP method as the contract's action: REGISTER and unknown are registrations."""
+    m = (method or "REGISTER").upper()
+    return {"REGISTER": "register", "INVITE": "invite"}.get(m, m.lower())
+
+
+def _cut(value):
+    return value[:MAX_TEXT] if isinstance(value, str) else value
+
+
+# ------------------------------------------------------------------------------------- Asterisk
+
+_AST_LEVELS = frozenset({"NOTICE", "WARNING", "ERROR", "SECURITY"})
+
+
+def _asterisk(p: _Line) -> dict | None:
+    if p.level not in _AST_LEVELS:
+        return None
+    if p.src is None:  # a dialplan line (Ext. s: …): FreePBX's from-sip-external
+        return _unknown_connection(p.msg, p.context)
+    handler = _AST_MODULES.get(p.src)
+    return handler(p.msg) if handler else None
+
+
+def _chan_sip(msg: str) -> dict | None:
+    if msg.startswith("Registration from '"):
+        return _sip_registration(msg)
+    if msg.startswith("Call from '"):
+        return _call_rejected(msg)
+    if msg.startswith("hacking attempt detected '"):
+        ip, port = _addr(msg[len("hacking attempt detected '"):].rstrip().rstrip("'"))
+        return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "reason": "hacking attempt detected"}
+    if msg.startswith("Failed to authenticate device "):
+        raise AdapterError("no source address in chan_sip's 'Failed to authenticate device' line")
+    return None
+
+
+def _sip_registration(msg: str) -> dict:
+    """``Registration from 'TO' failed for 'IP[:port]' - REASON``: only TO is the sender's, and it
+    comes first, so the last `` failed for `` is the PBX's."""
+    head, sep, tail = msg.rpartition("' failed for '")
+    where, sep2, reason = tail.partition("' - ")
+    if not sep or not sep2:
+        raise AdapterError("no source address in chan_sip's registration failure")
+    ip, port = _addr(where)
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": "register",
+            "account": _uri_user(head[len("Registration from '"):]), "reason": reason.strip()}
+
+
+_CALL_OLD = re.compile(r"(?P<who>[^\s:]{1,128}): Call \((?:(?P<proto>[A-Z]{2,4}):)?(?P<hp>[^()\s']{1,64})\) to extension '")
+_CALL_SEP = re.compile(r"' \((?:(?P<proto>[A-Z]{2,4}):)?(?P<hp>[^()\s']{1,64})\) to extension '")
+_NOT_FOUND = "' rejected because extension not found in context '"
+
+
+def _call_rejected(msg: str) -> dict | None:
+    """A call to an extension the dialplan does not have (chan_sip and res_pjsip_session)."""
+    head, sep, ctx = msg.rpartition(_NOT_FOUND)
+    if not sep:
+        return None
+    m = _CALL_OLD.match(head)
+    if m:
+        who, rest = m["who"], head[m.end():]
+    elif head.startswith("Call from '"):
+        m = _sole(_CALL_SEP, head, len("Call from '"), "'extension not found' line")
+        who, rest = head[len("Call from '"):m.start()], head[m.end():]
+    else:
+        return None
+    ip, port = _addr(m["hp"])
+    return {"service": "sip", "src_ip": ip, "outcome": "failure", "action": "invite", "account": who,
+            "protocol": _PROTOCOLS.get(m["proto"] or ""), "port": port, "reason": "extension not found",
+            "dialled": rest, "context": ctx.removesuffix(".").removesuffix("'")}
+
+
+def _sole(pattern: re.Pattern, text: str, start: int, what: str) -> re.Match:
+    """The separator that carries the address, when the text on both sides of it is the sender's: a
+    forged copy in either would be a second match. Refused when the copies name different addresses."""
+    found = list(pattern.finditer(text, start))
+    if not found:
+        raise AdapterError(f"no source address in {what}")
+    if len({m["hp"] for m in found}) > 1:
+        raise AdapterError(f"ambiguous source address in {what}: forged text in a caller-supplied field")
+    return found[0]
+
+
+_PJ_REQUEST = re.compile(r"Request(?: '(?P<method>[A-Za-z]{1,32})')? from '")
+_PJ_SEP = re.compile(r"' failed for '(?P<hp>[^'\s]{1,64})' \(callid: ")
+_PJ_TRIES = re.compile(r" after \d{1,9} tries in [\d.]{1,16} ms$")
+
+
+def _pjsip_request(msg: str) -> dict | None:
+    """``Request 'INVITE' from 'FROM' failed for 'IP:port' (callid: CALLID) - REASON``: FROM and
+    CALLID are both the sender's."""
+    m = _PJ_REQUEST.match(msg)
+    if not m:
+        return None
+    sep = _sole(_PJ_SEP, msg, m.end(), "res_pjsip's request failure")
+    ip, port = _addr(sep["hp"])
+    reason = _PJ_TRIES.sub("", msg.rpartition(") - ")[2].strip())
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": _action(m["method"]),
+            "account": _uri_user(msg[m.end():sep.start()]), "reason": reason}
+
+
+def _pjsip_session(msg: str) -> dict | None:
+    return _call_rejected(msg)
+
+
+_IAX_HOST = re.compile(r"Host (?P<hp>[^\s']{1,64}) failed (?:to authenticate as|(?P<how>\w{1,16}) authentication for) '")
+
+
+def _iax2(msg: str) -> dict | None:
+    m = _IAX_HOST.match(msg)
+    if m:
+        rest = msg[m.end():]
+        account = rest.partition("' (")[0] if m["how"] else rest.rpartition("'")[0]
+        reason = f"failed {m['how']} authentication" if m["how"] else "failed to authenticate"
+        return _iax_event(m["hp"], account, reason)
+    if msg.startswith("No registration for peer '") and msg.rstrip().endswith(")"):
+        account, sep, where = msg[len("No registration for peer '"):].rstrip()[:-1].rpartition("' (from ")
+        if not sep:
+            raise AdapterError("no source address in chan_iax2's 'No registration for peer' line")
+        return _iax_event(where, account, "no such peer")
+    return None
+
+
+def _iax_event(where: str, account: str, reason: str) -> dict:
+    ip, port = _addr(where)
+    return {"service": "iax2", "src_ip": ip, "port": port, "outcome": "failure", "action": "register",
+            "account": account, "reason": reason}
+
+
+_AMI = re.compile(r"(?P<hp>[0-9A-Fa-f.:\[\]]{2,64}) (?P<what>failed to authenticate as|tried to authenticate "
+                  r"with nonexistent user|failed to pass IP ACL as) '")
+
+
+def _ami(msg: str) -> dict | None:
+    m = _AMI.match(msg)
+    if not m:
+        return None
+    ip, port = _addr(m["hp"])
+    reason = {"failed to authenticate as": "wrong password", "failed to pass IP ACL as": "failed IP ACL"}.get(
+        m["what"], "nonexistent user")
+    return {"service": "ami", "src_ip": ip, "port": port, "outcome": "failure", "action": "login",
+            "account": msg[m.end():].rstrip().rpartition("'")[0], "reason": reason}
+
+
+def _unknown_connection(msg: str, context: str | None) -> dict | None:
+    """FreePBX's ``Rejecting unknown SIP connection from IP[:port]`` (the address ends the line)."""
+    head, sep, tail = msg.rpartition("Rejecting unknown SIP connection from ")
+    if not sep:
+        return None
+    ip, port = _addr(tail.rstrip().rstrip('"'))
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure",
+            "reason": "unknown SIP connection", "context": context}
+
+
+# ------------------------------------------------------------------------ Asterisk res_security_log
+
+_SEC_REMOTE = re.compile(r'(?<!\\)",RemoteAddress="(?P<fam>IPV[46])/(?P<proto>[A-Za-z]{2,5})/'
+                         r'(?P<ip>[0-9A-Fa-f.:]{2,45})/(?P<port>\d{1,5})"')
+_SEC_HEAD = re.compile(r'(?P<k>[A-Za-z]{1,32})="(?P<v>[^"]{0,128})"(?:,|$)')
+_SEC_TAIL = re.compile(r',(?P<k>[A-Za-z]{1,32})="(?P<v>[^"\\]{0,4096}(?:\\.[^"\\]{0,4096}){0,64})"')
+_SEC_OUTCOME = {"SuccessfulAuth": "success", "ChallengeSent": "request", **{n: "failure" for n in (
+    "FailedACL", "InvalidAccountID", "SessionLimit", "MemoryLimit", "LoadAverageLimit", "RequestNotSupported",
+    "RequestNotAllowed", "AuthMethodNotAllowed", "RequestBadFormat", "UnexpectedAddress",
+    "ChallengeResponseFailed", "InvalidPassword", "InvalidTransport")}}
+_SEC_SERVICES = {"SIP": "sip", "PJSIP": "sip", "AMI": "ami", "IAX2": "iax2"}
+
+
+def _security_log(msg: str) -> dict | None:
+    """res_security_log's ``Key="value"`` list. AccountID and SessionID (a PJSIP Call-ID) are the
+    sender's and come before the addresses; a SessionID may carry a whole forged
+    ``",LocalAddress="…",RemoteAddress="…"``. The fields after the real RemoteAddress that the
+    sender supplies (digest response, hashes) come from SIP quoted strings, where a quote is always
+    escaped, so the last RemoteAddress after an unescaped quote is the PBX's."""
+    if not msg.startswith('SecurityEvent="'):
+        return None
+    remote = None
+    for remote in _SEC_REMOTE.finditer(msg):
+        pass
+    if remote is None:
+        raise AdapterError("no source address (RemoteAddress) in res_security_log line")
+    head, pos = _sec_head(msg, remote.start())
+    outcome = _SEC_OUTCOME.get(head.get("SecurityEvent", ""))
+    if outcome is None:
+        return None  # an event name this adapter does not know: skipped, not guessed
+    tail = _sec_tail(msg, remote.end())
+    return _sec_event(head, tail, remote, outcome, _sec_account(msg, pos, remote.start()))
+
+
+def _sec_head(msg: str, end: int) -> tuple[dict, int]:
+    """The PBX's own fields from the start up to AccountID/SessionID: SecurityEvent, EventTV, Service, …"""
+    head, pos = {}, 0
+    while pos < end and not msg.startswith(("AccountID=", "SessionID="), pos):
+        m = _SEC_HEAD.match(msg, pos, end)
+        if not m:
+            break
+        head[m["k"]] = m["v"]
+        pos = m.end()
+    return head, pos
+
+
+def _sec_account(msg: str, pos: int, end: int) -> str | None:
+    if not msg.startswith('AccountID="', pos):
+        return None
+    start = pos + len('AccountID="')
+    stop = msg.find('",SessionID="', start, end)
+    account = msg[start:stop if stop >= 0 else end]
+    return None if account in ("", "<unknown>") else account
+
+
+def _sec_tail(msg: str, pos: int) -> dict:
+    """The fields after RemoteAddress (RequestType, ACLName, Challenge, …), read while they are well formed."""
+    tail = {}
+    while pos < len(msg) and len(tail) < 32:
+        m = _SEC_TAIL.match(msg, pos)
+        if not m:
+            break
+        tail.setdefault(m["k"], m["v"])
+        pos = m.end()
+    return tail
+
+
+def _sec_event(head: dict, tail: dict, remote: re.Match, outcome: str, account: str | None) -> dict:
+    name = head["SecurityEvent"]
+    raw_service = head.get("Service", "")
+    service = _SEC_SERVICES.get(raw_service.upper(), raw_service.lower() or "unknown")
+    if service == "ami":
+        action = "login"
+    elif name == "SuccessfulAuth":
+        action = "auth"
+    elif service in ("sip", "iax2"):
+        action = _action(tail.get("RequestType") if service == "sip" else None)
+    else:
+        action = None
+    ev = {"service": service, "src_ip": _ip(remote["ip"]), "outcome": outcome, "action": action,
+          "account": account, "protocol": _PROTOCOLS.get(remote["proto"].upper()), "port": _port(remote["port"]),
+          "reason": name}
+    if head.get("EventTV"):
+        ev["ts"] = head["EventTV"]  # read in parse_line, which knows the file's zone
+    return ev
+
+
+_AST_MODULES = {"chan_sip.c": _chan_sip, "pjsip_distributor.c": _pjsip_request, "res_pjsip_session.c": _pjsip_session,
+                "chan_iax2.c": _iax2, "manager.c": _ami, "res_security_log.c": _security_log}
+
+
+# ----------------------------------------------------------------------------------- FreeSWITCH
+
+_FS_AUTH = re.compile(r"SIP auth (?P<what>failure|challenge) \((?P<method>[A-Z]{1,16})\) on sofia profile "
+                      r"'(?P<profile>[^']{0,128})' for \[")
+_FS_ACL = re.compile(r'IP (?P<hp>[0-9A-Fa-f.:\[\]]{2,64}) Rejected by (?P<reg>register )?acl "(?P<acl>[^"]{0,128})"'
+                     r'(?P<fallback>\. Falling back to Digest auth\.)? *$')
+
+
+def _freeswitch(p: _Line) -> dict | None:
+    if p.src == "mod_event_socket.c":
+        return _fs_acl(p.msg, "esl")
+    if p.src not in ("sofia_reg.c", "sofia.c"):
+        return None
+    if p.msg.startswith("SIP auth "):
+        return _fs_auth(p.msg)
+    if p.msg.startswith("Can't find user ["):
+        return _fs_no_user(p.msg)
+    if p.msg.startswith("IP "):
+        return _fs_acl(p.msg, "sip")
+    return None
+
+
+def _fs_auth(msg: str) -> dict | None:
+    """``SIP auth failure (INVITE) on sofia profile 'P' for [USER@HOST] from ip IP``. FreeSWITCH logs
+    the To user: for REGISTER the account, for INVITE the number called (so ``dialled``, not ``account``)."""
+    m = _FS_AUTH.match(msg)
+    if not m:
+        return None
+    target, sep, where = msg[m.end():].rpartition("] from ip ")
+    if not sep:
+        raise AdapterError("no source address in FreeSWITCH's 'SIP auth' line")
+    ip, port = _addr(where)
+    user = target.rpartition("@")[0] or None
+    invite = m["method"] == "INVITE"
+    return {"service": "sip", "src_ip": ip, "port": port,
+            "outcome": "failure" if m["what"] == "failure" else "request",  # a challenge is normal SIP
+            "action": _action(m["method"]), "account": None if invite else user, "dialled": user if invite else None,
+            "reason": f"auth {m['what']}", "context": m["profile"]}
+
+
+def _fs_no_user(msg: str) -> dict:
+    """``Can't find user [USER@DOMAIN] from IP``: the user of the Authorization header, not in the directory."""
+    target, sep, where = msg[len("Can't find user ["):].rpartition("] from ")
+    if not sep:
+        raise AdapterError("no source address in FreeSWITCH's 'Can't find user' line")
+    ip, port = _addr(where)
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": "register",
+            "account": target.rpartition("@")[0] or None, "reason": "user not found"}
+
+
+def _fs_acl(msg: str, service: str) -> dict | None:
+    """``IP X Rejected by [register ]acl "NAME"`` is a refusal (403). With ``. Falling back to Digest
+    auth.`` it is not: the request goes on to digest authentication, whose challenge and result are
+    logged as lines of their own, so an event here would count one attempt twice (and it has no
+    account or method to add). fail2ban's ground truth agrees (match: false)."""
+    m = _FS_ACL.match(msg)
+    if not m or m["fallback"]:
+        return None
+    ip, port = _addr(m["hp"])
+    action = "login" if service == "esl" else ("register" if m["reg"] else "invite")
+    return {"service": service, "src_ip": ip, "port": port, "outcome": "failure", "action": action,
+            "reason": f"rejected by {'register ' if m['reg'] else ''}acl {m['acl']}"}
+
+
+# ------------------------------------------------------------------------------------- Kamailio
+
+_KAM_PIKE_ALERT = re.compile(r"(?:ALERT: )?pike blocking (?P<method>[A-Za-z]{1,32}) from ")
+_KAM_SECF = re.compile(r"(?P<method>[A-Za-z]{1,32}) (?:from|to) (?P<hp>[0-9A-Fa-f.:\[\]]{2,64}) blocked because ")
+
+
+def _kamailio(p: _Line) -> dict | None:
+    msg = p.msg
+    if p.src == "pike" and msg.startswith("PIKE - BLOCKing ip "):
+        ip, _ = _addr(msg[len("PIKE - BLOCKing ip "):].partition(",")[0])
+        return {"service": "sip", "src_ip": ip, "outcome": "failure", "reason": "pike flood block"}
+    if p.src != "<script>":
+        return None
+    if msg.startswith("Malformed SIP message from "):
+        ip, port = _addr_port(msg[len("Malformed SIP message from "):].partition(" ")[0])
+        return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "reason": "malformed SIP message"}
+    m = _KAM_PIKE_ALERT.match(msg)
+    if m:
+        return _kam_pike_alert(msg, m["method"])
+    m = _KAM_SECF.match(msg)
+    return _kam_secfilter(msg, m) if m else None
+
+
+def _kam_pike_alert(msg: str, method: str) -> dict:
+    """The default kamailio.cfg's ``ALERT: pike blocking $rm from $fu (IP:$si:$sp)``: $fu is the
+    sender's (and says nothing about that account, so it is not kept); the address ends the line."""
+    _, sep, where = msg.rstrip().rpartition(" (IP:")
+    if not sep or not where.endswith(")"):
+        raise AdapterError("no source address in Kamailio's pike alert")
+    ip, port = _addr_port(where[:-1])
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": _action(method),
+            "reason": "pike flood block"}
+
+
+def _kam_secfilter(msg: str, m: re.Match) -> dict:
+    """The secfilter README's ``$rm from $si blocked because …`` lines (method and address come first)."""
+    ip, port = _addr(m["hp"])
+    why = msg[m.end():].rstrip()
+    dialled = None
+    if why.startswith("destination ") and why.endswith(" is blacklisted"):
+        dialled = why[len("destination "):-len(" is blacklisted")]
+        why = "destination is blacklisted"
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": _action(m["method"]),
+            "reason": f"blocked: {why}", "dialled": dialled}
+
+
+# ------------------------------------------------------------------------------------------ API
+
+_PARSERS = {"asterisk-log": _asterisk, "freeswitch-log": _freeswitch, "kamailio-log": _kamailio}
+_ORDER = ("type", "tenant", "ts", "service", "src_ip", "outcome", "action", "account", "protocol", "port",
+          "reason", "dialled", "context")
+
+
+def parse_line(fmt: str, line: str, state: LogState) -> dict | None:
+    """One physical log line (no newline) -> a security event dict, or None when the line is not a
+    security event (skipped and counted by the caller, not rejected). Raise AdapterError(reason) only
+    for a line that clearly IS a security line of this format but cannot be read (e.g. no address)."""
+    parser = _PARSERS.get(fmt)
+    if parser is None:
+        raise ValueError(f"unknown log format {fmt!r} (one of {', '.join(FORMATS)})")
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    p = _split(text)
+    when, bad = _line_time(p, state)
+    if p.app != fmt:
+        return None
+    fields = parser(p)
+    if fields is None:
+        return None
+    tv = fields.pop("ts", None)
+    ts = (_event_tv(tv, state.tz) if tv else None) or when
+    if ts is None:
+        raise AdapterError(bad or "no time stamp on this line, and none earlier in the file")
+    return _finish(fields, ts, state)
+
+
+def _line_time(p: _Line, state: LogState) -> tuple[datetime | None, str | None]:
+    """The line's time (also remembered for later lines without one), or the last one seen."""
+    if p.stamp is None:
+        return state.last, None
+    try:
+        when = _stamp_time(p.stamp, state)
+    except ValueError:
+        return None, "unreadable time stamp (no such date, or out of range)"
+    state.last = when
+    return when, None
+
+
+def _finish(fields: dict, ts: datetime, state: LogState) -> dict:
+    fields.update(type="security", tenant=state.tenant, ts=ts.isoformat())
+    return {k: _cut(fields[k]) for k in _ORDER if fields.get(k) not in (None, "")}
+
+
+def sniff_line(line: str) -> str | None:
+    """Which of FORMATS this line unmistakably belongs to (a security line or a typical log line of
+    that PBX), else None. Used on the first ~50 lines of a file to pick the format."""
+    text = line.strip()
+    if not text or (text[0] in "{[\"" and not _AST_STAMP.match(text)):
+        return None
+    return _split(text).app

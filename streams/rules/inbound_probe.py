@@ -1,0 +1,101 @@
+"""inbound_probe — guide: Network Security (SIP scanners) and Outbound Call Security; peers: fail2ban's
+asterisk/freeswitch jails ("extension not found", calls to unknown numbers).
+
+A scanner looking for an open route sends INVITEs from outside to international numbers in
+every prefix variant (``00441134900292``, ``900441134900292``, …), hoping one is dialled out.
+The PBX refuses them, and they show as security-log lines (Asterisk "Call from … to extension
+'…' rejected because extension not found", with the number in ``dialled``) or as unanswered
+inbound CDRs in a public context to a number that is no DID of ours (dialled in international
+form, or in another country). More than ``probes`` of them from one source within ``seconds``
+raise the alert and block the source IP when it is known; without an IP (FreeSWITCH's default
+CDR template has none) the calling number is the subject. Counted per tenant, each source in
+its own window, so one partition sees them all; a LAN source is never a scanner.
+"""
+
+from functools import lru_cache
+
+import phonenumbers
+
+from ._common import window_hits
+from ..events import Cdr, parse_ip
+from ..state import TimeSet
+
+RULE = "inbound_probe"
+SCOPE = "tenant"
+EVENTS = ("security", "cdr")
+SEVERITY = "warning"
+KEEP = 256  # sources remembered per tenant (the most recent)
+
+
+def _probe(ctx, ev) -> str | None:
+    """The number probed, or None when the event is no probe."""
+    if isinstance(ev, Cdr):
+        if ev.direction != "inbound" or ev.phase == "start" or (ev.billsec or 0) > 0 or ev.disposition == "answered":
+            return None
+        if ctx.tenant.p.cdr.is_extension(ev.dst):
+            return None
+        return ev.dst if international_form(ev.dst, ctx.tenant.p.home_country) else None
+    if ev.outcome != "failure" or ev.dialled is None:
+        return None
+    return ev.dialled
+
+
+@lru_cache(maxsize=1 << 14)
+def international_form(dst: str, home: str) -> bool:
+    """A number dialled in international form (``00``/``011``/``+`` and a valid number), behind up to
+    four junk digits a scanner adds for other dialplans (``9``, ``88``, ``00``). A DID of ours is
+    reached in national form or as E.164 of the home country, so ``+<home number>`` is no probe."""
+    digits = "".join(c for c in dst if c.isdigit() or c == "+")[:32]
+    for off in range(0, 5):
+        s = digits[off:]
+        for prefix in ("+", "00", "011"):
+            if not s.startswith(prefix):
+                continue
+            try:
+                n = phonenumbers.parse("+" + s[len(prefix):].lstrip("+"), None)
+            except phonenumbers.NumberParseException:
+                continue
+            if not phonenumbers.is_valid_number(n):
+                continue
+            if off == 0 and prefix == "+" and phonenumbers.region_code_for_number(n) == home:
+                continue
+            return True
+    return False
+
+
+def check(ctx, ev) -> None:
+    dialled = _probe(ctx, ev)
+    if dialled is None:
+        return
+    ip = ev.src_ip
+    if ip:
+        try:
+            if ctx.tenant.in_lan(parse_ip(ip)):
+                return
+        except ValueError:
+            ip = None
+    source = ip or f"number:{ev.src}" if isinstance(ev, Cdr) else ip
+    if not source:
+        return
+    cfg = ctx.tenant.p.inbound_probes
+    windows = ctx.st.probes
+    window = windows.get(source)
+    if window is None:
+        window = windows[source] = TimeSet()
+        if len(windows) > KEEP + KEEP // 4:  # forget the sources probing least recently
+            for k in sorted(windows, key=lambda s: (windows[s].t[-1] if windows[s].t else 0.0, s))[:len(windows) - KEEP]:
+                if k != source:
+                    del windows[k]
+    actions = [("block_ip", ip, ctx.tenant.p.scanner_block_seconds)] if ip else []
+    for at, n in window_hits(ctx, window, ctx.ts, cfg.seconds, cfg.probes - 1, ctx.span(actions)):
+        subject_type, subject = ("ip", ip) if ip else ("number", ev.src)
+        ctx.emit(RULE, SEVERITY, subject_type, subject,
+                 f"Scanner probing for an open route: {n} calls from {subject} to unknown or international "
+                 f"numbers in {cfg.seconds} s (latest {dialled[:40]!r})",
+                 {"probes": n, "seconds": cfg.seconds, "dialled": dialled[:64], "context": _context(ev),
+                  "source": "security log" if not isinstance(ev, Cdr) else "cdr"},
+                 actions, at=at)
+
+
+def _context(ev) -> str | None:
+    return getattr(ev, "context", None)
