@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,6 +75,8 @@ class Converter:
         self.fmt, self.tenant = fmt, tenant
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self.meaning = meaning or CdrMeaning()
+        if mapping is not None and mapping.date_order and mapping.date_order != self.meaning.date_order:
+            self.meaning = self.meaning.model_copy(update={"date_order": mapping.date_order})  # the map's own order
         self.mapping = mapping
         if fmt == "csv" and mapping is None:
             raise FormatError("--input csv needs --map MAP.yaml naming its columns (docs/intake.md)")
@@ -218,7 +221,7 @@ def sniff_line(raw: bytes) -> str | None:
     return _sniff_csv(fields)
 
 
-_STAMP = __import__("re").compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d|\d{9,11}(\.\d+)?$|\d{15,17}$")
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d|\d{9,11}(\.\d+)?$|\d{15,17}$")
 
 
 def _sniff_csv(fields: list[str]) -> str | None:

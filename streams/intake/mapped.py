@@ -45,7 +45,7 @@ class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     header: bool = True
-    date_order: str | None = Field(None, pattern="^(ymd|dmy|mdy)$")
+    date_order: str | None = Field(None, pattern="^(ymd|dmy|mdy)$")  # applied by the Converter, once
     columns: dict[str, str | int]
 
     @property
@@ -66,8 +66,6 @@ class Mapping(BaseModel):
             raise AdapterError(f"missing src (column {self.columns['src']!r})")
         given = _DIRECTIONS.get(get("direction").lower())
         direction = given or row.meaning.direction(get("context"), src, dst)
-        if self.date_order and self.date_order != row.meaning.date_order:
-            row = Row(row.meaning.model_copy(update={"date_order": self.date_order}), row.tz, row.tenant)
         duration = number(get("duration"), "duration")
         start, answer, end = row.times(get("start"), get("answer"), get("end"), duration)
         trunk = get("trunk") or (trunk_of(get("channel") if direction == "inbound" else get("dstchannel"), row.meaning)
@@ -89,7 +87,6 @@ class MapError(ValueError):
 
 def load_mapping(path: str) -> Mapping:
     """A map file, checked: unknown keys and missing required columns are refused with the reason."""
-    from .. import policy as _  # noqa: F401  (the YAML safety limits live there)
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
