@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from .intake import decoded, from_args, report
+from .intake import FormatError, decoded, from_args, report
 from .config import Config
 from .connect import kafka_python_kwargs
 from .events import Cdr, event_key, join_batch
@@ -174,21 +174,25 @@ def main(args) -> int:
     from .policy import Policy
     policy = Policy.load(args.policy) if getattr(args, "policy", None) else None
     records, summary = from_args(args, policy)
-    for source, n, raw, event, error in decoded(records, summary):
-        if error is not None:
-            rejects += 1
-            print(f"{_safe(source)}:{n}: rejected: {_safe(error)}", file=sys.stderr)
-            continue
-        if stopped:
-            unsent += 1  # read on only to count what was not sent, so every line is accounted for
-            continue
-        topic = config.cdr if isinstance(event, Cdr) else config.security
-        counts[topic] += 1
-        try:
-            sender.add(topic, event_key(event).encode(), raw, f"{source}:{n}")
-        except Stop as stop:
-            stopped = str(stop)
-            sender.abandon()
+    format_error = None
+    try:
+        for source, n, raw, event, error in decoded(records, summary):
+            if error is not None:
+                rejects += 1
+                print(f"{_safe(source)}:{n}: rejected: {_safe(error)}", file=sys.stderr)
+                continue
+            if stopped:
+                unsent += 1  # read on only to count what was not sent, so every line is accounted for
+                continue
+            topic = config.cdr if isinstance(event, Cdr) else config.security
+            counts[topic] += 1
+            try:
+                sender.add(topic, event_key(event).encode(), raw, f"{source}:{n}")
+            except Stop as stop:
+                stopped = str(stop)
+                sender.abandon()
+    except FormatError as exc:  # what the files before it gave is still sent and counted below
+        format_error = str(exc)
     if not stopped:
         try:
             sender.flush()
@@ -197,7 +201,11 @@ def main(args) -> int:
             sender.abandon()
     status = _finish(producer, ledger, config, counts, rejects, (stopped, unsent), time.perf_counter() - t0,
                      args.timeout)
-    return max(status, report(summary, "produce"))
+    status = max(status, report(summary, "produce"))
+    if format_error:
+        print(f"produce: {_safe(format_error)}; that file and the ones after it were not read", file=sys.stderr)
+        return 2
+    return status
 
 
 def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop, dt: float, timeout: float) -> int:
