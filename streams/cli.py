@@ -27,6 +27,17 @@ def _input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", default="default", help="tenant of the records of CSV exports and logs (default 'default')")
 
 
+def _service_args(p: argparse.ArgumentParser) -> None:
+    """What every long-running consumer takes: where to serve metrics, how to log, where to start."""
+    p.add_argument("--web-port", type=int, default=None, metavar="PORT",
+                   help="serve /metrics and /health on this port (default $TOLLGUARD_WEB_PORT; none when unset)")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="text (escaped, no terminal codes) or json (one object per line)")
+    p.add_argument("--loglevel", default="info")
+    p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop after this long without a record (default: run until stopped)")
+
+
 LATENESS = 6 * 3600.0  # streams.replay.LATENESS (not imported here: `tollguard --help` stays light)
 MAX_KEYS = 200_000  # streams.state.lifecycle.MAX_KEYS
 
@@ -52,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run the Faust worker on Kafka")
     _policy_arg(p)
     p.add_argument("--loglevel", default="warning")
+    p.add_argument("--web-port", type=int, default=None, metavar="PORT",
+                   help="serve /metrics and /health on this port (default $TOLLGUARD_WEB_PORT; none when unset)")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="text (escaped, no terminal codes) or json (one object per line)")
 
     p = sub.add_parser("produce", help="send event files to Kafka")
     _input_args(p)
@@ -88,6 +103,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
+
+    p = sub.add_parser("incidents", help="list incidents (the compacted incident topic)")
+    p.add_argument("--open", action="store_true", help="only incidents not closed or resolved")
+    p.add_argument("--from-beginning", action="store_true", help="every incident on the topic (the default)")
+    p.add_argument("--follow", action="store_true", help="keep reading and print updates as they come")
+    p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table")
+    p.add_argument("--idle-timeout", type=float, default=3.0, metavar="SECONDS",
+                   help="stop reading after this long without a record (default 3; with --follow: never)")
+
+    for name, what in (("ack", "acknowledge an incident: the SOC has seen it and works on it"),
+                       ("resolve", "resolve an incident, with a verdict kept as a training label")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("incident_id", metavar="ID")
+        p.add_argument("--note", default="", metavar="TEXT", help="what was found or done")
+        p.add_argument("--by", default=None, metavar="WHO", help="who decided (default: $USER)")
+        p.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
+                       help="how long to wait for the worker to record it on the incident (default 15; 0: do not wait)")
+        if name == "resolve":
+            p.add_argument("--verdict", choices=["true_positive", "false_positive"], default=None,
+                           help="was it fraud? a false positive becomes a label for retraining")
+            p.add_argument("--false-positive", dest="verdict", action="store_const", const="false_positive",
+                           help="same as --verdict false_positive")
+
+    p = sub.add_parser("unblock", help="lift the blocks on a target (IP, number, account or extension)")
+    p.add_argument("target")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded with who and when)")
+    p.add_argument("--tenant", default="default", help="the tenant whose blocks are lifted (default 'default')")
+    p.add_argument("--by", default=None, metavar="WHO", help="who decided (default: $USER)")
+
+    # -- notify (streams.notify) ---------------------------------------------------------------
+    p = sub.add_parser("notify", help="route incidents and alerts to webhooks, email and syslog")
+    p.add_argument("--config", required=True, metavar="FILE", help="notify.yaml (docs/notify.md)")
+    _service_args(p)
+    # -- end notify --
+
+    # -- enforce (streams.enforce) -------------------------------------------------------------
+    p = sub.add_parser("enforce", help="carry out block actions: nftables, fail2ban, commands, webhooks")
+    p.add_argument("--config", required=True, metavar="FILE", help="enforce.yaml (docs/enforce.md)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    _service_args(p)
+
+    p = sub.add_parser("blocks", help="list active blocks with their expiry")
+    p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
+    p.add_argument("--all", action="store_true", help="expired and lifted blocks too")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table")
+    # -- end enforce --
 
     p = sub.add_parser("simulate", help="generate labelled PBX traffic with attack scenarios")
     p.add_argument("--days", type=int, default=1)
@@ -136,6 +198,8 @@ COMMANDS = {
     "tail": "streams.tail",
     "alerts": "streams.alerts", "simulate": "streams.simulate", "evaluate": "streams.evaluate",
     "export": "streams.export", "train": "models.train", "topics": "streams.topics",
+    "incidents": "streams.soc", "ack": "streams.soc", "resolve": "streams.soc", "unblock": "streams.soc",
+    "notify": "streams.notify", "enforce": "streams.enforce", "blocks": "streams.enforce.blocks",
 }
 
 

@@ -183,6 +183,16 @@ class Config:
     def dlq(self) -> str:
         return self.topic("dlq")
 
+    @property
+    def incidents(self) -> str:
+        return self.topic("incidents")
+
+    @property
+    def detections(self) -> str:
+        """Internal: what the scopes detected, keyed by tenant and subject, folded into incidents."""
+        return self.topic("detections")
+
+    @property
 
 _URL_USER = re.compile(r"(\w+://)[^/@\s;,]+@")
 
