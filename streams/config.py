@@ -192,7 +192,6 @@ class Config:
         """Internal: what the scopes detected, keyed by tenant and subject, folded into incidents."""
         return self.topic("detections")
 
-    @property
 
 _URL_USER = re.compile(r"(\w+://)[^/@\s;,]+@")
 
