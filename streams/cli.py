@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("enforce", help="carry out block actions: nftables, fail2ban, commands, webhooks")
     p.add_argument("--config", required=True, metavar="FILE", help="enforce.yaml (docs/enforce.md)")
     p.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    p.add_argument("--state", metavar="FILE", default=None,
+                   help="where applied action ids are kept across restarts (default: `state:` in the config; none)")
     _service_args(p)
 
     p = sub.add_parser("blocks", help="list active blocks with their expiry")

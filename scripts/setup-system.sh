@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system packages the enforce tests use for real (nft, fail2ban-client) when missing.
+# Only as root with apt-get (Debian/Ubuntu); anywhere else it says loudly what is missing and exits 0,
+# and those tests skip with their own reason. Called by `make test`.
+set -u
+
+want=()
+command -v nft >/dev/null 2>&1 || want+=(nftables)
+command -v fail2ban-client >/dev/null 2>&1 || want+=(fail2ban)
+command -v ip >/dev/null 2>&1 || want+=(iproute2)
+
+if [ ${#want[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "!!! setup-system: NOT ROOT: cannot install ${want[*]}; the nftables/fail2ban enforce tests will be skipped !!!" >&2
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "!!! setup-system: NO apt-get: install ${want[*]} yourself; the nftables/fail2ban enforce tests will be skipped !!!" >&2
+    exit 0
+fi
+echo "setup-system: installing ${want[*]}" >&2
+if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"; }; then
+    echo "!!! setup-system: apt-get could not install ${want[*]}; the nftables/fail2ban enforce tests will be skipped !!!" >&2
+fi
+exit 0

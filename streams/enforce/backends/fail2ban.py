@@ -1,0 +1,37 @@
+"""``type: fail2ban``: ``fail2ban-client [-s SOCKET] set JAIL banip IP`` (and ``unbanip`` to lift).
+
+fail2ban's client takes no per-ban duration: the jail's ``bantime`` decides when fail2ban lifts the
+ban; tollguard still refuses actions that have already expired. The target must parse as an IP.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...config import ConfigError
+from ..action import Action
+from ..steps import Exec
+from .base import Backend, ip_target, never_option, option
+
+NOT_BANNED = ("is not banned", "NOT banned")
+
+
+class Fail2ban(Backend):
+    TYPE = "fail2ban"
+    OPTIONS = frozenset({"jail", "socket", "client", "timeout", "never_block"})
+    DEFAULT_KINDS = ("block_ip", "unblock")
+
+    def configure(self, raw: dict, where: str) -> None:
+        self.jail = option(raw, "jail", str, ConfigError, where)
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", self.jail):
+            raise ConfigError(f"{where}: `jail` must be a jail name, not {self.jail!r}")
+        socket = option(raw, "socket", str, None, where)
+        self.client = (option(raw, "client", str, "fail2ban-client", where),) + (("-s", socket) if socket else ())
+        self.timeout = option(raw, "timeout", float, 10.0, where)
+        self.never = never_option(raw, where)
+
+    def plan(self, action: Action, until: float | None, now: float) -> list:
+        ip = str(ip_target(action.target, self.never))
+        verb = "unbanip" if action.kind == "unblock" else "banip"
+        return [Exec(self.client + ("set", self.jail, verb, ip), timeout=self.timeout,
+                     ok_stderr=NOT_BANNED if verb == "unbanip" else ())]

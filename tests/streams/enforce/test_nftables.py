@@ -1,0 +1,72 @@
+"""The nftables backend for real, inside a network namespace the test creates (the host's rules are untouched)."""
+
+import time
+
+from streams.enforce.applier import Applier
+from streams.enforce.settings import Settings
+
+from .helpers import action
+from .netns import elements, netns, nft
+
+
+def applier(ns):
+    s = Settings.parse({"retry": {"attempts": 1},
+                        "backends": [{"name": "fw", "type": "nftables", "create": True, "netns": ns}]})
+    return Applier(s.backends)
+
+
+def value(ap, name, **labels):
+    return ap.metrics.registry.registry.get_sample_value(name, labels or None) or 0
+
+
+def test_block_with_timeout_expiry_by_kernel_and_unblock():
+    with netns() as ns:
+        ap = applier(ns)
+        ap.setup()
+        ap.setup()  # idempotent: a second start adds no second rule
+        chain = nft(ns, "list", "chain", "inet", "tollguard", "input").stdout
+        assert chain.count("@blocked4 drop") == 1 and chain.count("@blocked6 drop") == 1, chain
+        now = time.time()
+        ap.submit(action(target="203.0.113.9", duration_s=3600, now=now))
+        ap.submit(action(target="198.51.100.2", duration_s=2, now=now))
+        ap.submit(action(target="2001:db8::7", duration_s=None, now=now))
+        got = elements(ns)
+        assert 3590 <= got["203.0.113.9"] <= 3600 and 1 <= got["198.51.100.2"] <= 2, got
+        assert elements(ns, "blocked6") == {"2001:db8::7": None}
+        deadline = time.monotonic() + 6
+        while "198.51.100.2" in elements(ns) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert "198.51.100.2" not in elements(ns), "the 2 s block did not expire on its own"
+        ap.submit(action(kind="unblock", target="203.0.113.9", duration_s=None))
+        ap.submit(action(kind="unblock", target="203.0.113.9", duration_s=None))  # already gone: not a failure
+        assert elements(ns) == {}
+        assert value(ap, "tollguard_enforce_applied_total", backend="fw", kind="block_ip") == 3
+        assert value(ap, "tollguard_enforce_applied_total", backend="fw", kind="unblock") == 2
+        assert value(ap, "tollguard_enforce_failed_total", backend="fw", kind="block_ip") == 0
+
+
+def test_hostile_target_never_reaches_nft():
+    with netns() as ns:
+        ap = applier(ns)
+        ap.setup()
+        nft(ns, "add", "table", "inet", "canary")
+        for t in ("203.0.113.9 } ; flush ruleset", "$(id)", "203.0.113.9;delete table inet canary"):
+            ap.submit(action(target=t))
+        assert elements(ns) == {}
+        assert nft(ns, "list", "table", "inet", "canary").returncode == 0
+        assert value(ap, "tollguard_enforce_skipped_total", reason="refused") == 3
+
+
+def test_failing_nft_is_retried_then_reported_and_other_backends_go_on(tmp_path):
+    with netns() as ns:
+        out = tmp_path / "ran"
+        s = Settings.parse({"retry": {"attempts": 2, "backoff_s": 0},
+                            "backends": [{"name": "fw", "type": "nftables", "netns": ns, "table": "absent"},
+                                         {"name": "log", "type": "command", "kinds": ["block_ip"],
+                                          "argv": ["/usr/bin/touch", str(out)]}]})
+        ap = Applier(s.backends)
+        ap.submit(action(), "t")
+        assert out.exists() and ap.unsettled() == {"t"}
+        ap.tick()
+        assert value(ap, "tollguard_enforce_failed_total", backend="fw", kind="block_ip") == 1
+        assert ap.unsettled() == set()
