@@ -59,8 +59,11 @@ class Service:
 
     def run(self, idle_timeout: float | None) -> int:
         from kafka import KafkaConsumer
+        s = self.loaded.settings
         self.consumer = KafkaConsumer(group_id=self.group, enable_auto_commit=False,
                                       auto_offset_reset=self.loaded.settings.start, client_id=self.group,
+                                      session_timeout_ms=int(s.session_timeout_s * 1000),
+                                      heartbeat_interval_ms=int(s.session_timeout_s * 1000 / 3),
                                       **kafka_python_kwargs(self.config))
         self.consumer.subscribe(list(self.topics), listener=_listener(self))
         for w in self.workers:
@@ -86,6 +89,8 @@ class Service:
         return 0
 
     def _idle(self, idle_timeout: float) -> bool:
+        if not self.consumer.assignment():  # still joining the group (a crashed member's session may run out first)
+            self.last_record = time.monotonic()
         return time.monotonic() - self.last_record >= idle_timeout and not any(w.busy() for w in self.workers)
 
     def dispatch(self, tp, r) -> None:

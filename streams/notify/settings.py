@@ -115,6 +115,7 @@ class NotifySettings(BaseModel):
     start: Literal["earliest", "latest"] = "earliest"
     group: str | None = None
     commit_interval_s: float = Field(1.0, gt=0)
+    session_timeout_s: float = Field(10.0, ge=6, le=300, description="how soon a crashed member's partitions move")
     park_file: str | None = None
 
     @model_validator(mode="after")

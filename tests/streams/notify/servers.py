@@ -33,8 +33,10 @@ class Hook:
         self._hold_after, self._gate = n, threading.Event()
 
     def release(self) -> None:
-        if self._gate:
-            self._gate.set()
+        """Let the held request go (unanswered) and hold no more."""
+        gate, self._gate = self._gate, None
+        if gate:
+            gate.set()
 
     def _next_status(self) -> int:
         if isinstance(self.status, list):
