@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from .epochs import FOREVER, HORIZON, epoch_of
-from .events import Action, Alert, Cdr, Event, SecurityEvent, event_ident, event_time, parse_ip
+from .events import Action, Alert, Cdr, Event, SecurityEvent, Unblock, canonical_ip, event_ident, event_time, parse_ip
+from .incidents import Lifted, Seen
 from .ordering import Sequencer
 from .policy import Policy, Tenant
 from .state import STATE_TYPES, Call, Incident, KeyState
@@ -111,13 +112,16 @@ class Ctx:
             if at < inc.first:
                 inc.first = at
                 self._extend_blocks(tenant, actions, at)
+            seen = self._seen(tenant, inc.alert_id, at, rule, setting.severity or severity, subject_type, subject,
+                              summary, span)
             if setting.mode == "enforce":
                 for kind, target, _ in actions:
                     if kind == "hangup_call":
-                        self.out.append(Action(action_id=_hash(inc.alert_id, kind, target), ts=iso(at),
-                                               tenant=tenant.name, kind=kind, target=target, duration_s=None,
-                                               alert_id=inc.alert_id,
-                                               reason=f"{tenant.privacy.text(summary)} (incident {inc.alert_id})"))
+                        seen.actions.append(Action(action_id=_hash(inc.alert_id, kind, target), ts=iso(at),
+                                                   tenant=tenant.name, kind=kind, target=target, duration_s=None,
+                                                   alert_id=inc.alert_id,
+                                                   reason=f"{tenant.privacy.text(summary)} (incident {inc.alert_id})"))
+            self.out.append(seen)
             return None
         if len(incidents) >= MAX_INCIDENTS:
             self._prune_incidents()
@@ -128,6 +132,8 @@ class Ctx:
                       severity=setting.severity or severity, subject_type=subject_type, subject=subject,
                       summary=summary, evidence=evidence, mode=setting.mode)
         self.out.append(alert)
+        seen = self._seen(tenant, alert_id, at, rule, alert.severity, subject_type, subject, summary, span)
+        self.out.append(seen)
         privacy = tenant.privacy
         if privacy.active:  # what people read is pseudonymised; action targets stay clear for enforcement
             summary = privacy.text(summary)
@@ -139,14 +145,31 @@ class Ctx:
                         continue
                     if self.scope == "ip":
                         self.block(tenant.name, at, duration)
-                self.out.append(Action(action_id=_hash(alert_id, kind, target), ts=iso(at), tenant=tenant.name,
-                                       kind=kind, target=target, duration_s=duration, alert_id=alert_id,
-                                       reason=summary))
+                seen.actions.append(Action(action_id=_hash(alert_id, kind, target), ts=iso(at), tenant=tenant.name,
+                                           kind=kind, target=target, duration_s=duration, alert_id=alert_id,
+                                           reason=summary))
         if privacy.active:
             alert.subject = privacy.text(subject)
             alert.summary = summary
             alert.evidence = privacy.value(evidence)
         return alert
+
+    def _seen(self, tenant: Tenant, alert_id: str, at: float, rule: str, severity: str, subject_type: str,
+              subject: str, summary: str, span: float) -> Seen:
+        """The detection as the incident fold needs it (the actions it orders are added by ``emit``)."""
+        ev = self.event
+        call_id = cost = None
+        if isinstance(ev, Cdr):
+            call_id = ev.call_id
+            cost = ev.cost
+            if cost is None and ev.billsec:
+                cost = self.det.rates.cost(self.num, ev.billsec)
+        privacy = tenant.privacy
+        if privacy.active:
+            subject, summary = privacy.text(subject), privacy.text(summary)
+        return Seen(alert_id=alert_id, ts=at, tenant=tenant.name, rule=rule, severity=severity,
+                    subject_type=subject_type, subject=subject, summary=summary, span=span,
+                    ident=self.ident if ev is not None else 0, call_id=call_id, cost=cost)
 
     def span(self, actions: Iterable[tuple[str, str, int | None]] = (), tenant: Tenant | None = None) -> float:
         """An incident's epoch length: the block or bar its actions cause, else ``incident_seconds``."""
@@ -240,12 +263,26 @@ class Detector:
         self.live_tenants: set[str] = set()  # tenants whose feed reports calls as they start
         self.scratch: dict[str, Any] = {}  # per-rule work between flushes (the model's scoring queue)
         self.keys = KeyLifecycle(max_keys)  # which keys hold state, until when (expiry, budget)
+        self._rates = None
+
+    @property
+    def rates(self):
+        """The rate table that prices calls for incidents' ``cost`` (loaded on first use)."""
+        if self._rates is None:
+            from .rates import RateTable
+            self._rates = RateTable.load()
+        return self._rates
 
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
     def keys_for(event: Event) -> dict[str, str]:
         """The partition key of each scope this event belongs to."""
         keys: dict[str, str] = {}
+        if isinstance(event, Unblock):  # one scope judges it: the address's, else the tenant's
+            try:
+                return {"ip": f"ip:{canonical_ip(event.target)}"}
+            except ValueError:
+                return {"tenant": f"tenant:{event.tenant}"}
         if isinstance(event, SecurityEvent):
             keys["ip"] = f"ip:{event.src_ip}"
             if event.account:
@@ -285,6 +322,10 @@ class Detector:
         is_cdr = isinstance(event, Cdr)
         kind = self._kind(event)
         keys = self.keys_for(event)
+        if kind == "unblock":
+            self._unblock(event, keys, tenant, ts, out)
+            self.events += 1
+            return out
         for scope in (scopes or self.scopes):
             key = keys.get(scope)
             if key is None:
@@ -308,6 +349,25 @@ class Detector:
             self.keys.write(self.state, key, scope, st, tenant, ts)
         self.events += 1
         return out
+
+    def _unblock(self, event: Unblock, keys: dict[str, str], tenant: Tenant, ts: float, out: list) -> None:
+        """The SOC lifts a target's blocks from ``ts`` on: an address's block spans (the global
+        blocklist) end there, and the unblock action goes out for every enforcer to honour."""
+        for scope, key in keys.items():
+            if scope not in self.scopes:
+                continue
+            st = self.state.get(key)
+            if scope == "ip" and st is not None and st.blocks.get(tenant.name):
+                spans = [[s, min(u, ts)] if s <= ts else [s, u] for s, u in st.blocks[tenant.name]]
+                st.blocks[tenant.name] = [sp for sp in spans if sp[1] > sp[0]]
+                self.keys.write(self.state, key, scope, st, tenant, ts)
+            who = f" (by {event.by})" if event.by else ""
+            action = Action(action_id=_hash("unblock", tenant.name, event.target, ts, event.by), ts=iso(ts),
+                            tenant=tenant.name, kind="unblock", target=event.target, duration_s=None, alert_id="",
+                            reason=f"{event.reason}{who}")
+            subject = tenant.privacy.text(event.target) if tenant.privacy.active else event.target
+            out.append(Lifted(tenant=tenant.name, subject_type="ip" if scope == "ip" else "target", subject=subject,
+                              ts=ts, by=event.by or "", reason=event.reason, action=action))
 
     def _active_rules(self, tenant: Tenant, scope: str, kind: str, is_cdr: bool) -> list:
         """The rules of a scope that judge this kind of event and that the tenant has not switched off (cached)."""

@@ -116,11 +116,25 @@ class SecurityEvent(msgspec.Struct, tag_field="type", tag="security", kw_only=Tr
         _check_time(self.ts, "ts")
 
 
-Event = Union[Cdr, SecurityEvent]
+class Unblock(msgspec.Struct, tag_field="type", tag="unblock", kw_only=True, omit_defaults=True):
+    """The SOC lifts the blocks on a target (``tollguard unblock``): sent on the security topic, judged
+    by the IP scope for an address and by the tenant scope otherwise, honoured from ``ts`` on."""
+
+    ts: AwareDatetime
+    target: Text
+    reason: Text
+    tenant: Text = "default"
+    by: OptText = None
+
+    def check(self) -> None:
+        _check_time(self.ts, "ts")
+
+
+Event = Union[Cdr, SecurityEvent, Unblock]
 
 Severity = Literal["information", "warning", "alert", "critical"]
 SubjectType = Literal["ip", "account", "extension", "trunk", "number", "tenant"]
-ActionKind = Literal["block_ip", "lock_account", "disable_outbound", "hangup_call", "block_number"]
+ActionKind = Literal["block_ip", "lock_account", "disable_outbound", "hangup_call", "block_number", "unblock"]
 
 
 class Alert(msgspec.Struct, tag_field="type", tag="alert", kw_only=True):
@@ -158,7 +172,7 @@ def _check_time(value: datetime, field: str) -> None:
 
 def event_time(event: "Event") -> float:
     """Event time in epoch seconds: a security event's ``ts``; a CDR's start (phase start) or end."""
-    if isinstance(event, SecurityEvent):
+    if not isinstance(event, Cdr):
         return event.ts.timestamp()
     if event.phase == "end":
         if event.end is not None:
@@ -176,6 +190,8 @@ def event_ident(event: "Event") -> int:
     """
     if isinstance(event, Cdr):
         return crc32(event.call_id.encode())
+    if isinstance(event, Unblock):
+        return crc32(f"unblock|{event.ts.timestamp()!r}|{event.target}|{event.by}".encode())
     return crc32(f"{event.ts.timestamp()!r}|{event.src_ip}|{event.account}|{event.action}|{event.outcome}|"
                  f"{event.service}|{event.port}|{event.contact}".encode())
 
@@ -239,7 +255,7 @@ def decode_checked(raw: bytes) -> Event:
 
 def _canonical(event: Event) -> Event:
     """IPv6 source addresses in their one canonical spelling (IPv4 text is unique already)."""
-    ip = event.src_ip
+    ip = getattr(event, "src_ip", None)
     if ip and ":" in ip:
         canon = canonical_ip(ip)
         if canon != ip:
@@ -338,13 +354,16 @@ def event_key(event: Event) -> str:
     """The partition key a producer uses: extension for CDRs, source IP for security events."""
     if isinstance(event, Cdr):
         return f"{event.tenant}/{event.src}"
+    if isinstance(event, Unblock):
+        return event.target
     return event.src_ip
 
 
 def schemas() -> dict[str, dict]:
     """JSON Schemas of the contract, one per record type (written to streams/schemas/)."""
     out = {}
-    for name, typ in (("cdr", Cdr), ("security", SecurityEvent), ("alert", Alert), ("action", Action)):
+    for name, typ in (("cdr", Cdr), ("security", SecurityEvent), ("unblock", Unblock), ("alert", Alert),
+                      ("action", Action)):
         schema = msgspec.json.schema(typ)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = f"tollguard {name} record"

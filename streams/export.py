@@ -14,7 +14,7 @@ import time
 from .config import Config
 from .connect import kafka_python_kwargs, preflight
 
-SHORT = ("cdr", "security", "alerts", "actions", "dlq", "blocklist")
+SHORT = ("cdr", "security", "alerts", "actions", "dlq", "blocklist", "incidents")
 
 
 def main(args) -> int:

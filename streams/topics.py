@@ -46,6 +46,7 @@ def declared(config: Config) -> list[TopicSpec]:
     specs += [TopicSpec(config.topic(f"by-{s}"), n, base, f"internal: events repartitioned by {s}") for s in SCOPES]
     specs += [TopicSpec(f"{config.app_id}-state-{s}-changelog", n, compact, f"internal: {s} state (compacted)")
               for s in SCOPES]
+    specs.append(TopicSpec(f"{config.app_id}-incidents-changelog", n, compact, "internal: incident state (compacted)"))
     specs.append(TopicSpec(f"{config.app_id}-__assignor-__leader", 1, base, "internal: Faust's leader election"))
     return specs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 
+from streams.incidents import Seen
 from streams.core import Detector
 from streams.events import Action, Alert, decode_event, encode, event_time
 from streams.policy import Policy
@@ -58,8 +59,19 @@ def run(events: list[dict], pol: Policy | None = None) -> list[Alert | Action]:
     det = Detector(pol or policy())
     out: list = []
     for ev in events:
-        out.extend(det.feed(decode_event(encode(ev))))
-    out.extend(det.finish())
+        out.extend(flat(det.feed(decode_event(encode(ev)))))
+    out.extend(flat(det.finish()))
+    return out
+
+
+def flat(records) -> list:
+    """Alerts, and every action each detection ordered (before an incident drops repeats)."""
+    out: list = []
+    for r in records:
+        if isinstance(r, Seen):
+            out.extend(r.actions)
+        else:
+            out.append(r)
     return out
 
 
@@ -70,10 +82,10 @@ def run_any_order(events: list[dict], pol: Policy | None = None) -> list[Alert |
     latest: dict[str, float] = {}
     for ev in events:
         e = decode_event(encode(ev))
-        out.extend(det.process(e))
+        out.extend(flat(det.process(e)))
         latest[e.tenant] = max(latest.get(e.tenant, float("-inf")), event_time(e))
-        out.extend(det.advance(e.tenant, latest[e.tenant]))
-    out.extend(det.finish())
+        out.extend(flat(det.advance(e.tenant, latest[e.tenant])))
+    out.extend(flat(det.finish()))
     return out
 
 

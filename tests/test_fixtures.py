@@ -38,7 +38,7 @@ def test_replay_cli_jsonl_is_parseable_and_matches_library():
     proc = subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--no-model", "--policy", str(POLICY), "--format",
                            "jsonl", "-q", str(SAMPLE)], capture_output=True, text=True, check=True, cwd=ROOT)
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert {r["type"] for r in recs} == {"alert", "action"}
+    assert {r["type"] for r in recs} == {"alert", "action", "incident"}
     out, _, _ = replay_file([str(SAMPLE)], Policy.load(POLICY))
     assert [r["alert_id"] for r in recs if r["type"] == "alert"] == \
         [r.alert_id for r in out if r.__class__.__name__ == "Alert"]

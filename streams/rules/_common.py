@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..epochs import HORIZON, epoch_of
-from ..events import Cdr
+from ..events import Cdr, Unblock
 from ..state import TimeSet
 
 SKIP_KINDS = ("short", "emergency")
@@ -19,6 +19,8 @@ def event_kind(event) -> str:
     """What a rule may ask for in ``WANTS``: ``reg_|login_|other_`` + outcome, or ``<direction>_<phase>``."""
     if isinstance(event, Cdr):
         k = (event.direction, event.phase)
+    elif isinstance(event, Unblock):
+        return "unblock"
     elif is_registration(event):
         k = ("reg", event.outcome)
     elif event.action == "login" or (event.action is None and event.service in LOGIN_SERVICES):

@@ -31,6 +31,7 @@ from ..state import StateVersionError
 from . import faust_compat as fc
 from . import records
 from .emit import Emitter
+from .incidents import IncidentRunner
 from .ingest import Ingest, partition_of
 from .scope import ScopeRunner
 from .statecodec import decode_value, encode_value
@@ -42,6 +43,7 @@ COMMIT_S = 1.0         # a scope writes its state and acknowledges at least this
 COMMIT_RECORDS = 200   # ... or after this many repartition records
 MARK_EVERY = 0.1       # ingest announces what changed in its input partitions this often
 IDLE_CHECK = 0.25
+SWEEP_EVERY = 5.0      # incidents left behind by their tenant's later detections are closed this often
 
 
 class StateCodec(codecs.Codec):
@@ -113,7 +115,14 @@ class Worker:
                                        scorer_factory, config.lateness,
                                        -(-config.max_keys // parts)) for s in SCOPES}
         self.ingest = Ingest(parts, config.skew, privacy=policy.dlq_privacy)
-        self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist)
+        self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist, config.detections,
+                               config.incidents)
+        self.detections = fc.BatchChannel(app, config.detections)
+        self.incident_table = app.tables.add(StateTable(app, name="incidents", default=None, partitions=parts,
+                                                        extra_topic_configs=isr, beacon=app.tables.beacon))
+        self.incidents = IncidentRunner(fc.table_data(self.incident_table),
+                                        lambda key, p: partition_of(key.encode(), parts) == p)
+        self.incident_lock = asyncio.Lock()
         self.ingest_lock = asyncio.Lock()
         self.locks = {s: asyncio.Lock() for s in SCOPES}
         self.pending: dict[str, list] = {s: [] for s in SCOPES}       # records read, not yet acknowledged
@@ -236,6 +245,41 @@ class Worker:
         self.pending[scope].clear()
         self.stats["late"] = sum(r.late for r in self.runners.values())
 
+    # -- incidents ----------------------------------------------------------------------------
+    async def incident_batch(self, messages) -> None:
+        """Fold detections and decisions into incidents; send the updates and new actions, then write
+        the incident state and acknowledge (a crash in between folds the same records again: no change)."""
+        async with self.incident_lock:
+            out: list = []
+            dead: list = []
+            parts = set()
+            for m in messages:
+                self.incidents.apply(m.partition, m.value, dead, out)
+                parts.add(m.partition)
+            futures = await self.emitter.send(out)
+            for raw, reason in dead:
+                futures.append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
+            await self._commit_incidents(parts, futures)
+            fc.ack(self.app, messages)
+
+    async def sweep_incidents(self) -> None:
+        """Close the incidents that later detections of their tenant have left behind."""
+        async with self.incident_lock:
+            parts = set(self.incidents.books)
+            futures = []
+            for part in parts:
+                futures += await self.emitter.send(self.incidents.sweep(part))
+            await self._commit_incidents(parts, futures)
+
+    async def _commit_incidents(self, parts, futures) -> None:
+        changelog = fc.changelog_topic(self.incident_table)
+        for part in sorted(parts):
+            for key, value in self.incidents.flush(part):
+                futures.append(await fc.write_changelog(self.app, changelog, _key(key),
+                                                        None if value is None else encode_value(value), part))
+        for f in futures:
+            await f
+
     # -- wiring -------------------------------------------------------------------------------
     def _wire(self) -> None:
         app = self.app
@@ -243,6 +287,11 @@ class Worker:
             fc.batch_agent(app, chan, f"ingest-{topic.rsplit('.', 1)[-1]}")(self.ingest_batch)
         for scope, chan in self.scope_channels.items():
             fc.batch_agent(app, chan, f"scope-{scope}")(self.scope_handler(scope))
+        fc.batch_agent(app, self.detections, "incidents")(self.incident_batch)
+
+        @app.timer(interval=SWEEP_EVERY)
+        async def incident_sweep():
+            await self.sweep_incidents()
 
         @app.timer(interval=MARK_EVERY)
         async def marks():
@@ -264,8 +313,9 @@ class Worker:
             for scope in SCOPES:  # state of partitions about to move goes out first
                 await self.commit(scope)
             tps = set(revoked)
-            for chan in (*self.inputs.values(), *self.scope_channels.values()):
+            for chan in (*self.inputs.values(), *self.scope_channels.values(), self.detections):
                 chan.drop(tps)
+            self.incidents.forget(tp.partition for tp in revoked if tp.topic == self.config.detections)
             self.ingest.forget((tp.topic, tp.partition) for tp in revoked)
             for scope, topic in self.scope_topics.items():
                 self.runners[scope].forget(tp.partition for tp in revoked if tp.topic == topic)
@@ -282,7 +332,7 @@ class Worker:
         async def drain_before_stop(deadline: float) -> None:
             """Before Faust waits for streams (a rebalance, or SIGTERM): finish the records already read
             (bounded), then write state and acknowledge."""
-            chans = (*self.inputs.values(), *self.scope_channels.values())
+            chans = (*self.inputs.values(), *self.scope_channels.values(), self.detections)
             while time.monotonic() < deadline and any(ch.pending() for ch in chans):
                 await asyncio.sleep(0.02)
             for scope in SCOPES:

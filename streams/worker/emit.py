@@ -1,7 +1,13 @@
-"""The worker's one way out for detections: alerts, actions and the blocklist (no Faust here).
+"""The worker's one way out for detections: alerts, detections, incidents, actions and the blocklist (no Faust here).
 
-``Emitter.send`` hands records to a producer function and returns what to await; the scope
-commit protocol awaits it before it writes the state that records the detection as done.
+A scope sends each alert to ``<prefix>.alerts`` (key: subject) and each detection, with the
+actions it orders, to ``<prefix>.detections`` (key: tenant and subject, ``incidents.subject_key``),
+where the incident stage folds it. The incident stage sends incident updates to the compacted
+``<prefix>.incidents`` (key: incident id) and the actions its incidents did not already order to
+``<prefix>.actions`` (key: target); a block also goes to the compacted ``<prefix>.blocklist``.
+
+``send`` hands records to a producer function and returns what to await; the commit protocol
+awaits it before it writes the state that records the work as done.
 """
 
 from __future__ import annotations
@@ -10,31 +16,48 @@ import json
 from typing import Awaitable, Callable
 
 from ..events import Action, Alert, encode
+from ..incidents import IncidentRecord, Lifted, Seen, subject_key
 
-Send = Callable[[str, bytes | None, bytes, int | None], Awaitable]
+Send = Callable[[str, bytes | None, bytes | None, int | None], Awaitable]
 
 
 class Emitter:
-    def __init__(self, send: Send, alerts: str, actions: str, blocklist: str):
+    def __init__(self, send: Send, alerts: str, actions: str, blocklist: str, detections: str = "", incidents: str = ""):
         self._send = send
         self.alerts, self.actions, self.blocklist = alerts, actions, blocklist
-        self.count = {"alerts": 0, "actions": 0}
+        self.detections, self.incidents = detections, incidents
+        self.count = {"alerts": 0, "actions": 0, "detections": 0, "incidents": 0}
+        self.by_rule: dict[str, int] = {}
 
     async def send(self, records) -> list:
-        """Send alerts (keyed by subject) and actions (keyed by target); a block also goes to the
-        compacted blocklist, keyed by tenant and address. Returns the delivery futures."""
+        """Send each record to its topic. Returns the delivery futures."""
         futures = []
         for rec in records:
             if isinstance(rec, Alert):
                 futures.append(await self._send(self.alerts, rec.subject.encode(), encode(rec), None))
                 self.count["alerts"] += 1
-                continue
-            futures.append(await self._send(self.actions, rec.target.encode(), encode(rec), None))
-            self.count["actions"] += 1
-            if isinstance(rec, Action) and rec.kind == "block_ip":
-                until = None if rec.duration_s is None else rec.ts.timestamp() + rec.duration_s
-                entry = {"tenant": rec.tenant, "ip": rec.target, "alert_id": rec.alert_id, "until": until,
-                         "reason": rec.reason}
-                key = json.dumps([rec.tenant, rec.target]).encode()
-                futures.append(await self._send(self.blocklist, key, json.dumps(entry).encode(), None))
+                self.by_rule[rec.rule] = self.by_rule.get(rec.rule, 0) + 1
+            elif isinstance(rec, (Seen, Lifted)):
+                key = subject_key(rec.tenant, rec.subject_type, rec.subject).encode()
+                futures.append(await self._send(self.detections, key, encode(rec), None))
+                self.count["detections"] += 1
+            elif isinstance(rec, IncidentRecord):
+                futures.append(await self._send(self.incidents, rec.incident_id.encode(), encode(rec), None))
+                self.count["incidents"] += 1
+            elif isinstance(rec, Action):
+                futures += await self._action(rec)
+        return futures
+
+    async def _action(self, rec: Action) -> list:
+        futures = [await self._send(self.actions, rec.target.encode(), encode(rec), None)]
+        self.count["actions"] += 1
+        if rec.kind == "unblock":  # the address leaves the blocklist (a tombstone on the compacted topic)
+            key = json.dumps([rec.tenant, rec.target]).encode()
+            futures.append(await self._send(self.blocklist, key, None, None))
+        elif rec.kind == "block_ip":
+            until = None if rec.duration_s is None else rec.ts.timestamp() + rec.duration_s
+            entry = {"tenant": rec.tenant, "ip": rec.target, "alert_id": rec.alert_id, "until": until,
+                     "reason": rec.reason}
+            key = json.dumps([rec.tenant, rec.target]).encode()
+            futures.append(await self._send(self.blocklist, key, json.dumps(entry).encode(), None))
         return futures

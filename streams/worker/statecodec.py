@@ -8,9 +8,10 @@ import msgspec
 
 from ..state import ExtState, IpState, StateVersionError, TenantState, TrunkState
 from ..state.schema import VERSION
+from ..incidents import SubjectIncidents
 from .clock import ClockState
 
-_decoder = msgspec.msgpack.Decoder(Union[IpState, ExtState, TrunkState, TenantState, ClockState])
+_decoder = msgspec.msgpack.Decoder(Union[IpState, ExtState, TrunkState, TenantState, ClockState, SubjectIncidents])
 _encoder = msgspec.msgpack.Encoder()
 
 

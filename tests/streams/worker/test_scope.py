@@ -2,6 +2,8 @@
 import json
 from collections import namedtuple
 
+from streams.events import Alert
+
 from streams.policy import Policy
 from streams.worker import records
 from streams.worker.clock import EXPECT, clock_key
@@ -29,7 +31,7 @@ def feed(runner, ingest, events, start=0):
 
 
 def alerts(out, rule):
-    return [a for a in out if getattr(a, "rule", None) == rule]
+    return [a for a in out if isinstance(a, Alert) and a.rule == rule]
 
 
 def test_rules_run_on_arrival_and_a_live_limit_fires_when_marks_pass_it():

@@ -1,0 +1,179 @@
+"""The SOC's commands on incidents and blocks (kafka-python): ``incidents``, ``ack``, ``resolve``, ``unblock``.
+
+- ``incidents`` reads the compacted ``<prefix>.incidents`` and shows each incident as it stands
+  (its latest version), or follows updates as they come;
+- ``ack`` and ``resolve`` look the incident up there, then send the decision (who, when, note,
+  verdict) to ``<prefix>.detections`` keyed by its subject, where the worker's incident stage
+  records it on the incident; they wait until the incident topic shows it;
+- ``unblock`` sends an ``unblock`` event on ``<prefix>.security``: the worker lifts the target's
+  blocks from now on, takes an address off the blocklist, records it on the incident, and puts an
+  ``unblock`` action on ``<prefix>.actions`` for every enforcer.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+
+from .config import Config
+from .connect import kafka_python_kwargs, preflight
+from .events import Unblock, encode
+from .incidents import Decision, subject_key
+from .text import safe
+
+CLOSED = ("closed", "resolved")
+
+
+def main(args) -> int:
+    return {"incidents": list_incidents, "ack": decide, "resolve": decide, "unblock": unblock}[args.cmd](args)
+
+
+def who(args) -> str:
+    return args.by or os.environ.get("USER") or getpass.getuser() or "unknown"
+
+
+# -- reading ----------------------------------------------------------------------------------
+def _consumer(config: Config, topic: str):
+    from kafka import KafkaConsumer
+    return KafkaConsumer(topic, **kafka_python_kwargs(config), auto_offset_reset="earliest",
+                         enable_auto_commit=False, group_id=None, consumer_timeout_ms=300)
+
+
+def latest(records, into: dict | None = None) -> dict[str, dict]:
+    """Each incident's newest record (the highest version) among ``records``; unreadable ones skipped."""
+    into = {} if into is None else into
+    for rec in records:
+        if not isinstance(rec, dict) or rec.get("type") != "incident" or not isinstance(rec.get("incident_id"), str):
+            continue
+        old = into.get(rec["incident_id"])
+        if old is None or rec.get("version", 0) >= old.get("version", 0):
+            into[rec["incident_id"]] = rec
+    return into
+
+
+def _values(consumer, idle: float | None):
+    """JSON values of the topic until nothing came for ``idle`` seconds (None: forever)."""
+    last = time.monotonic()
+    while True:
+        got = False
+        for msg in consumer:
+            got = True
+            try:
+                yield json.loads(msg.value) if msg.value else None
+            except ValueError:
+                yield None
+        if got:
+            last = time.monotonic()
+        elif idle is not None and time.monotonic() - last >= idle:
+            return
+
+
+def read_incidents(config: Config, idle: float = 3.0) -> dict[str, dict]:
+    consumer = _consumer(config, config.incidents)
+    try:
+        return latest(_values(consumer, idle))
+    finally:
+        consumer.close()
+
+
+def keep(rec: dict, args) -> bool:
+    if getattr(args, "open", False) and rec.get("status") in CLOSED:
+        return False
+    tenants = getattr(args, "tenant", None)
+    return not (tenants and rec.get("tenant") not in tenants)
+
+
+def row(rec: dict) -> str:
+    """One table line; subject and summary come from attackers: escaped and cut."""
+    cost = rec.get("cost")
+    return (f"{safe(str(rec.get('opened', ''))[:19], 19).replace('T', ' ')}  {safe(rec.get('incident_id', ''), 24):<24} "
+            f"{safe(rec.get('severity', ''), 11):<9} {safe(rec.get('status', ''), 12):<12} "
+            f"{safe(rec.get('tenant', ''), 32)}/{safe(rec.get('subject_type', ''), 10)}:{safe(rec.get('subject', ''), 64):<16} "
+            f"{len(rec.get('alert_ids') or [])} alerts {len(rec.get('action_ids') or [])} actions "
+            f"{rec.get('events', 0)} events" + ("" if cost is None else f" cost {cost}") +
+            f"  {safe(', '.join(map(str, rec.get('rules') or [])), 200)}")
+
+
+def list_incidents(args) -> int:
+    config = Config.from_env()
+    if config.incidents not in preflight(config):
+        print(f"incidents: {config.incidents} does not exist yet on {config.where}; no worker has run", file=sys.stderr)
+        return 0 if not args.follow else 1
+    show = (lambda r: print(json.dumps(r), flush=True)) if args.format == "jsonl" else (lambda r: print(row(r), flush=True))
+    consumer = _consumer(config, config.incidents)
+    try:
+        if args.follow:  # every update as it comes
+            for rec in _values(consumer, None):
+                if latest([rec]) and keep(rec, args):
+                    show(rec)
+            return 0
+        shown = 0
+        for rec in sorted(latest(_values(consumer, args.idle_timeout)).values(), key=lambda r: str(r.get("opened"))):
+            if keep(rec, args):
+                show(rec)
+                shown += 1
+        print(f"incidents: {shown} shown", file=sys.stderr)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        consumer.close()
+
+
+# -- deciding ---------------------------------------------------------------------------------
+def decide(args) -> int:
+    """``ack`` / ``resolve``: the decision goes where the worker folds incidents; wait until it shows."""
+    config = Config.from_env()
+    found = read_incidents(config).get(args.incident_id)
+    if found is None:
+        print(f"{args.cmd}: no incident {safe(args.incident_id, 64)} on {config.incidents}", file=sys.stderr)
+        return 1
+    status = "acknowledged" if args.cmd == "ack" else "resolved"
+    d = Decision(incident_id=args.incident_id, tenant=found["tenant"], subject_type=found["subject_type"],
+                 subject=found["subject"], status=status, by=who(args), at=datetime.now(timezone.utc),
+                 note=args.note, verdict=getattr(args, "verdict", None))
+    _send(config, config.detections, subject_key(d.tenant, d.subject_type, d.subject).encode(), encode(d))
+    if args.wait <= 0:
+        print(f"{args.cmd}: sent for {args.incident_id}")
+        return 0
+    at = json.loads(encode(d))["at"]
+    deadline = time.monotonic() + args.wait
+    consumer = _consumer(config, config.incidents)
+    try:
+        seen: dict = {}
+        while time.monotonic() < deadline:
+            latest(_values(consumer, 0.5), seen)
+            rec = seen.get(args.incident_id)
+            if rec and any(x.get("status") == status and x.get("by") == d.by and x.get("at") == at
+                           for x in rec.get("decisions") or []):
+                print(f"{args.cmd}: {args.incident_id} is {rec['status']} (version {rec['version']}, by {safe(d.by, 64)})")
+                return 0
+    finally:
+        consumer.close()
+    print(f"{args.cmd}: sent, but {config.incidents} did not show it within {args.wait:g} s: is a worker running?",
+          file=sys.stderr)
+    return 3
+
+
+def unblock(args) -> int:
+    config = Config.from_env()
+    ev = Unblock(ts=datetime.now(timezone.utc), target=args.target, reason=args.reason, tenant=args.tenant, by=who(args))
+    _send(config, config.security, args.target.encode(), encode(ev))
+    print(f"unblock: {safe(args.target, 64)} of tenant {safe(args.tenant, 32)} sent; the worker lifts its blocks "
+          f"and puts an unblock action on {config.actions} for the enforcers")
+    return 0
+
+
+def _send(config: Config, topic: str, key: bytes, value: bytes) -> None:
+    from kafka import KafkaProducer
+    from .topics import ensure_topics
+    ensure_topics(config, names=[topic])
+    producer = KafkaProducer(**kafka_python_kwargs(config), acks="all")
+    try:
+        producer.send(topic, key=key, value=value).get(timeout=30)
+    finally:
+        producer.close()

@@ -1,0 +1,77 @@
+"""The incident stage: detections and the SOC's decisions in, incident updates and actions out (no Faust here).
+
+Each partition of ``<prefix>.detections`` has its own :class:`~streams.incidents.IncidentBook`
+over the incident table (through a ``BufferedState``, written at the commit point like the
+scopes' state). Records are keyed by tenant and subject, so every detection and decision about
+one subject reaches the same book.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Union
+
+import msgspec
+
+from ..incidents import Decision, IncidentBook, IncidentRecord, Lifted, Seen
+from ..state import BufferedState
+
+log = logging.getLogger("tollguard.worker")
+
+_decoder = msgspec.json.Decoder(Union[Seen, Decision, Lifted])
+
+
+class IncidentRunner:
+    def __init__(self, store: dict, owns):
+        self.store = store
+        self.owns = owns  # owns(key, partition): does this key's state live in that partition?
+        self.books: dict[int, IncidentBook] = {}
+        self.bad = 0
+
+    def book(self, part: int) -> IncidentBook:
+        b = self.books.get(part)
+        if b is None:
+            b = self.books[part] = IncidentBook(BufferedState(self.store))
+        return b
+
+    def apply(self, part: int, value: bytes, dead: list, out: list) -> None:
+        """One detection or decision: the incident updates and the actions to publish go to ``out``."""
+        try:
+            rec = _decoder.decode(value)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            self.bad += 1
+            dead.append((value, f"not a detection or decision record: {exc}"))
+            return
+        updates, actions = self.book(part).fold(rec)
+        out += actions
+        out += updates
+
+    def sweep(self, part: int) -> list[IncidentRecord]:
+        """Close the partition's incidents that its latest detections have left behind."""
+        book = self.books.get(part)
+        if book is None:
+            return []
+        out: list[IncidentRecord] = []
+        for tenant in list(book.clock):
+            out += book.sweep(tenant, None, lambda key: self.owns(key, part))
+        return out
+
+    def flush(self, part: int) -> list[tuple[str, object]]:
+        """The incident table's changes to persist: [(key, value or None)]."""
+        book = self.books.get(part)
+        if book is None:
+            return []
+        changes: list[tuple[str, object]] = []
+
+        def keep(key: str, value) -> None:
+            if value is None:
+                self.store.pop(key, None)
+            else:
+                self.store[key] = value
+            changes.append((key, value))
+        book.state.flush(keep)
+        return changes
+
+    def forget(self, parts) -> None:
+        for p in parts:
+            self.books.pop(p, None)
