@@ -23,6 +23,8 @@ def main(args) -> int:
     from .settings import load
 
     setup_logging(args.log_format, args.loglevel)
+    if args.loglevel.lower() != "debug":  # kafka-python's INFO is every connection and fetch
+        logging.getLogger("kafka").setLevel(logging.WARNING)
     loaded = load(args.config, dict(os.environ))
     secrets.install(loaded.redactor)
     config = Config.from_env()
