@@ -106,7 +106,7 @@ def show(blocks: list[Block], args, now: float, out=sys.stdout) -> int:
     return len(chosen)
 
 
-def read(config, timeout: float = 30.0) -> list[bytes] | None:
+def read(config, timeout: float = 120.0) -> list[bytes] | None:
     """Every record value of the actions topic, from its start to its end when read; None: no topic."""
     from kafka import KafkaConsumer, TopicPartition
 
@@ -126,6 +126,9 @@ def read(config, timeout: float = 30.0) -> list[bytes] | None:
         while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
             for tp, msgs in consumer.poll(timeout_ms=500).items():
                 values.extend(m.value for m in msgs if m.offset < end[tp])
+        if any(consumer.position(tp) < end[tp] for tp in tps):
+            print(f"blocks: WARNING: {config.actions} not read to its end within {timeout:g} s; "
+                  "the list may be incomplete", file=sys.stderr)
         return values
     finally:
         consumer.close()
