@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import import_module
 
@@ -31,8 +32,8 @@ def _service_args(p: argparse.ArgumentParser) -> None:
     """What every long-running consumer takes: where to serve metrics, how to log, where to start."""
     p.add_argument("--web-port", type=int, default=None, metavar="PORT",
                    help="serve /metrics and /health on this port (default $TOLLGUARD_WEB_PORT; none when unset)")
-    p.add_argument("--log-format", choices=["text", "json"], default="text",
-                   help="text (escaped, no terminal codes) or json (one object per line)")
+    p.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("TOLLGUARD_LOG_FORMAT") or "text",
+                   help="text (escaped, no terminal codes) or json (one object per line); default $TOLLGUARD_LOG_FORMAT or text")
     p.add_argument("--loglevel", default="info")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
                    help="stop after this long without a record (default: run until stopped)")
@@ -65,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loglevel", default="warning")
     p.add_argument("--web-port", type=int, default=None, metavar="PORT",
                    help="serve /metrics and /health on this port (default $TOLLGUARD_WEB_PORT; none when unset)")
-    p.add_argument("--log-format", choices=["text", "json"], default="text",
-                   help="text (escaped, no terminal codes) or json (one object per line)")
+    p.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("TOLLGUARD_LOG_FORMAT") or "text",
+                   help="text (escaped, no terminal codes) or json (one object per line); default $TOLLGUARD_LOG_FORMAT or text")
 
     p = sub.add_parser("produce", help="send event files to Kafka")
     _input_args(p)

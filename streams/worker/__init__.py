@@ -29,6 +29,9 @@ def main(args) -> int:
     from ..replay import load_scorer
     from ..topics import ensure_topics
 
+    from ..observe import serve, setup_logging, web_port
+
+    setup_logging(args.log_format, args.loglevel)
     policy = Policy.load(args.policy) if args.policy else Policy.default()
     for w in policy.warnings:  # valid, but probably not meant (streams.policy_lint)
         print(f"policy warning: {w}", file=sys.stderr)
@@ -36,12 +39,16 @@ def main(args) -> int:
     config = Config.from_env()
     ensure_topics(config)
     app = create_app(config, policy, (scorer.model, scorer.card) if scorer else None)
+    metrics = app.tollguard.metrics
+    serve(metrics.m, metrics.health, web_port(args.web_port))
     # Start-up objects (libraries, the model, phone metadata) never die: keep them out of the
     # collector's full passes, and collect young objects less often. Full passes over a few
     # hundred MB of heap stalled the event loop for 100-300 ms (the latency tail).
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    worker = Worker(app, loglevel=args.loglevel.upper(), quiet=True)
+    # our handler and format (escaped text or JSON), not Faust's colour log; no spinner's cursor codes
+    worker = Worker(app, loglevel=args.loglevel.upper(), quiet=True, override_logging=False)
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0

@@ -31,6 +31,7 @@ from ..state import StateVersionError
 from . import faust_compat as fc
 from . import records
 from .emit import Emitter
+from .metrics import LAG_EVERY, WorkerMetrics
 from .incidents import IncidentRunner
 from .ingest import Ingest, partition_of
 from .scope import ScopeRunner
@@ -115,8 +116,9 @@ class Worker:
                                        scorer_factory, config.lateness,
                                        -(-config.max_keys // parts)) for s in SCOPES}
         self.ingest = Ingest(parts, config.skew, privacy=policy.dlq_privacy)
+        self.metrics = WorkerMetrics()
         self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist, config.detections,
-                               config.incidents)
+                               config.incidents, observe=self.metrics.count_out)
         self.detections = fc.BatchChannel(app, config.detections)
         self.incident_table = app.tables.add(StateTable(app, name="incidents", default=None, partitions=parts,
                                                         extra_topic_configs=isr, beacon=app.tables.beacon))
@@ -128,6 +130,7 @@ class Worker:
         self.pending: dict[str, list] = {s: [] for s in SCOPES}       # records read, not yet acknowledged
         self.futures: dict[str, list] = {s: [] for s in SCOPES}       # sends to await before the state is written
         self.parts_touched: dict[str, set] = {s: set() for s in SCOPES}
+        self.pending_since: dict[str, float] = {}                    # when each scope's oldest unacknowledged record was read
         self.last_commit = {s: time.monotonic() for s in SCOPES}
         self.watchdog = fc.FetchWatchdog(app, set(self.inputs) | set(self.scope_topics.values()))
         self.stats = {"events": 0, "dead": 0, "late": 0}
@@ -140,6 +143,7 @@ class Worker:
     # -- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, messages) -> None:
         async with self.ingest_lock:
+            t0 = time.perf_counter()
             routed = self.ingest.route(messages)
             futures = []
             for value in routed.dead:
@@ -151,6 +155,10 @@ class Worker:
                 await f
             self.stats["events"] += routed.events
             self.stats["dead"] += len(routed.dead)
+            if messages:
+                self.metrics.events.labels(messages[0].topic).inc(routed.events)
+            self.metrics.dlq.inc(len(routed.dead))
+            self.metrics.batch.labels("ingest").observe(time.perf_counter() - t0)
             fc.ack(self.app, messages)
             for m in messages:
                 self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
@@ -203,16 +211,21 @@ class Worker:
 
         async def handle(messages) -> None:
             async with self.locks[scope]:
+                t0 = time.perf_counter()
                 out: list = []
                 dead: list = []
                 for m in messages:
                     runner.apply(m.partition, m.value, dead, out)
                     self.parts_touched[scope].add(m.partition)
                     self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
+                if not self.pending[scope]:
+                    self.pending_since[scope] = time.monotonic()
                 self.pending[scope].extend(messages)
                 self.futures[scope] += await self.emitter.send(out)  # rule alerts go out at once
                 for raw, reason in dead:
                     self.futures[scope].append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
+                self.metrics.dlq.inc(len(dead))
+                self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
                 if len(self.pending[scope]) >= COMMIT_RECORDS or time.monotonic() - self.last_commit[scope] >= COMMIT_S:
                     await self._commit(scope)
         return handle
@@ -243,13 +256,33 @@ class Worker:
         futures.clear()
         fc.ack(self.app, self.pending[scope])
         self.pending[scope].clear()
+        self.pending_since.pop(scope, None)
+        self.metrics.oldest_pending = min(self.pending_since.values(), default=None)
         self.stats["late"] = sum(r.late for r in self.runners.values())
+        self.metrics.late.set(self.stats["late"])
+
+    async def measure_lag(self) -> None:
+        """Records on the broker not yet read, per assigned input partition (for /metrics)."""
+        try:
+            tps = [tp for tp in self.app.consumer.assignment() if tp.topic in self.inputs]
+        except Exception:
+            return
+        ends = await fc.end_offsets(self.app, tps)
+        for tp in tps:
+            src = self.ingest.sources.get((tp.topic, tp.partition))
+            end = ends.get(tp)
+            if end is None:
+                continue
+            read = src.last_offset + 1 if src is not None and src.last_offset >= 0 else await fc.position(self.app, tp)
+            if read is not None:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, end - read))
 
     # -- incidents ----------------------------------------------------------------------------
     async def incident_batch(self, messages) -> None:
         """Fold detections and decisions into incidents; send the updates and new actions, then write
         the incident state and acknowledge (a crash in between folds the same records again: no change)."""
         async with self.incident_lock:
+            t0 = time.perf_counter()
             out: list = []
             dead: list = []
             parts = set()
@@ -261,6 +294,8 @@ class Worker:
                 futures.append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
             await self._commit_incidents(parts, futures)
             fc.ack(self.app, messages)
+            self.metrics.dlq.inc(len(dead))
+            self.metrics.batch.labels("incidents").observe(time.perf_counter() - t0)
 
     async def sweep_incidents(self) -> None:
         """Close the incidents that later detections of their tenant have left behind."""
@@ -304,6 +339,10 @@ class Worker:
                         and not self.locks[scope].locked()):  # a busy scope commits from its own handler
                     await self.commit(scope)
 
+        @app.timer(interval=LAG_EVERY)
+        async def input_lag():
+            await self.measure_lag()
+
         @app.timer(interval=self.watchdog.every)
         async def fetch_watchdog():
             self.watchdog.check()
@@ -344,6 +383,7 @@ class Worker:
 
         @app.task
         async def started():
+            self.metrics.started = True
             log.warning("tollguard worker %s consuming %s, %s (broker %s; lateness %g s, skew %g s)",
                         self.config.app_id, self.config.cdr, self.config.security, self.config.safe_broker,
                         self.config.lateness, self.config.skew)

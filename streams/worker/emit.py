@@ -22,8 +22,10 @@ Send = Callable[[str, bytes | None, bytes | None, int | None], Awaitable]
 
 
 class Emitter:
-    def __init__(self, send: Send, alerts: str, actions: str, blocklist: str, detections: str = "", incidents: str = ""):
+    def __init__(self, send: Send, alerts: str, actions: str, blocklist: str, detections: str = "", incidents: str = "",
+                 observe: Callable[[list], None] | None = None):
         self._send = send
+        self._observe = observe  # told of every batch of records sent (the worker's metrics)
         self.alerts, self.actions, self.blocklist = alerts, actions, blocklist
         self.detections, self.incidents = detections, incidents
         self.count = {"alerts": 0, "actions": 0, "detections": 0, "incidents": 0}
@@ -46,6 +48,8 @@ class Emitter:
                 self.count["incidents"] += 1
             elif isinstance(rec, Action):
                 futures += await self._action(rec)
+        if self._observe is not None and records:
+            self._observe(records)
         return futures
 
     async def _action(self, rec: Action) -> list:
