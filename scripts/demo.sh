@@ -1,33 +1,81 @@
 #!/usr/bin/env bash
-# make demo: the real pipeline on this machine. Starts the broker (if not running) and a worker,
-# streams the bundled fixture day through `tollguard produce`, shows alerts as they arrive,
-# prints a summary, and stops everything it started.
+# make demo: the real pipeline on this machine, from event to action. Starts the broker (if not
+# running), a worker (with /metrics), `notify` posting to a local webhook, streams the bundled
+# fixture day through `tollguard produce`, shows alerts and incidents, runs `enforce --dry-run`,
+# acknowledges an incident, compares with replay, and stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+TG="$PY -m streams.cli"
 POLICY=${POLICY:-fixtures/policy.example.yaml}
 EVENTS=${EVENTS:-fixtures/sample-events.jsonl}
 export TOLLGUARD_TOPIC_PREFIX=${TOLLGUARD_TOPIC_PREFIX:-demo-$(date +%Y%m%d%H%M%S)}
 export TOLLGUARD_PARTITIONS=${TOLLGUARD_PARTITIONS:-2}
 log_dir=.cache/demo; mkdir -p "$log_dir"
+pids=()
 
 started_broker=0
 if ! scripts/kafka.sh status 2>/dev/null; then scripts/kafka.sh up; started_broker=1; fi
-worker_pid=""
 cleanup() {
-  [ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [ "$started_broker" = 1 ] && scripts/kafka.sh down || true
 }
 trap cleanup EXIT
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "== tollguard demo: topics under '$TOLLGUARD_TOPIC_PREFIX', policy $POLICY"
-$PY -m streams.cli worker --policy "$POLICY" >"$log_dir/worker.log" 2>&1 &
-worker_pid=$!
-echo "== worker started (pid $worker_pid, log $log_dir/worker.log)"
-$PY -m streams.cli produce "$EVENTS"
+$PY scripts/demo_events.py "$EVENTS" "$log_dir/events.jsonl"   # the fixture day, moved to the last weeks
+EVENTS="$log_dir/events.jsonl"
+
+rm -f "$log_dir/hook.port"
+$PY scripts/demo_webhook.py "$log_dir/hook.port" >"$log_dir/webhook.txt" 2>&1 & pids+=($!)
+for _ in $(seq 50); do [ -s "$log_dir/hook.port" ] && break; sleep 0.1; done
+HOOK="http://127.0.0.1:$(cat "$log_dir/hook.port")/hook"
+cat >"$log_dir/notify.yaml" <<YAML
+channels:
+  - {name: soc-chat, type: webhook, url: "$HOOK", min_severity: warning, digest_seconds: 5, max_per_minute: 120}
+YAML
+echo "== a local webhook listens on $HOOK (what it receives: $log_dir/webhook.txt)"
+
+WEB=$(free_port)
+$TG worker --policy "$POLICY" --web-port "$WEB" >"$log_dir/worker.log" 2>&1 & pids+=($!)
+echo "== worker started (log $log_dir/worker.log); its metrics: http://127.0.0.1:$WEB/metrics, health: /health"
+$TG notify --config "$log_dir/notify.yaml" >"$log_dir/notify.log" 2>&1 & pids+=($!)
+echo "== notify started (log $log_dir/notify.log)"
+
+$TG produce "$EVENTS"
 echo "== alerts as they arrive (stops after 8 s without a new one):"
-$PY -m streams.cli alerts --from-beginning --idle-timeout 8 --format table | tee "$log_dir/alerts.txt"
+$TG alerts --from-beginning --idle-timeout 8 --format table | tee "$log_dir/alerts.txt"
+echo "== incidents: every detection about one subject folded into one record"
+$TG incidents --idle-timeout 3 | tee "$log_dir/incidents.txt"
+
+echo "== enforce --dry-run: what it would do with the actions (blocks whose time ran out are skipped)"
+$TG enforce --config fixtures/enforce.demo.yaml --dry-run --idle-timeout 4 2>&1 | tee "$log_dir/enforce.txt" | grep -v '^\s*$' | head -40
+
+first=$(awk '/critical/ {print $3; exit}' "$log_dir/incidents.txt")
+if [ -n "$first" ]; then
+  echo "== the SOC acknowledges $first"
+  $TG ack "$first" --note "demo: on it" --by demo-analyst || true
+fi
+sleep 8   # notify's digest of the acknowledgement
+echo "== what the webhook received:"
+cat "$log_dir/webhook.txt"
+
+echo "== worker metrics (excerpt):"
+$PY - "$WEB" <<'PYEOF'
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+for line in text.splitlines():
+    if line.startswith(("tollguard_events_total", "tollguard_incident_updates_total", "tollguard_dlq_total")):
+        print("  " + line)
+PYEOF
+
 echo "== summary"
 echo "alerts by rule:"; awk '{print $4}' "$log_dir/alerts.txt" | sort | uniq -c | sort -rn
-echo "replay of the same file without Kafka gives:"
-$PY -m streams.cli replay --policy "$POLICY" -q --format jsonl "$EVENTS" 2>/dev/null | grep -c '"type":"alert"' | xargs echo "  alerts:"
+w_alerts=$(grep -c . "$log_dir/alerts.txt" || true)
+w_inc=$(grep -c ' i-' "$log_dir/incidents.txt" || true)
+r=$($TG replay --policy "$POLICY" -q --format jsonl "$EVENTS" 2>/dev/null)
+r_alerts=$(grep -c '"type":"alert"' <<<"$r" || true)
+r_inc=$(grep -c '"type":"incident"' <<<"$r" || true)
+echo "worker: $w_alerts alerts, $w_inc incidents; replay of the same file without Kafka: $r_alerts alerts, $r_inc incidents"

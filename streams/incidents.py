@@ -35,7 +35,7 @@ from .events import Action
 Status = Literal["open", "updated", "closed", "acknowledged", "resolved"]
 SEVERITY_RANK = {"information": 0, "warning": 1, "alert": 2, "critical": 3}
 FOREVER = 1e18
-KEEP_PER_SUBJECT = 4      # incidents of one subject remembered (late detections may still join them)
+KEEP_PER_SUBJECT = 8      # incidents of one subject remembered (late detections may still join them)
 MAX_IDENTS = 4096         # event identities kept per incident for an exact, idempotent count
 MAX_CALLS = 1024          # priced calls kept per incident (each call counted once, whichever rules it tripped)
 MAX_LIST = 256            # alert and action ids listed per incident (the count goes on)
@@ -70,6 +70,7 @@ class Decision(msgspec.Struct, tag_field="type", tag="decision", kw_only=True):
     at: datetime
     note: str = ""
     verdict: Union[Literal["true_positive", "false_positive"], None] = None
+    incident: Union["IncidentRecord", None] = None   # the incident as the SOC saw it: adopted again if no longer held
 
 
 class Lifted(msgspec.Struct, tag_field="type", tag="lifted", kw_only=True):
@@ -145,10 +146,10 @@ class IncidentState(msgspec.Struct, kw_only=True):
     def status(self) -> str:
         if any(d.status == "resolved" for d in self.decisions):
             return "resolved"
+        if any(d.status == "acknowledged" for d in self.decisions):
+            return "acknowledged"   # the SOC works on it: open for the SOC until resolved, over or not
         if self.closed:
             return "closed"
-        if any(d.status == "acknowledged" for d in self.decisions):
-            return "acknowledged"
         return "open" if self.version <= 1 else "updated"
 
 
@@ -173,6 +174,17 @@ def incident_id(tenant: str, subject_type: str, subject: str, first_alert: str) 
 def _ident_of(rec: Seen) -> int:
     """A detection with no event behind it (a timer, the model's flush): named by its alert and instant."""
     return int.from_bytes(hashlib.blake2b(f"{rec.alert_id}|{rec.ts!r}".encode(), digest_size=7).digest(), "big")
+
+
+def adopt(rec: IncidentRecord) -> IncidentState:
+    """An incident's state rebuilt from its last record (event identities and call prices are not in it:
+    its counts go on from the record's)."""
+    return IncidentState(
+        incident_id=rec.incident_id, opened=rec.opened.timestamp(), last_seen=rec.last_seen.timestamp(),
+        until=FOREVER if rec.until is None else rec.until.timestamp(), severity=rec.severity, rules=list(rec.rules),
+        alert_ids=list(rec.alert_ids), actions=list(rec.actions), extra_events=rec.events,
+        calls={"(earlier)": rec.cost} if rec.cost else {}, summary=rec.summary, version=rec.version,
+        decisions=list(rec.decisions), closed=rec.status == "closed")
 
 
 def _iso(ts: float) -> datetime:
@@ -300,6 +312,10 @@ class IncidentBook:
         key = subject_key(d.tenant, d.subject_type, d.subject)
         subj = self.state.get(key)
         inc = next((i for i in subj.items if i.incident_id == d.incident_id), None) if subj else None
+        if inc is None and d.incident is not None and d.incident.incident_id == d.incident_id:
+            subj = subj or SubjectIncidents(d.tenant, d.subject_type, d.subject)
+            inc = adopt(d.incident)  # long over and forgotten here, but the SOC's word still belongs on it
+            subj.items.insert(0, inc)
         if inc is None:
             return []
         note = DecisionNote(status=d.status, by=d.by, at=d.at, note=d.note, verdict=d.verdict)

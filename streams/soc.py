@@ -135,7 +135,7 @@ def decide(args) -> int:
     status = "acknowledged" if args.cmd == "ack" else "resolved"
     d = Decision(incident_id=args.incident_id, tenant=found["tenant"], subject_type=found["subject_type"],
                  subject=found["subject"], status=status, by=who(args), at=datetime.now(timezone.utc),
-                 note=args.note, verdict=getattr(args, "verdict", None))
+                 note=args.note, verdict=getattr(args, "verdict", None), incident=_record(found))
     _send(config, config.detections, subject_key(d.tenant, d.subject_type, d.subject).encode(), encode(d))
     if args.wait <= 0:
         print(f"{args.cmd}: sent for {args.incident_id}")
@@ -150,13 +150,25 @@ def decide(args) -> int:
             rec = seen.get(args.incident_id)
             if rec and any(x.get("status") == status and x.get("by") == d.by and x.get("at") == at
                            for x in rec.get("decisions") or []):
-                print(f"{args.cmd}: {args.incident_id} is {rec['status']} (version {rec['version']}, by {safe(d.by, 64)})")
+                print(f"{args.cmd}: {args.incident_id} is {rec['status']}, {status} by {safe(d.by, 64)} "
+                      f"(version {rec['version']})")
                 return 0
     finally:
         consumer.close()
     print(f"{args.cmd}: sent, but {config.incidents} did not show it within {args.wait:g} s: is a worker running?",
           file=sys.stderr)
     return 3
+
+
+def _record(found: dict):
+    """The incident as read from the topic, for the worker to adopt if it no longer holds it."""
+    import msgspec
+
+    from .incidents import IncidentRecord
+    try:
+        return msgspec.convert(found, IncidentRecord)
+    except msgspec.ValidationError:
+        return None
 
 
 def unblock(args) -> int:

@@ -163,3 +163,17 @@ def test_a_hostile_subject_is_escaped_in_the_table():
     (u,), _ = book.fold(s)
     row = format_table_row(u)
     assert "\x1b" not in row and "\n" not in row and "\\x1b[2J" in row
+
+
+def test_a_decision_on_an_incident_no_longer_held_adopts_it_from_the_record_the_soc_saw():
+    book = IncidentBook()
+    (opened,), _ = book.fold(_seen("a1", 0.0))
+    for i in range(12):  # many later incidents of the same subject push the first out of memory
+        book.fold(_seen(f"b{i}", 10_000.0 * (i + 1)))
+    assert all(i.incident_id != opened.incident_id for i in book.state["t|ip|203.0.113.9"].items)
+    at = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    d = Decision(incident_id=opened.incident_id, tenant="t", subject_type="ip", subject="203.0.113.9",
+                 status="acknowledged", by="alice", at=at, incident=opened)
+    (u,), _ = book.fold(d)
+    assert u.incident_id == opened.incident_id and u.decisions[0].by == "alice"
+    assert u.rules == opened.rules and u.events == opened.events and u.version == opened.version + 1
