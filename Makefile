@@ -35,6 +35,7 @@ kafka-down:
 
 # Starts the broker, runs everything, stops the broker even when tests fail; keeps pytest's exit code.
 test: $(STAMP)
+	@scripts/setup-system.sh
 	@scripts/kafka.sh up
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; scripts/kafka.sh down; exit $$rc
 

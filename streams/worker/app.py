@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import tempfile
 import time
 
 import faust
@@ -85,7 +87,9 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
         topic_allow_declare=config.create_topics,  # off: the topics exist (tollguard topics), Faust creates none
         store="memory://", topic_partitions=config.partitions,
         topic_replication_factor=config.replication_factor, value_serializer="raw", key_serializer="raw",
-        web_enabled=False, consumer_auto_offset_reset="earliest", producer_acks=-1, table_standby_replicas=0,
+        web_enabled=False,  # /metrics and /health are streams.observe's (prometheus_client), on --web-port
+        datadir=os.path.join(tempfile.gettempdir(), "tollguard-faust", "{conf.name}"),  # not the working directory
+        consumer_auto_offset_reset="earliest", producer_acks=-1, table_standby_replicas=0,
         broker_commit_every=50_000, broker_commit_interval=1.0,
         # a worker that dies is replaced within ~10 s rather than Faust's default 60 s session
         broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
