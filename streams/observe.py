@@ -1,7 +1,8 @@
 """What every long-running command shows an operator: ``/metrics``, ``/health`` and its logs.
 
 ``worker``, ``notify`` and ``enforce`` each serve, on ``--web-port`` or ``TOLLGUARD_WEB_PORT``
-(none when unset), a small HTTP endpoint on its own thread:
+(none when unset), a small HTTP endpoint on its own thread, on loopback unless
+``TOLLGUARD_WEB_HOST`` names another address:
 
 - ``GET /metrics``  Prometheus text format (``prometheus_client``), from the command's own registry;
 - ``GET /health``   ``200`` and a JSON body while the command's health check passes, ``503`` otherwise.
@@ -125,10 +126,11 @@ def _handler(server: WebServer):
 
 
 def serve(metrics: Metrics, health: Health, port: int | None) -> WebServer | None:
-    """Start the endpoint when a port is configured; None otherwise."""
+    """Start the endpoint when a port is configured; None otherwise. It listens on loopback unless
+    ``TOLLGUARD_WEB_HOST`` says otherwise (``0.0.0.0`` in a container that Prometheus scrapes)."""
     if port is None:
         return None
-    return WebServer(metrics, health, port).start()
+    return WebServer(metrics, health, port, os.environ.get("TOLLGUARD_WEB_HOST") or HOST).start()
 
 
 class JsonFormatter(logging.Formatter):

@@ -88,7 +88,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
         store="memory://", topic_partitions=config.partitions,
         topic_replication_factor=config.replication_factor, value_serializer="raw", key_serializer="raw",
         web_enabled=False,  # /metrics and /health are streams.observe's (prometheus_client), on --web-port
-        datadir=os.path.join(tempfile.gettempdir(), "tollguard-faust", "{conf.name}"),  # not the working directory
+        datadir=os.path.join(_datadir(), "{conf.name}"),  # not the working directory
         consumer_auto_offset_reset="earliest", producer_acks=-1, table_standby_replicas=0,
         broker_commit_every=50_000, broker_commit_interval=1.0,
         # a worker that dies is replaced within ~10 s rather than Faust's default 60 s session
@@ -391,6 +391,13 @@ class Worker:
             log.warning("tollguard worker %s consuming %s, %s (broker %s; lateness %g s, skew %g s)",
                         self.config.app_id, self.config.cdr, self.config.security, self.config.safe_broker,
                         self.config.lateness, self.config.skew)
+
+
+def _datadir() -> str:
+    """Where Faust keeps its (unused: tables are in memory) data directory: under the temp dir."""
+    d = os.path.join(tempfile.gettempdir(), "tollguard-faust")
+    os.makedirs(d, exist_ok=True)
+    return d
 
 
 def _key(key: str) -> bytes:
