@@ -48,7 +48,7 @@ $TG produce "$EVENTS"
 echo "== alerts as they arrive (stops after 8 s without a new one):"
 $TG alerts --from-beginning --idle-timeout 8 --format table | tee "$log_dir/alerts.txt"
 echo "== incidents: every detection about one subject folded into one record"
-$TG incidents --idle-timeout 3 | tee "$log_dir/incidents.txt"
+$TG incidents | tee "$log_dir/incidents.txt"
 
 echo "== enforce --dry-run: what it would do with the actions (blocks whose time ran out are skipped)"
 $TG enforce --config fixtures/enforce.demo.yaml --dry-run --idle-timeout 4 2>&1 | tee "$log_dir/enforce.txt" | grep -v '^\s*$' | head -40

@@ -111,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="keep reading and print updates as they come")
     p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
-    p.add_argument("--idle-timeout", type=float, default=3.0, metavar="SECONDS",
-                   help="stop reading after this long without a record (default 3; with --follow: never)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="how long reading the topic to its end may take (default 60); the list says when it was cut")
 
     for name, what in (("ack", "acknowledge an incident: the SOC has seen it and works on it"),
                        ("resolve", "resolve an incident, with a verdict kept as a training label")):

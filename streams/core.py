@@ -353,6 +353,9 @@ class Detector:
     def _unblock(self, event: Unblock, keys: dict[str, str], tenant: Tenant, ts: float, out: list) -> None:
         """The SOC lifts a target's blocks from ``ts`` on: an address's block spans (the global
         blocklist) end there, and the unblock action goes out for every enforcer to honour."""
+        target = event.target
+        if "ip" in keys:  # one spelling of an address, as blocks and incidents hold it
+            target = canonical_ip(event.target)
         for scope, key in keys.items():
             if scope not in self.scopes:
                 continue
@@ -362,10 +365,10 @@ class Detector:
                 st.blocks[tenant.name] = [sp for sp in spans if sp[1] > sp[0]]
                 self.keys.write(self.state, key, scope, st, tenant, ts)
             who = f" (by {event.by})" if event.by else ""
-            action = Action(action_id=_hash("unblock", tenant.name, event.target, ts, event.by), ts=iso(ts),
-                            tenant=tenant.name, kind="unblock", target=event.target, duration_s=None, alert_id="",
+            action = Action(action_id=_hash("unblock", tenant.name, target, ts, event.by), ts=iso(ts),
+                            tenant=tenant.name, kind="unblock", target=target, duration_s=None, alert_id="",
                             reason=f"{event.reason}{who}")
-            subject = tenant.privacy.text(event.target) if tenant.privacy.active else event.target
+            subject = tenant.privacy.text(target) if tenant.privacy.active else target
             out.append(Lifted(tenant=tenant.name, subject_type="ip" if scope == "ip" else "target", subject=subject,
                               ts=ts, by=event.by or "", reason=event.reason, action=action))
 

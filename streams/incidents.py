@@ -36,8 +36,10 @@ Status = Literal["open", "updated", "closed", "acknowledged", "resolved"]
 SEVERITY_RANK = {"information": 0, "warning": 1, "alert": 2, "critical": 3}
 FOREVER = 1e18
 KEEP_PER_SUBJECT = 8      # incidents of one subject remembered (late detections may still join them)
-MAX_IDENTS = 4096         # event identities kept per incident for an exact, idempotent count
-MAX_CALLS = 1024          # priced calls kept per incident (each call counted once, whichever rules it tripped)
+MAX_IDENTS = 1024         # event identities kept per incident for an exact, idempotent count
+MAX_CALLS = 128           # priced calls kept per incident (each call counted once, whichever rules it tripped)
+MAX_CALL_ID = 64          # longer call ids are kept as a digest (the state of one subject stays small)
+FORGET_AFTER = 7 * 86400  # a subject whose incidents have all been over this long is forgotten
 MAX_LIST = 256            # alert and action ids listed per incident (the count goes on)
 MAX_DECISIONS = 32
 
@@ -93,12 +95,13 @@ class DecisionNote(msgspec.Struct, kw_only=True):
     verdict: Union[str, None] = None
 
 
-class ActionNote(msgspec.Struct, kw_only=True):
+class ActionNote(msgspec.Struct, kw_only=True, omit_defaults=True):
     action_id: str
     kind: str
-    target: str
+    target: str                       # as people may see it (pseudonymised under the tenant's privacy)
     duration_s: Union[int, None]
     ts: datetime
+    lifted: bool = False              # an unblock ended it: the same block may be ordered again
 
 
 class IncidentRecord(msgspec.Struct, tag_field="type", tag="incident", kw_only=True):
@@ -171,6 +174,12 @@ def incident_id(tenant: str, subject_type: str, subject: str, first_alert: str) 
     return "i-" + digest.hexdigest()
 
 
+def _call_key(call_id: str) -> str:
+    if len(call_id) <= MAX_CALL_ID:
+        return call_id
+    return "#" + hashlib.blake2b(call_id.encode(), digest_size=12).hexdigest()
+
+
 def _ident_of(rec: Seen) -> int:
     """A detection with no event behind it (a timer, the model's flush): named by its alert and instant."""
     return int.from_bytes(hashlib.blake2b(f"{rec.alert_id}|{rec.ts!r}".encode(), digest_size=7).digest(), "big")
@@ -195,9 +204,10 @@ class IncidentBook:
     """Folds detections and decisions into incidents. ``state`` maps :func:`subject_key` to
     :class:`SubjectIncidents` (a dict in replay, a table in the worker)."""
 
-    def __init__(self, state: dict | None = None):
+    def __init__(self, state: dict | None = None, privacy=None):
         self.state = state if state is not None else {}
         self.clock: dict[str, float] = {}   # per tenant: the latest detection time folded in
+        self.privacy = privacy              # privacy(tenant) -> streams.privacy.Privacy, for action targets shown
 
     # -- folding ------------------------------------------------------------------------------
     def fold(self, rec: Union[Seen, Decision, Lifted]) -> tuple[list[IncidentRecord], list[Action]]:
@@ -276,8 +286,9 @@ class IncidentBook:
             else:
                 inc.extra_events += 1
             changed = True
-        if rec.call_id and rec.cost and inc.calls.get(rec.call_id, 0.0) < rec.cost and len(inc.calls) < MAX_CALLS:
-            inc.calls[rec.call_id] = rec.cost
+        call = _call_key(rec.call_id) if rec.call_id else None
+        if call and rec.cost and inc.calls.get(call, 0.0) < rec.cost and (call in inc.calls or len(inc.calls) < MAX_CALLS):
+            inc.calls[call] = rec.cost
             changed = True
         if rec.ts < inc.opened:
             inc.opened = rec.ts
@@ -292,21 +303,31 @@ class IncidentBook:
         publish = [a for a in rec.actions if self._new_action(inc, a)]
         return changed or bool(publish), publish
 
-    @staticmethod
-    def _new_action(inc: IncidentState, action: Action) -> bool:
+    def _new_action(self, inc: IncidentState, action: Action) -> bool:
         """Is this an action the incident has not ordered yet? The same id, or the same kind and
-        target while the earlier one is still in force, is a repeat."""
+        target ordered earlier and lasting at least as long (not lifted since), is a repeat; a block
+        that would outlast the earlier one goes out (the enforcer extends it)."""
         ts = action.ts.timestamp()
+        end = FOREVER if action.duration_s is None else ts + action.duration_s
+        target = self._shown(action.tenant, action.target)
         for prev in inc.actions:
             if prev.action_id == action.action_id:
                 return False
-            if prev.kind == action.kind and prev.target == action.target:
-                if prev.duration_s is None or ts < prev.ts.timestamp() + prev.duration_s:
+            if prev.kind == action.kind and prev.target == target and not prev.lifted:
+                prev_ts = prev.ts.timestamp()
+                prev_end = FOREVER if prev.duration_s is None else prev_ts + prev.duration_s
+                if prev_ts <= ts and end <= prev_end:
                     return False
-        if len(inc.actions) < MAX_LIST:
-            inc.actions.append(ActionNote(action_id=action.action_id, kind=action.kind, target=action.target,
-                                          duration_s=action.duration_s, ts=action.ts))
+        inc.actions.append(ActionNote(action_id=action.action_id, kind=action.kind, target=target,
+                                      duration_s=action.duration_s, ts=action.ts))
+        del inc.actions[:-MAX_LIST]
         return True
+
+    def _shown(self, tenant: str, target: str) -> str:
+        if self.privacy is None:
+            return target
+        p = self.privacy(tenant)
+        return p.text(target) if p.active else target
 
     def _decide(self, d: Decision) -> list[IncidentRecord]:
         key = subject_key(d.tenant, d.subject_type, d.subject)
@@ -335,11 +356,15 @@ class IncidentBook:
             return []
         a = rec.action
         note = DecisionNote(status="lifted", by=rec.by, at=a.ts, note=rec.reason)
+        shown = self._shown(a.tenant, a.target)
         out = []
         for inc in subj.items:
             if inc.status == "resolved" or inc.until <= rec.ts or any(n.action_id == a.action_id for n in inc.actions):
                 continue
-            inc.actions.append(ActionNote(action_id=a.action_id, kind=a.kind, target=a.target, duration_s=None, ts=a.ts))
+            for n in inc.actions:  # what it lifts may be ordered again by a later detection
+                if n.target == shown and n.kind != "unblock":
+                    n.lifted = True
+            inc.actions.append(ActionNote(action_id=a.action_id, kind=a.kind, target=shown, duration_s=None, ts=a.ts))
             del inc.actions[:-MAX_LIST]
             inc.decisions.append(note)
             del inc.decisions[:-MAX_DECISIONS]
@@ -350,27 +375,33 @@ class IncidentBook:
         return out
 
     # -- closing ------------------------------------------------------------------------------
-    def sweep(self, tenant: str, clock: float | None = None, owns=None) -> list[IncidentRecord]:
-        """Close this tenant's incidents that event time (``clock``, default the latest detection) has
-        passed; ``owns(key)`` limits it to the keys of one partition."""
-        clock = self.clock.get(tenant) if clock is None else clock
-        if clock is None:
+    def sweep(self, tenant: str | None = None, clock: float | None = None, owns=None) -> list[IncidentRecord]:
+        """Close the incidents that event time has passed (``clock``, default each tenant's latest
+        detection; ``tenant`` None: every tenant, in one pass), and forget subjects whose incidents
+        have all been over for ``FORGET_AFTER``. ``owns(key)`` limits it to one partition's keys."""
+        if tenant is not None and clock is None and tenant not in self.clock:
             return []
         out = []
         for key in list(self.state.keys()):
             if owns is not None and not owns(key):
                 continue
             subj = self.state.get(key)
-            if subj is None or subj.tenant != tenant:
+            if subj is None or (tenant is not None and subj.tenant != tenant):
+                continue
+            now = clock if clock is not None else self.clock.get(subj.tenant)
+            if now is None:
                 continue
             touched = False
             for inc in subj.items:
-                if not inc.closed and inc.until <= clock and inc.status != "resolved":
+                if not inc.closed and inc.until <= now and inc.status != "resolved":
                     inc.closed = True
                     inc.version += 1
                     out.append(self.record(subj, inc))
                     touched = True
-            if touched:
+            if all(i.until + FORGET_AFTER <= now for i in subj.items) and all(i.closed or i.status == "resolved"
+                                                                            for i in subj.items):
+                del self.state[key]  # long over: its last records are on the incident topic
+            elif touched:
                 self.state[key] = subj
         return out
 

@@ -59,7 +59,7 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
     stats = stats or ReplayStats()
     t0 = time.perf_counter()
     judged = 0
-    book = IncidentBook()
+    book = IncidentBook(privacy=lambda tenant: detector.policy.tenant(tenant).privacy)
     incidents: dict[str, IncidentRecord] = {}  # each incident's latest record, as a compacted topic keeps it
 
     def emit(records) -> None:

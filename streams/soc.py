@@ -37,10 +37,42 @@ def who(args) -> str:
 
 
 # -- reading ----------------------------------------------------------------------------------
-def _consumer(config: Config, topic: str):
-    from kafka import KafkaConsumer
-    return KafkaConsumer(topic, **kafka_python_kwargs(config), auto_offset_reset="earliest",
-                         enable_auto_commit=False, group_id=None, consumer_timeout_ms=300)
+class TopicReader:
+    """Reads a topic from its start up to its end offsets, taken anew at each call: a busy topic
+    (updates every few ms) is read to a known point instead of waiting for a quiet moment."""
+
+    def __init__(self, config: Config, topic: str):
+        from kafka import KafkaConsumer, TopicPartition
+        self.consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None)
+        parts = self.consumer.partitions_for_topic(topic) or set()
+        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        self.consumer.assign(self.tps)
+        self.consumer.seek_to_beginning(*self.tps)
+
+    def to_end(self, deadline: float, stall: float = 10.0):
+        """JSON values (None for unreadable ones) up to the end offsets as of now; stops at ``deadline``
+        or after ``stall`` seconds without progress (``self.complete`` says whether the end was reached)."""
+        c = self.consumer
+        ends = c.end_offsets(self.tps) if self.tps else {}
+        last = time.monotonic()
+        self.complete = False
+        while True:
+            if all(c.position(tp) >= ends[tp] for tp in self.tps):
+                self.complete = True
+                return
+            now = time.monotonic()
+            if now >= deadline or now - last >= stall:
+                return
+            for records in c.poll(timeout_ms=300).values():
+                last = time.monotonic()
+                for msg in records:
+                    try:
+                        yield json.loads(msg.value) if msg.value else None
+                    except ValueError:
+                        yield None
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def latest(records, into: dict | None = None) -> dict[str, dict]:
@@ -55,29 +87,16 @@ def latest(records, into: dict | None = None) -> dict[str, dict]:
     return into
 
 
-def _values(consumer, idle: float | None):
-    """JSON values of the topic until nothing came for ``idle`` seconds (None: forever)."""
-    last = time.monotonic()
-    while True:
-        got = False
-        for msg in consumer:
-            got = True
-            try:
-                yield json.loads(msg.value) if msg.value else None
-            except ValueError:
-                yield None
-        if got:
-            last = time.monotonic()
-        elif idle is not None and time.monotonic() - last >= idle:
-            return
-
-
-def read_incidents(config: Config, idle: float = 3.0) -> dict[str, dict]:
-    consumer = _consumer(config, config.incidents)
+def read_incidents(config: Config, timeout: float = 60.0) -> dict[str, dict]:
+    reader = TopicReader(config, config.incidents)
     try:
-        return latest(_values(consumer, idle))
+        out = latest(reader.to_end(time.monotonic() + timeout))
+        if not reader.complete:
+            print(f"incidents: {config.incidents} was not read to its end within {timeout:g} s; the list may miss some",
+                  file=sys.stderr)
+        return out
     finally:
-        consumer.close()
+        reader.close()
 
 
 def keep(rec: dict, args) -> bool:
@@ -104,24 +123,24 @@ def list_incidents(args) -> int:
         print(f"incidents: {config.incidents} does not exist yet on {config.where}; no worker has run", file=sys.stderr)
         return 0 if not args.follow else 1
     show = (lambda r: print(json.dumps(r), flush=True)) if args.format == "jsonl" else (lambda r: print(row(r), flush=True))
-    consumer = _consumer(config, config.incidents)
-    try:
-        if args.follow:  # every update as it comes
-            for rec in _values(consumer, None):
-                if latest([rec]) and keep(rec, args):
-                    show(rec)
-            return 0
+    if not args.follow:
         shown = 0
-        for rec in sorted(latest(_values(consumer, args.idle_timeout)).values(), key=lambda r: str(r.get("opened"))):
+        for rec in sorted(read_incidents(config, args.timeout).values(), key=lambda r: str(r.get("opened"))):
             if keep(rec, args):
                 show(rec)
                 shown += 1
         print(f"incidents: {shown} shown", file=sys.stderr)
         return 0
+    reader = TopicReader(config, config.incidents)
+    try:  # every update as it comes
+        while True:
+            for rec in reader.to_end(time.monotonic() + 1.0):
+                if latest([rec]) and keep(rec, args):
+                    show(rec)
     except KeyboardInterrupt:
         return 0
     finally:
-        consumer.close()
+        reader.close()
 
 
 # -- deciding ---------------------------------------------------------------------------------
@@ -142,19 +161,20 @@ def decide(args) -> int:
         return 0
     at = json.loads(encode(d))["at"]
     deadline = time.monotonic() + args.wait
-    consumer = _consumer(config, config.incidents)
+    reader = TopicReader(config, config.incidents)
     try:
         seen: dict = {}
         while time.monotonic() < deadline:
-            latest(_values(consumer, 0.5), seen)
+            latest(reader.to_end(deadline), seen)
             rec = seen.get(args.incident_id)
             if rec and any(x.get("status") == status and x.get("by") == d.by and x.get("at") == at
                            for x in rec.get("decisions") or []):
                 print(f"{args.cmd}: {args.incident_id} is {rec['status']}, {status} by {safe(d.by, 64)} "
                       f"(version {rec['version']})")
                 return 0
+            time.sleep(0.2)
     finally:
-        consumer.close()
+        reader.close()
     print(f"{args.cmd}: sent, but {config.incidents} did not show it within {args.wait:g} s: is a worker running?",
           file=sys.stderr)
     return 3

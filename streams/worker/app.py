@@ -127,7 +127,8 @@ class Worker:
         self.incident_table = app.tables.add(StateTable(app, name="incidents", default=None, partitions=parts,
                                                         extra_topic_configs=isr, beacon=app.tables.beacon))
         self.incidents = IncidentRunner(fc.table_data(self.incident_table),
-                                        lambda key, p: partition_of(key.encode(), parts) == p)
+                                        lambda key, p: partition_of(key.encode(), parts) == p,
+                                        lambda tenant: policy.tenant(tenant).privacy)
         self.incident_lock = asyncio.Lock()
         self.ingest_lock = asyncio.Lock()
         self.locks = {s: asyncio.Lock() for s in SCOPES}
@@ -356,9 +357,10 @@ class Worker:
             for scope in SCOPES:  # state of partitions about to move goes out first
                 await self.commit(scope)
             tps = set(revoked)
-            for chan in (*self.inputs.values(), *self.scope_channels.values(), self.detections):
-                chan.drop(tps)
-            self.incidents.forget(tp.partition for tp in revoked if tp.topic == self.config.detections)
+            async with self.incident_lock:  # a batch still sending finishes its commit before its book goes
+                for chan in (*self.inputs.values(), *self.scope_channels.values(), self.detections):
+                    chan.drop(tps)
+                self.incidents.forget(tp.partition for tp in revoked if tp.topic == self.config.detections)
             self.ingest.forget((tp.topic, tp.partition) for tp in revoked)
             for scope, topic in self.scope_topics.items():
                 self.runners[scope].forget(tp.partition for tp in revoked if tp.topic == topic)
@@ -380,6 +382,8 @@ class Worker:
                 await asyncio.sleep(0.02)
             for scope in SCOPES:
                 await self.commit(scope)
+            async with self.incident_lock:  # an incident batch in flight has finished its commit
+                pass
             left = sum(ch.pending() for ch in chans)
             log.info("records read so far are processed, their state written and acknowledged%s",
                      f"; {left} left to read again" if left else "")

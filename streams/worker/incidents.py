@@ -22,8 +22,9 @@ _decoder = msgspec.json.Decoder(Union[Seen, Decision, Lifted])
 
 
 class IncidentRunner:
-    def __init__(self, store: dict, owns):
+    def __init__(self, store: dict, owns, privacy=None):
         self.store = store
+        self.privacy = privacy  # privacy(tenant): how action targets are shown on incidents
         self.owns = owns  # owns(key, partition): does this key's state live in that partition?
         self.books: dict[int, IncidentBook] = {}
         self.bad = 0
@@ -31,7 +32,7 @@ class IncidentRunner:
     def book(self, part: int) -> IncidentBook:
         b = self.books.get(part)
         if b is None:
-            b = self.books[part] = IncidentBook(BufferedState(self.store))
+            b = self.books[part] = IncidentBook(BufferedState(self.store), self.privacy)
         return b
 
     def apply(self, part: int, value: bytes, dead: list, out: list) -> None:
@@ -51,10 +52,7 @@ class IncidentRunner:
         book = self.books.get(part)
         if book is None:
             return []
-        out: list[IncidentRecord] = []
-        for tenant in list(book.clock):
-            out += book.sweep(tenant, None, lambda key: self.owns(key, part))
-        return out
+        return book.sweep(None, None, lambda key: self.owns(key, part))
 
     def flush(self, part: int) -> list[tuple[str, object]]:
         """The incident table's changes to persist: [(key, value or None)]."""

@@ -53,11 +53,11 @@ def test_one_incident_for_a_scanner_that_brute_forces_and_the_socs_decisions_on_
                 if r["subject"] == IP}
     assert about_ip == {inc_id}  # one incident, not one per rule
 
-    listed = cli(prefix, "incidents", "--format", "jsonl", "--idle-timeout", "2")
+    listed = cli(prefix, "incidents", "--format", "jsonl")
     assert listed.returncode == 0, listed.stderr
     rec = [json.loads(x) for x in listed.stdout.splitlines() if inc_id in x]
     assert len(rec) == 1 and rec[0]["status"] in ("open", "updated")
-    table = cli(prefix, "incidents", "--open", "--idle-timeout", "2")
+    table = cli(prefix, "incidents", "--open")
     assert inc_id in table.stdout and "registration_lockout" in table.stdout
 
     ack = cli(prefix, "ack", inc_id, "--note", "looking into it", "--by", "alice")
@@ -69,7 +69,7 @@ def test_one_incident_for_a_scanner_that_brute_forces_and_the_socs_decisions_on_
     assert final["status"] == "resolved" and final["verdict"] == "false_positive"
     assert [(d["status"], d["by"], d["note"]) for d in final["decisions"]] == \
         [("acknowledged", "alice", "looking into it"), ("resolved", "bob", "pen test")]
-    assert inc_id not in cli(prefix, "incidents", "--open", "--idle-timeout", "2").stdout
+    assert inc_id not in cli(prefix, "incidents", "--open").stdout
     missing = cli(prefix, "ack", "i-0000", "--wait", "1")
     assert missing.returncode == 1 and "no incident" in missing.stderr
 

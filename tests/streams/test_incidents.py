@@ -152,8 +152,8 @@ def test_an_incident_is_bounded_whatever_a_flood_holds():
                         call_id=f"c{i}", cost=0.5))
     (inc,) = book.current()
     assert inc.events == 10_000  # counted past the identities kept
-    assert len(inc.alert_ids) <= 256 and len(book.state["t|ip|203.0.113.9"].items[0].idents) <= 4096
-    assert inc.cost == 1024 * 0.5  # calls priced up to the cap
+    assert len(inc.alert_ids) <= 256 and len(book.state["t|ip|203.0.113.9"].items[0].idents) <= 1024
+    assert inc.cost == 128 * 0.5  # calls priced up to the cap
 
 
 def test_a_hostile_subject_is_escaped_in_the_table():
@@ -177,3 +177,41 @@ def test_a_decision_on_an_incident_no_longer_held_adopts_it_from_the_record_the_
     (u,), _ = book.fold(d)
     assert u.incident_id == opened.incident_id and u.decisions[0].by == "alice"
     assert u.rules == opened.rules and u.events == opened.events and u.version == opened.version + 1
+
+
+def test_a_block_that_outlasts_the_earlier_one_goes_out_and_a_lifted_block_may_be_ordered_again():
+    from streams.incidents import Lifted
+    book = IncidentBook()
+
+    def block(aid, ts, dur):
+        a = Action(action_id=f"x{aid}", ts=datetime.fromtimestamp(ts, timezone.utc), tenant="t", kind="block_ip",
+                   target="203.0.113.9", duration_s=dur, alert_id=aid, reason="r")
+        return _seen(aid, ts, span=float(dur), actions=[a])
+    assert len(book.fold(block("a1", 0.0, 600))[1]) == 1
+    assert book.fold(block("a2", 100.0, 300))[1] == []          # inside the first: a repeat
+    assert len(book.fold(block("a3", 590.0, 600))[1]) == 1      # outlasts it: the enforcer extends
+    lift = Action(action_id="u1", ts=datetime.fromtimestamp(700.0, timezone.utc), tenant="t", kind="unblock",
+                  target="203.0.113.9", duration_s=None, alert_id="", reason="cleared")
+    updates, published = book.fold(Lifted(tenant="t", subject_type="ip", subject="203.0.113.9", ts=700.0, by="al",
+                                          reason="cleared", action=lift))
+    assert published == [lift] and updates[-1].decisions[-1].status == "lifted"
+    assert len(book.fold(block("a4", 800.0, 300))[1]) == 1      # lifted: blocks again
+
+
+def test_action_targets_on_incidents_follow_the_tenants_privacy():
+    from streams.privacy import Privacy
+    book = IncidentBook(privacy=lambda tenant: Privacy(hash_ips=True, salt=b"s"))
+    a = Action(action_id="x1", ts=datetime.fromtimestamp(0, timezone.utc), tenant="t", kind="block_ip",
+               target="198.51.100.23", duration_s=60, alert_id="a1", reason="r")
+    (u,), published = book.fold(_seen("a1", 0.0, actions=[a]))
+    assert published[0].target == "198.51.100.23"             # the enforcer needs the address
+    assert "198.51.100.23" not in encode(u).decode()          # people see a pseudonym
+
+
+def test_subjects_long_over_are_forgotten():
+    book = IncidentBook()
+    book.fold(_seen("a1", 0.0))
+    book.sweep("t", 600.0)
+    assert "t|ip|203.0.113.9" in book.state
+    book.sweep("t", 600.0 + 7 * 86400)
+    assert book.state == {}
