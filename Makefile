@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export TOLLGUARD_BROKER ?= kafka://127.0.0.1:9092
 export PYTHON := $(abspath $(PY))
 
-.PHONY: help venv kafka-up kafka-down test test-unit demo bench schema lint clean
+.PHONY: help venv kafka-up kafka-down test test-unit demo bench schema clean
 
 help:
 	@echo "make demo        stream the bundled fixture day through the detector on a real Kafka broker"
@@ -19,7 +19,7 @@ help:
 	@echo "make bench       measure throughput, latency, memory and growth; writes BENCHMARKS.md (~30 min)"
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON_SYS) $(PYTHON_BOOT) -m venv $(VENV)
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)

@@ -23,8 +23,7 @@ from .features import FEATURES
 TRUSTED = ["sklearn.tree._tree.Tree"]
 
 
-class ModelError(ValueError):
-    pass
+from .errors import ModelError  # noqa: E402,F401 (re-exported: light to import for the CLI)
 
 
 def card_path(path: str | Path) -> Path:

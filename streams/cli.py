@@ -11,7 +11,7 @@ from importlib import import_module
 def _policy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", metavar="FILE", help="policy YAML (default: built-in guide defaults)")
     p.add_argument("--no-model", action="store_true", help="rules only: do not load the anomaly model")
-    p.add_argument("--model", metavar="FILE", help="anomaly model artifact (default: models/default.skops)")
+    p.add_argument("--model", metavar="FILE", help="anomaly model artifact (default: the shipped models/default.skops)")
 
 
 INPUTS = ("auto", "jsonl", "asterisk-csv", "freeswitch-csv", "yeastar-csv", "3cx-csv", "csv",
@@ -208,7 +208,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from models.artifact import ModelError
+    from models.errors import ModelError
 
     from .config import ConfigError
     from .connect import KafkaProblem

@@ -127,7 +127,7 @@ def table(r: dict) -> str:
 
 
 def main(args) -> int:
-    from .replay import load_scorer
+    from models.loading import load_scorer
     policy = Policy.load(args.policy) if args.policy else None
     r = evaluate(args.dir, policy, load_scorer(args))
     if args.format == "json":

@@ -1,13 +1,14 @@
-"""The rate table (fixtures/rates.csv): what a call costs, by destination country and number type."""
+"""The rate table (``streams/data/rates.csv``, package data): what a call costs, by destination country and number type."""
 
 from __future__ import annotations
 
 import csv
+from importlib import resources
 from pathlib import Path
 
 from .numbers import NumberInfo
 
-DEFAULT = Path(__file__).resolve().parents[1] / "fixtures" / "rates.csv"
+DEFAULT = Path(str(resources.files("streams").joinpath("data", "rates.csv")))
 
 
 class RateTable:

@@ -21,6 +21,7 @@ from .events import Action, Alert, encode, event_time
 from .incidents import IncidentBook, IncidentRecord, settle
 from .ordering import in_event_time_order
 from .policy import Policy
+from models.loading import load_scorer  # noqa: F401 (replay's own use; its home is models.loading)
 
 
 MODEL_BATCH = 10_000  # events between anomaly-model scoring calls (one call costs ~the same for 1 or 1,000s of rows)
@@ -143,19 +144,6 @@ def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "auto
     stats = run(read_events(paths, fmt, tz, tenant, meaning), Detector(policy, scorer=scorer), out.append,
                 rejects.append)
     return out, stats, rejects
-
-
-def load_scorer(args):
-    """The anomaly model of --model, else the shipped default (models/default.skops), unless --no-model."""
-    if getattr(args, "no_model", False):
-        return None
-    from pathlib import Path
-
-    from models.score import Scorer
-    path = getattr(args, "model", None) or Path(__file__).resolve().parents[1] / "models" / "default.skops"
-    if not getattr(args, "model", None) and not Path(path).exists():
-        return None
-    return Scorer.load(path)
 
 
 def format_table_row(rec: Alert | Action | IncidentRecord) -> str:

@@ -26,7 +26,7 @@ def main(args) -> int:
 
     from ..config import Config
     from ..policy import Policy
-    from ..replay import load_scorer
+    from models.loading import load_scorer
     from ..topics import ensure_topics
 
     from ..observe import serve, setup_logging, web_port
