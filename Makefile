@@ -15,7 +15,7 @@ help:
 	@echo "make test-unit   tests that need no broker"
 	@echo "make kafka-up    start the local single-node Kafka broker (fetches jars once)"
 	@echo "make kafka-down  stop it"
-	@echo "make schema      regenerate streams/schemas/*.json from the event structs"
+	@echo "make schema      regenerate streams/schemas/*.json and docs/rules.md from the code"
 	@echo "make bench       measure throughput, latency, memory and growth; writes BENCHMARKS.md (~30 min)"
 
 $(STAMP): pyproject.toml
@@ -51,6 +51,7 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(PY) -m streams.cli schema --write streams/schemas
+	$(PY) -m streams.rules > docs/rules.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

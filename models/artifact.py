@@ -19,7 +19,7 @@ import skops.io as sio
 
 from .features import FEATURES
 
-# skops needs the tree type named explicitly for tree ensembles (rules.md §5); nothing else is trusted.
+# skops needs the tree type named explicitly for tree ensembles (skops refuses unknown types); nothing else is trusted.
 TRUSTED = ["sklearn.tree._tree.Tree"]
 
 

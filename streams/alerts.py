@@ -9,10 +9,10 @@ import time
 from datetime import datetime, timezone
 
 from .config import Config
+from .ruleids import SEVERITY_RANK
 from .text import safe
 from .connect import kafka_python_kwargs, preflight
 
-SEVERITY_RANK = {"information": 0, "warning": 1, "alert": 2, "critical": 3}
 COLOURS = {"information": "\033[36m", "warning": "\033[33m", "alert": "\033[31m", "critical": "\033[1;41;97m"}
 
 

@@ -7,6 +7,8 @@ import os
 import sys
 from importlib import import_module
 
+from .ruleids import SEVERITIES
+
 
 def _policy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", metavar="FILE", help="policy YAML (default: built-in guide defaults)")
@@ -99,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-beginning", action="store_true", help="read the topic from its start")
     p.add_argument("--since", metavar="TIME", help="alerts with event time from TIME (RFC 3339, or 15m/2h/7d ago)")
     p.add_argument("--rule", action="append", metavar="R", help="only this rule id (repeatable)")
-    p.add_argument("--severity", choices=["information", "warning", "alert", "critical"],
+    p.add_argument("--severity", choices=SEVERITIES,
                    help="only this severity and above")
     p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS")

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Iterable, Iterator, Literal, Union
 
 import msgspec
 
+from .ruleids import SEVERITIES
 from .text import HOSTILE_JSON, escape
 
 AwareDatetime = Annotated[
@@ -132,7 +133,7 @@ class Unblock(msgspec.Struct, tag_field="type", tag="unblock", kw_only=True, omi
 
 Event = Union[Cdr, SecurityEvent, Unblock]
 
-Severity = Literal["information", "warning", "alert", "critical"]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 SubjectType = Literal["ip", "account", "extension", "trunk", "number", "tenant"]
 ActionKind = Literal["block_ip", "lock_account", "disable_outbound", "hangup_call", "block_number", "unblock"]
 

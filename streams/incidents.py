@@ -31,9 +31,9 @@ from typing import Iterable, Literal, Union
 import msgspec
 
 from .events import Action
+from .ruleids import SEVERITY_RANK
 
 Status = Literal["open", "updated", "closed", "acknowledged", "resolved"]
-SEVERITY_RANK = {"information": 0, "warning": 1, "alert": 2, "critical": 3}
 FOREVER = 1e18
 KEEP_PER_SUBJECT = 8      # incidents of one subject remembered (late detections may still join them)
 MAX_IDENTS = 1024         # event identities kept per incident for an exact, idempotent count

@@ -23,10 +23,10 @@ from typing_extensions import Annotated
 
 from .numbers import number_plan
 from .patterns import PatternError, compile_patterns
-from .ruleids import RULE_IDS
+from .ruleids import RULE_IDS, SEVERITIES
 
 Mode = Literal["enforce", "report", "off"]
-Severity = Literal["information", "warning", "alert", "critical"]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 DEFAULT_LAN = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fe80::/10", "fc00::/7", "::1/128"]

@@ -1,12 +1,9 @@
-"""The rule catalogue: one module per rule id of ``rules.md`` §1-§2.
+"""The rule catalogue: one module per rule id (docs/rules.md), read through the contract.
 
-Each module declares ``RULE`` (its id), ``SCOPE`` (``ip``, ``ext`` or ``trunk``: the key it
-partitions by), ``EVENTS`` (``cdr`` and/or ``security``), optionally ``WANTS`` (the event kinds
-it judges, ``_common.event_kind``: the detector hands it nothing else), ``SEVERITY``
-(default) and ``check(ctx, event)``; timer-driven rules also give ``on_timer`` and
-``pending``, deferred ones ``on_release``, micro-batch ones ``on_flush``. Its
-docstring cites the guide section it implements. ``RULE_IDS`` is the public contract:
-SOC analysts filter alerts on these ids.
+``streams.rules.contract`` says what a module declares and checks it: ``SPECS`` holds one
+:class:`~streams.rules.contract.RuleSpec` per rule, built at import, so a module that breaks the
+contract stops every command at once. ``RULE_IDS`` (``streams.ruleids``) is the public list SOC
+analysts filter alerts on; every id on it is implemented here (a test checks both ways).
 """
 
 from __future__ import annotations
@@ -27,9 +24,11 @@ ORDER = [
 ]
 
 MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
-from ..ruleids import RULE_IDS  # noqa: E402  (the public list; every module must be on it)
+from .contract import RuleContractError, spec_of  # noqa: E402
 
-assert {m.RULE for m in MODULES} <= set(RULE_IDS), "a rule module's id is missing from streams/ruleids.py"
+SPECS = [spec_of(m) for m in MODULES]
+if len({s.id for s in SPECS}) != len(SPECS):
+    raise RuleContractError("a rule id appears twice in streams.rules.ORDER")
 from ..types import SCOPES  # noqa: E402
 RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in SCOPES}
 for _m in MODULES:

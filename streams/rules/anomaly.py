@@ -1,4 +1,4 @@
-"""anomaly — no guide section: the learned check (``models/``, rules.md §5).
+"""anomaly — no guide section: the learned check (``models/``, README "The anomaly model").
 
 Each completed outbound call to a real destination updates its extension's behaviour
 features (models/features.py) and is scored by the model the shell loaded; a score above the

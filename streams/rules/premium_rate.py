@@ -2,7 +2,7 @@
 
 Fires for destinations libphonenumber types as premium rate or shared cost, and for
 international numbers that are possible but not valid (unallocated ranges, where more
-than 20% of IRSF test numbers sit, rules.md §4). The destination number is blocked.
+than 20% of IRSF test numbers sit, by the peer systems' published IRSF lists). The destination number is blocked.
 """
 
 from ._common import OUTBOUND, call_actions, call_evidence, external_call

@@ -116,6 +116,7 @@ class TcpSyslog:
         self.srv = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.srv.getsockname()[1]}"
         self.data = bytearray()
+        self.closed = threading.Event()  # set when a sender has closed its connection (all its bytes are in)
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -127,11 +128,17 @@ class TcpSyslog:
             with conn:
                 while chunk := conn.recv(65536):
                     self.data += chunk
+            self.closed.set()
 
     def wait_for(self, n: int, timeout: float = 5.0) -> bytes:
         end = time.monotonic() + timeout
         while len(self.data) < n and time.monotonic() < end:
             time.sleep(0.02)
+        return bytes(self.data)
+
+    def wait_closed(self, timeout: float = 5.0) -> bytes:
+        """Everything one sender wrote, once it closed its connection (not a prefix that arrived first)."""
+        self.closed.wait(timeout)
         return bytes(self.data)
 
     def close(self) -> None:

@@ -1,0 +1,101 @@
+"""The rule contract, checked: what a rule module declares, as one typed record per rule.
+
+A rule module declares, at module level:
+
+- ``RULE``      its id (on ``streams.ruleids.RULE_IDS``, the public list);
+- ``SCOPE``     the key it partitions by (``ip``, ``ext``, ``trunk``, ``tenant``);
+- ``EVENTS``    ``cdr`` and/or ``security``; optionally ``WANTS``, the event kinds it judges
+  (``_common.event_kind``: the detector hands it nothing else);
+- ``SEVERITY``  its default severity (a policy may override it per tenant);
+- ``check(ctx, event)``; timer rules also ``on_timer(ctx, token)`` and ``pending(state)`` (both
+  or neither), deferred ones ``on_release(ctx, event)``, micro-batch ones ``on_flush(detector, out)``;
+- a docstring whose first line is ``<id> — guide: <section>`` or ``<id> — no guide section: …``.
+
+:func:`spec_of` reads a module into a :class:`RuleSpec` or raises :class:`RuleContractError`
+naming what is wrong; the registry (``streams.rules.SPECS``) is built from it at import, so a
+rule that breaks the contract stops every command at once, not at its first event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Optional, Protocol
+
+from ..ruleids import RULE_IDS, SEVERITIES
+from ..types import SCOPES
+
+EVENT_TYPES = ("cdr", "security")
+
+
+class RuleContractError(TypeError):
+    """A rule module that does not declare what the detector relies on."""
+
+
+class Rule(Protocol):
+    """What the detector calls on a rule (a module satisfies it)."""
+    RULE: str
+    SCOPE: str
+    EVENTS: tuple
+
+    def check(self, ctx: Any, event: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    scope: str
+    events: tuple[str, ...]
+    wants: Optional[tuple[str, ...]]
+    severity: str
+    guide: str                      # the docstring's first line after the id: the guide section it implements
+    module: ModuleType
+    timer: bool
+    release: bool
+    flush: bool
+
+    @property
+    def check(self) -> Callable:
+        return self.module.check
+
+
+def spec_of(m: ModuleType) -> RuleSpec:
+    name = m.__name__.rsplit(".", 1)[-1]
+
+    def need(cond: bool, what: str) -> None:
+        if not cond:
+            raise RuleContractError(f"rule module {name}: {what}")
+    rule = getattr(m, "RULE", None)
+    need(isinstance(rule, str) and rule == name, f"RULE must be the module's name {name!r}, not {rule!r}")
+    need(rule in RULE_IDS, f"{rule!r} is not on streams.ruleids.RULE_IDS")
+    need(getattr(m, "SCOPE", None) in SCOPES, f"SCOPE must be one of {SCOPES}")
+    events = tuple(getattr(m, "EVENTS", ()))
+    need(bool(events) and set(events) <= set(EVENT_TYPES), f"EVENTS must name some of {EVENT_TYPES}")
+    wants = getattr(m, "WANTS", None)
+    need(wants is None or (isinstance(wants, (tuple, list, set, frozenset)) and all(isinstance(w, str) for w in wants)),
+         "WANTS must be a collection of event kinds")
+    need(getattr(m, "SEVERITY", None) in SEVERITIES, f"SEVERITY must be one of {SEVERITIES}")
+    need(callable(getattr(m, "check", None)), "check(ctx, event) is missing")
+    timer = hasattr(m, "on_timer")
+    need(timer == hasattr(m, "pending"), "on_timer and pending come together (timers are re-armed from state)")
+    doc = (m.__doc__ or "").strip().split("\n\n", 1)[0]
+    head = " ".join(line.strip() for line in doc.splitlines())  # the first paragraph
+    need(head.startswith(f"{rule} — "), f"the docstring must start with '{rule} — ' and cite the guide")
+    return RuleSpec(id=rule, scope=m.SCOPE, events=events, wants=tuple(sorted(wants)) if wants is not None else None,
+                    severity=m.SEVERITY, guide=head.split(" — ", 1)[1].strip(), module=m, timer=timer,
+                    release=hasattr(m, "on_release"), flush=hasattr(m, "on_flush"))
+
+
+def markdown(specs: list[RuleSpec]) -> str:
+    """docs/rules.md: every rule id with its scope, events, default severity and guide section."""
+    lines = ["# Rules", "",
+             "Generated from the rule modules (`python -m streams.rules > docs/rules.md`, `make schema`); a test",
+             "keeps it in step. Each rule is one module, `streams/rules/<id>.py`, whose docstring cites the",
+             "guide section it implements; its settings are in docs/policy.md, its state slots in",
+             "`streams/state/schema.py`. A policy may set each rule's mode (`enforce`, `report`, `off`) and severity.",
+             "", "| rule id | scope | events | default severity | hooks | guide section |", "|---|---|---|---|---|---|"]
+    for s in specs:
+        hooks = ", ".join(h for h, on in (("timer", s.timer), ("release", s.release), ("flush", s.flush)) if on) or "—"
+        guide = s.guide.replace("|", "\\|").rstrip(",;")
+        lines.append(f"| `{s.id}` | {s.scope} | {', '.join(s.events)} | {s.severity} | {hooks} | {guide} |")
+    return "\n".join(lines) + "\n"

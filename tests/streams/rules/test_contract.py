@@ -1,0 +1,64 @@
+"""The rule contract: every public rule id is implemented, every module declares what the detector relies on."""
+
+import types
+from pathlib import Path
+
+import pytest
+
+from streams.ruleids import RULE_IDS
+from streams.rules import MODULES, SPECS
+from streams.rules.contract import RuleContractError, markdown, spec_of
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_every_public_rule_id_is_implemented_and_every_rule_is_public():
+    assert {s.id for s in SPECS} == set(RULE_IDS)
+    assert "weak_credentials" not in RULE_IDS  # accepted nowhere until something implements it
+
+
+def test_docs_rules_md_is_generated_from_the_modules():
+    assert (ROOT / "docs" / "rules.md").read_text() == markdown(SPECS), "run `make schema` (python -m streams.rules)"
+
+
+def test_no_rule_imports_the_core():
+    for m in MODULES:
+        src = Path(m.__file__).read_text()
+        assert "from ..core" not in src and "streams.core" not in src, m.__name__
+
+
+def test_a_policy_naming_an_unimplemented_rule_is_refused():
+    from streams.policy import Policy, PolicyError
+    with pytest.raises(PolicyError):
+        Policy.from_yaml("rules: {weak_credentials: report}\n", "<test>")
+
+
+def _module(**attrs):
+    m = types.ModuleType("streams.rules.call_frequency")
+    m.__doc__ = "call_frequency — guide: somewhere."
+    base = dict(RULE="call_frequency", SCOPE="ext", EVENTS=("cdr",), SEVERITY="alert", check=lambda ctx, ev: None)
+    for k, v in {**base, **attrs}.items():
+        if v is not None:
+            setattr(m, k, v)
+    return m
+
+
+@pytest.mark.parametrize("attrs, says", [
+    ({"RULE": "nope"}, "RULE must be the module's name"),
+    ({"SCOPE": "planet"}, "SCOPE must be one of"),
+    ({"EVENTS": ("fax",)}, "EVENTS must name"),
+    ({"SEVERITY": "meh"}, "SEVERITY must be one of"),
+    ({"check": None}, "check(ctx, event) is missing"),
+    ({"on_timer": lambda ctx, t: None}, "on_timer and pending come together"),
+])
+def test_a_module_that_breaks_the_contract_is_refused_with_the_reason(attrs, says):
+    assert spec_of(_module()).id == "call_frequency"
+    with pytest.raises(RuleContractError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        spec_of(_module(**attrs))
+
+
+def test_a_module_without_its_guide_citation_is_refused():
+    m = _module()
+    m.__doc__ = "Counts calls."
+    with pytest.raises(RuleContractError, match="cite the guide"):
+        spec_of(m)
