@@ -26,6 +26,7 @@ import heapq
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from . import keys as K
 from .epochs import FOREVER, HORIZON, epoch_of
 from .events import Action, Alert, Cdr, Event, SecurityEvent, Unblock, canonical_ip, event_ident, event_time, parse_ip
 from .incidents import Lifted, Seen
@@ -280,24 +281,24 @@ class Detector:
         keys: dict[str, str] = {}
         if isinstance(event, Unblock):  # one scope judges it: the address's, else the tenant's
             try:
-                return {"ip": f"ip:{canonical_ip(event.target)}"}
+                return {"ip": K.ip(canonical_ip(event.target))}
             except ValueError:
-                return {"tenant": f"tenant:{event.tenant}"}
+                return {"tenant": K.tenant(event.tenant)}
         if isinstance(event, SecurityEvent):
-            keys["ip"] = f"ip:{event.src_ip}"
+            keys["ip"] = K.ip(event.src_ip)
             if event.account:
-                keys["ext"] = f"ext:{event.tenant}/{event.account}"
+                keys["ext"] = K.ext(event.tenant, event.account)
             if event.outcome == "failure":  # only failures: the tenant key sees brute force and probes
-                keys["tenant"] = f"tenant:{event.tenant}"
+                keys["tenant"] = K.tenant(event.tenant)
         else:
             if event.direction == "inbound" and not event.billsec and event.phase != "start":
-                keys["tenant"] = f"tenant:{event.tenant}"  # an unanswered inbound call may be a scanner's probe
+                keys["tenant"] = K.tenant(event.tenant)  # an unanswered inbound call may be a scanner's probe
             if event.direction != "inbound":
-                keys["ext"] = f"ext:{event.tenant}/{event.src}"
+                keys["ext"] = K.ext(event.tenant, event.src)
                 if event.src_ip:
-                    keys["ip"] = f"ip:{event.src_ip}"
+                    keys["ip"] = K.ip(event.src_ip)
             if event.trunk and event.direction == "outbound":
-                keys["trunk"] = f"trunk:{event.tenant}/{event.trunk}"
+                keys["trunk"] = K.trunk(event.tenant, event.trunk)
         return keys
 
     # -- processing ---------------------------------------------------------------------------
@@ -459,7 +460,7 @@ class Detector:
 
     def _on_key(self, tenant_name: str, key: str, ts: float, event: Event | None, out: list, fn) -> None:
         tenant = self.policy.tenant(tenant_name)
-        scope = key.split(":", 1)[0]
+        scope = K.scope_of(key)
         st = self.state.get(key)
         if st is None:
             st = STATE_TYPES[scope]()
@@ -516,7 +517,7 @@ class Detector:
             if keys_for is not None and not keys_for(key):
                 continue
             st = self.state.get(key)
-            scope = key.split(":", 1)[0]
+            scope = K.scope_of(key)
             if st is None or scope not in self.scopes:
                 continue
             tenant = _tenant_of(key, st)
@@ -533,9 +534,9 @@ class Detector:
 def _tenant_of(key: str, st) -> str:
     """The tenant whose event time ages a key: named in ext and trunk keys; for an IP (shared by
     tenants) the first tenant its state records."""
-    scope, rest = key.split(":", 1)
-    if scope != "ip":
-        return rest.split("/", 1)[0]
+    named = K.tenant_in(key)
+    if named is not None:
+        return named
     for tenants in (st.blocks, st.seen):
         for name in tenants:
             return name

@@ -15,6 +15,7 @@ import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from . import keys as K
 from .events import Action, Alert, Cdr, decode_event
 from .policy import Policy
 from .replay import replay_file
@@ -31,16 +32,16 @@ def subject_of(rec: Alert | Action) -> set[str]:
     if isinstance(rec, Alert):
         st, s = rec.subject_type, rec.subject
         if st == "ip":
-            return {f"ip:{s}"}
+            return {K.ip(s)}
         if st in ("extension", "account"):
-            return {f"ext:{rec.tenant}/{s}"}
+            return {K.ext(rec.tenant, s)}
         if st == "trunk":
-            return {f"trunk:{rec.tenant}/{s}"}
+            return {K.trunk(rec.tenant, s)}
         return {f"{st}:{s}"}
     if rec.kind == "block_ip":
-        return {f"ip:{rec.target}"}
+        return {K.ip(rec.target)}
     if rec.kind in ("disable_outbound",):
-        return {f"ext:{rec.tenant}/{rec.target}"}
+        return {K.ext(rec.tenant, rec.target)}
     if rec.kind == "lock_account":
         return {f"ext:{rec.target}"}
     return set()
@@ -55,13 +56,13 @@ def score(labels: dict, records: list, calls: dict[str, dict]) -> dict:
     for sc in labels["scenarios"]:
         subjects = set(sc["subjects"])
         fraud = [calls[c] for c in sc.get("fraud_calls", []) if c in calls]
-        touched |= subjects | {f"ext:{c['tenant']}/{c['src']}" for c in fraud}
+        touched |= subjects | {K.ext(c["tenant"], c["src"]) for c in fraud}
     for sc in labels["scenarios"]:
         subjects = set(sc["subjects"])
         start, end = _t(sc["start"]), _t(sc["end"])
         mine = [a for a in alerts if subject_of(a) & subjects and start <= a.ts <= end + GRACE]
         fraud = [calls[c] for c in sc.get("fraud_calls", []) if c in calls]
-        fraud_subjects = subjects | {f"ext:{c['tenant']}/{c['src']}" for c in fraud}
+        fraud_subjects = subjects | {K.ext(c["tenant"], c["src"]) for c in fraud}
         blocks = [a.ts for a in actions if subject_of(a) & fraud_subjects and start <= a.ts <= end + GRACE]
         hangups = {a.target for a in actions if a.kind == "hangup_call"}
         first_block = min(blocks) if blocks else None

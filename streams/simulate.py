@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import PhoneNumberType as T
 
+from . import keys as K
 from .numbers import number_plan
 from .rates import RateTable
 
@@ -254,7 +255,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                           "src_ip": ip, "outcome": "failure", "user_agent": rng.choice(["friendly-scanner",
                           "sipvicious", "sipcli/v1.8"]), "protocol": "udp", "port": 5060})
                 t += timedelta(milliseconds=rng.randint(20, 600))
-            _label(w, name, t0, t, [f"ip:{ip}"], [])
+            _label(w, name, t0, t, [K.ip(ip)], [])
         elif name == "credential_stuffing":
             t0 = w.local(d, rng.uniform(0, 23))
             ips = [f"{rng.choice([45, 91, 103, 179])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
@@ -266,7 +267,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                           "action": "login", "account": rng.choice([e.number for e in w.exts] + ["admin"]),
                           "src_ip": ip, "outcome": "failure", "protocol": "https", "port": 8088})
                 t += timedelta(seconds=rng.randint(5, 25))
-            _label(w, name, t0, t, [f"ip:{ip}" for ip in ips], [])
+            _label(w, name, t0, t, [K.ip(ip) for ip in ips], [])
         elif name in ("night_pumping", "fast_pumping", "slow_pumping", "long_calls", "pin_guessing"):
             ext = fresh("sales" if name in ("fast_pumping", "slow_pumping", "long_calls") else "office")
             calls: list[dict] = []
@@ -312,7 +313,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                                       disposition="failed", call_id=f"fraud-{name}-{k}", route="international",
                                       pin="bad"))
                     t += timedelta(seconds=rng.randint(15, 45))
-            _label(w, name, t0, t, [f"ext:{ext.tenant}/{ext.number}"], calls)
+            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number)], calls)
         elif name == "trunk_flood":
             t0 = w.local(d, rng.uniform(0, 5))
             tenant = w.exts[0].tenant
@@ -332,7 +333,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                 w.add(end, done)
                 calls.append(done)
             _label(w, name, t0, t0 + timedelta(seconds=90),
-                   [f"trunk:{tenant}/sip-{tenant}"] + [f"ext:{tenant}/{e.number}" for e in exts], calls)
+                   [K.trunk(tenant, f"sip-{tenant}")] + [K.ext(tenant, e.number) for e in exts], calls)
         elif name == "registration_hijack":
             ext = fresh("office")
             ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
@@ -340,7 +341,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": _z(t0), "service": "sip", "action": "register",
                        "account": ext.number, "src_ip": ip, "outcome": "success", "user_agent": "Zoiper rv2.10.20.1",
                        "protocol": "udp", "contact": f"sip:{ext.number}@{ip}:{rng.randint(20000, 60000)}"})
-            _label(w, name, t0, t0 + timedelta(seconds=1), [f"ext:{ext.tenant}/{ext.number}", f"ip:{ip}"], [])
+            _label(w, name, t0, t0 + timedelta(seconds=1), [K.ext(ext.tenant, ext.number), K.ip(ip)], [])
         elif name == "wangiri":
             t0 = w.local(d, rng.uniform(9, 16))
             premium = ["00" + p[1:] for p in nums.pool("LV", T.PREMIUM_RATE)[:8]]
@@ -362,7 +363,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                 tc = t + timedelta(minutes=rng.randint(2, 40))
                 calls.append(_cdr(w, ext, tc, rng.choice(premium), rng.randint(60, 400), call_id=f"fraud-{name}-{k}"))
             _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
-                   [f"ext:{v.tenant}/{v.number}" for v in victims], calls)
+                   [K.ext(v.tenant, v.number) for v in victims], calls)
 
 
 def trunk_limit(w: World) -> int:
