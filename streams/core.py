@@ -30,6 +30,7 @@ from . import keys as K
 from .epochs import FOREVER, HORIZON, epoch_of
 from .events import Action, Alert, Cdr, Event, SecurityEvent, Unblock, canonical_ip, event_ident, event_time, parse_ip
 from .incidents import Lifted, Seen
+from .rules.contract import Order
 from .ordering import Sequencer
 from .policy import Policy, Tenant
 from .state import STATE_TYPES, Call, Incident, KeyState
@@ -86,7 +87,7 @@ class Ctx:
         return self._num
 
     def emit(self, rule: str, severity: str, subject_type: str, subject: str, summary: str,
-             evidence: dict[str, Any], actions: Iterable[tuple[str, str, int | None]] = (),
+             evidence: dict[str, Any], actions: Iterable[Order] = (),
              variant: str = "", at: float | None = None, span: float | None = None,
              tenant: Tenant | None = None) -> Alert | None:
         """Raise an alert (and, in enforce mode, its actions) unless its incident is already open.
@@ -102,6 +103,9 @@ class Ctx:
             return None
         at = self.ts if at is None else at
         actions = list(actions)
+        for a in actions:
+            if not isinstance(a, Order):
+                raise TypeError(f"{rule}: actions are rules.contract.Order records, not {a!r}")
         if span is None:
             span = self.span(actions, tenant)
         epoch = epoch_of(at, span)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .contract import Order
+
 from ..epochs import HORIZON, epoch_of
 from ..events import Cdr, Unblock
 from ..state import TimeSet
@@ -42,11 +44,11 @@ def call_actions(ctx, cdr: Cdr, number_block: bool = False) -> list[tuple[str, s
     """Cut a call in progress; bar the extension for a completed one; optionally block the number."""
     acts: list[tuple[str, str, int | None]] = []
     if cdr.phase == "start":
-        acts.append(("hangup_call", cdr.call_id, None))
+        acts.append(Order("hangup_call", cdr.call_id, None))
     else:
-        acts.append(("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
+        acts.append(Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
     if number_block and ctx.num.e164:
-        acts.append(("block_number", ctx.num.e164, None))
+        acts.append(Order("block_number", ctx.num.e164, None))
     return acts
 
 

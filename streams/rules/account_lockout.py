@@ -11,6 +11,8 @@ an IP: the sources are many and each is judged by the per-IP rules. The evidence
 recent sources.
 """
 
+from .contract import Order
+
 from ._common import is_registration, window_hits
 from ..state import TimeSet
 
@@ -38,7 +40,7 @@ def check(ctx, ev) -> None:
         for ip in sorted(sources, key=lambda k: sources[k][1])[:len(sources) - SOURCES]:
             del sources[ip]
     account = f"{ctx.tenant.name}/{ev.account}"
-    actions = [("lock_account", account, cfg.block_seconds)]
+    actions = [Order("lock_account", account, cfg.block_seconds)]
     for at, n in window_hits(ctx, window, ctx.ts, cfg.seconds, cfg.failures - 1, ctx.span(actions)):
         during = sorted(ip for ip, (first, last) in sources.items() if first <= at and last >= at - cfg.seconds)
         if len(during) < 2:

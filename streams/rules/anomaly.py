@@ -10,6 +10,8 @@ and ``on_release`` learns it once the tenant's watermark has passed it (replay a
 release the same calls in the same order). Scoring waits for the shell's micro-batch flush.
 """
 
+from .contract import Order
+
 from models.features import FEATURES, ExtensionFeatures, call_facts
 
 from ..state import Features
@@ -66,5 +68,5 @@ def _alert(ctx, scorer, ext: str, call_id: str, score: float, vec: list, usual: 
              f"Extension {ext} behaves unusually (score {score:.3f} > {scorer.threshold:.3f}): {names}",
              {"score": round(score, 4), "threshold": round(scorer.threshold, 4), "call_id": call_id,
               "top_features": why},
-             [("disable_outbound", ext, ctx.tenant.p.outbound_bar_seconds)],
+             [Order("disable_outbound", ext, ctx.tenant.p.outbound_bar_seconds)],
              span=float(ctx.tenant.p.incident_seconds))

@@ -6,6 +6,7 @@ https 120/60 s. Every security event (request, failure or success) counts as a p
 service; a rule matches on service, protocol (``both`` = any) and optional port.
 """
 
+from .contract import Order
 from ._common import window_hits
 from ..epochs import FOREVER
 from ..state import TimeSet
@@ -49,7 +50,7 @@ def check(ctx, ev) -> None:
         if window is None:
             window = ctx.st.auto_defense[name] = TimeSet()
         for at, n in window_hits(ctx, window, ctx.ts, r.seconds, r.packets, span):
-            acts = [("block_ip", ev.src_ip, r.block_seconds)]
+            acts = [Order("block_ip", ev.src_ip, r.block_seconds)]
             ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                      f"{ev.src_ip} sent more than {r.packets} {r.service} packets in {r.seconds:g} s (rule {name})",
                      {"rule": name, "service": r.service, "protocol": r.protocol, "packets": n,

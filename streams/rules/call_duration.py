@@ -9,6 +9,8 @@ after the call ends, a live limit must cut the call while it runs. One alert per
 or completed, whichever is seen first.
 """
 
+from .contract import Order
+
 from ..epochs import FOREVER
 
 RULE = "call_duration"
@@ -51,7 +53,7 @@ def check(ctx, cdr) -> None:
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Call {cdr.call_id} from {cdr.src} to {cdr.dst} lasted {dur:.0f} s (limit {limit} s)",
                  {"call_id": cdr.call_id, "dst": cdr.dst, "seconds": dur, "limit": limit},
-                 [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)] if cdr.direction == "outbound" else [],
+                 [Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)] if cdr.direction == "outbound" else [],
                  variant=cdr.call_id, span=FOREVER)
 
 
@@ -64,7 +66,7 @@ def on_timer(ctx, call_id: str) -> None:
     ctx.emit(RULE, SEVERITY, "extension", src,
              f"Call {call_id} from {src} to {call.dst} passed its {call.limit} s limit while in progress; hanging up",
              {"call_id": call_id, "dst": call.dst, "limit": call.limit, "live": True},
-             [("hangup_call", call_id, None)], variant=call_id, at=call.deadline, span=FOREVER)
+             [Order("hangup_call", call_id, None)], variant=call_id, at=call.deadline, span=FOREVER)
 
 
 def pending(st):

@@ -7,6 +7,7 @@ holding more than ``calls`` call starts fires and bars the extension. Each call 
 both, and in whatever order the feed delivers it.
 """
 
+from .contract import Order
 from ._common import OUTBOUND, call_actions, external_call, window_hits
 from ..state import TimeSet
 
@@ -25,7 +26,7 @@ def check(ctx, cdr) -> None:
         ctx.st.call_frequency = TimeSet()
     acts = call_actions(ctx, cdr)
     if cdr.phase == "start":
-        acts.append(("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
+        acts.append(Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
     for at, n in window_hits(ctx, ctx.st.call_frequency, ctx.call_start, rate.seconds, rate.calls, ctx.span(acts)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Extension {cdr.src} placed more than {rate.calls} outbound calls in {rate.seconds:g} s",

@@ -9,6 +9,8 @@ elsewhere. Registrations and unregistrations are kept in time order per device, 
 one changes the verdict at the instants it concerns, as it would have on time.
 """
 
+from .contract import Order
+
 from bisect import bisect_left, bisect_right, insort
 
 from ._common import is_registration
@@ -82,4 +84,4 @@ def check(ctx, ev) -> None:
                      f"Extension {ev.account} has {len(active)} devices registered (limit {limit}); newest from {ip}",
                      {"devices": {d: v.ip for d, v in active.items()}, "limit": limit, "newest": newest,
                       "user_agent": ev.user_agent},
-                     [("block_ip", ip, ctx.tenant.p.block_seconds)], at=at)
+                     [Order("block_ip", ip, ctx.tenant.p.block_seconds)], at=at)

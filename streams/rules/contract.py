@@ -20,12 +20,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from ..ruleids import RULE_IDS, SEVERITIES
 from ..types import SCOPES
 
 EVENT_TYPES = ("cdr", "security")
+
+
+class Order(NamedTuple):
+    """An action a rule orders with its alert (``Ctx.emit`` makes it an ``events.Action`` in enforce mode)."""
+    kind: str                 # events.ActionKind: block_ip, lock_account, disable_outbound, hangup_call, block_number
+    target: str
+    duration_s: Optional[int]  # None: until lifted
 
 
 class RuleContractError(TypeError):

@@ -5,6 +5,8 @@ Off until ``allowed_country_ips`` is set; then traffic from a public IP whose co
 and addresses without a known country are allowed.
 """
 
+from .contract import Order
+
 import iptocc
 
 RULE = "country_ip"
@@ -41,4 +43,4 @@ def check(ctx, ev) -> None:
     ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
              f"Connection from {ev.src_ip} in {cc}, a country not allowed to reach the PBX",
              {"country": cc, "allowed": sorted(allowed), "service": getattr(ev, "service", "call")},
-             [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])

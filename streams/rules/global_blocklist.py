@@ -7,6 +7,8 @@ event times, and checks both ways — an event against the blocks, and a new or 
 block against the events already seen — so it does not matter which arrives first.
 """
 
+from .contract import Order
+
 from bisect import bisect_left, insort
 
 from ..epochs import FOREVER, HORIZON
@@ -36,7 +38,7 @@ def check(ctx, ev) -> None:
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"{ev.src_ip} is on the global blocklist (blocked by {len(others)} other tenant(s)) and reached tenant {name}",
                  {"blocked_by": sorted(others), "service": getattr(ev, "service", "call")},
-                 [("block_ip", ev.src_ip, duration)], at=at, span=float(ctx.tenant.p.incident_seconds),
+                 [Order("block_ip", ev.src_ip, duration)], at=at, span=float(ctx.tenant.p.incident_seconds),
                  tenant=ctx.det.policy.tenant(name))
 
 

@@ -12,6 +12,8 @@ CDR template has none) the calling number is the subject. Counted per tenant, ea
 its own window, so one partition sees them all; a LAN source is never a scanner.
 """
 
+from .contract import Order
+
 from functools import lru_cache
 
 import phonenumbers
@@ -86,7 +88,7 @@ def check(ctx, ev) -> None:
             for k in sorted(windows, key=lambda s: (windows[s].t[-1] if windows[s].t else 0.0, s))[:len(windows) - KEEP]:
                 if k != source:
                     del windows[k]
-    actions = [("block_ip", ip, ctx.tenant.p.scanner_block_seconds)] if ip else []
+    actions = [Order("block_ip", ip, ctx.tenant.p.scanner_block_seconds)] if ip else []
     for at, n in window_hits(ctx, window, ctx.ts, cfg.seconds, cfg.probes - 1, ctx.span(actions)):
         subject_type, subject = ("ip", ip) if ip else ("number", ev.src)
         ctx.emit(RULE, SEVERITY, subject_type, subject,

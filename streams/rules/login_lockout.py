@@ -6,6 +6,7 @@ reaching ``max_failures`` within ``max_seconds`` bans the IP permanently and rai
 "Web/App User Blocked Out". Both windows count every failure, also while a block lasts.
 """
 
+from .contract import Order
 from ._common import first_per_epoch
 from ..epochs import FOREVER, HORIZON
 from ..state import TimeSet
@@ -26,9 +27,9 @@ def check(ctx, ev) -> None:
     if i < 0:
         return
     who = "Web" if ev.service in ("web", "http", "https") else "App" if ev.service == "app" else ev.service.upper()
-    temp = [("block_ip", ev.src_ip, cfg.block_seconds)]
+    temp = [Order("block_ip", ev.src_ip, cfg.block_seconds)]
     if cfg.lock_account and ev.account:
-        temp.append(("lock_account", f"{ctx.tenant.name}/{ev.account}", cfg.block_seconds))
+        temp.append(Order("lock_account", f"{ctx.tenant.name}/{ev.account}", cfg.block_seconds))
     for at, n in first_per_epoch(window.exceeded(i, cfg.seconds, cfg.failures - 1), ctx.span(temp)):
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"{who} User Blocked Out: {n} failed logins from {ev.src_ip} in {cfg.seconds} s; denied temporarily",
@@ -41,5 +42,5 @@ def check(ctx, ev) -> None:
             ctx.emit(RULE, "critical", "ip", ev.src_ip,
                      f"{who} User Blocked Out: {n} failed logins from {ev.src_ip}; banned permanently",
                      {"failures": n, "seconds": cfg.max_seconds, "service": ev.service, "account": ev.account,
-                      "permanent": True}, [("block_ip", ev.src_ip, None)], variant="permanent", at=at)
+                      "permanent": True}, [Order("block_ip", ev.src_ip, None)], variant="permanent", at=at)
     window.prune(ctx.settled - longest - HORIZON, max(4 * max(cfg.failures, cfg.max_failures or 0), 64))

@@ -6,6 +6,8 @@ outbound calls are barred. A call without a PIN over a route that requires one c
 bad PIN. Each call counts once, at its start.
 """
 
+from .contract import Order
+
 from ._common import OUTBOUND, window_hits
 from ..state import TimeSet
 
@@ -28,7 +30,7 @@ def check(ctx, cdr) -> None:
     cfg = ctx.tenant.p.pin_failures
     if ctx.st.pin_failures is None:
         ctx.st.pin_failures = TimeSet()
-    acts = [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
+    acts = [Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
     for at, n in window_hits(ctx, ctx.st.pin_failures, ctx.call_start, cfg.seconds, cfg.failures - 1, ctx.span(acts)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Extension {cdr.src} entered {n} bad route PINs in {cfg.seconds} s (PIN guessing)",

@@ -4,6 +4,7 @@ When an extension lists ``permitted_ips`` (addresses or subnets), a registration
 other address is reported and that address blocked.
 """
 
+from .contract import Order
 from ._common import REGISTERED, is_registration
 from ..events import parse_ip
 
@@ -26,4 +27,4 @@ def check(ctx, ev) -> None:
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Extension {ev.account} registered from {ev.src_ip}, outside its permitted IPs",
              {"src_ip": ev.src_ip, "permitted": [str(n) for n in permitted], "outcome": ev.outcome},
-             [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])

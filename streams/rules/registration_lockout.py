@@ -6,6 +6,7 @@ account(s), and raise "Extension Registration Blocked Out" (level Alert). Each a
 once (by its identity), in event-time order whatever order it arrives in.
 """
 
+from .contract import Order
 from ._common import is_registration, names_during, note_name, window_hits
 from ..state import TimeSet
 
@@ -27,11 +28,11 @@ def check(ctx, ev) -> None:
     if ev.account:
         note_name(st.registration_tried, ev.account, ctx.ts, KEEP)
     for at, n in window_hits(ctx, st.registration_lockout, ctx.ts, cfg.seconds, cfg.failures - 1,
-                             ctx.span([("block_ip", ev.src_ip, cfg.block_seconds)])):
+                             ctx.span([Order("block_ip", ev.src_ip, cfg.block_seconds)])):
         accts = names_during(st.registration_tried, at, cfg.seconds)[-LOCKED:]  # by time, not by arrival
-        actions = [("block_ip", ev.src_ip, cfg.block_seconds)]
+        actions = [Order("block_ip", ev.src_ip, cfg.block_seconds)]
         if cfg.lock_account:
-            actions += [("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds) for a in accts]
+            actions += [Order("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds) for a in accts]
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"Extension Registration Blocked Out: {n} failed registrations from {ev.src_ip} in {cfg.seconds} s",
                  {"failures": n, "seconds": cfg.seconds, "accounts": list(accts), "user_agent": ev.user_agent},

@@ -8,6 +8,8 @@ remotely, ``restricted`` = all but the listed accounts may, and a non-empty
 blocked.
 """
 
+from .contract import Order
+
 from ._common import REGISTERED, is_registration
 from ..events import parse_ip
 
@@ -43,4 +45,4 @@ def check(ctx, ev) -> None:
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Remote registration of extension {ev.account} from {ev.src_ip}: {why}",
              {"src_ip": ev.src_ip, "reason": why, "user_agent": ev.user_agent, "outcome": ev.outcome},
-             [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])

@@ -5,6 +5,8 @@ sipvicious, sipcli, …; ``scanner_user_agents`` in the policy) blocks the sourc
 (``scanner_block_seconds``, 7 days by default, like APIBAN entries).
 """
 
+from .contract import Order
+
 RULE = "scanner_user_agent"
 SCOPE = "ip"
 EVENTS = ("security",)
@@ -21,5 +23,5 @@ def check(ctx, ev) -> None:
             ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                      f"SIP scanner {ua[:60]!r} from {ev.src_ip}",
                      {"user_agent": ua[:200], "signature": sig, "service": ev.service, "account": ev.account},
-                     [("block_ip", ev.src_ip, ctx.tenant.p.scanner_block_seconds)])
+                     [Order("block_ip", ev.src_ip, ctx.tenant.p.scanner_block_seconds)])
             return

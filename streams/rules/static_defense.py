@@ -5,6 +5,8 @@ source blocked permanently. ``accept`` rules (and the LAN ranges) are handled by
 such addresses are never blocked by any dynamic rule.
 """
 
+from .contract import Order
+
 RULE = "static_defense"
 SCOPE = "ip"
 EVENTS = ("security", "cdr")
@@ -22,5 +24,5 @@ def check(ctx, ev) -> None:
             ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                      f"Traffic from {ev.src_ip}, denied by static rule {r.name!r} ({r.action} {r.source})",
                      {"static_rule": r.name, "source": r.source, "action": r.action},
-                     [("block_ip", ev.src_ip, None)])
+                     [Order("block_ip", ev.src_ip, None)])
             return

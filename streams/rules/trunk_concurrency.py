@@ -12,6 +12,8 @@
   overlaps it would have found on time.
 """
 
+from .contract import Order
+
 from ._common import first_per_epoch
 from ..epochs import HORIZON, epoch_of
 
@@ -77,7 +79,7 @@ def check(ctx, cdr) -> None:
     others += [(a, end) for a in live.values() if a < end]
     if len(others) <= limit:
         return
-    acts = [("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
+    acts = [Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
     span = ctx.span(acts)
     for at, peak in first_per_epoch(_over(others, s, end, limit, span), span):
         _fire(ctx, cdr, trunk, peak, limit, acts, at)
@@ -97,7 +99,7 @@ def on_timer(ctx, call_id: str) -> None:
         live = call_id in st.live  # a call that has ended since (its id was not kept) is not hung up
         ctx.emit(RULE, SEVERITY, "trunk", trunk, f"Trunk {trunk} carried {n} concurrent outbound calls (limit {limit})",
                  {"concurrent": n, "limit": limit, "call_id": call_id if live else None, "live": True},
-                 [("hangup_call", call_id, None)] if live else [], at=s)
+                 [Order("hangup_call", call_id, None)] if live else [], at=s)
 
 
 def pending(st):

@@ -5,6 +5,8 @@ user agent starts with none of them is reported (the PBX should have refused it)
 source IP blocked.
 """
 
+from .contract import Order
+
 from ._common import REGISTERED, is_registration
 
 RULE = "user_agent_restriction"
@@ -26,4 +28,4 @@ def check(ctx, ev) -> None:
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Extension {ev.account} registered with user agent {ev.user_agent!r}, not an allowed prefix",
              {"user_agent": ev.user_agent, "allowed": list(allowed), "src_ip": ev.src_ip, "outcome": ev.outcome},
-             [("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
