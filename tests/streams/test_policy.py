@@ -56,3 +56,9 @@ def test_extension_settings_layering():
 def test_example_policy_is_valid():
     from pathlib import Path
     Policy.load(Path(__file__).resolve().parents[2] / "fixtures" / "policy.example.yaml")
+
+
+def test_every_per_extension_setting_has_one_definition_and_one_default():
+    from streams.policy import ExtensionPolicy, ExtSettings
+    from streams.policy.compiled import EXT_DEFAULTS
+    assert set(ExtSettings.__slots__) == set(ExtensionPolicy.model_fields) == set(EXT_DEFAULTS)

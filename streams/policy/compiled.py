@@ -1,0 +1,152 @@
+"""A validated tenant policy compiled for the hot path: patterns, networks, zone, number plan, per-extension settings."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from datetime import datetime, time
+from typing import Any, Callable, Optional
+from zoneinfo import ZoneInfo
+
+from ..numbers import number_plan
+from ..patterns import compile_patterns
+from .schema import ExtensionPolicy, RuleSetting, TenantPolicy, _parse_days, _parse_span
+
+
+# What an extension gets when neither its entry nor ``extensions.defaults`` sets it: one entry per
+# ``ExtensionPolicy`` field (a new per-extension setting is its field plus its line here; a test
+# checks the two agree).
+EXT_DEFAULTS: dict[str, Callable[[TenantPolicy], Any]] = {
+    "international": lambda t: False,
+    "outside_business_hours": lambda t: True,
+    "outbound": lambda t: True,
+    "max_outbound_duration": lambda t: None,
+    "call_frequency": lambda t: t.call_frequency,
+    "daily_calls": lambda t: t.daily_calls,
+    "sequential_calls": lambda t: t.sequential_calls.calls,
+    "concurrent_registrations": lambda t: 1,
+    "user_agents": lambda t: None,
+    "permitted_ips": lambda t: None,
+    "remote_registration": lambda t: None,
+}
+
+
+class ExtSettings:
+    """Effective settings of one extension: its entry over ``extensions.defaults`` over tenant defaults."""
+
+    __slots__ = tuple(ExtensionPolicy.model_fields)
+
+    def __init__(self, tenant: TenantPolicy, *layers: Optional[ExtensionPolicy]):
+        for name in self.__slots__:
+            value = next((getattr(layer, name) for layer in layers
+                          if layer is not None and getattr(layer, name) is not None), None)
+            setattr(self, name, EXT_DEFAULTS[name](tenant) if value is None else value)
+        if self.user_agents:
+            self.user_agents = tuple(u.lower() for u in self.user_agents)
+
+
+class Tenant:
+    """A validated tenant policy compiled for the hot path (patterns, networks, zone, number plan)."""
+
+    def __init__(self, name: str, p: TenantPolicy):
+        self.name = name
+        self.p = p
+        self.tz = ZoneInfo(p.timezone)
+        self.numbers = number_plan(p.home_country, p.international_prefix, p.national_prefix, p.strip_prefixes)
+        self.blocked = compile_patterns(p.blocked_numbers)
+        self.lan = list(p.lan)
+        self.accept = [ipaddress.ip_network(r.source, strict=False) for r in p.static_defense if r.action == "accept"]
+        self.deny = [(ipaddress.ip_network(r.source, strict=False), r) for r in p.static_defense if r.action != "accept"]
+        self.allowed_countries = set(p.allowed_countries) if p.allowed_countries is not None else None
+        self.allowed_country_ips = set(p.allowed_country_ips) if p.allowed_country_ips is not None else None
+        self.holidays = set(p.holidays)
+        self.hours: dict[int, list[tuple[time, time]]] = {}
+        for days, spans in p.business_hours.items():
+            for d in _parse_days(days):
+                self.hours.setdefault(d, []).extend(_parse_span(s) for s in spans)
+        self.scanners = tuple(u.lower() for u in p.scanner_user_agents)
+        from ..privacy import from_policy
+        from ..state.expiry import retention
+        self.privacy = from_policy(p.privacy)
+        self.retention = retention(p)  # how long a key's state matters after its last event
+        self._ext_defaults = p.extensions.get("defaults")
+        self._ext: dict[str, ExtSettings] = {}
+        self._default_ext = ExtSettings(p, self._ext_defaults)
+        self._lan_cache: dict = {}  # per address: membership is asked for on every event
+        self._hours_cache: dict[int, bool] = {}
+        self._day_cache: dict[int, int] = {}
+        self._exempt_cache: dict = {}
+
+    def renamed(self, name: str) -> "Tenant":
+        """The same compiled settings under another tenant name (a tenant the policy does not list)."""
+        t = copy.copy(self)
+        t.name = name
+        t._ext, t._lan_cache, t._hours_cache, t._day_cache, t._exempt_cache = {}, {}, {}, {}, {}
+        return t
+
+    def ext(self, extension: str) -> ExtSettings:
+        s = self._ext.get(extension)
+        if s is None:
+            entry = self.p.extensions.get(extension)
+            s = ExtSettings(self.p, entry, self._ext_defaults) if entry is not None else self._default_ext
+            self._ext[extension] = s
+        return s
+
+    def rule(self, rule_id: str) -> RuleSetting:
+        setting = self.p.rules.get(rule_id)
+        if setting is None:
+            return _REPORT_RULE if rule_id == "anomaly" else _DEFAULT_RULE
+        return setting
+
+    def in_lan(self, ip: ipaddress._BaseAddress) -> bool:
+        hit = self._lan_cache.get(ip)
+        if hit is None:
+            if len(self._lan_cache) > 65536:
+                self._lan_cache.clear()
+            hit = self._lan_cache[ip] = any(ip in n for n in self.lan)
+        return hit
+
+    def exempt(self, ip: ipaddress._BaseAddress) -> bool:
+        """LAN and static-accept addresses are never blocked (guide: an accept rule is never overridden)."""
+        hit = self._exempt_cache.get(ip)
+        if hit is None:
+            if len(self._exempt_cache) > 65536:
+                self._exempt_cache.clear()
+            hit = self._exempt_cache[ip] = self.in_lan(ip) or any(ip in n for n in self.accept)
+        return hit
+
+    def business_hours(self, ts: float) -> bool | None:
+        """Is the instant inside business hours in the tenant's zone? None when no hours are configured.
+
+        Cached per minute: spans are given in whole minutes, so the answer cannot change within one.
+        """
+        if not self.hours:
+            return None
+        minute = int(ts // 60)
+        hit = self._hours_cache.get(minute)
+        if hit is None:
+            if len(self._hours_cache) > 4096:
+                self._hours_cache.clear()
+            hit = self._hours_cache[minute] = self._business_hours(minute * 60.0)
+        return hit
+
+    def _business_hours(self, ts: float) -> bool:
+        local = datetime.fromtimestamp(ts, self.tz)
+        if local.date() in self.holidays:
+            return False
+        t = local.time()
+        return any(a <= t < b or (b == time(23, 59, 59, 999999) and t >= a) for a, b in self.hours.get(local.weekday(), ()))
+
+    def local_day(self, ts: float) -> int:
+        """The calendar day in the tenant's zone (cached per quarter hour: every UTC offset is a multiple of one)."""
+        q = int(ts // 900)
+        day = self._day_cache.get(q)
+        if day is None:
+            if len(self._day_cache) > 4096:
+                self._day_cache.clear()
+            day = self._day_cache[q] = datetime.fromtimestamp(q * 900.0, self.tz).date().toordinal()
+        return day
+
+
+_DEFAULT_RULE = RuleSetting()
+_REPORT_RULE = RuleSetting(mode="report")  # the learned check alerts only, unless a policy enforces it

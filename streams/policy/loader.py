@@ -1,0 +1,184 @@
+"""Loading a policy file: YAML with line numbers, validation into the schema, every problem as ``file:line: key.path: reason``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .compiled import Tenant
+from .schema import TenantPolicy
+
+
+class PolicyError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Policy:
+    """All tenants of one policy file."""
+
+    def __init__(self, base: TenantPolicy, tenants: dict[str, TenantPolicy], source: str = "<built-in defaults>"):
+        self.source = source
+        self.warnings: list[str] = []  # policy_lint: valid, but probably not what was meant
+        self._base = Tenant("default", base)
+        self._tenants = {name: Tenant(name, tp) for name, tp in tenants.items()}
+        self._unknown: dict[str, Tenant] = {}  # bounded (MAX_UNKNOWN), oldest forgotten first
+
+    MAX_UNKNOWN = 10_000  # tenants a feed names that the policy does not: they share the base settings
+
+    def tenant(self, name: str) -> Tenant:
+        t = self._tenants.get(name)
+        if t is None:
+            t = self._unknown.get(name)
+            if t is None:
+                t = self._base if name == "default" else self._base.renamed(name)
+                if len(self._unknown) >= self.MAX_UNKNOWN:  # a feed naming a new tenant per event stays bounded
+                    self._unknown.pop(next(iter(self._unknown)))
+                self._unknown[name] = t
+        return t
+
+    @property
+    def dlq_privacy(self):
+        """Dead letters may belong to no known tenant: the first active privacy setting of any applies."""
+        for t in (self._base, *self._tenants.values()):
+            if t.privacy.active:
+                return t.privacy
+        return self._base.privacy
+
+    @classmethod
+    def default(cls) -> "Policy":
+        return cls(TenantPolicy(), {})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Policy":
+        text = Path(path).read_text(encoding="utf-8")
+        return cls.from_yaml(text, str(path))
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = "<policy>") -> "Policy":
+        data, lines = _load_yaml(text, source)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise PolicyError([f"{source}:1: the policy must be a mapping of keys"])
+        tenants_raw = data.pop("tenants", {}) or {}
+        problems: list[str] = []
+        base = _validate(data, (), lines, source, problems)
+        tenants: dict[str, TenantPolicy] = {}
+        if not isinstance(tenants_raw, dict):
+            problems.append(f"{source}:{lines.get(('tenants',), 1)}: tenants: must be a mapping of tenant name to settings")
+        else:
+            for name, over in tenants_raw.items():
+                if not isinstance(over, dict):
+                    problems.append(f"{source}:{lines.get(('tenants', name), 1)}: tenants.{name}: must be a mapping")
+                    continue
+                merged = {**data, **over}
+                tp = _validate(merged, ("tenants", name), lines, source, problems, own=set(over))
+                if tp is not None:
+                    tenants[name] = tp
+        if problems:
+            raise PolicyError(problems)
+        policy = cls(base, tenants, source)
+        from ..policy_lint import warnings
+        own = [((), base, None)] + [(("tenants", n), tp, set(tenants_raw[n])) for n, tp in tenants.items()]
+        policy.warnings = [f"{source}:{w}" for w in warnings(own, lambda path: _nearest_line(lines, path))]
+        return policy
+
+
+def _validate(data: dict, prefix: tuple, lines: dict, source: str, problems: list[str], own: set | None = None):
+    try:
+        return TenantPolicy.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(str(x) for x in err["loc"])
+            # a key set at top level and only inherited by a tenant is reported once, at top level
+            if own is not None and loc and loc[0] not in own:
+                continue
+            path = (*prefix, *(x for x in loc if x != "[key]"))
+            line = _nearest_line(lines, path)
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (see docs/policy.md for the keys a policy may hold)"
+            problems.append(f"{source}:{line}: {'.'.join(path) or '(top level)'}: {msg}")
+        return None
+
+
+def _nearest_line(lines: dict, path: tuple) -> int:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return 1
+
+
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit dates and times (pydantic parses them, with a line for each error),
+    and without aliases: ``*name`` references are what a "billion laughs" bomb is built from
+    (430 bytes took 41 s and 3.5 GB), and a policy has no need of them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted in a policy; "
+                                              "write the value out", mark)
+        return super().compose_node(parent, index)
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML and record the line of every mapping key and sequence item, by path.
+
+    A key given twice in one mapping is refused with both lines (YAML would let the last win silently).
+    """
+    if len(text) > MAX_POLICY_BYTES:
+        raise PolicyError([f"{source}:1: {len(text):,} bytes: a policy is at most {MAX_POLICY_BYTES:,}"])
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise PolicyError([f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    lines: dict[tuple, int] = {}
+    duplicates: list[str] = []
+
+    def walk(n: Any, path: tuple) -> None:
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = path + (str(k.value),)
+                if key in lines:
+                    duplicates.append(f"{source}:{k.start_mark.line + 1}: {'.'.join(key)}: given twice "
+                                      f"(first on line {lines[key]}); YAML would keep only the last")
+                lines[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                key = path + (str(i),)
+                lines[key] = v.start_mark.line + 1
+                walk(v, key)
+
+    if node is not None:
+        walk(node, ())
+    if duplicates:
+        raise PolicyError(duplicates)
+    return _str_keys(data), lines
+
+
+def _str_keys(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _str_keys(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_str_keys(v) for v in obj]
+    return obj
