@@ -50,10 +50,14 @@ $TG alerts --from-beginning --idle-timeout 8 --format table | tee "$log_dir/aler
 echo "== incidents: every detection about one subject folded into one record"
 $TG incidents | tee "$log_dir/incidents.txt"
 
-echo "== enforce --dry-run: what it would do with the actions (blocks whose time ran out are skipped)"
-$TG enforce --config fixtures/enforce.demo.yaml --dry-run --idle-timeout 4 2>&1 | tee "$log_dir/enforce.txt" | grep -v '^\s*$' | head -40
+echo "== enforce --dry-run: the exact commands it would run (log: $log_dir/enforce.txt)"
+$TG enforce --config fixtures/enforce.demo.yaml --dry-run --idle-timeout 4 >"$log_dir/enforce.txt" 2>&1 || true
+grep '^dry-run' "$log_dir/enforce.txt" | cut -c1-220
+echo "   ($(grep -c 'expired, not applied' "$log_dir/enforce.txt" || true) actions skipped: their block time has already run out)"
 
-first=$(awk '/critical/ {print $3; exit}' "$log_dir/incidents.txt")
+# the SOC takes the first critical incident still open (else any incident still open)
+first=$(awk '$4=="critical" && $5!="closed" {print $3; exit}' "$log_dir/incidents.txt")
+[ -n "$first" ] || first=$(awk '$5!="closed" {print $3; exit}' "$log_dir/incidents.txt")
 if [ -n "$first" ]; then
   echo "== the SOC acknowledges $first"
   $TG ack "$first" --note "demo: on it" --by demo-analyst || true

@@ -125,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
                        help="how long to wait for the worker to record it on the incident (default 15; 0: do not wait)")
         if name == "resolve":
-            p.add_argument("--verdict", choices=["true_positive", "false_positive"], default=None,
+            v = p.add_mutually_exclusive_group()
+            v.add_argument("--verdict", choices=["true_positive", "false_positive"], default=None,
                            help="was it fraud? a false positive becomes a label for retraining")
-            p.add_argument("--false-positive", dest="verdict", action="store_const", const="false_positive",
+            v.add_argument("--false-positive", dest="verdict", action="store_const", const="false_positive",
                            help="same as --verdict false_positive")
 
     p = sub.add_parser("unblock", help="lift the blocks on a target (IP, number, account or extension)")

@@ -118,7 +118,7 @@ class Ctx:
                 inc.first = at
                 self._extend_blocks(tenant, actions, at)
             seen = self._seen(tenant, inc.alert_id, at, rule, setting.severity or severity, subject_type, subject,
-                              summary, span)
+                              summary, self._incident_span(span, actions, tenant))
             if setting.mode == "enforce":
                 for kind, target, _ in actions:
                     if kind == "hangup_call":
@@ -137,7 +137,8 @@ class Ctx:
                       severity=setting.severity or severity, subject_type=subject_type, subject=subject,
                       summary=summary, evidence=evidence, mode=setting.mode)
         self.out.append(alert)
-        seen = self._seen(tenant, alert_id, at, rule, alert.severity, subject_type, subject, summary, span)
+        seen = self._seen(tenant, alert_id, at, rule, alert.severity, subject_type, subject, summary,
+                          self._incident_span(span, actions, tenant))
         self.out.append(seen)
         privacy = tenant.privacy
         if privacy.active:  # what people read is pseudonymised; action targets stay clear for enforcement
@@ -158,6 +159,14 @@ class Ctx:
             alert.summary = summary
             alert.evidence = privacy.value(evidence)
         return alert
+
+    @staticmethod
+    def _incident_span(span: float, actions: list, tenant: Tenant) -> float:
+        """How long a detection keeps its incident open: its span, except that a rule's once-only alert
+        (span FOREVER, e.g. one per call) keeps it open only ``incident_seconds`` unless it bars for good."""
+        if span < FOREVER or any(kind in BLOCKING and d is None for kind, _, d in actions):
+            return span
+        return float(tenant.p.incident_seconds)
 
     def _seen(self, tenant: Tenant, alert_id: str, at: float, rule: str, severity: str, subject_type: str,
               subject: str, summary: str, span: float) -> Seen:

@@ -375,11 +375,14 @@ class IncidentBook:
         return out
 
     # -- closing ------------------------------------------------------------------------------
-    def sweep(self, tenant: str | None = None, clock: float | None = None, owns=None) -> list[IncidentRecord]:
+    def sweep(self, tenant: str | None = None, clock: float | None = None, owns=None,
+              floor: float | None = None) -> list[IncidentRecord]:
         """Close the incidents that event time has passed (``clock``, default each tenant's latest
         detection; ``tenant`` None: every tenant, in one pass), and forget subjects whose incidents
-        have all been over for ``FORGET_AFTER``. ``owns(key)`` limits it to one partition's keys."""
-        if tenant is not None and clock is None and tenant not in self.clock:
+        have all been over for ``FORGET_AFTER``. ``owns(key)`` limits it to one partition's keys.
+        ``floor`` (the worker's wall clock) is a time event time has certainly reached: an incident
+        of a feed that went quiet still closes."""
+        if tenant is not None and clock is None and tenant not in self.clock and floor is None:
             return []
         out = []
         for key in list(self.state.keys()):
@@ -389,6 +392,8 @@ class IncidentBook:
             if subj is None or (tenant is not None and subj.tenant != tenant):
                 continue
             now = clock if clock is not None else self.clock.get(subj.tenant)
+            if floor is not None and (now is None or floor > now):
+                now = floor
             if now is None:
                 continue
             touched = False

@@ -149,7 +149,7 @@ def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "auto
 def format_table_row(rec: Alert | Action | IncidentRecord) -> str:
     """One line per record; attacker-controlled text escaped and cut (streams.text)."""
     if isinstance(rec, IncidentRecord):
-        cost = "" if rec.cost is None else f" cost {rec.cost:.2f}"
+        cost = "" if rec.cost is None else f" cost ${rec.cost:,.2f}"
         return (f"{rec.opened.strftime('%Y-%m-%d %H:%M:%S')}  INCIDENT {rec.severity:<10} {rec.status:<12} "
                 f"{safe(rec.tenant, 32)}/{rec.subject_type}:{safe(rec.subject, 64):<18} {len(rec.alert_ids)} alerts, "
                 f"{len(rec.action_ids)} actions, {rec.events} events{cost}: {', '.join(rec.rules)} ({rec.incident_id})")

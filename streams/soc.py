@@ -46,8 +46,9 @@ class TopicReader:
         self.consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None)
         parts = self.consumer.partitions_for_topic(topic) or set()
         self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        self.consumer.assign(self.tps)
-        self.consumer.seek_to_beginning(*self.tps)
+        if self.tps:  # a topic not there yet reads as empty
+            self.consumer.assign(self.tps)
+            self.consumer.seek_to_beginning(*self.tps)
 
     def to_end(self, deadline: float, stall: float = 10.0):
         """JSON values (None for unreadable ones) up to the end offsets as of now; stops at ``deadline``
@@ -109,12 +110,12 @@ def keep(rec: dict, args) -> bool:
 def row(rec: dict) -> str:
     """One table line; subject and summary come from attackers: escaped and cut."""
     cost = rec.get("cost")
+    who = f"{safe(rec.get('tenant', ''), 32)}/{safe(rec.get('subject_type', ''), 10)}:{safe(rec.get('subject', ''), 64)}"
+    money = f"${cost:,.2f}" if isinstance(cost, (int, float)) else "-"
     return (f"{safe(str(rec.get('opened', ''))[:19], 19).replace('T', ' ')}  {safe(rec.get('incident_id', ''), 24):<24} "
-            f"{safe(rec.get('severity', ''), 11):<9} {safe(rec.get('status', ''), 12):<12} "
-            f"{safe(rec.get('tenant', ''), 32)}/{safe(rec.get('subject_type', ''), 10)}:{safe(rec.get('subject', ''), 64):<16} "
-            f"{len(rec.get('alert_ids') or [])} alerts {len(rec.get('action_ids') or [])} actions "
-            f"{rec.get('events', 0)} events" + ("" if cost is None else f" cost {cost}") +
-            f"  {safe(', '.join(map(str, rec.get('rules') or [])), 200)}")
+            f"{safe(rec.get('severity', ''), 11):<9} {safe(rec.get('status', ''), 12):<12} {who:<36} "
+            f"{len(rec.get('alert_ids') or []):>3} alerts {len(rec.get('action_ids') or []):>3} actions "
+            f"{rec.get('events', 0):>5} events {money:>10}  {safe(', '.join(map(str, rec.get('rules') or [])), 200)}")
 
 
 def list_incidents(args) -> int:
@@ -147,9 +148,14 @@ def list_incidents(args) -> int:
 def decide(args) -> int:
     """``ack`` / ``resolve``: the decision goes where the worker folds incidents; wait until it shows."""
     config = Config.from_env()
+    if config.incidents not in preflight(config):
+        print(f"{args.cmd}: {config.incidents} does not exist on {config.where}: no worker has run under prefix "
+              f"{safe(config.prefix, 64)}", file=sys.stderr)
+        return 1
     found = read_incidents(config).get(args.incident_id)
     if found is None:
-        print(f"{args.cmd}: no incident {safe(args.incident_id, 64)} on {config.incidents}", file=sys.stderr)
+        hint = "" if args.incident_id.startswith("i-") else " (incident ids start with i-; `tollguard incidents` lists them)"
+        print(f"{args.cmd}: no incident {safe(args.incident_id, 64)} on {config.incidents}{hint}", file=sys.stderr)
         return 1
     status = "acknowledged" if args.cmd == "ack" else "resolved"
     d = Decision(incident_id=args.incident_id, tenant=found["tenant"], subject_type=found["subject_type"],
@@ -169,8 +175,9 @@ def decide(args) -> int:
             rec = seen.get(args.incident_id)
             if rec and any(x.get("status") == status and x.get("by") == d.by and x.get("at") == at
                            for x in rec.get("decisions") or []):
-                print(f"{args.cmd}: {args.incident_id} is {rec['status']}, {status} by {safe(d.by, 64)} "
-                      f"(version {rec['version']})")
+                now = "" if rec["status"] == status else f"; the incident is {rec['status']}"
+                print(f"{args.cmd}: {args.incident_id} {status} by {safe(d.by, 64)}, recorded as version "
+                      f"{rec['version']}{now}")
                 return 0
             time.sleep(0.2)
     finally:

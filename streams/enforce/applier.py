@@ -169,8 +169,10 @@ class Applier:
     def unsettled(self) -> set:
         return set(self.open)
 
-    def setup(self) -> None:
-        """Run each backend's setup steps (nft table, sets, rule); a failure is reported, the others go on."""
+    def setup(self) -> list[str]:
+        """Run each backend's setup steps (nft table, sets, rule). Returns what failed, one line per backend
+        (the caller stops: a backend that cannot act would give up on every action and commit past it)."""
+        failed = []
         for b in self.backends:
             for step in b.setup():
                 try:
@@ -181,4 +183,8 @@ class Applier:
                 except StepFailed as exc:
                     self.metrics.failed.labels(b.name, "setup").inc()
                     log.error("FAILED to set up %s: %s", b.name, exc)
+                    hint = ("; nftables needs root or CAP_NET_ADMIN (or try --dry-run)"
+                            if "not permitted" in str(exc).lower() else "")
+                    failed.append(f"{b.name}: {exc}{hint}")
                     break
+        return failed

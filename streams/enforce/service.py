@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import time
 
 from ..config import Config
@@ -43,7 +44,14 @@ class Service:
         log.warning("enforce: %d backend(s) [%s] on %s, group %s%s", len(self.applier.backends),
                     ", ".join(f"{b.name}:{b.TYPE}" for b in self.applier.backends), self.config.actions,
                     self.group, " (dry run: nothing is changed or committed)" if self.applier.dry_run else "")
-        self.applier.setup()
+        failed = self.applier.setup()
+        if failed:  # acting with a broken backend would give up on each action and commit past it: a lost block
+            for line in failed:
+                print(f"enforce: cannot set up backend {safe(line, 400)}", file=sys.stderr)
+            consumer.close()
+            if server:
+                server.stop()
+            return 2
         try:
             self.loop(consumer)
         finally:

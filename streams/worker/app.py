@@ -306,9 +306,13 @@ class Worker:
         """Close the incidents that later detections of their tenant have left behind."""
         async with self.incident_lock:
             parts = set(self.incidents.books)
+            try:  # after a restart a partition's incidents are in its table before any detection arrives
+                parts |= {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.config.detections}
+            except Exception:
+                pass
             futures = []
             for part in parts:
-                futures += await self.emitter.send(self.incidents.sweep(part))
+                futures += await self.emitter.send(self.incidents.sweep(part, time.time()))
             await self._commit_incidents(parts, futures)
 
     async def _commit_incidents(self, parts, futures) -> None:

@@ -47,12 +47,9 @@ class IncidentRunner:
         out += actions
         out += updates
 
-    def sweep(self, part: int) -> list[IncidentRecord]:
-        """Close the partition's incidents that its latest detections have left behind."""
-        book = self.books.get(part)
-        if book is None:
-            return []
-        return book.sweep(None, None, lambda key: self.owns(key, part))
+    def sweep(self, part: int, wall: float | None = None) -> list[IncidentRecord]:
+        """Close the partition's incidents that its latest detections, or the wall clock, have left behind."""
+        return self.book(part).sweep(None, None, lambda key: self.owns(key, part), floor=wall)
 
     def flush(self, part: int) -> list[tuple[str, object]]:
         """The incident table's changes to persist: [(key, value or None)]."""

@@ -42,7 +42,7 @@ def newest(records: list[dict]) -> dict[str, dict]:
 
 def test_one_incident_for_a_scanner_that_brute_forces_and_the_socs_decisions_on_it(broker, prefix, worker):
     w = worker()
-    produce(broker, f"{prefix}.security", attack(), [IP.encode()] * 31)
+    produce(broker, f"{prefix}.security", attack(time.time() - 120), [IP.encode()] * 31)  # still open: blocked 7 days
 
     def both(r):
         return r["subject"] == IP and {"scanner_user_agent", "registration_lockout"} <= set(r["rules"])
@@ -62,7 +62,7 @@ def test_one_incident_for_a_scanner_that_brute_forces_and_the_socs_decisions_on_
 
     ack = cli(prefix, "ack", inc_id, "--note", "looking into it", "--by", "alice")
     assert ack.returncode == 0, ack.stderr + ack.stdout + w.log()
-    assert "acknowledged" in ack.stdout
+    assert "acknowledged by alice" in ack.stdout
     res = cli(prefix, "resolve", inc_id, "--false-positive", "--note", "pen test", "--by", "bob")
     assert res.returncode == 0, res.stderr
     final = newest(consume(broker, f"{prefix}.incidents", want=10**6, timeout=8, idle=3))[inc_id]

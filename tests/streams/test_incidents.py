@@ -215,3 +215,13 @@ def test_subjects_long_over_are_forgotten():
     assert "t|ip|203.0.113.9" in book.state
     book.sweep("t", 600.0 + 7 * 86400)
     assert book.state == {}
+
+
+def test_a_quiet_feeds_incidents_close_by_the_wall_clock():
+    """The worker passes its wall clock: event time has surely reached it, so incidents of a feed that went
+    quiet close (a detection after it would be more than the skew ahead and refused)."""
+    book = IncidentBook()
+    book.fold(_seen("a1", 0.0))
+    assert book.sweep(None) == []                    # its own latest detection: not over yet
+    (closed,) = book.sweep(None, floor=10_000.0)
+    assert closed.status == "closed"

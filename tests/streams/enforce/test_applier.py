@@ -186,3 +186,16 @@ def test_hostile_target_text_rejected_at_parse(bad):
     from streams.enforce.action import BadAction
     with pytest.raises(BadAction):
         action(target=bad)
+
+
+def test_a_backend_that_cannot_be_set_up_is_reported_for_the_service_to_stop(tmp_path):
+    """nft that the kernel refuses (no CAP_NET_ADMIN): acting anyway would give up on each block and commit past it."""
+    fake_nft = tmp_path / "nft"
+    fake_nft.write_text("#!/bin/sh\necho 'netlink: Error: cache initialization failed: Operation not permitted' >&2\nexit 1\n")
+    fake_nft.chmod(0o755)
+    s = Settings.parse({"backends": [{"name": "fw", "type": "nftables", "create": True, "nft": str(fake_nft)}]})
+    ap, _, _ = make(*s.backends)
+    failed = ap.setup()
+    assert len(failed) == 1 and failed[0].startswith("fw: ") and "CAP_NET_ADMIN" in failed[0]
+    ok = Settings.parse({"backends": [{"name": "fw", "type": "nftables", "create": True, "nft": "/nonexistent/nft"}]})
+    assert make(*ok.backends, dry=True)[0].setup() == []  # a dry run changes nothing, so nothing can fail
