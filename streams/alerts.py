@@ -19,8 +19,9 @@ COLOURS = {"information": "\033[36m", "warning": "\033[33m", "alert": "\033[31m"
 def row(a: dict, colour: bool) -> str:
     """One table line; every field comes off a topic anyone with write access fills, so each is escaped and cut."""
     sev = safe(a.get("severity", "?"), 11)
+    who = f"{safe(a.get('subject_type', ''), 10)}:{safe(a.get('subject', ''), 64)}"
     text = f"{safe(str(a.get('ts', ''))[:19], 19).replace('T', ' ')}  {sev:<11} {safe(a.get('rule', ''), 26):<26} " \
-           f"{safe(a.get('subject_type', ''), 10)}:{safe(a.get('subject', ''), 64):<18} {safe(a.get('summary', ''), 240)}"
+           f"{who:<28} {safe(a.get('summary', ''), 240)}"
     if colour and sev in COLOURS:
         text = COLOURS[sev] + text + "\033[0m"
     return text

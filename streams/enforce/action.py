@@ -19,6 +19,7 @@ from ..text import UNSAFE
 BLOCK_KINDS = ("block_ip", "lock_account", "disable_outbound", "block_number")
 KINDS = BLOCK_KINDS + ("hangup_call", "unblock")
 MAX_TARGET = 256
+HANGUP_MAX_AGE = 86_400  # a hang-up for a call that started longer ago than any call lasts is moot
 
 
 class BadAction(ValueError):
@@ -47,6 +48,8 @@ class Action:
         return None if end is None else max(0, math.ceil(end - now))
 
     def expired(self, now: float) -> bool:
+        if self.kind == "hangup_call":
+            return self.ts + HANGUP_MAX_AGE <= now
         return self.kind != "unblock" and self.until is not None and self.until <= now
 
     def as_dict(self) -> dict:

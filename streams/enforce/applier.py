@@ -39,8 +39,8 @@ class Job:
 
 def describe(a: Action) -> str:
     """How an action is named in logs: every attacker-influenced part escaped and cut."""
-    return (f"{a.kind} {safe(a.target, 80)} (tenant {safe(a.tenant, 40)}, action {safe(a.action_id, 60)}, "
-            f"alert {safe(a.alert_id, 60)})")
+    alert = f", alert {safe(a.alert_id, 60)}" if a.alert_id else ""
+    return f"{a.kind} {safe(a.target, 80)} (tenant {safe(a.tenant, 40)}, action {safe(a.action_id, 60)}{alert})"
 
 
 class Applier:
@@ -58,7 +58,8 @@ class Applier:
         now = self.clock()
         if action.expired(now):
             self.metrics.expired.inc()
-            log.info("expired, not applied: %s ended %s", describe(action), iso(action.until))
+            log.info("expired, not applied: %s ended %s", describe(action),
+                     iso(action.until) if action.until is not None else "(a hang-up older than any call)")
             return
         chosen = [b for b in self.backends if b.handles(action)]
         if not chosen:

@@ -199,3 +199,9 @@ def test_a_backend_that_cannot_be_set_up_is_reported_for_the_service_to_stop(tmp
     assert len(failed) == 1 and failed[0].startswith("fw: ") and "CAP_NET_ADMIN" in failed[0]
     ok = Settings.parse({"backends": [{"name": "fw", "type": "nftables", "create": True, "nft": "/nonexistent/nft"}]})
     assert make(*ok.backends, dry=True)[0].setup() == []  # a dry run changes nothing, so nothing can fail
+
+
+def test_a_hang_up_for_a_call_older_than_any_call_is_not_sent():
+    from streams.enforce.action import HANGUP_MAX_AGE
+    old = action(kind="hangup_call", target="call-1", duration_s=None)
+    assert not old.expired(old.ts + 60) and old.expired(old.ts + HANGUP_MAX_AGE)
