@@ -82,6 +82,7 @@ class Pacer:
         self.c, self.clock, self.on_fold = c, clock, on_fold
         self.route = Route(c)
         self.seen, self.sent_at, self.filtered = Recent(), Recent(), Recent()
+        self.told = Recent()  # incident id -> the severity rank the channel was last told
         self.ready: deque[Message] = deque()
         self.pending: dict[str, Pending] = {}
         self.folded: list[Message] = []
@@ -100,13 +101,25 @@ class Pacer:
         if key in self.seen:
             return [ref]
         self.seen.put(key)
+        rank = RANK.get(rec.get("severity"), -1)
         if replay:  # delivered by an earlier run (the commit metadata says so): remember, do not send
             self.sent_at.put(iid, self.sent_at.get(iid))
+            self.told.put(iid, max(rank, self.told.get(iid, -1)))
             return [ref]
         if iid not in self.sent_at and (rec.get("version") == 1 or iid in self.filtered):
             self.filtered.discard(iid)
             self.sent_at.put(iid, None)
+            self.told.put(iid, rank)
             self.ready.append(self._with(render.opened(rec), ref))
+            return []
+        told = self.told.get(iid)
+        if told is not None and rank > told:  # worse than the channel knows: now, not in the next digest
+            p = self.pending.pop(iid, None)
+            was = next((s for s, r in RANK.items() if r == told), "information")
+            m = render.escalated(rec, was, p.records if p else [])
+            m.refs = (p.refs if p else []) + [ref]
+            self.told.put(iid, rank)
+            self.ready.append(m)
             return []
         p = self.pending.setdefault(iid, Pending(self.clock()))
         p.records.append(rec)

@@ -12,7 +12,7 @@ MAX_LINES = 20  # updates or folded items listed in one message; the rest are co
 
 @dataclass
 class Message:
-    kind: str                      # opened | digest | alert | storm
+    kind: str                      # opened | escalated | digest | alert | storm
     severity: str
     title: str                     # one line, escaped
     text: str                      # lines, each escaped
@@ -66,6 +66,19 @@ def opened(rec: dict) -> Message:
     t = title(rec)
     return Message("opened", severity_of(rec), t, "\n".join([t, *_facts(rec)]),
                    {**rec, "notification": "opened"}, keys=[_key(rec)], incident_id=str(rec.get("incident_id")))
+
+
+def escalated(rec: dict, was: str, earlier: list[dict]) -> Message:
+    """An incident's severity rose above what the channel was last told: said at once, not in a digest
+    (the updates that waited for the digest go with it)."""
+    t = title(rec, " escalated")
+    lines = [t, f"severity {safe(was, 12)} -> {safe(severity_of(rec), 12)}", *_facts(rec)]
+    if earlier:
+        lines.append(f"{len(earlier)} earlier update(s) since the last message:")
+        lines += [f"  {change(r)}" for r in earlier[:MAX_LINES]]
+    body = {**rec, "notification": "escalated", "previous_severity": was}
+    return Message("escalated", severity_of(rec), t, "\n".join(lines), body,
+                   keys=[_key(r) for r in [*earlier, rec]], incident_id=str(rec.get("incident_id")))
 
 
 def change(rec: dict) -> str:

@@ -130,3 +130,16 @@ def test_alerts_are_deduplicated_by_alert_id():
     offer(p, alert("a-1"), 1)
     offer(p, alert("a-2"), 2)
     assert [m.keys for m in p.due()] == [[("alert", "a-1")], [("alert", "a-2")]]
+
+
+def test_an_incident_that_turns_critical_is_told_at_once_not_in_the_next_digest():
+    p, clock, _ = pacer(min_severity="warning", digest_seconds=300)
+    offer(p, incident(iid="i-1", version=1, severity="warning"), 0)
+    (opened,) = p.due()
+    offer(p, incident(iid="i-1", version=2, severity="warning"), 1)   # waits for the digest
+    offer(p, incident(iid="i-1", version=3, severity="critical"), 2)  # escalates: goes now, with v2
+    (m,) = p.due()
+    assert m.kind == "escalated" and "CRITICAL escalated" in m.title and "warning -> critical" in m.text
+    assert m.body["previous_severity"] == "warning" and len(m.refs) == 2
+    offer(p, incident(iid="i-1", version=4, severity="critical"), 3)  # same severity: back to digests
+    assert p.due() == []
