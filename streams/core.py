@@ -382,9 +382,14 @@ class Detector:
             action = Action(action_id=_hash("unblock", tenant.name, target, ts, event.by), ts=iso(ts),
                             tenant=tenant.name, kind="unblock", target=target, duration_s=None, alert_id="",
                             reason=f"{event.reason}{who}")
-            subject = tenant.privacy.text(target) if tenant.privacy.active else target
-            out.append(Lifted(tenant=tenant.name, subject_type="ip" if scope == "ip" else "target", subject=subject,
+            shown = tenant.privacy.text if tenant.privacy.active else (lambda text: text)
+            out.append(Lifted(tenant=tenant.name, subject_type="ip" if scope == "ip" else "target", subject=shown(target),
                               ts=ts, by=event.by or "", reason=event.reason, action=action))
+            if scope != "ip":  # an extension's or account's own incidents record the lift too
+                name = target.split("/", 1)[1] if target.startswith(f"{tenant.name}/") else target
+                for subject_type in ("extension", "account"):
+                    out.append(Lifted(tenant=tenant.name, subject_type=subject_type, subject=shown(name), ts=ts,
+                                      by=event.by or "", reason=event.reason, action=action, publish=False))
 
     def _active_rules(self, tenant: Tenant, scope: str, kind: str, is_cdr: bool) -> list:
         """The rules of a scope that judge this kind of event and that the tenant has not switched off (cached)."""

@@ -85,6 +85,7 @@ class Lifted(msgspec.Struct, tag_field="type", tag="lifted", kw_only=True):
     by: str
     reason: str
     action: Action
+    publish: bool = True      # False: a note for another subject the target may belong to (the action goes out once)
 
 
 class DecisionNote(msgspec.Struct, kw_only=True):
@@ -215,7 +216,7 @@ class IncidentBook:
         if isinstance(rec, Decision):
             return self._decide(rec), []
         if isinstance(rec, Lifted):
-            return self._lift(rec), [rec.action]
+            return self._lift(rec), [rec.action] if rec.publish else []
         key = subject_key(rec.tenant, rec.subject_type, rec.subject)
         subj = self.state.get(key) or SubjectIncidents(rec.tenant, rec.subject_type, rec.subject)
         if rec.ts > self.clock.get(rec.tenant, float("-inf")):

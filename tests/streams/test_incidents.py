@@ -7,7 +7,7 @@ from streams.core import Detector
 from streams.events import Action, decode_event, encode
 from streams.incidents import Decision, IncidentBook, IncidentRecord, Seen, settle
 from streams.replay import format_table_row
-from tests.builders import cdr, policy, reg, sec
+from tests.builders import at, cdr, policy, reg, sec
 
 
 def detect(events, pol=None) -> list:
@@ -225,3 +225,20 @@ def test_a_quiet_feeds_incidents_close_by_the_wall_clock():
     assert book.sweep(None) == []                    # its own latest detection: not over yet
     (closed,) = book.sweep(None, floor=10_000.0)
     assert closed.status == "closed"
+
+
+def test_unblocking_an_extension_is_noted_on_its_incident_and_the_action_goes_out_once():
+    """A fraudulent call bars extension 1001; the SOC lifts the bar: the extension's incident records it."""
+    pol = policy("blocked_numbers: ['0909879XXXX']\n")
+    events = [cdr(t=0, dst="09098790000", billsec=60, call_id="fraud")]
+    lift = {"type": "unblock", "ts": at(120), "target": "1001", "reason": "customer confirmed", "by": "carol"}
+    det = Detector(pol)
+    raw: list = []
+    for ev in events + [lift]:
+        raw += det.feed(decode_event(encode(ev)))
+    latest, published = fold(raw + det.finish())
+    unblocks = [a for a in published if isinstance(a, Action) and a.kind == "unblock"]
+    assert len(unblocks) == 1 and unblocks[0].target == "1001" and "carol" in unblocks[0].reason
+    (inc,) = [r for r in latest.values() if r.subject == "1001"]
+    assert inc.decisions[-1].status == "lifted" and inc.decisions[-1].by == "carol"
+    assert any(a.kind == "disable_outbound" and a.lifted for a in inc.actions)
