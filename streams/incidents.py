@@ -232,15 +232,6 @@ class IncidentBook:
         self.state[key] = subj
         return updates, publish
 
-    def fold_all(self, records: Iterable) -> tuple[list[IncidentRecord], list[Action]]:
-        updates: list[IncidentRecord] = []
-        actions: list[Action] = []
-        for rec in records:
-            u, a = self.fold(rec)
-            updates += u
-            actions += a
-        return updates, actions
-
     @staticmethod
     def _joining(subj: SubjectIncidents, rec: Seen) -> IncidentState | None:
         """The incident this detection belongs to: the one that holds its alert already (even when

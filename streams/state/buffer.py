@@ -43,6 +43,13 @@ class BufferedState:
             if k not in seen:
                 yield k
 
+    def commit(self) -> list[tuple[str, Any]]:
+        """Write what is pending to the store (None deletes) and return it, once per key, as the
+        ``(key, value or None)`` pairs a changelog records."""
+        changes = list(self._pending.items())
+        self.flush()
+        return changes
+
     def flush(self, write=None) -> int:
         """Write what is pending, once per key; ``write(key, value_or_None)`` replaces plain item writes."""
         n = len(self._pending)

@@ -28,8 +28,6 @@ class Emitter:
         self._observe = observe  # told of every batch of records sent (the worker's metrics)
         self.alerts, self.actions, self.blocklist = alerts, actions, blocklist
         self.detections, self.incidents = detections, incidents
-        self.count = {"alerts": 0, "actions": 0, "detections": 0, "incidents": 0}
-        self.by_rule: dict[str, int] = {}
 
     async def send(self, records) -> list:
         """Send each record to its topic. Returns the delivery futures."""
@@ -37,15 +35,11 @@ class Emitter:
         for rec in records:
             if isinstance(rec, Alert):
                 futures.append(await self._send(self.alerts, rec.subject.encode(), encode(rec), None))
-                self.count["alerts"] += 1
-                self.by_rule[rec.rule] = self.by_rule.get(rec.rule, 0) + 1
             elif isinstance(rec, (Seen, Lifted)):
                 key = subject_key(rec.tenant, rec.subject_type, rec.subject).encode()
                 futures.append(await self._send(self.detections, key, encode(rec), None))
-                self.count["detections"] += 1
             elif isinstance(rec, IncidentRecord):
                 futures.append(await self._send(self.incidents, rec.incident_id.encode(), encode(rec), None))
-                self.count["incidents"] += 1
             elif isinstance(rec, Action):
                 futures += await self._action(rec)
         if self._observe is not None and records:
@@ -54,7 +48,6 @@ class Emitter:
 
     async def _action(self, rec: Action) -> list:
         futures = [await self._send(self.actions, rec.target.encode(), encode(rec), None)]
-        self.count["actions"] += 1
         if rec.kind == "unblock":  # the address leaves the blocklist (a tombstone on the compacted topic)
             key = json.dumps([rec.tenant, rec.target]).encode()
             futures.append(await self._send(self.blocklist, key, None, None))

@@ -9,7 +9,7 @@ one subject reaches the same book.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Union
+from typing import Union
 
 import msgspec
 
@@ -54,18 +54,7 @@ class IncidentRunner:
     def flush(self, part: int) -> list[tuple[str, object]]:
         """The incident table's changes to persist: [(key, value or None)]."""
         book = self.books.get(part)
-        if book is None:
-            return []
-        changes: list[tuple[str, object]] = []
-
-        def keep(key: str, value) -> None:
-            if value is None:
-                self.store.pop(key, None)
-            else:
-                self.store[key] = value
-            changes.append((key, value))
-        book.state.flush(keep)
-        return changes
+        return [] if book is None else book.state.commit()
 
     def forget(self, parts) -> None:
         for p in parts:

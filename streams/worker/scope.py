@@ -106,15 +106,7 @@ class ScopeRunner:
         if w.clock.changed:
             w.state[clock_key(part)] = w.clock.state
             w.clock.changed = False
-        changes: list[tuple[str, object]] = []
-
-        def keep(key: str, value) -> None:
-            if value is None:
-                self.store.pop(key, None)
-            else:
-                self.store[key] = value
-            changes.append((key, value))
-        w.state.flush(keep)
+        changes = w.state.commit()
         evicted = sum(x.detector.keys.evicted for x in self.work.values())
         if evicted > self.evicted_logged:
             log.warning("%s: %d keys evicted over the budget of %d per partition (TOLLGUARD_MAX_KEYS): "
