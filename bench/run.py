@@ -36,6 +36,7 @@ TARGETS = {
     "worker_vs_replay": 0.5,     # ... against replay's core rate on the same events, same run
     "p99_ms": 200,               # at 1,000 one-event records/s
     "state_bytes": 1024,
+    "model_cost": 0.20,          # the anomaly model's share added to replay's cost per event (issue 14)
 }
 
 
@@ -190,6 +191,10 @@ def report(m: dict, r: dict, runs: int, quick: bool) -> str:
              f"events/s (one process, one core) | {verdict(rules['events_per_s'] >= TARGETS['replay_per_core'])} |")
     L.append(f"| replay ≥ ½ of a stdlib-json decode loop | {ratio_replay:.2f} × ({fmt(rules['events_per_s'])} vs "
              f"{fmt(js['events_per_s'])}) | {verdict(ratio_replay >= TARGETS['replay_vs_json'])} |")
+    model_cost = rules["events_per_s"] / model["events_per_s"] - 1
+    L.append(f"| the anomaly model adds ≤ {TARGETS['model_cost']:.0%} to replay's cost per event | {model_cost:.0%} "
+             f"({fmt(model['events_per_s'])} vs {fmt(rules['events_per_s'])} events/s) "
+             f"| {verdict(model_cost <= TARGETS['model_cost'])} |")
     L.append(f"| ≤ 1 KB state per active extension | {fmt(state_max)} bytes (serialized, in the changelog) "
              f"| {verdict(state_max <= TARGETS['state_bytes'])} |")
     L.append(f"| linear growth (10× events → ≤ 12.5× time; 10× keys → ≤ 2× time at equal events) | "

@@ -37,10 +37,6 @@ class CallFacts:
     failed: bool
 
 
-def _decay(value: float, dt: float, tau: float) -> float:
-    return value * math.exp(-dt / tau) if dt > 0 else value
-
-
 class ExtensionFeatures:
     """Update one extension's state (``streams.state.Features``) with a call; the feature vector after it."""
 
@@ -50,11 +46,13 @@ class ExtensionFeatures:
         dt = 0.0 if last is None else max(0.0, c.ts - last)
         st.t = max(c.ts, last if last is not None else c.ts)
         s1, s24 = st.s1, st.s24                                 # 1 h: calls, cost; 24 h: calls, intl, premium,
-        for i in range(len(s1)):                                # offhours, billsec, new, failed, answered
-            s1[i] = _decay(s1[i], dt, H1)
-        for i in range(len(s24)):
-            s24[i] = _decay(s24[i], dt, H24)
-        st.mx = max(_decay(st.mx, dt, H24), c.billsec)
+        if dt > 0:                                              # offhours, billsec, new, failed, answered
+            k1, k24 = math.exp(-dt / H1), math.exp(-dt / H24)  # decay: value * e^(-dt/tau), one factor per tau
+            s1[:] = [v * k1 for v in s1]
+            s24[:] = [v * k24 for v in s24]
+            st.mx = max(st.mx * k24, c.billsec)
+        else:
+            st.mx = max(st.mx, c.billsec)
         h = zlib.crc32(c.dst.encode()) & 0x7FFFFFFF
         seen = st.seen
         new = h not in seen
@@ -64,9 +62,8 @@ class ExtensionFeatures:
                 del seen[: len(seen) - MAX_SEEN]
         recent = st.recent
         recent[h] = c.ts
-        if len(recent) > MAX_RECENT_DST:
-            for k in sorted(recent, key=recent.get)[: len(recent) - MAX_RECENT_DST]:
-                del recent[k]
+        while len(recent) > MAX_RECENT_DST:  # one over at a time: drop the least recent (the first on a tie)
+            del recent[min(recent, key=recent.get)]
         countries = st.countries
         if c.country:
             countries[c.country] = c.ts
@@ -84,8 +81,8 @@ class ExtensionFeatures:
         return [
             s1[0],
             calls24,
-            float(sum(1 for t in recent.values() if c.ts - t < H1)),
-            float(sum(1 for t in countries.values() if c.ts - t < H24)),
+            float(len([t for t in recent.values() if c.ts - t < H1])),
+            float(len([t for t in countries.values() if c.ts - t < H24])),
             s24[1] / calls24,
             s24[2] / calls24,
             s24[3] / calls24,

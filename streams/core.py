@@ -317,8 +317,9 @@ class Detector:
     # -- processing ---------------------------------------------------------------------------
     def feed(self, event: Event) -> list[Alert | Action]:
         """An in-order shell's step: event time reaches this event's tenant, then the event is judged."""
-        out = self.advance(event.tenant, event_time(event))
-        out += self.process(event)
+        ts = event_time(event)
+        out = self.advance(event.tenant, ts)
+        out += self.process(event, ts=ts)
         return out
 
     def process(self, event: Event, scopes: Iterable[str] | None = None, ts: float | None = None,
