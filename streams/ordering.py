@@ -45,18 +45,20 @@ class Sequencer:
     def release(self, tenant: Hashable, watermark: float) -> list[tuple[float, Any, bool]]:
         """``(time, item, late)`` of this tenant up to ``watermark - lateness``, in canonical order."""
         heap = self._heaps.get(tenant)
-        if not heap:
-            return []
         limit = watermark - self.lateness
+        if not heap or (heap[0][0] > limit and not heap[0][4]):
+            return []  # the usual case, asked once per event: nothing due yet
         out = []
+        top = None  # the latest on-time entry released
+        pop = heapq.heappop
         while heap and (heap[0][0] <= limit or heap[0][4]):
-            ts, _, _, item, late = heapq.heappop(heap)
+            ts, _, _, item, late = pop(heap)
             out.append((ts, item, late))
-        if out:
-            self._held -= len(out)
-            top = max(ts for ts, _, late in out if not late) if any(not x[2] for x in out) else None
-            if top is not None and top > self.frontier.get(tenant, float("-inf")):
-                self.frontier[tenant] = top
+            if not late and (top is None or ts > top):
+                top = ts
+        self._held -= len(out)
+        if top is not None and top > self.frontier.get(tenant, float("-inf")):
+            self.frontier[tenant] = top
         return out
 
     def drain(self) -> Iterator[tuple[Hashable, float, Any, bool]]:
