@@ -177,7 +177,7 @@ class Ctx:
             call_id = ev.call_id
             cost = ev.cost
             if cost is None and ev.billsec:
-                cost = self.det.rates.cost(self.num, ev.billsec)
+                cost = tenant.rates.cost(self.num, ev.billsec)
         privacy = tenant.privacy
         if privacy.active:
             subject, summary = privacy.text(subject), privacy.text(summary)
@@ -255,7 +255,7 @@ class Detector:
 
     def __init__(self, policy: Policy | None = None, state: StateStore | None = None,
                  scopes: Iterable[str] = SCOPES, scorer=None, lateness: float = 0.0, max_keys: int | None = MAX_KEYS):
-        from .rules import FLUSH_RULES, RELEASE_RULES, RULES_BY_SCOPE, TIMER_RULES
+        from .rules import FLUSH_RULES, RELEASE_RULES, RULES_BY_SCOPE, TIMER_RULES, TIMER_SCOPES
         from .rules._common import event_kind
 
         self.policy = policy or Policy.default()
@@ -267,6 +267,7 @@ class Detector:
         self._deferred = Sequencer(0.0)
         self._rules = RULES_BY_SCOPE
         self._timer_rules = TIMER_RULES
+        self._timer_scopes = TIMER_SCOPES
         self._release_rules = RELEASE_RULES
         self._flush_rules = FLUSH_RULES
         self._kind = event_kind
@@ -277,20 +278,12 @@ class Detector:
         self.live_tenants: set[str] = set()  # tenants whose feed reports calls as they start
         self.scratch: dict[str, Any] = {}  # per-rule work between flushes (the model's scoring queue)
         self.keys = KeyLifecycle(max_keys)  # which keys hold state, until when (expiry, budget)
-        self._rates = None
-
-    @property
-    def rates(self):
-        """The rate table that prices calls for incidents' ``cost`` (loaded on first use)."""
-        if self._rates is None:
-            from .rates import RateTable
-            self._rates = RateTable.load()
-        return self._rates
 
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
-    def keys_for(event: Event) -> dict[str, str]:
-        """The partition key of each scope this event belongs to."""
+    def keys_for(event: Event, policy: Policy | None = None) -> dict[str, str]:
+        """The partition key of each scope this event belongs to (``policy``: a tenant that caps its
+        whole spend, or spend per destination, also sees its outbound calls under its tenant key)."""
         keys: dict[str, str] = {}
         if isinstance(event, Unblock):  # one scope judges it: the address's, else the tenant's
             try:
@@ -312,6 +305,8 @@ class Detector:
                     keys["ip"] = K.ip(event.src_ip)
             if event.trunk and event.direction == "outbound":
                 keys["trunk"] = K.trunk(event.tenant, event.trunk)
+            if policy is not None and event.direction == "outbound" and policy.tenant(event.tenant).caps_tenant_spend:
+                keys["tenant"] = K.tenant(event.tenant)
         return keys
 
     # -- processing ---------------------------------------------------------------------------
@@ -336,7 +331,7 @@ class Detector:
             self.late += 1
         is_cdr = isinstance(event, Cdr)
         kind = self._kind(event)
-        keys = self.keys_for(event)
+        keys = self.keys_for(event, self.policy)
         if kind == "unblock":
             self._unblock(event, keys, tenant, ts, out)
             self.events += 1
@@ -431,7 +426,7 @@ class Detector:
         limit = ctx.ts - self.lateness
         nxt = None
         for rule in self._timer_rules.values():
-            if rule.SCOPE != ctx.scope:
+            if ctx.scope not in self._timer_scopes[rule.RULE]:
                 continue
             for when, token in list(rule.pending(ctx.st)):
                 if when < limit:
@@ -542,7 +537,7 @@ class Detector:
             tenant = _tenant_of(key, st)
             self.keys.rebuild(self.state, key, scope, st, self.policy.tenant(tenant))
             for rule in self._timer_rules.values():
-                if rule.SCOPE != scope:
+                if scope not in self._timer_scopes[rule.RULE]:
                     continue
                 for when, token in rule.pending(st):
                     self.schedule(tenant, when, key, rule.RULE, token)

@@ -76,6 +76,16 @@ class Tenant:
         self._hours_cache: dict[int, bool] = {}
         self._day_cache: dict[int, int] = {}
         self._exempt_cache: dict = {}
+        self.caps_tenant_spend = any(lim.scope in ("tenant", "destination_country") for lim in p.spend_limits)
+        self._rates = None  # the shipped rate table unless the policy names one (Policy.from_yaml sets it)
+
+    @property
+    def rates(self):
+        """What this tenant's calls cost (``rates:`` in its policy, else the shipped table)."""
+        if self._rates is None:
+            from ..rates import RateTable
+            self._rates = RateTable.shared()
+        return self._rates
 
     def renamed(self, name: str) -> "Tenant":
         """The same compiled settings under another tenant name (a tenant the policy does not list)."""

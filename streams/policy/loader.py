@@ -83,10 +83,35 @@ class Policy:
         if problems:
             raise PolicyError(problems)
         policy = cls(base, tenants, source)
+        _load_rates(policy, [((), base), *((("tenants", n), tp) for n, tp in tenants.items())], source, lines)
         from ..policy_lint import warnings
         own = [((), base, None)] + [(("tenants", n), tp, set(tenants_raw[n])) for n, tp in tenants.items()]
         policy.warnings = [f"{source}:{w}" for w in warnings(own, lambda path: _nearest_line(lines, path))]
         return policy
+
+
+def _load_rates(policy: "Policy", own: list, source: str, lines: dict) -> None:
+    """Read each rate table a policy names (once per file), relative to the policy file's folder."""
+    from ..rates import RateTable
+    folder = Path(source).parent if Path(source).is_file() else Path.cwd()
+    tables: dict[Path, RateTable] = {}
+    problems = []
+    for prefix, tp in own:
+        if tp.rates is None:
+            continue
+        path = Path(tp.rates).expanduser()
+        path = path if path.is_absolute() else folder / path
+        if path not in tables:
+            try:
+                tables[path] = RateTable.load(path)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                where = _nearest_line(lines, (*prefix, "rates"))
+                problems.append(f"{source}:{where}: {'.'.join((*prefix, 'rates'))}: cannot read the rate table: {exc}")
+                continue
+        tenant = policy._base if not prefix else policy._tenants[prefix[1]]
+        tenant._rates = tables[path]
+    if problems:
+        raise PolicyError(problems)
 
 
 def _validate(data: dict, prefix: tuple, lines: dict, source: str, problems: list[str], own: set | None = None):

@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from typing_extensions import Annotated
 
 from ..patterns import PatternError, compile_patterns
@@ -128,6 +128,30 @@ class RuleSetting(Strict):
         return "off" if v is False else v  # YAML 1.1 reads an unquoted `off` as false
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(v: Any) -> Any:
+    """A duration: seconds as a number, or a number with a unit (``90s``, ``15m``, ``1h``, ``1d``)."""
+    if isinstance(v, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", v)
+        if not m:
+            raise ValueError(f"not a duration: {v!r} (seconds, or a number with s, m, h or d: 15m, 24h)")
+        return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    return v
+
+
+Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=31 * 86400)]
+
+
+class SpendLimit(Strict):
+    """At most ``max_cost`` (in the rate table's currency) spent within any ``window`` by one extension,
+    one trunk, the whole tenant, or to one destination country (rule spend_limit)."""
+    scope: Literal["extension", "trunk", "tenant", "destination_country"]
+    window: Duration
+    max_cost: float = Field(gt=0)
+
+
 class PinFailures(Strict):
     failures: int = Field(5, gt=0)
     seconds: int = Field(600, gt=0)
@@ -198,6 +222,9 @@ class TenantPolicy(Strict):
     block_seconds: Optional[int] = Field(3600, ge=0, description="default block duration for IP rules")
     outbound_bar_seconds: Optional[int] = Field(3600, ge=0, description="disable_outbound duration")
     incident_seconds: int = Field(3600, gt=0, description="repeat detections within this are one incident")
+    spend_limits: list[SpendLimit] = []
+    rates: Optional[str] = Field(None, description="this tenant's rate table (CSV like the shipped one); "
+                                 "a relative path is read from the policy file's folder")
     trunks: dict[str, TrunkPolicy] = {}
     default_trunk: TrunkPolicy = TrunkPolicy()
     routes: dict[str, RoutePolicy] = {}
@@ -205,6 +232,16 @@ class TenantPolicy(Strict):
     extensions: dict[str, ExtensionPolicy] = {}
     privacy: Optional[PrivacySetting] = None
     cdr: CdrMeaning = CdrMeaning()  # what CDR export columns mean (streams/intake/meaning.py)
+
+    @field_validator("spend_limits")
+    @classmethod
+    def _one_per_scope_window(cls, v: list[SpendLimit]) -> list[SpendLimit]:
+        seen = set()
+        for lim in v:
+            if (lim.scope, lim.window) in seen:
+                raise ValueError(f"two limits for scope {lim.scope} over {lim.window:g} s: keep the one you mean")
+            seen.add((lim.scope, lim.window))
+        return v
 
     @field_validator("privacy")
     @classmethod

@@ -19,12 +19,14 @@ ORDER = [
     "route_permission", "pin_failures", "time_condition", "international_disallowed", "country_code",
     "blocked_number", "unparseable_number", "premium_rate", "call_frequency", "sequential_calls", "daily_calls", "call_duration",
     "trunk_concurrency",
+    # money (each outbound call's cost against the policy's spend limits)
+    "spend_limit",
     # learnt behaviour (scores in micro-batches, see its flush hook)
     "anomaly",
 ]
 
 MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
-from .contract import RuleContractError, spec_of  # noqa: E402
+from .contract import RuleContractError, scopes_of, spec_of  # noqa: E402
 
 SPECS = [spec_of(m) for m in MODULES]
 if len({s.id for s in SPECS}) != len(SPECS):
@@ -32,8 +34,10 @@ if len({s.id for s in SPECS}) != len(SPECS):
 from ..types import SCOPES  # noqa: E402
 RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in SCOPES}
 for _m in MODULES:
-    for _etype in _m.EVENTS:
-        RULES_BY_SCOPE[_m.SCOPE][_etype].append(_m)
+    for _scope in scopes_of(_m):
+        for _etype in _m.EVENTS:
+            RULES_BY_SCOPE[_scope][_etype].append(_m)
+TIMER_SCOPES = {m.RULE: scopes_of(m) for m in MODULES if hasattr(m, "on_timer")}
 TIMER_RULES = {m.RULE: m for m in MODULES if hasattr(m, "on_timer")}
 RELEASE_RULES = {m.RULE: m for m in MODULES if hasattr(m, "on_release")}
 FLUSH_RULES = [m for m in MODULES if hasattr(m, "on_flush")]

@@ -3,7 +3,8 @@
 A rule module declares, at module level:
 
 - ``RULE``      its id (on ``streams.ruleids.RULE_IDS``, the public list);
-- ``SCOPE``     the key it partitions by (``ip``, ``ext``, ``trunk``, ``tenant``);
+- ``SCOPE``     the key it partitions by (``ip``, ``ext``, ``trunk``, ``tenant``), or a tuple of them
+  for a rule that keeps the same kind of state under several keys (``spend_limit``);
 - ``EVENTS``    ``cdr`` and/or ``security``; optionally ``WANTS``, the event kinds it judges
   (``_common.event_kind``: the detector hands it nothing else);
 - ``SEVERITY``  its default severity (a policy may override it per tenant);
@@ -42,7 +43,7 @@ class RuleContractError(TypeError):
 class Rule(Protocol):
     """What the detector calls on a rule (a module satisfies it)."""
     RULE: str
-    SCOPE: str
+    SCOPE: Any           # str, or a tuple of scopes
     EVENTS: tuple
 
     def check(self, ctx: Any, event: Any) -> None: ...
@@ -66,6 +67,14 @@ class RuleSpec:
         return self.module.check
 
 
+def scopes_of(m: Any) -> tuple[str, ...]:
+    """The scopes a rule module runs in (its ``SCOPE``: one name or a tuple)."""
+    scope = getattr(m, "SCOPE", None)
+    if isinstance(scope, str):
+        return (scope,)
+    return tuple(scope) if isinstance(scope, (tuple, list)) and all(isinstance(x, str) for x in scope) else ()
+
+
 def spec_of(m: ModuleType) -> RuleSpec:
     name = m.__name__.rsplit(".", 1)[-1]
 
@@ -75,7 +84,8 @@ def spec_of(m: ModuleType) -> RuleSpec:
     rule = getattr(m, "RULE", None)
     need(isinstance(rule, str) and rule == name, f"RULE must be the module's name {name!r}, not {rule!r}")
     need(rule in RULE_IDS, f"{rule!r} is not on streams.ruleids.RULE_IDS")
-    need(getattr(m, "SCOPE", None) in SCOPES, f"SCOPE must be one of {SCOPES}")
+    scopes = scopes_of(m)
+    need(bool(scopes) and set(scopes) <= set(SCOPES), f"SCOPE must be one of {SCOPES} or a tuple of them")
     events = tuple(getattr(m, "EVENTS", ()))
     need(bool(events) and set(events) <= set(EVENT_TYPES), f"EVENTS must name some of {EVENT_TYPES}")
     wants = getattr(m, "WANTS", None)
@@ -88,7 +98,7 @@ def spec_of(m: ModuleType) -> RuleSpec:
     doc = (m.__doc__ or "").strip().split("\n\n", 1)[0]
     head = " ".join(line.strip() for line in doc.splitlines())  # the first paragraph
     need(head.startswith(f"{rule} — "), f"the docstring must start with '{rule} — ' and cite the guide")
-    return RuleSpec(id=rule, scope=m.SCOPE, events=events, wants=tuple(sorted(wants)) if wants is not None else None,
+    return RuleSpec(id=rule, scope=", ".join(scopes), events=events, wants=tuple(sorted(wants)) if wants is not None else None,
                     severity=m.SEVERITY, guide=head.split(" — ", 1)[1].strip(), module=m, timer=timer,
                     release=hasattr(m, "on_release"), flush=hasattr(m, "on_flush"))
 

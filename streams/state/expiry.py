@@ -32,6 +32,9 @@ def retention(p) -> dict[str, float]:
            p.registration_ttl, p.max_call_duration, p.incident_seconds]
     trunk = [p.max_call_duration, p.incident_seconds]
     tenant = [p.distributed_lockout.seconds, p.incident_seconds]
+    for lim in p.spend_limits:  # spend_limit: a window's calls, and a call in progress up to the longest call
+        looks = lim.window + p.max_call_duration
+        {"extension": ext, "trunk": trunk}.get(lim.scope, tenant).append(looks)
     return {scope: float(max(w)) + HORIZON for scope, w in (("ip", ip), ("ext", ext), ("trunk", trunk),
                                                               ("tenant", tenant))}
 
@@ -46,7 +49,11 @@ def expiry(st, keep: float) -> float:
         for spans in st.blocks.values():
             for span in spans:
                 t = max(t, min(span[1], seen + PROFILE) + HORIZON)
-    elif isinstance(st, ExtState):
+        return t
+    for w in getattr(st, "spend_limit", {}).values():  # a timer still to fire for calls in progress
+        if w.due is not None:
+            t = max(t, w.due + HORIZON)
+    if isinstance(st, ExtState):
         if st.anomaly is not None:
             t = max(t, seen + PROFILE)
         if st.next_timer is not None:

@@ -53,6 +53,18 @@ class Device(msgspec.Struct, array_like=True):
     unregs: list[float] = msgspec.field(default_factory=list)    # unregistrations / expiries (sorted)
 
 
+class SpendWindow(msgspec.Struct, omit_defaults=True):
+    """The money of one spend limit in one key (``spend_limit``), kept for sliding sums in any order.
+
+    Costs are integer micro-units in time buckets of ``size`` seconds (a thirtieth of the window),
+    so a sum does not depend on the order calls arrive in; each call is counted once by identity."""
+    size: float = 0.0
+    buckets: dict[int, list[float]] = msgspec.field(default_factory=dict)  # bucket -> [micro-units, latest instant]
+    calls: dict[int, list] = msgspec.field(default_factory=dict)   # identity -> [answer, end, cost, destination]
+    live: dict[str, list] = msgspec.field(default_factory=dict)    # call id -> [answer, cost per s, destination, identity]
+    due: Union[float, None] = None                                 # when calls in progress reach the limit
+
+
 class Features(msgspec.Struct, omit_defaults=True):
     """The anomaly model's per-extension behaviour (owned by ``anomaly``, see models/features.py)."""
     t: Union[float, None] = None                      # latest call start folded in
@@ -90,6 +102,7 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     account_failures: dict[str, TimeSet] = msgspec.field(default_factory=dict)  # registration|login -> failures
     account_sources: dict[str, list[float]] = msgspec.field(default_factory=dict)  # failing IP -> [first, last]
     next_timer: Union[float, None] = None   # core: the earliest live-call deadline of this key
+    spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
 
 
 class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
@@ -99,6 +112,7 @@ class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
     live_latest: Union[float, None] = None                                    # latest start in ``live`` (None: unknown)
     pending: dict[str, list] = msgspec.field(default_factory=dict)           # call id -> [start, identity]: to judge
     done: Intervals = msgspec.field(default_factory=Intervals)                  # completed calls [start, end)
+    spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
 
 
 class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
@@ -108,6 +122,7 @@ class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
     accounts: dict[str, float] = msgspec.field(default_factory=dict)        # failing account -> last time (bounded)
     sources: dict[str, float] = msgspec.field(default_factory=dict)         # failing source IP -> last time (bounded)
     probes: dict[str, TimeSet] = msgspec.field(default_factory=dict)        # inbound_probe: per source (bounded)
+    spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
 
 
 KeyState = Union[IpState, ExtState, TrunkState, TenantState]

@@ -78,8 +78,9 @@ class Routed:
 
 
 class Ingest:
-    def __init__(self, partitions: int, skew: float = 900.0, clock=time.time, privacy=None):
+    def __init__(self, partitions: int, skew: float = 900.0, clock=time.time, privacy=None, policy=None):
         self.partitions = partitions
+        self.policy = policy  # routes a tenant's outbound calls to its tenant key when it caps tenant-wide spend
         self.privacy = privacy  # dead letters are pseudonymised as the policy asks (streams.privacy)
         self.skew = skew
         self.clock = clock
@@ -110,6 +111,7 @@ class Ingest:
         touched: dict[tuple[str, int], Source] = {}
         where = self._where
         keys_for = Detector.keys_for
+        policy = self.policy
         for msg in messages:
             tp = (msg.topic, msg.partition)
             src = touched.get(tp)
@@ -139,7 +141,7 @@ class Ingest:
                 src.saw(event.tenant, ts)
                 entry = [src.name, msg.offset, -1 if i is None else i, raw, ts, event_ident(event)]
                 size = len(raw) + 40
-                for scope, key in keys_for(event).items():
+                for scope, key in keys_for(event, policy).items():
                     dest = where.get(key)
                     if dest is None:
                         if len(where) > 1 << 18:
