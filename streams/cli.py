@@ -170,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR")
     _policy_arg(p)
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--without", metavar="RULE[,RULE]",
+                   help="replay again with these rules off and show what each scenario's fraud cost without them")
 
     p = sub.add_parser("train", help="train the anomaly model on event history")
     p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="event files: JSONL, or Parquet (*.parquet)")

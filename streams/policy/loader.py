@@ -49,6 +49,22 @@ class Policy:
                 return t.privacy
         return self._base.privacy
 
+    def with_rules_off(self, rule_ids) -> "Policy":
+        """The same policy with these rules switched off in every tenant (``evaluate --without``)."""
+        import copy
+        from .schema import RuleSetting
+        off = RuleSetting(mode="off")
+        clone = copy.copy(self)
+
+        def switched(t: Tenant) -> Tenant:
+            t2 = copy.copy(t)
+            t2.p = t.p.model_copy(update={"rules": {**t.p.rules, **{r: off for r in rule_ids}}})
+            return t2
+        clone._base = switched(self._base)
+        clone._tenants = {n: switched(t) for n, t in self._tenants.items()}
+        clone._unknown = {}
+        return clone
+
     @classmethod
     def default(cls) -> "Policy":
         return cls(TenantPolicy(), {})

@@ -119,7 +119,7 @@ class Worker:
                                        lambda key, p: partition_of(key.encode(), parts) == p,
                                        scorer_factory, config.lateness,
                                        -(-config.max_keys // parts)) for s in SCOPES}
-        self.ingest = Ingest(parts, config.skew, privacy=policy.dlq_privacy, policy=policy)
+        self.ingest = Ingest(parts, policy, config.skew)
         self.metrics = WorkerMetrics()
         self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist, config.detections,
                                config.incidents, observe=self.metrics.count_out)

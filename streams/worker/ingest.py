@@ -78,10 +78,10 @@ class Routed:
 
 
 class Ingest:
-    def __init__(self, partitions: int, skew: float = 900.0, clock=time.time, privacy=None, policy=None):
+    def __init__(self, partitions: int, policy, skew: float = 900.0, clock=time.time):
         self.partitions = partitions
-        self.policy = policy  # routes a tenant's outbound calls to its tenant key when it caps tenant-wide spend
-        self.privacy = privacy  # dead letters are pseudonymised as the policy asks (streams.privacy)
+        self.policy = policy  # routing depends on it: a tenant that caps tenant-wide spend (spend_limit)
+        self.privacy = policy.dlq_privacy  # dead letters are pseudonymised as the policy asks (streams.privacy)
         self.skew = skew
         self.clock = clock
         self.sources: dict[tuple[str, int], Source] = {}

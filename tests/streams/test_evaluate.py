@@ -74,3 +74,31 @@ def test_committed_sim_day_meets_the_rule_targets():
     assert r["false_alerts_per_1k_extension_days"] < 1
     assert set(r) >= {"scenarios", "detection_rate", "median_time_to_detect_s", "false_alerts_per_1k_extension_days",
                       "loss_prevented"}
+
+
+def test_spend_cap_scenario_and_what_spend_limit_saves(tmp_path):
+    """The money rule on its own scenario: with a live feed the cap cuts the calls while they run, so
+    most of the fraud is saved; with completed CDRs only it learns of the money after it was spent."""
+    from streams.simulate import simulate
+    live, cdrs = tmp_path / "live", tmp_path / "cdrs"
+    simulate(2, 5, live, scenarios=["spend_cap"])
+    simulate(2, 5, cdrs, scenarios=["spend_cap"], live=False)
+    r = evaluate(live, without=["spend_limit"])
+    [sc] = r["scenarios"]
+    assert sc["detected"] and "spend_limit" in sc["rules"]
+    assert sc["fraud_cost_before_block_without"] == sc["fraud_cost_total"] > 300  # nothing else bars it
+    assert sc["fraud_cost_before_block"] < 0.25 * sc["fraud_cost_total"]
+    assert sc["saved_by"] == round(sc["fraud_cost_total"] - sc["fraud_cost_before_block"], 2)
+    assert r["false_alerts"] == 0
+    [late] = evaluate(cdrs, without=["spend_limit"])["scenarios"]
+    assert "spend_limit" in late["rules"] and late["saved_by"] < sc["saved_by"]
+
+
+def test_with_rules_off_switches_them_off_in_every_tenant():
+    from streams.policy import Policy
+    pol = Policy.from_yaml("rules: {premium_rate: {mode: report}}\ntenants:\n  acme: {home_country: GB}\n")
+    off = pol.with_rules_off(["spend_limit", "premium_rate"])
+    for name in ("default", "acme", "never-listed"):
+        assert off.tenant(name).rule("spend_limit").mode == "off"
+        assert off.tenant(name).rule("premium_rate").mode == "off"
+        assert pol.tenant(name).rule("spend_limit").mode == "enforce"  # the original is untouched

@@ -4,6 +4,7 @@ from collections import namedtuple
 
 from streams.worker import records
 from streams.worker.clock import EXPECT
+from streams.policy import Policy
 from streams.worker.ingest import Ingest, partition_of
 from tests.builders import cdr, sec
 
@@ -25,7 +26,7 @@ def unpack(routed):
 
 
 def test_each_event_goes_to_the_partition_of_each_of_its_scope_keys():
-    ing = Ingest(4, clock=lambda: NOW)
+    ing = Ingest(4, Policy.default(), clock=lambda: NOW)
     ev = cdr(t=0, src="1001", src_ip="203.0.113.9", trunk="sip1", call_id="k")
     out = unpack(ing.route(recs(ev)))
     want = {("ext", partition_of(b"ext:default/1001", 4)), ("ip", partition_of(b"ip:203.0.113.9", 4)),
@@ -36,7 +37,7 @@ def test_each_event_goes_to_the_partition_of_each_of_its_scope_keys():
 
 
 def test_bad_records_and_elements_are_dead_letters_with_where_and_why():
-    ing = Ingest(2, clock=lambda: NOW)
+    ing = Ingest(2, Policy.default(), clock=lambda: NOW)
     bad_batch = json.dumps([cdr(call_id="a"), {"type": "cdr"}]).encode()
     routed = ing.route(recs(b"{not json", bad_batch, b""))
     dead = [json.loads(d) for d in routed.dead]
@@ -46,14 +47,14 @@ def test_bad_records_and_elements_are_dead_letters_with_where_and_why():
 
 
 def test_an_event_too_far_ahead_of_the_clock_is_refused_and_moves_no_mark():
-    ing = Ingest(2, skew=900, clock=lambda: NOW)
+    ing = Ingest(2, Policy.default(), skew=900, clock=lambda: NOW)
     routed = ing.route(recs(cdr(t=0, call_id="ok"), {**cdr(call_id="future"), "start": "2199-01-01T00:00:00Z"}))
     assert routed.events == 1 and "ahead of the worker's clock" in json.loads(routed.dead[0])["reason"]
     assert ing.sources[("p.cdr", 0)].wm < NOW
 
 
 def test_marks_follow_the_events_they_cover_and_name_every_source():
-    ing = Ingest(1, clock=lambda: NOW)
+    ing = Ingest(1, Policy.default(), clock=lambda: NOW)
     ing.expect({"p.cdr": 2, "p.security": 1})
     routed = ing.route(recs(cdr(t=10, call_id="a"), cdr(t=5, call_id="b")))
     marks, entries = records.decode(routed.out[("ext", 0)][0])
@@ -64,7 +65,7 @@ def test_marks_follow_the_events_they_cover_and_name_every_source():
 
 
 def test_security_events_route_by_ip_and_account():
-    ing = Ingest(4, clock=lambda: NOW)
+    ing = Ingest(4, Policy.default(), clock=lambda: NOW)
     out = unpack(ing.route(recs(sec(account="1001"), topic="p.security")))
     assert {s for s, _ in out} == {"ip", "ext", "tenant"}  # a failure also counts across its tenant
     out = unpack(ing.route(recs(sec(account="1001", outcome="success"), topic="p.security")))
@@ -73,7 +74,7 @@ def test_security_events_route_by_ip_and_account():
 
 def test_scopes_receive_the_cleaned_event_and_read_it_without_cleaning_again():
     from streams.events import decode_checked
-    ing = Ingest(2, clock=lambda: NOW)
+    ing = Ingest(2, Policy.default(), clock=lambda: NOW)
     hostile = sec(ip="::ffff:203.0.113.9", account="10\u202e01", user_agent="x\x1b]0;t\x07")
     plain = sec(t=1, ip="198.51.100.1", account="1002")
     for batch in (recs(hostile, plain, topic="p.security"),

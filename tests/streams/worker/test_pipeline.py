@@ -41,7 +41,7 @@ def input_partitions(lines: list[bytes]) -> dict[tuple[str, int], list[Rec]]:
 def run_pipeline(lines: list[bytes], pol: Policy, seed: int, scorer_factory=None) -> dict[str, str]:
     rnd = random.Random(seed)
     sources = {tp: deque(recs) for tp, recs in input_partitions(lines).items()}
-    ingest = Ingest(PARTS, clock=lambda: NOW)
+    ingest = Ingest(PARTS, pol, clock=lambda: NOW)
     ingest.expect({"p.cdr": PARTS, "p.security": PARTS})
     runners = {s: ScopeRunner(s, pol, {}, PARTS, lambda k, p: partition_of(k.encode(), PARTS) == p, scorer_factory)
                for s in SCOPES}

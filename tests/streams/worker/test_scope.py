@@ -36,7 +36,7 @@ def alerts(out, rule):
 
 def test_rules_run_on_arrival_and_a_live_limit_fires_when_marks_pass_it():
     pol = policy("extensions:\n  '1001': {max_outbound_duration: 300}")
-    ing = Ingest(1, clock=lambda: NOW)
+    ing = Ingest(1, Policy.default(), clock=lambda: NOW)
     ing.expect({"p.cdr": 1})
     run = ScopeRunner("ext", pol, {}, 1, owns)
     out, _ = feed(run, ing, [cdr(t=0, call_id="live", phase="start"), cdr(t=0, dst="09098790000", call_id="prem")])
@@ -49,7 +49,7 @@ def test_rules_run_on_arrival_and_a_live_limit_fires_when_marks_pass_it():
 
 def test_flush_hands_over_state_and_clock_and_a_restart_continues_from_them():
     pol = policy("extensions:\n  '1001': {max_outbound_duration: 300}")
-    ing = Ingest(1, clock=lambda: NOW)
+    ing = Ingest(1, Policy.default(), clock=lambda: NOW)
     ing.expect({"p.cdr": 1})
     store: dict = {}
     run = ScopeRunner("ext", pol, store, 1, owns)
