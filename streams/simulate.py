@@ -34,7 +34,8 @@ from .numbers import number_plan
 from .rates import RateTable
 
 SCENARIOS = ("sip_scanner", "credential_stuffing", "night_pumping", "fast_pumping", "slow_pumping", "trunk_flood",
-             "long_calls", "pin_guessing", "registration_hijack", "wangiri", "spend_cap")
+             "long_calls", "pin_guessing", "registration_hijack", "wangiri", "spend_cap",
+             "account_takeover")
 EXPECTED = {
     "sip_scanner": ["scanner_user_agent", "auto_defense", "registration_lockout"],
     "credential_stuffing": ["login_lockout"],
@@ -47,6 +48,7 @@ EXPECTED = {
     "registration_hijack": ["concurrent_registrations", "remote_registration"],
     "wangiri": ["premium_rate", "international_disallowed"],
     "spend_cap": ["spend_limit"],
+    "account_takeover": ["account_takeover"],
 }
 TZ = "Europe/London"
 START = date(2026, 11, 2)  # a Monday
@@ -349,6 +351,23 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                 t += timedelta(seconds=rng.randint(60, 180))
             _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
                    [K.ext(ext.tenant, ext.number)], calls)
+        elif name == "account_takeover":
+            # A salesperson's portal password, phished: a login from abroad in a browser the account never used,
+            # then calls to Cuba (a country the business calls) from the phone's account within the hour.
+            ext = fresh("sales")
+            later = [x for x in workdays if x > days[0]] or workdays
+            t0 = _business_time(w, rng.choice(later))
+            ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": _z(t0), "service": "web", "action": "login",
+                       "account": ext.number, "src_ip": ip, "outcome": "success", "protocol": "https", "port": 443,
+                       "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"})
+            t = t0 + timedelta(minutes=rng.randint(10, 40))
+            calls = []
+            for k in range(4):
+                calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:], rng.randint(300, 900),
+                                  call_id=f"fraud-{name}-{k}", route="international", pin="ok", src_ip=ip))
+                t += timedelta(minutes=rng.randint(3, 10))
+            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number), K.ip(ip)], calls)
         elif name == "registration_hijack":
             ext = fresh("office")
             ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"

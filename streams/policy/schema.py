@@ -152,6 +152,17 @@ class SpendLimit(Strict):
     max_cost: float = Field(gt=0)
 
 
+class AccountTakeover(Strict):
+    """A sign-in (registration or login) from an address outside the LAN, or with a user agent, that the
+    account has not used within ``new_for``, then within ``window`` a call abroad, to a premium number or
+    costing at least ``per_minute`` (rule account_takeover). An account seen for less than ``history``
+    is still being learnt."""
+    new_for: Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=30 * 86400)] = 30 * 86400.0
+    window: Duration = 7200.0
+    history: Duration = 86400.0
+    per_minute: float = Field(0.5, ge=0)
+
+
 class PinFailures(Strict):
     failures: int = Field(5, gt=0)
     seconds: int = Field(600, gt=0)
@@ -223,6 +234,7 @@ class TenantPolicy(Strict):
     outbound_bar_seconds: Optional[int] = Field(3600, ge=0, description="disable_outbound duration")
     incident_seconds: int = Field(3600, gt=0, description="repeat detections within this are one incident")
     spend_limits: list[SpendLimit] = []
+    account_takeover: AccountTakeover = AccountTakeover()
     rates: Optional[str] = Field(None, description="this tenant's rate table (CSV like the shipped one); "
                                  "a relative path is read from the policy file's folder")
     trunks: dict[str, TrunkPolicy] = {}

@@ -19,8 +19,8 @@ ORDER = [
     "route_permission", "pin_failures", "time_condition", "international_disallowed", "country_code",
     "blocked_number", "unparseable_number", "premium_rate", "call_frequency", "sequential_calls", "daily_calls", "call_duration",
     "trunk_concurrency",
-    # money (each outbound call's cost against the policy's spend limits)
-    "spend_limit",
+    # money (each outbound call's cost against the policy's spend limits), and sign-ins paired with calls
+    "spend_limit", "account_takeover",
     # learnt behaviour (scores in micro-batches, see its flush hook)
     "anomaly",
 ]

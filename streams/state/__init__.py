@@ -2,8 +2,8 @@
 
 from .buffer import BufferedState
 from .schema import (STATE_TYPES, VERSION, Call, Device, ExtState, Features, Incident, IpState, KeyState,
-                     SpendWindow, StateVersionError, TenantState, TrunkState, new_state)
+                     SpendWindow, StateVersionError, Takeover, TenantState, TrunkState, new_state)
 from .timeset import Intervals, TimeSet
 
 __all__ = ["BufferedState", "STATE_TYPES", "VERSION", "Call", "Device", "ExtState", "Features", "Incident", "IpState",
-           "KeyState", "SpendWindow", "StateVersionError", "TenantState", "TrunkState", "TimeSet", "Intervals", "new_state"]
+           "KeyState", "SpendWindow", "StateVersionError", "Takeover", "TenantState", "TrunkState", "TimeSet", "Intervals", "new_state"]

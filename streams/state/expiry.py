@@ -10,7 +10,8 @@ A key is kept until the latest of:
 - the end of each incident and block it records, plus ``HORIZON`` (a permanent one keeps the key
   for ``PROFILE`` after its last event: the block itself lives on in the blocklist and actions);
 - ``PROFILE`` after its last event when it holds the anomaly model's profile of an extension
-  (destinations called, usual behaviour: the model's memory is meant to be long).
+  (destinations called, usual behaviour: the model's memory is meant to be long), or how the
+  account signs in (``account_takeover``: addresses and user agents used within ``new_for``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def expiry(st, keep: float) -> float:
             t = max(t, w.due + HORIZON)
     if isinstance(st, ExtState):
         if st.anomaly is not None:
+            t = max(t, seen + PROFILE)
+        takeover = st.account_takeover  # how the account signs in: remembered up to 30 days (new_for)
+        if takeover is not None and (takeover.ips or takeover.agents):
             t = max(t, seen + PROFILE)
         if st.next_timer is not None:
             t = max(t, st.next_timer + HORIZON)

@@ -65,6 +65,15 @@ class SpendWindow(msgspec.Struct, omit_defaults=True):
     due: Union[float, None] = None                                 # when calls in progress reach the limit
 
 
+class Takeover(msgspec.Struct, omit_defaults=True):
+    """How an account signs in, and the halves of a takeover waiting for each other (``account_takeover``)."""
+    since: Union[float, None] = None                                        # earliest sign-in known
+    ips: dict[str, list[float]] = msgspec.field(default_factory=dict)     # remote address -> sign-in times
+    agents: dict[str, list[float]] = msgspec.field(default_factory=dict)  # user-agent family -> sign-in times
+    fresh: list[list] = msgspec.field(default_factory=list)   # new sign-ins: [time, address, agent, what is new, kind]
+    calls: list[list] = msgspec.field(default_factory=list)   # risky calls: [start, call id, number, why, live]
+
+
 class Features(msgspec.Struct, omit_defaults=True):
     """The anomaly model's per-extension behaviour (owned by ``anomaly``, see models/features.py)."""
     t: Union[float, None] = None                      # latest call start folded in
@@ -102,6 +111,7 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     account_failures: dict[str, TimeSet] = msgspec.field(default_factory=dict)  # registration|login -> failures
     account_sources: dict[str, list[float]] = msgspec.field(default_factory=dict)  # failing IP -> [first, last]
     next_timer: Union[float, None] = None   # core: the earliest live-call deadline of this key
+    account_takeover: Union[Takeover, None] = None
     spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
 
 

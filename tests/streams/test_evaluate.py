@@ -102,3 +102,13 @@ def test_with_rules_off_switches_them_off_in_every_tenant():
         assert off.tenant(name).rule("spend_limit").mode == "off"
         assert off.tenant(name).rule("premium_rate").mode == "off"
         assert pol.tenant(name).rule("spend_limit").mode == "enforce"  # the original is untouched
+
+
+def test_account_takeover_scenario_is_caught_at_the_first_call(tmp_path):
+    from streams.simulate import simulate
+    simulate(3, 5, tmp_path, scenarios=["account_takeover"])
+    r = evaluate(tmp_path, without=["account_takeover"])
+    [sc] = r["scenarios"]
+    assert "account_takeover" in sc["rules"] and sc["fraud_cost_before_block"] == 0.0
+    assert sc["fraud_cost_before_block_without"] > 0 and sc["saved_by"] > 0
+    assert r["false_alerts"] == 0
