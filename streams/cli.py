@@ -196,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
 
+    p = sub.add_parser("verdict", help="HTTP service: allow or refuse a call before it is routed (docs/verdict.md)")
+    _policy_arg(p)
+    p.add_argument("--host", default=os.environ.get("TOLLGUARD_VERDICT_HOST") or "127.0.0.1")
+    p.add_argument("--port", type=int, default=int(os.environ.get("TOLLGUARD_VERDICT_PORT") or 8089))
+    p.add_argument("--fail", choices=["open", "closed"], default="open",
+                   help="when the live blocks are unknown (actions topic not read yet, broker lost): open = allow "
+                        "what the rules allow, closed = refuse with SIP 503 (default open)")
+    p.add_argument("--no-live", action="store_true", help="the policy's rules only: do not read <prefix>.actions")
+    p.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("TOLLGUARD_LOG_FORMAT") or "text")
+    p.add_argument("-v", "--verbose", action="store_true")
+
     p = sub.add_parser("schema", help="print or write the event contract's JSON Schemas")
     p.add_argument("--write", metavar="DIR", help="write <name>.schema.json files into DIR")
     return ap
@@ -208,6 +219,7 @@ COMMANDS = {
     "export": "streams.export", "train": "models.train", "topics": "streams.topics",
     "incidents": "streams.soc", "ack": "streams.soc", "resolve": "streams.soc", "unblock": "streams.soc",
     "notify": "streams.notify", "enforce": "streams.enforce", "blocks": "streams.enforce.blocks",
+    "verdict": "streams.verdict.service",
 }
 
 

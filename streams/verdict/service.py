@@ -1,0 +1,171 @@
+"""The verdict over HTTP, for an SBC or SIP proxy at call setup (docs/verdict.md).
+
+    GET /v1/verdict?tenant=T&src=EXT&dst=NUMBER&ip=ADDR[&trunk=&route=]
+    -> 200 {"verdict": "allow"|"deny", "sip_code": 200|403|603|503, "reason": ..., "rule": ..., ...}
+       400 {"error": ...} when src or dst is missing or a field is malformed
+
+The answer is also in the headers ``X-Verdict`` and ``X-Sip-Code``, for a proxy that does not read JSON.
+``GET /health`` says whether the live blocks are current; ``GET /metrics`` counts verdicts and their time.
+
+With Kafka (the default), a background task reads ``<prefix>.actions`` from its start and keeps
+reading, so a block the worker or the SOC publishes is honoured within a poll. Until the topic has
+been read to where it ended at start-up, or when the broker is lost, the live half is unknown, and
+``--fail`` decides: ``open`` allows (rules still apply), ``closed`` refuses with SIP 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from aiohttp import web
+
+from ..enforce.action import BadAction, parse
+from ..observe import Metrics
+from .judge import BadRequest, Judge, Verdict
+from .live import LiveBlocks
+
+log = logging.getLogger("tollguard.verdict")
+
+
+class LiveFeed:
+    """Reads the actions topic into :class:`LiveBlocks` (``ready`` once caught up with start-up's end)."""
+
+    def __init__(self, config, blocks: LiveBlocks):
+        self.config, self.blocks = config, blocks
+        self.ready = False
+        self.problem: str | None = "not started"
+        self.bad = 0
+
+    async def run(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from ..connect import aiokafka_kwargs
+        topic = self.config.actions
+        while True:
+            consumer = AIOKafkaConsumer(**aiokafka_kwargs(self.config), enable_auto_commit=False, group_id=None,
+                                        auto_offset_reset="earliest")
+            try:
+                await consumer.start()
+                parts = consumer.partitions_for_topic(topic) or set()
+                tps = [TopicPartition(topic, p) for p in sorted(parts)]
+                if tps:
+                    consumer.assign(tps)
+                    await consumer.seek_to_beginning(*tps)
+                    ends = await consumer.end_offsets(tps)
+                else:
+                    ends = {}
+                    self.problem = f"{topic} does not exist yet (no worker has run)"
+                while True:
+                    if not self.ready and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                        self.ready, self.problem = True, None
+                        log.warning("verdict: live blocks current (%d actions read from %s)", self.blocks.applied, topic)
+                    if not tps:
+                        await asyncio.sleep(5)
+                        break  # look for the topic again
+                    batch = await consumer.getmany(timeout_ms=200)
+                    for records in batch.values():
+                        for rec in records:
+                            try:
+                                self.blocks.apply(parse(rec.value))
+                            except BadAction:
+                                self.bad += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker went away: the live half is unknown until it is back
+                self.ready, self.problem = False, f"cannot read {topic}: {exc!r}"[:300]
+                log.warning("verdict: %s; retrying in 5 s", self.problem)
+                await asyncio.sleep(5)
+            finally:
+                await consumer.stop()
+
+
+def make_app(judge: Judge, feed: LiveFeed | None, fail: str = "open", metrics: Metrics | None = None) -> web.Application:
+    metrics = metrics or Metrics("verdict")
+    served = metrics.counter("tollguard_verdicts_total", "Verdicts given.", ("verdict", "source"))
+    bad = metrics.counter("tollguard_verdict_bad_requests_total", "Requests refused as malformed.")
+    took = metrics.histogram("tollguard_verdict_seconds", "Time to decide, in the handler.",
+                             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
+
+    async def verdict(request: web.Request) -> web.Response:
+        t0 = time.perf_counter()
+        q = request.query
+        try:
+            if feed is not None and not feed.ready and fail == "closed":
+                v = Verdict(False, 503, f"live blocks unknown ({feed.problem}); failing closed", None, "failure")
+            else:
+                v = judge.verdict(q.get("tenant", "default"), q.get("src", ""), q.get("dst", ""), q.get("ip") or None,
+                                  q.get("trunk") or None, q.get("route") or None)
+                if feed is not None and not feed.ready and v.allow:
+                    v.reason += f" (live blocks unknown: {feed.problem}; failing open)"
+                    v.source = "failure"
+        except BadRequest as exc:
+            bad.inc()
+            return web.json_response({"error": str(exc)}, status=400)
+        except Exception as exc:  # a verdict must come back either way
+            log.exception("verdict: failed")
+            ok = fail == "open"
+            v = Verdict(ok, 200 if ok else 503, f"no verdict ({type(exc).__name__}); failing {fail}", None, "failure")
+        served.labels("allow" if v.allow else "deny", v.source).inc()
+        took.observe(time.perf_counter() - t0)
+        body = v.as_dict()
+        return web.Response(text=json.dumps(body), content_type="application/json",
+                            headers={"X-Verdict": body["verdict"], "X-Sip-Code": str(v.sip_code)})
+
+    async def health(request: web.Request) -> web.Response:
+        live = "off" if feed is None else ("current" if feed.ready else "unknown")
+        detail = {"service": "verdict", "live": live, "fail": fail,
+                  "blocks": len(judge.live.until) if judge.live is not None else 0}
+        if feed is not None:
+            detail.update(actions_read=feed.blocks.applied, unreadable=feed.bad, problem=feed.problem)
+        return web.json_response(detail, status=200 if live != "unknown" else 503)
+
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    app = web.Application()
+    app.router.add_get("/v1/verdict", verdict)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", prometheus)
+
+    if feed is not None:
+        async def start_feed(app):
+            app["feed"] = asyncio.create_task(feed.run())
+
+        async def stop_feed(app):
+            app["feed"].cancel()
+            try:
+                await app["feed"]
+            except (asyncio.CancelledError, Exception):
+                pass
+        app.on_startup.append(start_feed)
+        app.on_cleanup.append(stop_feed)
+    return app
+
+
+def main(args) -> int:
+    from ..observe import setup_logging
+    from ..policy import Policy, PolicyError
+    setup_logging(args.log_format, "INFO" if args.verbose else "WARNING")
+    try:
+        policy = Policy.load(args.policy) if args.policy else Policy.default()
+    except (PolicyError, OSError) as exc:
+        print(f"verdict: {exc}")
+        return 2
+    blocks = None if args.no_live else LiveBlocks()
+    feed = None
+    if blocks is not None:
+        from ..config import Config
+        feed = LiveFeed(Config.from_env(), blocks)
+    app = make_app(Judge(policy, blocks), feed, args.fail)
+    # start-up objects (phone metadata, the policy, libraries) never die: keep them out of full collections,
+    # which would otherwise stall a verdict for milliseconds now and then
+    import gc
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    log.warning("verdict: http://%s:%d/v1/verdict (live blocks %s, failing %s)", args.host, args.port,
+                "off" if feed is None else "from Kafka", args.fail)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
