@@ -37,6 +37,7 @@ TARGETS = {
     "p99_ms": 200,               # at 1,000 one-event records/s
     "state_bytes": 1024,
     "model_cost": 0.20,          # the anomaly model's share added to replay's cost per event (issue 14)
+    "verdict_p99_ms": 5.0,       # tollguard verdict at 1,000 requests/s (issue 15)
 }
 
 
@@ -124,6 +125,12 @@ def median_of(runs: int, fn, label: str, key: str = "events_per_s") -> dict:
     return {**best, key: med, "runs": [round(v, 1) for v in values]}
 
 
+def verdict_load(seconds: float) -> dict:
+    cmd = [sys.executable, str(ROOT / "bench" / "verdict_load.py"), "--rate", "1000", "--seconds", str(seconds)]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(r.stdout)
+
+
 def broker_up() -> bool:
     """Start the project's broker unless one answers; True if we started it."""
     if subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "status"], capture_output=True).returncode == 0:
@@ -195,6 +202,10 @@ def report(m: dict, r: dict, runs: int, quick: bool) -> str:
     L.append(f"| the anomaly model adds ≤ {TARGETS['model_cost']:.0%} to replay's cost per event | {model_cost:.0%} "
              f"({fmt(model['events_per_s'])} vs {fmt(rules['events_per_s'])} events/s) "
              f"| {verdict(model_cost <= TARGETS['model_cost'])} |")
+    ver = r.get("verdict")
+    if ver:
+        L.append(f"| `tollguard verdict` p99 ≤ {TARGETS['verdict_p99_ms']:g} ms at 1,000 requests/s | p99 {ver['p99_ms']:.2f} ms "
+                 f"(p50 {ver['p50_ms']:.2f} ms; runs {', '.join(f'{v:.2f}' for v in ver['runs'])}) | {verdict(ver['p99_ms'] <= TARGETS['verdict_p99_ms'])} |")
     L.append(f"| ≤ 1 KB state per active extension | {fmt(state_max)} bytes (serialized, in the changelog) "
              f"| {verdict(state_max <= TARGETS['state_bytes'])} |")
     L.append(f"| linear growth (10× events → ≤ 12.5× time; 10× keys → ≤ 2× time at equal events) | "
@@ -272,11 +283,27 @@ def report(m: dict, r: dict, runs: int, quick: bool) -> str:
              f"took {t_keys:.2f}× the time and held {state_keys_ratio:.1f}× the extension keys.")
     L.append("")
     L += flood_section(r)
+    L += verdict_section(r)
     hist = ROOT / "bench" / "HISTORY.md"
     if hist.exists():
         L.append(hist.read_text().rstrip())
         L.append("")
     return "\n".join(L) + "\n"
+
+
+def verdict_section(r: dict) -> list[str]:
+    v = r.get("verdict")
+    if not v:
+        return []
+    return ["## 6. Verdict service (`tollguard verdict`, real HTTP server)", "",
+            f"`bench/verdict_load.py`: the server in its own process (`--no-live`, the example policy), a client process "
+            f"sending {v['requests']:,} requests over {v['seconds']:g} s on a fixed schedule of {v['rate']:,.0f}/s (open "
+            "loop: each latency runs from when its request was due, so a stall shows as latency). A mix of national, "
+            "mobile, premium, international, blocked and emergency calls over keep-alive connections.", "",
+            "| p50 | p90 | p99 | max | achieved | errors | verdicts |", "|---:|---:|---:|---:|---:|---:|---|",
+            f"| {v['p50_ms']:.2f} ms | {v['p90_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['max_ms']:.1f} ms | "
+            f"{v['achieved_per_s']:,.0f}/s | {v['errors']} | {', '.join(f'{k} {n:,}' for k, n in sorted(v['verdicts'].items()))} |",
+            "", f"p99 of each run: {', '.join(f'{x:.2f} ms' for x in v['runs'])} (the median run is shown).", ""]
 
 
 def flood_section(r: dict) -> list[str]:
@@ -352,6 +379,9 @@ def main() -> int:
     finally:
         if started:
             subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "down"])
+
+    # the verdict service, against the real server (its rules only: --no-live)
+    r["verdict"] = median_of(a.runs, lambda: verdict_load(5 if q else 20), "verdict at 1,000 requests/s", key="p99_ms")
 
     # 2. the replay core on a larger simulated set, and its growth
     sim = simulated(60_000 if q else 1_000_000)
