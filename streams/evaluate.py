@@ -64,17 +64,23 @@ def score(labels: dict, records: list, calls: dict[str, dict]) -> dict:
     for a in actions:
         if a.kind == "hangup_call" and (a.target not in hangups or a.ts < hangups[a.target]):
             hangups[a.target] = a.ts
-    explained: set[str] = set()  # tenant-wide alerts (a tenant's or a country's spend) that a scenario's calls explain
+    explained: set[str] = set()  # tenant-wide alerts that name numbers a scenario's fraud calls dialled
     for sc in labels["scenarios"]:
         subjects = set(sc["subjects"])
         start, end = _t(sc["start"]), _t(sc["end"])
         fraud = [calls[c] for c in sc.get("fraud_calls", []) if c in calls]
-        paying = {c["tenant"] for c in fraud if c["cost"] > 0}
-        wide = [a for a in alerts if a.subject_type in WIDE and a.tenant in paying and start <= a.ts <= end + _reach(a)]
+        dialled = {(c["tenant"], c.get("e164")) for c in fraud}
+        wide = [a for a in alerts if a.subject_type in WIDE and start <= a.ts <= end + _reach(a)
+                and any((a.tenant, n) in dialled for n in _numbers(a))]
         explained.update(a.alert_id for a in wide)
         mine = [a for a in alerts if subject_of(a) & subjects and start <= a.ts <= end + GRACE] + wide
         fraud_subjects = subjects | {K.ext(c["tenant"], c["src"]) for c in fraud}
         blocks = [a.ts for a in actions if subject_of(a) & fraud_subjects and start <= a.ts <= end + GRACE]
+        # a number blocked before the fraud calls it (a Wangiri callback) stops them too
+        numbers = [a for a in actions if a.kind == "block_number" and start <= a.ts <= end + GRACE]
+        if numbers:
+            blocks += [a.ts for a in numbers for c in fraud
+                       if c["tenant"] == a.tenant and c.get("e164", "").startswith(a.target) and a.ts <= c["start"]]
         first_block = min(blocks) if blocks else None
         before = [c for c in fraud if c["call_id"] not in hangups and (first_block is None or c["start"] <= first_block)]
         # a call cut while it ran still cost what it spent until the hang-up
@@ -105,6 +111,13 @@ def score(labels: dict, records: list, calls: dict[str, dict]) -> dict:
         "loss_prevented": round(sum(s["fraud_cost_total"] - s["fraud_cost_before_block"] for s in scenarios), 2),
         "false_alert_rules": sorted({a.rule for a in false_alerts}),
     }
+
+
+def _numbers(a: Alert) -> list[str]:
+    """The numbers a tenant-wide alert names: a spend limit's top destinations, a Wangiri burst's callers."""
+    ev = a.evidence if isinstance(a.evidence, dict) else {}
+    out = [d.get("destination") for d in ev.get("top_destinations", []) if isinstance(d, dict)]
+    return [n for n in out + list(ev.get("callers", [])) if isinstance(n, str)]
 
 
 def _reach(a: Alert) -> timedelta:
@@ -152,7 +165,8 @@ def _evaluate(d: Path, labels: dict, policy: Policy, scorer) -> dict:
             talk = ev.billsec or 0.0
             answer = ev.answer or (ev.start + timedelta(seconds=(ev.duration or talk) - talk))
             calls[ev.call_id] = {"call_id": ev.call_id, "start": ev.start, "cost": ev.cost or 0.0, "src": ev.src,
-                                 "tenant": ev.tenant, "billsec": talk, "answer": answer}
+                                 "tenant": ev.tenant, "billsec": talk, "answer": answer,
+                                 "e164": policy.tenant(ev.tenant).numbers.classify(ev.dst).e164 or ev.dst}
     result = score(labels, records, calls)
     result["events"] = stats.events
     return result

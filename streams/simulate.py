@@ -46,7 +46,7 @@ EXPECTED = {
     "long_calls": ["call_duration"],
     "pin_guessing": ["pin_failures"],
     "registration_hijack": ["concurrent_registrations", "remote_registration"],
-    "wangiri": ["premium_rate", "international_disallowed"],
+    "wangiri": ["wangiri_inbound", "premium_rate", "international_disallowed"],
     "spend_cap": ["spend_limit"],
     "account_takeover": ["account_takeover"],
 }

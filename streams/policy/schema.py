@@ -163,6 +163,17 @@ class AccountTakeover(Strict):
     per_minute: float = Field(0.5, ge=0)
 
 
+class Wangiri(Strict):
+    """More than ``calls`` one-ring inbound calls (unanswered, ringing at most ``max_ring`` s) from callers
+    in one foreign country within ``seconds``, to at least ``extensions`` extensions: a Wangiri burst
+    (rule wangiri_inbound). The callers' numbers are blocked for ``block_seconds`` so callbacks fail."""
+    calls: int = Field(10, gt=0)
+    seconds: Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=86400)] = 600.0
+    max_ring: float = Field(10, gt=0)
+    extensions: int = Field(5, gt=0)
+    block_seconds: Optional[int] = Field(604800, ge=0)
+
+
 class PinFailures(Strict):
     failures: int = Field(5, gt=0)
     seconds: int = Field(600, gt=0)
@@ -235,6 +246,7 @@ class TenantPolicy(Strict):
     incident_seconds: int = Field(3600, gt=0, description="repeat detections within this are one incident")
     spend_limits: list[SpendLimit] = []
     account_takeover: AccountTakeover = AccountTakeover()
+    wangiri: Wangiri = Wangiri()
     rates: Optional[str] = Field(None, description="this tenant's rate table (CSV like the shipped one); "
                                  "a relative path is read from the policy file's folder")
     trunks: dict[str, TrunkPolicy] = {}

@@ -74,6 +74,13 @@ class Takeover(msgspec.Struct, omit_defaults=True):
     calls: list[list] = msgspec.field(default_factory=list)   # risky calls: [start, call id, number, why, live]
 
 
+class OneRing(msgspec.Struct, omit_defaults=True):
+    """One-ring inbound calls from one country (``wangiri_inbound``)."""
+    calls: TimeSet = msgspec.field(default_factory=TimeSet)
+    callers: dict[str, float] = msgspec.field(default_factory=dict)   # calling number -> latest call
+    targets: dict[str, float] = msgspec.field(default_factory=dict)   # extension rung -> latest call
+
+
 class Features(msgspec.Struct, omit_defaults=True):
     """The anomaly model's per-extension behaviour (owned by ``anomaly``, see models/features.py)."""
     t: Union[float, None] = None                      # latest call start folded in
@@ -132,6 +139,7 @@ class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
     accounts: dict[str, float] = msgspec.field(default_factory=dict)        # failing account -> last time (bounded)
     sources: dict[str, float] = msgspec.field(default_factory=dict)         # failing source IP -> last time (bounded)
     probes: dict[str, TimeSet] = msgspec.field(default_factory=dict)        # inbound_probe: per source (bounded)
+    wangiri_inbound: dict[str, OneRing] = msgspec.field(default_factory=dict)  # per calling country (bounded)
     spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
 
 
