@@ -173,18 +173,18 @@ def _evaluate(d: Path, labels: dict, policy: Policy, scorer) -> dict:
 
 
 def table(r: dict) -> str:
-    rows = [f"{'scenario':<22} {'detected':<8} {'ttd s':>8} {'calls<blk':>9} {'cost<blk $':>11} {'total $':>9}  rules"]
+    rows = [f"{'scenario':<23} {'detected':<8} {'ttd s':>8} {'calls<blk':>9} {'cost<blk $':>11} {'total $':>9}  rules"]
     for s in r["scenarios"]:
         ttd = "-" if s["time_to_detect_s"] is None else f"{s['time_to_detect_s']:.1f}"
-        rows.append(f"{s['name']:<22} {'yes' if s['detected'] else 'NO':<8} {ttd:>8} "
+        rows.append(f"{s['name']:<23} {'yes' if s['detected'] else 'NO':<8} {ttd:>8} "
                     f"{s['fraud_calls_before_block']:>4}/{s['fraud_calls']:<4} {s['fraud_cost_before_block']:>11.2f} "
                     f"{s['fraud_cost_total']:>9.2f}  {', '.join(s['rules'])}")
     if "without" in r:
         rows.append("")
         rows.append(f"the same without {', '.join(r['without'])}:")
-        rows.append(f"{'scenario':<22} {'detected':<8} {'cost<blk $':>11} {'saved $':>9}")
+        rows.append(f"{'scenario':<23} {'detected':<8} {'cost<blk $':>11} {'saved $':>9}")
         for s in r["scenarios"]:
-            rows.append(f"{s['name']:<22} {'yes' if s['detected_without'] else 'NO':<8} "
+            rows.append(f"{s['name']:<23} {'yes' if s['detected_without'] else 'NO':<8} "
                         f"{s['fraud_cost_before_block_without']:>11.2f} {s['saved_by']:>9.2f}")
     rows.append("")
     rows.append(f"detection rate {r['detection_rate']:.0%}   median time to detect {r['median_time_to_detect_s']} s   "

@@ -35,7 +35,7 @@ from .rates import RateTable
 
 SCENARIOS = ("sip_scanner", "credential_stuffing", "night_pumping", "fast_pumping", "slow_pumping", "trunk_flood",
              "long_calls", "pin_guessing", "registration_hijack", "wangiri", "spend_cap",
-             "account_takeover")
+             "account_takeover", "distributed_brute_force")
 EXPECTED = {
     "sip_scanner": ["scanner_user_agent", "auto_defense", "registration_lockout"],
     "credential_stuffing": ["login_lockout"],
@@ -49,6 +49,7 @@ EXPECTED = {
     "wangiri": ["wangiri_inbound", "premium_rate", "international_disallowed"],
     "spend_cap": ["spend_limit"],
     "account_takeover": ["account_takeover"],
+    "distributed_brute_force": ["account_lockout"],
 }
 TZ = "Europe/London"
 START = date(2026, 11, 2)  # a Monday
@@ -368,6 +369,21 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                                   call_id=f"fraud-{name}-{k}", route="international", pin="ok", src_ip=ip))
                 t += timedelta(minutes=rng.randint(3, 10))
             _label(w, name, t0, t, [K.ext(ext.tenant, ext.number), K.ip(ip)], calls)
+        elif name == "distributed_brute_force":
+            # A botnet guesses one account's SIP password slowly: each of 300 addresses tries once an hour, so
+            # no address ever comes near a per-IP lockout; only counting per account sees it.
+            ext = fresh("office")
+            t0 = w.local(d, rng.uniform(0, 18))
+            ips = [f"{rng.choice([5, 31, 37, 45, 77, 89, 93, 109, 176, 185])}.{rng.randint(0, 255)}."
+                   f"{rng.randint(0, 255)}.{rng.randint(1, 254)}" for _ in range(300)]
+            ua = rng.choice(["Asterisk PBX 16.28.0", "Z 5.6.3 v2.10.19.9", "MicroSIP/3.21.3"])
+            for hour in range(6):
+                for ip in ips:
+                    t = t0 + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
+                    w.add(t, {"type": "security", "tenant": ext.tenant, "ts": _z(t), "service": "sip",
+                              "action": "register", "account": ext.number, "src_ip": ip, "outcome": "failure",
+                              "user_agent": ua, "protocol": "udp", "port": 5060})
+            _label(w, name, t0, t0 + timedelta(hours=6), [K.ext(ext.tenant, ext.number)], [])
         elif name == "registration_hijack":
             ext = fresh("office")
             ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"

@@ -9,8 +9,9 @@ The answer is also in the headers ``X-Verdict`` and ``X-Sip-Code``, for a proxy 
 
 With Kafka (the default), a background task reads ``<prefix>.actions`` from its start and keeps
 reading, so a block the worker or the SOC publishes is honoured within a poll. Until the topic has
-been read to where it ended at start-up, or when the broker is lost, the live half is unknown, and
-``--fail`` decides: ``open`` allows (rules still apply), ``closed`` refuses with SIP 503.
+been read to where it ended at start-up (the broker unreachable, the topic missing), the live half is
+unknown, and ``--fail`` decides: ``open`` allows (rules still apply), ``closed`` refuses with SIP 503.
+A broker lost after that leaves the blocks known so far in force while the client reconnects.
 """
 
 from __future__ import annotations
@@ -40,30 +41,27 @@ class LiveFeed:
         self.bad = 0
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import AIOKafkaConsumer
         from ..connect import aiokafka_kwargs
         topic = self.config.actions
         while True:
-            consumer = AIOKafkaConsumer(**aiokafka_kwargs(self.config), enable_auto_commit=False, group_id=None,
-                                        auto_offset_reset="earliest")
+            # subscribed without a group: every partition of the topic, from its start, found as soon as it exists
+            consumer = AIOKafkaConsumer(topic, **aiokafka_kwargs(self.config), enable_auto_commit=False,
+                                        group_id=None, auto_offset_reset="earliest", metadata_max_age_ms=5000)
             try:
                 await consumer.start()
-                parts = consumer.partitions_for_topic(topic) or set()
-                tps = [TopicPartition(topic, p) for p in sorted(parts)]
-                if tps:
-                    consumer.assign(tps)
-                    await consumer.seek_to_beginning(*tps)
-                    ends = await consumer.end_offsets(tps)
-                else:
-                    ends = {}
-                    self.problem = f"{topic} does not exist yet (no worker has run)"
+                ends: dict | None = None
                 while True:
-                    if not self.ready and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
-                        self.ready, self.problem = True, None
-                        log.warning("verdict: live blocks current (%d actions read from %s)", self.blocks.applied, topic)
+                    tps = consumer.assignment()
                     if not tps:
-                        await asyncio.sleep(5)
-                        break  # look for the topic again
+                        self.problem = f"{topic} does not exist yet (no worker has run)"
+                    elif ends is None:
+                        ends = await consumer.end_offsets(list(tps))  # where it ended at start-up
+                    if tps and ends is not None and not self.ready:
+                        if all([await consumer.position(tp) >= ends.get(tp, 0) for tp in tps]):
+                            self.ready, self.problem = True, None
+                            log.warning("verdict: live blocks current (%d actions read from %s)",
+                                        self.blocks.applied, topic)
                     batch = await consumer.getmany(timeout_ms=200)
                     for records in batch.values():
                         for rec in records:
