@@ -69,6 +69,9 @@ class Cdr(msgspec.Struct, tag_field="type", tag="cdr", kw_only=True, omit_defaul
     user_agent: OptText = None
     pin: Union[Literal["ok", "bad"], None] = None
     cost: Union[Annotated[float, msgspec.Meta(ge=0)], None] = None
+    forwarded_from: OptText = None   # the extension whose call forwarding placed this call
+    transferred_by: OptText = None   # the extension (or party) that transferred the call out
+    diversion: OptText = None        # the SIP Diversion / History-Info number the call was diverted from
 
     def check(self) -> None:
         """What the schema cannot say (decode_event runs it; internal re-reads of checked events do not)."""

@@ -21,6 +21,7 @@ templates and spreadsheet re-saves. docs/intake.md has the keys; an example::
       channel: channel      # trunk from the channel names (or trunk: a gateway column)
       dstchannel: dstchannel
       src_ip: network_addr
+      forwarded_from: fwd_ext   # who forwarded or transferred the call (forwarding_abuse), when the export says
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from .common import AdapterError, number
 from .meaning import trunk_of
 
 FIELDS = ("start", "src", "dst", "context", "direction", "answer", "end", "duration", "billsec", "disposition",
-          "call_id", "linkedid", "channel", "dstchannel", "trunk", "src_ip", "accountcode")
+          "call_id", "linkedid", "channel", "dstchannel", "trunk", "src_ip", "accountcode", "forwarded_from",
+          "transferred_by", "diversion")
 _DIRECTIONS = {"inbound": "inbound", "in": "inbound", "incoming": "inbound", "outbound": "outbound",
                "out": "outbound", "outgoing": "outbound", "internal": "internal", "int": "internal",
                "local": "internal"}
@@ -78,7 +80,8 @@ class Mapping(BaseModel):
                          src=src, dst=dst, duration=duration, billsec=number(get("billsec"), "billsec"),
                          direction=direction, disposition=disp, call_id=call_id, trunk=trunk or None,
                          context=get("context") or None, src_ip=get("src_ip") or None,
-                         accountcode=get("accountcode") or None)
+                         accountcode=get("accountcode") or None, forwarded_from=get("forwarded_from") or None,
+                         transferred_by=get("transferred_by") or None, diversion=get("diversion") or None)
 
 
 class MapError(ValueError):

@@ -174,6 +174,12 @@ class Wangiri(Strict):
     block_seconds: Optional[int] = Field(604800, ge=0)
 
 
+class Forwarding(Strict):
+    """May a call placed by call forwarding or transfer go abroad, or to a premium number (rule forwarding_abuse)?"""
+    international: bool = False
+    premium: bool = False
+
+
 class PinFailures(Strict):
     failures: int = Field(5, gt=0)
     seconds: int = Field(600, gt=0)
@@ -247,6 +253,7 @@ class TenantPolicy(Strict):
     spend_limits: list[SpendLimit] = []
     account_takeover: AccountTakeover = AccountTakeover()
     wangiri: Wangiri = Wangiri()
+    forwarding: Forwarding = Forwarding()
     rates: Optional[str] = Field(None, description="this tenant's rate table (CSV like the shipped one); "
                                  "a relative path is read from the policy file's folder")
     trunks: dict[str, TrunkPolicy] = {}

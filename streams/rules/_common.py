@@ -73,14 +73,15 @@ def is_registration(ev) -> bool:
 
 
 def window_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, span: float,
-                keep: int | None = None) -> list[tuple[float, int]]:
+                keep: int | None = None, ident: int | None = None) -> list[tuple[float, int]]:
     """Add this event (its identity at ``time``) to a sliding window and yield ``(instant, count)`` for
     the first window end of each epoch at which more than ``limit`` entries fall within ``seconds``.
 
-    Nothing when the event was already counted. Late events are put in order, so they raise what
+    Nothing when the event was already counted (by its identity, or ``ident`` when the rule counts
+    something else, such as its source). Late events are put in order, so they raise what
     they would have raised on time; the window keeps what a late event can still need (``HORIZON``).
     """
-    i = window.add(time, ctx.ident)
+    i = window.add(time, ctx.ident if ident is None else ident)
     if i < 0:
         return []
     hits = window.exceeded(i, seconds, limit)

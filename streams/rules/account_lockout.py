@@ -13,6 +13,9 @@ recent sources.
 
 from .contract import Order
 
+from zlib import crc32
+from bisect import bisect_left, bisect_right
+
 from ._common import is_registration, window_hits
 from ..state import TimeSet
 
@@ -22,6 +25,7 @@ EVENTS = ("security",)
 WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "alert"
 SOURCES = 8  # recent source addresses kept per account, for the evidence
+KEEP = 4096  # failures kept per account: a flood arriving out of order is still counted within its window
 
 
 def check(ctx, ev) -> None:
@@ -41,12 +45,29 @@ def check(ctx, ev) -> None:
             del sources[ip]
     account = f"{ctx.tenant.name}/{ev.account}"
     actions = [Order("lock_account", account, cfg.block_seconds)]
-    for at, n in window_hits(ctx, window, ctx.ts, cfg.seconds, cfg.failures - 1, ctx.span(actions)):
-        during = sorted(ip for ip, (first, last) in sources.items() if first <= at and last >= at - cfg.seconds)
-        if len(during) < 2:
+    # each failure is counted as (instant, source): how many sources took part is read from the window
+    # itself, whatever order the failures arrived in
+    source = crc32(ev.src_ip.encode())
+    for at, n in window_hits(ctx, window, ctx.ts, cfg.seconds, cfg.failures - 1, ctx.span(actions),
+                             keep=KEEP, ident=source):
+        if _sources_in(window, at, cfg.seconds) < 2:
             continue
+        during = sorted(ip for ip, (first, last) in sources.items() if first <= at and last >= at - cfg.seconds)
         ctx.emit(RULE, SEVERITY, "account", ev.account,
                  f"Account {ev.account} locked: {n} failed {kind}s in {cfg.seconds} s from "
-                 f"{len(during)}{'+' if len(sources) == SOURCES else ''} source addresses",
+                 f"{'more than one' if len(during) < 2 else len(during)}{'+' if len(sources) == SOURCES else ''} "
+                 "source addresses",
                  {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": during, "service": ev.service},
                  actions, variant=kind, at=at)
+
+
+def _sources_in(window: TimeSet, at: float, seconds: float) -> int:
+    """Distinct sources among the failures in the window ending at ``at`` (stops counting at two)."""
+    lo, hi = bisect_right(window.t, at - seconds), bisect_right(window.t, at)
+    first = None
+    for k in range(lo, hi):
+        if first is None:
+            first = window.ids[k]
+        elif window.ids[k] != first:
+            return 2
+    return 0 if first is None else 1

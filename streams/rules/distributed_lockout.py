@@ -10,7 +10,11 @@ action: the sources are many and change; the alert names the most recent ones an
 under attack, for the SOC to act (raise the guide's lockouts, restrict registration by country).
 """
 
+from bisect import bisect_right
+from zlib import crc32
+
 from ._common import names_during, note_name, window_hits
+from ..epochs import HORIZON
 from ..state import TimeSet
 
 RULE = "distributed_lockout"
@@ -18,7 +22,8 @@ SCOPE = "tenant"
 EVENTS = ("security",)
 WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules.event_kind)
 SEVERITY = "critical"
-KEEP = 64  # recent accounts and sources remembered per tenant
+KEEP = 64  # recent accounts and sources named in the evidence
+DISTINCT_KEEP = 4096  # failures kept per tenant to count distinct sources and accounts in any order
 
 
 def check(ctx, ev) -> None:
@@ -26,18 +31,42 @@ def check(ctx, ev) -> None:
     st = ctx.st
     if st.failures is None:
         st.failures = TimeSet()
+    if st.failure_sources is None:
+        st.failure_sources, st.failure_accounts = TimeSet(), TimeSet()
     note_name(st.sources, ev.src_ip, ctx.ts, KEEP)
     if ev.account:
         note_name(st.accounts, ev.account, ctx.ts, KEEP)
-    for at, n in window_hits(ctx, st.failures, ctx.ts, cfg.seconds, cfg.failures, ctx.span(), keep=4 * cfg.failures):
+    # how many sources and accounts took part is read from windows of (instant, source) and (instant, account),
+    # so it does not depend on the order the failures arrive in
+    _note(ctx, st.failure_sources, ev.src_ip, cfg.seconds)
+    _note(ctx, st.failure_accounts, ev.account or "", cfg.seconds)
+    for at, n in window_hits(ctx, st.failures, ctx.ts, cfg.seconds, cfg.failures, ctx.span(), keep=DISTINCT_KEEP):
+        n_sources = _distinct(st.failure_sources, at, cfg.seconds, cfg.sources)
+        n_accounts = _distinct(st.failure_accounts, at, cfg.seconds, cfg.accounts)
+        if n_sources < cfg.sources or n_accounts < cfg.accounts:
+            continue
         sources = names_during(st.sources, at, cfg.seconds)
         accounts = names_during(st.accounts, at, cfg.seconds)
-        if len(sources) < min(cfg.sources, KEEP) or len(accounts) < min(cfg.accounts, KEEP):
-            continue
         plus = lambda d: "+" if len(d) >= KEEP else ""  # noqa: E731
         ctx.emit(RULE, SEVERITY, "tenant", ctx.tenant.name,
                  f"Distributed brute force on tenant {ctx.tenant.name}: {n} failed logins and registrations in "
-                 f"{cfg.seconds} s from {len(sources)}{plus(sources)} addresses against "
-                 f"{len(accounts)}{plus(accounts)} accounts",
+                 f"{cfg.seconds} s from {max(n_sources, len(sources))}{plus(sources)} addresses against "
+                 f"{max(n_accounts, len(accounts))}{plus(accounts)} accounts",
                  {"failures": n, "seconds": cfg.seconds, "sources": sources[-16:], "accounts": accounts[-16:]},
                  [], variant="tenant", at=at)
+
+
+def _note(ctx, window: TimeSet, name: str, seconds: float) -> None:
+    window.add(ctx.ts, crc32(name.encode()))
+    window.prune(ctx.settled - seconds - HORIZON, DISTINCT_KEEP)
+
+
+def _distinct(window: TimeSet, at: float, seconds: float, enough: int) -> int:
+    """Distinct names among the entries of the window ending at ``at`` (stops once ``enough`` are found)."""
+    seen: set[int] = set()
+    ids = window.ids
+    for k in range(bisect_right(window.t, at - seconds), bisect_right(window.t, at)):
+        seen.add(ids[k])
+        if len(seen) >= enough:
+            break
+    return len(seen)

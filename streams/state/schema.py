@@ -136,6 +136,8 @@ class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
     last: Union[float, None] = None
     failures: Union[TimeSet, None] = None                                    # distributed_lockout
+    failure_sources: Union[TimeSet, None] = None     # distributed_lockout: each failure as (instant, its source)
+    failure_accounts: Union[TimeSet, None] = None    # distributed_lockout: each failure as (instant, its account)
     accounts: dict[str, float] = msgspec.field(default_factory=dict)        # failing account -> last time (bounded)
     sources: dict[str, float] = msgspec.field(default_factory=dict)         # failing source IP -> last time (bounded)
     probes: dict[str, TimeSet] = msgspec.field(default_factory=dict)        # inbound_probe: per source (bounded)
