@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(RFC 3339, epoch seconds, or 'wall'), as the worker does against its clock")
     p.add_argument("--max-keys", type=int, default=MAX_KEYS, metavar="N",
                    help=f"keys of state held per scope before the oldest is evicted (default {MAX_KEYS:,})")
+    p.add_argument("--ranges", metavar="FILE", help="high-risk number ranges for every tenant (CSV prefix,label,"
+                   "source,expires; rule high_risk_range), over the policy's own")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL event files, '-' for stdin")
 
     p = sub.add_parser("worker", help="run the Faust worker on Kafka")
@@ -207,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("TOLLGUARD_LOG_FORMAT") or "text")
     p.add_argument("-v", "--verbose", action="store_true")
 
+    p = sub.add_parser("ranges", help="manage the high-risk number ranges on <prefix>.ranges (docs/ranges.md)")
+    rsub = p.add_subparsers(dest="ranges_cmd", required=True)
+    r = rsub.add_parser("load", help="list the ranges of a CSV file (prefix,label,source,expires) on the topic")
+    r.add_argument("file")
+    r.add_argument("--remove", action="store_true", help="take these prefixes off the list instead")
+    r = rsub.add_parser("list", help="the ranges listed now")
+    r.add_argument("--all", action="store_true", help="expired ones too")
+    r.add_argument("--format", choices=["table", "jsonl"], default="table")
+    r.add_argument("--timeout", type=float, default=30.0)
+
     p = sub.add_parser("schema", help="print or write the event contract's JSON Schemas")
     p.add_argument("--write", metavar="DIR", help="write <name>.schema.json files into DIR")
     return ap
@@ -219,7 +231,7 @@ COMMANDS = {
     "export": "streams.export", "train": "models.train", "topics": "streams.topics",
     "incidents": "streams.soc", "ack": "streams.soc", "resolve": "streams.soc", "unblock": "streams.soc",
     "notify": "streams.notify", "enforce": "streams.enforce", "blocks": "streams.enforce.blocks",
-    "verdict": "streams.verdict.service",
+    "verdict": "streams.verdict.service", "ranges": "streams.ranges_cli",
 }
 
 

@@ -180,6 +180,10 @@ class Config:
         return self.topic("blocklist")
 
     @property
+    def ranges(self) -> str:
+        return self.topic("ranges")
+
+    @property
     def dlq(self) -> str:
         return self.topic("dlq")
 

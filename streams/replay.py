@@ -165,6 +165,13 @@ def main(args) -> int:
     policy = Policy.load(args.policy) if args.policy else Policy.default()
     for w in policy.warnings:  # valid, but probably not meant (streams.policy_lint)
         print(f"policy warning: {w}", file=sys.stderr)
+    if args.ranges:
+        from .ranges import RangeError, RangeTable
+        try:
+            policy.add_ranges(RangeTable.load(args.ranges))
+        except (OSError, RangeError, UnicodeDecodeError) as exc:
+            print(f"replay: --ranges: {exc}", file=sys.stderr)
+            return 2
     detector = Detector(policy, scorer=load_scorer(args), max_keys=args.max_keys)
     out = sys.stdout.buffer
     if args.format == "jsonl":

@@ -13,5 +13,5 @@ RULE_IDS = (
     "remote_registration", "route_permission", "pin_failures", "time_condition",
     "international_disallowed", "country_code", "blocked_number", "unparseable_number", "premium_rate", "call_frequency",
     "trunk_concurrency", "call_duration", "sequential_calls", "daily_calls", "anomaly",
-    "spend_limit", "account_takeover", "wangiri_inbound", "forwarding_abuse",
+    "spend_limit", "account_takeover", "wangiri_inbound", "forwarding_abuse", "high_risk_range",
 )

@@ -78,6 +78,7 @@ class Tenant:
         self._exempt_cache: dict = {}
         self.caps_tenant_spend = any(lim.scope in ("tenant", "destination_country") for lim in p.spend_limits)
         self._rates = None  # the shipped rate table unless the policy names one (Policy.from_yaml sets it)
+        self.ranges = None  # high-risk ranges (streams.ranges.RangeTable): the policy's file, replay --ranges, the topic
 
     @property
     def rates(self):

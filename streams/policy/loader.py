@@ -49,6 +49,12 @@ class Policy:
                 return t.privacy
         return self._base.privacy
 
+    def add_ranges(self, table) -> None:
+        """High-risk ranges for every tenant (``replay --ranges``, the worker's ranges topic), over each
+        tenant's own file. Tenants the policy does not list share the base's."""
+        for t in (self._base, *self._tenants.values(), *self._unknown.values()):
+            t.ranges = table if t.ranges is None else t.ranges.merged(table)
+
     def with_rules_off(self, rule_ids) -> "Policy":
         """The same policy with these rules switched off in every tenant (``evaluate --without``)."""
         import copy
@@ -99,7 +105,9 @@ class Policy:
         if problems:
             raise PolicyError(problems)
         policy = cls(base, tenants, source)
-        _load_rates(policy, [((), base), *((("tenants", n), tp) for n, tp in tenants.items())], source, lines)
+        own_tables = [((), base), *((("tenants", n), tp) for n, tp in tenants.items())]
+        _load_rates(policy, own_tables, source, lines)
+        _load_ranges(policy, own_tables, source, lines)
         from ..policy_lint import warnings
         own = [((), base, None)] + [(("tenants", n), tp, set(tenants_raw[n])) for n, tp in tenants.items()]
         policy.warnings = [f"{source}:{w}" for w in warnings(own, lambda path: _nearest_line(lines, path))]
@@ -126,6 +134,30 @@ def _load_rates(policy: "Policy", own: list, source: str, lines: dict) -> None:
                 continue
         tenant = policy._base if not prefix else policy._tenants[prefix[1]]
         tenant._rates = tables[path]
+    if problems:
+        raise PolicyError(problems)
+
+
+def _load_ranges(policy: "Policy", own: list, source: str, lines: dict) -> None:
+    """Read each high-risk range file a policy names (once per file), relative to the policy file's folder."""
+    from ..ranges import RangeError, RangeTable
+    folder = Path(source).parent if Path(source).is_file() else Path.cwd()
+    tables: dict[Path, RangeTable] = {}
+    problems = []
+    for prefix, tp in own:
+        if tp.ranges is None:
+            continue
+        path = Path(tp.ranges).expanduser()
+        path = path if path.is_absolute() else folder / path
+        if path not in tables:
+            try:
+                tables[path] = RangeTable.load(path)
+            except (OSError, RangeError, UnicodeDecodeError) as exc:
+                where = _nearest_line(lines, (*prefix, "ranges"))
+                problems.append(f"{source}:{where}: {'.'.join((*prefix, 'ranges'))}: cannot read the ranges: {exc}")
+                continue
+        tenant = policy._base if not prefix else policy._tenants[prefix[1]]
+        tenant.ranges = tables[path]
     if problems:
         raise PolicyError(problems)
 

@@ -256,6 +256,8 @@ class TenantPolicy(Strict):
     forwarding: Forwarding = Forwarding()
     rates: Optional[str] = Field(None, description="this tenant's rate table (CSV like the shipped one); "
                                  "a relative path is read from the policy file's folder")
+    ranges: Optional[str] = Field(None, description="high-risk number ranges (CSV prefix,label,source,expires; "
+                                  "rule high_risk_range); a relative path is read from the policy file's folder")
     trunks: dict[str, TrunkPolicy] = {}
     default_trunk: TrunkPolicy = TrunkPolicy()
     routes: dict[str, RoutePolicy] = {}

@@ -20,7 +20,7 @@ ORDER = [
     "blocked_number", "unparseable_number", "premium_rate", "call_frequency", "sequential_calls", "daily_calls", "call_duration",
     "trunk_concurrency",
     # money (each outbound call's cost against the policy's spend limits), and sign-ins paired with calls
-    "spend_limit", "account_takeover", "wangiri_inbound", "forwarding_abuse",
+    "spend_limit", "account_takeover", "wangiri_inbound", "forwarding_abuse", "high_risk_range",
     # learnt behaviour (scores in micro-batches, see its flush hook)
     "anomaly",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, insort
+from functools import lru_cache
 
 from .contract import Order
 from ..epochs import HORIZON
@@ -80,6 +81,7 @@ def _sign_in(ctx, ev, p) -> None:
     _prune(ctx, st, p)
 
 
+@lru_cache(maxsize=4096)
 def family(agent: str | None) -> str:
     """A user agent without its version numbers (a firmware update is not a new device)."""
     if not agent:
@@ -144,15 +146,15 @@ def _risky(ctx, n, p) -> str | None:
 
 
 def _prune(ctx, st: Takeover, p) -> None:
+    """Halves older than the window (and the lateness horizon) can no longer pair. Addresses and agent
+    families are bounded by count (``_note``); older sign-ins are simply outside ``new_for``."""
     horizon = ctx.settled - p.window - HORIZON
     if horizon == float("-inf"):
         return
-    st.fresh = [h for h in st.fresh if h[0] >= horizon]
-    st.calls = [c for c in st.calls if c[0] >= horizon]
-    forget = ctx.settled - p.new_for - HORIZON
-    for names in (st.ips, st.agents):
-        for name in [k for k, v in names.items() if v[-1] < forget]:
-            del names[name]
+    if st.fresh and st.fresh[0][0] < horizon:
+        st.fresh = [h for h in st.fresh if h[0] >= horizon]
+    if st.calls and st.calls[0][0] < horizon:
+        st.calls = [c for c in st.calls if c[0] >= horizon]
 
 
 # -- the alert ----------------------------------------------------------------------------------

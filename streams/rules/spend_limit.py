@@ -170,7 +170,7 @@ def _spread(w: SpendWindow, a: float, e: float, micro: int) -> None:
     size, buckets = w.size, w.buckets
     first, last = math.floor(a / size), math.floor(e / size)
     if first == last or e <= a:
-        _add(buckets, first, micro, e)
+        _add(w, first, micro, e)
         return
     given = 0
     for k in range(first, last + 1):
@@ -178,10 +178,12 @@ def _spread(w: SpendWindow, a: float, e: float, micro: int) -> None:
         part = micro - given if k == last else int(micro * (hi - a) / (e - a)) - given
         given += part
         if part > 0:
-            _add(buckets, k, part, hi)
+            _add(w, k, part, hi)
 
 
-def _add(buckets: dict, k: int, micro: int, instant: float) -> None:
+def _add(w: SpendWindow, k: int, micro: int, instant: float) -> None:
+    w.total += micro
+    buckets = w.buckets
     b = buckets.get(k)
     if b is None:
         buckets[k] = [float(micro), instant]
@@ -195,7 +197,8 @@ def _spent(w: SpendWindow, t: float, seconds: float) -> float:
     """Micro-units spent in the window ending at ``t``: completed buckets plus calls in progress up to ``t``."""
     last = math.floor(t / w.size)
     first = last - BUCKETS + 1
-    total = sum(b[0] for k, b in w.buckets.items() if first <= k <= last)
+    buckets = w.buckets
+    total = sum(buckets[k][0] for k in range(first, last + 1) if k in buckets)
     lo = t - seconds
     for a, rate, _, _ in w.live.values():
         if a < t:
@@ -208,9 +211,10 @@ def _judge_completed(ctx, lim, label: str, w: SpendWindow, a: float, e: float) -
     instant of each (in buckets), whatever order the calls came in."""
     size, buckets = w.size, w.buckets
     limit = lim.max_cost * MICRO
+    if w.total <= limit:
+        return  # everything held is within the limit: no window of it can be over
     first = math.floor(a / size)
-    top = max(buckets)
-    stop = min(math.floor(e / size) + BUCKETS - 1, top)
+    stop = min(math.floor(e / size), math.floor(ctx.ts / size)) + BUCKETS - 1
     running = sum(buckets[k][0] for k in range(first - BUCKETS + 1, first + 1) if k in buckets)
     k = first
     while True:
@@ -236,13 +240,16 @@ def _project(ctx, lim, label: str, w: SpendWindow, step: float = 0.001) -> None:
     if not w.live:
         w.due = None
         return
-    now = max(ctx.ts, max(v[0] for v in w.live.values()))
     limit = lim.max_cost * MICRO
+    rate = sum(v[1] for v in w.live.values()) * MICRO
+    if w.total + rate * ctx.tenant.p.max_call_duration <= limit:
+        w.due = None  # not even everything held plus the calls running to the longest call reaches it
+        return
+    now = max(ctx.ts, max(v[0] for v in w.live.values()))
     spent = _spent(w, now, lim.window)
     if spent > limit:
         due = now
     else:
-        rate = sum(v[1] for v in w.live.values()) * MICRO
         # a millisecond past the limit; the window's trailing edge can only delay it (checked again then,
         # in steps of at least a second)
         due = now + max((limit - spent) / rate + 0.001, step)
@@ -263,18 +270,31 @@ def _expire_live(ctx, w: SpendWindow) -> None:
 
 
 def _prune(ctx, lim, w: SpendWindow) -> None:
+    """Forget calls and buckets older than the window plus the lateness horizon. Both are held in
+    about the order they came (event time, give or take the feed's disorder), so the old ones are
+    dropped from the front, and an entry that came late is dropped once it reaches the front."""
     cutoff = ctx.settled - lim.window - HORIZON
     if cutoff == float("-inf"):
         return
     calls = w.calls
-    for ident in [i for i, c in calls.items() if c[1] < cutoff]:
+    while calls:
+        ident = next(iter(calls))
+        if calls[ident][1] >= cutoff:
+            break
         del calls[ident]
     if len(calls) > MAX_CALLS:
         for ident, _ in sorted(calls.items(), key=lambda kv: kv[1][1])[:len(calls) - MAX_CALLS]:
             del calls[ident]
+    buckets = w.buckets
     kmin = math.floor(cutoff / w.size)
-    for k in [k for k in w.buckets if k < kmin]:
-        del w.buckets[k]
+    while buckets:
+        k = next(iter(buckets))
+        if k >= kmin:
+            break
+        w.total -= buckets.pop(k)[0]
+    if len(buckets) > 4 * MAX_CALLS:
+        for k in sorted(buckets)[:len(buckets) - 4 * MAX_CALLS]:
+            w.total -= buckets.pop(k)[0]
 
 
 # -- the alert ----------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class SpendWindow(msgspec.Struct, omit_defaults=True):
     calls: dict[int, list] = msgspec.field(default_factory=dict)   # identity -> [answer, end, cost, destination]
     live: dict[str, list] = msgspec.field(default_factory=dict)    # call id -> [answer, cost per s, destination, identity]
     due: Union[float, None] = None                                 # when calls in progress reach the limit
+    total: float = 0.0                                             # micro-units held in all buckets (a bound)
 
 
 class Takeover(msgspec.Struct, omit_defaults=True):

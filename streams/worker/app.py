@@ -119,6 +119,9 @@ class Worker:
                                        lambda key, p: partition_of(key.encode(), parts) == p,
                                        scorer_factory, config.lateness,
                                        -(-config.max_keys // parts)) for s in SCOPES}
+        from ..ranges import RangeTable
+        self.ranges = RangeTable()  # high-risk ranges from <prefix>.ranges, over each tenant's own file
+        policy.add_ranges(self.ranges)
         self.ingest = Ingest(parts, policy, config.skew)
         self.metrics = WorkerMetrics()
         self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist, config.detections,
@@ -392,6 +395,11 @@ class Worker:
             log.info("records read so far are processed, their state written and acknowledged%s",
                      f"; {left} left to read again" if left else "")
         fc.before_stop(app, drain_before_stop)
+
+        @app.task
+        async def read_ranges():
+            from ..ranges_cli import follow
+            await follow(self.config, self.ranges)
 
         @app.task
         async def started():

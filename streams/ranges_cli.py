@@ -1,0 +1,118 @@
+"""``tollguard ranges load FILE`` / ``tollguard ranges list``: the high-risk number ranges on the compacted
+``<prefix>.ranges`` topic (key: the prefix; value: the range as JSON; a tombstone takes it off), and
+:func:`follow`, with which the worker keeps its table up to date from that topic (docs/ranges.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+
+from .ranges import Range, RangeError, RangeTable, parse_range
+from .text import safe
+
+log = logging.getLogger("tollguard.ranges")
+
+
+def apply(table: RangeTable, key: bytes | None, value: bytes | None) -> bool:
+    """One topic record into the table; False when it is not a readable range (logged by the caller)."""
+    if key is None:
+        return False
+    prefix = key.decode("utf-8", "replace")
+    if value is None:
+        table.remove(prefix)
+        return True
+    try:
+        d = json.loads(value)
+        table.put(parse_range(d.get("prefix", ""), d.get("label", ""), d.get("source", ""), d.get("expires") or ""))
+        return True
+    except (ValueError, RangeError, AttributeError):
+        return False
+
+
+async def follow(config, table: RangeTable) -> None:
+    """Read the ranges topic from its start and keep reading (the worker's task); never raises."""
+    from aiokafka import AIOKafkaConsumer
+    from .connect import aiokafka_kwargs
+    while True:
+        consumer = AIOKafkaConsumer(config.ranges, **aiokafka_kwargs(config), enable_auto_commit=False, group_id=None,
+                                    auto_offset_reset="earliest", metadata_max_age_ms=30_000)
+        try:
+            await consumer.start()
+            bad = 0
+            while True:
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    for rec in records:
+                        if not apply(table, rec.key, rec.value):
+                            bad += 1
+                            log.warning("ranges: record at offset %d of %s is not a range; skipped (%d so far)",
+                                        rec.offset, config.ranges, bad)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("ranges: cannot read %s (%r); the ranges known so far stay in force; retrying in 10 s",
+                        config.ranges, exc)
+            await asyncio.sleep(10)
+        finally:
+            try:
+                await consumer.stop()
+            except Exception:
+                pass
+
+
+def _load(args, config) -> int:
+    from kafka import KafkaProducer
+    from .connect import kafka_python_kwargs
+    try:
+        table = RangeTable.load(args.file)
+    except (OSError, RangeError, UnicodeDecodeError) as exc:
+        print(f"ranges: {exc}", file=sys.stderr)
+        return 2
+    producer = KafkaProducer(**kafka_python_kwargs(config), acks="all")
+    futures = []
+    for r in table:
+        value = None if args.remove else json.dumps(r.as_dict()).encode()
+        futures.append((r, producer.send(config.ranges, key=r.prefix.encode(), value=value)))
+    producer.flush()
+    failed = [r.prefix for r, f in futures if f.exception is not None]
+    producer.close()
+    what = "taken off" if args.remove else "listed"
+    print(f"ranges: {len(futures) - len(failed)} range(s) {what} on {config.ranges}"
+          + (f"; {len(failed)} failed: {', '.join(failed[:5])}" if failed else ""))
+    return 1 if failed else 0
+
+
+def _list(args, config) -> int:
+    from .soc import TopicReader
+    reader = TopicReader(config, config.ranges)
+    if not reader.tps:
+        print(f"ranges: {config.ranges} does not exist yet (tollguard topics --create, or load a file)", file=sys.stderr)
+        return 1
+    table = RangeTable()
+    c = reader.consumer
+    ends = c.end_offsets(reader.tps)
+    deadline = time.monotonic() + args.timeout
+    while any(c.position(tp) < ends[tp] for tp in reader.tps) and time.monotonic() < deadline:
+        for records in c.poll(timeout_ms=300).values():
+            for rec in records:
+                apply(table, rec.key, rec.value)
+    now = time.time()
+    rows = [r for r in table if args.all or r.expires is None or r.expires > now]
+    if args.format == "jsonl":
+        for r in rows:
+            print(json.dumps(r.as_dict()))
+    else:
+        print(f"{'prefix':<17} {'label':<28} {'source':<24} expires")
+        for r in rows:
+            d = r.as_dict()
+            print(f"{r.prefix:<17} {safe(r.label, 28):<28} {safe(r.source, 24):<24} {d['expires'] or 'never'}")
+    return 0
+
+
+def main(args) -> int:
+    from .config import Config
+    config = Config.from_env()
+    return _load(args, config) if args.ranges_cmd == "load" else _list(args, config)
