@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import threading  # noqa: F401 (annotations)
 import logging
 import sys
 import time
@@ -33,34 +33,45 @@ def apply(table: RangeTable, key: bytes | None, value: bytes | None) -> bool:
         return False
 
 
-async def follow(config, table: RangeTable) -> None:
-    """Read the ranges topic from its start and keep reading (the worker's task); never raises."""
-    from aiokafka import AIOKafkaConsumer
-    from .connect import aiokafka_kwargs
-    while True:
-        consumer = AIOKafkaConsumer(config.ranges, **aiokafka_kwargs(config), enable_auto_commit=False, group_id=None,
-                                    auto_offset_reset="earliest", metadata_max_age_ms=30_000)
+def follow(config, table: RangeTable, stop: "threading.Event | None" = None) -> None:
+    """Read the ranges topic from its start and keep reading, on the calling thread (the worker runs it on
+    a daemon thread of its own, away from Faust's event loop); never raises."""
+    from kafka import KafkaConsumer
+    from .connect import kafka_python_kwargs
+    bad = 0
+    while stop is None or not stop.is_set():
         try:
-            await consumer.start()
-            bad = 0
-            while True:
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
+            consumer = KafkaConsumer(config.ranges, **kafka_python_kwargs(config), group_id=None,
+                                     enable_auto_commit=False, auto_offset_reset="earliest", metadata_max_age_ms=30_000)
+        except Exception as exc:
+            log.warning("ranges: cannot read %s (%r); the ranges known so far stay in force; retrying in 10 s",
+                        config.ranges, exc)
+            time.sleep(10)
+            continue
+        try:
+            while stop is None or not stop.is_set():
+                for records in consumer.poll(timeout_ms=1000).values():
                     for rec in records:
                         if not apply(table, rec.key, rec.value):
                             bad += 1
                             log.warning("ranges: record at offset %d of %s is not a range; skipped (%d so far)",
                                         rec.offset, config.ranges, bad)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
-            log.warning("ranges: cannot read %s (%r); the ranges known so far stay in force; retrying in 10 s",
+            log.warning("ranges: reading %s failed (%r); the ranges known so far stay in force; retrying in 10 s",
                         config.ranges, exc)
-            await asyncio.sleep(10)
+            time.sleep(10)
         finally:
             try:
-                await consumer.stop()
+                consumer.close()
             except Exception:
                 pass
+
+
+def start_following(config, table: RangeTable) -> "threading.Thread":
+    import threading
+    t = threading.Thread(target=follow, args=(config, table), name="tollguard-ranges", daemon=True)
+    t.start()
+    return t
 
 
 def _load(args, config) -> int:

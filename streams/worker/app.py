@@ -397,9 +397,9 @@ class Worker:
         fc.before_stop(app, drain_before_stop)
 
         @app.task
-        async def read_ranges():
-            from ..ranges_cli import follow
-            await follow(self.config, self.ranges)
+        async def read_ranges():  # on a thread of its own: Faust's event loop only reads the table
+            from ..ranges_cli import start_following
+            start_following(self.config, self.ranges)
 
         @app.task
         async def started():
