@@ -68,13 +68,14 @@ def test_enforce_applies_once_skips_expired_and_blocks_lists(broker, prefix, tmp
         proc = run_enforce(env, cfg, tmp_path / "state.json", port)
         try:
             deadline = time.monotonic() + 60
-            applied = 0.0
+            applied = expired = invalid = 0.0
+            # read until every record has been judged (the unreadable one comes last), or enforce stops
             while time.monotonic() < deadline and proc.poll() is None:
                 try:
                     applied = metric(port, "tollguard_enforce_applied_total", backend="pbx", kind="block_ip")
-                    if applied >= 2:
-                        expired = metric(port, "tollguard_enforce_expired_total")
-                        invalid = metric(port, "tollguard_enforce_skipped_total", reason="invalid")
+                    expired = metric(port, "tollguard_enforce_expired_total")
+                    invalid = metric(port, "tollguard_enforce_skipped_total", reason="invalid")
+                    if applied >= 2 and expired >= 1 and invalid >= 1:
                         break
                 except OSError:
                     pass
