@@ -106,58 +106,37 @@ class Policy:
             raise PolicyError(problems)
         policy = cls(base, tenants, source)
         own_tables = [((), base), *((("tenants", n), tp) for n, tp in tenants.items())]
-        _load_rates(policy, own_tables, source, lines)
-        _load_ranges(policy, own_tables, source, lines)
+        from ..rates import RateTable
+        from ..ranges import RangeTable
+        _load_files(policy, own_tables, source, lines, "rates", RateTable.load, "the rate table", "_rates")
+        _load_files(policy, own_tables, source, lines, "ranges", RangeTable.load, "the ranges", "ranges")
         from ..policy_lint import warnings
         own = [((), base, None)] + [(("tenants", n), tp, set(tenants_raw[n])) for n, tp in tenants.items()]
         policy.warnings = [f"{source}:{w}" for w in warnings(own, lambda path: _nearest_line(lines, path))]
         return policy
 
 
-def _load_rates(policy: "Policy", own: list, source: str, lines: dict) -> None:
-    """Read each rate table a policy names (once per file), relative to the policy file's folder."""
-    from ..rates import RateTable
+def _load_files(policy: "Policy", own: list, source: str, lines: dict, key: str, load, what: str, attr: str) -> None:
+    """Read each file the policy's ``key`` names (once per file, relative to the policy file's folder) with
+    ``load`` and give it to its tenant as ``attr``; a file that cannot be read is a problem with its line."""
     folder = Path(source).parent if Path(source).is_file() else Path.cwd()
-    tables: dict[Path, RateTable] = {}
+    tables: dict[Path, Any] = {}
     problems = []
     for prefix, tp in own:
-        if tp.rates is None:
+        named = getattr(tp, key)
+        if named is None:
             continue
-        path = Path(tp.rates).expanduser()
+        path = Path(named).expanduser()
         path = path if path.is_absolute() else folder / path
         if path not in tables:
             try:
-                tables[path] = RateTable.load(path)
-            except (OSError, ValueError, UnicodeDecodeError) as exc:
-                where = _nearest_line(lines, (*prefix, "rates"))
-                problems.append(f"{source}:{where}: {'.'.join((*prefix, 'rates'))}: cannot read the rate table: {exc}")
+                tables[path] = load(path)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:  # RangeError is a ValueError
+                where = _nearest_line(lines, (*prefix, key))
+                problems.append(f"{source}:{where}: {'.'.join((*prefix, key))}: cannot read {what}: {exc}")
                 continue
         tenant = policy._base if not prefix else policy._tenants[prefix[1]]
-        tenant._rates = tables[path]
-    if problems:
-        raise PolicyError(problems)
-
-
-def _load_ranges(policy: "Policy", own: list, source: str, lines: dict) -> None:
-    """Read each high-risk range file a policy names (once per file), relative to the policy file's folder."""
-    from ..ranges import RangeError, RangeTable
-    folder = Path(source).parent if Path(source).is_file() else Path.cwd()
-    tables: dict[Path, RangeTable] = {}
-    problems = []
-    for prefix, tp in own:
-        if tp.ranges is None:
-            continue
-        path = Path(tp.ranges).expanduser()
-        path = path if path.is_absolute() else folder / path
-        if path not in tables:
-            try:
-                tables[path] = RangeTable.load(path)
-            except (OSError, RangeError, UnicodeDecodeError) as exc:
-                where = _nearest_line(lines, (*prefix, "ranges"))
-                problems.append(f"{source}:{where}: {'.'.join((*prefix, 'ranges'))}: cannot read the ranges: {exc}")
-                continue
-        tenant = policy._base if not prefix else policy._tenants[prefix[1]]
-        tenant.ranges = tables[path]
+        setattr(tenant, attr, tables[path])
     if problems:
         raise PolicyError(problems)
 
