@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 from ..core import Detector
 from ..events import Action, Alert, EventError, decode_event, encode, parse_ip
@@ -85,12 +86,11 @@ class Judge:
                 raise BadRequest("`ip` is not an IP address") from None
         self._n += 1
         ev = {"type": "cdr", "phase": "start", "call_id": f"verdict-{self._n}", "tenant": given["tenant"],
-              "start": now, "src": src, "dst": dst, "direction": "outbound"}
+              "start": datetime.fromtimestamp(now, timezone.utc).isoformat(), "src": src, "dst": dst,
+              "direction": "outbound"}
         for name, key in (("ip", "src_ip"), ("trunk", "trunk"), ("route", "route")):
             if given[name]:
                 ev[key] = given[name]
-        from datetime import datetime, timezone
-        ev["start"] = datetime.fromtimestamp(now, timezone.utc).isoformat()
         try:
             return decode_event(encode(ev))
         except EventError as exc:
