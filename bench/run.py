@@ -72,7 +72,7 @@ def machine() -> dict:
 def simulated(min_events: int, tenants: int | None = None) -> Path:
     """Simulator traffic (benign offices + labelled attacks), at least ``min_events`` events."""
     tenants = tenants or max(1, -(-min_events // 17_000))  # ~19,500 events per tenant-week; leave headroom
-    out = CACHE / f"sim-v3-7d-{tenants}t"  # v3: spend limits and the spend_cap scenario
+    out = CACHE / f"sim-v4-7d-{tenants}t"  # v4: the forwarding_abuse scenario
     path = out / "events.jsonl"
     if not path.exists() or sum(1 for _ in path.open("rb")) < min_events:
         say(f"simulating 7 days x {tenants} tenants into {out} (once; cached)")

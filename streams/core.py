@@ -283,7 +283,8 @@ class Detector:
     @staticmethod
     def keys_for(event: Event, policy: Policy | None = None) -> dict[str, str]:
         """The partition key of each scope this event belongs to (``policy``: a tenant that caps its
-        whole spend, or spend per destination, also sees its outbound calls under its tenant key)."""
+        whole spend, or spend per destination, also sees its outbound calls under its tenant key, and
+        one that watches for Wangiri callbacks its calls abroad)."""
         keys: dict[str, str] = {}
         if isinstance(event, Unblock):  # one scope judges it: the address's, else the tenant's
             try:
@@ -305,8 +306,10 @@ class Detector:
                     keys["ip"] = K.ip(event.src_ip)
             if event.trunk and event.direction == "outbound":
                 keys["trunk"] = K.trunk(event.tenant, event.trunk)
-            if policy is not None and event.direction == "outbound" and policy.tenant(event.tenant).caps_tenant_spend:
-                keys["tenant"] = K.tenant(event.tenant)
+            if policy is not None and event.direction == "outbound":
+                t = policy.tenant(event.tenant)
+                if t.caps_tenant_spend or (t.watches_callbacks and t.numbers.classify(event.dst).international):
+                    keys["tenant"] = K.tenant(event.tenant)
         return keys
 
     # -- processing ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from .rates import RateTable
 
 SCENARIOS = ("sip_scanner", "credential_stuffing", "night_pumping", "fast_pumping", "slow_pumping", "trunk_flood",
              "long_calls", "pin_guessing", "registration_hijack", "wangiri", "spend_cap",
-             "account_takeover", "distributed_brute_force")
+             "account_takeover", "distributed_brute_force", "forwarding_abuse")
 EXPECTED = {
     "sip_scanner": ["scanner_user_agent", "auto_defense", "registration_lockout"],
     "credential_stuffing": ["login_lockout"],
@@ -50,6 +50,7 @@ EXPECTED = {
     "spend_cap": ["spend_limit"],
     "account_takeover": ["account_takeover"],
     "distributed_brute_force": ["account_lockout"],
+    "forwarding_abuse": ["forwarding_abuse"],
 }
 TZ = "Europe/London"
 START = date(2026, 11, 2)  # a Monday
@@ -141,7 +142,7 @@ def _duration(rng: random.Random, median: float = 95.0) -> int:
 
 
 def _cdr(w: World, ext: Ext, start: datetime, dst: str, billsec: int, *, disposition="answered", trunk=None,
-         call_id=None, direction="outbound", route=None, pin=None, src_ip=None, src=None) -> dict:
+         call_id=None, direction="outbound", route=None, pin=None, src_ip=None, src=None, **extra) -> dict:
     ring = w.rng.randint(2, 12)
     end = start + timedelta(seconds=ring + billsec)
     ev = {"type": "cdr", "tenant": ext.tenant, "call_id": call_id or f"{ext.tenant}-{w.seq:07d}",
@@ -152,6 +153,7 @@ def _cdr(w: World, ext: Ext, start: datetime, dst: str, billsec: int, *, disposi
         ev["route"] = route
     if pin:
         ev["pin"] = pin
+    ev.update(extra)
     if direction == "outbound" and w.live:
         # the PBX also reports the call as it starts (phase start), as a live feed does
         live = {k: v for k, v in ev.items() if k not in ("end", "duration", "billsec", "disposition")}
@@ -369,6 +371,23 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                                   call_id=f"fraud-{name}-{k}", route="international", pin="ok", src_ip=ip))
                 t += timedelta(minutes=rng.randint(3, 10))
             _label(w, name, t0, t, [K.ext(ext.tenant, ext.number), K.ip(ip)], calls)
+        elif name == "forwarding_abuse":
+            # A salesperson's voicemail PIN, guessed from outside: the forwarding is set to a number in Cuba (a
+            # country the business calls), and the fraudster rings the extension from a cheap line, so every call
+            # is forwarded out and billed to the PBX. Spaced out and in office hours: under the hourly spend cap,
+            # and no count, time or country rule objects; only "who placed it" does.
+            ext = fresh("sales")
+            t0 = _business_time(w, wd)
+            target = "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:]
+            caller = "0" + rng.choice(nums.pool("GB", T.MOBILE))[3:]
+            t = t0
+            calls = []
+            for k in range(4):
+                calls.append(_cdr(w, ext, t, target, rng.randint(480, 900), call_id=f"fraud-{name}-{k}",
+                                  forwarded_from=ext.number, diversion=caller))
+                t += timedelta(minutes=rng.randint(25, 45))
+            _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
+                   [K.ext(ext.tenant, ext.number)], calls)
         elif name == "distributed_brute_force":
             # A botnet guesses one account's SIP password slowly: each of 300 addresses tries once an hour, so
             # no address ever comes near a per-IP lockout; only counting per account sees it.

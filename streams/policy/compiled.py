@@ -77,6 +77,7 @@ class Tenant:
         self._day_cache: dict[int, int] = {}
         self._exempt_cache: dict = {}
         self.caps_tenant_spend = any(lim.scope in ("tenant", "destination_country") for lim in p.spend_limits)
+        self.watches_callbacks = self.rule("wangiri_inbound").mode != "off"  # its calls abroad: Wangiri callbacks?
         self._rates = None  # the shipped rate table unless the policy names one (Policy.from_yaml sets it)
         self.ranges = None  # high-risk ranges (streams.ranges.RangeTable): the policy's file, replay --ranges, the topic
 

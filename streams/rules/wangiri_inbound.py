@@ -7,6 +7,12 @@ least ``extensions`` different extensions, raise one alert per country and epoch
 mode) a ``block_number`` on every calling number of the burst for ``block_seconds``: enforcers
 and ``tollguard verdict`` then refuse the callbacks.
 
+A callback — an outbound call from the tenant to a number of the burst (or one that rang in it),
+from the burst's first window until its block ends — raises one alert per extension and epoch
+naming the burst, and orders the number blocked (and the call hung up when it is in progress).
+The tenant's calls abroad are judged under its tenant key while this rule is on, so a callback
+judged before its burst is found (a shuffled feed) is remembered and alerted when it is.
+
 Counted per tenant (inbound unanswered calls are already judged under the tenant key), in any
 order, each call once. Callers at home are not counted: a missed national call is ordinary.
 """
@@ -19,18 +25,25 @@ import phonenumbers
 
 from .contract import Order
 from ._common import names_during, note_name, window_hits
-from ..state import OneRing
+from ..epochs import FOREVER, HORIZON
+from ..state import Burst, Dialled, OneRing
 
 RULE = "wangiri_inbound"
 SCOPE = "tenant"
 EVENTS = ("cdr",)
-WANTS = {"inbound_end"}
+WANTS = {"inbound_end", "outbound_start", "outbound_end"}
 SEVERITY = "alert"
 KEEP_COUNTRIES = 64
 KEEP_NAMES = 64       # calling numbers and extensions remembered per country (the most recent)
+KEEP_BURSTS = 8       # bursts remembered per country (the latest ending)
+KEEP_DIALLED = 1024   # numbers abroad called recently, remembered until no late burst can cover them
+KEEP_CALLS = 8        # calls remembered per such number
 
 
 def check(ctx, cdr) -> None:
+    if cdr.direction == "outbound":
+        _callback(ctx, cdr)
+        return
     p = ctx.tenant.p.wangiri
     if cdr.disposition == "answered" or (cdr.billsec or 0) > 0:
         return
@@ -58,6 +71,87 @@ def check(ctx, cdr) -> None:
                  {"calls": n, "limit": p.calls, "seconds": p.seconds, "country": country, "callers": callers[-32:],
                   "extensions": rung[-32:], "max_ring": p.max_ring},
                  [Order("block_number", c, block) for c in callers[-32:]], at=at)
+        first = next((t for t in st.calls.t if t >= at - p.seconds), at)  # the burst's first ring
+        _found(ctx, st, country, Burst(first, FOREVER if block is None else at + _span(ctx, block), callers[-32:]))
+    for b in st.bursts:  # a caller that joined a burst already found: callbacks to it are callbacks too
+        if b.start <= ctx.ts < b.until:
+            _recall(ctx, number, b, country)
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+
+def _callback(ctx, cdr) -> None:
+    """An outbound call abroad: a callback to a burst found, else remembered for one found late."""
+    n = ctx.num
+    if not ctx.first_sight or not n.international or not n.e164:
+        return
+    start = ctx.call_start
+    for country, ring in ctx.st.wangiri_inbound.items():
+        for b in ring.bursts:
+            if b.start <= start < b.until and _in_burst(ring, b, n.e164, start):
+                _alert(ctx, Dialled(start, cdr.src[:64], cdr.call_id[:128], cdr.phase == "start"), n.e164, b, country)
+                return
+    _remember(ctx, n.e164, Dialled(start, cdr.src[:64], cdr.call_id[:128], cdr.phase == "start"))
+
+
+def _in_burst(ring: OneRing, b: Burst, number: str, start: float) -> bool:
+    if number in b.callers:
+        return True
+    rang = ring.callers.get(number)  # rang after the burst was found (a joiner)
+    return rang is not None and b.start <= rang <= start
+
+
+def _found(ctx, ring: OneRing, country: str, b: Burst) -> None:
+    """Keep a burst found (once), and alert the callbacks already judged that it covers."""
+    if any(x.start == b.start for x in ring.bursts):
+        return
+    ring.bursts.append(b)
+    if len(ring.bursts) > KEEP_BURSTS:
+        ring.bursts.sort(key=lambda x: (x.until, x.start))
+        del ring.bursts[0]
+    for number in b.callers:
+        _recall(ctx, number, b, country)
+
+
+def _recall(ctx, number: str, b: Burst, country: str) -> None:
+    """Alert the remembered calls to ``number`` that fall in burst ``b`` (judged before it was found)."""
+    calls = ctx.st.wangiri_dialled.get(number)
+    if not calls:
+        return
+    for d in [d for d in calls if b.start <= d.start < b.until]:
+        ring = ctx.st.wangiri_inbound[country]
+        if d.start >= ring.callers.get(number, b.start) or number in b.callers:
+            _alert(ctx, d, number, b, country)
+
+
+def _alert(ctx, d: Dialled, number: str, b: Burst, country: str) -> None:
+    left = None if b.until >= FOREVER else max(1, int(b.until - d.start))
+    acts = [Order("hangup_call", d.call_id, None)] if d.live else []
+    acts.append(Order("block_number", number, left))
+    ctx.emit(RULE, SEVERITY, "extension", d.src,
+             f"Extension {d.src} called back {number}, a Wangiri number that rang the tenant from {country}",
+             {"call_id": d.call_id, "src": d.src, "e164": number, "country": country, "callback": True,
+              "burst_start": b.start, "burst_callers": len(b.callers)},
+             acts, at=d.start)
+
+
+def _remember(ctx, number: str, d: Dialled) -> None:
+    """Calls abroad are kept while a late burst may still cover them (its window and lateness), bounded."""
+    dialled = ctx.st.wangiri_dialled
+    calls = dialled.setdefault(number, [])
+    if any(c.call_id == d.call_id for c in calls):
+        return
+    calls.append(d)
+    if len(calls) > KEEP_CALLS:
+        calls.sort(key=lambda c: (c.start, c.call_id))
+        del calls[0]
+    if len(dialled) > KEEP_DIALLED or (len(dialled) > 64 and len(dialled) % 32 == 0):
+        before = ctx.settled - ctx.tenant.p.wangiri.seconds - HORIZON
+        latest = {k: max(c.start for c in v) for k, v in dialled.items()}
+        stale = [k for k, t in latest.items() if t < before]
+        fresh = sorted((k for k, t in latest.items() if t >= before), key=lambda k: (latest[k], k))
+        for k in stale + fresh[:max(0, len(fresh) - KEEP_DIALLED)]:
+            del dialled[k]
 
 
 def _span(ctx, block) -> float:

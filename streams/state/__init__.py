@@ -1,9 +1,10 @@
 """Per-key state of the detection core: the declared schema, the window class, and the shells' stores."""
 
 from .buffer import BufferedState
-from .schema import (STATE_TYPES, VERSION, Call, Device, ExtState, Features, Incident, IpState, KeyState, OneRing,
-                     SpendWindow, StateVersionError, Takeover, TenantState, TrunkState, new_state)
+from .schema import (STATE_TYPES, VERSION, Burst, Call, Device, Dialled, ExtState, Features, Incident, IpState, KeyState,
+                     OneRing, SpendWindow, StateVersionError, Takeover, TenantState, TrunkState, new_state)
 from .timeset import Intervals, TimeSet
 
-__all__ = ["BufferedState", "STATE_TYPES", "VERSION", "Call", "Device", "ExtState", "Features", "Incident", "IpState",
-           "KeyState", "OneRing", "SpendWindow", "StateVersionError", "Takeover", "TenantState", "TrunkState", "TimeSet", "Intervals", "new_state"]
+__all__ = ["BufferedState", "STATE_TYPES", "VERSION", "Burst", "Call", "Device", "Dialled", "ExtState", "Features", "Incident",
+           "IpState", "KeyState", "OneRing", "SpendWindow", "StateVersionError", "Takeover", "TenantState", "TrunkState",
+           "TimeSet", "Intervals", "new_state"]

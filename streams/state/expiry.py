@@ -11,7 +11,8 @@ A key is kept until the latest of:
   for ``PROFILE`` after its last event: the block itself lives on in the blocklist and actions);
 - ``PROFILE`` after its last event when it holds the anomaly model's profile of an extension
   (destinations called, usual behaviour: the model's memory is meant to be long), or how the
-  account signs in (``account_takeover``: addresses and user agents used within ``new_for``).
+  account signs in (``account_takeover``: addresses and user agents used within ``new_for``);
+- the end of a Wangiri burst's block, while calling its numbers back is still a callback.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def expiry(st, keep: float) -> float:
             for span in spans:
                 t = max(t, min(span[1], seen + PROFILE) + HORIZON)
         return t
+    for ring in getattr(st, "wangiri_inbound", {}).values():  # a burst's callbacks are watched until its block ends
+        for b in ring.bursts:
+            t = max(t, min(b.until, seen + PROFILE) + HORIZON)
     for w in getattr(st, "spend_limit", {}).values():  # a timer still to fire for calls in progress
         if w.due is not None:
             t = max(t, w.due + HORIZON)

@@ -75,11 +75,27 @@ class Takeover(msgspec.Struct, omit_defaults=True):
     calls: list[list] = msgspec.field(default_factory=list)   # risky calls: [start, call id, number, why, live]
 
 
+class Burst(msgspec.Struct, array_like=True):
+    """A Wangiri burst found (``wangiri_inbound``): calling one of its numbers back in [start, until) is a callback."""
+    start: float
+    until: float
+    callers: list[str]
+
+
+class Dialled(msgspec.Struct, array_like=True):
+    """An outbound call abroad, remembered while a burst it calls back may still be found (``wangiri_inbound``)."""
+    start: float
+    src: str
+    call_id: str
+    live: bool      # first seen starting (in progress): a callback alert hangs it up
+
+
 class OneRing(msgspec.Struct, omit_defaults=True):
     """One-ring inbound calls from one country (``wangiri_inbound``)."""
     calls: TimeSet = msgspec.field(default_factory=TimeSet)
     callers: dict[str, float] = msgspec.field(default_factory=dict)   # calling number -> latest call
     targets: dict[str, float] = msgspec.field(default_factory=dict)   # extension rung -> latest call
+    bursts: list[Burst] = msgspec.field(default_factory=list)         # bursts found (the most recent few)
 
 
 class Features(msgspec.Struct, omit_defaults=True):
@@ -143,6 +159,7 @@ class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
     sources: dict[str, float] = msgspec.field(default_factory=dict)         # failing source IP -> last time (bounded)
     probes: dict[str, TimeSet] = msgspec.field(default_factory=dict)        # inbound_probe: per source (bounded)
     wangiri_inbound: dict[str, OneRing] = msgspec.field(default_factory=dict)  # per calling country (bounded)
+    wangiri_dialled: dict[str, list[Dialled]] = msgspec.field(default_factory=dict)  # wangiri_inbound: E.164 -> calls to it
     spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
 
 

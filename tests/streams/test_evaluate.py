@@ -1,9 +1,12 @@
 """The evaluator's arithmetic on a hand-made case."""
 
+import json
 from datetime import datetime, timedelta, timezone
 
 from streams.evaluate import evaluate, score
 from streams.events import Action, Alert
+from streams.policy import Policy
+from streams.replay import replay_file
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=timezone.utc)
 
@@ -112,3 +115,25 @@ def test_account_takeover_scenario_is_caught_at_the_first_call(tmp_path):
     assert "account_takeover" in sc["rules"] and sc["fraud_cost_before_block"] == 0.0
     assert sc["fraud_cost_before_block_without"] > 0 and sc["saved_by"] > 0
     assert r["false_alerts"] == 0
+
+
+def test_forwarding_abuse_scenario_is_seen_only_by_who_placed_the_calls(tmp_path):
+    from streams.simulate import simulate
+    simulate(2, 5, tmp_path, scenarios=["forwarding_abuse"])
+    r = evaluate(tmp_path, without=["forwarding_abuse"])
+    [sc] = r["scenarios"]
+    assert sc["detected"] and "forwarding_abuse" in sc["rules"] and sc["fraud_cost_before_block"] == 0.0
+    assert sc["fraud_cost_before_block_without"] == sc["fraud_cost_total"] > 0  # no other rule stops it
+    assert r["false_alerts"] == 0
+
+
+def test_wangiri_callbacks_are_alerted_on_the_staff_who_call_back(tmp_path):
+    from streams.simulate import simulate
+    simulate(2, 5, tmp_path, scenarios=["wangiri"])
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    [sc] = labels["scenarios"]
+    victims = {s.split("/", 1)[1] for s in sc["subjects"]}
+    out, _, _ = replay_file([str(tmp_path / "events.jsonl")], Policy.load(tmp_path / "policy.yaml"))
+    called_back = {a.subject for a in out if isinstance(a, Alert) and a.rule == "wangiri_inbound"
+                   and a.subject_type == "extension"}
+    assert called_back == victims

@@ -73,3 +73,70 @@ def test_the_verdict_refuses_the_callback_once_the_block_is_published():
     v = Judge(policy("extensions:\n  '1001': {international: true}\n"), live, clock=lambda: now).verdict(
         "default", "1001", "0037190012345")
     assert not v.allow and v.rule == "block_number" and v.sip_code == 603
+
+
+def callback(t, ext="1003", number="0037190012343", phase="end", call_id="cb1", **kw):
+    ev = dict(t=t, src=ext, dst=number, direction="outbound", billsec=40, duration=45, disposition="answered",
+              call_id=call_id, phase=phase)
+    ev.update(kw)
+    return cdr(**ev)
+
+
+def callbacks(out):
+    return [a for a in wangiri(out) if a.subject_type == "extension"]
+
+
+INTL = policy("extensions:\n  defaults: {international: true}\n")
+
+
+def test_calling_a_burst_number_back_raises_one_alert_and_hangs_the_call_up():
+    out = run([ring(i) for i in range(15)] + [callback(900, phase="start")], INTL)
+    [a] = callbacks(out)
+    assert a.subject == "1003" and a.evidence["e164"] == "+37190012343" and a.evidence["country"] == "LV"
+    kinds = {(x.kind, x.target) for x in actions(out) if x.alert_id == a.alert_id}
+    assert kinds == {("hangup_call", "cb1"), ("block_number", "+37190012343")}
+
+
+@pytest.mark.parametrize("change", [
+    {"t": -100},                          # called before the burst rang (the burst's window starts at its first call)
+    {"number": "0037190099999"},          # another number in the same country, not part of the burst
+    {"number": "1005"},                   # an internal call
+    {"t": 900 + 8 * 86400},               # after the block ended (a week)
+])
+def test_what_is_not_a_callback(change):
+    out = run(sorted([ring(i) for i in range(15)] + [callback(**{"t": 900, **change})], key=lambda e: e["start"]), INTL)
+    assert len(wangiri(out)) == 1 and not callbacks(out)
+
+
+def test_a_callback_is_found_in_any_order_even_when_judged_before_the_burst():
+    evs = [ring(i) for i in range(15)] + [callback(400, ext="1003"), callback(650, ext="1007", call_id="cb2",
+                                                                             number="+37190012345")]
+    want = sorted(a.alert_id for a in callbacks(run(sorted(evs, key=lambda e: e["start"]), INTL)))
+    assert len(want) == 2
+    for seed in range(4):
+        shuffled = evs[:]
+        random.Random(seed).shuffle(shuffled)
+        assert sorted(a.alert_id for a in callbacks(run_any_order(shuffled, INTL))) == want
+    first = [evs[-1], evs[-2], *evs[:-2]]  # both callbacks before any one-ring call
+    assert sorted(a.alert_id for a in callbacks(run_any_order(first, INTL))) == want
+
+
+def test_a_tenant_that_switches_the_rule_off_does_not_route_its_calls_abroad_to_the_tenant_key():
+    from streams.core import Detector
+    from streams.events import decode_event, encode
+    call = decode_event(encode(callback(0)))
+    assert "tenant" in Detector.keys_for(call, INTL)
+    assert "tenant" not in Detector.keys_for(call, policy("rules:\n  wangiri_inbound: {mode: 'off'}\n"))
+    assert "tenant" not in Detector.keys_for(decode_event(encode(callback(0, number="1005"))), INTL)
+
+
+def test_remembered_calls_abroad_stay_bounded():
+    from streams.core import Detector
+    from streams.events import decode_event, encode
+    from streams.rules.wangiri_inbound import KEEP_DIALLED
+    det = Detector(INTL)
+    for i in range(KEEP_DIALLED * 2):
+        det.feed(decode_event(encode(callback(i, number=f"+3719{i:07d}", call_id=f"c{i}"))))
+    from streams import keys as K
+    st = det.state[K.tenant("default")]
+    assert 0 < len(st.wangiri_dialled) <= KEEP_DIALLED
