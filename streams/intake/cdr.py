@@ -207,11 +207,33 @@ def threecx_row(fields: list[str], row: Row) -> dict | None:
     if reason.lower() in ("failed", "noroutexists", "noroutesexists", "routebusy", "notavailable") and not talk:
         disp = "busy" if reason.lower() == "routebusy" else "failed"
     trunk = {"outbound": r["to-dn"], "inbound": r["from-dn"]}.get(direction)
+    placed = _cx_placed(r, kinds[1])
+    if placed is not None:  # forwarded or transferred out: the PBX pays for a leg the extension placed
+        how, by, final = placed
+        src, dst, direction, trunk = by, final, "outbound", r["final-dn"] or trunk
     return row.event(call_id=r["callid"] or r["historyid"], start=start.isoformat(),
                      answer=answer and answer.isoformat(), end=end and end.isoformat(), src=src, dst=dst,
                      duration=end.timestamp() - start.timestamp() if end else None, billsec=talk, direction=direction,
                      disposition=disp, trunk=trunk or None, reason=reason or None,
-                     cost=_cost(r["bill-cost"]))
+                     cost=_cost(r["bill-cost"]), **({how: by} if placed else {}))
+
+
+def _cx_placed(r: dict, to_kind: str | None) -> tuple[str, str, str] | None:
+    """(``forwarded_from`` or ``transferred_by``, the extension, the final number) of a call to an
+    extension that its forwarding (``Fwd…``) or a transfer (``…Xfer…``, ``Replaced…``) sent to an
+    outside number (3CX's ``reason-changed`` and ``final-*`` columns); None for any other row."""
+    change, final = r["reason-changed"], _cx_party(r["final-number"])
+    if not change or change.lower().startswith("failed") or to_kind != "i" or r["final-number"].startswith("Ext."):
+        return None
+    outside = r["final-type"].lower() in ("external", "line") or (r["final-dn"] and r["final-dn"] != final)
+    if not outside or sum(c.isdigit() for c in final) < 3 or not r["to-dn"]:
+        return None
+    low = change.lower()
+    if "fwd" in low or "forward" in low:
+        return "forwarded_from", r["to-dn"], final
+    if "xfer" in low or "transfer" in low or low.startswith("replaced"):
+        return "transferred_by", r["to-dn"], final
+    return None
 
 
 def _cost(text: str) -> float | None:

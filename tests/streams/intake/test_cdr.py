@@ -155,3 +155,39 @@ class TestRealExports:
         good, bad, counts = events(REAL / "ast_asterisk-testsuite_asttest_self-tests_cdrlib_buggy.csv",
                                    "asterisk-csv")
         assert not good and bad and bad[0][0] == 1  # the unterminated quote, with its line
+
+
+CX_ROW = ("Call 1,00000171DEE41BB3_{n},00:12:00,2026/05/04 10:53:43,2026/05/04 10:53:50,2026/05/04 11:05:50,"
+          "TerminatedByDst,0611360468,Ext.610,10000,610,610,{change},{final},{final_dn},,,,,"
+          "\"Chain: 0611360468,Ext.610,{final},\",External,Internal,{final_type},from disp,to disp,fin disp,\n")
+
+
+@pytest.mark.parametrize("change, final, final_dn, final_type, want", [
+    ("Fwd_Always", "0037120000000", "10000", "External", ("forwarded_from", "610", "0037120000000")),
+    ("Fwd_NoAnswer", "0037120000000", "10000", "Line", ("forwarded_from", "610", "0037120000000")),
+    ("BXferOfDst", "0037120000000", "10000", "External", ("transferred_by", "610", "0037120000000")),
+    ("ReplacedDst", "Ext.185", "185", "Internal", None),                 # handed to a colleague: no call out
+    ("FailedBXferOfDst", "0037120000000", "0037120000000", "Internal", None),   # the transfer failed
+    ("", "610", "610", "Internal", None),                               # nothing changed
+])
+def test_3cx_calls_forwarded_or_transferred_out_are_outbound_legs_of_the_extension(tmp_path, change, final, final_dn,
+                                                                                  final_type, want):
+    path = tmp_path / "cdr.log"
+    path.write_text(CX_ROW.format(n=1, change=change, final=final, final_dn=final_dn, final_type=final_type))
+    [(_, e)], bad, counts = events(path, "3cx-csv")
+    assert not bad
+    if want is None:
+        assert e.direction == "inbound" and not e.forwarded_from and not e.transferred_by
+        return
+    field, ext, number = want
+    assert (e.direction, e.src, e.dst, e.trunk, getattr(e, field)) == ("outbound", ext, number, "10000", ext)
+
+
+def test_a_3cx_forwarding_abroad_raises_forwarding_abuse(tmp_path):
+    path = tmp_path / "cdr.log"
+    path.write_text(CX_ROW.format(n=1, change="Fwd_Always", final="0037120000000", final_dn="10000",
+                                  final_type="External"))
+    out, _, rejects = replay_file([str(path)], Policy.from_yaml("home_country: FR\ninternational_prefix: ['00']\n"),
+                                  fmt="3cx-csv")
+    assert not rejects
+    assert [a.subject for a in out if getattr(a, "rule", None) == "forwarding_abuse"] == ["610"]
