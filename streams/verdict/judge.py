@@ -4,7 +4,8 @@ Pure and synchronous. The call is judged as the rules would judge it a moment la
 rules themselves: it becomes a ``phase: start`` CDR (checked by the event contract), run through
 the extension scope with empty state, and refused when a rule in ``enforce`` mode would hang it up
 (a rule in ``report`` mode alerts, it does not refuse). So the policy's countries, blocked numbers,
-time conditions, international barring, premium and unparseable numbers and routes decide here
+time conditions, international barring, premium and unparseable numbers, routes and listed high-risk
+ranges (the policy's ``ranges:`` file, and the ``<prefix>.ranges`` topic the service follows) decide here
 exactly as they do in replay and the worker. Then the live blocks the worker and the SOC published
 (:mod:`.live`): a blocked source address, a barred extension or locked account, a blocked number
 or prefix (a destination spend cap blocks the country's code).
@@ -24,7 +25,8 @@ from ..incidents import Seen
 from ..policy import Policy
 from .live import LiveBlocks
 
-DECLINE = frozenset({"premium_rate", "country_code", "blocked_number", "unparseable_number"})  # the number: 603
+DECLINE = frozenset({"premium_rate", "country_code", "blocked_number", "unparseable_number",
+                     "high_risk_range"})  # the number: 603
 LIMITS = {"tenant": 64, "src": 64, "dst": 256, "ip": 64, "trunk": 64, "route": 64}
 
 

@@ -155,7 +155,13 @@ def main(args) -> int:
     feed = None
     if blocks is not None:
         from ..config import Config
-        feed = LiveFeed(Config.from_env(), blocks)
+        from ..ranges import RangeTable
+        from ..ranges_cli import start_following
+        config = Config.from_env()
+        feed = LiveFeed(config, blocks)
+        ranges = RangeTable()  # `tollguard ranges load` reaches the verdict as it reaches the worker
+        policy.add_ranges(ranges)
+        start_following(config, ranges)
     app = make_app(Judge(policy, blocks), feed, args.fail)
     # start-up objects (phone metadata, the policy, libraries) never die: keep them out of full collections,
     # which would otherwise stall a verdict for milliseconds now and then
@@ -163,7 +169,7 @@ def main(args) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    log.warning("verdict: http://%s:%d/v1/verdict (live blocks %s, failing %s)", args.host, args.port,
+    log.warning("verdict: http://%s:%d/v1/verdict (live blocks and ranges %s, failing %s)", args.host, args.port,
                 "off" if feed is None else "from Kafka", args.fail)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     return 0

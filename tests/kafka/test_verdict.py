@@ -71,6 +71,13 @@ def test_published_blocks_refuse_and_an_unblock_allows(broker, prefix, tmp_path)
         produce(broker, config.actions, [act("a4", "unblock", "198.51.100.7")])
         wait(lambda: get(port, "/v1/verdict", **{**call, "dst": "3105550123"}, ip="198.51.100.7")[1]["verdict"] == "allow")
         assert get(port, "/health")[1]["actions_read"] == 4
+        # a range an operator lists at run time (`tollguard ranges load`) is refused as the worker alerts on it
+        listed = {"prefix": "+1310555", "label": "IRSF test numbers", "source": "soc", "expires": None}
+        produce(broker, config.ranges, [json.dumps(listed).encode()], keys=[b"+1310555"])
+        v = wait(lambda: (lambda v: v if v["verdict"] == "deny" else None)(
+            get(port, "/v1/verdict", **{**call, "dst": "3105550123"})[1]))
+        assert (v["rule"], v["sip_code"]) == ("high_risk_range", 603) and "IRSF test numbers" in v["reason"]
+        assert get(port, "/v1/verdict", **{**call, "dst": "3105560123"})[1]["verdict"] == "allow"
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=15)

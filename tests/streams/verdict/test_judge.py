@@ -115,3 +115,17 @@ def test_live_memory_is_bounded(monkeypatch):
     for i in range(1000):
         live.apply(_action("block_ip", f"198.51.{i // 250}.{i % 250 + 1}", duration=600 + i))
     assert len(live.until) <= 100
+
+
+def test_a_listed_range_is_refused_as_the_destination_with_603():
+    from streams.policy import Policy
+    from streams.ranges import RangeTable, parse_range
+    pol = Policy.from_yaml("home_country: GB\nallowed_countries: [GB, FR]\ninternational_prefix: ['00']\n"
+                           "extensions:\n  '2001': {international: true}\n")
+    table = RangeTable()
+    pol.add_ranges(table)
+    j = Judge(pol, None, clock=lambda: NOW)
+    assert j.verdict("default", "2001", "0033142868200").allow
+    table.put(parse_range("+3314286", "IRSF test numbers", "soc"))  # listed while the service runs
+    v = j.verdict("default", "2001", "0033142868200")
+    assert (v.allow, v.rule, v.sip_code) == (False, "high_risk_range", 603) and "IRSF" in v.reason
