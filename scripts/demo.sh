@@ -44,6 +44,14 @@ echo "== worker started (log $log_dir/worker.log); its metrics: http://127.0.0.1
 $TG notify --config "$log_dir/notify.yaml" >"$log_dir/notify.log" 2>&1 & pids+=($!)
 echo "== notify started (log $log_dir/notify.log)"
 
+CONSOLE_PORT=${CONSOLE_PORT:-$(free_port)}
+rm -f "$log_dir/users.json"
+echo "demo-password" | $TG console user add "$log_dir/users.json" demo --role analyst --password-stdin >/dev/null
+$TG console --users "$log_dir/users.json" --port "$CONSOLE_PORT" --metrics "http://127.0.0.1:$WEB/metrics" \
+  >"$log_dir/console.log" 2>&1 & pids+=($!)
+echo "== the SOC console: http://127.0.0.1:$CONSOLE_PORT/  (log in as demo / demo-password; log $log_dir/console.log)"
+echo "   open it now to watch the incidents arrive; HOLD=1 keeps everything running at the end until Ctrl-C"
+
 $TG produce "$EVENTS"
 echo "== alerts as they arrive (stops after 8 s without a new one):"
 $TG alerts --from-beginning --idle-timeout 8 --format table | tee "$log_dir/alerts.txt"
@@ -83,3 +91,16 @@ r=$($TG replay --policy "$POLICY" -q --format jsonl "$EVENTS" 2>/dev/null)
 r_alerts=$(grep -c '"type":"alert"' <<<"$r" || true)
 r_inc=$(grep -c '"type":"incident"' <<<"$r" || true)
 echo "worker: $w_alerts alerts, $w_inc incidents; replay of the same file without Kafka: $r_alerts alerts, $r_inc incidents"
+
+$PY - "$CONSOLE_PORT" <<'PYEOF'
+import http.cookiejar, json, sys, urllib.parse, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+opener.open(base + "/login", urllib.parse.urlencode({"name": "demo", "password": "demo-password"}).encode(), timeout=10)
+got = json.load(opener.open(base + "/api/incidents", timeout=10))
+print(f"console: {got['total']} incidents on the page at {base}/")
+PYEOF
+if [ "${HOLD:-0}" = 1 ]; then
+  echo "== HOLD=1: the console stays up at http://127.0.0.1:$CONSOLE_PORT/ (demo / demo-password); Ctrl-C stops everything"
+  wait "${pids[@]}" || true
+fi

@@ -219,6 +219,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["table", "jsonl"], default="table")
     r.add_argument("--timeout", type=float, default=30.0)
 
+    p = sub.add_parser("console", help="the SOC's web page: incidents live, evidence, ack/resolve/unblock (docs/console.md)")
+    p.add_argument("--users", metavar="FILE", default=os.environ.get("TOLLGUARD_CONSOLE_USERS"),
+                   help="who may log in (`tollguard console user add FILE NAME` writes it)")
+    p.add_argument("--host", default=os.environ.get("TOLLGUARD_CONSOLE_HOST") or "127.0.0.1")
+    p.add_argument("--port", type=int, default=int(os.environ.get("TOLLGUARD_CONSOLE_PORT") or 8080))
+    p.add_argument("--metrics", metavar="URL", help="the worker's /metrics, for the health panel "
+                   "(e.g. http://127.0.0.1:9108/metrics)")
+    p.add_argument("--session-minutes", type=float, default=30.0, help="a session ends this long after its last use")
+    p.add_argument("--secure-cookie", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
+    p.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("TOLLGUARD_LOG_FORMAT") or "text")
+    csub = p.add_subparsers(dest="console_cmd")
+    u = csub.add_parser("user", help="manage the users file")
+    usub = u.add_subparsers(dest="user_cmd", required=True)
+    a = usub.add_parser("add", help="add or replace a user (the password is read from the terminal, or stdin)")
+    a.add_argument("file")
+    a.add_argument("name")
+    a.add_argument("--role", choices=["viewer", "analyst"], default="viewer")
+    a.add_argument("--tenant", help="bind the user to this tenant's data (default: every tenant)")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+
     p = sub.add_parser("schema", help="print or write the event contract's JSON Schemas")
     p.add_argument("--write", metavar="DIR", help="write <name>.schema.json files into DIR")
     return ap
@@ -231,7 +251,7 @@ COMMANDS = {
     "export": "streams.export", "train": "models.train", "topics": "streams.topics",
     "incidents": "streams.soc", "ack": "streams.soc", "resolve": "streams.soc", "unblock": "streams.soc",
     "notify": "streams.notify", "enforce": "streams.enforce", "blocks": "streams.enforce.blocks",
-    "verdict": "streams.verdict.service", "ranges": "streams.ranges_cli",
+    "verdict": "streams.verdict.service", "ranges": "streams.ranges_cli", "console": "streams.console.service",
 }
 
 

@@ -63,3 +63,12 @@ def test_a_missing_model_is_a_loud_error_unless_no_model(installed, tmp_path):
         assert rules.returncode == 0 and alerts(rules.stdout) and '"rule":"anomaly"' not in rules.stdout
     finally:
         (installed / "models" / "default.skops.away").rename(installed / "models" / "default.skops")
+
+
+def test_the_installed_wheel_carries_the_consoles_pages_and_script(installed, tmp_path):
+    code = ("from streams.console.app import make_app, STATIC; from jinja2 import Environment, PackageLoader; "
+            "env = Environment(loader=PackageLoader('streams.console', 'templates')); "
+            "print(sorted(env.list_templates())); print(sorted(p.name for p in STATIC.iterdir()))")
+    got = run(installed, "-c", code, cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert "list.html" in got.stdout and "incident.html" in got.stdout and "console.js" in got.stdout

@@ -1,0 +1,65 @@
+// tollguard console: live updates of the incident list. Every field is written with textContent,
+// never as HTML: subjects, summaries and rules may come from attackers.
+"use strict";
+(function () {
+  const table = document.getElementById("incidents");
+  if (!table) return;
+  const body = table.querySelector("tbody");
+  const filters = JSON.parse(table.dataset.filters || "{}");
+  const closed = ["closed", "resolved"];
+  const MAX_ROWS = 500;
+
+  function keeps(i) {
+    if (filters.tenant && i.tenant !== filters.tenant) return false;
+    if (filters.severity && i.severity !== filters.severity) return false;
+    if (filters.rule && !(i.rules || []).includes(filters.rule)) return false;
+    if (filters.status === "open" && closed.includes(i.status)) return false;
+    if (filters.status && filters.status !== "open" && i.status !== filters.status) return false;
+    if (filters.q) {
+      const q = filters.q.toLowerCase();
+      if (!String(i.subject || "").toLowerCase().includes(q) && !String(i.summary || "").toLowerCase().includes(q)) return false;
+    }
+    return true;
+  }
+
+  function cell(row, cls, text) {
+    const td = document.createElement("td");
+    td.className = cls;
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function render(i) {
+    const row = document.createElement("tr");
+    row.dataset.id = i.incident_id;
+    row.className = "sev-" + String(i.severity).replace(/[^a-z]/g, "") + " fresh";
+    cell(row, "opened", String(i.opened || "").slice(0, 19).replace("T", " "));
+    cell(row, "severity", i.severity);
+    cell(row, "status", i.status);
+    cell(row, "tenant", i.tenant);
+    const subject = cell(row, "subject", "");
+    const link = document.createElement("a");
+    link.href = "/incident/" + encodeURIComponent(i.incident_id);
+    link.textContent = i.subject_type + ":" + i.subject;
+    subject.appendChild(link);
+    cell(row, "rules", (i.rules || []).join(", "));
+    cell(row, "cost", typeof i.cost === "number" ? i.cost.toLocaleString("en", {minimumFractionDigits: 2, maximumFractionDigits: 2}) : "");
+    cell(row, "summary", i.summary || "");
+    return row;
+  }
+
+  function apply(i) {
+    const old = Array.from(body.rows).find(r => r.dataset.id === i.incident_id);
+    if (!keeps(i)) { if (old) old.remove(); return; }
+    const row = render(i);
+    if (old) old.replaceWith(row); else body.insertBefore(row, body.firstChild);
+    while (body.rows.length > MAX_ROWS) body.deleteRow(-1);  // the page holds the newest, as the server does
+    document.getElementById("shown").textContent = String(body.rows.length);
+  }
+
+  const source = new EventSource("/events?since=" + encodeURIComponent(table.dataset.seq || "0"));
+  source.addEventListener("incident", e => apply(JSON.parse(e.data)));
+  source.addEventListener("logout", () => { source.close(); window.location = "/login"; });
+  document.body.dataset.live = "yes";
+})();

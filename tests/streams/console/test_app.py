@@ -1,0 +1,237 @@
+"""The console in-process (Starlette's test client): who may see and do what, and hostile text shown as text.
+The page in a real browser, fed by a real worker, is tests/kafka/test_console.py."""
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from streams.console.app import Sessions, make_app
+from streams.console.store import IncidentStore
+from streams.console.users import UserBook, UserError, add
+
+
+class Recorded:
+    """The console's command port, recording what it was asked to send (the Kafka one is tested with the broker)."""
+
+    def __init__(self):
+        self.sent = []
+
+    def decide(self, rec, status, note, verdict, by):
+        self.sent.append(("decide", rec["incident_id"], status, note, verdict, by))
+
+    def unblock(self, rec, target, reason, by):
+        self.sent.append(("unblock", rec["incident_id"], target, by))
+
+
+def incident(n, tenant="acme", subject="1001", summary="Extension 1001 called +882 too often", **kw):
+    rec = {"type": "incident", "incident_id": f"i-{n}", "tenant": tenant, "subject_type": "extension",
+           "subject": subject, "status": "open", "opened": f"2026-11-30T10:{n % 60:02d}:00+00:00",
+           "last_seen": f"2026-11-30T10:{n % 60:02d}:30+00:00", "until": None, "severity": "critical",
+           "rules": ["premium_rate"], "alert_ids": [f"a-{n}"], "action_ids": ["x"], "events": 3, "cost": 12.5,
+           "summary": summary, "version": 1, "decisions": [],
+           "actions": [{"action_id": "x", "kind": "disable_outbound", "target": subject, "duration_s": 3600,
+                        "ts": "2026-11-30T10:00:00+00:00"}]}
+    rec.update(kw)
+    return rec
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory):
+    path = tmp_path_factory.mktemp("console") / "users.json"
+    add(path, "ana", "analyst", None, "correct horse")
+    add(path, "vic", "viewer", None, "battery staple")
+    add(path, "tom", "analyst", "acme", "tenant bound")
+    return UserBook.load(path)
+
+
+@pytest.fixture
+def console(users):
+    store = IncidentStore()
+    store.apply(incident(1))
+    store.apply(incident(2, tenant="globex", subject="2002", summary="Globex 2002 called Cuba"))
+    store.apply_alert({"type": "alert", "alert_id": "a-1", "tenant": "acme", "rule": "premium_rate", "severity": "critical",
+                       "ts": "2026-11-30T10:01:00+00:00", "subject_type": "extension", "subject": "1001",
+                       "summary": "called a premium number", "evidence": {"e164": "+88213000000", "limit": 0,
+                                                                          "user_agent": "<b>friendly-scanner</b>"}})
+    commands = Recorded()
+    app = make_app(store, users, commands)
+    return store, commands, app
+
+
+def login(app, name, password):
+    c = TestClient(app)
+    r = c.post("/login", data={"name": name, "password": password}, follow_redirects=False)
+    return c, r
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_a_wrong_password_or_unknown_name_is_refused_and_pages_need_a_login(console):
+    _, _, app = console
+    for name, pw in (("ana", "wrong"), ("nobody", "correct horse")):
+        c, r = login(app, name, pw)
+        assert r.status_code == 401 and "Wrong name or password" in r.text
+    c = TestClient(app)
+    assert c.get("/", follow_redirects=False).headers["location"] == "/login"
+    assert c.get("/api/incidents").status_code == 401
+
+
+def test_an_analyst_sees_every_tenant_and_acks_and_resolves_with_a_verdict(console):
+    store, commands, app = console
+    c, r = login(app, "ana", "correct horse")
+    assert r.status_code == 303 and "httponly" in r.headers["set-cookie"].lower()
+    assert "samesite=strict" in r.headers["set-cookie"].lower()
+    page = c.get("/")
+    assert "i-1" in page.text and "i-2" in page.text
+    detail = c.get("/incident/i-1")
+    token = csrf_of(detail.text)
+    assert c.post("/incident/i-1/ack", data={"csrf": token, "note": "looking"}, follow_redirects=False).status_code == 303
+    assert c.post("/incident/i-1/resolve", data={"csrf": token, "note": "it was a test call",
+                                                  "verdict": "false_positive"}, follow_redirects=False).status_code == 303
+    assert commands.sent == [("decide", "i-1", "acknowledged", "looking", None, "ana"),
+                             ("decide", "i-1", "resolved", "it was a test call", "false_positive", "ana")]
+    assert c.post("/incident/i-1/unblock", data={"csrf": token, "target": "1001"}, follow_redirects=False).status_code == 303
+    assert commands.sent[-1] == ("unblock", "i-1", "1001", "ana")
+    # a target the incident never blocked is refused (the form is not a general unblock)
+    assert c.post("/incident/i-1/unblock", data={"csrf": token, "target": "9.9.9.9"}).status_code == 400
+
+
+def test_actions_need_the_sessions_csrf_token(console):
+    _, commands, app = console
+    c, _ = login(app, "ana", "correct horse")
+    for data in ({"note": "x"}, {"csrf": "forged", "note": "x"}):
+        assert c.post("/incident/i-1/ack", data=data).status_code == 403
+    other, _ = login(app, "ana", "correct horse")  # another session's token does not do either
+    token = csrf_of(other.get("/incident/i-1").text)
+    c2, _ = login(app, "ana", "correct horse")
+    assert c2.post("/incident/i-1/ack", data={"csrf": token}).status_code == 403
+    assert commands.sent == []
+
+
+def test_a_viewer_sees_but_cannot_act(console):
+    _, commands, app = console
+    c, _ = login(app, "vic", "battery staple")
+    detail = c.get("/incident/i-1")
+    assert detail.status_code == 200 and 'id="ack"' not in detail.text and "viewer" in detail.text
+    token = csrf_of(detail.text)  # the logout form's token: a viewer has one, and it still does not let them act
+    for what in ("ack", "resolve", "unblock"):
+        assert c.post(f"/incident/i-1/{what}", data={"csrf": token, "target": "1001", "verdict": "true_positive"}
+                      ).status_code == 403
+    assert commands.sent == []
+
+
+def test_a_tenant_bound_user_never_sees_another_tenant(console):
+    store, commands, app = console
+    c, _ = login(app, "tom", "tenant bound")
+    assert "i-2" not in c.get("/").text and "Globex" not in c.get("/").text
+    assert [i["incident_id"] for i in c.get("/api/incidents").json()["incidents"]] == ["i-1"]
+    assert [i["incident_id"] for i in c.get("/api/incidents?tenant=globex").json()["incidents"]] == []
+    assert c.get("/incident/i-2").status_code == 404
+    assert c.post("/incident/i-2/ack", data={"csrf": csrf_of(c.get("/incident/i-1").text)}).status_code in (403, 404)
+    assert commands.sent == []
+    recs, _ = store.changed_since(users_of(app, "tom"), 0)
+    assert {r["tenant"] for r in recs} == {"acme"}
+
+
+def users_of(app, name):
+    from streams.console.users import User
+    return User(name, "analyst", "acme")
+
+
+def test_hostile_text_is_shown_as_text(console):
+    store, _, app = console
+    store.apply(incident(3, subject="<script>alert(1)</script>", summary="ua \x1b]0;owned\x07 \u202eevil"))
+    c, _ = login(app, "ana", "correct horse")
+    for html in (c.get("/").text, c.get("/incident/i-3").text):
+        assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "\x1b" not in html and "\u202e" not in html and "\\x1b]0;owned\\x07" in html
+    detail = c.get("/incident/i-1").text
+    assert "&lt;b&gt;friendly-scanner&lt;/b&gt;" in detail  # an alert's evidence
+    assert "script-src 'self'" in c.get("/").headers["content-security-policy"]
+
+
+def test_sessions_expire_after_their_idle_time():
+    now = [1000.0]
+    s = Sessions(seconds=60, max_seconds=3600, clock=lambda: now[0])
+    from streams.console.users import User
+    token = s.open(User("ana", "analyst"))
+    now[0] += 59
+    assert s.get(token) is not None
+    now[0] += 61
+    assert s.get(token) is None
+    token = s.open(User("ana", "analyst"))
+    for _ in range(70):  # used every 55 s, it still ends at max_seconds
+        now[0] += 55
+        alive = s.get(token)
+    assert alive is None
+
+
+def test_the_store_keeps_the_newest_version_and_stays_bounded():
+    from streams.console.users import User
+    store = IncidentStore(max_incidents=100)
+    for n in range(300):
+        store.apply(incident(n, status="resolved" if n % 2 else "open"))
+    assert len(store) == 100 and store.dropped == 200
+    kept = next(iter(store._by_id))
+    assert all(r["status"] == "open" for r in store._by_id.values())  # closed incidents go first
+    assert not store.apply(incident(int(kept[2:]), version=0))  # an older version does not win
+    store.apply({"type": "nonsense"})
+    assert store.unreadable == 1
+    shown, total = store.query(User("ana", "analyst"), status="open")
+    assert total == len(shown) and all(r["status"] == "open" for r in shown)
+
+
+def test_a_users_file_must_hold_argon2_hashes(tmp_path):
+    p = tmp_path / "u.json"
+    p.write_text('{"users": [{"name": "x", "role": "analyst", "hash": "plaintext"}]}')
+    with pytest.raises(UserError, match="argon2"):
+        UserBook.load(p)
+    with pytest.raises(UserError, match="8 characters"):
+        add(tmp_path / "v.json", "x", "analyst", None, "short")
+    add(tmp_path / "v.json", "x", "analyst", None, "long enough")
+    assert oct((tmp_path / "v.json").stat().st_mode & 0o777) == "0o600"
+    assert '"hash": "$argon2id$' in (tmp_path / "v.json").read_text()
+
+
+def test_with_ten_thousand_incidents_the_page_shows_the_newest_500_and_says_how_many(users):
+    store = IncidentStore()
+    for n in range(10_000):
+        store.apply(incident(n, last_seen=f"2026-11-{1 + n // 1000:02d}T{n % 24:02d}:{n % 60:02d}:00+00:00"))
+    c, _ = login(make_app(store, users, Recorded()), "ana", "correct horse")
+    page = c.get("/").text
+    assert page.count("<tr data-id=") == 500 and '<span id="total">10000</span>' in page
+    newest = c.get("/api/incidents").json()["incidents"][0]["last_seen"]
+    assert newest.startswith("2026-11-10")
+
+
+def test_the_health_panel_reads_the_workers_own_metrics():
+    import http.server
+    import threading
+    from prometheus_client import generate_latest
+    from streams.console.feed import worker_health
+    from streams.worker.metrics import WorkerMetrics
+    m = WorkerMetrics()
+    m.events.labels("p.cdr").inc(120)
+    m.dlq.inc(2)
+    m.lag.labels("p.cdr", "0").set(7)
+    body = generate_latest(m.m.registry)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        h = worker_health(f"http://127.0.0.1:{server.server_port}/metrics")
+    finally:
+        server.shutdown()
+    assert h["known"] and (h["events"], h["dead_letters"], h["lag"]) == (120, 2, 7)
+    assert not worker_health("http://127.0.0.1:9/metrics")["known"]
