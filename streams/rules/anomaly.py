@@ -12,6 +12,7 @@ release the same calls in the same order). Scoring waits for the shell's micro-b
 
 from .contract import Order
 
+from models.explain import sentence
 from models.features import FEATURES, ExtensionFeatures, call_facts
 
 from ..state import Features
@@ -43,8 +44,8 @@ def on_release(ctx, cdr) -> None:
     f.calls.append(cdr.call_id)
     del f.calls[:-RECENT_CALLS]
     vec = ExtensionFeatures.update(f, facts)
-    before = list(f.usual) if f.usual else list(vec)
-    f.usual = [u + USUAL_ALPHA * (v - u) for u, v in zip(before, vec)]
+    before = list(f.usual) if f.usual else None  # None: no earlier call, nothing usual to compare with
+    f.usual = [u + USUAL_ALPHA * (v - u) for u, v in zip(before or vec, vec)]
     ctx.det.scratch.setdefault(RULE, []).append((ctx.tenant.name, ctx.key, cdr.src, cdr.call_id, ctx.ts, vec, before))
 
 
@@ -60,12 +61,11 @@ def on_flush(det, out: list) -> None:
 
 
 def _alert(ctx, scorer, ext: str, call_id: str, score: float, vec: list, usual: list) -> None:
-    why = [{"feature": FEATURES[i], "value": round(vec[i], 3), "extension_usual": round(usual[i], 3),
+    why = [{"feature": FEATURES[i], "value": round(vec[i], 3),
+            "extension_usual": None if usual is None else round(usual[i], 3),
             "population_usual": round(float(scorer.pop[i]), 3)} for i in scorer.explain(vec)]
-    names = ", ".join(f"{w['feature']}={w['value']:g} (usual {w['extension_usual']:g}, "
-                      f"population {w['population_usual']:g})" for w in why)
     ctx.emit(RULE, SEVERITY, "extension", ext,
-             f"Extension {ext} behaves unusually (score {score:.3f} > {scorer.threshold:.3f}): {names}",
+             f"Extension {ext} behaves unusually (score {score:.3f} > {scorer.threshold:.3f}): {sentence(why)}",
              {"score": round(score, 4), "threshold": round(scorer.threshold, 4), "call_id": call_id,
               "top_features": why},
              [Order("disable_outbound", ext, ctx.tenant.p.outbound_bar_seconds)],
