@@ -87,10 +87,13 @@ def fingerprint(paths: list[str]) -> str:
     return h.hexdigest()
 
 
-def fit(X: np.ndarray, seed: int = 0, target_rate: float = 0.002):
+def fit(X: np.ndarray, seed: int = 0, target_rate: float = 0.002, extra: np.ndarray | None = None):
+    """An IsolationForest on ``X`` (plus ``extra`` rows, such as the SOC's false positives repeated, in the
+    fit only); the threshold flags ``target_rate`` of ``X``."""
     from sklearn.ensemble import IsolationForest
-    model = IsolationForest(n_estimators=100, max_samples=min(256, len(X)), random_state=seed, n_jobs=1)
-    model.fit(X)
+    rows = X if extra is None or not len(extra) else np.vstack([X, extra])
+    model = IsolationForest(n_estimators=100, max_samples=min(256, len(rows)), random_state=seed, n_jobs=1)
+    model.fit(rows)
     scores = -model.score_samples(X)  # higher = more anomalous
     threshold = float(np.quantile(scores, 1.0 - target_rate))
     return model, threshold
@@ -103,10 +106,18 @@ def population(X: np.ndarray) -> dict:
 
 
 def fraud_call_ids(labels_path: str | None) -> set[str]:
-    if not labels_path:
-        return set()
-    labels = json.loads(Path(labels_path).read_text())
-    return {c for s in labels["scenarios"] for c in s.get("fraud_calls", [])}
+    """The calls a simulator labels.json or a SOC label file names as fraud (models.labels)."""
+    from .labels import Labels
+    return Labels.load(labels_path).fraud_calls
+
+
+def training_split(m: Matrix, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(benign mask, false-positive mask, the extra rows the fit gets) under ``labels`` (models.labels):
+    each call the SOC cleared is repeated ``FALSE_POSITIVE_REPEAT`` times, so the forest learns it as normal."""
+    from .labels import FALSE_POSITIVE_REPEAT
+    fraud = np.array([labels.is_fraud(k) for k in m.keys], dtype=bool)
+    fp = np.array([labels.is_false_positive(k) for k in m.keys], dtype=bool)
+    return ~fraud, fp, np.repeat(m.X[fp], FALSE_POSITIVE_REPEAT, axis=0)
 
 
 def main(args) -> int:
@@ -116,14 +127,23 @@ def main(args) -> int:
     if len(m.X) < 50:
         print(f"train: only {len(m.X)} outbound calls in {', '.join(args.data)}; need at least 50", file=sys.stderr)
         return 2
-    fraud = fraud_call_ids(args.labels)
-    benign = np.array([k[2] not in fraud for k in m.keys])
-    model, threshold = fit(m.X[benign], args.seed, args.target_rate)
+    from .labels import LabelError, Labels
+    try:
+        labels = Labels.load(args.labels)
+    except LabelError as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 2
+    benign, fp, extra = training_split(m, labels)
+    model, threshold = fit(m.X[benign], args.seed, args.target_rate, extra)
     scores = -model.score_samples(m.X)
     flagged = scores > threshold
     metrics = {"calls": int(len(m.X)), "benign_calls": int(benign.sum()), "flagged_benign_share":
                round(float(flagged[benign].mean()), 5) if benign.any() else None}
-    if fraud:
+    if labels.false_positive_calls:
+        metrics["soc_false_positives"] = {"calls": int(fp.sum()), "still_flagged": int((flagged & fp).sum())}
+        print(f"train: the SOC marked {int(fp.sum())} call(s) false positives; the new model still flags "
+              f"{int((flagged & fp).sum())} of them", file=sys.stderr)
+    if (~benign).any():
         is_fraud = ~benign
         tp = int((flagged & is_fraud).sum())
         metrics.update({"fraud_calls": int(is_fraud.sum()), "precision": round(tp / max(int(flagged.sum()), 1), 4),

@@ -1,21 +1,81 @@
-"""tollguard export: a topic back to JSONL, for retraining."""
+"""tollguard export on the real broker: a topic or a time range of it (seeked, not scanned), JSONL or
+Parquet, batch records split, alerts joined to their CDRs and incidents to their alerts and verdicts."""
 
 import json
 import os
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
+
+import pandas as pd
 
 from tests.kafka.conftest import ROOT, produce
 
 
-def test_export_topic_to_jsonl(broker, prefix, tmp_path):
-    recs = [json.dumps({"type": "cdr", "call_id": str(i), "start": "2026-12-04T10:00:00Z", "src": "1001",
-                        "dst": "02079460000"}).encode() for i in range(25)]
-    produce(broker, f"{prefix}.cdr", recs)
+def cdr(i: int, tenant="default") -> bytes:
+    return json.dumps({"type": "cdr", "tenant": tenant, "call_id": f"c{i}", "start": "2026-12-04T10:00:00Z",
+                       "src": "1001", "dst": "02079460000"}).encode()
+
+
+def export(broker, prefix, *args):
     env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_BROKER=f"kafka://{broker}")
+    return subprocess.run([sys.executable, "-m", "streams.cli", "export", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def test_export_topic_to_jsonl(broker, prefix, tmp_path):
+    recs = [cdr(i) for i in range(25)]
+    produce(broker, f"{prefix}.cdr", recs)
     out = tmp_path / "cdr.jsonl"
-    p = subprocess.run([sys.executable, "-m", "streams.cli", "export", "--topic", "cdr", "--out", str(out),
-                        "--idle-timeout", "2"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    p = export(broker, prefix, "--topic", "cdr", "--out", str(out))
     assert p.returncode == 0, p.stderr
+    assert [json.loads(x) for x in out.read_bytes().splitlines()] == [json.loads(r) for r in recs]
+    assert "25 records" in p.stderr
+
+
+def test_a_time_range_is_seeked_and_batches_are_split_and_parquet_reads_back(broker, prefix, tmp_path):
+    produce(broker, f"{prefix}.cdr", [cdr(i) for i in range(10)])
+    time.sleep(1.5)
+    cut = time.time()
+    time.sleep(1.5)
+    produce(broker, f"{prefix}.cdr", [cdr(i) for i in range(10, 14)] + [b"[" + cdr(14) + b"," + cdr(15) + b"]"])
+    later = tmp_path / "later.jsonl"
+    assert export(broker, prefix, "--topic", "cdr", "--since", iso(cut), "--out", str(later)).returncode == 0
+    assert [json.loads(x)["call_id"] for x in later.read_bytes().splitlines()] == [f"c{i}" for i in range(10, 16)]
+    earlier = tmp_path / "earlier.parquet"
+    p = export(broker, prefix, "--topic", "cdr", "--until", iso(cut), "--format", "parquet", "--out", str(earlier))
+    assert p.returncode == 0, p.stderr
+    frame = pd.read_parquet(earlier)
+    assert list(frame.call_id) == [f"c{i}" for i in range(10)] and set(frame.columns) >= {"start", "src", "dst"}
+    assert export(broker, prefix, "--topic", "cdr", "--since", iso(cut), "--until", iso(cut - 5),
+                  "--out", str(tmp_path / "x")).returncode == 2
+
+
+def test_join_gives_alerts_their_calls_and_incidents_their_alerts_and_verdicts(broker, prefix, tmp_path):
+    produce(broker, f"{prefix}.cdr", [cdr(i) for i in range(5)] + [cdr(3, tenant="other")])
+    alert = {"type": "alert", "alert_id": "a1", "tenant": "default", "rule": "premium_rate", "ts": "2026-12-04T10:00:00Z",
+             "subject_type": "extension", "subject": "1001", "summary": "s", "evidence": {"call_id": "c3"}}
+    produce(broker, f"{prefix}.alerts", [json.dumps(alert).encode(), b"not json"])
+    inc = {"type": "incident", "incident_id": "i-1", "tenant": "default", "alert_ids": ["a1"], "version": 1,
+           "status": "open", "decisions": []}
+    decided = {**inc, "version": 2, "status": "resolved", "verdict": "false_positive",
+               "decisions": [{"status": "resolved", "by": "ana", "at": "2026-12-04T11:00:00Z", "verdict": "false_positive"}]}
+    produce(broker, f"{prefix}.incidents", [json.dumps(inc).encode(), json.dumps(decided).encode()])
+    out = tmp_path / "alerts.jsonl"
+    p = export(broker, prefix, "--topic", "alerts", "--join", "--out", str(out))
+    assert p.returncode == 0 and "1 not JSON objects" in p.stderr, p.stderr
     lines = out.read_bytes().splitlines()
-    assert lines == recs
+    joined = json.loads(lines[0])
+    assert [e["call_id"] for e in joined["events"]] == ["c3"] and joined["events"][0]["tenant"] == "default"
+    assert lines[1] == b"not json"  # kept as it was, and counted
+    out = tmp_path / "incidents.jsonl"
+    assert export(broker, prefix, "--topic", "incidents", "--join", "--out", str(out)).returncode == 0
+    [i] = [json.loads(x) for x in out.read_bytes().splitlines()]
+    assert i["version"] == 2 and i["verdict"] == "false_positive" and [a["alert_id"] for a in i["alerts"]] == ["a1"]
+    p = export(broker, prefix, "--topic", "alerts", "--format", "parquet", "--out", str(tmp_path / "a.parquet"))
+    assert p.returncode == 1 and "not JSON objects" in p.stderr
