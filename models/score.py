@@ -7,6 +7,8 @@ once per micro-batch. Scores do not depend on batch boundaries.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from streams.rates import RateTable
@@ -15,24 +17,45 @@ from . import artifact
 from .features import FEATURES
 
 
+RECENT = 4096  # calls kept for the live drift figures
+
+
 class Scorer:
-    def __init__(self, model, card: dict, rates: RateTable | None = None):
+    def __init__(self, model, card: dict, rates: RateTable | None = None, version: str | None = None):
         self.model = model
         self.card = card
+        # the version anomaly alerts name: the artifact's content address (models.registry.version_of)
+        self.version = version or str(card.get("artifact_sha256", "unknown"))[:12]
         self.threshold = float(card["threshold"])
         self.pop = np.asarray(card.get("population", {}).get("median", [0.0] * len(FEATURES)))
         self.spread = np.asarray(card.get("population", {}).get("iqr", [1.0] * len(FEATURES)), dtype=np.float64)
         self.spread[self.spread <= 1e-9] = 1.0
         self.rates = rates or RateTable.load()
+        self.recent: deque = deque(maxlen=RECENT)  # (vector, score) of the latest calls scored: live drift
+        self.scored = 0
 
     @classmethod
-    def load(cls, path) -> "Scorer":
+    def load(cls, path, version: str | None = None) -> "Scorer":
         model, card = artifact.load(path)
-        return cls(model, card)
+        return cls(model, card, version=version)
 
     def score(self, vectors: list[list[float]]) -> np.ndarray:
         """Anomaly scores, higher = stranger (above ``threshold`` is an alert)."""
-        return -self.model.score_samples(np.asarray(vectors, dtype=np.float64))
+        scores = -self.model.score_samples(np.asarray(vectors, dtype=np.float64))
+        self.recent.extend(zip(vectors, scores.tolist()))
+        self.scored += len(vectors)
+        return scores
+
+    def live(self) -> dict | None:
+        """The latest calls scored: feature medians and score quantiles (what ``model drift`` compares with
+        the card); None before any."""
+        if not self.recent:
+            return None
+        X = np.asarray([v for v, _ in self.recent], dtype=np.float64)
+        s = np.asarray([x for _, x in self.recent])
+        return {"calls": len(s), "median": np.median(X, axis=0).tolist(),
+                "score_quantiles": {q: float(np.quantile(s, q)) for q in (0.5, 0.9, 0.99)},
+                "above_threshold": float((s > self.threshold).mean())}
 
     def explain(self, vec: list[float], k: int = 3) -> list[int]:
         """The features furthest from the population, in interquartile ranges."""

@@ -179,15 +179,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="event files: JSONL, or Parquet (*.parquet)")
     p.add_argument("--out", required=True, metavar="FILE", help="models/<name>.skops (a .card.json is written beside it)")
     p.add_argument("--policy", metavar="FILE", help="policy of the PBXs the data comes from")
-    p.add_argument("--labels", metavar="FILE", help="labels.json: leave labelled fraud out of the fit, report precision/recall")
+    p.add_argument("--labels", metavar="FILE", help="the simulator's labels.json or a `tollguard labels` file: fraud is left out of the fit; "
+                        "the SOC's false positives are repeated in it, and how many the new model still flags is reported")
     p.add_argument("--target-rate", type=float, default=0.002, help="share of benign calls above the threshold")
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("export", help="dump a topic to JSONL (for notebooks and retraining)")
-    p.add_argument("--topic", default="cdr", help="cdr, security, alerts, actions, dlq, or a full topic name")
-    p.add_argument("--out", required=True, metavar="FILE", help="JSONL file ('-' for stdout)")
+    p = sub.add_parser("model", help="anomaly models as versioned artifacts on <prefix>.models; drift (docs/models.md)")
+    msub = p.add_subparsers(dest="model_cmd", required=True)
+    m = msub.add_parser("publish", help="check an artifact and put it on the topic; running workers switch to it")
+    m.add_argument("file", help="a .skops artifact with its .card.json beside it")
+    m.add_argument("--name", default="default")
+    m.add_argument("--reason", help="why (kept with the switch)")
+    m.add_argument("--by", help="who (default: $USER)")
+    m.add_argument("--no-activate", action="store_true", help="publish only; activate later with rollback --to")
+    m = msub.add_parser("list", help="the versions published and the active one")
+    m = msub.add_parser("rollback", help="make the previous (or a named) version active again")
+    m.add_argument("--name", default="default")
+    m.add_argument("--to", metavar="VERSION", help="this version instead of the one before the current")
+    m.add_argument("--reason")
+    m.add_argument("--by")
+    m = msub.add_parser("drift", help="live scores and feature medians (a worker's /metrics) against the model card")
+    m.add_argument("--metrics", metavar="URL", required=True, help="the worker's /metrics")
+    m.add_argument("--model", metavar="FILE", help="the card's model (default: the shipped one)")
+    m.add_argument("--iqr", type=float, default=1.0, help="flag a feature whose median moved more than this many IQRs")
+    m.add_argument("--format", choices=["table", "json"], default="table")
+
+    p = sub.add_parser("labels", help="the SOC's verdicts on incidents into a training label file (for train --labels)")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p = sub.add_parser("export", help="a topic, or a time range of it, to JSONL or Parquet (for notebooks and retraining)")
+    p.add_argument("--topic", default="cdr",
+                   help="cdr, security, alerts, actions, incidents, detections, dlq, or a full topic name")
+    p.add_argument("--out", required=True, metavar="FILE", help="the file ('-' for stdout, JSONL only)")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    p.add_argument("--since", metavar="TIME", help="records that reached Kafka from then on (RFC 3339, or 15m/2h/7d ago)")
+    p.add_argument("--until", metavar="TIME", help="records that reached Kafka before then (default: the end as of now)")
+    p.add_argument("--join", action="store_true",
+                   help="alerts with the CDRs they concern; incidents with their alerts, decisions and verdict")
     p.add_argument("--max", type=int, default=None, help="stop after this many records")
-    p.add_argument("--idle-timeout", type=float, default=5.0, metavar="SECONDS", help="stop after this long without a record")
+    p.add_argument("--idle-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="give up when the broker sends nothing for this long before the range's end")
 
     p = sub.add_parser("topics", help="list the Kafka topics tollguard uses, check or create them")
     g = p.add_mutually_exclusive_group()
@@ -248,7 +279,7 @@ COMMANDS = {
     "replay": "streams.replay", "worker": "streams.worker", "produce": "streams.produce",
     "tail": "streams.tail",
     "alerts": "streams.alerts", "simulate": "streams.simulate", "evaluate": "streams.evaluate",
-    "export": "streams.export", "train": "models.train", "topics": "streams.topics",
+    "export": "streams.export", "train": "models.train", "labels": "models.labels", "model": "models.cli", "topics": "streams.topics",
     "incidents": "streams.soc", "ack": "streams.soc", "resolve": "streams.soc", "unblock": "streams.soc",
     "notify": "streams.notify", "enforce": "streams.enforce", "blocks": "streams.enforce.blocks",
     "verdict": "streams.verdict.service", "ranges": "streams.ranges_cli", "console": "streams.console.service",

@@ -184,6 +184,10 @@ class Config:
         return self.topic("ranges")
 
     @property
+    def models(self) -> str:
+        return self.topic("models")
+
+    @property
     def dlq(self) -> str:
         return self.topic("dlq")
 

@@ -40,6 +40,8 @@ def declared(config: Config) -> list[TopicSpec]:
         TopicSpec(config.dlq, n, base, "output: records that could not be applied, with the reason"),
         TopicSpec(config.blocklist, n, compact, "output: the global IP blocklist (compacted)"),
         TopicSpec(config.ranges, 1, compact, "input: high-risk number ranges (compacted, key prefix; tollguard ranges)"),
+        TopicSpec(config.models, 1, {**compact, "max.message.bytes": str(32 * 1024 * 1024)},
+                  "input: anomaly models and which one is active (compacted; tollguard model publish)"),
         TopicSpec(config.incidents, n, compact, "output: incidents, one record per update (compacted, key incident_id)"),
         TopicSpec(config.detections, n, base,
                   "internal: detections and the SOC's decisions by tenant and subject, folded into incidents"),

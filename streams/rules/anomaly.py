@@ -67,6 +67,6 @@ def _alert(ctx, scorer, ext: str, call_id: str, score: float, vec: list, usual: 
     ctx.emit(RULE, SEVERITY, "extension", ext,
              f"Extension {ext} behaves unusually (score {score:.3f} > {scorer.threshold:.3f}): {sentence(why)}",
              {"score": round(score, 4), "threshold": round(scorer.threshold, 4), "call_id": call_id,
-              "top_features": why},
+              "model": scorer.version, "top_features": why},
              [Order("disable_outbound", ext, ctx.tenant.p.outbound_bar_seconds)],
              span=float(ctx.tenant.p.incident_seconds))

@@ -112,9 +112,12 @@ class Worker:
                                                      extra_topic_configs=isr, beacon=app.tables.beacon))
                        for s in SCOPES}
         scorer_factory = None
+        self.scorer = None            # the model in use (one object, shared by the ext partitions)
+        self.next_scorer = None       # (version, scorer) published on <prefix>.models, switched to between batches
         if model is not None:
             from models.score import Scorer
-            scorer_factory = lambda: Scorer(*model)  # noqa: E731
+            self.scorer = Scorer(*model)
+            scorer_factory = lambda: self.scorer  # noqa: E731
         self.runners = {s: ScopeRunner(s, policy, fc.table_data(self.tables[s]), parts,
                                        lambda key, p: partition_of(key.encode(), parts) == p,
                                        scorer_factory, config.lateness,
@@ -259,6 +262,8 @@ class Worker:
                 futures.append(await fc.write_changelog(self.app, changelog, _key(key),
                                                         None if value is None else encode_value(value), part))
         self.parts_touched[scope].clear()
+        if scope == "ext" and self.next_scorer is not None:
+            self.switch_model()  # every queued call was scored by the model it was queued under
         for f in futures:
             await f
         futures.clear()
@@ -269,8 +274,23 @@ class Worker:
         self.stats["late"] = sum(r.late for r in self.runners.values())
         self.metrics.late.set(self.stats["late"])
 
+    def switch_model(self) -> None:
+        """Score with the model published on <prefix>.models from the next micro-batch on (the calls queued
+        so far were scored by the one they were queued under)."""
+        version, scorer = self.next_scorer
+        self.next_scorer = None
+        old = getattr(self.scorer, "version", None)
+        if version == old:
+            return
+        self.scorer = scorer
+        for w in self.runners["ext"].work.values():
+            w.detector.scorer = scorer
+        log.warning("model: switched from %s to %s (threshold %.4f) between micro-batches", old, version,
+                    scorer.threshold)
+
     async def measure_lag(self) -> None:
-        """Records on the broker not yet read, per assigned input partition (for /metrics)."""
+        """Records on the broker not yet read, per assigned input partition (for /metrics); the model's figures."""
+        self.metrics.observe_model(self.scorer)
         try:
             tps = [tp for tp in self.app.consumer.assignment() if tp.topic in self.inputs]
         except Exception:
@@ -395,6 +415,17 @@ class Worker:
             log.info("records read so far are processed, their state written and acknowledged%s",
                      f"; {left} left to read again" if left else "")
         fc.before_stop(app, drain_before_stop)
+
+        @app.task
+        async def read_models():  # a thread loads a published model; the next commit switches to it
+            if self.scorer is None:
+                return  # --no-model: the rules alone, whatever is published
+            from models.registry import ModelBook, start_following
+
+            def publish(version, scorer):
+                self.next_scorer = (version, scorer)
+                log.warning("model: %s loaded from %s; switching at the next micro-batch", version, self.config.models)
+            start_following(self.config, ModelBook(), publish)
 
         @app.task
         async def read_ranges():  # on a thread of its own: Faust's event loop only reads the table

@@ -29,6 +29,14 @@ class WorkerMetrics:
                            ("topic", "partition"))
         self.batch = m.histogram("tollguard_batch_seconds", "Time to process one batch, by stage.", ("stage",),
                                  buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.model = m.gauge("tollguard_model_info", "The anomaly model in use (value 1), by version.", ("version",))
+        self.scored = m.gauge("tollguard_model_scored_calls", "Calls the model in use has scored since it was loaded.")
+        self.feature_median = m.gauge("tollguard_model_feature_median",
+                                      "Median of each feature over the latest calls scored (live drift).", ("feature",))
+        self.score_quantile = m.gauge("tollguard_model_score_quantile",
+                                      "Quantiles of the latest anomaly scores.", ("quantile",))
+        self.above = m.gauge("tollguard_model_above_threshold_share",
+                             "Share of the latest calls scored above the model's threshold.")
         self.started = False
         self.oldest_pending: float | None = None  # monotonic time the oldest unacknowledged batch was read
 
@@ -41,6 +49,23 @@ class WorkerMetrics:
                 self.actions.labels(rec.kind).inc()
             elif name == "IncidentRecord":
                 self.incidents.inc()
+
+    def observe_model(self, scorer) -> None:
+        """The model in use and its live figures (from ``Scorer.live``), for ``tollguard model drift``."""
+        if scorer is None:
+            return
+        from models.features import FEATURES
+        self.model.clear()
+        self.model.labels(scorer.version).set(1)
+        self.scored.set(scorer.scored)
+        live = scorer.live()
+        if live is None:
+            return
+        for name, v in zip(FEATURES, live["median"]):
+            self.feature_median.labels(name).set(v)
+        for q, v in live["score_quantiles"].items():
+            self.score_quantile.labels(str(q)).set(v)
+        self.above.set(live["above_threshold"])
 
     def timed(self, stage: str):
         return self.batch.labels(stage).time()

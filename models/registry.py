@@ -1,0 +1,161 @@
+"""Models as versioned artifacts on the compacted ``<prefix>.models`` topic (docs/models.md).
+
+A model's *version* is the first 12 hex digits of its artifact's sha256 (content-addressed: the same
+file is the same version everywhere). Two kinds of records share the topic:
+
+- ``model``  key ``<name>@<version>``: the artifact (skops bytes, base64) and its card, published once;
+- ``active`` key ``<name>``: which version of ``<name>`` workers score with, who set it, when, why,
+  and the version it replaced (what ``rollback`` returns to).
+
+Compaction keeps every version (distinct keys) and the latest ``active`` record of each name.
+A worker follows the topic on a thread of its own (:class:`ModelBook`, :func:`follow`); when the
+active version changes it loads the artifact with the same checks as a file (sha256 against the
+card, features, skops trusted types) and switches between micro-batches. A record that fails
+those checks is logged and ignored: the worker keeps the model it has.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import ModelError
+
+log = logging.getLogger("tollguard.models")
+MAX_BYTES = 32 * 1024 * 1024  # the topic's max.message.bytes: a forest of a few hundred trees fits
+
+
+def version_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def model_record(path: str | Path, name: str, by: str) -> tuple[bytes, bytes, str]:
+    """(key, value, version) of an artifact, checked as a worker will check it (ModelError if not)."""
+    from . import artifact
+    _, card = artifact.load(path)  # sha256 against the card, features, trusted types
+    data = Path(path).read_bytes()
+    version = version_of(data)
+    value = {"type": "model", "name": name, "version": version, "published_at": _now(), "by": by,
+             "card": card, "skops": base64.b64encode(data).decode()}
+    raw = json.dumps(value).encode()
+    if len(raw) > MAX_BYTES:
+        raise ModelError(f"{path}: {len(raw):,} bytes encoded, over the topic's {MAX_BYTES:,}")
+    return f"{name}@{version}".encode(), raw, version
+
+
+def active_record(name: str, version: str, by: str, reason: str, previous: str | None) -> tuple[bytes, bytes]:
+    value = {"type": "active", "name": name, "version": version, "at": _now(), "by": by, "reason": reason,
+             "previous": previous}
+    return name.encode(), json.dumps(value).encode()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class ModelBook:
+    """What the topic says: every version published, and the active one per name."""
+    versions: dict[str, dict] = field(default_factory=dict)    # "<name>@<version>" -> model record
+    active: dict[str, dict] = field(default_factory=dict)      # name -> active record
+    unreadable: int = 0
+
+    def apply(self, key: bytes | None, value: bytes | None) -> bool:
+        if key is None:
+            self.unreadable += 1
+            return False
+        k = key.decode("utf-8", "replace")
+        if value is None:  # a tombstone: that version or pointer is gone
+            self.versions.pop(k, None)
+            self.active.pop(k, None)
+            return True
+        try:
+            rec = json.loads(value)
+            kind = rec["type"]
+        except (ValueError, KeyError, TypeError):
+            self.unreadable += 1
+            return False
+        if kind == "model" and k == f"{rec.get('name')}@{rec.get('version')}":
+            self.versions[k] = rec
+        elif kind == "active" and k == rec.get("name"):
+            self.active[k] = rec
+        else:
+            self.unreadable += 1
+            return False
+        return True
+
+    def active_version(self, name: str) -> str | None:
+        rec = self.active.get(name)
+        return rec.get("version") if rec else None
+
+    def scorer(self, name: str, version: str):
+        """A scorer of that version, loaded from the record with every check a file gets."""
+        from .score import Scorer
+        rec = self.versions.get(f"{name}@{version}")
+        if rec is None:
+            raise ModelError(f"model {name}@{version} is not on the topic")
+        data = base64.b64decode(rec["skops"])
+        if version_of(data) != version:
+            raise ModelError(f"model {name}@{version}: its bytes are another version ({version_of(data)})")
+        with tempfile.TemporaryDirectory(prefix="tollguard-model-") as d:
+            path = Path(d) / f"{name}.skops"
+            path.write_bytes(data)
+            (Path(d) / f"{name}.card.json").write_text(json.dumps(rec["card"]))
+            return Scorer.load(path, version=version)
+
+
+def follow(config, book: ModelBook, on_change, name: str = "default", stop: threading.Event | None = None) -> None:
+    """Read ``<prefix>.models`` from its start and keep reading (on the calling thread); call
+    ``on_change(version, scorer)`` when the active version of ``name`` changes and loads. Never raises."""
+    from kafka import KafkaConsumer
+    from streams.connect import kafka_python_kwargs
+    current = None
+    while stop is None or not stop.is_set():
+        try:
+            consumer = KafkaConsumer(config.models, **kafka_python_kwargs(config), group_id=None,
+                                     enable_auto_commit=False, auto_offset_reset="earliest",
+                                     metadata_max_age_ms=30_000, max_partition_fetch_bytes=MAX_BYTES,
+                                     fetch_max_bytes=MAX_BYTES * 2)
+        except Exception as exc:
+            log.warning("models: cannot read %s (%r); the model in use stays; retrying in 10 s", config.models, exc)
+            time.sleep(10)
+            continue
+        try:
+            while stop is None or not stop.is_set():
+                for records in consumer.poll(timeout_ms=1000).values():
+                    for rec in records:
+                        if not book.apply(rec.key, rec.value):
+                            log.warning("models: record at offset %d of %s is not a model record; skipped",
+                                        rec.offset, config.models)
+                wanted = book.active_version(name)
+                if wanted is not None and wanted != current:
+                    try:
+                        scorer = book.scorer(name, wanted)
+                    except Exception as exc:  # a bad artifact never replaces a working model
+                        log.error("models: %s@%s cannot be used (%s); the model in use stays", name, wanted, exc)
+                        current = wanted
+                        continue
+                    current = wanted
+                    on_change(wanted, scorer)
+        except Exception as exc:
+            log.warning("models: reading %s failed (%r); retrying in 10 s", config.models, exc)
+            time.sleep(10)
+        finally:
+            try:
+                consumer.close()
+            except Exception:
+                pass
+
+
+def start_following(config, book: ModelBook, on_change, name: str = "default") -> threading.Thread:
+    t = threading.Thread(target=follow, args=(config, book, on_change, name), name="tollguard-models", daemon=True)
+    t.start()
+    return t
