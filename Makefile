@@ -37,10 +37,10 @@ kafka-down:
 test: $(STAMP)
 	@scripts/setup-system.sh
 	@scripts/kafka.sh up
-	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; scripts/kafka.sh down; exit $$rc
+	@set +e; TOLLGUARD_FIGURES=$(CURDIR)/docs/figures $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; scripts/kafka.sh down; exit $$rc
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS)
+	TOLLGUARD_FIGURES=$(CURDIR)/docs/figures $(PY) -m pytest -m "not kafka" $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	@scripts/demo.sh

@@ -23,14 +23,24 @@
 # %% tags=["parameters"]
 EVENTS = "../fixtures/sim-day/events.jsonl"
 POLICY = "../fixtures/sim-day/policy.yaml"
+FIGURES = None           # a directory to save the figures in as PNG too (`make test` passes docs/figures)
 
 # %%
 import json
+import os
+from pathlib import Path
 
-import matplotlib
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+
+FIGURES = FIGURES or os.environ.get("TOLLGUARD_FIGURES")
+
+
+def save(fig, name):
+    """The figure is shown inline either way; with FIGURES it is also written there (README images)."""
+    if FIGURES:
+        Path(FIGURES).mkdir(parents=True, exist_ok=True)
+        fig.savefig(Path(FIGURES) / name, dpi=90, metadata={"Software": None})
 
 from streams.policy import Policy
 from streams.replay import replay_file
@@ -50,6 +60,8 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 cdr.groupby(cdr.start.dt.hour).size().plot.bar(ax=axes[0], title="calls by local hour")
 cdr.groupby("kind").size().plot.bar(ax=axes[1], title="calls by destination kind")
 fig.tight_layout()
+save(fig, "explore-traffic.png")
+plt.show()
 
 # %%
 out, stats, _ = replay_file([EVENTS], policy)
@@ -57,3 +69,11 @@ alerts = pd.DataFrame([{"ts": a.ts, "rule": a.rule, "severity": a.severity, "sub
                        for a in out if a.__class__.__name__ == "Alert"])
 print(stats.events, "events replayed")
 alerts.groupby(["rule", "severity"]).size().sort_values(ascending=False).to_frame("alerts")
+
+# %%
+fig, ax = plt.subplots(figsize=(11, 3.5))
+if len(alerts):
+    alerts.groupby("rule").size().sort_values().plot.barh(ax=ax, title="alerts by rule")
+fig.tight_layout()
+save(fig, "explore-alerts.png")
+plt.show()

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -14,46 +16,80 @@
 # %% [markdown]
 # # Retrain the tollguard anomaly model
 #
-# Load events (a simulator directory, a JSONL dump, or a Kafka topic exported with
-# `tollguard export`), build features with `models.features` — the same code the worker
-# scores with — fit an IsolationForest on benign history, evaluate it against labels, and
-# save the artifact and its model card. `tollguard replay --model OUT` and
-# `tollguard worker --model OUT` then use it without code changes.
+# Load events from one of three places — a simulator directory, a file `tollguard export` wrote
+# (JSONL or Parquet), or a time range read straight from Kafka — build features with
+# `models.features` (the same code the worker scores with), fit an IsolationForest on benign
+# history, evaluate it against labels (the simulator's, or the SOC's verdicts from
+# `tollguard labels`), and save the artifact and its model card. `tollguard replay --model OUT`
+# and `tollguard worker --model OUT` then use it without code changes.
 #
 # CI runs this notebook on small data (the `parameters` cell); set your own values to retrain.
 
 # %% tags=["parameters"]
-DATA_DIR = None          # a directory with events.jsonl (+ labels.json, policy.yaml); None = simulate one
-SIM_DAYS = 3             # when simulating
+DATA_DIR = None          # a directory with events.jsonl (+ labels.json, policy.yaml)
+EXPORT = None            # or: a file from `tollguard export` (.jsonl or .parquet)
+KAFKA_SINCE = None       # or: read <prefix>.cdr from Kafka, records written from then (RFC 3339 or "7d")
+KAFKA_UNTIL = None       #     ... until then (None: up to now); broker settings from TOLLGUARD_* as the CLI
+POLICY = None            # the PBXs' policy (default: DATA_DIR/policy.yaml, else the built-in defaults)
+LABELS = None            # labels.json or a `tollguard labels` file (default: DATA_DIR/labels.json)
+SIM_DAYS = 3             # when none of the above is given, a simulated week is made
 SIM_SEED = 11
 SIM_EXTENSIONS = 25
 TARGET_RATE = 0.002      # share of benign calls above the threshold
 OUT = "/tmp/tollguard-notebook-model/retrained.skops"
+FIGURES = None           # a directory to save the figures in as PNG too (`make test` passes docs/figures)
 
 # %%
 import json
+import os
 import tempfile
+import warnings
 from pathlib import Path
 
-import matplotlib
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from models import artifact
 from models.features import FEATURES
-from models.train import build_matrix, fingerprint, fit, fraud_call_ids, population
+from models.labels import Labels
+from models.train import build_matrix, fingerprint, fit, population, training_split
 from streams.policy import Policy
 from streams.simulate import simulate
 
-if DATA_DIR is None:
-    DATA_DIR = tempfile.mkdtemp(prefix="tollguard-sim-")
-    simulate(SIM_DAYS, SIM_SEED, Path(DATA_DIR), extensions=SIM_EXTENSIONS)
-data = Path(DATA_DIR)
-policy = Policy.load(data / "policy.yaml") if (data / "policy.yaml").exists() else Policy.default()
-events = [str(data / "events.jsonl")]
-print(data, sum(1 for _ in open(events[0])), "events")
+FIGURES = FIGURES or os.environ.get("TOLLGUARD_FIGURES")
+
+
+def save(fig, name):
+    """The figure is shown inline either way; with FIGURES it is also written there (README images)."""
+    if FIGURES:
+        Path(FIGURES).mkdir(parents=True, exist_ok=True)
+        fig.savefig(Path(FIGURES) / name, dpi=90, metadata={"Software": None})
+
+
+if EXPORT:
+    events = [str(EXPORT)]
+    source = f"export {EXPORT}"
+elif KAFKA_SINCE or KAFKA_UNTIL:
+    from streams.alerts import parse_since
+    from streams.config import Config
+    from streams.export import records, write_parquet
+    config = Config.from_env()
+    events = [tempfile.mkdtemp(prefix="tollguard-kafka-") + "/cdr.parquet"]
+    n, _ = write_parquet(records(config, config.cdr, parse_since(KAFKA_SINCE), parse_since(KAFKA_UNTIL)), events[0])
+    source = f"{config.cdr} from {KAFKA_SINCE or 'the start'} until {KAFKA_UNTIL or 'now'} ({n} records)"
+else:
+    if DATA_DIR is None:
+        DATA_DIR = tempfile.mkdtemp(prefix="tollguard-sim-")
+        simulate(SIM_DAYS, SIM_SEED, Path(DATA_DIR), extensions=SIM_EXTENSIONS)
+    events = [str(Path(DATA_DIR) / "events.jsonl")]
+    source = f"simulator directory {DATA_DIR}"
+data = Path(DATA_DIR) if DATA_DIR else None
+POLICY = POLICY or (data / "policy.yaml" if data and (data / "policy.yaml").exists() else None)
+LABELS = LABELS or (data / "labels.json" if data and (data / "labels.json").exists() else None)
+policy = Policy.load(POLICY) if POLICY else Policy.default()
+labels = Labels.load(LABELS)
+print("events from", source)
 
 # %% [markdown]
 # ## Features
@@ -61,21 +97,47 @@ print(data, sum(1 for _ in open(events[0])), "events")
 # %%
 m = build_matrix(events, policy)
 frame = pd.DataFrame(m.X, columns=FEATURES)
+frame["tenant"] = [k[0] for k in m.keys]
 frame["extension"] = [k[1] for k in m.keys]
 frame["call_id"] = [k[2] for k in m.keys]
-fraud = fraud_call_ids(str(data / "labels.json")) if (data / "labels.json").exists() else set()
-frame["fraud"] = frame["call_id"].isin(fraud)
+frame["start"] = pd.to_datetime([k[3] for k in m.keys], unit="s", utc=True)
+benign, fp, extra = training_split(m, labels)
+frame["fraud"] = ~benign
+frame["soc_false_positive"] = fp
 frame.describe().T[["mean", "50%", "max"]]
+
+# %% [markdown]
+# ## Is this enough to learn from?
+#
+# An IsolationForest learns what is usual. Too few calls, extensions or days, or one extension
+# that makes most of the calls, and "usual" means that one office's week.
+
+# %%
+days = (frame.start.max() - frame.start.min()).total_seconds() / 86400 if len(frame) else 0.0
+top_share = frame.extension.value_counts(normalize=True).iloc[0] if len(frame) else 1.0
+problems = []
+if benign.sum() < 2000:
+    problems.append(f"only {int(benign.sum())} benign calls (want 2,000 or more)")
+if frame[["tenant", "extension"]].drop_duplicates().shape[0] < 20:
+    problems.append(f"only {frame[['tenant', 'extension']].drop_duplicates().shape[0]} extensions (want 20 or more)")
+if days < 7:
+    problems.append(f"only {days:.1f} days of calls (want a week: weekdays and a weekend)")
+if top_share > 0.5:
+    problems.append(f"one extension made {top_share:.0%} of the calls")
+for p in problems:
+    warnings.warn(f"training set: {p}; the model may flag ordinary traffic", stacklevel=1)
+print("training set:", "looks usable" if not problems else "TOO SMALL OR UNREPRESENTATIVE: " + "; ".join(problems))
 
 # %% [markdown]
 # ## Fit on benign history
 
 # %%
-benign = ~frame["fraud"].to_numpy()
-model, threshold = fit(m.X[benign], seed=0, target_rate=TARGET_RATE)
+model, threshold = fit(m.X[benign], seed=0, target_rate=TARGET_RATE, extra=extra)
 frame["score"] = -model.score_samples(m.X)
 frame["flagged"] = frame["score"] > threshold
 print(f"threshold {threshold:.4f}; benign calls flagged {frame.loc[benign, 'flagged'].mean():.4%}")
+if fp.any():
+    print(f"the SOC cleared {int(fp.sum())} calls as false positives; this model flags {int(frame.flagged[fp].sum())} of them")
 
 # %% [markdown]
 # ## Evaluation against the labels
@@ -88,9 +150,8 @@ precision = tp / max(int(frame.flagged.sum()), 1)
 recall = tp / max(int(frame.fraud.sum()), 1)
 print(f"call-level precision {precision:.3f} recall {recall:.3f}")
 per_scenario = []
-if (data / "labels.json").exists():
-    labels = json.loads((data / "labels.json").read_text())
-    for sc in labels["scenarios"]:
+if LABELS and "scenarios" in json.loads(Path(LABELS).read_text()):
+    for sc in json.loads(Path(LABELS).read_text())["scenarios"]:
         ids = set(sc.get("fraud_calls", []))
         if ids:
             sub = frame[frame.call_id.isin(ids)]
@@ -111,6 +172,8 @@ axes[1].axvline(threshold, color="k", linestyle="--", label="threshold")
 axes[1].set(title="anomaly score", xlabel="score")
 axes[1].legend()
 fig.tight_layout()
+save(fig, "retrain-scores.png")
+plt.show()
 
 # %% [markdown]
 # ## Save the artifact and its model card
@@ -118,6 +181,8 @@ fig.tight_layout()
 # %%
 metrics = {"calls": int(len(frame)), "benign_calls": int(benign.sum()), "precision": round(precision, 4),
            "recall": round(recall, 4), "per_scenario": per_scenario}
+if fp.any():
+    metrics["soc_false_positives"] = {"calls": int(fp.sum()), "still_flagged": int(frame.flagged[fp].sum())}
 card = artifact.save(model, OUT, threshold, fingerprint(events), metrics, population(m.X[benign]))
 reloaded, _ = artifact.load(OUT)  # the same checks the worker runs: trusted types, features, checksum
 assert np.allclose(reloaded.score_samples(m.X[:50]), model.score_samples(m.X[:50]))
