@@ -79,3 +79,42 @@ def test_join_gives_alerts_their_calls_and_incidents_their_alerts_and_verdicts(b
     assert i["version"] == 2 and i["verdict"] == "false_positive" and [a["alert_id"] for a in i["alerts"]] == ["a1"]
     p = export(broker, prefix, "--topic", "alerts", "--format", "parquet", "--out", str(tmp_path / "a.parquet"))
     assert p.returncode == 1 and "not JSON objects" in p.stderr
+
+
+def test_an_export_by_time_range_trains_a_model(broker, prefix, tmp_path):
+    from streams.simulate import simulate
+    simulate(2, 8, tmp_path / "sim", extensions=15)
+    env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_BROKER=f"kafka://{broker}", TOLLGUARD_PARTITIONS="2")
+    before = time.time() - 1
+    p = subprocess.run([sys.executable, "-m", "streams.cli", "produce", str(tmp_path / "sim" / "events.jsonl")],
+                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    data = tmp_path / "cdr.parquet"
+    p = export(broker, prefix, "--topic", "cdr", "--since", iso(before), "--format", "parquet", "--out", str(data))
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "m.skops"
+    t = subprocess.run([sys.executable, "-m", "streams.cli", "train", "--data", str(data), "--policy",
+                        str(tmp_path / "sim" / "policy.yaml"), "--labels", str(tmp_path / "sim" / "labels.json"),
+                        "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert t.returncode == 0, t.stderr
+    card = json.loads(out.with_name("m.card.json").read_text())
+    assert card["metrics"]["calls"] > 500 and "recall" in card["metrics"]
+
+
+def test_labels_reads_the_socs_verdicts_from_the_incidents_topic(broker, prefix, tmp_path):
+    alert = {"type": "alert", "alert_id": "a9", "tenant": "acme", "rule": "anomaly", "evidence": {"call_id": "c9"}}
+    produce(broker, f"{prefix}.alerts", [json.dumps(alert).encode()])
+    inc = {"type": "incident", "incident_id": "i-9", "tenant": "acme", "subject_type": "extension", "subject": "1004",
+           "alert_ids": ["a9"], "version": 3, "status": "resolved", "verdict": "false_positive",
+           "opened": "2026-12-04T10:00:00Z", "last_seen": "2026-12-04T10:05:00Z",
+           "decisions": [{"status": "resolved", "by": "ana", "at": "2026-12-04T11:00:00Z", "verdict": "false_positive",
+                          "note": "travelling"}]}
+    produce(broker, f"{prefix}.incidents", [json.dumps(inc).encode(), json.dumps({**inc, "incident_id": "i-10",
+                                                                                 "verdict": None}).encode()])
+    env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_BROKER=f"kafka://{broker}")
+    out = tmp_path / "soc.json"
+    p = subprocess.run([sys.executable, "-m", "streams.cli", "labels", "--out", str(out)], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    [lab] = json.loads(out.read_text())["labels"]
+    assert (lab["verdict"], lab["call_ids"], lab["by"], lab["note"]) == ("false_positive", ["c9"], "ana", "travelling")

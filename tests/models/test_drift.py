@@ -50,3 +50,43 @@ def test_the_worker_exports_what_drift_reads():
     assert live["version"] == "ab" * 6 and live["scored"] == 300
     assert np.allclose([live["median"][f] for f in FEATURES], np.median(X[:300], axis=0))
     assert set(live["quantiles"]) == {"0.5", "0.9", "0.99"} and 0 <= live["above"] <= 1
+
+
+def test_model_drift_reads_a_workers_metrics_and_exits_1_on_drift(tmp_path, capsys):
+    import http.server
+    import threading
+    from argparse import Namespace
+
+    from models import artifact
+    from models.drift import main
+    X = np.random.default_rng(1).normal(size=(400, len(FEATURES))).clip(0)
+    model, thr = fit(X, seed=0)
+    path = tmp_path / "m.skops"
+    card = artifact.save(model, path, thr, "x", {"flagged_benign_share": 0.002}, population(X))
+    shifted = X.copy()
+    shifted[:, FEATURES.index("intl_share_24h")] += 0.9
+    for live, want in ((X[:300], 0), (shifted[:300], 1)):
+        scorer = Scorer(model, card)
+        scorer.score(live.tolist())
+        m = WorkerMetrics()
+        m.observe_model(scorer)
+        body = generate_latest(m.m.registry)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            rc = main(Namespace(metrics=f"http://127.0.0.1:{server.server_port}/metrics", model=str(path), iqr=1.0,
+                                format="table"))
+        finally:
+            server.shutdown()
+        text = capsys.readouterr().out
+        assert rc == want, text
+        assert ("DRIFT intl_share_24h" in text) is bool(want)
