@@ -87,6 +87,27 @@ def fingerprint(paths: list[str]) -> str:
     return h.hexdigest()
 
 
+def thin_data(m: Matrix, benign: np.ndarray) -> list[str]:
+    """Why this training set may not say what is usual: too few benign calls, extensions or days, or one
+    extension making most of the calls (empty when it looks usable)."""
+    problems = []
+    exts = {(k[0], k[1]) for k in m.keys}
+    starts = [k[3] for k in m.keys]
+    days = (max(starts) - min(starts)) / 86400 if starts else 0.0
+    if benign.sum() < 2000:
+        problems.append(f"only {int(benign.sum())} benign calls (want 2,000 or more)")
+    if len(exts) < 20:
+        problems.append(f"only {len(exts)} extensions (want 20 or more)")
+    if days < 7:
+        problems.append(f"only {days:.1f} days of calls (want a week: weekdays and a weekend)")
+    if m.keys:
+        from collections import Counter
+        (_, top), = Counter((k[0], k[1]) for k in m.keys).most_common(1)
+        if top / len(m.keys) > 0.5:
+            problems.append(f"one extension made {top / len(m.keys):.0%} of the calls")
+    return problems
+
+
 def fit(X: np.ndarray, seed: int = 0, target_rate: float = 0.002, extra: np.ndarray | None = None):
     """An IsolationForest on ``X`` (plus ``extra`` rows, such as the SOC's false positives repeated, in the
     fit only); the threshold flags ``target_rate`` of ``X``."""
@@ -134,6 +155,8 @@ def main(args) -> int:
         print(f"train: {exc}", file=sys.stderr)
         return 2
     benign, fp, extra = training_split(m, labels)
+    for problem in thin_data(m, benign):
+        print(f"train: WARNING: {problem}; the model may flag ordinary traffic", file=sys.stderr)
     model, threshold = fit(m.X[benign], args.seed, args.target_rate, extra)
     scores = -model.score_samples(m.X)
     flagged = scores > threshold

@@ -53,7 +53,7 @@ import pandas as pd
 from models import artifact
 from models.features import FEATURES
 from models.labels import Labels
-from models.train import build_matrix, fingerprint, fit, population, training_split
+from models.train import build_matrix, fingerprint, fit, population, thin_data, training_split
 from streams.policy import Policy
 from streams.simulate import simulate
 
@@ -113,17 +113,7 @@ frame.describe().T[["mean", "50%", "max"]]
 # that makes most of the calls, and "usual" means that one office's week.
 
 # %%
-days = (frame.start.max() - frame.start.min()).total_seconds() / 86400 if len(frame) else 0.0
-top_share = frame.extension.value_counts(normalize=True).iloc[0] if len(frame) else 1.0
-problems = []
-if benign.sum() < 2000:
-    problems.append(f"only {int(benign.sum())} benign calls (want 2,000 or more)")
-if frame[["tenant", "extension"]].drop_duplicates().shape[0] < 20:
-    problems.append(f"only {frame[['tenant', 'extension']].drop_duplicates().shape[0]} extensions (want 20 or more)")
-if days < 7:
-    problems.append(f"only {days:.1f} days of calls (want a week: weekdays and a weekend)")
-if top_share > 0.5:
-    problems.append(f"one extension made {top_share:.0%} of the calls")
+problems = thin_data(m, benign)
 for p in problems:
     warnings.warn(f"training set: {p}; the model may flag ordinary traffic", stacklevel=1)
 print("training set:", "looks usable" if not problems else "TOO SMALL OR UNREPRESENTATIVE: " + "; ".join(problems))

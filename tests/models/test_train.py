@@ -27,3 +27,12 @@ def test_parquet_and_jsonl_give_the_same_features(tmp_path):
     a = build_matrix([str(tmp_path / "events.jsonl")], pol)
     b = build_matrix([str(tmp_path / "events.parquet")], pol)
     assert a.keys == b.keys and (a.X == b.X).all() and len(a.X) > 50
+
+
+def test_thin_training_data_is_named(tmp_path):
+    import numpy as np
+    from models.train import thin_data
+    simulate(1, 2, tmp_path, extensions=6, scenarios=["long_calls"])
+    m = build_matrix([str(tmp_path / "events.jsonl")], Policy.load(tmp_path / "policy.yaml"))
+    problems = " ".join(thin_data(m, np.ones(len(m.keys), dtype=bool)))
+    assert "benign calls" in problems and "extensions" in problems and "days" in problems
