@@ -36,7 +36,7 @@ SEVERITY = "alert"
 KEEP_COUNTRIES = 64
 KEEP_NAMES = 64       # calling numbers and extensions remembered per country (the most recent)
 KEEP_BURSTS = 8       # bursts remembered per country (the latest ending)
-KEEP_DIALLED = 1024   # numbers abroad called recently, remembered until no late burst can cover them
+KEEP_DIALLED = 256    # numbers abroad called recently, remembered until no late burst can cover them (the most recent)
 KEEP_CALLS = 8        # calls remembered per such number
 
 
@@ -138,6 +138,7 @@ def _alert(ctx, d: Dialled, number: str, b: Burst, country: str) -> None:
 def _remember(ctx, number: str, d: Dialled) -> None:
     """Calls abroad are kept while a late burst may still cover them (its window and lateness), bounded."""
     dialled = ctx.st.wangiri_dialled
+    new = number not in dialled
     calls = dialled.setdefault(number, [])
     if any(c.call_id == d.call_id for c in calls):
         return
@@ -145,7 +146,7 @@ def _remember(ctx, number: str, d: Dialled) -> None:
     if len(calls) > KEEP_CALLS:
         calls.sort(key=lambda c: (c.start, c.call_id))
         del calls[0]
-    if len(dialled) > KEEP_DIALLED or (len(dialled) > 64 and len(dialled) % 32 == 0):
+    if new and (len(dialled) > KEEP_DIALLED + KEEP_DIALLED // 4 or (len(dialled) > 64 and len(dialled) % 32 == 0)):
         before = ctx.settled - ctx.tenant.p.wangiri.seconds - HORIZON
         latest = {k: max(c.start for c in v) for k, v in dialled.items()}
         stale = [k for k, t in latest.items() if t < before]

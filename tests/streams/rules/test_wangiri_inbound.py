@@ -139,4 +139,4 @@ def test_remembered_calls_abroad_stay_bounded():
         det.feed(decode_event(encode(callback(i, number=f"+3719{i:07d}", call_id=f"c{i}"))))
     from streams import keys as K
     st = det.state[K.tenant("default")]
-    assert 0 < len(st.wangiri_dialled) <= KEEP_DIALLED
+    assert 0 < len(st.wangiri_dialled) <= KEEP_DIALLED + KEEP_DIALLED // 4  # pruned in steps, to the most recent
