@@ -36,6 +36,25 @@ CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' d
 VERDICTS = ("true_positive", "false_positive")
 
 
+class Wake:
+    """Wakes every live stream waiting when the feed changed something (each waits on the event of its
+    generation: one stream cannot clear it for the others)."""
+
+    def __init__(self):
+        self._event: asyncio.Event | None = None
+
+    def ring(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    def current(self) -> asyncio.Event:
+        """Take this before looking for changes: a change after that look sets it."""
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+
 @dataclass
 class Session:
     user: User
@@ -82,7 +101,7 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
                       finalize=_visible)
     env.filters["money"] = lambda v: "" if not isinstance(v, (int, float)) else f"{v:,.2f}"
     sessions = sessions or Sessions()
-    wake = asyncio.Event()
+    wake = Wake()
 
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**ctx), status_code=status, headers=_headers())
@@ -211,12 +230,12 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
                 if sessions.get(request.cookies.get(COOKIE)) is None:
                     yield "event: logout\ndata: {}\n\n"
                     return
+                rung = wake.current()
                 recs, seq = store.changed_since(user, seq)
                 for rec in recs[-500:]:
                     yield f"event: incident\nid: {seq}\ndata: {json.dumps(_row(rec))}\n\n"
-                wake.clear()
                 try:
-                    await asyncio.wait_for(wake.wait(), timeout=5.0)
+                    await asyncio.wait_for(rung.wait(), timeout=5.0)
                 except asyncio.TimeoutError:
                     yield ": keep-alive\n\n"
         return StreamingResponse(stream(), media_type="text/event-stream",
@@ -238,7 +257,7 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
     @contextlib.asynccontextmanager
     async def lifespan(app):
         if feed is not None:
-            feed.attach(asyncio.get_running_loop(), wake)
+            feed.attach(asyncio.get_running_loop(), wake.ring)
         yield
 
     app = Starlette(routes=[

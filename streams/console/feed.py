@@ -20,11 +20,11 @@ class IncidentFeed:
         self.ready = threading.Event()  # read to the topic's end as it was at start-up
         self.error: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        self._wake = None  # called on the page's loop when something changed
         self._stop = threading.Event()
         self.read = 0
 
-    def attach(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+    def attach(self, loop: asyncio.AbstractEventLoop, wake) -> None:
         self._loop, self._wake = loop, wake
 
     def start(self) -> threading.Thread:
@@ -75,7 +75,7 @@ class IncidentFeed:
 
     def _notify(self) -> None:
         if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._wake)
 
 
 def worker_health(url: str | None, timeout: float = 1.0) -> dict:

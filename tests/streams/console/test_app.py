@@ -235,3 +235,16 @@ def test_the_health_panel_reads_the_workers_own_metrics():
         server.shutdown()
     assert h["known"] and (h["events"], h["dead_letters"], h["lag"]) == (120, 2, 7)
     assert not worker_health("http://127.0.0.1:9/metrics")["known"]
+
+
+def test_one_change_wakes_every_live_stream():
+    import asyncio
+    from streams.console.app import Wake
+
+    async def go():
+        wake = Wake()
+        a, b = wake.current(), wake.current()  # two streams looked for changes, then wait
+        wake.ring()
+        await asyncio.wait_for(asyncio.gather(a.wait(), b.wait()), 1)
+        assert wake.current() is not a  # the next look waits for the next change
+    asyncio.run(go())
