@@ -77,3 +77,15 @@ if len(alerts):
 fig.tight_layout()
 save(fig, "explore-alerts.png")
 plt.show()
+
+# %%
+# Run in Jupyter or by nbmake, the plots above are images in this notebook's outputs (the inline backend);
+# a forced non-interactive backend would leave them out.
+import matplotlib
+
+try:
+    kernel = get_ipython()  # noqa: F821 (defined in Jupyter and nbmake's kernel)
+except NameError:
+    kernel = None
+if kernel is not None:
+    assert "inline" in matplotlib.get_backend(), matplotlib.get_backend()

@@ -177,3 +177,15 @@ card = artifact.save(model, OUT, threshold, fingerprint(events), metrics, popula
 reloaded, _ = artifact.load(OUT)  # the same checks the worker runs: trusted types, features, checksum
 assert np.allclose(reloaded.score_samples(m.X[:50]), model.score_samples(m.X[:50]))
 print("saved", OUT, "and", artifact.card_path(OUT).name)
+
+# %%
+# Run in Jupyter or by nbmake, the plots above are images in this notebook's outputs (the inline backend);
+# a forced non-interactive backend would leave them out.
+import matplotlib
+
+try:
+    kernel = get_ipython()  # noqa: F821 (defined in Jupyter and nbmake's kernel)
+except NameError:
+    kernel = None
+if kernel is not None:
+    assert "inline" in matplotlib.get_backend(), matplotlib.get_backend()
