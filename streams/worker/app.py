@@ -378,6 +378,7 @@ class Worker:
         @app.timer(interval=self.watchdog.every)
         async def fetch_watchdog():
             self.watchdog.check()
+            await self.watchdog.check_stalled()
 
         @app.on_partitions_revoked.connect
         async def on_revoked(app, revoked, **kwargs):

@@ -16,7 +16,8 @@ recovery and producer, and replaces only that per-record path:
    and three futures per record) while flow is not suspended.
 3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s.
 4. ``write_changelog``: table state goes to the changelog straight through the producer.
-5. ``FetchWatchdog``: resumes a partition Faust left out of fetching after a rebalance.
+5. ``FetchWatchdog``: resumes a partition Faust left out of fetching after a rebalance, and reads
+   again one whose uncommitted records stopped reaching an idle worker.
 
 ``tests/streams/worker/test_faust_compat.py`` pins the source of every patched Faust
 function: upgrading faust-streaming fails that test until this module is checked again.
@@ -280,6 +281,7 @@ async def _wait_empty(self: Consumer) -> None:  # pragma: no cover (runs in the 
 
 
 SHUTDOWN_DRAIN_S = 6.0
+STALL_S = 20.0  # FetchWatchdog.check_stalled: an idle worker's partition with uncommitted records this long
 _original_drain = Consumer._drain_messages
 _original_wait_empty = Consumer.wait_empty
 
@@ -375,6 +377,7 @@ class FetchWatchdog:
         self.app, self.topics, self.every = app, topics, every
         self.left_out: dict[TP, float] = {}
         self.seen_at: dict[tuple[str, int], float] = {}
+        self.sought: dict[TP, float] = {}  # when check_stalled last read a partition again
 
     def check(self) -> None:
         app = self.app
@@ -402,3 +405,41 @@ class FetchWatchdog:
                 consumer._buffered_partitions.discard(tp)
                 consumer.resume_partitions({tp})
                 self.left_out.pop(tp, None)
+
+    async def check_stalled(self) -> None:
+        """Read again a partition whose records stopped reaching the worker while some are uncommitted.
+
+        Seen in a two-worker drain after a rebalance: a partition assigned, fetched ("active"), its
+        committed offset behind the broker's end, and no record of it reaching the worker again
+        (the cause is not found). When every channel is empty, flow runs, and none of the
+        partition's records arrived for ``STALL_S``, it is sought to its committed offset: the
+        records after it are read again (the rules are idempotent), with a warning.
+        """
+        app = self.app
+        consumer = app.consumer
+        if app.in_recovery or app.rebalancing or not getattr(consumer, "flow_active", False):
+            return
+        if any(ch.pending() for ch in _channels(app).values()):
+            return
+        try:
+            assigned = [tp for tp in consumer.assignment() if tp.topic in self.topics]
+        except Exception:
+            return
+        wall = time.monotonic()
+        quiet = [tp for tp in assigned if wall - self.seen_at.get((tp.topic, tp.partition), 0.0) >= STALL_S]
+        if not quiet:
+            return
+        ends = await end_offsets(app, quiet)
+        for tp in quiet:
+            committed = consumer._committed_offset.get(tp)
+            end = ends.get(tp)
+            if committed is None or end is None or committed >= end:
+                continue
+            last = self.sought.get(tp)
+            if last is not None and wall - last < STALL_S:
+                continue
+            log.warning("partition %s[%d]: %d records after the committed offset %d have not reached the worker "
+                        "for %.0f s (%s); reading them again from %d", tp.topic, tp.partition, end - committed,
+                        committed, STALL_S, describe(app, tp), committed)
+            self.sought[tp] = wall
+            await consumer.seek(tp, committed)
