@@ -363,6 +363,19 @@ def describe(app, tp: TP) -> str:
         return f"consumer state unavailable: {exc!r}"
 
 
+def bookkeeping(consumer, tp: TP) -> str:
+    """Faust's acknowledgement bookkeeping of a partition (what its next commit is computed from)."""
+    try:
+        acked = consumer._acked.get(tp) or []
+        index = consumer._acked_index.get(tp) or set()
+        gaps = consumer._gap.get(tp)
+        return (f"acked={len(acked)} [{min(acked, default=None)}..{max(acked, default=None)}] "
+                f"index={len(index)} [{min(index, default=None)}..{max(index, default=None)}] "
+                f"gaps={sorted((i.begin, i.end) for i in gaps)[:5] if gaps else []}")
+    except Exception as exc:
+        return f"bookkeeping unavailable: {exc!r}"
+
+
 class FetchWatchdog:
     """Put back a partition Faust stopped fetching and never resumed.
 
@@ -441,5 +454,6 @@ class FetchWatchdog:
             self.warned[tp] = wall
             self.stalled += 1
             log.warning("partition %s[%d]: the committed offset %d is %d behind the end and has not moved while the "
-                        "worker was idle for %.0f s (%s); those records are read again after a restart",
-                        tp.topic, tp.partition, committed, end - committed, STALL_S, describe(app, tp))
+                        "worker was idle for %.0f s (%s; %s); those records are read again after a restart",
+                        tp.topic, tp.partition, committed, end - committed, STALL_S, describe(app, tp),
+                        bookkeeping(consumer, tp))
