@@ -14,7 +14,9 @@ recovery and producer, and replaces only that per-record path:
 2. ``Consumer._drain_messages`` (patched once per process): hands those topics' records to
    their channel, and calls the conductor directly instead of through ``wait_first`` (a task
    and three futures per record) while flow is not suspended.
-3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s.
+3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s; and
+   ``Consumer._new_offset`` (patched): duplicates are dropped from the acknowledged offsets first,
+   or each commit stops at the next duplicate.
 4. ``write_changelog``: table state goes to the changelog straight through the producer.
 5. ``FetchWatchdog``: resumes a partition Faust left out of fetching after a rebalance, and warns
    about one whose committed offset stays behind while the worker is idle.
@@ -72,7 +74,7 @@ def originals() -> dict:
         "faust.transport.consumer.Consumer._wait_next_records": C._wait_next_records,
         "faust.transport.consumer.Consumer.wait_empty": _original_wait_empty,
         "faust.transport.consumer.Consumer.ack": C.ack,
-        "faust.transport.consumer.Consumer._new_offset": C._new_offset,
+        "faust.transport.consumer.Consumer._new_offset": _original_new_offset,
         "faust.transport.consumer.Consumer.on_buffer_drop": C.on_buffer_drop,
         "faust.transport.consumer.Consumer._get_active_partitions": C._get_active_partitions,
         "faust.transport.consumer.Consumer.highwaters": C.highwaters,
@@ -280,16 +282,37 @@ async def _wait_empty(self: Consumer) -> None:  # pragma: no cover (runs in the 
     await _original_wait_empty(self)
 
 
+def _new_offset(self: Consumer, tp: TP):
+    """Faust's next commit offset for ``tp``, from its acknowledged offsets with duplicates removed first.
+
+    Faust takes the first run of consecutive offsets in the sorted ``_acked`` list; a duplicate ends
+    that run (``consecutive_numbers`` sees 41, 41 as a break), so each commit moved only to the next
+    duplicate. A two-worker drain after a rebalance was caught with 24,002 entries over 20,412
+    offsets, its commit moving ~60 offsets a minute with 20,411 records done. Duplicates come from
+    offsets acknowledged again after Faust's gap filling had already counted them.
+    """
+    dedupe_acked(self, tp)
+    return _original_new_offset(self, tp)
+
+
+def dedupe_acked(consumer, tp) -> None:
+    acked = consumer._acked.get(tp)
+    if acked and len(set(acked)) != len(acked):
+        acked[:] = sorted(set(acked))
+
+
 SHUTDOWN_DRAIN_S = 6.0
 STALL_S = 20.0  # FetchWatchdog.check_stalled: an idle worker's partition with uncommitted records this long
 _original_drain = Consumer._drain_messages
 _original_wait_empty = Consumer.wait_empty
+_original_new_offset = Consumer._new_offset
 
 
 def install() -> None:
     """Patch the consumer loop and its shutdown wait (idempotent; the worker calls it before the app starts)."""
     Consumer._drain_messages = _drain_messages
     Consumer.wait_empty = _wait_empty
+    Consumer._new_offset = _new_offset
 
 
 def before_stop(app, hook: Callable[[float], Awaitable[None]]) -> None:

@@ -62,3 +62,24 @@ def test_a_batch_agent_hands_over_what_arrived_as_one_batch():
         task.cancel()
     asyncio.run(go())
     assert seen == [[0, 1, 2, 3]] and chan.busy == 0
+
+
+def test_duplicate_acknowledgements_do_not_hold_the_commit_back():
+    """The bookkeeping a stalled two-worker drain showed: 24,002 acknowledged entries over 20,412 offsets
+    (duplicates), committed at 14,069. Faust's own computation moves the commit to the next duplicate;
+    with duplicates dropped first it moves to the end."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from intervaltree import IntervalTree
+
+    from streams.worker import faust_compat as fc
+    tp = ("t.security", 0)
+
+    def consumer():
+        acked = list(range(14068, 34480)) + list(range(14070, 34480, 6))
+        return SimpleNamespace(_acked=defaultdict(list, {tp: acked}), _gap=defaultdict(IntervalTree),
+                               _committed_offset=defaultdict(lambda: None, {tp: 14069}),
+                               _acked_index=defaultdict(set, {tp: set(range(14069, 34480))}))
+    assert fc._original_new_offset(consumer(), tp) < 14100  # the stall: a few offsets a commit
+    assert fc._new_offset(consumer(), tp) == 34480
