@@ -289,7 +289,7 @@ def _new_offset(self: Consumer, tp: TP):
     that run (``consecutive_numbers`` sees 41, 41 as a break), so each commit moved only to the next
     duplicate. A two-worker drain after a rebalance was caught with 24,002 entries over 20,412
     offsets, its commit moving ~60 offsets a minute with 20,411 records done. Duplicates come from
-    offsets acknowledged again after Faust's gap filling had already counted them.
+    offsets acknowledged again after Faust's gap filling had already counted them (not proven).
     """
     dedupe_acked(self, tp)
     return _original_new_offset(self, tp)
