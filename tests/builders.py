@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from datetime import datetime, timedelta, timezone
 
 
@@ -96,3 +98,25 @@ def alerts(out, rule: str | None = None) -> list[Alert]:
 def actions(out, kind: str | None = None) -> list[Action]:
     return [r for r in out if isinstance(r, Action) and (kind is None or r.kind == kind)]
 
+
+
+@contextlib.contextmanager
+def serving(body: bytes):
+    """A local HTTP server answering every GET with ``body`` (a worker's /metrics, say); yields its URL."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/metrics"
+    finally:
+        server.shutdown()

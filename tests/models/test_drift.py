@@ -12,6 +12,7 @@ from models.train import build_matrix, fit, population
 from streams.policy import Policy
 from streams.simulate import simulate
 from streams.worker.metrics import WorkerMetrics
+from tests.builders import serving
 
 
 def card_of(X):
@@ -53,8 +54,6 @@ def test_the_worker_exports_what_drift_reads():
 
 
 def test_model_drift_reads_a_workers_metrics_and_exits_1_on_drift(tmp_path, capsys):
-    import http.server
-    import threading
     from argparse import Namespace
 
     from models import artifact
@@ -70,23 +69,8 @@ def test_model_drift_reads_a_workers_metrics_and_exits_1_on_drift(tmp_path, caps
         scorer.score(live.tolist())
         m = WorkerMetrics()
         m.observe_model(scorer)
-        body = generate_latest(m.m.registry)
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            rc = main(Namespace(metrics=f"http://127.0.0.1:{server.server_port}/metrics", model=str(path), iqr=1.0,
-                                format="table"))
-        finally:
-            server.shutdown()
+        with serving(generate_latest(m.m.registry)) as url:
+            rc = main(Namespace(metrics=url, model=str(path), iqr=1.0, format="table"))
         text = capsys.readouterr().out
         assert rc == want, text
         assert ("DRIFT intl_share_24h" in text) is bool(want)

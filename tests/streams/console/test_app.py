@@ -208,31 +208,16 @@ def test_with_ten_thousand_incidents_the_page_shows_the_newest_500_and_says_how_
 
 
 def test_the_health_panel_reads_the_workers_own_metrics():
-    import http.server
-    import threading
     from prometheus_client import generate_latest
     from streams.console.feed import worker_health
     from streams.worker.metrics import WorkerMetrics
+    from tests.builders import serving
     m = WorkerMetrics()
     m.events.labels("p.cdr").inc(120)
     m.dlq.inc(2)
     m.lag.labels("p.cdr", "0").set(7)
-    body = generate_latest(m.m.registry)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        h = worker_health(f"http://127.0.0.1:{server.server_port}/metrics")
-    finally:
-        server.shutdown()
+    with serving(generate_latest(m.m.registry)) as url:
+        h = worker_health(url)
     assert h["known"] and (h["events"], h["dead_letters"], h["lag"]) == (120, 2, 7)
     assert not worker_health("http://127.0.0.1:9/metrics")["known"]
 
