@@ -22,7 +22,6 @@ import json
 import logging
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,47 +114,25 @@ class ModelBook:
 def follow(config, book: ModelBook, on_change, name: str = "default", stop: threading.Event | None = None) -> None:
     """Read ``<prefix>.models`` from its start and keep reading (on the calling thread); call
     ``on_change(version, scorer)`` when the active version of ``name`` changes and loads. Never raises."""
-    from kafka import KafkaConsumer
-    from streams.connect import kafka_python_kwargs
+    from streams.follow import follow_topic
     current = None
-    while stop is None or not stop.is_set():
+
+    def after_poll() -> None:
+        nonlocal current
+        wanted = book.active_version(name)
+        if wanted is None or wanted == current:
+            return
+        current = wanted
         try:
-            consumer = KafkaConsumer(config.models, **kafka_python_kwargs(config), group_id=None,
-                                     enable_auto_commit=False, auto_offset_reset="earliest",
-                                     metadata_max_age_ms=30_000, max_partition_fetch_bytes=MAX_BYTES,
-                                     fetch_max_bytes=MAX_BYTES * 2)
-        except Exception as exc:
-            log.warning("models: cannot read %s (%r); the model in use stays; retrying in 10 s", config.models, exc)
-            time.sleep(10)
-            continue
-        try:
-            while stop is None or not stop.is_set():
-                for records in consumer.poll(timeout_ms=1000).values():
-                    for rec in records:
-                        if not book.apply(rec.key, rec.value):
-                            log.warning("models: record at offset %d of %s is not a model record; skipped",
-                                        rec.offset, config.models)
-                wanted = book.active_version(name)
-                if wanted is not None and wanted != current:
-                    try:
-                        scorer = book.scorer(name, wanted)
-                    except Exception as exc:  # a bad artifact never replaces a working model
-                        log.error("models: %s@%s cannot be used (%s); the model in use stays", name, wanted, exc)
-                        current = wanted
-                        continue
-                    current = wanted
-                    on_change(wanted, scorer)
-        except Exception as exc:
-            log.warning("models: reading %s failed (%r); retrying in 10 s", config.models, exc)
-            time.sleep(10)
-        finally:
-            try:
-                consumer.close()
-            except Exception:
-                pass
+            scorer = book.scorer(name, wanted)
+        except Exception as exc:  # a bad artifact never replaces a working model
+            log.error("models: %s@%s cannot be used (%s); the model in use stays", name, wanted, exc)
+            return
+        on_change(wanted, scorer)
+    follow_topic(config, config.models, book.apply, what="model record", kept="the model in use stays",
+                 after_poll=after_poll, stop=stop, max_partition_fetch_bytes=MAX_BYTES, fetch_max_bytes=MAX_BYTES * 2)
 
 
 def start_following(config, book: ModelBook, on_change, name: str = "default") -> threading.Thread:
-    t = threading.Thread(target=follow, args=(config, book, on_change, name), name="tollguard-models", daemon=True)
-    t.start()
-    return t
+    from streams.follow import start
+    return start(follow, config, book, on_change, name, name="tollguard-models")

@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 
-from .ranges import Range, RangeError, RangeTable, parse_range
+from .ranges import RangeError, RangeTable, parse_range
 from .text import safe
 
 log = logging.getLogger("tollguard.ranges")
@@ -36,42 +36,14 @@ def apply(table: RangeTable, key: bytes | None, value: bytes | None) -> bool:
 def follow(config, table: RangeTable, stop: "threading.Event | None" = None) -> None:
     """Read the ranges topic from its start and keep reading, on the calling thread (the worker runs it on
     a daemon thread of its own, away from Faust's event loop); never raises."""
-    from kafka import KafkaConsumer
-    from .connect import kafka_python_kwargs
-    bad = 0
-    while stop is None or not stop.is_set():
-        try:
-            consumer = KafkaConsumer(config.ranges, **kafka_python_kwargs(config), group_id=None,
-                                     enable_auto_commit=False, auto_offset_reset="earliest", metadata_max_age_ms=30_000)
-        except Exception as exc:
-            log.warning("ranges: cannot read %s (%r); the ranges known so far stay in force; retrying in 10 s",
-                        config.ranges, exc)
-            time.sleep(10)
-            continue
-        try:
-            while stop is None or not stop.is_set():
-                for records in consumer.poll(timeout_ms=1000).values():
-                    for rec in records:
-                        if not apply(table, rec.key, rec.value):
-                            bad += 1
-                            log.warning("ranges: record at offset %d of %s is not a range; skipped (%d so far)",
-                                        rec.offset, config.ranges, bad)
-        except Exception as exc:
-            log.warning("ranges: reading %s failed (%r); the ranges known so far stay in force; retrying in 10 s",
-                        config.ranges, exc)
-            time.sleep(10)
-        finally:
-            try:
-                consumer.close()
-            except Exception:
-                pass
+    from .follow import follow_topic
+    follow_topic(config, config.ranges, lambda key, value: apply(table, key, value), what="range",
+                 kept="the ranges known so far stay in force", stop=stop)
 
 
 def start_following(config, table: RangeTable) -> "threading.Thread":
-    import threading
-    t = threading.Thread(target=follow, args=(config, table), name="tollguard-ranges", daemon=True)
-    t.start()
-    return t
+    from .follow import start
+    return start(follow, config, table, name="tollguard-ranges")
 
 
 def _load(args, config) -> int:
