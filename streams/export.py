@@ -135,14 +135,10 @@ def _alerts_with_events(config, alerts: list, since, until, idle_timeout) -> Ite
 
 
 def _incidents_with_alerts(config, incidents: list, idle_timeout) -> Iterator[dict | bytes]:
-    newest: dict[str, dict] = {}
-    other: list = []
-    for r in incidents:
-        if isinstance(r, dict) and isinstance(r.get("incident_id"), str):
-            if r.get("version", 0) >= newest.get(r["incident_id"], {}).get("version", 0):
-                newest[r["incident_id"]] = r
-        else:
-            other.append(r)
+    from .soc import latest
+    newest = latest(incidents)  # each incident's newest version, as `tollguard incidents` shows it
+    kept = {id(r) for r in newest.values()}
+    other = [r for r in incidents if id(r) not in kept and not (isinstance(r, dict) and r.get("incident_id") in newest)]
     ids = {a for r in newest.values() for a in r.get("alert_ids") or []}
     alerts = {}
     if ids:
