@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ..yamlfile import YamlFileError, load_text
 from pydantic import ValidationError
 
 from .compiled import Tenant
@@ -171,67 +171,11 @@ def _nearest_line(lines: dict, path: tuple) -> int:
 MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit dates and times (pydantic parses them, with a line for each error),
-    and without aliases: ``*name`` references are what a "billion laughs" bomb is built from
-    (430 bytes took 41 s and 3.5 GB), and a policy has no need of them."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted in a policy; "
-                                              "write the value out", mark)
-        return super().compose_node(parent, index)
-
-
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML and record the line of every mapping key and sequence item, by path.
-
-    A key given twice in one mapping is refused with both lines (YAML would let the last win silently).
-    """
-    if len(text) > MAX_POLICY_BYTES:
-        raise PolicyError([f"{source}:1: {len(text):,} bytes: a policy is at most {MAX_POLICY_BYTES:,}"])
+    """Parse a policy as every operator file is parsed (:mod:`streams.yamlfile`: no aliases, no key twice,
+    no implicit dates), each problem with its line."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise PolicyError([f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    lines: dict[tuple, int] = {}
-    duplicates: list[str] = []
-
-    def walk(n: Any, path: tuple) -> None:
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                key = path + (str(k.value),)
-                if key in lines:
-                    duplicates.append(f"{source}:{k.start_mark.line + 1}: {'.'.join(key)}: given twice "
-                                      f"(first on line {lines[key]}); YAML would keep only the last")
-                lines[key] = k.start_mark.line + 1
-                walk(v, key)
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                key = path + (str(i),)
-                lines[key] = v.start_mark.line + 1
-                walk(v, key)
-
-    if node is not None:
-        walk(node, ())
-    if duplicates:
-        raise PolicyError(duplicates)
-    return _str_keys(data), lines
-
-
-def _str_keys(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _str_keys(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_str_keys(v) for v in obj]
-    return obj
+        return load_text(text, source, MAX_POLICY_BYTES)
+    except YamlFileError as exc:
+        raise PolicyError([p.replace("aliases (*name) are not accepted", "aliases (*name) are not accepted in a policy")
+                           for p in exc.problems]) from None
