@@ -113,6 +113,7 @@ class SecurityEvent(msgspec.Struct, tag_field="type", tag="security", kw_only=Tr
     reason: OptText = None
     dialled: OptText = None   # the number a refused call asked for (a scanner's probe), as the log gave it
     context: OptText = None   # the dialplan context or SIP profile the request arrived in
+    round_trip: Union[bool, None] = None
 
     def check(self) -> None:
         """What the schema cannot say (decode_event runs it; internal re-reads of checked events do not)."""
@@ -154,7 +155,7 @@ class Alert(msgspec.Struct, tag_field="type", tag="alert", kw_only=True):
     mode: Literal["enforce", "report"]
 
 
-class Action(msgspec.Struct, tag_field="type", tag="action", kw_only=True):
+class Action(msgspec.Struct, tag_field="type", tag="action", kw_only=True, omit_defaults=True):
     action_id: str
     ts: datetime
     tenant: str
@@ -163,6 +164,7 @@ class Action(msgspec.Struct, tag_field="type", tag="action", kw_only=True):
     duration_s: Union[int, None]
     alert_id: str
     reason: str
+    from_ip: Union[str, None] = None  # lock_account: the source address the lock applies to (None: the whole account)
 
 
 MIN_TIME = datetime(1971, 1, 1, tzinfo=timezone.utc)
