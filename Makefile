@@ -18,10 +18,11 @@ help:
 	@echo "make schema      regenerate streams/schemas/*.json and docs/rules.md from the code"
 	@echo "make bench       measure throughput, latency, memory and growth; writes BENCHMARKS.md (~30 min)"
 
-$(STAMP): pyproject.toml
+# constraints.txt: the exact versions the tests were run with (pyproject.toml has lower bounds only).
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
