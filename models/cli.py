@@ -1,5 +1,6 @@
-"""``tollguard model publish|list|rollback|drift``: the anomaly model as versioned artifacts on
-``<prefix>.models`` (models.registry), and drift of live scoring against the model card (models.drift)."""
+"""``tollguard model keygen|publish|list|rollback|drift``: the anomaly model as versioned, signed artifacts on
+``<prefix>.models`` (models.registry, models.signing), and drift of live scoring against the model card
+(models.drift)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,46 @@ from .errors import ModelError
 
 
 def main(args) -> int:
-    return {"publish": publish, "list": list_models, "rollback": rollback, "drift": drift}[args.model_cmd](args)
+    return {"keygen": keygen, "publish": publish, "list": list_models, "rollback": rollback,
+            "drift": drift}[args.model_cmd](args)
+
+
+def keygen(args) -> int:
+    from .signing import PUBLIC_KEY_ENV, keygen as make
+    try:
+        priv, pub, fp = make(args.out)
+    except (ModelError, OSError) as exc:
+        print(f"model keygen: {exc}", file=sys.stderr)
+        return 2
+    print(f"key {fp}: private {priv} (mode 0600: keep it off the workers), public {pub}\n"
+          f"publish with: tollguard model publish FILE --signing-key {priv}\n"
+          f"workers trust it with: tollguard worker --model-public-key {pub}  (or {PUBLIC_KEY_ENV}={pub})")
+    return 0
+
+
+def _signing_key(args):
+    """The private key to sign with (--signing-key or $TOLLGUARD_MODEL_SIGNING_KEY), or None."""
+    from .signing import SIGNING_KEY_ENV, load_private
+    path = getattr(args, "signing_key", None) or os.environ.get(SIGNING_KEY_ENV)
+    return load_private(path) if path else None
+
+
+def _signed(args, key, value: bytes) -> str:
+    """Check the record as the workers will (their public keys, if given here); what to say about its signature."""
+    import base64
+    import json
+    from .signing import SIGNING_KEY_ENV, Trust, public_key_files
+    if key is None and not args.allow_unsigned:
+        raise ModelError(f"refusing to publish an unsigned model: workers refuse it. Sign it with --signing-key KEY "
+                         f"(or {SIGNING_KEY_ENV}; make a pair with `tollguard model keygen`), or pass "
+                         "--allow-unsigned for workers that run with --allow-unsigned")
+    files = public_key_files(getattr(args, "public_key", None))
+    if key is None:
+        return "UNSIGNED (only workers with --allow-unsigned take it)"
+    if files:
+        rec = json.loads(value)
+        Trust.from_files(files).check(args.name, base64.b64decode(rec["skops"]), rec["card"], rec["signature"])
+    return f"signed by key {json.loads(value)['signature']['key']}" + ("" if files else " (not checked: no --public-key)")
 
 
 def _who(args) -> str:
@@ -69,7 +109,9 @@ def publish(args) -> int:
     from .registry import active_record, model_record
     config = Config.from_env()
     try:
-        key, value, version = model_record(args.file, args.name, _who(args))
+        signing_key = _signing_key(args)
+        key, value, version = model_record(args.file, args.name, _who(args), signing_key)
+        signed = _signed(args, signing_key, value)
         previous = read_book(config).active_version(args.name)
     except (ModelError, OSError) as exc:
         print(f"model publish: {safe(str(exc), 400)}", file=sys.stderr)
@@ -79,7 +121,7 @@ def publish(args) -> int:
         pairs.append(active_record(args.name, version, _who(args), args.reason or f"published {args.file}", previous))
     _send(config, pairs)
     state = "published" if args.no_activate else f"published and active (was {previous or 'the file each worker started with'})"
-    print(f"model {args.name}@{version} {state} on {config.models}; workers switch at their next micro-batch")
+    print(f"model {args.name}@{version} {state} on {config.models}, {signed}; workers switch at their next micro-batch")
     return 0
 
 
@@ -98,8 +140,10 @@ def list_models(args) -> int:
     for r in rows:
         mark = "*" if book.active_version(r["name"]) == r["version"] else " "
         m = r.get("card", {}).get("metrics", {})
+        sig = r.get("signature")
+        signer = f"signed {safe(str(sig.get('key')), 16)}" if isinstance(sig, dict) else "UNSIGNED"
         print(f"{mark} {safe(r['name'], 32)}@{r['version']}  published {str(r.get('published_at'))[:19]} by "
-              f"{safe(str(r.get('by')), 32):<12} threshold {r.get('card', {}).get('threshold', 0):.4f}  "
+              f"{safe(str(r.get('by')), 32):<12} {signer:<23} threshold {r.get('card', {}).get('threshold', 0):.4f}  "
               f"calls {m.get('calls', '-')}  precision {m.get('precision', '-')}  recall {m.get('recall', '-')}")
     for name, a in sorted(book.active.items()):
         print(f"active {safe(name, 32)}: {a.get('version')} since {str(a.get('at'))[:19]} by {safe(str(a.get('by')), 32)}"

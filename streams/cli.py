@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run the Faust worker on Kafka")
     _policy_arg(p)
+    p.add_argument("--model-public-key", metavar="FILE", action="append",
+                   help="switch only to models on <prefix>.models signed by this Ed25519 key (repeatable, to rotate; "
+                        "default $TOLLGUARD_MODEL_PUBLIC_KEY). Without one, published models are refused")
+    p.add_argument("--allow-unsigned", action="store_true",
+                   help="also switch to unsigned published models (anyone who can write the topic picks the model)")
     p.add_argument("--loglevel", default="warning")
     p.add_argument("--web-port", type=int, default=None, metavar="PORT",
                    help="serve /metrics and /health on this port (default $TOLLGUARD_WEB_PORT; none when unset)")
@@ -192,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--reason", help="why (kept with the switch)")
     m.add_argument("--by", help="who (default: $USER)")
     m.add_argument("--no-activate", action="store_true", help="publish only; activate later with rollback --to")
+    m.add_argument("--signing-key", metavar="KEY", help="Ed25519 private key to sign with (default "
+                   "$TOLLGUARD_MODEL_SIGNING_KEY; `model keygen` makes one); workers refuse unsigned models")
+    m.add_argument("--public-key", metavar="FILE", action="append",
+                   help="check the signature against the workers' public key before sending (default "
+                        "$TOLLGUARD_MODEL_PUBLIC_KEY); repeatable")
+    m.add_argument("--allow-unsigned", action="store_true",
+                   help="publish without a signature (only workers run with --allow-unsigned take it)")
+    m = msub.add_parser("keygen", help="make the Ed25519 key pair that signs published models")
+    m.add_argument("--out", required=True, metavar="DIR",
+                   help="writes DIR/model-signing.key (mode 0600) and DIR/model-signing.pub; never overwrites")
     m = msub.add_parser("list", help="the versions published and the active one")
     m = msub.add_parser("rollback", help="make the previous (or a named) version active again")
     m.add_argument("--name", default="default")

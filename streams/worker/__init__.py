@@ -21,6 +21,22 @@ from .app import create_app
 __all__ = ["create_app", "main"]
 
 
+def model_trust(args, config, scorer):
+    """Whose signed models on <prefix>.models the worker switches to, said once at start (docs/models.md).
+    The model it starts with (the bundled one, or --model FILE) is the operator's own and is not checked."""
+    import logging
+    from models.signing import Trust, public_key_files
+    trust = Trust.from_files(public_key_files(getattr(args, "model_public_key", None)),
+                             allow_unsigned=getattr(args, "allow_unsigned", False))
+    if scorer is not None:
+        say = logging.getLogger("tollguard.models").warning if trust.allow_unsigned or not trust.keys else \
+            logging.getLogger("tollguard.models").info
+        say("model: scoring with %s; %s on %s%s", scorer.version, trust.describe(), config.models,
+            ": anyone who can write to that topic can change the model" if trust.allow_unsigned else
+            " (the model in use stays)" if not trust.keys else "")
+    return trust
+
+
 def main(args) -> int:
     from faust.worker import Worker
 
@@ -37,8 +53,9 @@ def main(args) -> int:
         print(f"policy warning: {w}", file=sys.stderr)
     scorer = load_scorer(args)
     config = Config.from_env()
+    trust = model_trust(args, config, scorer)
     ensure_topics(config)
-    app = create_app(config, policy, (scorer.model, scorer.card) if scorer else None)
+    app = create_app(config, policy, (scorer.model, scorer.card) if scorer else None, trust)
     metrics = app.tollguard.metrics
     serve(metrics.m, metrics.health, web_port(args.web_port))
     # Start-up objects (libraries, the model, phone metadata) never die: keep them out of the

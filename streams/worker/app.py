@@ -76,8 +76,9 @@ class StateTable(faust.Table):
         self.value_serializer = "tollguard-state"
 
 
-def create_app(config: Config | None = None, policy: Policy | None = None, model=None) -> faust.App:
-    """The Faust app. ``model`` is a loaded (estimator, card) pair for the anomaly rule, or None."""
+def create_app(config: Config | None = None, policy: Policy | None = None, model=None, model_trust=None) -> faust.App:
+    """The Faust app. ``model`` is a loaded (estimator, card) pair for the anomaly rule, or None; ``model_trust``
+    (models.signing.Trust) whose signed models on <prefix>.models it switches to (default: none)."""
     config = config or Config.from_env()
     policy = policy or Policy.default()
     fc.install()
@@ -94,15 +95,16 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
         # a worker that dies is replaced within ~10 s rather than Faust's default 60 s session
         broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
     )
-    Worker(app, config, policy, model)
+    Worker(app, config, policy, model, model_trust)
     return app
 
 
 class Worker:
     """The wiring of one worker process (an object, so each piece is named and testable in isolation)."""
 
-    def __init__(self, app: faust.App, config: Config, policy: Policy, model):
+    def __init__(self, app: faust.App, config: Config, policy: Policy, model, model_trust=None):
         self.app, self.config, self.policy = app, config, policy
+        self.model_trust = model_trust  # None: every published model is refused (models.signing.Trust())
         parts = config.partitions
         self.scope_topics = {s: config.topic(f"by-{s}") for s in SCOPES}
         self.inputs = {config.cdr: fc.BatchChannel(app, config.cdr), config.security: fc.BatchChannel(app, config.security)}
@@ -422,11 +424,13 @@ class Worker:
             if self.scorer is None:
                 return  # --no-model: the rules alone, whatever is published
             from models.registry import ModelBook, start_following
+            from models.signing import Trust
 
             def publish(version, scorer):
                 self.next_scorer = (version, scorer)
                 log.warning("model: %s loaded from %s; switching at the next micro-batch", version, self.config.models)
-            start_following(self.config, ModelBook(), publish)
+            start_following(self.config, ModelBook(trust=self.model_trust or Trust()), publish,
+                            on_refused=lambda reason: self.metrics.model_refused.labels(reason).inc())
 
         @app.task
         async def read_ranges():  # on a thread of its own: Faust's event loop only reads the table

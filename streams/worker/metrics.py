@@ -37,6 +37,9 @@ class WorkerMetrics:
                                       "Quantiles of the latest anomaly scores.", ("quantile",))
         self.above = m.gauge("tollguard_model_above_threshold_share",
                              "Share of the latest calls scored above the model's threshold.")
+        self.model_refused = m.counter("tollguard_model_refused_total",
+                                       "Models published on <prefix>.models refused, by reason (no_key, unsigned, "
+                                       "unknown_key, bad_signature, invalid); the model in use stays.", ("reason",))
         self.started = False
         self.oldest_pending: float | None = None  # monotonic time the oldest unacknowledged batch was read
 
