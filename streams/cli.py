@@ -273,7 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", metavar="URL", help="the worker's /metrics, for the health panel "
                    "(e.g. http://127.0.0.1:9108/metrics)")
     p.add_argument("--session-minutes", type=float, default=30.0, help="a session ends this long after its last use")
-    p.add_argument("--secure-cookie", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
+    p.add_argument("--insecure-cookie", action="store_true",
+                   help="send the session cookie over plain HTTP too (a lab without HTTPS; warns at start)")
+    p.add_argument("--secure-cookie", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
+    p.add_argument("--trust-proxy", metavar="CIDR", action="append", default=[],
+                   help="believe X-Forwarded-For/-Proto only from a peer in CIDR (your HTTPS proxy; repeatable)")
     p.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("TOLLGUARD_LOG_FORMAT") or "text")
     csub = p.add_subparsers(dest="console_cmd")
     u = csub.add_parser("user", help="manage the users file")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from starlette.routing import Route
 
 from ..text import escape
 from .store import CLOSED, SEVERITIES
+from .throttle import Busy, LoginThrottle, VerifySlots
 from .users import User, UserBook
 
 log = logging.getLogger("tollguard.console")
@@ -96,11 +98,14 @@ class Sessions:
 
 
 def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | None = None,
-             metrics_url: str | None = None, secure_cookie: bool = False) -> Starlette:
+             metrics_url: str | None = None, secure_cookie: bool = True, throttle: LoginThrottle | None = None,
+             slots: VerifySlots | None = None) -> Starlette:
     env = Environment(loader=PackageLoader("streams.console", "templates"), autoescape=select_autoescape(["html"]),
                       finalize=_visible)
     env.filters["money"] = lambda v: "" if not isinstance(v, (int, float)) else f"{v:,.2f}"
     sessions = sessions or Sessions()
+    throttle = throttle or LoginThrottle()
+    slots = slots or VerifySlots()
     wake = Wake()
 
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
@@ -115,22 +120,48 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
     async def login(request: Request) -> Response:
         form = await request.form()
         name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
-        user = await asyncio.get_running_loop().run_in_executor(None, users.check, name, password)
+        peer = request.client.host if request.client else None
+        if wait := throttle.wait(name, peer):  # refused unchecked, the right password too: no verify spent
+            return too_many(wait)
+        try:
+            async with slots.slot():
+                wait, charged = throttle.charge(name, peer)  # counted before the check: none slips past the limit
+                if wait:
+                    return too_many(wait)
+                user = await slots.run(users.check, name, password)
+        except Busy:
+            return too_many(1, "The console is busy checking other logins.")
         if user is None:
             audit("login_failed", name, request)
+            if wait := throttle.wait(name, peer):
+                audit("login_throttled", name, request, seconds=wait)
             return page("login.html", status=401, error="Wrong name or password.")
+        throttle.refund(name, peer, charged)
         token = sessions.open(user)
         audit("login", user.name, request)
         r = RedirectResponse("/", status_code=303)
         r.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie, path="/")
         return r
 
+    def too_many(seconds: int, why: str = "Too many failed logins.") -> Response:
+        r = page("login.html", status=429, error=f"{why} Try again in {_duration(seconds)}.")
+        r.headers["Retry-After"] = str(seconds)
+        return r
+
     async def logout(request: Request) -> Response:
-        s = session_of(request)
-        if s is not None and await _csrf_ok(request, s):
-            sessions.close(request.cookies.get(COOKIE))
+        """Ends the session on the server, with or without the form's CSRF token (ending it gains an attacker
+        nothing). A browser's cross-site request is refused: the session cookie is SameSite=Strict so it
+        would not be sent anyway, and the deleted cookie must not be either."""
+        token = request.cookies.get(COOKIE)
+        s = sessions.get(token)
+        if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            audit("refused", s.user.name if s else "-", request, action="logout", reason="cross-site")
+            return PlainTextResponse("a logout from another site is refused", status_code=403, headers=_headers())
+        sessions.close(token)
+        if s is not None:
+            audit("logout", s.user.name, request)
         r = RedirectResponse("/login", status_code=303)
-        r.delete_cookie(COOKIE, path="/")
+        r.delete_cookie(COOKIE, path="/", secure=secure_cookie, httponly=True, samesite="strict")
         return r
 
     def audit(what: str, who: str, request: Request, **detail) -> None:
@@ -270,6 +301,10 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
     ], lifespan=lifespan)
     app.state.wake = wake
     return app
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
 
 
 async def _csrf_ok(request: Request, s: Session) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import logging
 import sys
 
@@ -29,7 +30,8 @@ def main(args) -> int:
         return 2
     try:
         users = UserBook.load(args.users)
-    except UserError as exc:
+        proxies = trusted_proxies(args.trust_proxy)
+    except (UserError, ValueError) as exc:
         print(f"console: {safe(str(exc), 300)}", file=sys.stderr)
         return 2
     config = Config.from_env()
@@ -37,11 +39,32 @@ def main(args) -> int:
     feed = IncidentFeed(config, store)
     feed.start()
     app = make_app(store, users, KafkaCommands(config), feed, Sessions(args.session_minutes * 60),
-                   metrics_url=args.metrics, secure_cookie=args.secure_cookie)
+                   metrics_url=args.metrics, secure_cookie=not args.insecure_cookie)
     import uvicorn
     log.warning("console: http://%s:%d/ (%d users; incidents from %s)", args.host, args.port, len(users), config.incidents)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    if args.insecure_cookie:
+        log.warning("console: --insecure-cookie: the session cookie also travels over plain HTTP, where anyone on "
+                    "the path can read it and take the session; use it only in a lab")
+    if proxies:
+        log.warning("console: X-Forwarded-For is believed from %s only", ", ".join(proxies))
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: then any local client chooses the
+    # address the audit log and the login throttle see. Only a proxy the operator names is believed.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or "")
     return 0
+
+
+def trusted_proxies(given: list[str]) -> list[str]:
+    """``--trust-proxy`` values as networks (a bare address is its /32 or /128); ValueError names a bad one."""
+    nets = []
+    for value in given:
+        try:
+            if "%" in value:
+                raise ValueError("scope id")
+            nets.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"--trust-proxy {value!r}: not an address or network (e.g. 10.0.0.0/8)") from None
+    return nets
 
 
 def _add_user(args) -> int:

@@ -4,12 +4,14 @@ a tenant-bound user sees only its tenant, and hostile text is shown as text.
 
 With TOLLGUARD_SCREENSHOTS=DIR it also saves the main views there (docs/console/ holds the README's)."""
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import types
 from datetime import datetime, timezone
 
 import pytest
@@ -36,26 +38,40 @@ def attack(ip: str, tenant: str, ua: str = "friendly-scanner", n: int = 30) -> l
     return [json.dumps(e).encode() for e in evs]
 
 
+@contextlib.contextmanager
+def running_console(prefix, users, *options):
+    """``tollguard console`` as an operator starts it (uvicorn, the real socket); yields its URL and, once it
+    has stopped, its log (``.err``)."""
+    port = free_port()
+    env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_BROKER=f"kafka://{BOOTSTRAP}",
+               TOLLGUARD_PARTITIONS="2")
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "console", "--users", str(users), "--port", str(port),
+                             *options], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    log = types.SimpleNamespace(url=url, err="")
+    try:
+        import urllib.request
+        wait(lambda: urllib.request.urlopen(url + "/login", timeout=2).status == 200)
+        yield log
+    finally:
+        proc.terminate()
+        _, log.err = proc.communicate(timeout=15)
+        assert "Traceback" not in log.err, log.err
+
+
 @pytest.fixture
-def console(broker, prefix, tmp_path):
+def users_file(tmp_path):
     users = tmp_path / "users.json"
     for name, role, tenant in (("ana", "analyst", None), ("bob", "analyst", None), ("vic", "viewer", None),
                                ("tom", "analyst", "acme")):
         add(users, name, role, tenant, f"{name}-password")
-    port = free_port()
-    env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_BROKER=f"kafka://{BOOTSTRAP}",
-               TOLLGUARD_PARTITIONS="2")
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "console", "--users", str(users), "--port", str(port)],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        import urllib.request
-        wait(lambda: urllib.request.urlopen(url + "/login", timeout=2).status == 200)
-        yield url
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=15)
-        assert "Traceback" not in err, err
+    return users
+
+
+@pytest.fixture
+def console(broker, prefix, users_file):
+    with running_console(prefix, users_file) as served:
+        yield served.url
 
 
 @pytest.fixture
@@ -173,3 +189,30 @@ def test_a_viewer_cannot_act_and_a_tenant_bound_user_sees_only_its_tenant(broker
         const f = new FormData(); f.append('csrf', document.querySelector('input[name=csrf]').value);
         const r = await fetch(location.pathname + '/ack', {method: 'POST', body: f}); return r.status;""")
     assert status == 403
+
+
+def failed_login_from(url: str, forwarded_for: str) -> None:
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(url + "/login", data=b"name=ana&password=wrong", method="POST",
+                                 headers={"X-Forwarded-For": forwarded_for})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=10)
+    assert refused.value.code == 401
+
+
+def audited_sources(err: str) -> list:
+    return [json.loads(line[line.index("{"):])["from"] for line in err.splitlines() if '"audit": "login_failed"' in line]
+
+
+def test_the_audit_log_names_the_real_peer_unless_a_proxy_is_trusted(broker, prefix, users_file):
+    """The attack: uvicorn believed X-Forwarded-For from 127.0.0.1, so any local client chose its audited source."""
+    with running_console(prefix, users_file) as served:
+        failed_login_from(served.url, "203.0.113.9")
+    assert audited_sources(served.err) == ["127.0.0.1"]
+    with running_console(prefix, users_file, "--trust-proxy", "127.0.0.1/32") as served:
+        failed_login_from(served.url, "203.0.113.9")
+    assert audited_sources(served.err) == ["203.0.113.9"]
+    with running_console(prefix, users_file, "--trust-proxy", "10.0.0.0/8") as served:  # a proxy, but not this peer
+        failed_login_from(served.url, "203.0.113.9")
+    assert audited_sources(served.err) == ["127.0.0.1"]

@@ -59,8 +59,8 @@ def console(users):
     return store, commands, app
 
 
-def login(app, name, password):
-    c = TestClient(app)
+def login(app, name, password, client=("testclient", 50000)):
+    c = TestClient(app, base_url="https://testserver", client=client)  # the cookie is Secure: sent over https only
     r = c.post("/login", data={"name": name, "password": password}, follow_redirects=False)
     return c, r
 
@@ -233,3 +233,145 @@ def test_one_change_wakes_every_live_stream():
         await asyncio.wait_for(asyncio.gather(a.wait(), b.wait()), 1)
         assert wake.current() is not a  # the next look waits for the next change
     asyncio.run(go())
+
+
+def test_eleven_wrong_passwords_in_a_row_get_429_even_then_the_right_one(console):
+    """The attack: 20 wrong passwords in 2 s all got 401, then the right one got in."""
+    _, _, app = console
+    answers = [login(app, "ana", f"guess {n}")[1] for n in range(11)]
+    assert [r.status_code for r in answers] == [401] * 10 + [429]
+    assert 590 <= int(answers[-1].headers["retry-after"]) <= 600
+    c, r = login(app, "ana", "correct horse")
+    assert r.status_code == 429 and "retry-after" in r.headers
+    assert c.get("/api/incidents").status_code == 401
+
+
+def test_one_address_rotating_names_and_one_name_from_many_addresses_are_both_throttled(console):
+    _, _, app = console
+    here = ("192.0.2.7", 4000)
+    assert [login(app, f"user{n}", "x", client=here)[1].status_code for n in range(11)] == [401] * 10 + [429]
+    assert login(app, "vic", "battery staple", client=here)[1].status_code == 429  # the address is throttled
+    assert login(app, "vic", "battery staple", client=("192.0.2.8", 4000))[1].status_code == 303
+    spread = [login(app, "tom", "x", client=(f"198.51.100.{n}", 4000))[1].status_code for n in range(11)]
+    assert spread == [401] * 10 + [429]  # the name is throttled, whoever asks
+
+
+def test_a_logout_without_the_csrf_token_still_ends_the_session_on_the_server(console):
+    """The attack: a logout without a valid CSRF token deleted the cookie, and the old token still read the API."""
+    _, _, app = console
+    for form in ({}, {"csrf": "forged"}):
+        c, _ = login(app, "ana", "correct horse")
+        token = c.cookies.get("tollguard_session")
+        assert c.get("/api/incidents").status_code == 200
+        assert c.post("/logout", data=form, follow_redirects=False).status_code == 303
+        stolen = TestClient(app, base_url="https://testserver", cookies={"tollguard_session": token})
+        assert stolen.get("/api/incidents").status_code == 401
+
+
+def test_the_session_cookie_is_secure_unless_asked_not_to_be(console, users):
+    _, _, app = console
+    _, r = login(app, "ana", "correct horse")
+    assert "; secure" in r.headers["set-cookie"].lower()
+    _, r = login(make_app(IncidentStore(), users, Recorded(), secure_cookie=False), "ana", "correct horse")
+    assert r.status_code == 303 and "secure" not in r.headers["set-cookie"].lower()
+
+
+class SlowBook:
+    """A users file whose every check takes 0.4 s and counts how many run at once (as argon2id, 64 MiB each)."""
+
+    def __init__(self):
+        import threading
+        self.lock, self.now, self.most = threading.Lock(), 0, 0
+
+    def check(self, name, password):
+        import time
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.4)
+        with self.lock:
+            self.now -= 1
+        return None
+
+
+def test_at_most_two_password_checks_run_at_once_and_the_page_stays_responsive():
+    """The attack: a flood of logins ran an argon2id verify (64 MiB) each, all at once."""
+    import asyncio
+    import time
+
+    import httpx2 as httpx
+    book = SlowBook()
+    app = make_app(IncidentStore(), book, Recorded())
+
+    async def flood():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as c:
+            logins = [asyncio.create_task(c.post("/login", data={"name": f"n{i}", "password": "x"})) for i in range(8)]
+            await asyncio.sleep(0.1)
+            t0 = time.monotonic()
+            page = await c.get("/login")
+            answered = time.monotonic() - t0
+            return [r.status_code for r in await asyncio.gather(*logins)], page.status_code, answered
+
+    statuses, page, answered = asyncio.run(flood())
+    assert book.most <= 2, f"{book.most} password checks ran at once"
+    assert set(statuses) <= {401, 429} and 429 in statuses  # the ones that waited too long are told to retry
+    assert page == 200 and answered < 0.3  # the checks do not hold the event loop
+
+
+def test_a_users_file_with_a_key_given_twice_is_refused_with_its_line(tmp_path):
+    p = tmp_path / "u.json"
+    add(p, "ana", "analyst", None, "correct horse")
+    hashed = UserBook.load(p)._entries["ana"][1]
+    p.write_text('{"users": [\n'
+                 f' {{"name": "ana", "role": "viewer", "tenant": null, "hash": "{hashed}"}},\n'
+                 f' {{"name": "bob", "role": "viewer",\n  "role": "analyst", "hash": "{hashed}"}}\n'
+                 ']}\n')
+    with pytest.raises(UserError, match=rf"^{re.escape(str(p))}:4: .*'role'.* twice"):
+        UserBook.load(p)
+    with pytest.raises(UserError, match=r":4: "):  # `user add` refuses to rewrite it too
+        add(p, "cy", "viewer", None, "long enough")
+    p.write_text('{"users": [\n'
+                 f' {{"name": "ana", "role": "viewer", "tenant": null, "hash": "{hashed}"}},\n'
+                 f' {{"name": "ana", "role": "analyst", "tenant": null, "hash": "{hashed}"}}\n'
+                 ']}\n')
+    with pytest.raises(UserError, match=rf"^{re.escape(str(p))}:3: .*'ana'.* twice"):
+        UserBook.load(p)
+
+
+def test_the_throttle_lifts_when_the_window_passes_and_a_success_clears_the_name():
+    from streams.console.throttle import LoginThrottle
+    now = [0.0]
+    t = LoginThrottle(failures=10, window=600, clock=lambda: now[0])
+    for _ in range(10):
+        now[0] += 30
+        assert t.charge("ana", "192.0.2.1")[0] == 0
+    assert t.wait("ana", "192.0.2.9") == 600 - 270  # until the first of the ten leaves the window
+    now[0] += 329
+    assert t.wait("ana", "192.0.2.9") == 1
+    now[0] += 1
+    assert t.wait("ana", "192.0.2.9") == 0  # one more try: the window slides
+    wait, charged = t.charge("ana", "192.0.2.9")
+    assert wait == 0 and t.wait("ana", "192.0.2.10") == 30  # it failed: throttled again until the next one leaves
+    t.refund("ana", "192.0.2.9", charged)  # it was the right password after all
+    assert t.wait("ana", "192.0.2.10") == 0
+
+
+def test_the_throttle_counts_an_ipv6_client_by_its_64_and_stays_bounded():
+    from streams.console.throttle import LoginThrottle
+    t = LoginThrottle(failures=10, window=600, max_keys=1000)
+    for n in range(10):
+        t.charge(f"name{n}", f"2001:db8:1:2::{n + 1:x}")
+    assert t.wait("other", "2001:db8:1:2:ffff::1") > 0 and t.wait("other", "2001:db8:1:3::1") == 0
+    for n in range(5000):  # an attacker rotating names and addresses
+        t.charge(f"rotating{n}", f"203.0.{n // 250}.{n % 250}")
+    assert len(t) == 1000
+
+
+def test_a_cross_site_logout_is_refused_and_leaves_the_session(console):
+    _, _, app = console
+    c, _ = login(app, "ana", "correct horse")
+    r = c.post("/logout", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False)
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    assert c.get("/api/incidents").status_code == 200
+    assert c.post("/logout", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False).status_code == 303
+    assert c.get("/api/incidents").status_code == 401
