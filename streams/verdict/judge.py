@@ -23,6 +23,7 @@ from ..core import Detector
 from ..events import Action, Alert, EventError, decode_event, encode, parse_ip
 from ..incidents import Seen
 from ..policy import Policy
+from .dialstring import NotDialable, decoded, dial_string
 from .live import LiveBlocks
 
 DECLINE = frozenset({"premium_rate", "country_code", "blocked_number", "unparseable_number",
@@ -81,6 +82,7 @@ class Judge:
         for name, value in given.items():
             if value is not None and len(value) > LIMITS[name]:
                 raise BadRequest(f"`{name}` is longer than {LIMITS[name]} characters")
+        src, dst = _as_dialled("src", decoded, src), _as_dialled("dst", dial_string, dst)
         if ip:
             try:
                 parse_ip(ip)
@@ -127,6 +129,14 @@ class Judge:
                 code = 603 if a.rule in DECLINE else 403
                 return Verdict(False, code, a.summary, a.rule, "rules", named)
         return Verdict(True, 200, ALLOW, None, "rules", named)
+
+
+def _as_dialled(name: str, read, value: str) -> str:
+    """The caller's text as the PBX will read it (:mod:`.dialstring`), or a refusal naming the field."""
+    try:
+        return read(value)
+    except NotDialable as exc:
+        raise BadRequest(f"`{name}` {exc}") from None
 
 
 def _cuts(a: Action, call_id: str) -> bool:

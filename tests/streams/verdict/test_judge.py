@@ -1,6 +1,8 @@
 """The verdict: the rules' own decision on a call about to start, then the live blocks."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.enforce.action import parse
 from streams.verdict.judge import BadRequest, Judge
@@ -22,7 +24,11 @@ def judge(live=None, at=NOW, pol=POL):
 @pytest.mark.parametrize("src", ["1001", "2001", "3001"])
 @pytest.mark.parametrize("dst", NUMBERS)
 def test_the_verdict_is_what_the_rules_do_to_a_starting_call(src, dst):
-    """Refused exactly when replay would hang the same call up at its start."""
+    """Refused exactly when replay would hang the same call up at its start (a non-dial string: refused outright)."""
+    if not dst.isdigit():
+        with pytest.raises(BadRequest, match="dial string"):
+            judge().verdict("default", src, dst)
+        return
     v = judge().verdict("default", src, dst)
     hung = [a for a in actions(run([cdr(t=0, src=src, dst=dst, phase="start", call_id="x")], POL), "hangup_call")
             if a.target == "x"]
@@ -103,9 +109,69 @@ def test_bad_requests_say_what_is_wrong(args, why):
         judge().verdict("default", "1001", "02071838750", ip="not-an-ip")
 
 
-def test_hostile_text_is_judged_not_echoed_raw():
-    v = judge().verdict("default", "1001\x1b[2J", "0207\x00946")
-    assert "\x1b" not in v.reason and "\x00" not in v.reason
+@pytest.mark.parametrize("src,dst", [("1001\x1b[2J", "02079460000"), ("1001", "0207\x00946")])
+def test_hostile_text_is_refused_not_echoed_raw(src, dst):
+    with pytest.raises(BadRequest) as e:
+        judge().verdict("default", src, dst)
+    assert "\x1b" not in str(e.value) and "\x00" not in str(e.value) and "U+00" in str(e.value)
+
+
+BARRED = "09098790000"  # premium rate: refused with 603
+
+
+@pytest.mark.parametrize("spelt", ["%30%39098790000", "0\u200b9098790000", "\u202e09098790000", "0\u00a09098790000",
+                                   "%E2%80%8B09098790000", "%309%3098790%30%300", "\ufeff0909\u20608790000"])
+def test_a_number_is_judged_as_the_pbx_will_dial_it(spelt):
+    """Percent-encoding and invisible characters do not change the verdict: the PBX dials the same digits."""
+    want = judge().verdict("default", "1001", BARRED)
+    got = judge().verdict("default", "1001", spelt)
+    assert (got.allow, got.rule, got.sip_code) == (want.allow, want.rule, want.sip_code) == (False, "premium_rate", 603)
+
+
+@pytest.mark.parametrize("junk,why", [("abc", "U+0061"), ("%2530%25399098790000", "twice"), ("%ff9098790000", "UTF-8"),
+                                      ("0909\t8790000", "U+0009"), ("\uff10\uff19098790000", "U+FF10"),
+                                      ("0909-879-0000", "U+002D"), ("\u200b\u00a0", "empty"), ("sip:0909", "U+0073")])
+def test_what_is_not_a_dial_string_is_refused_never_allowed(junk, why):
+    with pytest.raises(BadRequest, match="dst") as e:
+        judge().verdict("default", "1001", junk)
+    assert why in str(e.value)
+
+
+def test_the_caller_is_decoded_as_the_number_is():
+    live = LiveBlocks()
+    live.apply(_action("disable_outbound", "1001"))
+    for spelt in ("%31001", "1\u200b001", "1001\u00a0"):
+        assert judge(live).verdict("default", spelt, "02071838750").rule == "disable_outbound"
+    with pytest.raises(BadRequest, match="src.*twice"):
+        judge(live).verdict("default", "%25311001", "02071838750")
+
+
+FORMAT_OR_SPACE = st.sampled_from("\u200b\u200c\u200d\u2060\ufeff\u202a\u202e\u00ad \u00a0\u2002\u3000\u205f")
+
+
+@st.composite
+def disguised(draw, number):
+    """The number with any of its characters (and any inserted format or space character) percent-encoded."""
+    out = []
+    for c in number:
+        for extra in draw(st.lists(FORMAT_OR_SPACE, max_size=2)):
+            out.append(_maybe_encoded(draw, extra))
+        out.append(_maybe_encoded(draw, c))
+    return "".join(out)
+
+
+def _maybe_encoded(draw, c):
+    return "".join(f"%{b:02X}" for b in c.encode()) if draw(st.booleans()) else c
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([BARRED, "02079460000", "0033142868200"]).flatmap(lambda n: st.tuples(st.just(n), disguised(n))))
+def test_any_disguise_of_a_refused_number_is_refused_the_same(pair):
+    number, spelt = pair
+    want = judge().verdict("default", "1001", number)
+    got = judge().verdict("default", "1001", spelt)
+    assert not want.allow
+    assert (got.allow, got.rule, got.sip_code) == (want.allow, want.rule, want.sip_code)
 
 
 def test_live_memory_is_bounded(monkeypatch):
