@@ -120,7 +120,7 @@ class Ctx:
             seen = self._seen(tenant, inc.alert_id, at, rule, setting.severity or severity, subject_type, subject,
                               summary, self._incident_span(span, actions, tenant))
             if setting.mode == "enforce":
-                for kind, target, _ in actions:
+                for kind, target, _, _ in actions:
                     if kind == "hangup_call":
                         seen.actions.append(Action(action_id=_hash(inc.alert_id, kind, target), ts=iso(at),
                                                    tenant=tenant.name, kind=kind, target=target, duration_s=None,
@@ -144,27 +144,40 @@ class Ctx:
         if privacy.active:  # what people read is pseudonymised; action targets stay clear for enforcement
             summary = privacy.text(summary)
         if setting.mode == "enforce":
-            for kind, target, duration in actions:
-                if kind == "block_ip":
-                    if tenant.exempt(parse_ip(target)):
-                        evidence["not_blocked"] = f"{target} is in the LAN or matches a static accept rule"
-                        continue
-                    if self.scope == "ip":
-                        self.block(tenant.name, at, duration)
-                seen.actions.append(Action(action_id=_hash(alert_id, kind, target), ts=iso(at), tenant=tenant.name,
-                                           kind=kind, target=target, duration_s=duration, alert_id=alert_id,
-                                           reason=summary))
+            for order in actions:
+                if not self._order(tenant, order, at, evidence):
+                    continue
+                kind, target, duration, from_ip = order
+                ident = (alert_id, kind, target) if from_ip is None else (alert_id, kind, target, from_ip)
+                seen.actions.append(Action(action_id=_hash(*ident), ts=iso(at), tenant=tenant.name, kind=kind,
+                                           target=target, duration_s=duration, alert_id=alert_id, reason=summary,
+                                           from_ip=from_ip))
         if privacy.active:
             alert.subject = privacy.text(subject)
             alert.summary = summary
             alert.evidence = privacy.value(evidence)
         return alert
 
+    def _order(self, tenant: Tenant, order: Order, at: float, evidence: dict) -> bool:
+        """May this order go out? Never a block of, or a lock for, a LAN or static-accept address (the
+        guide: an accept rule is never overridden); a block in the IP scope is recorded for
+        ``global_blocklist``."""
+        if order.kind == "block_ip":
+            if _exempt(tenant, order.target):
+                evidence["not_blocked"] = f"{order.target} is in the LAN or matches a static accept rule"
+                return False
+            if self.scope == "ip":
+                self.block(tenant.name, at, order.duration_s)
+        elif order.kind == "lock_account" and order.from_ip is not None and _exempt(tenant, order.from_ip):
+            evidence["not_locked"] = f"{order.from_ip} is in the LAN or matches a static accept rule"
+            return False
+        return True
+
     @staticmethod
     def _incident_span(span: float, actions: list, tenant: Tenant) -> float:
         """How long a detection keeps its incident open: its span, except that a rule's once-only alert
         (span FOREVER, e.g. one per call) keeps it open only ``incident_seconds`` unless it bars for good."""
-        if span < FOREVER or any(kind in BLOCKING and d is None for kind, _, d in actions):
+        if span < FOREVER or any(a.kind in BLOCKING and a.duration_s is None for a in actions):
             return span
         return float(tenant.p.incident_seconds)
 
@@ -185,12 +198,12 @@ class Ctx:
                     subject_type=subject_type, subject=subject, summary=summary, span=span,
                     ident=self.ident if ev is not None else 0, call_id=call_id, cost=cost)
 
-    def span(self, actions: Iterable[tuple[str, str, int | None]] = (), tenant: Tenant | None = None) -> float:
+    def span(self, actions: Iterable[Order] = (), tenant: Tenant | None = None) -> float:
         """An incident's epoch length: the block or bar its actions cause, else ``incident_seconds``."""
         tenant = tenant or self.tenant
-        for kind, _, d in actions:
-            if kind in BLOCKING:
-                return FOREVER if d is None else float(max(d, 1))
+        for a in actions:
+            if a.kind in BLOCKING:
+                return FOREVER if a.duration_s is None else float(max(a.duration_s, 1))
         return float(tenant.p.incident_seconds)
 
     def _prune_incidents(self) -> None:
@@ -230,9 +243,9 @@ class Ctx:
     def _extend_blocks(self, tenant: Tenant, actions: list, at: float) -> None:
         if self.scope != "ip":
             return
-        for kind, target, duration in actions:
-            if kind == "block_ip" and not tenant.exempt(parse_ip(target)):
-                self.block(tenant.name, at, duration)
+        for a in actions:
+            if a.kind == "block_ip" and not _exempt(tenant, a.target):
+                self.block(tenant.name, at, a.duration_s)
 
     def schedule(self, rule: str, when: float, token: str) -> None:
         self.det.schedule(self.tenant.name, when, self.key, rule, token)
@@ -546,6 +559,15 @@ class Detector:
                     self.schedule(tenant, when, key, rule.RULE, token)
                     n += 1
         return n
+
+
+def _exempt(tenant: Tenant, address: str) -> bool:
+    """Is this address one the tenant never blocks (its LAN, its static accept rules)? An order
+    naming something that is no address is refused too: it could only be a mistake."""
+    try:
+        return tenant.exempt(parse_ip(address))
+    except ValueError:
+        return True
 
 
 def _tenant_of(key: str, st) -> str:

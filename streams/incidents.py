@@ -103,6 +103,7 @@ class ActionNote(msgspec.Struct, kw_only=True, omit_defaults=True):
     duration_s: Union[int, None]
     ts: datetime
     lifted: bool = False              # an unblock ended it: the same block may be ordered again
+    from_ip: Union[str, None] = None  # lock_account: the source it applies to (shown as target is)
 
 
 class IncidentRecord(msgspec.Struct, tag_field="type", tag="incident", kw_only=True):
@@ -302,16 +303,17 @@ class IncidentBook:
         ts = action.ts.timestamp()
         end = FOREVER if action.duration_s is None else ts + action.duration_s
         target = self._shown(action.tenant, action.target)
+        from_ip = None if action.from_ip is None else self._shown(action.tenant, action.from_ip)
         for prev in inc.actions:
             if prev.action_id == action.action_id:
                 return False
-            if prev.kind == action.kind and prev.target == target and not prev.lifted:
+            if prev.kind == action.kind and prev.target == target and prev.from_ip == from_ip and not prev.lifted:
                 prev_ts = prev.ts.timestamp()
                 prev_end = FOREVER if prev.duration_s is None else prev_ts + prev.duration_s
                 if prev_ts <= ts and end <= prev_end:
                     return False
         inc.actions.append(ActionNote(action_id=action.action_id, kind=action.kind, target=target,
-                                      duration_s=action.duration_s, ts=action.ts))
+                                      duration_s=action.duration_s, ts=action.ts, from_ip=from_ip))
         del inc.actions[:-MAX_LIST]
         return True
 

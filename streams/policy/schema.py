@@ -63,6 +63,9 @@ class Lockout(Strict):
     seconds: int = Field(gt=0)
     block_seconds: Optional[int] = Field(600, ge=0, description="block duration; null = permanent")
     lock_account: bool = True
+    lock_scope: Literal["source", "account"] = Field(
+        "source", description="source: lock the account for the failing address only (the guide's Blocked IPs "
+        "table); account: lock it for every address, the LAN's phones too")
     max_failures: Optional[int] = Field(None, gt=0, description="failures within max_seconds that ban permanently")
     max_seconds: int = Field(86400, gt=0)
 
@@ -245,6 +248,8 @@ class TenantPolicy(Strict):
     static_defense: list[StaticRule] = []
     scanner_user_agents: list[str] = DEFAULT_SCANNER_USER_AGENTS
     scanner_block_seconds: Optional[int] = Field(604800, ge=0)
+    block_on_unverified_udp: bool = Field(False, description="also block (and lock for) an address whose failures "
+                                          "all needed no round trip over UDP, so its source may be spoofed")
     remote_registration: Optional[RemoteRegistration] = None
     registration_ttl: int = Field(3600, gt=0, description="a registration counts as active this long")
     block_seconds: Optional[int] = Field(3600, ge=0, description="default block duration for IP rules")

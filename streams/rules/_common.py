@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from .contract import Order
 
 from ..epochs import HORIZON, epoch_of
@@ -81,12 +83,28 @@ def window_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, s
     something else, such as its source). Late events are put in order, so they raise what
     they would have raised on time; the window keeps what a late event can still need (``HORIZON``).
     """
+    return _hits(ctx, window, time, seconds, limit, span, keep, ident, None)
+
+
+def proven_hits(ctx, window: TimeSet, time: float, seconds: float, limit: int, span: float, ident: int,
+                keep: int | None = None) -> list[tuple[float, int, bool]]:
+    """``window_hits`` of entries ``flagged`` with their proof, each hit with ``may_block`` for it
+    (judged before the window forgets anything, so the answer does not depend on arrival order)."""
+    return _hits(ctx, window, time, seconds, limit, span, keep, ident,
+                 lambda at: may_block(ctx, window, at, seconds))
+
+
+def _hits(ctx, window, time, seconds, limit, span, keep, ident, judge) -> list:
     i = window.add(time, ctx.ident if ident is None else ident)
     if i < 0:
         return []
     hits = window.exceeded(i, seconds, limit)
+    if len(hits) > 1:
+        hits = first_per_epoch(hits, span)
+    if judge is not None:
+        hits = [(at, n, judge(at)) for at, n in hits]
     window.prune(ctx.settled - seconds - HORIZON, keep if keep is not None else max(4 * (limit + 1), 64))
-    return first_per_epoch(hits, span) if len(hits) > 1 else hits
+    return hits
 
 
 def first_per_epoch(hits: list[tuple[float, int]], span: float) -> list[tuple[float, int]]:
@@ -115,3 +133,65 @@ def names_during(seen: dict[str, float], at: float, seconds: float) -> list[str]
     """Names last seen within ``seconds`` of ``at`` (either side: a name seen again since still counts),
     oldest first."""
     return [k for k, t in sorted(seen.items(), key=lambda kv: (kv[1], kv[0])) if at - seconds <= t <= at + seconds]
+
+
+# -- proof of the source (issue 25.2) --------------------------------------------------------------
+def verified(ev) -> bool:
+    """Does this event prove its source address? Not a failure that needed no round trip
+    (``round_trip`` False: no matching peer or endpoint, an unknown user, an ACL refusal) over UDP or
+    an unknown transport: anyone can send that with a forged source. A feed that does not say
+    (``round_trip`` None), a CDR, and anything over TCP, TLS or WebSocket count as proven."""
+    return not (getattr(ev, "round_trip", None) is False and getattr(ev, "protocol", None) in (None, "udp"))
+
+
+def flagged(ident: int, ev) -> int:
+    """A window entry's identity with whether the event proves its source in the lowest bit, so a
+    window knows, in any arrival order, whether what it counted includes a proven failure."""
+    return (ident << 1) | verified(ev)
+
+
+def proven(window: TimeSet, at: float, seconds: float, ident: int | None = None) -> bool:
+    """Does the window ``(at - seconds, at]`` hold a proven entry (of ``ident``'s source when given)?"""
+    ids = window.ids
+    for k in range(bisect_right(window.t, at - seconds), bisect_right(window.t, at)):
+        if ids[k] & 1 and (ident is None or ids[k] >> 1 == ident):
+            return True
+    return False
+
+
+def may_block(ctx, window: TimeSet, at: float, seconds: float, ident: int | None = None) -> bool:
+    """May a detection over this window block its source (or lock an account for it)? Only when what
+    it counted includes a proven failure, unless the policy's ``block_on_unverified_udp`` says so."""
+    return ctx.tenant.p.block_on_unverified_udp or proven(window, at, seconds, ident)
+
+
+UNVERIFIED = ("every failure counted needed no round trip over UDP, so its source may be forged: "
+              "alert only (block_on_unverified_udp)")
+
+
+def proven_orders(ctx, ok: bool, orders: list, evidence: dict) -> tuple[list, str]:
+    """A window detection's orders and incident variant: as given when ``ok`` (``may_block``); else
+    none, in an incident of their own (``unverified``), so a proven failure arriving later still opens
+    the blocking one whatever order the two arrive in."""
+    if not orders or ok:
+        return orders, ""
+    evidence["not_blocked"] = UNVERIFIED
+    return [], "unverified"
+
+
+def event_orders(ctx, ev, orders: list, evidence: dict) -> tuple[list, str]:
+    """One event's orders and incident variant: none, in an incident of their own (``unverified``),
+    when the event does not prove its source (``verified``) and the policy does not block on that."""
+    if not orders or verified(ev) or ctx.tenant.p.block_on_unverified_udp:
+        return orders, ""
+    evidence["not_blocked"] = UNVERIFIED.replace("every failure counted", "the event")
+    return [], "unverified"
+
+
+def lock_orders(ctx, cfg, accounts, source: str | None) -> list[Order]:
+    """``lock_account`` for each of ``accounts`` (names within the tenant), for ``source`` when the
+    lockout's ``lock_scope`` is ``source`` (the guide's Blocked IPs table), else for every address."""
+    if not cfg.lock_account:
+        return []
+    scoped = source if cfg.lock_scope == "source" else None
+    return [Order("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds, scoped) for a in accounts]

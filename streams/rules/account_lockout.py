@@ -9,6 +9,12 @@ logins), and locks the account when they came from more than one address (a sing
 per-IP rules' case, and raising it twice would only double the SOC's queue). It does not block
 an IP: the sources are many and each is judged by the per-IP rules. The evidence lists the most
 recent sources.
+
+The lock follows the lockout's ``lock_scope``: ``source`` (the default, the guide's Blocked IPs
+table) locks the account for each of the most recent sources (at most ``SOURCES``) that sent a
+failure proving a round trip, so the phones on the LAN keep their account; ``account`` locks it
+for every address once a proven failure is among those counted. Failures that needed no round
+trip over UDP count toward the alert only (``block_on_unverified_udp``).
 """
 
 from .contract import Order
@@ -16,7 +22,7 @@ from .contract import Order
 from zlib import crc32
 from bisect import bisect_left, bisect_right
 
-from ._common import is_registration, window_hits
+from ._common import UNVERIFIED, flagged, is_registration, proven, proven_hits
 from ..state import TimeSet
 
 RULE = "account_lockout"
@@ -43,22 +49,40 @@ def check(ctx, ev) -> None:
     if len(sources) > SOURCES:
         for ip in sorted(sources, key=lambda k: sources[k][1])[:len(sources) - SOURCES]:
             del sources[ip]
-    account = f"{ctx.tenant.name}/{ev.account}"
-    actions = [Order("lock_account", account, cfg.block_seconds)]
-    # each failure is counted as (instant, source): how many sources took part is read from the window
-    # itself, whatever order the failures arrived in
-    source = crc32(ev.src_ip.encode())
-    for at, n in window_hits(ctx, window, ctx.ts, cfg.seconds, cfg.failures - 1, ctx.span(actions),
-                             keep=KEEP, ident=source):
+    span = ctx.span([Order("lock_account", "", cfg.block_seconds)])
+    # each failure is counted as (instant, source, proven?): how many sources took part, and which of
+    # them proved a round trip, is read from the window itself, whatever order the failures arrived in
+    for at, n, ok in proven_hits(ctx, window, ctx.ts, cfg.seconds, cfg.failures - 1, span,
+                                 flagged(crc32(ev.src_ip.encode()), ev), keep=KEEP):
         if _sources_in(window, at, cfg.seconds) < 2:
             continue
         during = sorted(ip for ip, (first, last) in sources.items() if first <= at and last >= at - cfg.seconds)
+        evidence = {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": during, "service": ev.service}
+        actions = _locks(ctx, cfg, window, at, ok, ev.account, during, evidence)
         ctx.emit(RULE, SEVERITY, "account", ev.account,
                  f"Account {ev.account} locked: {n} failed {kind}s in {cfg.seconds} s from "
                  f"{'more than one' if len(during) < 2 else len(during)}{'+' if len(sources) == SOURCES else ''} "
                  "source addresses",
-                 {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": during, "service": ev.service},
-                 actions, variant=kind, at=at)
+                 evidence, actions or [], variant=kind if actions is not None else f"{kind}/unverified",
+                 at=at, span=span)
+
+
+def _locks(ctx, cfg, window: TimeSet, at: float, ok: bool, account: str, during: list[str],
+           evidence: dict) -> list[Order] | None:
+    """The account's locks: for each recent source that proved a round trip (``lock_scope: source``), or
+    one for every address (``account``); None when no failure counted proved one (``ok``, read from the
+    window alone, so the incident and its id do not depend on arrival order)."""
+    trust = ctx.tenant.p.block_on_unverified_udp
+    if not ok:
+        evidence["unverified"] = UNVERIFIED
+        return None
+    if cfg.lock_scope == "account":
+        ips = [None]
+    else:
+        ips = [ip for ip in during if trust or proven(window, at, cfg.seconds, crc32(ip.encode()))]
+        if len(ips) < len(during):
+            evidence["unverified"] = f"{UNVERIFIED}: {', '.join(ip for ip in during if ip not in ips)}"
+    return [Order("lock_account", f"{ctx.tenant.name}/{account}", cfg.block_seconds, ip) for ip in ips]
 
 
 def _sources_in(window: TimeSet, at: float, seconds: float) -> int:
@@ -67,7 +91,7 @@ def _sources_in(window: TimeSet, at: float, seconds: float) -> int:
     first = None
     for k in range(lo, hi):
         if first is None:
-            first = window.ids[k]
-        elif window.ids[k] != first:
+            first = window.ids[k] >> 1  # the source, without the proof bit (streams.rules._common.flagged)
+        elif window.ids[k] >> 1 != first:
             return 2
     return 0 if first is None else 1

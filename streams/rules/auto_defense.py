@@ -3,11 +3,13 @@
 Per source IP and rule: more than ``packets`` requests in ``seconds`` blocks the IP.
 Defaults are the guide's: ssh 10/60 s (TCP), SIP UDP 40/2 s, SIP TCP 40/2 s, http 120/60 s,
 https 120/60 s. Every security event (request, failure or success) counts as a packet of its
-service; a rule matches on service, protocol (``both`` = any) and optional port.
+service; a rule matches on service, protocol (``both`` = any) and optional port. Events that
+prove no round trip over UDP (``round_trip`` false: a forged source is possible) count toward the
+alert, but block only beside a proven one (``block_on_unverified_udp``).
 """
 
 from .contract import Order
-from ._common import window_hits
+from ._common import flagged, proven_hits, proven_orders
 from ..epochs import FOREVER
 from ..state import TimeSet
 
@@ -49,10 +51,10 @@ def check(ctx, ev) -> None:
         window = ctx.st.auto_defense.get(name)
         if window is None:
             window = ctx.st.auto_defense[name] = TimeSet()
-        for at, n in window_hits(ctx, window, ctx.ts, r.seconds, r.packets, span):
-            acts = [Order("block_ip", ev.src_ip, r.block_seconds)]
+        for at, n, ok in proven_hits(ctx, window, ctx.ts, r.seconds, r.packets, span, flagged(ctx.ident, ev)):
+            evidence = {"rule": name, "service": r.service, "protocol": r.protocol, "packets": n,
+                        "limit": r.packets, "seconds": r.seconds}
+            acts, unproven = proven_orders(ctx, ok, [Order("block_ip", ev.src_ip, r.block_seconds)], evidence)
             ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                      f"{ev.src_ip} sent more than {r.packets} {r.service} packets in {r.seconds:g} s (rule {name})",
-                     {"rule": name, "service": r.service, "protocol": r.protocol, "packets": n,
-                      "limit": r.packets, "seconds": r.seconds},
-                     acts, variant=name, at=at)
+                     evidence, acts, variant=f"{name}/{unproven}" if unproven else name, at=at, span=span)

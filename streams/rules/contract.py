@@ -34,6 +34,7 @@ class Order(NamedTuple):
     kind: str                 # events.ActionKind: block_ip, lock_account, disable_outbound, hangup_call, block_number
     target: str
     duration_s: Optional[int]  # None: until lifted
+    from_ip: Optional[str] = None  # lock_account: the source it applies to (None: the whole account)
 
 
 class RuleContractError(TypeError):

@@ -8,6 +8,12 @@ limit. This rule counts every failed registration and login of a tenant in a sli
 they came from at least ``sources`` addresses against at least ``accounts`` accounts. No block
 action: the sources are many and change; the alert names the most recent ones and the accounts
 under attack, for the SOC to act (raise the guide's lockouts, restrict registration by country).
+
+It orders no ``lock_account`` either, so ``lock_scope`` has nothing to scope here: a spray spends
+one or two guesses per account, and locking each account it touched (for every address) would let
+anyone who can forge a hundred UDP sources lock the whole tenant's phones out; locking it for each
+source would only repeat what ``registration_lockout`` and ``account_lockout`` already order for the
+sources that reach their limits.
 """
 
 from bisect import bisect_right

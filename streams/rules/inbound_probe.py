@@ -9,7 +9,9 @@ inbound CDRs in a public context to a number that is no DID of ours (dialled in 
 form, or in another country). More than ``probes`` of them from one source within ``seconds``
 raise the alert and block the source IP when it is known; without an IP (FreeSWITCH's default
 CDR template has none) the calling number is the subject. Counted per tenant, each source in
-its own window, so one partition sees them all; a LAN source is never a scanner.
+its own window, so one partition sees them all; a LAN source is never a scanner. A refused call
+that needed no round trip over UDP (``round_trip`` false) counts toward the alert, but blocks the
+address only beside a proven one (``block_on_unverified_udp``): its source may be forged.
 """
 
 from .contract import Order
@@ -18,7 +20,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from ._common import window_hits
+from ._common import flagged, proven_hits, proven_orders
 from ..events import Cdr, parse_ip
 from ..state import TimeSet
 
@@ -89,14 +91,16 @@ def check(ctx, ev) -> None:
                 if k != source:
                     del windows[k]
     actions = [Order("block_ip", ip, ctx.tenant.p.scanner_block_seconds)] if ip else []
-    for at, n in window_hits(ctx, window, ctx.ts, cfg.seconds, cfg.probes - 1, ctx.span(actions)):
+    span = ctx.span(actions)
+    for at, n, ok in proven_hits(ctx, window, ctx.ts, cfg.seconds, cfg.probes - 1, span, flagged(ctx.ident, ev)):
         subject_type, subject = ("ip", ip) if ip else ("number", ev.src)
+        evidence = {"probes": n, "seconds": cfg.seconds, "dialled": dialled[:64], "context": _context(ev),
+                    "source": "security log" if not isinstance(ev, Cdr) else "cdr"}
+        acts, variant = proven_orders(ctx, ok, actions, evidence)
         ctx.emit(RULE, SEVERITY, subject_type, subject,
                  f"Scanner probing for an open route: {n} calls from {subject} to unknown or international "
                  f"numbers in {cfg.seconds} s (latest {dialled[:40]!r})",
-                 {"probes": n, "seconds": cfg.seconds, "dialled": dialled[:64], "context": _context(ev),
-                  "source": "security log" if not isinstance(ev, Cdr) else "cdr"},
-                 actions, at=at)
+                 evidence, acts, variant=variant, at=at, span=span)
 
 
 def _context(ev) -> str | None:

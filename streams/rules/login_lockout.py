@@ -3,11 +3,14 @@
 Web, app (Linkus), API and AMI logins: ``failures`` failed logins from one IP within
 ``seconds`` deny it temporarily (block for ``block_seconds``, default 5 in 10 min, fail2ban);
 reaching ``max_failures`` within ``max_seconds`` bans the IP permanently and raises
-"Web/App User Blocked Out". Both windows count every failure, also while a block lasts.
+"Web/App User Blocked Out". Both windows count every failure, also while a block lasts. With
+``lock_account`` the account is locked for that source (``lock_scope: account``: for every
+address). Failures that needed no round trip over UDP count toward the alert but block only
+beside a proven one (``block_on_unverified_udp``), as in ``registration_lockout``.
 """
 
 from .contract import Order
-from ._common import first_per_epoch
+from ._common import first_per_epoch, flagged, lock_orders, may_block, proven_orders
 from ..epochs import FOREVER, HORIZON
 from ..state import TimeSet
 
@@ -23,24 +26,31 @@ def check(ctx, ev) -> None:
     if ctx.st.login_lockout is None:
         ctx.st.login_lockout = TimeSet()
     window = ctx.st.login_lockout
-    i = window.add(ctx.ts, ctx.ident)
+    i = window.add(ctx.ts, flagged(ctx.ident, ev))
     if i < 0:
         return
     who = "Web" if ev.service in ("web", "http", "https") else "App" if ev.service == "app" else ev.service.upper()
     temp = [Order("block_ip", ev.src_ip, cfg.block_seconds)]
-    if cfg.lock_account and ev.account:
-        temp.append(Order("lock_account", f"{ctx.tenant.name}/{ev.account}", cfg.block_seconds))
-    for at, n in first_per_epoch(window.exceeded(i, cfg.seconds, cfg.failures - 1), ctx.span(temp)):
+    if ev.account:
+        temp += lock_orders(ctx, cfg, [ev.account], ev.src_ip)
+    span = ctx.span(temp)
+    for at, n in first_per_epoch(window.exceeded(i, cfg.seconds, cfg.failures - 1), span):
+        evidence = {"failures": n, "seconds": cfg.seconds, "service": ev.service, "account": ev.account,
+                    "permanent": False}
+        acts, variant = proven_orders(ctx, may_block(ctx, window, at, cfg.seconds), temp, evidence)
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"{who} User Blocked Out: {n} failed logins from {ev.src_ip} in {cfg.seconds} s; denied temporarily",
-                 {"failures": n, "seconds": cfg.seconds, "service": ev.service, "account": ev.account,
-                  "permanent": False}, temp, at=at)
+                 evidence, acts, variant=variant, at=at, span=span)
     longest = cfg.seconds
     if cfg.max_failures:
         longest = max(longest, cfg.max_seconds)
         for at, n in first_per_epoch(window.exceeded(i, cfg.max_seconds, cfg.max_failures - 1), FOREVER):
+            evidence = {"failures": n, "seconds": cfg.max_seconds, "service": ev.service, "account": ev.account,
+                        "permanent": True}
+            acts, variant = proven_orders(ctx, may_block(ctx, window, at, cfg.max_seconds),
+                                          [Order("block_ip", ev.src_ip, None)], evidence)
             ctx.emit(RULE, "critical", "ip", ev.src_ip,
                      f"{who} User Blocked Out: {n} failed logins from {ev.src_ip}; banned permanently",
-                     {"failures": n, "seconds": cfg.max_seconds, "service": ev.service, "account": ev.account,
-                      "permanent": True}, [Order("block_ip", ev.src_ip, None)], variant="permanent", at=at)
+                     evidence, acts, variant="permanent" + (variant and f"/{variant}"), at=at, span=FOREVER)
     window.prune(ctx.settled - longest - HORIZON, max(4 * max(cfg.failures, cfg.max_failures or 0), 64))
+

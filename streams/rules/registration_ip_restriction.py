@@ -5,7 +5,7 @@ other address is reported and that address blocked.
 """
 
 from .contract import Order
-from ._common import REGISTERED, is_registration
+from ._common import REGISTERED, event_orders, is_registration
 from ..events import parse_ip
 
 RULE = "registration_ip_restriction"
@@ -24,7 +24,8 @@ def check(ctx, ev) -> None:
     ip = parse_ip(ev.src_ip)
     if any(ip in n for n in permitted):
         return
+    evidence = {"src_ip": ev.src_ip, "permitted": [str(n) for n in permitted], "outcome": ev.outcome}
+    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)], evidence)
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Extension {ev.account} registered from {ev.src_ip}, outside its permitted IPs",
-             {"src_ip": ev.src_ip, "permitted": [str(n) for n in permitted], "outcome": ev.outcome},
-             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             evidence, acts, variant=variant)

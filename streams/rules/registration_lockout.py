@@ -2,12 +2,16 @@
 
 After ``failures`` failed registrations from one IP within ``seconds`` (default 10 in 10 min,
 fail2ban's asterisk jail): block the source IP (``block_seconds``), lock the targeted
-account(s), and raise "Extension Registration Blocked Out" (level Alert). Each attempt counts
-once (by its identity), in event-time order whatever order it arrives in.
+account(s) for that source (the guide's Blocked IPs table: "Block Account", "SIP Extension:1001",
+with the source IP; ``lock_scope: account`` locks them for every address), and raise "Extension
+Registration Blocked Out" (level Alert). Each attempt counts once (by its identity), in
+event-time order whatever order it arrives in. Failures that needed no round trip over UDP
+(``round_trip`` false) count toward the alert, but block and lock only when the window also
+holds a proven one, or under ``block_on_unverified_udp``: a forged source is no one to block.
 """
 
 from .contract import Order
-from ._common import is_registration, names_during, note_name, window_hits
+from ._common import flagged, is_registration, lock_orders, names_during, note_name, proven_hits, proven_orders
 from ..state import TimeSet
 
 RULE = "registration_lockout"
@@ -27,13 +31,13 @@ def check(ctx, ev) -> None:
         st.registration_lockout = TimeSet()
     if ev.account:
         note_name(st.registration_tried, ev.account, ctx.ts, KEEP)
-    for at, n in window_hits(ctx, st.registration_lockout, ctx.ts, cfg.seconds, cfg.failures - 1,
-                             ctx.span([Order("block_ip", ev.src_ip, cfg.block_seconds)])):
+    block = Order("block_ip", ev.src_ip, cfg.block_seconds)
+    span = ctx.span([block])
+    for at, n, ok in proven_hits(ctx, st.registration_lockout, ctx.ts, cfg.seconds, cfg.failures - 1, span,
+                                 flagged(ctx.ident, ev)):
         accts = names_during(st.registration_tried, at, cfg.seconds)[-LOCKED:]  # by time, not by arrival
-        actions = [Order("block_ip", ev.src_ip, cfg.block_seconds)]
-        if cfg.lock_account:
-            actions += [Order("lock_account", f"{ctx.tenant.name}/{a}", cfg.block_seconds) for a in accts]
+        evidence = {"failures": n, "seconds": cfg.seconds, "accounts": list(accts), "user_agent": ev.user_agent}
+        actions, variant = proven_orders(ctx, ok, [block, *lock_orders(ctx, cfg, accts, ev.src_ip)], evidence)
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"Extension Registration Blocked Out: {n} failed registrations from {ev.src_ip} in {cfg.seconds} s",
-                 {"failures": n, "seconds": cfg.seconds, "accounts": list(accts), "user_agent": ev.user_agent},
-                 actions, at=at)
+                 evidence, actions, variant=variant, at=at, span=span)

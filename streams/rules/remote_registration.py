@@ -10,7 +10,7 @@ blocked.
 
 from .contract import Order
 
-from ._common import REGISTERED, is_registration
+from ._common import REGISTERED, event_orders, is_registration
 from ..events import parse_ip
 
 RULE = "remote_registration"
@@ -42,7 +42,8 @@ def check(ctx, ev) -> None:
             why = "the address is not a permitted remote IP"
     if why is None:
         return
+    evidence = {"src_ip": ev.src_ip, "reason": why, "user_agent": ev.user_agent, "outcome": ev.outcome}
+    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)], evidence)
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Remote registration of extension {ev.account} from {ev.src_ip}: {why}",
-             {"src_ip": ev.src_ip, "reason": why, "user_agent": ev.user_agent, "outcome": ev.outcome},
-             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             evidence, acts, variant=variant)

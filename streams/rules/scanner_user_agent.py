@@ -2,10 +2,13 @@
 
 Any request whose user agent contains a known scanner signature (friendly-scanner,
 sipvicious, sipcli, …; ``scanner_user_agents`` in the policy) blocks the source IP
-(``scanner_block_seconds``, 7 days by default, like APIBAN entries).
+(``scanner_block_seconds``, 7 days by default, like APIBAN entries). A request that proves no
+round trip over UDP is reported without a block (``block_on_unverified_udp``): anyone can forge
+its source and its user agent.
 """
 
 from .contract import Order
+from ._common import event_orders
 
 RULE = "scanner_user_agent"
 SCOPE = "ip"
@@ -20,8 +23,9 @@ def check(ctx, ev) -> None:
     low = ua.lower()
     for sig in ctx.tenant.scanners:
         if sig in low:
-            ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
-                     f"SIP scanner {ua[:60]!r} from {ev.src_ip}",
-                     {"user_agent": ua[:200], "signature": sig, "service": ev.service, "account": ev.account},
-                     [Order("block_ip", ev.src_ip, ctx.tenant.p.scanner_block_seconds)])
+            evidence = {"user_agent": ua[:200], "signature": sig, "service": ev.service, "account": ev.account}
+            acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.scanner_block_seconds)],
+                                         evidence)
+            ctx.emit(RULE, SEVERITY, "ip", ev.src_ip, f"SIP scanner {ua[:60]!r} from {ev.src_ip}", evidence, acts,
+                     variant=variant)
             return

@@ -7,7 +7,7 @@ source IP blocked.
 
 from .contract import Order
 
-from ._common import REGISTERED, is_registration
+from ._common import REGISTERED, event_orders, is_registration
 
 RULE = "user_agent_restriction"
 SCOPE = "ext"
@@ -25,7 +25,8 @@ def check(ctx, ev) -> None:
     ua = (ev.user_agent or "").lower()
     if any(ua.startswith(p) for p in allowed):
         return
+    evidence = {"user_agent": ev.user_agent, "allowed": list(allowed), "src_ip": ev.src_ip, "outcome": ev.outcome}
+    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)], evidence)
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Extension {ev.account} registered with user agent {ev.user_agent!r}, not an allowed prefix",
-             {"user_agent": ev.user_agent, "allowed": list(allowed), "src_ip": ev.src_ip, "outcome": ev.outcome},
-             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             evidence, acts, variant=variant)

@@ -25,7 +25,7 @@ import msgspec
 
 from .timeset import Intervals, TimeSet
 
-VERSION = 1
+VERSION = 2  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
 
 
 class Incident(msgspec.Struct, array_like=True):
