@@ -191,3 +191,24 @@ def test_publish_refuses_a_key_the_workers_do_not_trust(nowhere, keys, tmp_path,
     code = main(["model", "publish", str(DEFAULT), "--signing-key", str(other / "model-signing.key"),
                  "--public-key", str(keys["pub"])])
     assert code == 2 and "not trusted" in capsys.readouterr().err
+
+
+def test_a_worker_says_at_start_whose_models_it_takes(keys, caplog, monkeypatch):
+    from types import SimpleNamespace
+
+    from streams.cli import build_parser
+    from streams.worker import model_trust
+    monkeypatch.delenv("TOLLGUARD_MODEL_PUBLIC_KEY", raising=False)
+    caplog.set_level("INFO", "tollguard.models")
+    config, scorer = SimpleNamespace(models="t.models"), SimpleNamespace(version="abc123")
+    cases = [([], "every published model is refused"), (["--allow-unsigned"], "anyone who can write"),
+             (["--model-public-key", str(keys["pub"])], "must be signed by key")]
+    for flags, said in cases:
+        caplog.clear()
+        trust = model_trust(build_parser().parse_args(["worker", *flags]), config, scorer)
+        assert said in caplog.text and bool(trust.keys) == ("--model-public-key" in flags)
+    monkeypatch.setenv("TOLLGUARD_MODEL_PUBLIC_KEY", str(keys["pub"]))
+    assert len(model_trust(build_parser().parse_args(["worker"]), config, scorer).keys) == 1
+    monkeypatch.setenv("TOLLGUARD_MODEL_PUBLIC_KEY", str(keys["key"]))  # a private key is not a public key
+    with pytest.raises(ModelError, match="not a readable PEM public key"):
+        model_trust(build_parser().parse_args(["worker"]), config, scorer)
