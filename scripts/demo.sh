@@ -47,8 +47,9 @@ echo "== notify started (log $log_dir/notify.log)"
 CONSOLE_PORT=${CONSOLE_PORT:-$(free_port)}
 rm -f "$log_dir/users.json"
 echo "demo-password" | $TG console user add "$log_dir/users.json" demo --role analyst --password-stdin >/dev/null
+# plain HTTP on 127.0.0.1: --insecure-cookie so any browser (and the urllib check below) keeps the session cookie
 $TG console --users "$log_dir/users.json" --port "$CONSOLE_PORT" --metrics "http://127.0.0.1:$WEB/metrics" \
-  >"$log_dir/console.log" 2>&1 & pids+=($!)
+  --insecure-cookie >"$log_dir/console.log" 2>&1 & pids+=($!)
 echo "== the SOC console: http://127.0.0.1:$CONSOLE_PORT/  (log in as demo / demo-password; log $log_dir/console.log)"
 echo "   open it now to watch the incidents arrive; HOLD=1 keeps everything running at the end until Ctrl-C"
 

@@ -130,6 +130,8 @@ def test_incidents_appear_live_and_decisions_reach_a_second_session(broker, pref
     a, b = browsers(), browsers()
     login(a, console, "ana")
     login(b, console, "bob")
+    # the cookie is Secure by default, and Chromium keeps and sends it over plain http://127.0.0.1
+    assert [c["secure"] for c in a.get_cookies() if c["name"] == "tollguard_session"] == [True]
     ip = "198.51.100.41"
     sent = time.monotonic()
     produce(broker, f"{prefix}.security", attack(ip, "acme", HOSTILE), [ip.encode()] * 30)
@@ -216,3 +218,18 @@ def test_the_audit_log_names_the_real_peer_unless_a_proxy_is_trusted(broker, pre
     with running_console(prefix, users_file, "--trust-proxy", "10.0.0.0/8") as served:  # a proxy, but not this peer
         failed_login_from(served.url, "203.0.113.9")
     assert audited_sources(served.err) == ["127.0.0.1"]
+
+
+def test_eleven_wrong_passwords_in_a_row_get_429_over_the_real_socket(broker, prefix, users_file):
+    import urllib.error
+    import urllib.request
+    statuses = []
+    with running_console(prefix, users_file) as served:
+        for n in range(11):
+            req = urllib.request.Request(served.url + "/login", data=f"name=ana&password=guess{n}".encode())
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=10)
+            statuses.append(refused.value.code)
+        retry_after = int(refused.value.headers["Retry-After"])
+    assert statuses == [401] * 10 + [429] and 0 < retry_after <= 600
+    assert '"audit": "login_throttled"' in served.err
