@@ -94,3 +94,14 @@ def test_account_lockout_locks_only_for_the_sources_that_proved_a_round_trip():
     evs = [no_peer(i * 5, ip=f"198.51.100.{10 + i % 2}", round_trip=(i % 2 == 0) or False) for i in range(10)]
     locks = [a for a in actions(run(evs), "lock_account") if a.reason.startswith("Account 1001 locked")]
     assert [a.from_ip for a in locks] == ["198.51.100.10"]
+
+
+def test_the_same_alerts_in_any_order():
+    """Whether a detection blocks is read from its window alone: arrival order changes no alert id."""
+    evs = ([no_peer(i * 3, account=f"10{i % 4:02d}") for i in range(30)]
+           + [no_peer(200 + i, ip="198.51.100.78", protocol="tcp", round_trip=None) for i in range(12)]
+           + [no_peer(400 + i, round_trip=True) for i in range(2)])
+    want = sorted(a.alert_id for a in alerts(run(evs)))
+    assert want
+    for order in (list(reversed(evs)), evs[::2] + evs[1::2]):
+        assert sorted(a.alert_id for a in alerts(run_any_order(order))) == want
