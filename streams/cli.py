@@ -248,9 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_arg(p)
     p.add_argument("--host", default=os.environ.get("TOLLGUARD_VERDICT_HOST") or "127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("TOLLGUARD_VERDICT_PORT") or 8089))
-    p.add_argument("--fail", choices=["open", "closed"], default="open",
-                   help="when the live blocks are unknown (actions topic not read yet, broker lost): open = allow "
-                        "what the rules allow, closed = refuse with SIP 503 (default open)")
+    p.add_argument("--fail", choices=["open", "closed"], default="closed",
+                   help="when no verdict can be formed (an exception, or the live blocks unknown): closed = refuse "
+                        "with SIP 503, open = allow what the rules allow (default closed; docs/verdict.md says why)")
+    p.add_argument("--token-file", default=os.environ.get("TOLLGUARD_VERDICT_TOKEN_FILE") or None,
+                   help="/v1/verdict and /metrics need 'Authorization: Bearer <the file's token>'; "
+                        "without it the service binds to loopback only")
     p.add_argument("--no-live", action="store_true", help="the policy's rules only: do not read <prefix>.actions")
     p.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("TOLLGUARD_LOG_FORMAT") or "text")
     p.add_argument("-v", "--verbose", action="store_true")
