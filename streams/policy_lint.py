@@ -1,7 +1,8 @@
 """What a valid policy can still get badly wrong: ``tollguard policy`` warns about it.
 
 A policy that parses may still switch detection off (every rule ``off``), exempt the whole
-internet from blocking (``lan: 0.0.0.0/0``), or set limits no PBX reaches (10,000 calls a second),
+internet from blocking (``lan: 0.0.0.0/0``), let forged UDP sources get addresses blocked
+(``block_on_unverified_udp``), or set limits no PBX reaches (10,000 calls a second),
 which disarms the rule as surely as ``off``. Each warning names the key and its line.
 """
 
@@ -30,7 +31,8 @@ def warnings(tenants: Iterable[tuple[str, object]], line_of) -> list[str]:
     gives a line number. A tenant is warned only about what it sets (what it inherits is warned once)."""
     out: list[str] = []
     for prefix, p, own in tenants:
-        for w in _rules_off(prefix, p, line_of) + _exempt_internet(prefix, p, line_of) + _insane_limits(prefix, p, line_of):
+        for w in (_rules_off(prefix, p, line_of) + _exempt_internet(prefix, p, line_of)
+                  + _insane_limits(prefix, p, line_of) + _spoofable(prefix, p, line_of)):
             key = w.split(": ", 2)[1].split(".")[len(prefix)].split(" ")[0] if own is not None else None
             if own is None or key in own:
                 out.append(w)
@@ -70,6 +72,14 @@ def _insane_limits(prefix, p, line_of) -> list[str]:
             out.append(f"{_where(prefix, key, line_of)}: {value:,.0f} {meaning} is beyond any real PBX "
                        f"(more than {ceiling:,}): the rule will never fire")
     return out
+
+
+def _spoofable(prefix, p, line_of) -> list[str]:
+    if not p.block_on_unverified_udp:
+        return []
+    return [f"{_where(prefix, 'block_on_unverified_udp', line_of)}: failures that need no round trip over UDP "
+            "block their source: anyone can write an innocent address (your SIP trunk's) as the source of such "
+            "a packet and get it blocked"]
 
 
 def _network(value):

@@ -68,6 +68,7 @@ def test_a_blocked_pattern_with_many_wildcards_still_blocks():
     ("static_defense: [{name: all, source: '::/0', action: accept}]", "public addresses"),
     ("call_frequency: {calls: 100000, seconds: 1}", "never fire"),
     ("login_lockout: {failures: 100000, seconds: 60}", "failed logins"),
+    ("block_on_unverified_udp: true", "innocent address"),
 ])
 def test_policies_that_disarm_detection_are_warned_about(extra, words):
     pol = Policy.from_yaml(GB + extra + "\n", "p.yaml")
