@@ -46,7 +46,7 @@ def main(n: int) -> None:
     users = Path(tempfile.mkdtemp()) / "users.json"
     add(users, "ana", "analyst", None, "password1")
     app = make_app(store, UserBook.load(users), commands=None)
-    c = TestClient(app)
+    c = TestClient(app, base_url="https://testserver")  # the session cookie is Secure: sent over https only
     c.post("/login", data={"name": "ana", "password": "password1"})
     page = c.get("/")
     rows = page.text.count("<tr data-id=")
