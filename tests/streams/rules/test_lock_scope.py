@@ -103,3 +103,20 @@ def test_lock_ids_are_the_same_in_any_order(scope):
     a = sorted((x.action_id, x.from_ip) for x in actions(run(evs, pol), "lock_account"))
     b = sorted((x.action_id, x.from_ip) for x in actions(run(list(reversed(evs)), pol), "lock_account"))
     assert a == b and a
+
+
+def test_lock_ids_are_the_same_in_replay_and_with_a_detector_per_scope():
+    """The worker runs each scope on its own partitions: its lock actions are replay's, id for id."""
+    from streams.types import SCOPES
+    evs = guesses() + [sec(t=100 + i, ip=f"198.51.100.{40 + i % 3}", action="register", account="1001",
+                           outcome="failure") for i in range(10)]
+    dets = [Detector(policy(), scopes=(s,)) for s in SCOPES]
+    split = []
+    for ev in evs:
+        e = decode_event(encode(ev))
+        for det in dets:
+            split += flat(det.feed(e))
+    for det in dets:
+        split += flat(det.finish())
+    ids = lambda out: sorted((a.action_id, a.target, a.from_ip) for a in actions(out, "lock_account"))  # noqa: E731
+    assert ids(split) == ids(run(evs)) and len(ids(split)) >= 6
