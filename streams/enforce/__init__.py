@@ -25,6 +25,11 @@ def main(args) -> int:
     if logging.getLogger().level > logging.DEBUG:  # kafka-python narrates every connection at INFO
         logging.getLogger("kafka").setLevel(logging.WARNING)
     settings = Settings.load(args.config)
+    log = logging.getLogger("tollguard.enforce")
+    for line in settings.never.summary():
+        log.info("%s", line)
+    for line in settings.never.warnings():
+        log.warning("%s", line)
     config = Config.from_env()
     state = None if args.dry_run else (getattr(args, "state", None) or settings.state)
     applier = Applier(settings.backends, Ledger(state), EnforceMetrics(), dry_run=args.dry_run)

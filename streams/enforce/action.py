@@ -3,8 +3,9 @@
 Every field but the kind comes from traffic an attacker sends (the target is the address or number
 that was detected, the reason quotes what was seen), so nothing here trusts them: the record must be
 a JSON object with the contract's fields and types, and a target must be plain text (no controls,
-no leading ``-`` that a script would read as an option, bounded length). Backends check further
-(an IP backend parses the target with :mod:`ipaddress`).
+no leading ``-`` that a script would read as an option, bounded length). ``from_ip`` (the source a
+``lock_account`` applies to) is optional: absent or null means none. Backends check further (every
+address, target or ``from_ip``, against the never-block list: :mod:`.neverblock`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Action:
     duration_s: int | None
     alert_id: str
     reason: str
+    from_ip: str | None = None  # the source address a lock applies to; None: the whole account
 
     @property
     def until(self) -> float | None:
@@ -55,7 +57,7 @@ class Action:
     def as_dict(self) -> dict:
         return {"type": "action", "action_id": self.action_id, "ts": iso(self.ts), "tenant": self.tenant,
                 "kind": self.kind, "target": self.target, "duration_s": self.duration_s,
-                "alert_id": self.alert_id, "reason": self.reason}
+                "alert_id": self.alert_id, "reason": self.reason, "from_ip": self.from_ip}
 
 
 def iso(epoch: float) -> str:
@@ -83,7 +85,8 @@ def parse(value: bytes | str | dict) -> Action:
     if UNSAFE.search(strings["action_id"] + strings["tenant"]):
         raise BadAction("action_id or tenant holds control characters")
     check_target(strings["target"])
-    return Action(ts=_time(rec.get("ts")), kind=kind, duration_s=_duration(rec.get("duration_s")), **strings)
+    return Action(ts=_time(rec.get("ts")), kind=kind, duration_s=_duration(rec.get("duration_s")),
+                  from_ip=_from_ip(rec.get("from_ip")), **strings)
 
 
 def check_target(target: str) -> None:
@@ -91,6 +94,15 @@ def check_target(target: str) -> None:
         raise BadAction("empty or overlong target")
     if target.startswith("-") or UNSAFE.search(target) or target != target.strip():
         raise BadAction("target holds control characters, edge spaces or a leading '-'")
+
+
+def _from_ip(raw) -> str | None:
+    """Absent or null: no source (a whole-account lock, or a record written before the field existed)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw or len(raw) > 64 or UNSAFE.search(raw) or raw != raw.strip():
+        raise BadAction("from_ip is neither null nor plain text of an address")
+    return raw
 
 
 def _time(raw) -> float:

@@ -40,7 +40,8 @@ class Job:
 def describe(a: Action) -> str:
     """How an action is named in logs: every attacker-influenced part escaped and cut."""
     alert = f", alert {safe(a.alert_id, 60)}" if a.alert_id else ""
-    return f"{a.kind} {safe(a.target, 80)} (tenant {safe(a.tenant, 40)}, action {safe(a.action_id, 60)}{alert})"
+    source = f" from {safe(a.from_ip, 64)}" if a.from_ip else ""
+    return f"{a.kind} {safe(a.target, 80)}{source} (tenant {safe(a.tenant, 40)}, action {safe(a.action_id, 60)}{alert})"
 
 
 class Applier:
@@ -78,7 +79,8 @@ class Applier:
         if action.kind == "unblock":
             self.ledger.lift(action.tenant, action.target)
             return None
-        return self.ledger.extend(action.tenant, action.kind, action.target, action.until, now)
+        subject = action.target if action.from_ip is None else f"{action.target} from {action.from_ip}"
+        return self.ledger.extend(action.tenant, action.kind, subject, action.until, now)
 
     def _seen(self, b: Backend, a: Action) -> bool:
         return self.ledger.done(b.name, a.action_id) or any(
@@ -107,7 +109,7 @@ class Applier:
             for step in job.backend.plan(job.action, job.until, now):
                 self._run(job, step)
         except Refused as exc:
-            self._skip("refused", job.action, f"{job.backend.name} refuses it: {exc}")
+            self._skip("refused", job.action, f"{job.backend.name} refuses it: {exc}", logging.WARNING)
         except StepFailed as exc:
             return self._failed(job, str(exc), now)
         else:
@@ -152,9 +154,9 @@ class Applier:
             del self.open[job.token]
         self.metrics.pending.set(len(self.pending))
 
-    def _skip(self, reason: str, action: Action, why: str) -> None:
+    def _skip(self, reason: str, action: Action, why: str, level: int = logging.INFO) -> None:
         self.metrics.skipped.labels(reason).inc()
-        log.info("skipped (%s): %s: %s", reason, describe(action), safe(why, 300))
+        log.log(level, "skipped (%s): %s: %s", reason, describe(action), safe(why, 300))
 
     def tick(self) -> None:
         """Run the retries that are due."""

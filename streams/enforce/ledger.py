@@ -8,7 +8,8 @@ temporary file renamed over the old one):
   oldest go.
 - *extents*: ``(tenant, kind, target) → until``: the farthest end of the blocks seen on a target,
   so a later, shorter block does not shorten a longer one (``nft add element`` replaces the
-  timeout). An ``unblock`` of the tenant's target clears them.
+  timeout). A lock for one source is its own target (``"1001 from 203.0.113.9"``). An ``unblock``
+  of the tenant's target clears them, the per-source ones too.
 
 Without a state file the offsets committed after applying are what prevents repeats; a crash
 between applying and committing may then repeat an action, which every backend tolerates
@@ -59,7 +60,7 @@ class Ledger:
         return end
 
     def lift(self, tenant: str, target: str) -> None:
-        for key in [k for k in self.extents if k[0] == tenant and k[2] == target]:
+        for key in [k for k in self.extents if k[0] == tenant and k[2].split(" from ", 1)[0] == target]:
             del self.extents[key]
 
     def prune(self, now: float) -> None:

@@ -1,16 +1,19 @@
-"""``enforce.yaml``: the backends, the retry policy and the state file (docs/enforce.md)."""
+"""``enforce.yaml``: the backends, the retry policy, the never-block list and the state file (docs/enforce.md).
+
+Read as every operator file is (:mod:`streams.yamlfile`: no aliases, no key twice, each problem
+with ``file:line``); a backend's mistake names the line its entry starts on.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
+from dataclasses import dataclass, field
 
 from ..config import ConfigError
+from ..yamlfile import YamlFileError, line_of, load_path
 from .backends import Backend, Retry, build, retry_option
+from .neverblock import NeverBlock
 
-TOP = frozenset({"backends", "retry", "state", "group"})
+TOP = frozenset({"backends", "retry", "state", "group", "never_block", "unsafe_allow_block"})
 
 
 @dataclass
@@ -19,31 +22,30 @@ class Settings:
     retry: Retry
     state: str | None = None
     group: str | None = None  # consumer group; default <prefix>-enforce (one group per firewall managed)
+    never: NeverBlock = field(default_factory=NeverBlock)  # the top-level never-block list
 
     @classmethod
     def load(cls, path: str) -> "Settings":
         try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not YAML: {str(exc).splitlines()[0]}") from None
-        return cls.parse(raw, path)
+            raw, lines = load_path(path)
+        except YamlFileError as exc:
+            raise ConfigError("; ".join(exc.problems)) from None
+        return cls.parse(raw, str(path), lines)
 
     @classmethod
-    def parse(cls, raw, where: str = "enforce.yaml") -> "Settings":
+    def parse(cls, raw, where: str = "enforce.yaml", lines: dict | None = None, host=None) -> "Settings":
+        """``host``: reads this host's addresses (default: :func:`.neverblock.host_addresses`; tests inject)."""
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: expected a mapping with `backends`")
         unknown = sorted(set(raw) - TOP)
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(TOP))}")
         retry = retry_option(raw.get("retry"), Retry(), where)
+        never = NeverBlock.configure(raw, lambda key: _at(where, lines, key), host)
         entries = raw.get("backends")
         if not isinstance(entries, list) or not entries:
             raise ConfigError(f"{where}: `backends` must be a non-empty list")
-        backends = [build(b, i, retry) for i, b in enumerate(entries)]
+        backends = [_build(b, i, retry, never, where, lines) for i, b in enumerate(entries)]
         names = [b.name for b in backends]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -54,4 +56,16 @@ class Settings:
         group = raw.get("group")
         if group is not None and not (isinstance(group, str) and group.strip()):
             raise ConfigError(f"{where}: `group` must be a consumer group name")
-        return cls(backends, retry, state, group)
+        return cls(backends, retry, state, group, never)
+
+
+def _at(where: str, lines: dict | None, *path: str) -> str:
+    """``file:line`` of a key when the file's lines are known, else just the file."""
+    return f"{where}:{line_of(lines, path)}" if lines is not None else where
+
+
+def _build(raw, index: int, retry: Retry, never: NeverBlock, where: str, lines: dict | None) -> Backend:
+    try:
+        return build(raw, index, retry, never)
+    except ConfigError as exc:
+        raise ConfigError(f"{_at(where, lines, 'backends', str(index))}: {exc}") from None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ...config import ConfigError
-from .base import COMMON, NAME, Backend, Refused, Retry, kinds_option, option
+from ..neverblock import NeverBlock
+from .base import COMMON, NAME, Backend, Refused, Retry, kinds_option, never_option, option
 from .command import Command
 from .fail2ban import Fail2ban
 from .nft import Nftables
@@ -14,8 +15,9 @@ TYPES = {b.TYPE: b for b in (Nftables, Fail2ban, Command, Webhook)}
 __all__ = ["TYPES", "Backend", "Refused", "Retry", "build", "retry_option"]
 
 
-def build(raw, index: int, default_retry: Retry) -> Backend:
-    """One backend from its YAML mapping; :class:`ConfigError` names the entry and the problem."""
+def build(raw, index: int, default_retry: Retry, guard: NeverBlock | None = None) -> Backend:
+    """One backend from its YAML mapping; :class:`ConfigError` names the entry and the problem. ``guard``:
+    the top-level never-block list, to which the backend's own ``never_block`` is added."""
     where = f"backends[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping with name and type")
@@ -36,7 +38,8 @@ def build(raw, index: int, default_retry: Retry) -> Backend:
     if tenants is not None and not all(isinstance(t, str) for t in tenants):
         raise ConfigError(f"{where}: `tenants` must be a list of tenant names")
     backend = cls(name, kinds_option(raw, cls.DEFAULT_KINDS, where), tuple(tenants) if tenants else None,
-                  retry_option(raw.get("retry"), default_retry, where))
+                  retry_option(raw.get("retry"), default_retry, where),
+                  (guard or NeverBlock()).plus(never_option(raw, where)))
     backend.configure(raw, where)
     return backend
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from ...config import ConfigError
 from ..action import KINDS, Action
+from ..neverblock import IP, NeverBlock, NotAnAddress, Refused, networks, parse_address
 
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-COMMON = frozenset({"name", "type", "kinds", "tenants", "retry"})
-# never handed to a firewall, whatever the topic says: these would cut the host off from itself
-NEVER = ("0.0.0.0/8", "127.0.0.0/8", "::/128", "::1/128", "224.0.0.0/4", "ff00::/8", "255.255.255.255/32")
+COMMON = frozenset({"name", "type", "kinds", "tenants", "retry", "never_block"})
 
-
-class Refused(ValueError):
-    """This backend will not act on this target (e.g. not an IP address); ``str()`` is the reason."""
+__all__ = ["Backend", "Refused", "Retry", "option", "kinds_option", "never_option"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +33,9 @@ class Backend:
     OPTIONS: frozenset = frozenset()
     DEFAULT_KINDS: tuple = ()
 
-    def __init__(self, name: str, kinds: tuple, tenants: tuple | None, retry: Retry):
+    def __init__(self, name: str, kinds: tuple, tenants: tuple | None, retry: Retry, guard: NeverBlock | None = None):
         self.name, self.kinds, self.tenants, self.retry = name, kinds, tenants, retry
+        self.guard = guard or NeverBlock()  # what may never be blocked (:mod:`..neverblock`)
 
     def handles(self, action: Action) -> bool:
         return action.kind in self.kinds and (self.tenants is None or action.tenant in self.tenants)
@@ -50,6 +47,23 @@ class Backend:
     def plan(self, action: Action, until: float | None, now: float) -> list:
         """The steps that carry out ``action`` (a block lasting to ``until``), or :class:`Refused`."""
         raise NotImplementedError
+
+    def ip_target(self, action: Action) -> IP:
+        """The target as an address this backend may act on: a block's checked against the never-block
+        list; an ``unblock``'s only parsed (lifting a block is always safe)."""
+        if action.kind == "unblock":
+            return parse_address(action.target)
+        return self.guard.check(action.target)
+
+    def addresses(self, action: Action) -> tuple[str, str | None]:
+        """``(target, from_ip)`` as handed on by the command and webhook backends: a ``block_ip`` target
+        and any ``from_ip`` checked like an address to block (its text normalised), an ``unblock`` of an
+        address normalised, every other target as sent."""
+        target = action.target
+        if action.kind == "block_ip" or action.kind == "unblock" and _looks_ip(target):
+            target = str(self.ip_target(action))
+        from_ip = None if action.from_ip is None else str(self.guard.check(action.from_ip, "from_ip"))
+        return target, from_ip
 
 
 def option(raw: dict, key: str, kind, default=None, where: str = ""):
@@ -76,26 +90,16 @@ def kinds_option(raw: dict, default: tuple, where: str) -> tuple:
     return tuple(kinds)
 
 
-def ip_target(target: str, never: tuple = ()) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """The target as one IP address (an IPv4-mapped IPv6 one as IPv4), or :class:`Refused`."""
-    try:
-        ip = ipaddress.ip_address(target)
-    except ValueError:
-        raise Refused("target is not an IP address") from None
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    for net in NEVER + tuple(never):
-        if ip in ipaddress.ip_network(net):
-            raise Refused(f"target is in {net}, which is never blocked")
-    return ip
-
-
 def never_option(raw: dict, where: str) -> tuple:
-    """``never_block``: networks this backend must never block (added to :data:`NEVER`)."""
-    nets = option(raw, "never_block", list, [], where)
-    for n in nets:
-        try:
-            ipaddress.ip_network(n)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: `never_block` holds {n!r}, which is not an address or network") from None
-    return tuple(nets)
+    """A backend's own ``never_block``: networks added, for it, to the top-level list."""
+    return networks(raw.get("never_block"), "never_block", where)
+
+
+def _looks_ip(text: str) -> bool:
+    try:
+        parse_address(text)
+    except NotAnAddress:
+        return False
+    except Refused:  # an address with a scope id: refused when it is used
+        pass
+    return True

@@ -2,10 +2,12 @@
 
 Each element of ``argv`` may hold placeholders, replaced by the action's values; the result is
 passed to the program as that one argument, with no shell, so a target such as ``1.2.3.4; rm -rf /``
-or ``$(id)`` arrives as that literal text. Placeholders: {kind} {target} {tenant} {alert_id}
-{action_id} {reason} {duration_s} (as sent; empty when until lifted) {remaining_s} (seconds left,
-rounded up; empty when until lifted) {until} (RFC 3339; empty when until lifted). ``{{`` and ``}}``
-are literal braces. Exit status 0 is success.
+or ``$(id)`` arrives as that literal text. Placeholders: {kind} {target} {from_ip} (the source a
+``lock_account`` applies to; empty for a whole-account lock) {tenant} {alert_id} {action_id} {reason}
+{duration_s} (as sent; empty when until lifted) {remaining_s} (seconds left, rounded up; empty when
+until lifted) {until} (RFC 3339; empty when until lifted). ``{{`` and ``}}`` are literal braces.
+Exit status 0 is success. A ``block_ip`` target and any ``from_ip`` are checked against the
+never-block list first (:meth:`Backend.addresses`), exactly as the firewall backends check theirs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..steps import Exec
 from .base import Backend, option
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-FIELDS = ("kind", "target", "tenant", "alert_id", "action_id", "reason", "duration_s", "remaining_s", "until")
+FIELDS = ("kind", "target", "from_ip", "tenant", "alert_id", "action_id", "reason", "duration_s", "remaining_s", "until")
 
 
 class Command(Backend):
@@ -38,14 +40,16 @@ class Command(Backend):
         self.timeout = option(raw, "timeout", float, 30.0, where)
 
     def plan(self, action: Action, until: float | None, now: float) -> list:
-        values = fields(action, until, now)
+        values = fields(action, until, now, *self.addresses(action))
         return [Exec(tuple(substitute(a, values) for a in self.argv), timeout=self.timeout)]
 
 
-def fields(action: Action, until: float | None, now: float) -> dict:
+def fields(action: Action, until: float | None, now: float, target: str, from_ip: str | None) -> dict:
+    """The placeholder values; ``target`` and ``from_ip`` as checked by :meth:`Backend.addresses`."""
     left = action.remaining(now, until)
     end = action.until if until is None else until
-    return {"kind": action.kind, "target": action.target, "tenant": action.tenant, "alert_id": action.alert_id,
+    return {"kind": action.kind, "target": target, "from_ip": from_ip or "", "tenant": action.tenant,
+            "alert_id": action.alert_id,
             "action_id": action.action_id, "reason": action.reason,
             "duration_s": "" if action.duration_s is None else str(action.duration_s),
             "remaining_s": "" if left is None else str(left), "until": "" if end is None else iso(end)}

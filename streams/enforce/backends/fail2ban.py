@@ -11,14 +11,14 @@ import re
 from ...config import ConfigError
 from ..action import Action
 from ..steps import Exec
-from .base import Backend, ip_target, never_option, option
+from .base import Backend, option
 
 NOT_BANNED = ("is not banned", "NOT banned")
 
 
 class Fail2ban(Backend):
     TYPE = "fail2ban"
-    OPTIONS = frozenset({"jail", "socket", "client", "timeout", "never_block"})
+    OPTIONS = frozenset({"jail", "socket", "client", "timeout"})
     DEFAULT_KINDS = ("block_ip", "unblock")
 
     def configure(self, raw: dict, where: str) -> None:
@@ -28,10 +28,9 @@ class Fail2ban(Backend):
         socket = option(raw, "socket", str, None, where)
         self.client = (option(raw, "client", str, "fail2ban-client", where),) + (("-s", socket) if socket else ())
         self.timeout = option(raw, "timeout", float, 10.0, where)
-        self.never = never_option(raw, where)
 
     def plan(self, action: Action, until: float | None, now: float) -> list:
-        ip = str(ip_target(action.target, self.never))
+        ip = str(self.ip_target(action))
         verb = "unbanip" if action.kind == "unblock" else "banip"
         return [Exec(self.client + ("set", self.jail, verb, ip), timeout=self.timeout,
                      ok_stderr=NOT_BANNED if verb == "unbanip" else ())]

@@ -15,7 +15,7 @@ import re
 from ...config import ConfigError
 from ..action import Action
 from ..steps import Exec
-from .base import Backend, Refused, ip_target, never_option, option
+from .base import Backend, Refused, option
 
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 FAMILIES = {"inet": (4, 6), "ip": (4,), "ip6": (6,)}
@@ -24,8 +24,7 @@ ABSENT = ("No such file or directory",)  # deleting an element that is not there
 
 class Nftables(Backend):
     TYPE = "nftables"
-    OPTIONS = frozenset({"family", "table", "set", "set6", "chain", "create", "netns", "nft", "timeout",
-                         "never_block"})
+    OPTIONS = frozenset({"family", "table", "set", "set6", "chain", "create", "netns", "nft", "timeout"})
     DEFAULT_KINDS = ("block_ip", "unblock")
 
     def configure(self, raw: dict, where: str) -> None:
@@ -43,7 +42,6 @@ class Nftables(Backend):
         self.prefix = ("ip", "netns", "exec", netns) if netns else ()
         self.nft = option(raw, "nft", str, "nft", where)
         self.timeout = option(raw, "timeout", float, 10.0, where)
-        self.never = never_option(raw, where)
 
     def _exec(self, *args: str, stdin: str | None = None, ok: tuple = ()) -> Exec:
         return Exec(self.prefix + (self.nft, *args), timeout=self.timeout, stdin=stdin, ok_stderr=ok)
@@ -67,7 +65,7 @@ class Nftables(Backend):
         return f"add rule {self.family} {self.table} {self.chain} ip{'' if version == 4 else '6'} saddr @{self.sets[version]} drop"
 
     def plan(self, action: Action, until: float | None, now: float) -> list:
-        ip = ip_target(action.target, self.never)
+        ip = self.ip_target(action)
         if ip.version not in self.sets:
             raise Refused(f"an IPv{ip.version} address, and family {self.family} has no set for it")
         where = (self.family, self.table, self.sets[ip.version])

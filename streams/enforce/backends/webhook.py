@@ -1,6 +1,8 @@
 """``type: webhook``: send the action as JSON to a PBX or SBC HTTP API; a non-2xx answer is a failure.
 
-The body is the action record plus ``remaining_s`` and ``until``; the ``Idempotency-Key`` header is
+The body is the action record (with ``from_ip``: the source a ``lock_account`` applies to, null for a
+whole-account lock) plus ``remaining_s`` and ``until``; a ``block_ip`` target and any ``from_ip`` are
+checked against the never-block list first, as every backend does. The ``Idempotency-Key`` header is
 the action id, so an API that honours it ignores a repeat. A bearer token is read from
 ``token_file`` (never from the YAML itself, never shown by ``--dry-run``).
 """
@@ -40,8 +42,9 @@ class Webhook(Backend):
         self.timeout = option(raw, "timeout", float, 5.0, where)
 
     def plan(self, action: Action, until: float | None, now: float) -> list:
-        f = fields(action, until, now)
-        body = {**action.as_dict(), "remaining_s": int(f["remaining_s"]) if f["remaining_s"] else None,
+        target, from_ip = self.addresses(action)
+        f = fields(action, until, now, target, from_ip)
+        body = {**action.as_dict(), "target": target, "from_ip": from_ip, "remaining_s": int(f["remaining_s"]) if f["remaining_s"] else None,
                 "until": f["until"] or None}
         headers = {**self.headers, "Idempotency-Key": action.action_id}
         return [Http(self.method, self.url, body, headers, self.timeout, self.secret)]

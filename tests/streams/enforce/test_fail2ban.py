@@ -73,3 +73,19 @@ def test_banip_and_unbanip(server):
     get = ap.metrics.registry.registry.get_sample_value
     assert get("tollguard_enforce_applied_total", {"backend": "f2b", "kind": "block_ip"}) == 1
     assert get("tollguard_enforce_applied_total", {"backend": "f2b", "kind": "unblock"}) == 1
+
+
+def test_never_blocked_addresses_are_not_banned(server):
+    """Issue 25.3: fail2ban is never asked to ban the LAN, link-local, CGNAT, this host or a scoped address."""
+    from .test_never_block import HOST_OWN, NEVER_BLOCKED, own_host
+    s = Settings.parse({"retry": {"attempts": 1},
+                        "backends": [{"name": "f2b", "type": "fail2ban", "jail": "tg", "socket": server}]},
+                       host=own_host)
+    ap = Applier(s.backends)
+    now = time.time()
+    for t in [*NEVER_BLOCKED, HOST_OWN]:
+        ap.submit(action(target=t, now=now))
+    ap.submit(action(target="203.0.113.9", now=now))  # the control
+    assert banned(server) == "203.0.113.9"
+    get = ap.metrics.registry.registry.get_sample_value
+    assert get("tollguard_enforce_skipped_total", {"reason": "refused"}) == len(NEVER_BLOCKED) + 1

@@ -70,3 +70,21 @@ def test_failing_nft_is_retried_then_reported_and_other_backends_go_on(tmp_path)
         ap.tick()
         assert value(ap, "tollguard_enforce_failed_total", backend="fw", kind="block_ip") == 1
         assert ap.unsettled() == set()
+
+
+def test_never_blocked_addresses_never_reach_the_set():
+    """Issue 25.3: LAN, link-local, CGNAT, unique-local, this host, scope ids: nft never runs for them."""
+    from .test_never_block import HOST_OWN, NEVER_BLOCKED, own_host
+    with netns() as ns:
+        s = Settings.parse({"retry": {"attempts": 1},
+                            "backends": [{"name": "fw", "type": "nftables", "create": True, "netns": ns}]},
+                           host=own_host)
+        ap = Applier(s.backends)
+        ap.setup()
+        now = time.time()
+        for t in [*NEVER_BLOCKED, HOST_OWN]:
+            ap.submit(action(target=t, now=now))
+        ap.submit(action(target="203.0.113.9", now=now))  # the control: a public address is still blocked
+        assert list(elements(ns)) == ["203.0.113.9"] and elements(ns, "blocked6") == {}
+        assert value(ap, "tollguard_enforce_skipped_total", reason="refused") == len(NEVER_BLOCKED) + 1
+        assert value(ap, "tollguard_enforce_failed_total", backend="fw", kind="block_ip") == 0

@@ -67,7 +67,7 @@ def test_top_level_mistakes(tmp_path):
         parse({"name": "a", "type": "nftables"}, {"name": "a", "type": "fail2ban", "jail": "j"})
     bad = tmp_path / "e.yaml"
     bad.write_text("backends: [\n")
-    with pytest.raises(ConfigError, match="is not YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         Settings.load(str(bad))
     with pytest.raises(ConfigError, match="cannot read"):
         Settings.load(str(tmp_path / "missing.yaml"))
@@ -78,3 +78,51 @@ def test_token_file_read_and_hidden(tmp_path):
     tok.write_text("s3cret\n")
     s = parse({"name": "w", "type": "webhook", "kinds": ["block_number"], "url": "http://h/", "token_file": str(tok)})
     assert s.backends[0].headers["Authorization"] == "Bearer s3cret"
+
+
+ALIAS_BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+backends:
+  - {name: fw, type: nftables, kinds: *d}
+"""
+
+
+def test_aliases_are_refused_with_file_and_line(tmp_path):
+    """Issue 25.6: an alias bomb is refused before it expands, naming the line of the first alias."""
+    f = tmp_path / "enforce.yaml"
+    f.write_text(ALIAS_BOMB)
+    with pytest.raises(ConfigError, match=rf"{f}:2: .*aliases"):
+        Settings.load(str(f))
+
+
+def test_a_key_given_twice_is_refused_with_file_and_line(tmp_path):
+    """Issue 25.6: YAML would keep the second `never_block` silently, dropping the operator's LAN."""
+    f = tmp_path / "enforce.yaml"
+    f.write_text("never_block: [192.0.2.0/24]\nbackends:\n  - {name: fw, type: nftables}\n"
+                 "never_block: [198.51.100.0/24]\n")
+    with pytest.raises(ConfigError, match=rf"{f}:4: never_block: given twice \(first on line 1\)"):
+        Settings.load(str(f))
+    f.write_text("backends:\n  - name: fw\n    type: nftables\n    name: fw2\n")
+    with pytest.raises(ConfigError, match=rf"{f}:4: backends.0.name: given twice"):
+        Settings.load(str(f))
+
+
+def test_a_backend_mistake_names_its_line(tmp_path):
+    f = tmp_path / "enforce.yaml"
+    f.write_text("retry: {attempts: 2}\nbackends:\n  - {name: ok, type: nftables}\n  - name: fw\n"
+                 "    type: nftables\n    tabel: t\n")
+    with pytest.raises(ConfigError, match=rf"{f}:4: backend 'fw': unknown option\(s\) tabel"):
+        Settings.load(str(f))
+
+
+@pytest.mark.parametrize("top, says", [
+    ({"never_block": ["10.0.0.0/33"]}, "`never_block` holds '10.0.0.0/33'"),
+    ({"never_block": "10.0.0.0/8"}, "`never_block` must be a list"),
+    ({"unsafe_allow_block": ["203.0.113.0/24"]}, "not inside a default never-block network"),
+])
+def test_never_block_mistakes_are_named(top, says):
+    with pytest.raises(ConfigError) as e:
+        parse({"name": "fw", "type": "nftables"}, **top)
+    assert says in str(e.value)
