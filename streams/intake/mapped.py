@@ -26,14 +26,12 @@ templates and spreadsheet re-saves. docs/intake.md has the keys; an example::
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .cdr import Row, _AST_DISPOSITION, _FS_CAUSE, _row_id
 from .common import AdapterError, number
 from .meaning import trunk_of
+from ..yamlfile import YamlFileError, line_of, load_path
 
 FIELDS = ("start", "src", "dst", "context", "direction", "answer", "end", "duration", "billsec", "disposition",
           "call_id", "linkedid", "channel", "dstchannel", "trunk", "src_ip", "accountcode", "forwarded_from",
@@ -89,21 +87,27 @@ class MapError(ValueError):
 
 
 def load_mapping(path: str) -> Mapping:
-    """A map file, checked: unknown keys and missing required columns are refused with the reason."""
+    """A map file, checked: unknown keys and missing required columns are refused with ``file:line`` and the
+    reason. Read as every operator file is (:mod:`streams.yamlfile`): no aliases, no key given twice."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise MapError(f"{path}: cannot read the map: {exc}") from None
+        data, lines = load_path(path)
+    except YamlFileError as exc:
+        raise MapError(str(exc)) from None
+    if data is not None and not isinstance(data, dict):
+        raise MapError(f"{path}:1: a map is a mapping with a columns: section")
     try:
         m = Mapping.model_validate(data or {})
     except ValidationError as exc:
-        raise MapError(f"{path}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top)"
+        raise MapError(f"{path}:{line_of(lines, tuple(str(p) for p in err['loc']))}: {where}: {err['msg']}") from None
     unknown = sorted(set(m.columns) - set(FIELDS))
     if unknown:
-        raise MapError(f"{path}: unknown column key(s) {', '.join(unknown)} (known: {', '.join(FIELDS)})")
+        raise MapError(f"{path}:{line_of(lines, ('columns', unknown[0]))}: unknown column key(s) "
+                       f"{', '.join(unknown)} (known: {', '.join(FIELDS)})")
     missing = [k for k in ("start", "src", "dst") if k not in m.columns]
     if missing:
-        raise MapError(f"{path}: the map must name the column(s) {', '.join(missing)}")
+        raise MapError(f"{path}:{line_of(lines, ('columns',))}: the map must name the column(s) {', '.join(missing)}")
     if not m.header:
         m = m.model_copy(update={"columns": {k: str(v) for k, v in m.columns.items()}})
     return m

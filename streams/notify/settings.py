@@ -1,4 +1,6 @@
-"""notify.yaml: channels and their routing, checked by pydantic; errors name ``file: field``.
+"""notify.yaml: channels and their routing, checked by pydantic; errors name ``file:line: field``.
+
+Read as every operator file is (:mod:`streams.yamlfile`): no aliases, no key given twice.
 
 Secrets never sit in the file: ``url_env``, ``urls_env`` and ``password_env`` name environment
 variables, and ``${VAR}`` in any string is replaced by the variable's value. Every value that
@@ -9,13 +11,12 @@ came from the environment, and every webhook or apprise URL and header value, is
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config import ConfigError
+from ..yamlfile import YamlFileError, line_of, load_path
 from .secrets import Redactor
 
 SEVERITIES = ("information", "warning", "alert", "critical")
@@ -149,38 +150,39 @@ host_port = _host_port
 
 
 def load(path: str, env: dict) -> Loaded:
-    """Read, expand and validate ``path``; :class:`ConfigError` (``file: field: problem``) when it cannot work."""
-    text = Path(path).read_text()
+    """Read, expand and validate ``path``; :class:`ConfigError` (``file:line: field: problem``) when it cannot
+    work."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax'})") from None
+        raw, lines = load_path(path)
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: must be a mapping with a channels: list")
+        raise ConfigError(f"{path}:1: must be a mapping with a channels: list")
     redactor = Redactor()
-    raw = _expand(raw, env, path, "", redactor)
+    raw = _expand(raw, env, path, "", (), lines, redactor)
     try:
         settings = NotifySettings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(path, raw, exc)) from None
-    secrets = {c.name: _resolve(c, i, env, path, redactor) for i, c in enumerate(settings.channels)}
+        raise ConfigError(_explain(path, raw, lines, exc)) from None
+    secrets = {c.name: _resolve(c, i, env, f"{path}:{line_of(lines, ('channels', str(i)))}", redactor)
+               for i, c in enumerate(settings.channels)}
     return Loaded(settings, secrets, redactor, path)
 
 
-def _expand(node, env: dict, path: str, where: str, redactor: Redactor):
+def _expand(node, env: dict, path: str, where: str, key: tuple, lines: dict, redactor: Redactor):
+    """``${VAR}`` replaced in every string; a variable that is not set is named with its ``file:line``."""
     if isinstance(node, dict):
-        return {k: _expand(v, env, path, f"{where}.{k}" if where else str(k), redactor) for k, v in node.items()}
+        return {k: _expand(v, env, path, f"{where}.{k}" if where else str(k), key + (str(k),), lines, redactor)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [_expand(v, env, path, f"{where}[{i}]", redactor) for i, v in enumerate(node)]
+        return [_expand(v, env, path, f"{where}[{i}]", key + (str(i),), lines, redactor) for i, v in enumerate(node)]
     if not isinstance(node, str) or "${" not in node:
         return node
 
     def value(m: re.Match) -> str:
         name = m.group(1)
         if name not in env:
-            raise ConfigError(f"{path}: {where}: environment variable {name} is not set")
+            raise ConfigError(f"{path}:{line_of(lines, key)}: {where}: environment variable {name} is not set")
         redactor.add(env[name])
         return env[name]
     return _VAR.sub(value, node)
@@ -208,21 +210,24 @@ def _resolve(c, i: int, env: dict, path: str, redactor: Redactor) -> dict:
     return out
 
 
-def _explain(path: str, raw: dict, exc: ValidationError) -> str:
-    """One ``file: channels[1] (name).field: problem`` per error; pydantic's input echo is left out (secrets)."""
-    lines = []
+def _explain(path: str, raw: dict, lines: dict, exc: ValidationError) -> str:
+    """One ``file:line: channels[1] (name).field: problem`` per error; pydantic's input echo is left out
+    (secrets)."""
+    out = []
     for err in exc.errors():
         loc = list(err["loc"])
+        line = line_of(lines, tuple(str(p) for p in loc))
         label = ""
         if len(loc) >= 2 and loc[0] == "channels" and isinstance(loc[1], int):
             chans = raw.get("channels") or []
             ch = chans[loc[1]] if loc[1] < len(chans) and isinstance(chans[loc[1]], dict) else {}
             if len(loc) >= 3 and loc[2] == ch.get("type"):
                 del loc[2]  # the discriminator pydantic adds
+                line = line_of(lines, tuple(str(p) for p in loc))
             label = f" ({ch.get('name')})" if ch.get("name") else ""
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         if label:
             head, _, rest = field.partition("]")
             field = f"{head}]{label}{rest}"
-        lines.append(f"{path}: {field or '(top)'}: {err['msg']}")
-    return "\n".join(lines)
+        out.append(f"{path}:{line}: {field or '(top)'}: {err['msg']}")
+    return "\n".join(out)

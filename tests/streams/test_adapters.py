@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import pytest
 
 from streams.intake import read_events
+from streams.intake.mapped import MapError, load_mapping
 from streams.events import Cdr, decode_event
 from streams.policy import Policy
 from streams.replay import replay_file
@@ -82,3 +84,41 @@ def test_a_jsonl_line_holding_an_array_is_a_batch_of_events(tmp_path):
     rows = list(decoded(read_events([str(f)])))
     assert [(n, ev is not None) for _, n, _, ev, _ in rows] == [(1, True), (1, False), (1, True), (2, False), (3, True)]
     assert rows[1][4].startswith("event [1] of the batch:") and "not a JSON array" in rows[3][4]
+
+
+# --- csv --map files are read like every operator file (streams.yamlfile): no aliases, no key twice ---
+
+LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+
+
+def test_a_map_with_aliases_is_refused_at_the_alias_line(tmp_path):
+    """A small "billion laughs": 9**8 strings if expanded. Refused before any expansion, naming the line."""
+    m = tmp_path / "map.yaml"
+    m.write_text("header: true\nl0: &l0 x\n" + LAUGHS + "columns: {start: a, src: b, dst: c}\n")
+    with pytest.raises(MapError) as exc:
+        load_mapping(str(m))
+    assert f"{m}:3:" in str(exc.value) and "aliases" in str(exc.value)
+
+
+def test_a_map_alias_that_reuses_a_column_is_refused(tmp_path):
+    """Today's YAML loader accepts this and reads the start time's column as the caller."""
+    m = tmp_path / "map.yaml"
+    m.write_text("columns:\n  start: &when calldate\n  src: *when\n  dst: dst\n")
+    with pytest.raises(MapError, match=rf"{m}:3: .*aliases"):
+        load_mapping(str(m))
+
+
+def test_a_map_column_given_twice_is_refused_with_both_lines(tmp_path):
+    """YAML keeps the last ``src:`` silently: the caller column would quietly become the wrong one."""
+    m = tmp_path / "map.yaml"
+    m.write_text("columns:\n  start: calldate\n  src: src\n  dst: dst\n  src: clid\n")
+    with pytest.raises(MapError) as exc:
+        load_mapping(str(m))
+    assert f"{m}:5: columns.src: given twice (first on line 3)" in str(exc.value)
+
+
+def test_a_map_error_names_the_line_of_the_bad_key(tmp_path):
+    m = tmp_path / "map.yaml"
+    m.write_text("header: true\ncolumns:\n  start: a\n  src: b\n  dst: c\ndate_order: ydm\n")
+    with pytest.raises(MapError, match=rf"{m}:6: date_order"):
+        load_mapping(str(m))

@@ -20,7 +20,7 @@ def write(tmp_path, text: str):
 
 
 @pytest.mark.parametrize("text,says", [
-    ("channels: []\n", "notify.yaml: channels: List should have at least 1 item"),
+    ("channels: []\n", "notify.yaml:1: channels: List should have at least 1 item"),
     ("channels:\n  - {name: mail, type: email, smtp: '127.0.0.1:25', to: [a@b]}\n", "channels[0] (mail).from: Field required"),
     ("channels:\n  - {name: x, type: syslog, address: '127.0.0.1:1', min_severity: loud}\n",
      "channels[0] (x).min_severity: Input should be"),
@@ -99,3 +99,39 @@ def test_the_example_file_is_valid():
     path = Path(__file__).resolve().parents[3] / "fixtures" / "notify.example.yaml"
     loaded = load(str(path), {"SOC_HOOK_URL": "https://h/x", "SMTP_PASSWORD": "pw12", "PAGER_URLS": "ntfy://topic"})
     assert [c.type for c in loaded.channels] == ["webhook", "email", "syslog", "apprise"]
+
+
+# --- notify.yaml is read like every operator file (streams.yamlfile): no aliases, no key twice ---
+
+LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+
+
+def test_aliases_are_refused_with_file_and_line(tmp_path, capsys):
+    """A small "billion laughs" (9**8 strings if expanded): refused at its first alias, before any expansion."""
+    path = write(tmp_path, "channels:\n  - {name: x, type: webhook, url: 'http://a/'}\nl0: &l0 x\n" + LAUGHS)
+    with pytest.raises(ConfigError) as exc:
+        load(path, {})
+    assert f"{path}:4:" in str(exc.value) and "aliases" in str(exc.value)
+    assert cli(["notify", "--config", path]) == 2
+    assert f"{path}:4:" in capsys.readouterr().err
+
+
+def test_an_alias_reusing_a_channel_is_refused(tmp_path):
+    path = write(tmp_path, "x: &hook {name: a, type: webhook, url: 'http://a/'}\nchannels:\n  - *hook\n")
+    with pytest.raises(ConfigError, match=rf"{path}:3: .*aliases"):
+        load(path, {})
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
+    """YAML keeps the last ``min_severity`` silently: the operator's ``critical`` filter would vanish."""
+    path = write(tmp_path, "channels:\n  - name: chat\n    type: webhook\n    url: 'http://a/'\n"
+                           "    min_severity: critical\n    min_severity: information\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, {})
+    assert f"{path}:6: channels.0.min_severity: given twice (first on line 5)" in str(exc.value)
+
+
+def test_a_field_error_names_its_line(tmp_path):
+    path = write(tmp_path, "channels:\n  - name: chat\n    type: webhook\n    url: 'http://a/'\n    colour: red\n")
+    with pytest.raises(ConfigError, match=rf"{path}:5: channels\[0\] \(chat\)\.colour: Extra inputs"):
+        load(path, {})
