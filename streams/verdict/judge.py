@@ -108,9 +108,11 @@ class Judge:
             if by is not None and not self.policy.tenant(call.tenant).exempt(parse_ip(call.src_ip)):
                 whose = "" if by == call.tenant else " (by another tenant: the global blocklist)"
                 return Verdict(False, 403, f"source address {call.src_ip} is blocked{whose}", "block_ip", "live")
-        how = live.barred(call.tenant, call.src, now)
+        how = live.barred(call.tenant, call.src, now, call.src_ip)
         if how is not None:
             what = "its outbound calls are barred" if how == "disable_outbound" else "its account is locked"
+            if how == "lock_account" and call.src_ip and live.barred(call.tenant, call.src, now) is None:
+                what += f" for {call.src_ip}"
             return Verdict(False, 403, f"extension {call.src}: {what}", how, "live")
         spellings = tuple(s for s in (number.e164, call.dst) if s)
         hit = live.number_blocked(call.tenant, spellings, now)

@@ -3,7 +3,9 @@
 :class:`LiveBlocks` folds one action at a time (as ``tollguard blocks`` folds the whole topic): a
 block is in force until it ends or an ``unblock`` of its tenant and target lifts it. The verdict
 asks it three questions: is this address blocked (for this tenant or, the global blocklist, for
-any), is this extension barred or its account locked, is this number or one of its prefixes blocked.
+any), is this extension barred or its account locked (wholly, or for the caller's source address: a
+``lock_account`` with ``from_ip`` locks the account only for that source, as the guide's "Blocked IPs"
+table does, so a scanner's lock never bars the LAN's phone), is this number or one of its prefixes blocked.
 Memory is bounded: expired blocks are dropped as they are met, and past ``MAX_BLOCKS`` the ones
 that end first go.
 """
@@ -25,6 +27,7 @@ class LiveBlocks:
         self.until: dict[tuple[str, str, str], float] = {}   # (tenant, kind, target) -> end (inf: until lifted)
         self.ips: dict[str, set[str]] = defaultdict(set)      # address -> tenants that blocked it
         self.numbers: dict[str, set[str]] = defaultdict(set)  # tenant -> blocked numbers and prefixes
+        self.sources: dict[tuple[str, str], set[str]] = defaultdict(set)  # (tenant, account) -> lock keys for a source
         self._ends: list[tuple[float, tuple]] = []
         self._ids: dict[str, None] = {}
         self.applied = 0
@@ -40,10 +43,12 @@ class LiveBlocks:
         if a.kind == "unblock":
             for kind in BLOCK_KINDS:
                 self._drop((a.tenant, kind, self._target(kind, a.target)))
+            for target in list(self.sources.get((a.tenant, a.target), ())):  # every source lock of the account
+                self._drop((a.tenant, "lock_account", target))
             return
         if a.kind not in BLOCK_KINDS:
             return
-        key = (a.tenant, a.kind, self._target(a.kind, a.target))
+        key = (a.tenant, a.kind, self._target(a.kind, a.target, a.from_ip))
         end = FOREVER if a.until is None else a.until
         if end <= self.until.get(key, float("-inf")):
             return
@@ -53,16 +58,17 @@ class LiveBlocks:
             self.ips[key[2]].add(a.tenant)
         elif a.kind == "block_number":
             self.numbers[a.tenant].add(key[2])
+        elif a.from_ip is not None:
+            self.sources[(a.tenant, a.target)].add(key[2])
         if len(self.until) > MAX_BLOCKS:
             self._drop(heapq.heappop(self._ends)[1])
 
     @staticmethod
-    def _target(kind: str, target: str) -> str:
+    def _target(kind: str, target: str, from_ip: str | None = None) -> str:
         if kind == "block_ip":
-            try:
-                return canonical_ip(target)
-            except ValueError:
-                return target
+            return _canonical(target)
+        if kind == "lock_account" and from_ip is not None:
+            return _source_lock(target, _canonical(from_ip))
         return target
 
     def _drop(self, key: tuple) -> None:
@@ -75,6 +81,11 @@ class LiveBlocks:
                 del self.ips[target]
         elif kind == "block_number":
             self.numbers[tenant].discard(target)
+        elif kind == "lock_account" and SOURCE in target:
+            account = target.split(SOURCE, 1)[0]
+            self.sources[(tenant, account)].discard(target)
+            if not self.sources[(tenant, account)]:
+                del self.sources[(tenant, account)]
 
     def expire(self, now: float) -> None:
         while self._ends and self._ends[0][0] <= now:
@@ -95,10 +106,14 @@ class LiveBlocks:
             return tenant
         return next((t for t in sorted(tenants) if self._active((t, "block_ip", ip), now)), None)
 
-    def barred(self, tenant: str, ext: str, now: float) -> str | None:
+    def barred(self, tenant: str, ext: str, now: float, ip: str | None = None) -> str | None:
+        """``disable_outbound``, ``lock_account`` (the whole account, or for ``ip``, the caller's source) or None."""
         if self._active((tenant, "disable_outbound", ext), now):
             return "disable_outbound"
-        if self._active((tenant, "lock_account", f"{tenant}/{ext}"), now):
+        account = f"{tenant}/{ext}"
+        if self._active((tenant, "lock_account", account), now):
+            return "lock_account"
+        if ip is not None and self._active((tenant, "lock_account", _source_lock(account, _canonical(ip))), now):
             return "lock_account"
         return None
 
@@ -112,3 +127,17 @@ class LiveBlocks:
                 if number[:i] in blocked and self._active((tenant, "block_number", number[:i]), now):
                     return number[:i]
         return None
+
+
+SOURCE = " from "  # a source lock's key: "<tenant>/<ext> from <address>"
+
+
+def _source_lock(account: str, ip: str) -> str:
+    return f"{account}{SOURCE}{ip}"
+
+
+def _canonical(ip: str) -> str:
+    try:
+        return canonical_ip(ip)
+    except ValueError:
+        return ip

@@ -57,11 +57,36 @@ def test_emergency_numbers_are_never_refused_even_when_everything_is_blocked():
     assert judge(live).verdict("default", "1001", "112").allow
 
 
-def _action(kind, target, tenant="default", duration=None, ts=NOW - 60, aid=None):
+def _action(kind, target, tenant="default", duration=None, ts=NOW - 60, aid=None, from_ip=None):
     from datetime import datetime, timezone
     when = datetime.fromtimestamp(ts, timezone.utc).isoformat()
-    return parse({"type": "action", "action_id": aid or f"{kind}-{target}-{tenant}-{ts}", "ts": when, "tenant": tenant,
-                  "kind": kind, "target": target, "duration_s": duration, "alert_id": "a", "reason": "test"})
+    return parse({"type": "action", "action_id": aid or f"{kind}-{target}-{tenant}-{ts}-{from_ip}", "ts": when,
+                  "tenant": tenant, "kind": kind, "target": target, "duration_s": duration, "alert_id": "a",
+                  "reason": "test", "from_ip": from_ip})
+
+
+def test_a_scanners_lock_bars_the_account_only_from_the_scanners_address():
+    """Issue 25.2: 12 wrong REGISTERs from a scanner lock default/1001 *for that source*; the phone on the
+    LAN still calls out. Before, the verdict ignored from_ip and refused every call of 1001."""
+    live = LiveBlocks()
+    j = judge(live)
+    live.apply(_action("lock_account", "default/1001", duration=600, from_ip="198.51.100.23"))
+    assert j.verdict("default", "1001", "02071838750", ip="10.0.0.20").allow
+    assert j.verdict("default", "1001", "02071838750").allow  # no source given: not the scanner's call
+    v = j.verdict("default", "1001", "02071838750", ip="198.51.100.23")
+    assert not v.allow and v.rule == "lock_account" and "198.51.100.23" in v.reason
+    live.apply(_action("lock_account", "default/1001", duration=600))  # a whole-account lock (lock_scope: account)
+    assert j.verdict("default", "1001", "02071838750", ip="10.0.0.20").rule == "lock_account"
+
+
+def test_an_unblock_of_the_account_lifts_its_source_locks_too():
+    live = LiveBlocks()
+    j = judge(live)
+    for ip in ("198.51.100.23", "198.51.100.24"):
+        live.apply(_action("lock_account", "default/1001", duration=600, from_ip=ip))
+    live.apply(_action("unblock", "default/1001", ts=NOW - 30))
+    assert j.verdict("default", "1001", "02071838750", ip="198.51.100.24").allow
+    assert not live.until
 
 
 def test_live_blocks_refuse_and_lifts_and_expiry_allow_again():
