@@ -13,6 +13,7 @@ import urllib.request
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from .chat import escape
 from .render import Message
 from .settings import AppriseChannel, EmailChannel, SyslogChannel, WebhookChannel, host_port
 from .syslog import SyslogSender
@@ -22,21 +23,16 @@ class DeliveryError(Exception):
     """The far end refused or did not answer; the text names no secret (it is redacted again when logged)."""
 
 
-def chat_escape(text: str) -> str:
-    """Slack's and Teams' control characters in ``text``: ``<!channel>`` would ping everyone, ``<url|label>``
-    would disguise a link. Escaped as Slack documents (``&amp;``, ``&lt;``, ``&gt;``)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 class WebhookSender:
-    """POST the record as JSON, with a Slack/Teams-compatible ``text``; any non-2xx answer is a failure."""
+    """POST the record as JSON, with a Slack/Mattermost/Teams ``text`` escaped for ``markup``
+    (streams/notify/chat.py); any non-2xx answer is a failure."""
 
-    def __init__(self, url: str, headers: dict, timeout: float):
-        self.url, self.headers, self.timeout = url, headers, timeout
+    def __init__(self, url: str, headers: dict, timeout: float, markup: str = "markdown"):
+        self.url, self.headers, self.timeout, self.markup = url, headers, timeout, markup
 
     def send(self, msg: Message) -> None:
-        data = json.dumps({**msg.body, "text": chat_escape(msg.text), "title": chat_escape(msg.title)},
-                          default=str).encode()
+        chat = {"text": escape(msg.text, self.markup), "title": escape(msg.title, self.markup)}
+        data = json.dumps({**msg.body, **chat}, default=str).encode()
         req = urllib.request.Request(self.url, data=data, method="POST",
                                      headers={"Content-Type": "application/json", "User-Agent": "tollguard-notify",
                                               **self.headers})
@@ -95,10 +91,16 @@ class EmailSender:
 
 
 class AppriseSender:
-    """The long tail of chat and pager services through the apprise library (its URL syntax)."""
+    """The long tail of chat and pager services through the apprise library (its URL syntax).
 
-    def __init__(self, name: str, urls: list[str]):
+    ``markdown``: escaped CommonMark, declared as such, so apprise converts it for the services whose syntax
+    it knows (Slack mrkdwn, Telegram HTML, e-mail) and passes it on to those it takes for plain text, some of
+    which render Markdown anyway (Mattermost, Discord). ``text``: plain text, left to apprise to escape."""
+
+    def __init__(self, name: str, urls: list[str], markup: str = "markdown"):
         import apprise
+        self.markup = markup
+        self.format = apprise.NotifyFormat.MARKDOWN if markup == "markdown" else apprise.NotifyFormat.TEXT
         self.apprise = apprise.Apprise()
         for i, url in enumerate(urls):
             if not self.apprise.add(url):
@@ -106,8 +108,8 @@ class AppriseSender:
                 raise ConfigError(f"channel {name}: apprise does not understand URL #{i + 1} (not shown: it may hold a token)")
 
     def send(self, msg: Message) -> None:
-        import apprise
-        if not self.apprise.notify(body=msg.text, title=msg.title, body_format=apprise.NotifyFormat.TEXT):
+        if not self.apprise.notify(body=escape(msg.text, self.markup), title=escape(msg.title, self.markup),
+                                   body_format=self.format):
             raise DeliveryError("apprise: at least one service refused the notification")
 
     def close(self) -> None:
@@ -116,12 +118,12 @@ class AppriseSender:
 
 def build(c, secrets: dict):
     if isinstance(c, WebhookChannel):
-        return WebhookSender(secrets["url"], secrets.get("headers", {}), c.timeout_s)
+        return WebhookSender(secrets["url"], secrets.get("headers", {}), c.timeout_s, c.markup)
     if isinstance(c, EmailChannel):
         return EmailSender(c, secrets.get("password"))
     if isinstance(c, SyslogChannel):
         host, port = host_port(c.address)
         return SyslogSender(host, port, c.protocol, c.format, c.framing, c.facility, c.app_name, c.timeout_s)
     if isinstance(c, AppriseChannel):
-        return AppriseSender(c.name, secrets["urls"])
+        return AppriseSender(c.name, secrets["urls"], c.markup)
     raise TypeError(f"no sender for {type(c).__name__}")

@@ -51,6 +51,7 @@ class WebhookChannel(ChannelBase):
     url: str | None = None
     url_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    markup: Literal["markdown", "slack"] = "markdown"   # how ``text`` is escaped (streams/notify/chat.py)
 
     @model_validator(mode="after")
     def _one_url(self):
@@ -99,6 +100,7 @@ class AppriseChannel(ChannelBase):
     type: Literal["apprise"]
     urls: list[str] = Field(default_factory=list)
     urls_env: str | None = None
+    markup: Literal["markdown", "text"] = "markdown"    # how title and body are escaped (streams/notify/chat.py)
 
     @model_validator(mode="after")
     def _some_url(self):

@@ -40,7 +40,8 @@ def test_webhook_posts_the_record_with_an_escaped_text(hook):
     assert body["notification"] == "opened" and body["incident_id"] == "i-1"
     assert "<script>" not in body["text"] and "\x1b" not in body["text"] and "\n" in body["text"]
     assert body["text"].split("\n")[0] == body["title"]
-    assert "203.0.113.9\\x1b[2J\\nFAKE: all clear|x=\\y &lt;script&gt;" in body["title"]
+    # Markdown by default (streams/notify/chat.py): backslashes doubled, [ | escaped, < > as entities
+    assert r"203.0.113.9\\x1b\[2J\\nFAKE: all clear\|x=\\y &lt;script&gt;" in body["title"]
 
 
 def test_webhook_non_2xx_and_no_listener_are_failures():
@@ -108,7 +109,7 @@ def test_apprise_channel_through_its_json_service(hook):
     c = chan(name="ap", type="apprise", urls=[url])
     build(c, {"urls": [url]}).send(render.opened(incident(subject=HOSTILE)))
     [body] = hook.bodies
-    assert body["title"].startswith("[tollguard CRITICAL] acme ip 203.0.113.9\\x1b[2J")
+    assert body["title"].startswith(r"\[tollguard CRITICAL\] acme ip 203.0.113.9\\x1b\[2J")
     assert "\x1b" not in body["message"]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from streams.notify import render, syslog
-from streams.notify.senders import chat_escape
+from streams.notify.chat import escape
 
 from .conftest import HOSTILE, alert, incident
 
@@ -30,8 +32,9 @@ def test_subject_names_severity_tenant_subject_and_rules():
         "[tollguard CRITICAL] acme ip 203.0.113.9: scanner_user_agent, registration_lockout"
 
 
-def test_chat_text_escapes_slack_control_sequences():
-    text = chat_escape(render.opened(hostile()).text)
+@pytest.mark.parametrize("markup", ["slack", "markdown"])
+def test_chat_text_escapes_slack_control_sequences(markup):
+    text = escape(render.opened(hostile()).text, markup)
     assert "<script>" not in text and "<!channel>" not in text
     assert "&lt;script&gt;" in text and "&lt;!channel&gt;" in text
     assert "\x1b" not in text
