@@ -159,7 +159,8 @@ class AccountTakeover(Strict):
     """A sign-in (registration or login) from an address outside the LAN, or with a user agent, that the
     account has not used within ``new_for``, then within ``window`` a call abroad, to a premium number or
     costing at least ``per_minute`` (rule account_takeover). An account seen for less than ``history``
-    is still being learnt."""
+    is still being learnt: then its first sign-in from outside the LAN after sign-ins only inside it,
+    or an agent family it never used after using another, is new (docs/policy.md, "The first day")."""
     new_for: Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=30 * 86400)] = 30 * 86400.0
     window: Duration = 7200.0
     history: Duration = 86400.0

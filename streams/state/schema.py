@@ -71,7 +71,8 @@ class Takeover(msgspec.Struct, omit_defaults=True):
     since: Union[float, None] = None                                        # earliest sign-in known
     ips: dict[str, list[float]] = msgspec.field(default_factory=dict)     # remote address -> sign-in times
     agents: dict[str, list[float]] = msgspec.field(default_factory=dict)  # user-agent family -> sign-in times
-    fresh: list[list] = msgspec.field(default_factory=list)   # new sign-ins: [time, address, agent, what is new, kind]
+    remote: Union[list, None] = None   # the first sign-in from outside the LAN: [time, address, agent, kind, family]
+    fresh: list[list] = msgspec.field(default_factory=list)   # new sign-ins: [time, address, agent, what is new, kind, learning]
     calls: list[list] = msgspec.field(default_factory=list)   # risky calls: [start, call id, number, why, live]
 
 

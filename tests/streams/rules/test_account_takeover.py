@@ -46,8 +46,11 @@ def test_either_half_alone_is_ordinary(events):
     assert not takeovers(run([*HISTORY, *events]))
 
 
-def test_an_account_still_being_learnt_raises_nothing():
-    assert not takeovers(run([reg(t=0), login(3600), cdr(t=4000, dst=ABROAD, billsec=300)]))
+def test_an_account_still_being_learnt_has_nothing_to_depart_from_before_its_first_sign_in():
+    # new_for cannot be judged yet: a second address after a first one from outside, same browser, is not new
+    assert not takeovers(run([login(0), login(3600, ip="198.51.100.10"), cdr(t=4000, dst=ABROAD, billsec=300)]))
+    # a LAN registration, then the first sign-in from outside: new however short the history (issue 26.4)
+    assert takeovers(run([reg(t=0), login(3600), cdr(t=4000, dst=ABROAD, billsec=300)]))
 
 
 def test_an_address_used_within_new_for_is_not_new():
@@ -96,3 +99,101 @@ def test_state_is_bounded_under_a_spray_of_successful_sign_ins():
     st = det.state["ext:default/1001"].account_takeover
     assert len(st.ips) <= KEEP_NAMES and len(st.agents) <= KEEP_NAMES and len(st.fresh) <= 8
     assert all(len(v) <= 4 for v in st.ips.values())
+
+
+# -- takeover on day one (issue 26.4) ----------------------------------------------------------------
+US = "0012024561111"
+FOREIGN = "102.129.143.9"       # a public address abroad
+SOFTPHONE = "Zoiper rv2.10.20.1"
+DAY_ONE = [reg(t=600 + h * 3600) for h in range(10)]  # a new deployment: the desk phone registers from the LAN
+
+
+def softphone(t, ip=FOREIGN, account="1001", ua=SOFTPHONE):
+    return reg(t=t, ip=ip, account=account, ua=ua)
+
+
+def test_a_new_deployment_sees_the_first_sign_in_from_outside_the_lan():
+    """The held-out day: an account seen only on the LAN registers from a foreign address with a
+    softphone, then calls the US, all within its first day (history 1d)."""
+    out = run([*DAY_ONE, softphone(5 * 3600), cdr(t=5 * 3600 + 1200, dst=US, billsec=240)])
+    [a] = takeovers(out)
+    assert a.evidence["sign_in"]["src_ip"] == FOREIGN and a.evidence["sign_in"]["new"] == "address and user agent"
+    assert a.evidence["sign_in"]["learning"] and a.evidence["call"]["dst"] == "+12024561111"
+    mine = {(x.kind, x.target) for x in actions(out) if x.alert_id == a.alert_id}
+    assert ("block_ip", FOREIGN) in mine and ("lock_account", "default/1001") in mine
+
+
+def test_a_new_extension_in_a_learnt_deployment_is_not_blind_either():
+    old = [reg(t=h * 3600, account="1002", ip="10.0.0.21") for h in range(72)]   # the rest of the PBX, learnt
+    new_ext = [reg(t=3 * DAY + h * 3600, account="1050", ip="10.0.0.50") for h in range(4)]
+    out = run([*old, *new_ext, softphone(3 * DAY + 3 * 3600 + 60, account="1050"),
+               cdr(t=3 * DAY + 3 * 3600 + 900, src="1050", dst=US, billsec=60)])
+    assert [a.subject for a in takeovers(out)] == ["1050"]
+
+
+def test_the_lans_own_first_registrations_are_not_new():
+    """Every phone of a new deployment signs in for the first time, from the LAN, each with its own
+    agent; then they call abroad. Nothing is a takeover."""
+    phones = [reg(t=60 * k, account=str(1001 + k), ip=f"10.0.0.{20 + k}", ua=ua)
+              for k, ua in enumerate(["Yealink SIP-T46S 66.86.0.15", "Grandstream GRP2614 1.0.5.67",
+                                      "Poly VVX 450 6.4.3.5389", "Linkus Desktop 1.6.11"])]
+    calls = [cdr(t=600 + 60 * k, src=str(1001 + k), dst=US, billsec=120) for k in range(4)]
+    assert not takeovers(run([*phones, *calls]))
+
+
+ROAD_WARRIOR = policy("""
+remote_registration: {access: allowed, accounts: ["1001"]}
+""")
+
+
+def test_a_road_warrior_the_policy_allows_is_not_new_while_learnt():
+    """The desk phone on the LAN in the morning, the softphone from a hotel in the evening, then a call
+    to a client abroad: the policy lets this account register from outside (remote_registration)."""
+    events = [*DAY_ONE, softphone(11 * 3600, ua="Linkus Desktop 1.6.11"), cdr(t=11 * 3600 + 600, dst=US, billsec=300)]
+    assert not takeovers(run(events, ROAD_WARRIOR))
+    per_ext = policy('extensions: {"1001": {remote_registration: true}}')
+    assert not takeovers(run(events, per_ext))
+    from_home = policy('remote_registration: {access: restricted, accounts: [], permitted_ips: ["102.129.143.0/24"]}')
+    assert not takeovers(run(events, from_home))
+    assert takeovers(run(events))  # undocumented, the same day is a takeover
+
+
+def test_an_account_seen_outside_the_lan_from_its_first_day_is_not_new_again():
+    """A teleworker's softphone from home since the first sign-in, the desk phone later, the softphone
+    from home again: nothing departs from what the account has done."""
+    home = "203.0.113.50"
+    events = [softphone(600 + h * 3600, ip=home) for h in range(3)] + [reg(t=4 * 3600)] + \
+        [softphone(6 * 3600, ip="203.0.113.51"), cdr(t=6 * 3600 + 600, dst=US, billsec=300)]
+    assert not takeovers(run(events))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_day_one_takeover_in_any_order_and_one_detector_per_scope(seed):
+    """The LAN's registrations and the foreign one come from different sources (different producer
+    partitions): either may be read first, and the worker runs the extension scope on its own."""
+    events = [*DAY_ONE, softphone(5 * 3600), cdr(t=5 * 3600 + 1200, dst=US, billsec=240)]
+    want = [a.alert_id for a in takeovers(run(events))]
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    foreign_first = [events[-2], events[-1], *events[:-2]]   # a backlog: the attacker's partition read first
+    for order in (shuffled, foreign_first):
+        det = Detector(policy(""), scopes=("ext",))
+        out = []
+        for ev in order:
+            out += det.process(decode_event(encode(ev)))
+        out += det.finish()
+        from tests.builders import flat
+        assert [a.alert_id for a in takeovers(flat(out))] == want and want
+
+
+def test_the_bundled_sample_days_hijacked_registration_is_a_takeover_on_its_first_day():
+    """fixtures/sample-events.jsonl starts a deployment at midnight; at 01:54 extension 1004, seen only
+    on the LAN, registers from 102.129.143.9 with Zoiper and pumps premium numbers from 02:00."""
+    from pathlib import Path
+    from streams.policy import Policy
+    from streams.replay import replay_file
+    root = Path(__file__).resolve().parents[3]
+    out, _, _ = replay_file([str(root / "fixtures/sample-events.jsonl")], Policy.load(root / "fixtures/policy.example.yaml"))
+    found = [a for a in out if a.__class__.__name__ == "Alert" and a.rule == "account_takeover"]
+    assert [(a.subject, a.evidence["sign_in"]["src_ip"], a.evidence["sign_in"]["learning"]) for a in found] == \
+        [("1004", "102.129.143.9", True)]
