@@ -7,6 +7,12 @@ compacted ``<prefix>.ranges`` topic that ``tollguard ranges load`` writes. A pre
 beginning (``+88213``, ``+3719``); the longest listed prefix of a number wins. ``expires`` is an
 RFC 3339 date or time (a date means its end, UTC), or empty for never; an expired listing no longer
 matches calls after it.
+
+tollguard lists ranges itself too: the worker puts a Wangiri burst's range on the topic (label
+``wangiri``, source ``tollguard:<rule>:<tenant>:<alert id>``) for the verdict, enforcers and other
+tools. These *derived* ranges never match in :meth:`RangeTable.match`: the rule that found them
+already decides from its own state, and a worker judging by its own listings would judge differently
+from replay (which has none) and from the order in which tenants' partitions happen to run.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from pathlib import Path
 PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
 MAX_RANGES = 1_000_000
 FIELDS = ("prefix", "label", "source", "expires")
+DERIVED = "tollguard:"  # the source of a range a rule found
+LISTED = {"wangiri_inbound": "wangiri"}  # rules whose alerts name a range to list (evidence "range"), with its label
 
 
 class RangeError(ValueError):
@@ -32,6 +40,11 @@ class Range:
     label: str
     source: str = ""
     expires: float | None = None  # epoch seconds; None: never
+
+    @property
+    def derived(self) -> bool:
+        """Listed by tollguard's own rules (a Wangiri burst's range), not by an operator."""
+        return self.source.startswith(DERIVED)
 
     def as_dict(self) -> dict:
         when = None if self.expires is None else datetime.fromtimestamp(self.expires, timezone.utc).isoformat()
@@ -86,13 +99,13 @@ class RangeTable:
         return iter(sorted(self._by_prefix.values(), key=lambda r: r.prefix))
 
     def match(self, e164: str | None, at: float) -> Range | None:
-        """The longest listed prefix of ``e164`` in force at ``at``."""
+        """The longest listed prefix of ``e164`` in force at ``at`` (ranges tollguard derived itself never match)."""
         if not e164 or not self._by_prefix:
             return None
         by = self._by_prefix
         for i in range(min(len(e164), 16), 1, -1):
             r = by.get(e164[:i])
-            if r is not None and (r.expires is None or at < r.expires):
+            if r is not None and (r.expires is None or at < r.expires) and not r.derived:
                 return r
         return None
 
@@ -138,3 +151,16 @@ class Chain:
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.tables)
+
+
+def derived_range(alert) -> Range | None:
+    """The range an alert asks to list (a Wangiri burst's: evidence ``range`` and ``range_expires``), or None."""
+    label = LISTED.get(getattr(alert, "rule", ""))
+    ev = getattr(alert, "evidence", None) or {}
+    if label is None or not ev.get("range"):
+        return None
+    try:
+        return parse_range(ev["range"], label, f"{DERIVED}{alert.rule}:{alert.tenant}:{alert.alert_id}"[:128],
+                           ev.get("range_expires") or "")
+    except RangeError:
+        return None

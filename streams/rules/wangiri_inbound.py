@@ -7,9 +7,19 @@ least ``extensions`` different extensions, raise one alert per country and epoch
 mode) a ``block_number`` on every calling number of the burst for ``block_seconds``: enforcers
 and ``tollguard verdict`` then refuse the callbacks.
 
-A callback — an outbound call from the tenant to a number of the burst (or one that rang in it),
-from the burst's first window until its block ends — raises one alert per extension and epoch
-naming the burst, and orders the number blocked (and the call hung up when it is in progress).
+A burst's callers usually come from one range of one mobile operator abroad, and the fraudster
+owns the numbers beside them that did not ring. The burst's range is the longest prefix that most
+of its numbers share (a strict majority, at least two, and at least the country code and two
+national digits: :func:`common_range`); it is blocked as one ``block_number`` on the prefix, the
+callers outside it one by one, and listed on the ranges topic (label ``wangiri``, expiring with
+the block) by the worker for the verdict, enforcers and other tools. The rule decides from its own
+state, never from that listing, so replay and the worker agree (``high_risk_range`` ignores the
+ranges tollguard lists itself).
+
+A callback — an outbound call from the tenant to a number of the burst, one that rang in it, or
+any number in its range, from the burst's first window until its block ends — raises one alert per
+extension and epoch naming the burst, and orders the number blocked (and the call hung up when it
+is in progress).
 The tenant's calls abroad are judged under its tenant key while this rule is on, so a callback
 judged before its burst is found (a shuffled feed) is remembered and alerted when it is.
 
@@ -19,6 +29,8 @@ order, each call once. Callers at home are not counted: a missed national call i
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import phonenumbers
@@ -64,15 +76,18 @@ def check(ctx, cdr) -> None:
         rung = names_during(st.targets, at, p.seconds)
         if len(rung) < p.extensions:
             continue
-        callers = names_during(st.callers, at, p.seconds)
+        callers = names_during(st.callers, at, p.seconds)[-32:]
+        prefix = common_range(callers, country)
+        until = FOREVER if block is None else at + _span(ctx, block)
         ctx.emit(RULE, SEVERITY, "country", country,
                  f"Wangiri: {n} one-ring calls from {len(callers)} number(s) in {country} to {len(rung)} extensions "
-                 f"within {p.seconds:g} s; calling them back is blocked",
-                 {"calls": n, "limit": p.calls, "seconds": p.seconds, "country": country, "callers": callers[-32:],
-                  "extensions": rung[-32:], "max_ring": p.max_ring},
-                 [Order("block_number", c, block) for c in callers[-32:]], at=at)
+                 f"within {p.seconds:g} s; calling them back is blocked" + (f", and any number in {prefix}" if prefix else ""),
+                 {"calls": n, "limit": p.calls, "seconds": p.seconds, "country": country, "callers": callers,
+                  "extensions": rung[-32:], "max_ring": p.max_ring, "range": prefix,
+                  "range_expires": None if until >= FOREVER else _iso(until)},
+                 _blocks(prefix, callers, block), at=at)
         first = next((t for t in st.calls.t if t >= at - p.seconds), at)  # the burst's first ring
-        _found(ctx, st, country, Burst(first, FOREVER if block is None else at + _span(ctx, block), callers[-32:]))
+        _found(ctx, st, country, Burst(first, until, callers, prefix or ""))
     for b in st.bursts:  # a caller that joined a burst already found: callbacks to it are callbacks too
         if b.start <= ctx.ts < b.until:
             _recall(ctx, number, b, country)
@@ -95,7 +110,7 @@ def _callback(ctx, cdr) -> None:
 
 
 def _in_burst(ring: OneRing, b: Burst, number: str, start: float) -> bool:
-    if number in b.callers:
+    if number in b.callers or (b.prefix and number.startswith(b.prefix)):
         return True
     rang = ring.callers.get(number)  # rang after the burst was found (a joiner)
     return rang is not None and b.start <= rang <= start
@@ -111,6 +126,9 @@ def _found(ctx, ring: OneRing, country: str, b: Burst) -> None:
         del ring.bursts[0]
     for number in b.callers:
         _recall(ctx, number, b, country)
+    if b.prefix:  # remembered calls to the range's numbers that did not ring
+        for number in sorted(n for n in ctx.st.wangiri_dialled if n.startswith(b.prefix) and n not in b.callers):
+            _recall(ctx, number, b, country)
 
 
 def _recall(ctx, number: str, b: Burst, country: str) -> None:
@@ -120,7 +138,7 @@ def _recall(ctx, number: str, b: Burst, country: str) -> None:
         return
     for d in [d for d in calls if b.start <= d.start < b.until]:
         ring = ctx.st.wangiri_inbound[country]
-        if d.start >= ring.callers.get(number, b.start) or number in b.callers:
+        if d.start >= ring.callers.get(number, b.start) or number in b.callers or _ranged(b, number):
             _alert(ctx, d, number, b, country)
 
 
@@ -153,6 +171,42 @@ def _remember(ctx, number: str, d: Dialled) -> None:
         fresh = sorted((k for k, t in latest.items() if t >= before), key=lambda k: (latest[k], k))
         for k in stale + fresh[:max(0, len(fresh) - KEEP_DIALLED)]:
             del dialled[k]
+
+
+def _ranged(b: Burst, number: str) -> bool:
+    return bool(b.prefix) and number.startswith(b.prefix)
+
+
+def _blocks(prefix: str | None, callers: list[str], block) -> list[Order]:
+    """The range as one block, and each caller outside it on its own."""
+    head = [Order("block_number", prefix, block)] if prefix else []
+    return head + [Order("block_number", c, block) for c in callers if not (prefix and c.startswith(prefix))]
+
+
+def common_range(numbers: list[str], country: str) -> str | None:
+    """The longest prefix that a strict majority (and at least two) of ``numbers`` (E.164) share, no
+    shorter than the country code and two national digits; None when there is none (callers from
+    many ranges: each is blocked alone). Ties go to the smallest prefix, so any order gives one answer."""
+    cc = phonenumbers.country_code_for_region(country)
+    if not cc:
+        return None
+    head = f"+{cc}"
+    nums = sorted({n for n in numbers if n.startswith(head)})
+    need = max(2, len(set(numbers)) // 2 + 1)
+    if len(nums) < need:
+        return None
+    for size in range(max(map(len, nums)) - 1, len(head) + 1, -1):
+        counts = Counter(n[:size] for n in nums if len(n) > size)
+        if not counts:
+            continue
+        prefix, count = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        if count >= need:
+            return prefix
+    return None
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
 def _span(ctx, block) -> float:

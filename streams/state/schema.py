@@ -77,10 +77,12 @@ class Takeover(msgspec.Struct, omit_defaults=True):
 
 
 class Burst(msgspec.Struct, array_like=True):
-    """A Wangiri burst found (``wangiri_inbound``): calling one of its numbers back in [start, until) is a callback."""
+    """A Wangiri burst found (``wangiri_inbound``): calling one of its numbers, or any number under its
+    range ``prefix``, back in [start, until) is a callback."""
     start: float
     until: float
     callers: list[str]
+    prefix: str = ""  # the range most callers share ("" none); last and defaulted, so older values still read
 
 
 class Dialled(msgspec.Struct, array_like=True):
@@ -110,6 +112,8 @@ class Features(msgspec.Struct, omit_defaults=True):
     countries: dict[str, float] = msgspec.field(default_factory=dict)
     usual: Union[list[float], None] = None            # the extension's running usual feature values
     calls: list[str] = msgspec.field(default_factory=list)       # recent call ids (a call is learnt once)
+    held: list[list[float]] = msgspec.field(default_factory=list)  # rules' detections on its calls: [event time,
+    #                                       from, until, call identity]; calls they hold stay out of the profile
 
 
 class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):

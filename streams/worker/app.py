@@ -130,7 +130,7 @@ class Worker:
         self.ingest = Ingest(parts, policy, config.skew)
         self.metrics = WorkerMetrics()
         self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist, config.detections,
-                               config.incidents, observe=self.metrics.count_out)
+                               config.incidents, observe=self.metrics.count_out, ranges=config.ranges)
         self.detections = fc.BatchChannel(app, config.detections)
         self.incident_table = app.tables.add(StateTable(app, name="incidents", default=None, partitions=parts,
                                                         extra_topic_configs=isr, beacon=app.tables.beacon))

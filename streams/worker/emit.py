@@ -5,6 +5,9 @@ actions it orders, to ``<prefix>.detections`` (key: tenant and subject, ``incide
 where the incident stage folds it. The incident stage sends incident updates to the compacted
 ``<prefix>.incidents`` (key: incident id) and the actions its incidents did not already order to
 ``<prefix>.actions`` (key: target); a block also goes to the compacted ``<prefix>.blocklist``.
+A range a rule found (a Wangiri burst's, in the alert's evidence ``range``) is listed on the
+compacted ``<prefix>.ranges`` (key: the prefix) for the verdict, enforcers and other tools; rules
+never judge by these listings (``streams.ranges``: derived ranges), so replay and worker agree.
 
 ``send`` hands records to a producer function and returns what to await; the commit protocol
 awaits it before it writes the state that records the work as done.
@@ -17,17 +20,18 @@ from typing import Awaitable, Callable
 
 from ..events import Action, Alert, encode
 from ..incidents import IncidentRecord, Lifted, Seen, subject_key
+from ..ranges import derived_range
 
 Send = Callable[[str, bytes | None, bytes | None, int | None], Awaitable]
 
 
 class Emitter:
     def __init__(self, send: Send, alerts: str, actions: str, blocklist: str, detections: str = "", incidents: str = "",
-                 observe: Callable[[list], None] | None = None):
+                 observe: Callable[[list], None] | None = None, ranges: str = ""):
         self._send = send
         self._observe = observe  # told of every batch of records sent (the worker's metrics)
         self.alerts, self.actions, self.blocklist = alerts, actions, blocklist
-        self.detections, self.incidents = detections, incidents
+        self.detections, self.incidents, self.ranges = detections, incidents, ranges
 
     async def send(self, records) -> list:
         """Send each record to its topic. Returns the delivery futures."""
@@ -35,6 +39,10 @@ class Emitter:
         for rec in records:
             if isinstance(rec, Alert):
                 futures.append(await self._send(self.alerts, rec.subject.encode(), encode(rec), None))
+                listed = derived_range(rec) if self.ranges else None
+                if listed is not None:
+                    futures.append(await self._send(self.ranges, listed.prefix.encode(),
+                                                    json.dumps(listed.as_dict()).encode(), None))
             elif isinstance(rec, (Seen, Lifted)):
                 key = subject_key(rec.tenant, rec.subject_type, rec.subject).encode()
                 futures.append(await self._send(self.detections, key, encode(rec), None))

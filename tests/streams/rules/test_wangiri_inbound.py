@@ -19,12 +19,42 @@ def wangiri(out):
     return alerts(out, "wangiri_inbound")
 
 
-def test_a_burst_to_many_extensions_blocks_every_calling_number():
+def test_a_burst_to_many_extensions_blocks_its_range():
     out = run([ring(i) for i in range(15)], policy())
     [a] = wangiri(out)
     assert (a.subject_type, a.subject) == ("country", "LV")
     blocked = {x.target for x in actions(out, "block_number") if x.alert_id == a.alert_id}
-    assert blocked == {f"+3719001234{k}" for k in range(8)}
+    assert blocked == {"+3719001234"} == {a.evidence["range"]}  # the 8 callers' shared range, one block
+    assert a.evidence["range_expires"] and "+3719001234" in a.summary
+
+
+def test_callers_outside_the_burst_range_are_blocked_one_by_one():
+    odd = ["+37129000001", "+37126123456"]  # two callers of other ranges in the same country
+    evs = [ring(k, src=n) for k, n in enumerate(odd)] + [ring(2 + i) for i in range(13)]
+    [a] = wangiri(run(evs, policy()))
+    blocked = {x.target for x in actions(run(evs, policy()), "block_number") if x.alert_id == a.alert_id}
+    assert blocked == {"+3719001234", *odd}
+
+
+@pytest.mark.parametrize("numbers, want", [
+    (["+37190012340", "+37190012341", "+37190012349"], "+3719001234"),
+    (["+21698120311", "+21698127702", "+21698125519", "+21698120042", "+447700900123"], "+2169812"),
+    (["+37190012340", "+37129000001", "+37126123456"], None),          # no majority shares 2 national digits
+    (["+37190012340"], None),                                           # one number is no range
+    (["+37190012340", "+37190012340"], None),                           # the same number twice
+])
+def test_the_range_is_the_longest_prefix_most_callers_share(numbers, want):
+    from streams.rules.wangiri_inbound import common_range
+    country = "TN" if numbers[0].startswith("+216") else "LV"
+    assert common_range(numbers, country) == want
+    if want:
+        assert len(want) >= len("+371") + 2
+
+
+def test_the_range_never_is_shorter_than_the_country_and_two_digits():
+    from streams.rules.wangiri_inbound import common_range
+    assert common_range(["+37121111111", "+37122222222", "+37123333333"], "LV") is None
+    assert common_range(["+37121111111", "+37121222222", "+37123333333"], "LV") == "+37121"
 
 
 @pytest.mark.parametrize("change", [
@@ -106,6 +136,26 @@ def test_calling_a_burst_number_back_raises_one_alert_and_hangs_the_call_up():
 def test_what_is_not_a_callback(change):
     out = run(sorted([ring(i) for i in range(15)] + [callback(**{"t": 900, **change})], key=lambda e: e["start"]), INTL)
     assert len(wangiri(out)) == 1 and not callbacks(out)
+
+
+def test_calling_back_a_number_of_the_bursts_range_that_never_rang_is_a_callback():
+    """Issue 26.3: the extension calls +37190012348, which did not ring but lies in the burst's range."""
+    out = run([ring(i) for i in range(15)] + [callback(900, number="0037190012348", phase="start")], INTL)
+    [a] = callbacks(out)
+    assert a.subject == "1003" and a.evidence["e164"] == "+37190012348"
+    kinds = {(x.kind, x.target) for x in actions(out) if x.alert_id == a.alert_id}
+    assert kinds == {("hangup_call", "cb1"), ("block_number", "+37190012348")}
+
+
+def test_a_range_callback_is_found_in_any_order():
+    evs = [ring(i) for i in range(15)] + [callback(400, number="0037190012348"),
+                                          callback(650, ext="1007", call_id="cb2", number="+37190012349")]
+    want = sorted(a.alert_id for a in callbacks(run(sorted(evs, key=lambda e: e["start"]), INTL)))
+    assert len(want) == 2
+    for seed in range(4):
+        shuffled = evs[:]
+        random.Random(seed).shuffle(shuffled)
+        assert sorted(a.alert_id for a in callbacks(run_any_order(shuffled, INTL))) == want
 
 
 def test_a_callback_is_found_in_any_order_even_when_judged_before_the_burst():
