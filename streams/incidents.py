@@ -9,7 +9,7 @@ record. :class:`IncidentBook` folds ``Seen`` records, the actions they carry, an
   block its actions caused, else ``incident_seconds`` after its last detection;
 - it opens with the first detection and every later one updates it, whatever rule raised it and
   whether or not that rule's own alert was already open (``rules``, ``alert_ids``, ``events``,
-  ``cost``, ``severity`` the highest so far);
+  ``cost``, ``severity`` the highest so far, ``summary`` the most severe alert's, not the latest);
 - an action whose kind and target the incident already ordered, still in force, is not repeated:
   :meth:`IncidentBook.fold` returns only the actions to publish;
 - ``ack`` and ``resolve`` (``streams.soc``) arrive as decisions and change the status. A
@@ -146,6 +146,7 @@ class IncidentState(msgspec.Struct, kw_only=True):
     version: int = 0
     decisions: list[DecisionNote] = msgspec.field(default_factory=list)
     closed: bool = False
+    told: list = msgspec.field(default_factory=list)  # whose summary it shows: [severity rank, instant, alert id]
 
     @property
     def status(self) -> str:
@@ -180,6 +181,16 @@ def _call_key(call_id: str) -> str:
     if len(call_id) <= MAX_CALL_ID:
         return call_id
     return "#" + hashlib.blake2b(call_id.encode(), digest_size=12).hexdigest()
+
+
+def _tells_more(rec: Seen, told: list) -> bool:
+    """Should this detection's summary be the incident's? The most severe alert's, its first detection; among
+    equals the earlier, then the smaller alert id, so the summary does not depend on the order of folding (an
+    incident from an older record, whose summary's source is unknown, takes the next one)."""
+    if not told:
+        return True
+    rank = SEVERITY_RANK.get(rec.severity, 0)
+    return (-rank, rec.ts, rec.alert_id) < (-told[0], told[1], told[2])
 
 
 def _ident_of(rec: Seen) -> int:
@@ -264,7 +275,10 @@ class IncidentBook:
         if rec.alert_id not in inc.alert_ids:
             if len(inc.alert_ids) < MAX_LIST:
                 inc.alert_ids.append(rec.alert_id)
+            changed = True
+        if _tells_more(rec, inc.told):
             inc.summary = rec.summary
+            inc.told = [SEVERITY_RANK.get(rec.severity, 0), rec.ts, rec.alert_id]
             changed = True
         if rec.rule not in inc.rules:
             inc.rules.append(rec.rule)

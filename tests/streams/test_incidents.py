@@ -87,7 +87,7 @@ def _content(r: IncidentRecord):
 
 def _seen(alert_id, ts, rule="r1", span=600.0, ident=None, **kw):
     return Seen(alert_id=alert_id, ts=ts, tenant="t", rule=rule, severity=kw.pop("severity", "warning"),
-                subject_type="ip", subject="203.0.113.9", summary="s", span=span,
+                subject_type="ip", subject="203.0.113.9", summary=kw.pop("summary", "s"), span=span,
                 ident=ident if ident is not None else int(ts * 10) + 1, **kw)
 
 
@@ -242,3 +242,29 @@ def test_unblocking_an_extension_is_noted_on_its_incident_and_the_action_goes_ou
     (inc,) = [r for r in latest.values() if r.subject == "1001"]
     assert inc.decisions[-1].status == "lifted" and inc.decisions[-1].by == "carol"
     assert any(a.kind == "disable_outbound" and a.lifted for a in inc.actions)
+
+
+def test_the_summary_is_the_most_severe_alerts_not_the_latest():
+    """Issue 26.5: a model warning after a rule's critical alert replaced the incident's summary, so the SOC read
+    "behaves unusually" on an incident whose reason was a premium-rate call."""
+    def seen(alert_id, ts, severity, summary):
+        return Seen(alert_id=alert_id, ts=ts, tenant="t", rule=alert_id, severity=severity, subject_type="extension",
+                    subject="1004", summary=summary, span=3600.0, ident=int(ts) + 1)
+    records = [seen("w1", 100.0, "warning", "behaves unusually (first)"),
+               seen("c1", 200.0, "critical", "called a premium number"),
+               seen("c1", 250.0, "critical", "called a premium number again"),   # the same alert, later
+               seen("a1", 300.0, "alert", "called abroad"),
+               seen("w2", 400.0, "warning", "behaves unusually (latest)")]
+    for seed in range(6):
+        shuffled = records[:]
+        random.Random(seed).shuffle(shuffled)
+        (inc,) = fold(shuffled)[0].values()
+        assert inc.severity == "critical" and inc.summary == "called a premium number", seed
+
+
+def test_between_alerts_of_one_severity_the_summary_is_the_earlier_ones():
+    book = IncidentBook()
+    book.fold(_seen("late", 500.0, summary="later"))
+    (inc,), _ = book.fold(_seen("early", 400.0, summary="earlier"))
+    assert inc.summary == "earlier"
+    assert book.fold(_seen("later-still", 550.0, summary="latest"))[0][0].summary == "earlier"
