@@ -207,6 +207,9 @@ def _check_ip(value: str, field: str) -> None:
         parse_ip(value)
     except ValueError:
         raise ValueError(f"`{field}` is not an IP address: {value[:64]!r}") from None
+    if "%" in value:  # Python 3.9+ reads fe80::1%eth0 as an address: one source, as many keys as suffixes
+        raise ValueError(f"`{field}` carries an IPv6 scope id (%…), an interface name, not part of an address: "
+                         f"{value[:64]!r}")
 
 
 class EventError(ValueError):

@@ -31,12 +31,18 @@ sofia_reg.c:1533 …``, ``08-03 07:56:53.026292 [WARN] [SOFIA] [sofia_reg.c:4130
 which take the last time seen in the file. Stamps without a zone are local times in the file's zone;
 stamps without a year take it from the file (see ``LogState``).
 
-Attacker text: user names, From headers, Call-IDs and dialled numbers are whatever the sender chose,
-and several messages print the real address between two such fields. Every address is therefore
-taken from where only the PBX writes (the end of the line, after the last separator, or the last
-unescaped ``RemoteAddress``); where forged text could sit on both sides of it and the candidates
-disagree, the line is refused rather than blamed on an address the attacker chose. Regexes are
-anchored and bounded, so a 1 MB line costs linear time.
+Attacker text: user names, From headers, Call-IDs and dialled numbers are whatever the sender chose.
+The address is taken only from where the PBX writes it: at a fixed place from the start where it
+comes before any sender text (IAX2 ``Host``, AMI, FreeSWITCH ACL, Kamailio, res_pjsip_session, whose
+caller is the endpoint's configured name), from the end where only the PBX's own words follow it
+(chan_sip registrations, IAX2 ``(from …)``, FreeSWITCH, the last unescaped ``RemoteAddress``), and,
+where the sender's text lies on both sides (chan_sip's ``Call from``, res_pjsip's request failure),
+from every place the separator could start, overlapping: each that holds an address as the PBX
+prints it is a reading, and two readings that disagree refuse the line as ambiguous. IPv6 scope ids
+(``%eth0``) are refused. A line that begins such a message but lacks the end the PBX writes was cut
+by a newline in the sender's text (chan_sip and res_pjsip_session %-decode the number): it and the
+lines up to that end (at most the 8 KiB Asterisk allows one message) are refused, whatever they look
+like. Regexes are anchored and bounded, so a 1 MB line costs linear time.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from .common import AdapterError, local_time
 
 FORMATS = ("asterisk-log", "freeswitch-log", "kamailio-log")
 MAX_TEXT = 512  # the contract's limit for free-text fields
+MAX_MESSAGE = 8192  # Asterisk's logger formats one message into at most BUFSIZ (8 KiB with glibc) characters
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"), 1)}
 _PROTOCOLS = {"UDP": "udp", "TCP": "tcp", "TLS": "tls", "WS": "ws", "WSS": "wss"}
@@ -58,26 +65,33 @@ _UTC = timezone.utc
 
 
 class LogState:
-    """Per-file reading state: zone, tenant, year inference for stamps without a year.
+    """Per-file reading state: zone, tenant, year inference for stamps without a year, and cut messages.
 
     ``year`` is the year to assume before the file showed one (the caller passes the file's
     modification year); after that a year-less stamp takes the year of the previous stamp, one more
     when the month jumps back by more than six (December to January), and one less when the result
     would lie more than a day in the future. ``last`` is the last time read from a stamp: journald
-    lines without a stamp get it."""
+    lines without a stamp get it. After a cut message (see ``parse_line``) ``cut_tail`` names the
+    end the PBX writes for it and ``cut_left`` how many characters of it may still follow: lines
+    up to the one with that end are refused."""
 
     def __init__(self, tz: ZoneInfo, tenant: str = "default", year: int | None = None):
         self.tz, self.tenant, self.year = tz, tenant, year
         self.last: datetime | None = None
+        self.cut_tail: str | None = None
+        self.cut_left = 0
 
     def snapshot(self) -> dict:
-        return {"year": self.year, "last": self.last.isoformat() if self.last else None}
+        return {"year": self.year, "last": self.last.isoformat() if self.last else None,
+                "cut_tail": self.cut_tail, "cut_left": self.cut_left}
 
     @classmethod
     def restore(cls, tz, tenant, snap: dict) -> "LogState":
         state = cls(tz, tenant, snap.get("year"))
         if snap.get("last"):
             state.last = datetime.fromisoformat(snap["last"])
+        if snap.get("cut_tail") in _TAILS:
+            state.cut_tail, state.cut_left = snap["cut_tail"], max(0, min(int(snap.get("cut_left") or 0), MAX_MESSAGE))
         return state
 
 
@@ -217,6 +231,7 @@ def _addr(text: str) -> tuple[str, int | None]:
     text = text.strip()
     if len(text) > 72:
         raise AdapterError(f"not an address: {text[:64]!r}…")
+    _no_scope(text)
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         if rest and not rest.startswith(":"):
@@ -240,9 +255,26 @@ def _addr_port(text: str) -> tuple[str, int | None]:
     return (_ip(host), _port(port)) if colon else _addr(text)
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """An address as Asterisk prints a socket (``1.2.3.4:5060``, ``[2001:db8::1]:5060``; res_pjsip's
+    older ``%s:%d`` gives ``2001:db8::1:5060``): the port is always there."""
+    ip, port = _addr_port(text)
+    if port is None:
+        raise AdapterError(f"not an address with a port: {text[:64]!r}")
+    return ip, port
+
+
+def _no_scope(text: str) -> None:
+    """``fe80::1%eth0`` names an interface of the host that wrote it: no address to count or block
+    here, and ``%anything`` would give one source as many spellings as the sender likes."""
+    if "%" in text:
+        raise AdapterError(f"an IPv6 scope id (%…) in {text[:64]!r}: refused, an interface name is not an address")
+
+
 def _ip(text: str) -> str:
     if len(text) > 64:  # no address is longer (and canonical_ip caches what it is given)
         raise AdapterError(f"not an IP address: {text[:64]!r}…")
+    _no_scope(text)
     try:
         return canonical_ip(text)
     except ValueError:
@@ -255,6 +287,9 @@ def _port(text: str) -> int:
     return int(text)
 
 
+# An address where it comes first: IPv4, IPv6, bracketed, with a port, or with a scope id (so that
+# one is refused by name rather than the line skipped); _addr reads it.
+_HOST = r"[\w.:\[\]%-]{2,80}"
 _URI = re.compile(r"<sips?:", re.I)
 _BARE_URI = re.compile(r"sips?:", re.I)
 
@@ -287,6 +322,29 @@ def _cut(value):
 _AST_LEVELS = frozenset({"NOTICE", "WARNING", "ERROR", "SECURITY"})
 
 
+class _Unended(Exception):
+    """A line that begins a message whose end the PBX writes, without that end: a newline in the
+    sender's text (chan_sip and res_pjsip_session %-decode the dialled number, IAX2 and AMI names are
+    raw bytes) ended the physical line early, and what follows up to the real end is the sender's
+    text, shaped like log lines. ``event`` is what the line says when its address comes before any
+    sender text (so it is still the PBX's); else the line is refused too."""
+
+    def __init__(self, what: str, tail: str, event: dict | None = None):
+        super().__init__(what)
+        self.what, self.tail, self.event = what, tail, event
+
+
+# The ends the PBX writes after the sender's last text, by message: a cut message goes on to the
+# first line that ends so (matched against a line's last characters).
+_TAILS = {
+    "not_found": re.compile(r"' rejected because extension not found in context '[^']{0,256}'\.?\Z"),
+    "pjsip_request": re.compile(r"\) - [A-Za-z][^'()]{0,160}\Z"),
+    "iax2_peer": re.compile(r"' \(from [^\s()']{1,64}\)\Z"),
+    "quote": re.compile(r"'\Z"),
+    "paren": re.compile(r"\)\Z"),
+}
+
+
 def _asterisk(p: _Line) -> dict | None:
     if p.level not in _AST_LEVELS:
         return None
@@ -300,7 +358,7 @@ def _chan_sip(msg: str) -> dict | None:
     if msg.startswith("Registration from '"):
         return _sip_registration(msg)
     if msg.startswith("Call from '"):
-        return _call_rejected(msg)
+        return _sip_call(msg)
     if msg.startswith("hacking attempt detected '"):
         ip, port = _addr(msg[len("hacking attempt detected '"):].rstrip().rstrip("'"))
         return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "reason": "hacking attempt detected"}
@@ -309,120 +367,193 @@ def _chan_sip(msg: str) -> dict | None:
     return None
 
 
+_SIP_REG_END = re.compile(r"(?P<hp>[^'\s]{1,64})' - (?P<reason>[^']{1,256})")
+
+
 def _sip_registration(msg: str) -> dict:
-    """``Registration from 'TO' failed for 'IP[:port]' - REASON``: only TO is the sender's, and it
-    comes first, so the last `` failed for `` is the PBX's."""
+    """``Registration from 'FROM' failed for 'IP[:port]' - REASON``: only FROM is the sender's, and
+    REASON is the PBX's own words (no quote), so the address follows the last separator."""
     head, sep, tail = msg.rpartition("' failed for '")
-    where, sep2, reason = tail.partition("' - ")
-    if not sep or not sep2:
+    end = _SIP_REG_END.fullmatch(tail) if sep else None
+    if end is None:
         raise AdapterError("no source address in chan_sip's registration failure")
-    ip, port = _addr(where)
+    ip, port = _addr(end["hp"])
     return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": "register",
-            "account": _uri_user(head[len("Registration from '"):]), "reason": reason.strip()}
+            "account": _uri_user(head[len("Registration from '"):]), "reason": end["reason"].strip()}
 
 
-_CALL_OLD = re.compile(r"(?P<who>[^\s:]{1,128}): Call \((?:(?P<proto>[A-Z]{2,4}):)?(?P<hp>[^()\s']{1,64})\) to extension '")
-_CALL_SEP = re.compile(r"' \((?:(?P<proto>[A-Z]{2,4}):)?(?P<hp>[^()\s']{1,64})\) to extension '")
 _NOT_FOUND = "' rejected because extension not found in context '"
+_CONTEXT = re.compile(r"(?P<ctx>[^']{0,256})'\.?")
+_SIP_CALL_SEP = re.compile(r"' \((?P<hp>[^()\s']{1,64})\) to extension '")
+_PJ_CALL = re.compile(r"(?:Call from '(?P<endpoint>[^']{0,128})'|(?P<name>[^\s:']{1,128}): Call) "
+                      r"\((?P<proto>[A-Za-z]{2,5})6?:(?P<hp>[^()\s']{1,64})\) to extension '")  # UDP6: pjsip's IPv6 UDP
 
 
-def _call_rejected(msg: str) -> dict | None:
-    """A call to an extension the dialplan does not have (chan_sip and res_pjsip_session)."""
-    head, sep, ctx = msg.rpartition(_NOT_FOUND)
-    if not sep:
+def _not_found(msg: str) -> tuple[str, str] | None:
+    """An 'extension not found' message as (everything before its end, the context): its end
+    (``' rejected because … context 'CTX'.``) is the PBX's, CTX a dialplan name without a quote."""
+    head, sep, tail = msg.rpartition(_NOT_FOUND)
+    m = _CONTEXT.fullmatch(tail) if sep else None
+    return (head, m["ctx"]) if m else None
+
+
+def _sip_call(msg: str) -> dict:
+    """chan_sip's ``Call from 'CALLER' (IP:port) to extension 'EXTEN' rejected because extension not
+    found in context 'CTX'.``: CALLER and EXTEN are both the sender's, so a copy of the separator in
+    either is a second reading of the line."""
+    what = "chan_sip's 'extension not found' line"
+    found = _not_found(msg)
+    if found is None:
+        raise _Unended(what, "not_found")
+    head, ctx = found
+    m, (ip, port) = _one_reading(_SIP_CALL_SEP, head, len("Call from '"), what)
+    return {"service": "sip", "src_ip": ip, "outcome": "failure", "action": "invite",
+            "account": head[len("Call from '"):m.start()], "port": port, "reason": "extension not found",
+            "dialled": head[m.end():], "context": ctx}
+
+
+def _pjsip_session(msg: str) -> dict | None:
+    """res_pjsip_session's ``Call from 'ENDPOINT' (UDP:IP:port) to extension 'EXTEN' rejected …``
+    (newer: ``NAME: Call (UDP:IP:port) …``): ENDPOINT and NAME are the configuration's, so the address
+    is at a fixed place from the start and only EXTEN, after it, is the sender's."""
+    m = _PJ_CALL.match(msg)
+    found = _not_found(msg)
+    if m is None:
+        if found is not None or msg.startswith("Call from '"):
+            raise AdapterError("no source address in res_pjsip_session's 'extension not found' line")
         return None
-    m = _CALL_OLD.match(head)
-    if m:
-        who, rest = m["who"], head[m.end():]
-    elif head.startswith("Call from '"):
-        m = _sole(_CALL_SEP, head, len("Call from '"), "'extension not found' line")
-        who, rest = head[len("Call from '"):m.start()], head[m.end():]
-    else:
-        return None
-    ip, port = _addr(m["hp"])
-    return {"service": "sip", "src_ip": ip, "outcome": "failure", "action": "invite", "account": who,
-            "protocol": _PROTOCOLS.get(m["proto"] or ""), "port": port, "reason": "extension not found",
-            "dialled": rest, "context": ctx.removesuffix(".").removesuffix("'")}
+    ip, port = _host_port(m["hp"])
+    event = {"service": "sip", "src_ip": ip, "outcome": "failure", "action": "invite",
+             "account": m["endpoint"] if m["endpoint"] is not None else m["name"],
+             "protocol": _PROTOCOLS.get(m["proto"].upper()), "port": port, "reason": "extension not found"}
+    if found is None:
+        raise _Unended("res_pjsip_session's 'extension not found' line", "not_found", event)
+    head, ctx = found
+    return {**event, "dialled": head[m.end():], "context": ctx}
 
 
-def _sole(pattern: re.Pattern, text: str, start: int, what: str) -> re.Match:
-    """The separator that carries the address, when the text on both sides of it is the sender's: a
-    forged copy in either would be a second match. Refused when the copies name different addresses."""
-    found = list(pattern.finditer(text, start))
-    if not found:
-        raise AdapterError(f"no source address in {what}")
-    if len({m["hp"] for m in found}) > 1:
-        raise AdapterError(f"ambiguous source address in {what}: forged text in a caller-supplied field")
-    return found[0]
+def _one_reading(pattern: re.Pattern, text: str, start: int, what: str) -> tuple[re.Match, tuple[str, int]]:
+    """The separator that carries the address, when the text on both sides of it is the sender's.
+    Every place the separator could start is tried (overlapping: a copy ending in the real one's
+    opening quote must not hide it) and each that holds an address is one reading of the line; two
+    readings that name different addresses are refused, never chosen between."""
+    first, tried, error, pos = None, set(), None, start
+    while (m := pattern.search(text, pos)) is not None:
+        pos = m.start() + 1
+        if m["hp"] in tried:
+            continue
+        tried.add(m["hp"])
+        try:
+            address = _host_port(m["hp"])
+        except AdapterError as exc:  # no address there: not a reading (the PBX always writes one)
+            error = error or exc
+            continue
+        if first is None:
+            first = (m, address)
+        elif address != first[1]:
+            raise AdapterError(f"ambiguous source address in {what}: the sender's text holds a second separator, "
+                               f"so it may come from {_show(first[1])} or {_show(address)}; refused, not guessed")
+    if first is None:
+        raise error or AdapterError(f"no source address in {what}")
+    return first
+
+
+def _show(address: tuple[str, int | None]) -> str:
+    ip, port = address
+    return (f"[{ip}]" if ":" in ip else ip) + (f":{port}" if port is not None else "")
 
 
 _PJ_REQUEST = re.compile(r"Request(?: '(?P<method>[A-Za-z]{1,32})')? from '")
 _PJ_SEP = re.compile(r"' failed for '(?P<hp>[^'\s]{1,64})' \(callid: ")
-_PJ_TRIES = re.compile(r" after \d{1,9} tries in [\d.]{1,16} ms$")
+_PJ_END = re.compile(r"\) - (?P<reason>[A-Za-z][^'()]{0,160}?)(?: after \d{1,9} tries in [\d.]{1,16} ms)?")
 
 
 def _pjsip_request(msg: str) -> dict | None:
     """``Request 'INVITE' from 'FROM' failed for 'IP:port' (callid: CALLID) - REASON``: FROM and
-    CALLID are both the sender's."""
+    CALLID are both the sender's; REASON is the PBX's."""
     m = _PJ_REQUEST.match(msg)
     if not m:
         return None
-    sep = _sole(_PJ_SEP, msg, m.end(), "res_pjsip's request failure")
-    ip, port = _addr(sep["hp"])
-    reason = _PJ_TRIES.sub("", msg.rpartition(") - ")[2].strip())
+    head, sep, tail = msg.rpartition(") - ")
+    end = _PJ_END.fullmatch(sep + tail) if sep else None
+    if end is None:
+        raise _Unended("res_pjsip's request failure", "pjsip_request")
+    where, (ip, port) = _one_reading(_PJ_SEP, head, m.end(), "res_pjsip's request failure")
     return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": _action(m["method"]),
-            "account": _uri_user(msg[m.end():sep.start()]), "reason": reason}
-
-
-def _pjsip_session(msg: str) -> dict | None:
-    return _call_rejected(msg)
+            "account": _uri_user(msg[m.end():where.start()]), "reason": end["reason"]}
 
 
 _IAX_HOST = re.compile(r"Host (?P<hp>[^\s']{1,64}) failed (?:to authenticate as|(?P<how>\w{1,16}) authentication for) '")
+_IAX_PEER = "No registration for peer '"
+_IAX_FROM = re.compile(r"' \(from (?P<hp>[^\s()']{1,64})\)")
 
 
 def _iax2(msg: str) -> dict | None:
+    """``Host IP failed to authenticate as 'NAME'`` (the address first, at a fixed place) and
+    ``No registration for peer 'NAME' (from IP)`` (the address last): NAME is the sender's."""
     m = _IAX_HOST.match(msg)
     if m:
-        rest = msg[m.end():]
-        account = rest.partition("' (")[0] if m["how"] else rest.rpartition("'")[0]
-        reason = f"failed {m['how']} authentication" if m["how"] else "failed to authenticate"
-        return _iax_event(m["hp"], account, reason)
-    if msg.startswith("No registration for peer '") and msg.rstrip().endswith(")"):
-        account, sep, where = msg[len("No registration for peer '"):].rstrip()[:-1].rpartition("' (from ")
-        if not sep:
-            raise AdapterError("no source address in chan_iax2's 'No registration for peer' line")
-        return _iax_event(where, account, "no such peer")
+        return _iax_host(msg, m)
+    if msg.startswith(_IAX_PEER):
+        account, sep, tail = msg[len(_IAX_PEER):].rpartition("' (from ")
+        end = _IAX_FROM.fullmatch("' (from " + tail) if sep else None
+        if end is None:
+            raise _Unended("chan_iax2's 'No registration for peer' line", "iax2_peer")
+        return _iax_event(end["hp"], account, "no such peer")
     return None
 
 
-def _iax_event(where: str, account: str, reason: str) -> dict:
+def _iax_host(msg: str, m: re.Match) -> dict:
+    """The MD5 form ends ``'PEER' (EXPECTED != SENT)``, SENT the sender's; the other ends with the name's quote."""
+    rest = msg[m.end():]
+    if m["how"]:
+        ended = rest.endswith(")")
+        event = _iax_event(m["hp"], rest.partition("' (")[0], f"failed {m['how']} authentication")
+    else:
+        ended = rest.endswith("'")
+        event = _iax_event(m["hp"], rest[:-1] if ended else None, "failed to authenticate")
+    if not ended:
+        raise _Unended("chan_iax2's authentication failure", "paren" if m["how"] else "quote", event)
+    return event
+
+
+def _iax_event(where: str, account: str | None, reason: str) -> dict:
     ip, port = _addr(where)
     return {"service": "iax2", "src_ip": ip, "port": port, "outcome": "failure", "action": "register",
             "account": account, "reason": reason}
 
 
-_AMI = re.compile(r"(?P<hp>[0-9A-Fa-f.:\[\]]{2,64}) (?P<what>failed to authenticate as|tried to authenticate "
+_AMI = re.compile(rf"(?P<hp>{_HOST}) (?P<what>failed to authenticate as|tried to authenticate "
                   r"with nonexistent user|failed to pass IP ACL as) '")
 
 
 def _ami(msg: str) -> dict | None:
+    """``IP failed to authenticate as 'NAME'``: the address first, NAME (the sender's) last."""
     m = _AMI.match(msg)
     if not m:
         return None
     ip, port = _addr(m["hp"])
     reason = {"failed to authenticate as": "wrong password", "failed to pass IP ACL as": "failed IP ACL"}.get(
         m["what"], "nonexistent user")
-    return {"service": "ami", "src_ip": ip, "port": port, "outcome": "failure", "action": "login",
-            "account": msg[m.end():].rstrip().rpartition("'")[0], "reason": reason}
+    rest = msg[m.end():]
+    event = {"service": "ami", "src_ip": ip, "port": port, "outcome": "failure", "action": "login",
+             "account": rest[:-1] if rest.endswith("'") else None, "reason": reason}
+    if not rest.endswith("'"):
+        raise _Unended("manager.c's authentication failure", "quote", event)
+    return event
+
+
+_UNKNOWN = re.compile(r'(?P<q>"?)Rejecting unknown SIP connection from (?P<hp>[^\s"]{1,72})(?P=q)')
 
 
 def _unknown_connection(msg: str, context: str | None) -> dict | None:
-    """FreePBX's ``Rejecting unknown SIP connection from IP[:port]`` (the address ends the line)."""
-    head, sep, tail = msg.rpartition("Rejecting unknown SIP connection from ")
-    if not sep:
+    """FreePBX's ``Log(WARNING,"Rejecting unknown SIP connection from ${CHANNEL(recvip)}")``: the
+    whole message, the address at its end. Another dialplan line that merely quotes those words
+    (a caller ID, a Log() of a header) is not this one."""
+    m = _UNKNOWN.fullmatch(msg.rstrip())
+    if not m:
         return None
-    ip, port = _addr(tail.rstrip().rstrip('"'))
+    ip, port = _addr(m["hp"])
     return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure",
             "reason": "unknown SIP connection", "context": context}
 
@@ -430,7 +561,7 @@ def _unknown_connection(msg: str, context: str | None) -> dict | None:
 # ------------------------------------------------------------------------ Asterisk res_security_log
 
 _SEC_REMOTE = re.compile(r'(?<!\\)",RemoteAddress="(?P<fam>IPV[46])/(?P<proto>[A-Za-z]{2,5})/'
-                         r'(?P<ip>[0-9A-Fa-f.:]{2,45})/(?P<port>\d{1,5})"')
+                         r'(?P<ip>[0-9A-Fa-f.:]{2,45}(?:%[^/"\s]{1,32})?)/(?P<port>\d{1,5})"')
 _SEC_HEAD = re.compile(r'(?P<k>[A-Za-z]{1,32})="(?P<v>[^"]{0,128})"(?:,|$)')
 _SEC_TAIL = re.compile(r',(?P<k>[A-Za-z]{1,32})="(?P<v>[^"\\]{0,4096}(?:\\.[^"\\]{0,4096}){0,64})"')
 _SEC_OUTCOME = {"SuccessfulAuth": "success", "ChallengeSent": "request", **{n: "failure" for n in (
@@ -522,7 +653,7 @@ _AST_MODULES = {"chan_sip.c": _chan_sip, "pjsip_distributor.c": _pjsip_request, 
 
 _FS_AUTH = re.compile(r"SIP auth (?P<what>failure|challenge) \((?P<method>[A-Z]{1,16})\) on sofia profile "
                       r"'(?P<profile>[^']{0,128})' for \[")
-_FS_ACL = re.compile(r'IP (?P<hp>[0-9A-Fa-f.:\[\]]{2,64}) Rejected by (?P<reg>register )?acl "(?P<acl>[^"]{0,128})"'
+_FS_ACL = re.compile(rf'IP (?P<hp>{_HOST}) Rejected by (?P<reg>register )?acl "(?P<acl>[^"]{{0,128}})"'
                      r'(?P<fallback>\. Falling back to Digest auth\.)? *$')
 
 
@@ -585,7 +716,7 @@ def _fs_acl(msg: str, service: str) -> dict | None:
 # ------------------------------------------------------------------------------------- Kamailio
 
 _KAM_PIKE_ALERT = re.compile(r"(?:ALERT: )?pike blocking (?P<method>[A-Za-z]{1,32}) from ")
-_KAM_SECF = re.compile(r"(?P<method>[A-Za-z]{1,32}) (?:from|to) (?P<hp>[0-9A-Fa-f.:\[\]]{2,64}) blocked because ")
+_KAM_SECF = re.compile(rf"(?P<method>[A-Za-z]{{1,32}}) (?:from|to) (?P<hp>{_HOST}) blocked because ")
 
 
 def _kamailio(p: _Line) -> dict | None:
@@ -638,18 +769,23 @@ _ORDER = ("type", "tenant", "ts", "service", "src_ip", "outcome", "action", "acc
 def parse_line(fmt: str, line: str, state: LogState) -> dict | None:
     """One physical log line (no newline) -> a security event dict, or None when the line is not a
     security event (skipped and counted by the caller, not rejected). Raise AdapterError(reason) only
-    for a line that clearly IS a security line of this format but cannot be read (e.g. no address)."""
+    for a line that clearly IS a security line of this format but cannot be read (e.g. no address,
+    or two readings), and for every line that may be the rest of a cut message (``_Unended``)."""
     parser = _PARSERS.get(fmt)
     if parser is None:
         raise ValueError(f"unknown log format {fmt!r} (one of {', '.join(FORMATS)})")
     text = line.strip()
+    if "\n" in text:
+        raise AdapterError("a newline inside one line: two lines given as one, so neither is read")
+    if state.cut_tail is not None and _continues(line, text, state):
+        raise AdapterError(_CUT_FOLLOWS)
     if not text or text.startswith("#"):
         return None
     p = _split(text)
     when, bad = _line_time(p, state)
     if p.app != fmt:
         return None
-    fields = parser(p)
+    fields = _fields(parser, p, state)
     if fields is None:
         return None
     tv = fields.pop("ts", None)
@@ -657,6 +793,34 @@ def parse_line(fmt: str, line: str, state: LogState) -> dict | None:
     if ts is None:
         raise AdapterError(bad or "no time stamp on this line, and none earlier in the file")
     return _finish(fields, ts, state)
+
+
+_CUT_FOLLOWS = ("cut: the rest of a message the sender's text broke with a newline (up to the end its PBX writes), "
+               "so the sender's text, whatever it looks like: not read")
+
+
+def _continues(line: str, text: str, state: LogState) -> bool:
+    """Whether this line is still the cut message: it starts within the characters Asterisk's logger
+    allows one message, and the end the PBX writes for it has not come yet (this line may be it)."""
+    if state.cut_left <= 0:  # no message is that long: it ended unseen (truncated at BUFSIZ, or rotated)
+        state.cut_tail = None
+        return False
+    state.cut_left -= len(line) + 1
+    if _TAILS[state.cut_tail].search(text[-400:]):
+        state.cut_tail, state.cut_left = None, 0
+    return bool(text)
+
+
+def _fields(parser, p: _Line, state: LogState) -> dict | None:
+    """The parser's event; after a cut message, the lines up to its end are marked off."""
+    try:
+        return parser(p)
+    except _Unended as cut:
+        state.cut_tail, state.cut_left = cut.tail, max(0, MAX_MESSAGE - len(p.msg) - 1)
+        if cut.event is None:
+            raise AdapterError(f"cut: {cut.what} lacks the end the PBX writes (a newline in the sender's text?), so "
+                               "neither it nor the lines up to that end are read") from None
+        return cut.event
 
 
 def _line_time(p: _Line, state: LogState) -> tuple[datetime | None, str | None]:
