@@ -9,7 +9,7 @@ SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 RULE_IDS = (
     "auto_defense", "static_defense", "country_ip", "global_blocklist", "registration_lockout", "login_lockout", "account_lockout", "distributed_lockout",
-    "scanner_user_agent", "inbound_probe", "user_agent_restriction", "registration_ip_restriction", "concurrent_registrations",
+    "scanner_user_agent", "inbound_probe", "route_scan", "user_agent_restriction", "registration_ip_restriction", "concurrent_registrations",
     "remote_registration", "route_permission", "pin_failures", "time_condition",
     "international_disallowed", "country_code", "blocked_number", "unparseable_number", "premium_rate", "call_frequency",
     "trunk_concurrency", "call_duration", "sequential_calls", "daily_calls", "anomaly",

@@ -155,6 +155,14 @@ class SpendLimit(Strict):
     max_cost: float = Field(gt=0)
 
 
+class RouteScan(Strict):
+    """The ``forms``-th distinct dial form of one foreign number (``00…``, ``+…``, bare, behind trunk-access
+    or junk digits) within ``seconds``, across every source and caller id, from unanswered inbound calls or
+    refused calls: a scanner looking for an open route (rule route_scan)."""
+    forms: int = Field(5, ge=2, le=64)
+    seconds: Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=7 * 86400)] = 86400.0
+
+
 class AccountTakeover(Strict):
     """A sign-in (registration or login) from an address outside the LAN, or with a user agent, that the
     account has not used within ``new_for``, then within ``window`` a call abroad, to a premium number or
@@ -239,6 +247,7 @@ class TenantPolicy(Strict):
                                      max_failures=20, max_seconds=86400)
     distributed_lockout: DistributedLockout = DistributedLockout()
     inbound_probes: InboundProbes = InboundProbes()
+    route_scan: RouteScan = RouteScan()
     auto_defense: list[AutoDefenseRule] = [
         AutoDefenseRule(name="ssh", service="ssh", protocol="tcp", packets=10, seconds=60),
         AutoDefenseRule(name="udp", service="sip", protocol="udp", packets=40, seconds=2),

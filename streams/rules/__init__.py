@@ -14,7 +14,7 @@ ORDER = [
     # network and endpoint layer (security events)
     "static_defense", "country_ip", "scanner_user_agent", "auto_defense", "registration_lockout", "login_lockout",
     "global_blocklist",  # after every rule that blocks an IP: it checks new blocks against tenants already seen
-    "account_lockout", "distributed_lockout", "inbound_probe", "user_agent_restriction", "registration_ip_restriction", "remote_registration", "concurrent_registrations",
+    "account_lockout", "distributed_lockout", "inbound_probe", "route_scan", "user_agent_restriction", "registration_ip_restriction", "remote_registration", "concurrent_registrations",
     # outbound call layer (CDRs)
     "route_permission", "pin_failures", "time_condition", "international_disallowed", "country_code",
     "blocked_number", "unparseable_number", "premium_rate", "call_frequency", "sequential_calls", "daily_calls", "call_duration",

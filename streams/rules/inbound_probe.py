@@ -12,6 +12,8 @@ CDR template has none) the calling number is the subject. Counted per tenant, ea
 its own window, so one partition sees them all; a LAN source is never a scanner. A refused call
 that needed no round trip over UDP (``round_trip`` false) counts toward the alert, but blocks the
 address only beside a proven one (``block_on_unverified_udp``): its source may be forged.
+A slow scan that rotates its caller ids or addresses never reaches this count from one source;
+``route_scan`` counts the same calls per target instead.
 """
 
 from .contract import Order

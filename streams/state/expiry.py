@@ -33,7 +33,7 @@ def retention(p) -> dict[str, float]:
     ext = [*lockouts, p.call_frequency.seconds, p.sequential_calls.seconds, p.pin_failures.seconds, DAY,
            p.registration_ttl, p.max_call_duration, p.incident_seconds]
     trunk = [p.max_call_duration, p.incident_seconds]
-    tenant = [p.distributed_lockout.seconds, p.incident_seconds, p.wangiri.seconds]
+    tenant = [p.distributed_lockout.seconds, p.incident_seconds, p.wangiri.seconds, p.route_scan.seconds]
     for lim in p.spend_limits:  # spend_limit: a window's calls, and a call in progress up to the longest call
         looks = lim.window + p.max_call_duration
         {"extension": ext, "trunk": trunk}.get(lim.scope, tenant).append(looks)

@@ -101,6 +101,16 @@ class OneRing(msgspec.Struct, omit_defaults=True):
     bursts: list[Burst] = msgspec.field(default_factory=list)         # bursts found (the most recent few)
 
 
+class ScanTarget(msgspec.Struct, omit_defaults=True):
+    """Calls to one foreign number from inbound or unauthenticated contexts (``route_scan``), kept for
+    counting its distinct dial forms in a sliding window, in any order. The hashes are CRC-32s (the same
+    in every process); the dicts name them (bounded, the most recent kept)."""
+    tries: TimeSet = msgspec.field(default_factory=TimeSet)  # (instant, form hash << 32 | source hash << 1 | proven)
+    forms: dict[str, float] = msgspec.field(default_factory=dict)    # dial form -> latest attempt
+    sources: dict[str, float] = msgspec.field(default_factory=dict)  # source address ("": none known) -> latest
+    callers: dict[str, float] = msgspec.field(default_factory=dict)  # calling number -> latest attempt
+
+
 class Features(msgspec.Struct, omit_defaults=True):
     """The anomaly model's per-extension behaviour (owned by ``anomaly``, see models/features.py)."""
     t: Union[float, None] = None                      # latest call start folded in
@@ -166,6 +176,7 @@ class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
     wangiri_inbound: dict[str, OneRing] = msgspec.field(default_factory=dict)  # per calling country (bounded)
     wangiri_dialled: dict[str, list[Dialled]] = msgspec.field(default_factory=dict)  # wangiri_inbound: E.164 -> calls to it
     spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
+    route_scan: dict[str, ScanTarget] = msgspec.field(default_factory=dict)  # per target E.164 (bounded)
 
 
 KeyState = Union[IpState, ExtState, TrunkState, TenantState]

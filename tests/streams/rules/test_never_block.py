@@ -41,6 +41,10 @@ def scenarios(ip):
                           for i in range(50)], {}),
         "scanner_user_agent": ([sec(ip=ip, outcome="request", user_agent="friendly-scanner")], {}),
         "inbound_probe": ([fail(i, action="invite", dialled="00441134900292") for i in range(5)], {}),
+        # one US number in six dial forms, 50 min apart (never 3 within an hour: only route_scan sees it)
+        "route_scan": ([fail(3000 * i, action="invite", dialled=d) for i, d in enumerate(
+            ["0012024561111", "+12024561111", "12024561111", "90012024561111", "000012024561111", "01112024561111"])],
+            {}),
         "country_ip": ([sec(ip=ip, outcome="request")], {"allowed_country_ips": ["GB"]}),
         "static_defense": ([sec(ip=ip, outcome="request")],
                            {"static_defense": [OFFICE, {"name": "bad", "source": f"{ip}/32", "action": "drop"}]}),
