@@ -54,6 +54,7 @@ from zoneinfo import ZoneInfo
 
 from ..events import canonical_ip
 from .common import AdapterError, local_time
+from .proof import round_trip
 
 FORMATS = ("asterisk-log", "freeswitch-log", "kamailio-log")
 MAX_TEXT = 512  # the contract's limit for free-text fields
@@ -763,7 +764,7 @@ def _kam_secfilter(msg: str, m: re.Match) -> dict:
 
 _PARSERS = {"asterisk-log": _asterisk, "freeswitch-log": _freeswitch, "kamailio-log": _kamailio}
 _ORDER = ("type", "tenant", "ts", "service", "src_ip", "outcome", "action", "account", "protocol", "port",
-          "reason", "dialled", "context")
+          "reason", "dialled", "context", "round_trip")
 
 
 def parse_line(fmt: str, line: str, state: LogState) -> dict | None:
@@ -837,6 +838,8 @@ def _line_time(p: _Line, state: LogState) -> tuple[datetime | None, str | None]:
 
 def _finish(fields: dict, ts: datetime, state: LogState) -> dict:
     fields.update(type="security", tenant=state.tenant, ts=ts.isoformat())
+    if fields.get("outcome") == "failure":
+        fields["round_trip"] = round_trip(fields.get("service"), fields.get("reason"))
     return {k: _cut(fields[k]) for k in _ORDER if fields.get(k) not in (None, "")}
 
 
