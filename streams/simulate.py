@@ -10,8 +10,11 @@ user agents, and the occasional mistyped password.
 Outbound calls are reported twice, as a live PBX feed does: a ``phase: start`` event when
 the call starts and the completed CDR at its end (``live=False`` gives completed CDRs only).
 
-Attack scenarios are injected on top and labelled (``labels.json``) with their start, end,
-subjects, the rules expected to catch them and the fraudulent calls' ids. Everything
+Attack scenarios are injected on top and labelled (``labels.json``, ``labels_version`` 2) with
+their start, end, subjects, the rules their kind is meant to trigger, the fraudulent calls' ids,
+and what the attack did (its tenant, the source addresses it used, the accounts it attacked or
+called from, every call id it placed or caused, the numbers it dialled or called from), which
+``evaluate`` matches alerts' subjects and evidence against (docs/evaluate.md). Everything
 depends only on the seed. Output: ``DIR/events.jsonl`` (time-ordered event contract),
 ``DIR/labels.json``, ``DIR/policy.yaml``.
 """
@@ -36,8 +39,13 @@ from .rates import RateTable
 SCENARIOS = ("sip_scanner", "credential_stuffing", "night_pumping", "fast_pumping", "slow_pumping", "trunk_flood",
              "long_calls", "pin_guessing", "registration_hijack", "wangiri", "spend_cap",
              "account_takeover", "distributed_brute_force", "forwarding_abuse")
+LABELS_VERSION = 2  # 2 added tenant, sources, accounts, calls and numbers to each scenario
+# The rules each scenario kind is built to trigger (evaluate's recall per rule). Not listed: rules a
+# kind may trip by chance (credential stuffing's account_lockout when one account drew five guesses in
+# ten minutes), and auto_defense for the scanner: it paces itself 20-600 ms apart, about 6 requests in
+# 2 s against the guide's 40, which is the per-IP failure lockouts' case.
 EXPECTED = {
-    "sip_scanner": ["scanner_user_agent", "auto_defense", "registration_lockout"],
+    "sip_scanner": ["scanner_user_agent", "registration_lockout"],
     "credential_stuffing": ["login_lockout"],
     "night_pumping": ["time_condition", "international_disallowed", "premium_rate", "country_code"],
     "fast_pumping": ["call_frequency", "premium_rate"],
@@ -224,13 +232,28 @@ def _poisson(rng: random.Random, lam: float) -> int:
 
 
 def _pick(w: World, role: str, tenant: str | None = None) -> Ext:
-    cands = [e for e in w.exts if e.role == role and (tenant is None or e.tenant == tenant)]
-    return w.rng.choice(cands or w.exts)
+    mine = [e for e in w.exts if tenant is None or e.tenant == tenant] or w.exts
+    return w.rng.choice([e for e in mine if e.role == role] or mine)
 
 
-def _label(w: World, name: str, start: datetime, end: datetime, subjects: list[str], calls: list[dict]) -> None:
+def _label(w: World, name: str, start: datetime, end: datetime, subjects: list[str], calls: list[dict], *,
+           tenant: str, sources=(), accounts=(), other_calls=(), numbers=()) -> None:
+    """A scenario's labels: when, its subjects, the rules it is meant to trigger, its fraud calls, and
+    what it did (sources, accounts, every call id, numbers in E.164) for evaluate's crediting."""
+    dialled = {_e164(c["dst"]) for c in calls}
     w.labels.append({"name": name, "start": _z(start), "end": _z(end), "subjects": subjects,
-                     "expected_rules": EXPECTED[name], "fraud_calls": [c["call_id"] for c in calls]})
+                     "expected_rules": EXPECTED[name], "fraud_calls": [c["call_id"] for c in calls],
+                     "tenant": tenant, "sources": sorted(set(sources)), "accounts": sorted(set(accounts)),
+                     "calls": [c["call_id"] for c in calls] + list(other_calls),
+                     "numbers": sorted(dialled | {_e164(n) for n in numbers})})
+
+
+def _e164(dialled: str) -> str:
+    """A number as the simulated PBXs (GB, 00 or + abroad, 0 at home) dial it, in E.164."""
+    info = number_plan("GB", ["00", "+"], "0").classify(dialled)
+    if info.e164:
+        return info.e164
+    return "+" + dialled[2:] if dialled.startswith("00") else dialled  # an unallocated range: as dialled
 
 
 def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
@@ -238,13 +261,13 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
     days = [w.day(i) for i in range(w.days)]
     workdays = [d for d in days if d.weekday() < 5 and d not in HOLIDAYS] or days
 
-    def fresh(role: str) -> Ext:
+    def fresh(role: str, tenant: str | None = None) -> Ext:
         for _ in range(50):
-            e = _pick(w, role)
+            e = _pick(w, role, tenant)
             if f"{e.tenant}/{e.number}" not in used:
                 used.add(f"{e.tenant}/{e.number}")
                 return e
-        return _pick(w, role)
+        return _pick(w, role, tenant)
 
     for name in names:
         d = rng.choice(days)
@@ -254,26 +277,30 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             t0 = w.local(d, rng.uniform(1, 5))
             t = t0
             tenant = w.exts[0].tenant
+            scanned = []
             for k in range(240):
                 acct = str(rng.randint(100, 9999))
+                scanned.append(acct)
                 w.add(t, {"type": "security", "tenant": tenant, "ts": _z(t), "service": "sip",
                           "action": rng.choice(["register", "register", "options", "invite"]), "account": acct,
                           "src_ip": ip, "outcome": "failure", "user_agent": rng.choice(["friendly-scanner",
                           "sipvicious", "sipcli/v1.8"]), "protocol": "udp", "port": 5060})
                 t += timedelta(milliseconds=rng.randint(20, 600))
-            _label(w, name, t0, t, [K.ip(ip)], [])
+            _label(w, name, t0, t, [K.ip(ip)], [], tenant=tenant, sources=[ip], accounts=scanned)
         elif name == "credential_stuffing":
             t0 = w.local(d, rng.uniform(0, 23))
             ips = [f"{rng.choice([45, 91, 103, 179])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
                    for _ in range(3)]
             t = t0
+            tried = []
             for k in range(90):
                 ip = ips[k % 3]
                 w.add(t, {"type": "security", "tenant": w.exts[0].tenant, "ts": _z(t), "service": rng.choice(["web", "app"]),
                           "action": "login", "account": rng.choice([e.number for e in w.exts] + ["admin"]),
                           "src_ip": ip, "outcome": "failure", "protocol": "https", "port": 8088})
+                tried.append(w.events[-1][2]["account"])
                 t += timedelta(seconds=rng.randint(5, 25))
-            _label(w, name, t0, t, [K.ip(ip) for ip in ips], [])
+            _label(w, name, t0, t, [K.ip(ip) for ip in ips], [], tenant=w.exts[0].tenant, sources=ips, accounts=tried)
         elif name in ("night_pumping", "fast_pumping", "slow_pumping", "long_calls", "pin_guessing"):
             ext = fresh("sales" if name in ("fast_pumping", "slow_pumping", "long_calls") else "office")
             calls: list[dict] = []
@@ -319,7 +346,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                                       disposition="failed", call_id=f"fraud-{name}-{k}", route="international",
                                       pin="bad"))
                     t += timedelta(seconds=rng.randint(15, 45))
-            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number)], calls)
+            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number])
         elif name == "trunk_flood":
             t0 = w.local(d, rng.uniform(0, 5))
             tenant = w.exts[0].tenant
@@ -339,7 +366,8 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                 w.add(end, done)
                 calls.append(done)
             _label(w, name, t0, t0 + timedelta(seconds=90),
-                   [K.trunk(tenant, f"sip-{tenant}")] + [K.ext(tenant, e.number) for e in exts], calls)
+                   [K.trunk(tenant, f"sip-{tenant}")] + [K.ext(tenant, e.number) for e in exts], calls,
+                   tenant=tenant, accounts=[e.number for e in exts])
         elif name == "spend_cap":
             # A salesperson's phone, allowed to call abroad, used in office hours for parallel long calls to a
             # country the business calls (Cuba, 0.95 a minute): no count, time, route or country rule objects;
@@ -353,7 +381,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                                   rng.randint(2400, 3600), call_id=f"fraud-{name}-{k}", route="international", pin="ok"))
                 t += timedelta(seconds=rng.randint(60, 180))
             _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
-                   [K.ext(ext.tenant, ext.number)], calls)
+                   [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number])
         elif name == "account_takeover":
             # A salesperson's portal password, phished: a login from abroad in a browser the account never used,
             # then calls to Cuba (a country the business calls) from the phone's account within the hour.
@@ -370,7 +398,8 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                 calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:], rng.randint(300, 900),
                                   call_id=f"fraud-{name}-{k}", route="international", pin="ok", src_ip=ip))
                 t += timedelta(minutes=rng.randint(3, 10))
-            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number), K.ip(ip)], calls)
+            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number), K.ip(ip)], calls, tenant=ext.tenant, sources=[ip],
+                   accounts=[ext.number])
         elif name == "forwarding_abuse":
             # A salesperson's voicemail PIN, guessed from outside: the forwarding is set to a number in Cuba (a
             # country the business calls), and the fraudster rings the extension from a cheap line, so every call
@@ -387,7 +416,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                                   forwarded_from=ext.number, diversion=caller))
                 t += timedelta(minutes=rng.randint(25, 45))
             _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
-                   [K.ext(ext.tenant, ext.number)], calls)
+                   [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number], numbers=[caller])
         elif name == "distributed_brute_force":
             # A botnet guesses one account's SIP password slowly: each of 300 addresses tries once an hour, so
             # no address ever comes near a per-IP lockout; only counting per account sees it.
@@ -402,7 +431,8 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
                     w.add(t, {"type": "security", "tenant": ext.tenant, "ts": _z(t), "service": "sip",
                               "action": "register", "account": ext.number, "src_ip": ip, "outcome": "failure",
                               "user_agent": ua, "protocol": "udp", "port": 5060})
-            _label(w, name, t0, t0 + timedelta(hours=6), [K.ext(ext.tenant, ext.number)], [])
+            _label(w, name, t0, t0 + timedelta(hours=6), [K.ext(ext.tenant, ext.number)], [], tenant=ext.tenant,
+                   sources=ips, accounts=[ext.number])
         elif name == "registration_hijack":
             ext = fresh("office")
             ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
@@ -410,29 +440,34 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": _z(t0), "service": "sip", "action": "register",
                        "account": ext.number, "src_ip": ip, "outcome": "success", "user_agent": "Zoiper rv2.10.20.1",
                        "protocol": "udp", "contact": f"sip:{ext.number}@{ip}:{rng.randint(20000, 60000)}"})
-            _label(w, name, t0, t0 + timedelta(seconds=1), [K.ext(ext.tenant, ext.number), K.ip(ip)], [])
+            _label(w, name, t0, t0 + timedelta(seconds=1), [K.ext(ext.tenant, ext.number), K.ip(ip)], [],
+                   tenant=ext.tenant, sources=[ip], accounts=[ext.number])
         elif name == "wangiri":
             t0 = w.local(d, rng.uniform(9, 16))
             premium = ["00" + p[1:] for p in nums.pool("LV", T.PREMIUM_RATE)[:8]]
             tenant = w.exts[0].tenant
             targets = [e for e in w.exts if e.tenant == tenant]
             t = t0
+            callers = set()
             for k in range(30):
                 ext = rng.choice(targets)
                 w.add(t, {"type": "cdr", "tenant": tenant, "call_id": f"wangiri-in-{k}", "start": _z(t),
                           "end": _z(t + timedelta(seconds=2)), "src": rng.choice(premium)[2:], "dst": ext.number,
                           "duration": 2, "billsec": 0, "direction": "inbound", "disposition": "no_answer",
                           "trunk": f"sip-{tenant}"})
+                callers.add("00" + w.events[-1][2]["src"])
                 t += timedelta(seconds=rng.randint(5, 30))
             calls = []
             victims = []
             for k in range(3):
-                ext = fresh("office")
+                ext = fresh("office", tenant)  # staff of the PBX the burst rang call back
                 victims.append(ext)
                 tc = t + timedelta(minutes=rng.randint(2, 40))
                 calls.append(_cdr(w, ext, tc, rng.choice(premium), rng.randint(60, 400), call_id=f"fraud-{name}-{k}"))
             _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
-                   [K.ext(v.tenant, v.number) for v in victims], calls)
+                   [K.ext(v.tenant, v.number) for v in victims], calls, tenant=tenant,
+                   accounts=[v.number for v in victims], other_calls=[f"wangiri-in-{k}" for k in range(30)],
+                   numbers=callers)
 
 
 def trunk_limit(w: World) -> int:
@@ -513,8 +548,8 @@ def simulate(days: int, seed: int, out: Path, tenants: int = 1, extensions: int 
                 ev["cost"] = rates.cost(plan.classify(ev["dst"]), ev["billsec"])
             fh.write(json.dumps(ev, separators=(",", ":")) + "\n")
     tenant_names = sorted({e.tenant for e in exts})
-    meta = {"seed": seed, "days": days, "start": START.isoformat(), "tenants": tenant_names,
-            "extensions": len(exts), "events": len(w.events), "scenarios": w.labels}
+    meta = {"labels_version": LABELS_VERSION, "seed": seed, "days": days, "start": START.isoformat(),
+            "tenants": tenant_names, "extensions": len(exts), "events": len(w.events), "scenarios": w.labels}
     (out / "labels.json").write_text(json.dumps(meta, indent=2) + "\n")
     (out / "policy.yaml").write_text(policy_yaml(w, tenant_names))
     return meta

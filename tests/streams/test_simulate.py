@@ -53,3 +53,43 @@ def test_benign_traffic_has_business_shape(tmp_path):
 def test_unknown_scenario_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown scenario"):
         simulate(1, 1, tmp_path, scenarios=["toll_free_party"])
+
+
+def test_labels_say_what_each_attack_did_and_the_events_bear_it_out(tmp_path):
+    """labels_version 2 (issue 26.6): each scenario lists its tenant and the sources, accounts, call ids
+    and numbers it used, so evaluate can credit an alert that names the attacked account or the
+    attacking address rather than only a subject. Every one of them is in the events."""
+    from streams.numbers import number_plan
+    meta = simulate(2, 11, tmp_path, tenants=2, extensions=15)
+    plan = number_plan("GB", ["00", "+"], "0")
+    ips, accounts, calls, numbers = set(), set(), set(), set()
+    for line in (tmp_path / "events.jsonl").read_bytes().splitlines():
+        ev = json.loads(line)
+        ips.add((ev["tenant"], ev.get("src_ip")))
+        accounts.add((ev["tenant"], ev.get("account") or ev.get("src")))
+        if ev["type"] == "cdr":
+            calls.add((ev["tenant"], ev["call_id"]))
+            for n in (ev["dst"], ev["src"], ev.get("diversion") or ""):
+                info = plan.classify(n if n.startswith(("0", "+")) else "00" + n)
+                numbers.add((ev["tenant"], info.e164 or "+" + n.lstrip("0")))
+    assert meta["labels_version"] == 2
+    for sc in meta["scenarios"]:
+        t = sc["tenant"]
+        assert t in meta["tenants"]
+        assert {(t, s) for s in sc["sources"]} <= ips, sc["name"]
+        assert {(t, a) for a in sc["accounts"]} <= accounts, sc["name"]
+        assert {(t, c) for c in sc["calls"]} <= calls and set(sc["fraud_calls"]) <= set(sc["calls"]), sc["name"]
+        assert {(t, n) for n in sc["numbers"]} <= numbers, sc["name"]
+        assert all(n.startswith("+") and n[1:].isdigit() for n in sc["numbers"])
+    by = {sc["name"]: sc for sc in meta["scenarios"]}
+    assert len(by["distributed_brute_force"]["sources"]) == 300 and len(by["credential_stuffing"]["sources"]) == 3
+    assert by["credential_stuffing"]["accounts"] and by["sip_scanner"]["accounts"]
+    assert len(by["wangiri"]["calls"]) == 30 + len(by["wangiri"]["fraud_calls"])
+    assert by["forwarding_abuse"]["numbers"] and any(n.startswith("+44") for n in by["forwarding_abuse"]["numbers"])
+
+
+def test_every_expected_rule_is_a_rule():
+    from streams.ruleids import RULE_IDS
+    from streams.simulate import EXPECTED
+    assert set(EXPECTED) == set(SCENARIOS)
+    assert {r for rules in EXPECTED.values() for r in rules} <= set(RULE_IDS)
