@@ -21,6 +21,8 @@ Formats (``FORMATS``) and the lines that become events:
   kamailio.cfg's ``ALERT: pike blocking REGISTER from sip:x@y (IP:1.2.3.4:5060)`` and ``Malformed SIP
   message from 1.2.3.4:5060``; the secfilter README's ``INVITE from 1.2.3.4 blocked because IP address
   is blacklisted`` (and the user-agent, user, country and destination variants).
+  And the ``tollguard-sec/1 event=… src=$si port=$sp …`` line of docs/kamailio/tollguard-security-log.cfg
+  (auth failures and successes, pike, ACL refusals), whose sender fields are percent-encoded.
 
 Prefixes: ``[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: …``, ``[Jan 18 17:39:50] NOTICE[12049]:
 res_pjsip_session.c:2337 new_invite: …`` (no year), syslog ``Nov  4 18:30:40 host asterisk[32229]: …``
@@ -50,6 +52,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from ..events import canonical_ip
@@ -727,6 +730,8 @@ def _kamailio(p: _Line) -> dict | None:
         return {"service": "sip", "src_ip": ip, "outcome": "failure", "reason": "pike flood block"}
     if p.src != "<script>":
         return None
+    if msg.startswith(_KAM_TG_MARK):
+        return _kam_tollguard(msg)
     if msg.startswith("Malformed SIP message from "):
         ip, port = _addr_port(msg[len("Malformed SIP message from "):].partition(" ")[0])
         return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "reason": "malformed SIP message"}
@@ -760,11 +765,62 @@ def _kam_secfilter(msg: str, m: re.Match) -> dict:
             "reason": f"blocked: {why}", "dialled": dialled}
 
 
+# docs/kamailio/tollguard-security-log.cfg's line: what Kamailio writes (event, reason, $si, $sp, $pr,
+# $TV) at fixed places first, then the sender's method, user and User-Agent, percent-encoded by
+# {s.urlencode.param} (letters, digits, - . _ ~ and %XX only: no space, "=" or line break). The whole
+# line must have this shape, so the sender's text can never be read as a field (docs/kamailio/README.md).
+_KAM_TG_MARK = "tollguard-sec/"
+_KAM_ENC = r"[A-Za-z0-9._~%-]{0,768}"  # 256 bytes cut by the cfg, each at most 3 characters encoded
+_KAM_TG = re.compile(r"tollguard-sec/1 event=(?P<event>[a-z-]{1,16}) reason=(?P<reason>[a-z-]{1,32}) "
+                     r"src=(?P<ip>[0-9A-Fa-f.:]{2,45}) port=(?P<port>\d{1,5}) proto=(?P<proto>[a-z]{2,5}) "
+                     r"time=(?P<sec>\d{9,11}) usec=(?P<usec>\d{1,6}) "
+                     rf"method=(?P<method>{_KAM_ENC}) user=(?P<user>{_KAM_ENC}) ua=(?P<ua>{_KAM_ENC})")
+# (event, reason) -> (outcome, reason in the event). An auth failure answered a challenge whose nonce
+# the cfg binds to $si (auth_checks 8), so it proves its source; pike and the ACL judge the first packet.
+_KAM_TG_EVENTS = {
+    ("auth-failed", "wrong-password"): ("failure", "wrong password"),
+    ("auth-failed", "unknown-user"): ("failure", "unknown user"),
+    ("auth-failed", "user-mismatch"): ("failure", "authenticated as another user than the To or From user"),
+    ("auth-ok", "ok"): ("success", None),
+    ("pike", "flood"): ("failure", "pike flood block"),
+    ("acl", "denied-source"): ("failure", "refused by ACL"),
+}
+_KAM_PROTOCOLS = {"udp": "udp", "tcp": "tcp", "tls": "tls", "ws": "ws", "wss": "wss", "sctp": None}
+
+
+def _kam_tollguard(msg: str) -> dict:
+    m = _KAM_TG.fullmatch(msg.rstrip())
+    if m is None:
+        raise AdapterError("not a tollguard-sec/1 line as docs/kamailio/tollguard-security-log.cfg writes it "
+                           "(its fields in that order, the sender's percent-encoded): refused")
+    kind = _KAM_TG_EVENTS.get((m["event"], m["reason"]))
+    proto = m["proto"]
+    if kind is None or proto not in _KAM_PROTOCOLS:
+        raise AdapterError(f"tollguard-sec/1: unknown event {m['event']}/{m['reason']} or protocol {proto}: refused")
+    return _kam_tg_event(m, *kind)
+
+
+def _kam_tg_event(m: re.Match, outcome: str, reason: str | None) -> dict:
+    try:
+        ip, port = _ip(m["ip"]), _port(m["port"])
+    except AdapterError as exc:
+        raise AdapterError(f"tollguard-sec/1: {exc}") from None
+    auth = m["event"].startswith("auth-")
+    return {"ts": f"{m['sec']}-{m['usec']}", "service": "sip", "src_ip": ip, "port": port, "outcome": outcome,
+            "protocol": _KAM_PROTOCOLS[m["proto"]], "action": _action(_kam_text(m["method"]) or None),
+            "account": _kam_text(m["user"]) if auth else None, "user_agent": _kam_text(m["ua"]),
+            "reason": reason, "round_trip": auth or m["proto"] != "udp"}
+
+
+def _kam_text(encoded: str) -> str:
+    return unquote(encoded, errors="replace")
+
+
 # ------------------------------------------------------------------------------------------ API
 
 _PARSERS = {"asterisk-log": _asterisk, "freeswitch-log": _freeswitch, "kamailio-log": _kamailio}
 _ORDER = ("type", "tenant", "ts", "service", "src_ip", "outcome", "action", "account", "protocol", "port",
-          "reason", "dialled", "context", "round_trip")
+          "reason", "dialled", "context", "user_agent", "round_trip")
 
 
 def parse_line(fmt: str, line: str, state: LogState) -> dict | None:
@@ -838,7 +894,7 @@ def _line_time(p: _Line, state: LogState) -> tuple[datetime | None, str | None]:
 
 def _finish(fields: dict, ts: datetime, state: LogState) -> dict:
     fields.update(type="security", tenant=state.tenant, ts=ts.isoformat())
-    if fields.get("outcome") == "failure":
+    if fields.get("outcome") == "failure" and fields.get("round_trip") is None:  # unless the parser knows
         fields["round_trip"] = round_trip(fields.get("service"), fields.get("reason"))
     return {k: _cut(fields[k]) for k in _ORDER if fields.get(k) not in (None, "")}
 
