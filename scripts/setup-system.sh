@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use for real when missing: nft and fail2ban-client (enforce),
-# kamailio with its http_client and json modules (the verdict service's SIP proxy example), chromium and
-# chromium-driver (the console's tests in a real browser).
+# kamailio with its http_client and json modules (the verdict service's SIP proxy example), sipvicious
+# (the SIP scanner tests/system/test_real_attack.py attacks Kamailio with), chromium and chromium-driver
+# (the console's tests in a real browser).
 # Only as root with apt-get (Debian/Ubuntu); anywhere else it says loudly what is missing and exits 0,
 # and those tests skip with their own reason. Called by `make test`.
 set -u
@@ -14,6 +15,7 @@ KAMAILIO_MODULES=/usr/lib/x86_64-linux-gnu/kamailio/modules
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || want+=(kamailio)
 [ -e "$KAMAILIO_MODULES/http_client.so" ] || want+=(kamailio-utils-modules)
 [ -e "$KAMAILIO_MODULES/json.so" ] || want+=(kamailio-json-modules)
+command -v svcrack >/dev/null 2>&1 || want+=(sipvicious)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || want+=(chromium-driver)
 
@@ -21,11 +23,11 @@ if [ ${#want[@]} -eq 0 ]; then
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-    echo "!!! setup-system: NOT ROOT: cannot install ${want[*]}; the nftables/fail2ban/kamailio/browser tests will be skipped !!!" >&2
+    echo "!!! setup-system: NOT ROOT: cannot install ${want[*]}; the nftables/fail2ban/kamailio/scanner/browser tests will be skipped !!!" >&2
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "!!! setup-system: NO apt-get: install ${want[*]} yourself; the nftables/fail2ban/kamailio/browser tests will be skipped !!!" >&2
+    echo "!!! setup-system: NO apt-get: install ${want[*]} yourself; the nftables/fail2ban/kamailio/scanner/browser tests will be skipped !!!" >&2
     exit 0
 fi
 echo "setup-system: installing ${want[*]}" >&2
@@ -34,6 +36,6 @@ own_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; own_policy=1; fi
 trap '[ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
 if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"; }; then
-    echo "!!! setup-system: apt-get could not install ${want[*]}; the nftables/fail2ban/kamailio/browser tests will be skipped !!!" >&2
+    echo "!!! setup-system: apt-get could not install ${want[*]}; the nftables/fail2ban/kamailio/scanner/browser tests will be skipped !!!" >&2
 fi
 exit 0
