@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -47,7 +48,8 @@ class Kamailio:
         if netns:
             args = ["ip", "netns", "exec", netns, *args]  # exec: the pid is Kamailio's
         self.logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+        # its own process group: a worker process that outlives the main one is stopped with it
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, probe, timeout: float = 20.0) -> None:
         """Until ``probe()`` gets an answer (any SIP reply) or Kamailio exits."""
@@ -66,14 +68,34 @@ class Kamailio:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """SIGTERM to the group; what is left of it after 5 s (seen: a worker process whose main one has
+        exited, ignoring SIGTERM) gets SIGKILL."""
+        _signal_group(self.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (self.proc.poll() is None or _group_alive(self.proc.pid)):
+            time.sleep(0.05)
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
         self.logf.close()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is still in the group."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def options_probe(host: str, port: int, bind: str):
