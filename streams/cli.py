@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a file with no saved position is read from its start (the default)")
     g.add_argument("--from-end", dest="from_end", action="store_true",
                    help="a file with no saved position is read from its end: only lines written from now on")
+    p.set_defaults(from_end=False)  # --from-start's store_false would make its own default True
     p.add_argument("--poll", type=float, default=0.2, metavar="SECONDS", help="how often quiet files are looked at (default 0.2)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="how long an event may wait for the broker's acknowledgement (default 30)")

@@ -548,6 +548,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="a file with no saved position is read from its start (the default)")
     start.add_argument("--from-end", dest="from_end", action="store_true",
                        help="a file with no saved position is read from its end: only lines written from now on")
+    p.set_defaults(from_end=False)  # --from-start's store_false would make its own default True
     p.add_argument("--poll", type=float, default=POLL, metavar="SECONDS",
                    help=f"how often quiet files are looked at (default {POLL:g})")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",

@@ -402,3 +402,13 @@ def test_the_summary_line_counts_every_file(tmp_path):
     line = tail.summary_line(s.sources, 1)
     assert line.startswith("tail: 3 lines, 1 events (1 acknowledged), 1 skipped, 1 rejected; ")
     assert f"{p} (jsonl): 3 lines, 1 events, 1 skipped, 1 rejected" in line and "\n" not in line
+
+
+def test_a_file_with_no_saved_position_is_read_from_its_start_by_default():
+    """docs/tail.md: --from-start is the default. argparse gave --from-start's store_false default (True)
+    to the shared dest, so tail skipped every line written before it started."""
+    from streams.cli import build_parser
+    parse = build_parser().parse_args
+    assert parse(["tail", "x.log"]).from_end is False
+    assert parse(["tail", "--from-end", "x.log"]).from_end is True
+    assert parse(["tail", "--from-start", "x.log"]).from_end is False
