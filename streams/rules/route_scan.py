@@ -22,14 +22,17 @@ Why five: a person who cannot get through retries a foreign number in the forms 
 four. The fifth needs digits nobody dials on purpose, which a scanner's rotation reaches within a
 few hours at one call every 48 minutes.
 
-Every source address that took part in a window that reached the count is blocked for
-``scanner_block_seconds`` (the policy's LAN and static-accept addresses never are, and a source
-whose every attempt needed no round trip over UDP only under ``block_on_unverified_udp``), each
-by an alert of its own (subject the target, variant the source); attempts without an address (a
-FreeSWITCH CDR from the default template) raise one alert without a block. An alert's incident lasts
-the block (a permanent block: for ever), so a day-long scan raises one alert per source unless it
-straddles a grid line of that length, as every incident does (``streams.epochs``). Every window end
-that reaches the count is a detection, so the alerts do not depend on the order the calls arrive in.
+The alert (subject the target number) blocks the source addresses of the window that reached the
+count (the most recent 32) for ``scanner_block_seconds``: the policy's LAN and static-accept
+addresses never are, and a source whose every attempt needed no round trip over UDP only under
+``block_on_unverified_udp`` (when no source of the window proved its address, the alert is one of
+its own, variant ``unverified``, so a proven one still opens the blocking one). Attempts without an
+address (a FreeSWITCH CDR from the default template) count the same and block nothing. An alert's
+incident lasts the block (a permanent block: for ever), so a day-long scan is one alert unless it
+straddles a grid line of that length, as every incident does (``streams.epochs``); an address that
+joins the scan after the alert is left to ``inbound_probe`` and ``auto_defense`` until then. Every
+window end that reaches the count is a detection, so which alerts are raised does not depend on the
+order the calls arrive in (which addresses the first detection of an incident saw may).
 
 Partitioned by the tenant key, the one key that sees every unanswered inbound call and refused call of
 a tenant from every source: a scan on one PBX is one tenant's traffic, and within that key the state is
@@ -64,6 +67,7 @@ KEEP_TARGETS = 128     # targets remembered per tenant (the most recently tried)
 KEEP_TRIES = 256       # attempts kept per target (the most recent)
 KEEP_NAMES = 64        # forms, sources and callers named per target (the most recent)
 SHOW = 12              # dial forms listed in an alert
+KEEP_BLOCKS = 32       # sources an alert blocks (the most recent in its window)
 
 
 def check(ctx, ev) -> None:
@@ -192,7 +196,7 @@ def _prune(ctx, st: ScanTarget, cfg) -> None:
 # -- detection ----------------------------------------------------------------------------------
 def _detect(ctx, e164: str, st: ScanTarget, i: int, cfg) -> None:
     """Every window end the new attempt falls in (its own instant and later ones within ``seconds``)
-    that now holds ``forms`` distinct dial forms is a detection, for every source in that window."""
+    that now holds ``forms`` distinct dial forms is a detection of the target's scan."""
     times, ids = st.tries.t, st.tries.ids
     t = times[i]
     span = _span(ctx)
@@ -202,47 +206,46 @@ def _detect(ctx, e164: str, st: ScanTarget, i: int, cfg) -> None:
         if end == last or end - cfg.seconds >= t:
             continue
         last = end
+        if ctx.absorbed(RULE, "number", e164, "", at=end, span=span):
+            continue  # the target's blocking incident is open: nothing new to say or block
         lo, hi = bisect_right(times, end - cfg.seconds), bisect_right(times, end)
         forms = {ids[k] >> 32 for k in range(lo, hi)}
         if len(forms) < cfg.forms:
             continue
-        sources: dict[int, bool] = {}
+        proven: dict[int, bool] = {}  # source hash -> did one of its attempts prove its address?
         for k in range(lo, hi):
             src = (ids[k] >> 1) & 0x7FFFFFFF
-            sources[src] = sources.get(src, False) or bool(ids[k] & 1)
-        for src, proven in sources.items():
-            _alert(ctx, e164, st, end, lo, hi, forms, src, proven, span, cfg)
+            proven[src] = proven.get(src, False) or bool(ids[k] & 1)
+        blockable = ctx.tenant.p.block_on_unverified_udp or any(ok for src, ok in proven.items() if src)
+        variant = "" if blockable or set(proven) == {0} else "unverified"
+        if not variant or not ctx.absorbed(RULE, "number", e164, variant, at=end, span=span):
+            _alert(ctx, e164, st, end, hi - lo, forms, proven, variant, span, cfg)
 
 
 def _span(ctx) -> float:
     """An alert's incident: the scanner block's length (for ever for a permanent one), with or without
-    an address to block, so one scan is one alert per source."""
+    an address to block, so one scan is one alert."""
     block = ctx.tenant.p.scanner_block_seconds
     return FOREVER if block is None else float(max(block, 1))
 
 
-def _alert(ctx, e164, st, end, lo, hi, forms, src_hash, proven, span, cfg) -> None:
-    ip = next((s for s in st.sources if _h(s) == src_hash), None)
-    if ip is None:
-        return  # a source no longer named (more than KEEP_NAMES in the window)
-    ok = proven or ctx.tenant.p.block_on_unverified_udp
-    variant = ip if ok or not ip else f"{ip} unverified"
-    if ctx.absorbed(RULE, "number", e164, variant, at=end, span=span):
-        return  # this source's incident is open: nothing new to say or block
+def _alert(ctx, e164, st, end, attempts, forms, proven, variant, span, cfg) -> None:
+    names = {_h(s): s for s in st.sources if s}
+    known = sorted(((names[h], ok) for h, ok in proven.items() if h in names), key=lambda x: (-st.sources[x[0]], x[0]))
+    anyway = ctx.tenant.p.block_on_unverified_udp
+    block = [ip for ip, ok in known if ok or anyway][:KEEP_BLOCKS]
     shown = sorted(f for f in st.forms if _h(f[:32]) in forms)[:SHOW]
-    callers = [c for c, ts in st.callers.items() if end - cfg.seconds < ts]
     region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
-    evidence = {"target": e164, "country": region, "forms": len(forms), "dial_forms": shown, "attempts": hi - lo,
-                "seconds": cfg.seconds, "callers_recently": len(callers), "source": ip or None}
-    orders = []
-    if ip:
-        if ok:
-            orders.append(Order("block_ip", ip, ctx.tenant.p.scanner_block_seconds))
-        else:
-            evidence["not_blocked"] = ("every attempt from this source needed no round trip over UDP, so its "
-                                       "address may be forged: alert only (block_on_unverified_udp)")
-    who = f"from {ip}" if ip else "(no source address known)"
+    evidence = {"target": e164, "country": region, "forms": len(forms), "dial_forms": shown, "attempts": attempts,
+                "seconds": cfg.seconds, "sources": [ip for ip, _ in known][:KEEP_BLOCKS], "sourceless": 0 in proven,
+                "callers_recently": sum(1 for ts in st.callers.values() if end - cfg.seconds < ts)}
+    unproven = [ip for ip, ok in known if not (ok or anyway)]
+    if unproven:
+        evidence["not_blocked"] = (f"{len(unproven)} source(s) whose every attempt needed no round trip over UDP, "
+                                   "so their addresses may be forged: alert only (block_on_unverified_udp)")
+    orders = [Order("block_ip", ip, ctx.tenant.p.scanner_block_seconds) for ip in block]
+    who = f"from {len(known)} address(es)" if known else "(no source address known)"
     ctx.emit(RULE, SEVERITY, "number", e164,
              f"Route scan: {len(forms)} dial forms of {e164} ({region or 'abroad'}) within {cfg.seconds / 3600:g} h, "
-             f"{hi - lo} unanswered or refused calls {who}",
+             f"{attempts} unanswered or refused calls {who}",
              evidence, orders, variant=variant, at=end, span=span)

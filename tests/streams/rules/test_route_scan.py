@@ -76,7 +76,7 @@ def test_a_slow_scan_fires_once_and_blocks_its_source():
     out = run(scan(), US)
     [a] = scans(out)
     assert a.subject_type == "number" and a.subject == TARGET and a.evidence["forms"] == 5
-    assert a.evidence["country"] == "GB" and a.evidence["source"] == SCANNER and len(a.evidence["dial_forms"]) == 5
+    assert a.evidence["country"] == "GB" and a.evidence["sources"] == [SCANNER] and len(a.evidence["dial_forms"]) == 5
     assert [(x.kind, x.target) for x in actions(out) if x.alert_id == a.alert_id] == [("block_ip", SCANNER)]
     assert not alerts(out, "inbound_probe")
 
@@ -94,18 +94,28 @@ def test_a_scan_without_a_source_address_alerts_on_the_target_without_a_block():
     """FreeSWITCH's default CDR template has no address column: the target is still the signature."""
     out = run(scan(ip=None), US)
     [a] = scans(out)
-    assert a.evidence["source"] is None and not actions(out, "block_ip")
+    assert a.evidence["sources"] == [] and a.evidence["sourceless"] and not actions(out, "block_ip")
 
 
-def test_a_scan_from_rotating_addresses_blocks_each_of_them():
-    """A botnet: each call from another address (none of them ever seen twice within an hour)."""
+def test_a_scan_from_rotating_addresses_is_one_alert_that_blocks_the_addresses_in_its_window():
+    """A botnet: each call from another address (none of them seen twice, so no source count sees it).
+    The alert blocks every address of the window that reached the count, the first four too."""
     events = scan(calls=12)
     for k, ev in enumerate(events):
         ev["src_ip"] = f"45.134.26.{10 + k}"
     out = run(events, US)
-    blocked = {x.target for x in actions(out, "block_ip")}
-    assert blocked == {f"45.134.26.{10 + k}" for k in range(12)}  # the first four too: they were in the window
-    assert {a.subject for a in scans(out)} == {TARGET}
+    [a] = scans(out)
+    assert {x.target for x in actions(out, "block_ip")} == {f"45.134.26.{10 + k}" for k in range(5)}
+    assert sorted(a.evidence["sources"]) == sorted(f"45.134.26.{10 + k}" for k in range(5))
+
+
+def test_a_fast_botnet_scan_is_one_alert_with_a_bounded_block_list():
+    events = scan(calls=300, every=60)
+    for k, ev in enumerate(events):
+        ev["src_ip"] = f"45.134.{k // 250}.{k % 250 + 1}"
+    out = run(events, US)
+    [a] = scans(out)
+    assert 5 <= len([x for x in actions(out, "block_ip") if x.alert_id == a.alert_id]) <= 32
 
 
 def test_refused_calls_in_a_security_log_count_too():
@@ -221,7 +231,7 @@ def test_a_freeswitch_export_of_such_a_scan_fires_through_intake(tmp_path):
     out, stats, rejects = replay_file([str(path)], US, "freeswitch-csv")
     assert stats.events == 30 and not rejects
     [a] = scans(out)
-    assert a.subject == TARGET and a.evidence["source"] is None and not alerts(out, "inbound_probe")
+    assert a.subject == TARGET and a.evidence["sourceless"] and not alerts(out, "inbound_probe")
 
 
 def _freeswitch_exports() -> list[Path]:
