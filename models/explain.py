@@ -1,4 +1,4 @@
-"""What an anomaly alert says about its top features, in words an analyst reads at a glance:
+"""What an anomaly alert says about the features that make a call riskier than usual (models.risk picks them),
 "international share 100% (this extension usually 2%, population 1%)".
 
 Each feature has a label and a unit (a share, a count, seconds, money per hour). The extension's

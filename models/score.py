@@ -13,7 +13,7 @@ import numpy as np
 
 from streams.rates import RateTable
 
-from . import artifact
+from . import artifact, risk
 from .features import FEATURES
 
 
@@ -28,8 +28,7 @@ class Scorer:
         self.version = version or str(card.get("artifact_sha256", "unknown"))[:12]
         self.threshold = float(card["threshold"])
         self.pop = np.asarray(card.get("population", {}).get("median", [0.0] * len(FEATURES)))
-        self.spread = np.asarray(card.get("population", {}).get("iqr", [1.0] * len(FEATURES)), dtype=np.float64)
-        self.spread[self.spread <= 1e-9] = 1.0
+        self.iqr = np.asarray(card.get("population", {}).get("iqr", [0.0] * len(FEATURES)), dtype=np.float64)
         self.rates = rates or RateTable.load()
         self.recent: deque = deque(maxlen=RECENT)  # (vector, score) of the latest calls scored: live drift
         self.scored = 0
@@ -40,11 +39,19 @@ class Scorer:
         return cls(model, card, version=version)
 
     def score(self, vectors: list[list[float]]) -> np.ndarray:
-        """Anomaly scores, higher = stranger (above ``threshold`` is an alert)."""
-        scores = -self.model.score_samples(np.asarray(vectors, dtype=np.float64))
-        self.recent.extend(zip(vectors, scores.tolist()))
-        self.scored += len(vectors)
+        """Anomaly scores, higher = stranger (above ``threshold`` is an alert), recorded for the drift figures."""
+        scores = self.judge(vectors)
+        self.record(vectors, scores.tolist())
         return scores
+
+    def judge(self, vectors: list[list[float]]) -> np.ndarray:
+        """The scores alone (nothing recorded: a call may be learnt again, see streams.rules.anomaly)."""
+        return -self.model.score_samples(np.asarray(vectors, dtype=np.float64))
+
+    def record(self, vectors: list[list[float]], scores: list[float]) -> None:
+        """Count calls scored and keep them for the live drift figures."""
+        self.recent.extend(zip(vectors, scores))
+        self.scored += len(vectors)
 
     def live(self) -> dict | None:
         """The latest calls scored: feature medians and score quantiles (what ``model drift`` compares with
@@ -57,7 +64,7 @@ class Scorer:
                 "score_quantiles": {q: float(np.quantile(s, q)) for q in (0.5, 0.9, 0.99)},
                 "above_threshold": float((s > self.threshold).mean())}
 
-    def explain(self, vec: list[float], k: int = 3) -> list[int]:
-        """The features furthest from the population, in interquartile ranges."""
-        z = np.abs((np.asarray(vec) - self.pop) / self.spread)
-        return [int(i) for i in np.argsort(-z)[:k]]
+    def riskier(self, vec: list[float], usual: list[float] | None, k: int = 3) -> list[int]:
+        """The features riskier than both the extension's ``usual`` and the population's (models.risk), at most
+        ``k``, the furthest first; empty when none is (the call is then no alert, whatever its score)."""
+        return risk.riskier(vec, usual, self.pop, self.iqr, k)

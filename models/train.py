@@ -1,9 +1,13 @@
 """Training the anomaly model on event history (``tollguard train``).
 
-Features come from ``models.features`` — the same code live scoring uses. The model is an
-IsolationForest fitted on benign history (calls labelled as fraud are left out when labels
-are given); the alert threshold is the score quantile that flags ``target_rate`` of the
-training calls.
+The rows are the calls live scoring would score, with the vectors it would compute: the history
+runs through the detector (``streams.core.Detector``) with the anomaly rule on and the given
+policy's rules, in the same event-time order as ``replay``, and the rule hands over what it learnt
+instead of scoring it. So a call a rule holds (``streams.rules.anomaly``) is no row and never enters
+its extension's profile, here as live. The model is an IsolationForest fitted on benign history
+(calls labelled as fraud are left out when labels are given); the alert threshold is the score
+quantile that flags ``target_rate`` of the training calls. The metrics count a call as flagged as
+the rule does: above the threshold *and* with a feature riskier than usual (``models.risk``).
 """
 
 from __future__ import annotations
@@ -17,19 +21,32 @@ from pathlib import Path
 import numpy as np
 
 from streams.intake import decoded, read_events
-from streams.events import Cdr
 from streams.policy import Policy
 from streams.rates import RateTable
 from streams.replay import ordered_records
-from streams.state import Features
 
-from .features import FEATURES, ExtensionFeatures, call_facts
+from .features import FEATURES
+from .risk import any_riskier
 
 
 @dataclass
 class Matrix:
     X: np.ndarray
     keys: list[tuple[str, str, str, float]]  # tenant, extension, call id, start
+    usual: np.ndarray | None = None          # the extension's usual before each call (NaN: no earlier call)
+
+    def riskier(self, pop: np.ndarray) -> np.ndarray:
+        """Per row: has it a feature riskier than both its extension's usual and ``pop`` (models.risk)?"""
+        U = self.usual if self.usual is not None else np.full_like(self.X, np.nan)
+        return any_riskier(self.X, U, pop)
+
+
+class _Learner:
+    """What the anomaly rule needs of a scorer while training: the rate table (its calls are taken, not scored)."""
+    threshold = float("inf")
+
+    def __init__(self, rates: RateTable):
+        self.rates = rates
 
 
 def parquet_records(path: str):
@@ -51,31 +68,35 @@ def event_records(paths: list[str]):
 
 
 def build_matrix(paths: list[str], policy: Policy, rates: RateTable | None = None, progress: bool = False) -> Matrix:
-    rates = rates or RateTable.load()
-    state: dict[str, Features] = {}
+    """The calls of ``paths`` as the anomaly rule learns them under ``policy`` (its rules hold what they detect)."""
+    from streams.core import Detector
+    from streams.rules import anomaly
+    det = Detector(policy, scorer=_Learner(rates or RateTable.load()), max_keys=None)
     rows: list[list[float]] = []
+    usual: list[list[float]] = []
     keys = []
+    nan = [float("nan")] * len(FEATURES)
+
+    def take() -> None:
+        for p in anomaly.learn(det):
+            rows.append(p.vec)
+            usual.append(p.usual if p.usual is not None else nan)
+            keys.append((p.tenant, p.ext, p.call_id, p.start))
+
     records = decoded(event_records(paths))
     if progress and sys.stderr.isatty():
         from tqdm import tqdm
         records = tqdm(records, unit=" ev", file=sys.stderr, desc="features")
-    seen: set[tuple[str, str]] = set()
     # the same canonical event-time order replay and the worker learn in (streams.ordering)
     for (_, _, _, ev, err), _ in ordered_records(records):
-        if err is not None or not isinstance(ev, Cdr):
-            continue
-        tenant = policy.tenant(ev.tenant)
-        facts = call_facts(ev, tenant, rates)
-        if facts is None or (ev.tenant, ev.call_id) in seen:
-            continue
-        seen.add((ev.tenant, ev.call_id))
-        st = state.get(f"{ev.tenant}/{ev.src}")
-        if st is None:
-            st = state[f"{ev.tenant}/{ev.src}"] = Features()
-        rows.append(ExtensionFeatures.update(st, facts))
-        keys.append((ev.tenant, ev.src, ev.call_id, facts.ts))
-    X = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
-    return Matrix(X, keys)
+        if err is None:
+            det.feed(ev)
+            take()
+    det.finish()
+    take()
+    shape = (-1, len(FEATURES))
+    return Matrix(np.asarray(rows, dtype=np.float64).reshape(shape), keys,
+                  np.asarray(usual, dtype=np.float64).reshape(shape))
 
 
 def fingerprint(paths: list[str]) -> str:
@@ -157,9 +178,11 @@ def main(args) -> int:
     benign, fp, extra = training_split(m, labels)
     for problem in thin_data(m, benign):
         print(f"train: WARNING: {problem}; the model may flag ordinary traffic", file=sys.stderr)
+    pop = population(m.X[benign])
+    riskier = m.riskier(np.asarray(pop["median"]))
     model, threshold = fit(m.X[benign], args.seed, args.target_rate, extra)
     scores = -model.score_samples(m.X)
-    flagged = scores > threshold
+    flagged = (scores > threshold) & riskier  # what the anomaly rule would alert on
     metrics = {"calls": int(len(m.X)), "benign_calls": int(benign.sum()), "flagged_benign_share":
                round(float(flagged[benign].mean()), 5) if benign.any() else None}
     if labels.false_positive_calls:
@@ -171,7 +194,7 @@ def main(args) -> int:
         tp = int((flagged & is_fraud).sum())
         metrics.update({"fraud_calls": int(is_fraud.sum()), "precision": round(tp / max(int(flagged.sum()), 1), 4),
                         "recall": round(tp / max(int(is_fraud.sum()), 1), 4)})
-    card = artifact.save(model, args.out, threshold, fingerprint(args.data), metrics, population(m.X[benign]))
+    card = artifact.save(model, args.out, threshold, fingerprint(args.data), metrics, pop)
     print(f"train: {len(m.X)} calls, threshold {threshold:.4f}, metrics {json.dumps(card['metrics'])} -> {args.out}",
           file=sys.stderr)
     return 0

@@ -122,8 +122,7 @@ class Features(msgspec.Struct, omit_defaults=True):
     countries: dict[str, float] = msgspec.field(default_factory=dict)
     usual: Union[list[float], None] = None            # the extension's running usual feature values
     calls: list[str] = msgspec.field(default_factory=list)       # recent call ids (a call is learnt once)
-    held: list[list[float]] = msgspec.field(default_factory=list)  # rules' detections on its calls: [event time,
-    #                                       from, until, call identity]; calls they hold stay out of the profile
+    held: list[list[float]] = msgspec.field(default_factory=list)  # detections holding calls: [event time, from, until, call]
 
 
 class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
