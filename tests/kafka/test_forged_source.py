@@ -29,7 +29,11 @@ def produce_log(broker: str, prefix: str, path) -> subprocess.CompletedProcess:
 
 
 def test_forged_caller_lines_block_only_the_unambiguous_scanner(broker, prefix, worker, tmp_path):
-    w = worker()
+    # "Call from" proves no round trip, so only an operator who lets unproven UDP block (issue 25.2) gets a
+    # block at all; with that policy the forged lines must still block nobody
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("block_on_unverified_udp: true\n")
+    w = worker(policy=str(policy))
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
     forged = [call_line(start + timedelta(seconds=i), i, f"x' ({FORGED}:5060) to extension ", REAL) for i in range(60)]
     scanner = [call_line(start + timedelta(seconds=60 + i), 60 + i, "scanner", SCANNER) for i in range(60)]
