@@ -47,7 +47,8 @@ SEVERITY = "critical"
 
 KEEP_TIMES = 4        # sign-in times kept per address or agent family (the earliest and the newest three)
 KEEP_NAMES = 32       # addresses, and agent families, kept per account (the least recently used go)
-KEEP_HALVES = 8       # new sign-ins, and risky calls, waiting for their other half
+KEEP_HALVES = 64      # new sign-ins, and risky calls, waiting for their other half (a memory bound only:
+                      # thinning per window, not this, keeps what can pair, whatever the arrival order)
 _VERSION = re.compile(r"[\d._\-/]+")
 
 
@@ -85,7 +86,7 @@ def _sign_in(ctx, ev, p) -> None:
         new, learning = _new(ctx, st, p, ev.account, t, ev.src_ip, agent)
         if new:
             half = [t, ev.src_ip, (ev.user_agent or "")[:128], " and ".join(new), kind, learning]
-            _keep(st, half)
+            _keep(st, half, p.window)
             for call in st.calls:
                 if t <= call[0] <= t + p.window:
                     _alert(ctx, ev.account, half, call, p)
@@ -151,20 +152,20 @@ def _rejudge(ctx, st: Takeover, p, account: str, sign_in: list) -> None:
     half = [t, ip, ua, " and ".join(new), kind, learning]
     if old == half:
         return
-    _keep(st, half)
+    _keep(st, half, p.window)
     for call in st.calls:
         if t <= call[0] <= t + p.window:
             _alert(ctx, account, half, call, p)
 
 
-def _keep(st: Takeover, half: list) -> None:
+def _keep(st: Takeover, half: list, window: float) -> None:
     """Hold a new sign-in (replacing an earlier judgement of the same one) while it may pair."""
     if half in st.fresh:
         return
     st.fresh = [h for h in st.fresh if not (h[0] == half[0] and h[1] == half[1])]
     st.fresh.append(half)
     st.fresh.sort(key=lambda h: (h[0], h[1]))
-    del st.fresh[:-KEEP_HALVES]
+    st.fresh = _thin(st.fresh, window)
 
 
 @lru_cache(maxsize=4096)
@@ -216,8 +217,8 @@ def _call(ctx, cdr, p) -> None:
         return
     call = [start, cdr.call_id[:128], (n.e164 or cdr.dst)[:32], why, cdr.phase == "start"]
     st.calls.append(call)
-    st.calls.sort(key=lambda c: c[0])
-    del st.calls[:-KEEP_HALVES]
+    st.calls.sort(key=lambda c: (c[0], c[1]))
+    st.calls = _thin(st.calls, p.window)
     for half in st.fresh:
         if half[0] <= start <= half[0] + p.window:
             _alert(ctx, cdr.src, half, call, p)
@@ -234,6 +235,27 @@ def _risky(ctx, n, p) -> str | None:
     if p.per_minute and rate >= p.per_minute:
         return f"{rate:g} a minute"
     return None
+
+
+def _thin(halves: list[list], window: float) -> list[list]:
+    """Of halves sorted by time, the first and the last of each ``window``-long slot of time (and every
+    live call, which may still be cut), at most ``KEEP_HALVES`` of them, the newest.
+
+    What pairs is order-free this way: if any half of a slot lies within ``window`` of another half,
+    the slot's first or its last does too (a slot is shorter than the window), so a late other half
+    finds a partner however many halves arrived before it. Keeping the newest N instead, a takeover's
+    calls were dropped for a later fraud's calls of the same day when those arrived first (a backlog
+    read in another partition order), and the worker missed the takeover replay raised."""
+    if len(halves) <= 2:
+        return halves
+    kept: list[list] = []
+    slots = [int(h[0] // window) if window > 0 else 0 for h in halves]
+    for i, h in enumerate(halves):
+        first = i == 0 or slots[i - 1] != slots[i]
+        last = i == len(halves) - 1 or slots[i + 1] != slots[i]
+        if first or last or (len(h) == 5 and h[4] is True):
+            kept.append(h)
+    return kept[-KEEP_HALVES:]
 
 
 def _prune(ctx, st: Takeover, p) -> None:

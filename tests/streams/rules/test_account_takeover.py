@@ -7,7 +7,7 @@ import pytest
 from streams.core import Detector
 from streams.events import decode_event, encode
 from streams.rules.account_takeover import KEEP_NAMES, family
-from tests.builders import actions, alerts, cdr, policy, reg, run, run_any_order, sec
+from tests.builders import actions, alerts, cdr, flat, policy, reg, run, run_any_order, sec
 
 DAY = 86400
 HISTORY = [reg(t=h * 3600) for h in range(48)]  # two days of a desk phone re-registering from the LAN
@@ -197,3 +197,32 @@ def test_the_bundled_sample_days_hijacked_registration_is_a_takeover_on_its_firs
     found = [a for a in out if a.__class__.__name__ == "Alert" and a.rule == "account_takeover"]
     assert [(a.subject, a.evidence["sign_in"]["src_ip"], a.evidence["sign_in"]["learning"]) for a in found] == \
         [("1004", "102.129.143.9", True)]
+
+
+def test_a_later_frauds_calls_arriving_first_do_not_crowd_out_the_takeovers_call():
+    # the worker's ext scope may read a day's backlog in any partition order before a mark settles it: a
+    # later fraud's ten calls abroad (a spend-cap pump 4 h on) arrived before the takeover's sign-in, and
+    # the account kept only its newest 8 risky calls, so the takeover's own call was gone when the sign-in
+    # came: replay alerted, the worker did not (test_pipeline, seed 0)
+    later = [cdr(t=2 * DAY + 4 * 3600 + 60 * i, dst=ABROAD, billsec=300, call_id=f"pump-{i}") for i in range(10)]
+    events = [*HISTORY, login(2 * DAY + 100), cdr(t=2 * DAY + 1000, dst=ABROAD, billsec=300, call_id="takeover")]
+    want = [a.alert_id for a in takeovers(run([*events, *later]))]
+    det = Detector(policy(""))
+    out: list = []
+    for ev in [*HISTORY, events[-1], *later, events[-2]]:  # the call, then the pump, then the sign-in; no mark
+        out.extend(det.process(decode_event(encode(ev))))
+    out.extend(det.finish())
+    assert want and [a.alert_id for a in takeovers(flat(out))] == want
+
+
+def test_pairing_survives_any_number_of_calls_and_state_stays_small():
+    # 500 risky calls over an hour, then a sign-in arriving late that pairs with the first or only the last
+    calls = [cdr(t=2 * DAY + 3000 + 7 * i, dst=ABROAD, billsec=60, call_id=f"c{i}") for i in range(500)]
+    for sign_in in (login(2 * DAY + 100), login(2 * DAY + 3000 + 7 * 499 - 1)):
+        det = Detector(policy(""))
+        out: list = []
+        for ev in [*HISTORY, *calls, sign_in]:
+            out.extend(det.process(decode_event(encode(ev))))
+        assert len(det.state["ext:default/1001"].account_takeover.calls) <= 4
+        out.extend(det.finish())
+        assert takeovers(flat(out))
