@@ -36,11 +36,15 @@ def amount(feature: str, value: float) -> str:
 
 
 def phrase(w: dict) -> str:
-    """One top feature: ``{"feature", "value", "extension_usual" (None: no history), "population_usual"}``."""
+    """One top feature: ``{"feature", "value", "extension_usual" (None: no history), "population_usual"}`` and
+    optionally ``"extension_high"``, what the extension's ordinary calls reach (models.risk.high)."""
     f = w["feature"]
     label = WORDS.get(f, (f, "count"))[0]
+    high = w.get("extension_high")
     usual = ("no earlier calls from this extension" if w.get("extension_usual") is None
-             else f"this extension usually {amount(f, w['extension_usual'])}")
+             else f"this extension usually {amount(f, w['extension_usual'])}"
+             + (f", up to {amount(f, high)}" if high is not None and amount(f, high) != amount(f, w["extension_usual"])
+                else ""))
     return f"{label} {amount(f, w['value'])} ({usual}, population {amount(f, w['population_usual'])})"
 
 

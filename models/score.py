@@ -64,7 +64,9 @@ class Scorer:
                 "score_quantiles": {q: float(np.quantile(s, q)) for q in (0.5, 0.9, 0.99)},
                 "above_threshold": float((s > self.threshold).mean())}
 
-    def riskier(self, vec: list[float], usual: list[float] | None, k: int = 3) -> list[int]:
-        """The features riskier than both the extension's ``usual`` and the population's (models.risk), at most
-        ``k``, the furthest first; empty when none is (the call is then no alert, whatever its score)."""
-        return risk.riskier(vec, usual, self.pop, self.iqr, k)
+    def riskier(self, vec: list[float], usual: list[float] | None, spread: list[float] | None = None,
+                k: int = 3) -> list[int]:
+        """The features riskier than both the extension's ``usual`` (and its usual ``spread``) and the
+        population's (models.risk), at most ``k``, the furthest first; empty when none is (the call is then no
+        alert, whatever its score)."""
+        return risk.riskier(vec, usual, self.pop, self.iqr, k, spread)

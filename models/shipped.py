@@ -26,7 +26,7 @@ def make(out: Path) -> int:
         d = Path(tmp)
         simulate(DAYS, SEED, d, extensions=EXTENSIONS)
         args = argparse.Namespace(data=[str(d / "events.jsonl")], policy=str(d / "policy.yaml"),
-                                  labels=str(d / "labels.json"), out=str(out), seed=0, target_rate=0.002)
+                                  labels=str(d / "labels.json"), out=str(out), seed=0, target_rate=None)
         return train(args)
 
 

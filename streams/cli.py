@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", metavar="FILE", help="policy of the PBXs the data comes from")
     p.add_argument("--labels", metavar="FILE", help="the simulator's labels.json or a `tollguard labels` file: fraud is left out of the fit; "
                         "the SOC's false positives are repeated in it, and how many the new model still flags is reported")
-    p.add_argument("--target-rate", type=float, default=0.002, help="share of benign calls above the threshold")
+    p.add_argument("--target-rate", type=float, default=None,
+                   help="share of benign calls above the threshold (default 0.001, models.train.TARGET_RATE)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("model", help="anomaly models as versioned artifacts on <prefix>.models; drift (docs/models.md)")

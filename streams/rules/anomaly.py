@@ -4,7 +4,9 @@ Each completed outbound call to a real destination updates its extension's profi
 features of models/features.py and their running usual values) and is scored by the model the
 shell loaded. A score above the model card's threshold raises one alert per extension and incident
 epoch, but only when at least one feature is riskier than both the extension's usual and the
-population's (``models.risk``); the alert names those features, and only those.
+population's (``models.risk``: the usual is what the extension's ordinary calls reach, its running
+average plus twice its running deviation, and more calls alone never count); the alert names those
+features, and only those.
 
 A fraud burst must not become the extension's usual, so calls that are held stay out of the profile
 (and are not scored: a detection already has them): a call whose own CDR tripped a rule of this
@@ -31,6 +33,7 @@ from typing import NamedTuple, Optional
 
 import msgspec
 
+from models import risk
 from models.explain import sentence
 from models.features import FEATURES, CallFacts, ExtensionFeatures, call_facts
 
@@ -62,6 +65,7 @@ class Pending(NamedTuple):
     vec: list[float]
     usual: Optional[list[float]]     # the extension's usual before this call (None: no earlier call)
     ident: int = 0
+    spread: Optional[list[float]] = None  # how far its calls usually strayed from that usual (None: unknown)
 
 
 def check(ctx, cdr) -> None:
@@ -182,7 +186,7 @@ def _again(det, scorer, lane: list[Released], saved: Features | None) -> tuple[l
 def _why(scorer, p: Pending, score: float) -> list[int]:
     """The riskier features of a call above the threshold; empty when it is no alert (a call odd only for being
     less risky than usual says nothing)."""
-    return scorer.riskier(p.vec, p.usual) if score > scorer.threshold else []
+    return scorer.riskier(p.vec, p.usual, p.spread) if score > scorer.threshold else []
 
 
 def _hold_for(ctx, p: Pending) -> None:
@@ -205,8 +209,10 @@ def _learn(ctx, c: Released, batch: list) -> None:
             return
     vec = ExtensionFeatures.update(f, c.facts)
     before = list(f.usual) if f.usual else None  # None: no earlier call, nothing usual to compare with
+    spread = list(f.spread) if f.spread and before else None
     f.usual = [u + USUAL_ALPHA * (v - u) for u, v in zip(before or vec, vec)]
-    batch.append(Pending(c.tenant, c.key, c.ext, c.call_id, c.ts, c.facts.ts, vec, before, c.ident))
+    f.spread = [d + USUAL_ALPHA * (abs(v - u) - d) for d, u, v in zip(spread or [0.0] * len(vec), before or vec, vec)]
+    batch.append(Pending(c.tenant, c.key, c.ext, c.call_id, c.ts, c.facts.ts, vec, before, c.ident, spread))
 
 
 def on_flush(det, out: list) -> None:
@@ -214,8 +220,10 @@ def on_flush(det, out: list) -> None:
 
 
 def _alert(ctx, scorer, p: Pending, score: float, riskier: list[int]) -> None:
+    high = risk.high(p.usual, p.spread)
     why = [{"feature": FEATURES[i], "value": round(p.vec[i], 3),
             "extension_usual": None if p.usual is None else round(p.usual[i], 3),
+            "extension_high": None if high is None else round(float(high[i]), 3),
             "population_usual": round(float(scorer.pop[i]), 3)} for i in riskier]
     span = float(ctx.tenant.p.incident_seconds)
     ctx.emit(RULE, SEVERITY, "extension", p.ext,

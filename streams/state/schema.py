@@ -121,6 +121,7 @@ class Features(msgspec.Struct, omit_defaults=True):
     recent: dict[int, float] = msgspec.field(default_factory=dict)  # destination hash -> last call
     countries: dict[str, float] = msgspec.field(default_factory=dict)
     usual: Union[list[float], None] = None            # the extension's running usual feature values
+    spread: Union[list[float], None] = None           # ... and how far its calls usually stray from them
     calls: list[str] = msgspec.field(default_factory=list)       # recent call ids (a call is learnt once)
     held: list[list[float]] = msgspec.field(default_factory=list)  # detections holding calls: [event time, from, until, call]
 

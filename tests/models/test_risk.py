@@ -74,3 +74,36 @@ def test_the_shipped_model_on_the_fixture_day_speaks_only_of_risk():
     alerts = replay_day(Scorer.load(DEFAULT))
     assert alerts and all(is_riskier(w) for a in alerts for w in a.evidence["top_features"])
     assert all("riskier than usual" in a.summary for a in alerts)
+
+
+MEAN, DST1H = FEATURES.index("mean_billsec_24h"), FEATURES.index("distinct_dst_1h")
+
+
+def test_an_extension_reaching_its_own_ordinary_high_is_not_riskier():
+    # seed 5813's last false alert: a sales line whose talk time varies by ~3 min a call, at 9.1 min against
+    # an average of 7.3: its ordinary high is the average plus two deviations, not the average
+    usual, spread = vec(mean_billsec_24h=438.0), vec(mean_billsec_24h=172.0)
+    assert riskier(vec(mean_billsec_24h=547.0), usual, POP, IQR) == [MEAN]           # against the average alone
+    assert riskier(vec(mean_billsec_24h=547.0), usual, POP, IQR, usual_spread=spread) == []
+    assert riskier(vec(mean_billsec_24h=900.0), usual, POP, IQR, usual_spread=spread) == [MEAN]  # past its high
+    steady = vec(mean_billsec_24h=5.0)  # an extension whose calls never vary: a small step is riskier
+    assert riskier(vec(mean_billsec_24h=547.0), usual, POP, IQR, usual_spread=steady) == [MEAN]
+    U, S = np.stack([usual, usual]), np.stack([spread, steady])
+    assert any_riskier(np.stack([vec(mean_billsec_24h=547.0)] * 2), U, POP, S).tolist() == [False, True]
+
+
+def test_more_calls_alone_are_no_risk_but_are_named_beside_one():
+    usual = vec(calls_24h=10.0, distinct_dst_1h=2.0)
+    busy = vec(calls_24h=60.0, distinct_dst_1h=12.0)
+    assert riskier(busy, usual, POP, IQR) == []                      # the guide's rate rules judge volume
+    assert not any_riskier(busy[None, :], usual[None, :], POP)[0]
+    abroad = busy.copy()
+    abroad[INTL] = 1.0
+    assert set(riskier(abroad, usual, POP, IQR)) == {INTL, CALLS, DST1H}
+
+
+def test_the_alert_says_what_the_extensions_ordinary_calls_reach():
+    from models.explain import phrase
+    w = {"feature": "mean_billsec_24h", "value": 900.0, "extension_usual": 438.0, "extension_high": 782.0,
+         "population_usual": 123.0}
+    assert phrase(w) == "mean talk time 15.0 min (this extension usually 7.3 min, up to 13.0 min, population 2.0 min)"
