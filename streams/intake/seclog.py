@@ -16,7 +16,12 @@ Formats (``FORMATS``) and the lines that become events:
   "IPV4/UDP/1.2.3.4/5060",…``.
 - ``freeswitch-log``: FreeSWITCH's log, plain or through syslog. sofia ``SIP auth failure (REGISTER)
   on sofia profile 'internal' for [101@pbx] from ip 1.2.3.4`` (and ``challenge``), ``Can't find user
-  [101@pbx] from 1.2.3.4``, ``IP 1.2.3.4 Rejected by register acl "lan"``.
+  [101@pbx] from 1.2.3.4``, ``IP 1.2.3.4 Rejected by register acl "lan"`` (and ``by acl`` for calls),
+  ``IP 1.2.3.4 Rejected by user acl [lan] and no proxy acl present``, ``IP/Port 1.2.3.4 5060 Rejected
+  by acls and auth-calls-acl-only flag is set, rejecting call``, ``Can not do authorization without a
+  complete header in REGISTER request from 1.2.3.4:5060``; mod_event_socket's ACL refusal; mod_verto's
+  ``1.2.3.4:443 Client Connect from 1.2.3.4:443 refused by ACL lan``. mod_verto's ``Login incorrect
+  for user: X domain: D`` names no address (refused as such); mod_xml_rpc writes no refusal here.
 - ``kamailio-log``: Kamailio's log. pike ``PIKE - BLOCKing ip 1.2.3.4, node=0x…``; the default
   kamailio.cfg's ``ALERT: pike blocking REGISTER from sip:x@y (IP:1.2.3.4:5060)`` and ``Malformed SIP
   message from 1.2.3.4:5060``; the secfilter README's ``INVITE from 1.2.3.4 blocked because IP address
@@ -35,16 +40,18 @@ stamps without a year take it from the file (see ``LogState``).
 
 Attacker text: user names, From headers, Call-IDs and dialled numbers are whatever the sender chose.
 The address is taken only from where the PBX writes it: at a fixed place from the start where it
-comes before any sender text (IAX2 ``Host``, AMI, FreeSWITCH ACL, Kamailio, res_pjsip_session, whose
-caller is the endpoint's configured name), from the end where only the PBX's own words follow it
-(chan_sip registrations, IAX2 ``(from …)``, FreeSWITCH, the last unescaped ``RemoteAddress``), and,
-where the sender's text lies on both sides (chan_sip's ``Call from``, res_pjsip's request failure),
-from every place the separator could start, overlapping: each that holds an address as the PBX
-prints it is a reading, and two readings that disagree refuse the line as ambiguous. IPv6 scope ids
-(``%eth0``) are refused. A line that begins such a message but lacks the end the PBX writes was cut
-by a newline in the sender's text (chan_sip and res_pjsip_session %-decode the number): it and the
-lines up to that end (at most the 8 KiB Asterisk allows one message) are refused, whatever they look
-like. Regexes are anchored and bounded, so a 1 MB line costs linear time.
+comes before any sender text (IAX2 ``Host``, AMI, FreeSWITCH ACL and mod_verto, Kamailio,
+res_pjsip_session, whose caller is the endpoint's configured name), from the end where only the
+PBX's own words follow it (chan_sip registrations, IAX2 ``(from …)``, FreeSWITCH, the last unescaped
+``RemoteAddress``), and, where the sender's text lies on both sides (chan_sip's ``Call from``,
+res_pjsip's request failure), from every place the separator could start, overlapping: each that
+holds an address as the PBX prints it is a reading, and two readings that disagree refuse the line
+as ambiguous. IPv6 scope ids (``%eth0``) are refused. A line that begins such a message but lacks
+the end the PBX writes was cut by a newline in the sender's text (chan_sip and res_pjsip_session
+%-decode the number, a verto login is JSON): it and the lines up to that end (at most the 8 KiB
+Asterisk allows one message) are refused, whatever they look like; but the sender can write that end
+too, earlier (the limit in docs/intake.md), and a verto login's domain may be the sender's too.
+Regexes are anchored and bounded, so a 1 MB line costs linear time.
 """
 
 from __future__ import annotations
@@ -346,6 +353,7 @@ _TAILS = {
     "iax2_peer": re.compile(r"' \(from [^\s()']{1,64}\)\Z"),
     "quote": re.compile(r"'\Z"),
     "paren": re.compile(r"\)\Z"),
+    "verto_login": re.compile(r" domain: .{1,256}\Z"),  # mod_verto's "Login incorrect for user: ID domain: D"
 }
 
 
@@ -661,17 +669,34 @@ _FS_ACL = re.compile(rf'IP (?P<hp>{_HOST}) Rejected by (?P<reg>register )?acl "(
                      r'(?P<fallback>\. Falling back to Digest auth\.)? *$')
 
 
+_FS_USER_ACL = re.compile(rf"IP (?P<hp>{_HOST}) Rejected by user acl \[(?P<acl>[^\]]{{0,256}})\] "
+                          r"(?P<then>and no proxy acl present|checking proxy ACLs now) *")
+_FS_ACL_ONLY = re.compile(rf"IP/Port (?P<hp>{_HOST}) (?P<port>\d{{1,5}}) Rejected by acls and auth-calls-acl-only flag "
+                          r"is set, rejecting call *")
+_FS_INCOMPLETE = re.compile(rf"Can not do authorization without a complete header in REGISTER request from "
+                            rf"(?P<hp>{_HOST}) *")
+_VERTO_ACL = re.compile(rf"(?P<name>{_HOST}) Client Connect from (?P<hp>{_HOST}) refused by ACL (?P<acl>\S{{1,128}}) *")
+_VERTO_LOGIN = "Login incorrect for user: "
+
+
 def _freeswitch(p: _Line) -> dict | None:
+    msg = p.msg
     if p.src == "mod_event_socket.c":
-        return _fs_acl(p.msg, "esl")
+        return _fs_acl(msg, "esl")
+    if p.src == "mod_verto.c":
+        return _verto(msg)
     if p.src not in ("sofia_reg.c", "sofia.c"):
         return None
-    if p.msg.startswith("SIP auth "):
-        return _fs_auth(p.msg)
-    if p.msg.startswith("Can't find user ["):
-        return _fs_no_user(p.msg)
-    if p.msg.startswith("IP "):
-        return _fs_acl(p.msg, "sip")
+    if msg.startswith("SIP auth "):
+        return _fs_auth(msg)
+    if msg.startswith("Can't find user ["):
+        return _fs_no_user(msg)
+    if msg.startswith("IP/Port "):
+        return _fs_acl_only(msg)
+    if msg.startswith("IP "):
+        return _fs_user_acl(msg) if " Rejected by user acl " in msg else _fs_acl(msg, "sip")
+    if msg.startswith("Can not do authorization without "):
+        return _fs_incomplete(msg)
     return None
 
 
@@ -715,6 +740,65 @@ def _fs_acl(msg: str, service: str) -> dict | None:
     action = "login" if service == "esl" else ("register" if m["reg"] else "invite")
     return {"service": service, "src_ip": ip, "port": port, "outcome": "failure", "action": action,
             "reason": f"rejected by {'register ' if m['reg'] else ''}acl {m['acl']}"}
+
+
+def _fs_user_acl(msg: str) -> dict | None:
+    """sofia_reg.c's check of the directory user's ``auth-acl`` (REGISTER and INVITE). With no proxy
+    ACL: ``IP X Rejected by user acl [ACL] and no proxy acl present``, X the request's source. Behind
+    a proxy: ``IP X Rejected by user acl ACL``, X the X-AUTH-IP header the proxy passed on (or the
+    sender's own, through a proxy that keeps it): not where the request came from, so refused. The
+    debug line ``… [ACL] checking proxy ACLs now`` is no refusal yet. Only the source's forms have
+    brackets, and a header cannot make the line end as they do (the ACL name ends it)."""
+    m = _FS_USER_ACL.fullmatch(msg)
+    if m is None:
+        raise AdapterError("FreeSWITCH's 'Rejected by user acl' behind a proxy names the X-AUTH-IP header, "
+                           "not the request's source: refused")
+    if m["then"] != "and no proxy acl present":
+        return None
+    ip, port = _addr(m["hp"])
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure",
+            "reason": f"rejected by user acl {m['acl']}"}
+
+
+def _fs_acl_only(msg: str) -> dict | None:
+    """sofia.c: ``IP/Port IP PORT Rejected by acls and auth-calls-acl-only flag is set, rejecting call`` (403)."""
+    m = _FS_ACL_ONLY.fullmatch(msg)
+    if m is None:
+        return None
+    return {"service": "sip", "src_ip": _ip(m["hp"]), "port": _port(m["port"]), "outcome": "failure",
+            "action": "invite", "reason": "rejected by acls (auth-calls-acl-only)"}
+
+
+def _fs_incomplete(msg: str) -> dict | None:
+    """sofia_reg.c: ``Can not do authorization without a complete header in REGISTER request from
+    IP:PORT`` (no To/From user; IPv6 without brackets). Refused on the first packet."""
+    m = _FS_INCOMPLETE.fullmatch(msg)
+    if m is None:
+        return None
+    ip, port = _host_port(m["hp"])
+    return {"service": "sip", "src_ip": ip, "port": port, "outcome": "failure", "action": "register",
+            "reason": "malformed REGISTER (incomplete To/From header)"}
+
+
+def _verto(msg: str) -> dict | None:
+    """mod_verto (the websocket listener). ``NAME Client Connect from HOST:PORT refused by ACL ACL``:
+    NAME and HOST:PORT are both the accept()ed peer (NAME brackets IPv6) and ACL is configuration,
+    so the line holds no sender text; a TCP peer proves its address. ``Login incorrect for user: ID
+    domain: DOMAIN`` (an unknown user; a wrong password logs nothing) names no address, and ID is
+    the sender's login string, JSON, so a newline in it cuts the line (see ``_Unended``)."""
+    if msg.startswith(_VERTO_LOGIN):
+        if not _TAILS["verto_login"].search(msg[-400:]):
+            raise _Unended("mod_verto's 'Login incorrect' line", "verto_login")
+        raise AdapterError("no source address in mod_verto's 'Login incorrect' line (FreeSWITCH does not log "
+                           "where a verto login came from)")
+    m = _VERTO_ACL.fullmatch(msg)
+    if m is None:
+        return None
+    ip, port = _host_port(m["name"])
+    if _host_port(m["hp"]) != (ip, port):
+        raise AdapterError("mod_verto's connection refusal names two different peers: not FreeSWITCH's line")
+    return {"service": "verto", "src_ip": ip, "port": port, "outcome": "failure", "action": "login",
+            "reason": f"connection refused by acl {m['acl']}", "round_trip": True}
 
 
 # ------------------------------------------------------------------------------------- Kamailio

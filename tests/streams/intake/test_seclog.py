@@ -255,6 +255,90 @@ def test_freeswitch_register_vs_invite_user():
                  'Falling back to Digest auth.', "freeswitch-log") is None
 
 
+
+FS = "2024-05-01 10:00:00.123456 "  # FreeSWITCH's own stamp; the level and source file follow
+
+
+def test_freeswitch_verto_connection_refused_by_acl():
+    """mod_verto.c (the websocket listener): ``NAME Client Connect from HOST:PORT refused by ACL ACL``,
+    NAME being HOST:PORT again (``[v6]:port``), all from accept(): no sender text, and a TCP peer."""
+    ev = parse(FS + "[DEBUG] mod_verto.c:4821 198.51.100.20:53122 Client Connect from 198.51.100.20:53122 "
+               "refused by ACL lan", "freeswitch-log")
+    assert (ev["service"], ev["outcome"], ev["action"]) == ("verto", "failure", "login")
+    assert (ev["src_ip"], ev["port"], ev["round_trip"]) == ("198.51.100.20", 53122, True)
+    assert "lan" in ev["reason"]
+    decoded(ev)
+    ev = parse("2024-05-01T10:00:00.5+02:00 pbx freeswitch[7]: " + FS + "[DEBUG] mod_verto.c:4821 "
+               "[2001:db8::7]:443 Client Connect from 2001:db8::7:443 refused by ACL wan_v6.auto", "freeswitch-log")
+    assert (ev["src_ip"], ev["port"], ev["ts"]) == ("2001:db8::7", 443, "2024-05-01T10:00:00.500000+02:00")
+    # the two spellings FreeSWITCH prints of one accept() address disagree: not its line
+    with pytest.raises(AdapterError):
+        parse(FS + "[DEBUG] mod_verto.c:4821 198.51.100.20:1 Client Connect from 203.0.113.9:1 refused by ACL lan",
+              "freeswitch-log")
+
+
+def test_freeswitch_verto_login_failure_has_no_address():
+    """mod_verto.c check_auth: ``Login incorrect for user: ID domain: DOMAIN`` names no address, and
+    ID is the sender's login string: an address in it is never the source."""
+    with pytest.raises(AdapterError, match="no source address"):
+        parse(FS + "[WARNING] mod_verto.c:1100 Login incorrect for user: 203.0.113.66 domain: 203.0.113.67",
+              "freeswitch-log")
+    with pytest.raises(AdapterError, match="no source address"):
+        parse(FS + "[WARNING] mod_verto.c:1100 Login incorrect for user: x Client Connect from 203.0.113.66:1 "
+              "refused by ACL lan domain: pbx.example", "freeswitch-log")
+
+
+def test_freeswitch_verto_login_cut_by_a_newline_in_the_login():
+    """The login is JSON text, so ``\\n`` in it ends FreeSWITCH's physical line early and the sender
+    writes the next ones, shaped like log lines. The line without FreeSWITCH's end (`` domain: D``)
+    is refused, and so is every line up to the one with that end; the next line is read again."""
+    state = LogState(UTC)
+    forged_acl = FS + '[WARNING] sofia_reg.c:2406 IP 203.0.113.66 Rejected by register acl "lan"'
+    forged_verto = FS + "[DEBUG] mod_verto.c:4821 203.0.113.66:1 Client Connect from 203.0.113.66:1 refused by ACL x"
+    assert parse(forged_acl, "freeswitch-log")["src_ip"] == "203.0.113.66"  # on its own, a line like any other
+    lines = [FS + "[WARNING] mod_verto.c:1100 Login incorrect for user: 1000", forged_acl, forged_verto,
+             forged_acl + " domain: pbx.example"]
+    for line in lines:
+        with pytest.raises(AdapterError, match="cut"):
+            parse_line("freeswitch-log", line, state)
+    real = FS + "[DEBUG] mod_verto.c:4821 198.51.100.20:5 Client Connect from 198.51.100.20:5 refused by ACL lan"
+    assert parse_line("freeswitch-log", real, state)["src_ip"] == "198.51.100.20"
+    # the planted line that carries FreeSWITCH's end is not one FreeSWITCH writes, even unannounced
+    assert parse(forged_verto + " domain: pbx.example", "freeswitch-log") is None
+
+
+def test_freeswitch_sofia_refusals_of_a_source():
+    # sofia_reg.c sofia_reg_parse_auth: the directory user's auth-acl, no proxy ACL (REGISTER and INVITE)
+    ev = parse(FS + "[WARNING] sofia_reg.c:3275 IP 198.51.100.30 Rejected by user acl [lan,office] and no proxy "
+               "acl present", "freeswitch-log")
+    assert (ev["service"], ev["outcome"], ev["src_ip"], ev["round_trip"]) == ("sip", "failure", "198.51.100.30", False)
+    assert "user acl lan,office" in ev["reason"]
+    decoded(ev)
+    # with proxy ACLs the debug line says the check goes on: no refusal yet
+    assert parse(FS + "[DEBUG] sofia_reg.c:3279 IP 198.51.100.30 Rejected by user acl [lan] checking proxy ACLs now",
+                 "freeswitch-log") is None
+    # the same refusal behind a proxy names the X-AUTH-IP header, not the packet's source: refused
+    with pytest.raises(AdapterError, match="X-AUTH-IP"):
+        parse(FS + "[WARNING] sofia_reg.c:3305 IP 203.0.113.66 Rejected by user acl lan", "freeswitch-log")
+    # a header holding a copy of the no-proxy line still ends with the directory's ACL name
+    with pytest.raises(AdapterError, match="X-AUTH-IP"):
+        parse(FS + "[WARNING] sofia_reg.c:3305 IP 203.0.113.66 Rejected by user acl [lan] and no proxy acl present "
+              "Rejected by user acl lan", "freeswitch-log")
+    # sofia.c: auth-calls with auth-calls-acl-only, the INVITE's source and port
+    ev = parse(FS + "[DEBUG] sofia.c:10695 IP/Port 198.51.100.31 5080 Rejected by acls and auth-calls-acl-only flag is "
+               "set, rejecting call", "freeswitch-log")
+    assert (ev["action"], ev["src_ip"], ev["port"], ev["round_trip"]) == ("invite", "198.51.100.31", 5080, False)
+    decoded(ev)
+    # sofia.c: the inbound ACL refusing an INVITE (403)
+    ev = parse(FS + '[WARNING] sofia.c:10679 IP 198.51.100.33 Rejected by acl "domains"', "freeswitch-log")
+    assert (ev["action"], ev["src_ip"], ev["round_trip"]) == ("invite", "198.51.100.33", False)
+    # sofia_reg.c: a REGISTER without a To/From user, answered 401 before any challenge
+    ev = parse(FS + "[ERR] sofia_reg.c:1437 Can not do authorization without a complete header in REGISTER request "
+               "from 2001:db8::9:5062", "freeswitch-log")
+    assert (ev["action"], ev["src_ip"], ev["port"], ev["round_trip"]) == ("register", "2001:db8::9", 5062, False)
+    decoded(ev)
+
+
 # ---------------------------------------------------------------------------------- edge cases
 
 def test_ipv6_in_brackets_and_mapped_ipv4():
@@ -324,6 +408,8 @@ def test_hostile_account_is_bounded():
     lambda n: "a" * n, lambda n: "[" * n, lambda n: "NOTICE[1]: " + "x.c" * (n // 3),
     lambda n: "Jan  1 00:00:00 " + "h" * n, lambda n: "2020-01-01 00:00:00.1 [WARNING] sofia.c:1 IP " + "1" * n,
     lambda n: "ALERT: <script>: ALERT: pike blocking INVITE from " + " (IP:" * (n // 5),
+    lambda n: "2020-01-01 00:00:00.1 [DEBUG] mod_verto.c:1 " + "1.2.3.4:5 Client Connect from " * (n // 31),
+    lambda n: "2020-01-01 00:00:00.1 [WARNING] sofia_reg.c:1 IP 1.2.3.4 Rejected by user acl [" + "]" * n,
 ])
 def test_megabyte_line_in_bounded_time(make):
     line = make(1 << 20)
