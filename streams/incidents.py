@@ -220,6 +220,7 @@ class IncidentBook:
     def __init__(self, state: dict | None = None, privacy=None):
         self.state = state if state is not None else {}
         self.clock: dict[str, float] = {}   # per tenant: the latest detection time folded in
+        self.floor = float("-inf")          # the latest wall clock a sweep was given (not kept across restarts)
         self.privacy = privacy              # privacy(tenant) -> streams.privacy.Privacy, for action targets shown
 
     # -- folding ------------------------------------------------------------------------------
@@ -307,6 +308,8 @@ class IncidentBook:
         if end > inc.until:
             inc.until = end
             changed = True
+            if inc.closed and end > max(self.clock.get(rec.tenant, float("-inf")), self.floor):
+                inc.closed = False  # closed by a clock its new end has not reached (a sweep between two detections)
         publish = [a for a in rec.actions if self._new_action(inc, a)]
         return changed or bool(publish), publish
 
@@ -389,9 +392,12 @@ class IncidentBook:
         detection; ``tenant`` None: every tenant, in one pass), and forget subjects whose incidents
         have all been over for ``FORGET_AFTER``. ``owns(key)`` limits it to one partition's keys.
         ``floor`` (the worker's wall clock) is a time event time has certainly reached: an incident
-        of a feed that went quiet still closes."""
+        of a feed that went quiet still closes. Only event time forgets: a backlog of old history read
+        after the wall clock has passed it must not lose an incident between two of its detections."""
         if tenant is not None and clock is None and tenant not in self.clock and floor is None:
             return []
+        if floor is not None and floor > self.floor:
+            self.floor = floor
         out = []
         for key in list(self.state.keys()):
             if owns is not None and not owns(key):
@@ -399,7 +405,8 @@ class IncidentBook:
             subj = self.state.get(key)
             if subj is None or (tenant is not None and subj.tenant != tenant):
                 continue
-            now = clock if clock is not None else self.clock.get(subj.tenant)
+            event_now = clock if clock is not None else self.clock.get(subj.tenant)
+            now = event_now
             if floor is not None and (now is None or floor > now):
                 now = floor
             if now is None:
@@ -411,8 +418,8 @@ class IncidentBook:
                     inc.version += 1
                     out.append(self.record(subj, inc))
                     touched = True
-            if all(i.until + FORGET_AFTER <= now for i in subj.items) and all(i.closed or i.status == "resolved"
-                                                                            for i in subj.items):
+            if event_now is not None and all(i.until + FORGET_AFTER <= event_now for i in subj.items) and all(
+                    i.closed or i.status == "resolved" for i in subj.items):
                 del self.state[key]  # long over: its last records are on the incident topic
             elif touched:
                 self.state[key] = subj

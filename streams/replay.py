@@ -56,6 +56,10 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
     Events are held until the latest event time read for their tenant is ``lateness`` past them;
     an event later than that is judged at once and counted late. With ``now`` (epoch seconds), an
     event more than ``skew`` ahead of it is rejected as the worker would dead-letter it.
+
+    At the end of input each incident whose ``until`` its tenant's latest event time, or ``now``, has
+    passed is closed: given the worker's wall clock as ``now``, replay ends in the incidents the worker
+    shows once the same input has gone idle (docs/stream.md "The incident stage").
     """
     stats = stats or ReplayStats()
     t0 = time.perf_counter()
@@ -95,8 +99,8 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
             emit(detector.flush())
     emit(detector.finish())
     emit(detector.flush())
-    for tenant, clock in detector.clocks.items():
-        incidents.update((inc.incident_id, inc) for inc in book.sweep(tenant, clock))
+    for tenant, clock in detector.clocks.items():  # the end of input: what its time (or ``now``) has passed is over
+        incidents.update((inc.incident_id, inc) for inc in book.sweep(tenant, clock, floor=now))
     for inc in sorted(incidents.values(), key=lambda r: (r.opened, r.incident_id)):
         stats.incidents += 1
         on_output(inc)  # each incident as it stands at the end (what the compacted topic shows)
