@@ -57,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lateness", type=float, default=LATENESS, metavar="SECONDS",
                    help="how far out of event-time order the input may be and still be judged in order "
                         f"(default {LATENESS:g}: files sorted by call start or end, or shuffled within hours)")
-    p.add_argument("--now", metavar="TIME", help="refuse events more than 15 min ahead of TIME "
-                   "(RFC 3339, epoch seconds, or 'wall'), as the worker does against its clock")
+    p.add_argument("--now", metavar="TIME", help="the worker's clock (RFC 3339, epoch seconds, or 'wall'): "
+                   "refuse events more than 15 min ahead of it, and at the end close the incidents it has passed, "
+                   "as the worker does (default: the input's last event time closes them)")
     p.add_argument("--max-keys", type=int, default=MAX_KEYS, metavar="N",
                    help=f"keys of state held per scope before the oldest is evicted (default {MAX_KEYS:,})")
     p.add_argument("--ranges", metavar="FILE", help="high-risk number ranges for every tenant (CSV prefix,label,"
