@@ -13,9 +13,9 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from streams.console.app import make_app  # noqa: E402
-from streams.console.store import IncidentStore  # noqa: E402
-from streams.console.users import UserBook, add  # noqa: E402
+from streams.services.console.app import make_app  # noqa: E402
+from streams.services.console.store import IncidentStore  # noqa: E402
+from streams.services.console.users import UserBook, add  # noqa: E402
 
 
 def incident(n: int) -> dict:
@@ -56,7 +56,7 @@ def main(n: int) -> None:
     print(f"GET /api/incidents            {timed(lambda: c.get('/api/incidents')):7.1f} ms")
     print(f"GET /?severity=critical&q=12  {timed(lambda: c.get('/?severity=critical&q=12')):7.1f} ms")
     print(f"GET /incident/<id>            {timed(lambda: c.get('/incident/i-00000042')):7.1f} ms")
-    from streams.console.users import User
+    from streams.services.console.users import User
     ana = User("ana", "analyst")
     seq = store.seq
     store.apply({**incident(7), "version": 2, "status": "resolved"})

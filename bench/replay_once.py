@@ -42,7 +42,7 @@ def main() -> None:
                 n += 1
         out.update(events=n, seconds=time.perf_counter() - t0)
     elif mode == "decode":
-        from streams.events import decode_event
+        from streams.domain.events import decode_event
         n = 0
         t0 = time.perf_counter()
         with open(path, "rb") as fh:
@@ -52,9 +52,9 @@ def main() -> None:
         out.update(events=n, seconds=time.perf_counter() - t0)
     else:
         from streams.intake import read_events
-        from streams.core import Detector
+        from streams.core.detector import Detector
         from streams.policy import Policy
-        from streams.replay import run
+        from streams.shells.replay import run
 
         scorer = None
         if mode == "model":
@@ -70,7 +70,7 @@ def main() -> None:
         stats = run(read_events([path]), det, on_output, lambda r: None)
         out.update(events=stats.events, seconds=stats.seconds, outputs=alerts[0],
                    alerts_by_rule=dict(stats.alerts.most_common()))
-        from streams.worker.statecodec import encode_value
+        from streams.shells.worker.statecodec import encode_value
         sizes: dict[str, list[int]] = {}
         for key, st in det.state.items():
             sizes.setdefault(key.split(":", 1)[0], []).append(len(encode_value(st)))

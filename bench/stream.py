@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from streams.events import join_batch  # noqa: E402  (bench scripts run from the checkout)
+from streams.domain.events import join_batch  # noqa: E402  (bench scripts run from the checkout)
 BOOT = os.environ.get("TOLLGUARD_BROKER", "kafka://127.0.0.1:9092").split("://", 1)[-1]
 LOGS = ROOT / ".cache" / "bench" / "logs"
 
@@ -54,7 +54,7 @@ def drop_topics(prefix: str) -> None:
 
 def ensure(prefix: str, partitions: int) -> None:
     env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_PARTITIONS=str(partitions))
-    code = "from streams.config import Config; from streams.topics import ensure_topics; ensure_topics(Config.from_env())"
+    code = "from streams.kafka.config import Config; from streams.kafka.topics import ensure_topics; ensure_topics(Config.from_env())"
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
 
 

@@ -17,13 +17,13 @@ import sklearn
 import skops
 import skops.io as sio
 
-from .features import FEATURES
+from models.features import FEATURES
 
 # skops needs the tree type named explicitly for tree ensembles (skops refuses unknown types); nothing else is trusted.
 TRUSTED = ["sklearn.tree._tree.Tree"]
 
 
-from .errors import ModelError  # noqa: E402,F401 (re-exported: light to import for the CLI)
+from models.errors import ModelError  # noqa: E402,F401 (re-exported: light to import for the CLI)
 
 
 def card_path(path: str | Path) -> Path:

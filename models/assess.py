@@ -43,7 +43,7 @@ def names_riskier(alert) -> bool:
 
 def completed_calls(path: Path) -> set[str]:
     """Call ids of the completed outbound calls in an events file (what the model could ever see)."""
-    from streams.events import Cdr, decode_event
+    from streams.domain.events import Cdr, decode_event
     out = set()
     for line in path.read_bytes().splitlines():
         if b'"cdr"' in line and b'"outbound"' in line:
@@ -54,10 +54,10 @@ def completed_calls(path: Path) -> set[str]:
 
 
 def assess_dir(d: Path, scorer) -> dict:
-    from streams.events import Alert
+    from streams.domain.events import Alert
     from streams.policy import Policy
-    from streams.replay import replay_file
-    from .train import build_matrix
+    from streams.shells.replay import replay_file
+    from models.train import build_matrix
     labels = json.loads((d / "labels.json").read_text())
     policy = Policy.load(d / "policy.yaml")
     fraud = {c for sc in labels["scenarios"] for c in sc.get("fraud_calls", [])} & completed_calls(d / "events.jsonl")
@@ -96,8 +96,8 @@ def totals(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .loading import default_model
-    from .score import Scorer
+    from models.loading import default_model
+    from models.score import Scorer
     ap = argparse.ArgumentParser(prog="python -m models.assess", description=__doc__.split("\n\n")[0])
     ap.add_argument("dirs", nargs="+", metavar="DIR", help="simulator directories (events.jsonl, labels.json, policy.yaml)")
     ap.add_argument("--model", help="the artifact (default: the shipped one)")

@@ -14,8 +14,8 @@ import json
 import sys
 import urllib.request
 
-from .explain import WORDS, amount
-from .features import FEATURES
+from models.explain import WORDS, amount
+from models.features import FEATURES
 
 FLOORS = {"share": 0.05, "count": 1.0, "seconds": 30.0, "money": 0.5}
 
@@ -60,8 +60,8 @@ def parse_metrics(text: str) -> dict:
 
 
 def main(args) -> int:
-    from .artifact import card_path
-    from .loading import default_model
+    from models.artifact import card_path
+    from models.loading import default_model
     path = args.model or str(default_model())
     card = json.loads(card_path(path).read_text())
     try:

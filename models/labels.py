@@ -88,7 +88,7 @@ def _ts(text: str) -> float:
 
 
 def from_incidents(incidents) -> list[dict]:
-    """Label records from incidents joined to their alerts (``streams.export``, ``--join``): those with a verdict."""
+    """Label records from incidents joined to their alerts (``streams.commands.export``, ``--join``): those with a verdict."""
     out = []
     for r in incidents:
         if not isinstance(r, dict) or r.get("verdict") not in ("true_positive", "false_positive"):
@@ -108,8 +108,8 @@ def from_incidents(incidents) -> list[dict]:
 def main(args) -> int:
     """``tollguard labels``: the SOC's verdicts from ``<prefix>.incidents`` into a label file."""
     import sys
-    from streams.config import Config
-    from streams.export import ExportError, records
+    from streams.kafka.config import Config
+    from streams.commands.export import ExportError, records
     config = Config.from_env()
     try:
         labels = from_incidents(records(config, config.incidents, None, None, join=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .errors import ModelError
+from models.errors import ModelError
 
 DEFAULT_NAME = "default.skops"
 
@@ -24,7 +24,7 @@ def load_scorer(args):
     """The anomaly model of ``--model``, else the shipped default, unless ``--no-model``."""
     if getattr(args, "no_model", False):
         return None
-    from .score import Scorer
+    from models.score import Scorer
     path = Path(getattr(args, "model", None) or default_model())
     if not path.is_file():
         raise ModelError(f"no model at {path}" + ("" if getattr(args, "model", None) else

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ModelError
-from .signing import ModelRefused, Trust, sign
+from models.errors import ModelError
+from models.signing import ModelRefused, Trust, sign
 
 log = logging.getLogger("tollguard.models")
 MAX_BYTES = 32 * 1024 * 1024  # the topic's max.message.bytes: a forest of a few hundred trees fits
@@ -42,7 +42,7 @@ def version_of(data: bytes) -> str:
 def model_record(path: str | Path, name: str, by: str, signing_key=None) -> tuple[bytes, bytes, str]:
     """(key, value, version) of an artifact, checked as a worker will check it (ModelError if not), signed
     with ``signing_key`` (an Ed25519 private key) when given."""
-    from . import artifact
+    from models import artifact
     _, card = artifact.load(path)  # sha256 against the card, features, trusted types
     data = Path(path).read_bytes()
     version = version_of(data)
@@ -106,7 +106,7 @@ class ModelBook:
     def scorer(self, name: str, version: str):
         """A scorer of that version, loaded from the record with every check a file gets, once its signature
         verifies (:class:`~models.signing.ModelRefused` if not: nothing is deserialized before)."""
-        from .score import Scorer
+        from models.score import Scorer
         rec = self.versions.get(f"{name}@{version}")
         if rec is None:
             raise ModelError(f"model {name}@{version} is not on the topic")
@@ -159,12 +159,12 @@ def follow(config, book: ModelBook, on_change, name: str = "default", stop: thre
     """Read ``<prefix>.models`` from its start and keep reading (on the calling thread); call
     ``on_change(version, scorer)`` when the active version of ``name`` changes and loads, ``on_refused(reason)``
     when it does not. Never raises."""
-    from streams.follow import follow_topic
+    from streams.kafka.follow import follow_topic
     follow_topic(config, config.models, book.apply, what="model record", kept="the model in use stays",
                  after_poll=Follower(book, name, on_change, on_refused), stop=stop,
                  max_partition_fetch_bytes=MAX_BYTES, fetch_max_bytes=MAX_BYTES * 2)
 
 
 def start_following(config, book: ModelBook, on_change, name: str = "default", on_refused=None) -> threading.Thread:
-    from streams.follow import start
+    from streams.kafka.follow import start
     return start(follow, config, book, on_change, name, None, on_refused, name="tollguard-models")

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .explain import WORDS
-from .features import FEATURES
+from models.explain import WORDS
+from models.features import FEATURES
 
 STEP = {"share": 0.05, "count": 1.0, "seconds": 30.0, "money": 0.5}  # the least difference worth naming, per unit
 RELATIVE = 0.1  # ... or this share of the reference, whichever is larger

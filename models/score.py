@@ -11,10 +11,10 @@ from collections import deque
 
 import numpy as np
 
-from streams.rates import RateTable
+from streams.reference.rates import RateTable
 
-from . import artifact, risk
-from .features import FEATURES
+from models import artifact, risk
+from models.features import FEATURES
 
 
 RECENT = 4096  # calls kept for the live drift figures

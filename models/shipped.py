@@ -20,8 +20,8 @@ DAYS, SEED, EXTENSIONS = 21, 21, 50
 
 
 def make(out: Path) -> int:
-    from streams.simulate import simulate
-    from .train import main as train
+    from streams.commands.simulate import simulate
+    from models.train import main as train
     with tempfile.TemporaryDirectory(prefix="tollguard-shipped-") as tmp:
         d = Path(tmp)
         simulate(DAYS, SEED, d, extensions=EXTENSIONS)

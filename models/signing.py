@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat, PublicFormat,
                                                           load_pem_private_key, load_pem_public_key)
 
-from .errors import ModelError
+from models.errors import ModelError
 
 FORMAT = "tollguard-model-signature/1"
 PUBLIC_KEY_ENV = "TOLLGUARD_MODEL_PUBLIC_KEY"    # one or more public key files, separated by os.pathsep

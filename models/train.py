@@ -1,7 +1,7 @@
 """Training the anomaly model on event history (``tollguard train``).
 
 The rows are the calls live scoring would score, with the vectors it would compute: the history
-runs through the detector (``streams.core.Detector``) with the anomaly rule on and the given
+runs through the detector (``streams.core.detector.Detector``) with the anomaly rule on and the given
 policy's rules, in the same event-time order as ``replay``, and the rule hands over what it learnt
 instead of scoring it. So a call a rule holds (``streams.rules.anomaly``) is no row and never enters
 its extension's profile, here as live. The model is an IsolationForest fitted on benign history
@@ -22,11 +22,11 @@ import numpy as np
 
 from streams.intake import decoded, read_events
 from streams.policy import Policy
-from streams.rates import RateTable
-from streams.replay import ordered_records
+from streams.reference.rates import RateTable
+from streams.shells.replay import ordered_records
 
-from .features import FEATURES
-from .risk import any_riskier
+from models.features import FEATURES
+from models.risk import any_riskier
 
 
 # 0.1% of benign training calls score above the threshold. At 0.2% (before issue 26) a week of 50
@@ -76,7 +76,7 @@ def event_records(paths: list[str]):
 
 def build_matrix(paths: list[str], policy: Policy, rates: RateTable | None = None, progress: bool = False) -> Matrix:
     """The calls of ``paths`` as the anomaly rule learns them under ``policy`` (its rules hold what they detect)."""
-    from streams.core import Detector
+    from streams.core.detector import Detector
     from streams.rules import anomaly
     det = Detector(policy, scorer=_Learner(rates or RateTable.load()), max_keys=None)
     rows: list[list[float]] = []
@@ -97,7 +97,7 @@ def build_matrix(paths: list[str], policy: Policy, rates: RateTable | None = Non
     if progress and sys.stderr.isatty():
         from tqdm import tqdm
         records = tqdm(records, unit=" ev", file=sys.stderr, desc="features")
-    # the same canonical event-time order replay and the worker learn in (streams.ordering)
+    # the same canonical event-time order replay and the worker learn in (streams.core.ordering)
     for (_, _, _, ev, err), _ in ordered_records(records):
         if err is None:
             det.feed(ev)
@@ -160,27 +160,27 @@ def population(X: np.ndarray) -> dict:
 
 def fraud_call_ids(labels_path: str | None) -> set[str]:
     """The calls a simulator labels.json or a SOC label file names as fraud (models.labels)."""
-    from .labels import Labels
+    from models.labels import Labels
     return Labels.load(labels_path).fraud_calls
 
 
 def training_split(m: Matrix, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(benign mask, false-positive mask, the extra rows the fit gets) under ``labels`` (models.labels):
     each call the SOC cleared is repeated ``FALSE_POSITIVE_REPEAT`` times, so the forest learns it as normal."""
-    from .labels import FALSE_POSITIVE_REPEAT
+    from models.labels import FALSE_POSITIVE_REPEAT
     fraud = np.array([labels.is_fraud(k) for k in m.keys], dtype=bool)
     fp = np.array([labels.is_false_positive(k) for k in m.keys], dtype=bool)
     return ~fraud, fp, np.repeat(m.X[fp], FALSE_POSITIVE_REPEAT, axis=0)
 
 
 def main(args) -> int:
-    from . import artifact
+    from models import artifact
     policy = Policy.load(args.policy) if args.policy else Policy.default()
     m = build_matrix(args.data, policy, progress=True)
     if len(m.X) < 50:
         print(f"train: only {len(m.X)} outbound calls in {', '.join(args.data)}; need at least 50", file=sys.stderr)
         return 2
-    from .labels import LabelError, Labels
+    from models.labels import LabelError, Labels
     try:
         labels = Labels.load(args.labels)
     except LabelError as exc:

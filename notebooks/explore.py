@@ -43,7 +43,7 @@ def save(fig, name):
         fig.savefig(Path(FIGURES) / name, dpi=90, metadata={"Software": None})
 
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 policy = Policy.load(POLICY)
 rows = [json.loads(line) for line in open(EVENTS)]

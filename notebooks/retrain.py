@@ -55,7 +55,7 @@ from models.features import FEATURES
 from models.labels import Labels
 from models.train import build_matrix, fingerprint, fit, population, thin_data, training_split
 from streams.policy import Policy
-from streams.simulate import simulate
+from streams.commands.simulate import simulate
 
 FIGURES = FIGURES or os.environ.get("TOLLGUARD_FIGURES")
 
@@ -71,9 +71,9 @@ if EXPORT:
     events = [str(EXPORT)]
     source = f"export {EXPORT}"
 elif KAFKA_SINCE or KAFKA_UNTIL:
-    from streams.alerts import parse_since
-    from streams.config import Config
-    from streams.export import records, write_parquet
+    from streams.commands.alerts import parse_since
+    from streams.kafka.config import Config
+    from streams.commands.export import records, write_parquet
     config = Config.from_env()
     events = [tempfile.mkdtemp(prefix="tollguard-kafka-") + "/cdr.parquet"]
     n, _ = write_parquet(records(config, config.cdr, parse_since(KAFKA_SINCE), parse_since(KAFKA_UNTIL)), events[0])

@@ -25,7 +25,7 @@ def parse(text: str) -> datetime:
 
 def latest(lines: list[str]) -> float:
     """The latest time of the lines that are valid events (a reject may carry any time)."""
-    from streams.events import EventError, decode_event
+    from streams.domain.events import EventError, decode_event
     out = 0.0
     for line in lines:
         try:

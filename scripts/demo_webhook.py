@@ -9,7 +9,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 sys.path.insert(0, __import__("os").path.dirname(__file__) + "/..")
-from streams.text import safe  # noqa: E402
+from streams.reference.text import safe  # noqa: E402
 
 
 class Hook(BaseHTTPRequestHandler):

@@ -7,7 +7,7 @@ import os
 import sys
 from importlib import import_module
 
-from .ruleids import SEVERITIES
+from streams.domain.ruleids import SEVERITIES
 
 
 def _policy_arg(p: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def _service_args(p: argparse.ArgumentParser) -> None:
                    help="stop after this long without a record (default: run until stopped)")
 
 
-LATENESS = 6 * 3600.0  # streams.replay.LATENESS (not imported here: `tollguard --help` stays light)
+LATENESS = 6 * 3600.0  # streams.shells.replay.LATENESS (not imported here: `tollguard --help` stays light)
 MAX_KEYS = 200_000  # streams.state.lifecycle.MAX_KEYS
 
 
@@ -146,13 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="default", help="the tenant whose blocks are lifted (default 'default')")
     p.add_argument("--by", default=None, metavar="WHO", help="who decided (default: $USER)")
 
-    # -- notify (streams.notify) ---------------------------------------------------------------
+    # -- notify (streams.services.notify) ---------------------------------------------------------------
     p = sub.add_parser("notify", help="route incidents and alerts to webhooks, email and syslog")
     p.add_argument("--config", required=True, metavar="FILE", help="notify.yaml (docs/notify.md)")
     _service_args(p)
     # -- end notify --
 
-    # -- enforce (streams.enforce) -------------------------------------------------------------
+    # -- enforce (streams.services.enforce) -------------------------------------------------------------
     p = sub.add_parser("enforce", help="carry out block actions: nftables, fail2ban, commands, webhooks")
     p.add_argument("--config", required=True, metavar="FILE", help="enforce.yaml (docs/enforce.md)")
     p.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
@@ -301,13 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {
-    "replay": "streams.replay", "worker": "streams.worker", "produce": "streams.produce",
-    "tail": "streams.tail",
-    "alerts": "streams.alerts", "simulate": "streams.simulate", "evaluate": "streams.evaluate",
-    "export": "streams.export", "train": "models.train", "labels": "models.labels", "model": "models.cli", "topics": "streams.topics",
-    "incidents": "streams.soc", "ack": "streams.soc", "resolve": "streams.soc", "unblock": "streams.soc",
-    "notify": "streams.notify", "enforce": "streams.enforce", "blocks": "streams.enforce.blocks",
-    "verdict": "streams.verdict.service", "ranges": "streams.ranges_cli", "console": "streams.console.service",
+    "replay": "streams.shells.replay", "worker": "streams.shells.worker", "produce": "streams.commands.produce",
+    "tail": "streams.commands.tail",
+    "alerts": "streams.commands.alerts", "simulate": "streams.commands.simulate", "evaluate": "streams.commands.evaluate",
+    "export": "streams.commands.export", "train": "models.train", "labels": "models.labels", "model": "streams.commands.model", "topics": "streams.kafka.topics",
+    "incidents": "streams.commands.soc", "ack": "streams.commands.soc", "resolve": "streams.commands.soc", "unblock": "streams.commands.soc",
+    "notify": "streams.services.notify", "enforce": "streams.services.enforce", "blocks": "streams.services.enforce.blocks",
+    "verdict": "streams.services.verdict.service", "ranges": "streams.commands.ranges", "console": "streams.services.console.service",
 }
 
 
@@ -315,13 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from models.errors import ModelError
 
-    from .config import ConfigError
-    from .connect import KafkaProblem
-    from .policy import PolicyError
+    from streams.kafka.config import ConfigError
+    from streams.kafka.connect import KafkaProblem
+    from streams.policy import PolicyError
     try:
         if args.cmd == "policy":
-            from .policy import Policy
-            from .text import safe
+            from streams.policy import Policy
+            from streams.reference.text import safe
             pol = Policy.load(args.file)
             for w in pol.warnings:
                 print(f"policy warning: {safe(w, 400)}", file=sys.stderr)
@@ -348,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tollguard: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 2
     except ValueError as exc:  # an input that is not what --input says, or an unreadable --map
-        from .intake import FormatError
-        from .intake.mapped import MapError
+        from streams.intake import FormatError
+        from streams.intake.mapped import MapError
         if not isinstance(exc, (FormatError, MapError)):
             raise
         print(f"tollguard {args.cmd}: {_safe(str(exc))}", file=sys.stderr)
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _safe(text: str) -> str:
-    from .text import safe
+    from streams.reference.text import safe
     return safe(text, 400)
 
 
@@ -367,7 +367,7 @@ def _schema(args) -> int:
     import json
     from pathlib import Path
 
-    from .events import schemas
+    from streams.domain.events import schemas
     docs = schemas()
     if args.write:
         d = Path(args.write)

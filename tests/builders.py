@@ -7,9 +7,9 @@ import contextlib
 from datetime import datetime, timedelta, timezone
 
 
-from streams.incidents import Seen
-from streams.core import Detector
-from streams.events import Action, Alert, decode_event, encode, event_time
+from streams.domain.incidents import Seen
+from streams.core.detector import Detector
+from streams.domain.events import Action, Alert, decode_event, encode, event_time
 from streams.policy import Policy
 
 T0 = datetime(2026, 3, 4, 10, 0, 0, tzinfo=timezone.utc)  # a Wednesday

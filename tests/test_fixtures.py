@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"

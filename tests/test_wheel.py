@@ -66,8 +66,8 @@ def test_a_missing_model_is_a_loud_error_unless_no_model(installed, tmp_path):
 
 
 def test_the_installed_wheel_carries_the_consoles_pages_and_script(installed, tmp_path):
-    code = ("from streams.console.app import make_app, STATIC; from jinja2 import Environment, PackageLoader; "
-            "env = Environment(loader=PackageLoader('streams.console', 'templates')); "
+    code = ("from streams.services.console.app import make_app, STATIC; from jinja2 import Environment, PackageLoader; "
+            "env = Environment(loader=PackageLoader('streams.services.console', 'templates')); "
             "print(sorted(env.list_templates())); print(sorted(p.name for p in STATIC.iterdir()))")
     got = run(installed, "-c", code, cwd=tmp_path)
     assert got.returncode == 0, got.stderr

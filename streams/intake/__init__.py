@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import IO, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from . import cdr, seclog
-from .common import AdapterError
-from .meaning import CdrMeaning
+from streams.intake import cdr, seclog
+from streams.intake.common import AdapterError
+from streams.policy.meaning import CdrMeaning
 
 CSV_FORMATS = ("asterisk-csv", "freeswitch-csv", "yeastar-csv", "3cx-csv", "csv")
 FORMATS = ("auto", "jsonl", *CSV_FORMATS, *seclog.FORMATS)
@@ -304,7 +304,7 @@ def decoded(records: Iterable[tuple[str, int, bytes, str | None]], summary: Summ
 
     A line holding a JSON array is a batch record: each element is judged alone (``record_events``).
     """
-    from ..events import EventError, record_events
+    from streams.domain.events import EventError, record_events
 
     files = summary.files if summary is not None else {}
     spare = Counts()
@@ -331,7 +331,7 @@ def decoded(records: Iterable[tuple[str, int, bytes, str | None]], summary: Summ
 def from_args(args, policy=None) -> tuple[Iterator[tuple[str, int, bytes, str | None]], Summary]:
     """The records of a command's FILE arguments (``--input``, ``--tz``, ``--tenant``, ``--map``), read
     with the CDR meaning of the tenant's policy, and the summary they count into."""
-    from .mapped import load_mapping
+    from streams.intake.mapped import load_mapping
     meaning = policy.tenant(args.tenant).p.cdr if policy is not None else None
     mapping = load_mapping(args.map) if getattr(args, "map", None) else None
     summary = Summary()
@@ -340,7 +340,7 @@ def from_args(args, policy=None) -> tuple[Iterator[tuple[str, int, bytes, str | 
 
 def report(summary: Summary, command: str, out=sys.stderr) -> int:
     """Print one line per file; the exit status: 1 when files were given and nothing was accepted."""
-    from ..text import safe
+    from streams.reference.text import safe
     for line in summary.lines():
         print(f"{command}: {safe(line, 400)}", file=out)
     if summary.files and not summary.accepted:

@@ -15,7 +15,7 @@ for a row that is no call to a number). Pure functions; ``streams.intake`` reads
 - ``csv --map``: any layout, its columns named in a map file (``streams.intake.mapped``).
 
 What the columns mean (direction, extensions, pseudo-destinations, trunks) is the policy's
-``cdr:`` section (``streams.intake.meaning``).
+``cdr:`` section (``streams.policy.meaning``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .common import AdapterError, number, stamp
-from .meaning import CdrMeaning, trunk_of
+from streams.intake.common import AdapterError, number, stamp
+from streams.policy.meaning import CdrMeaning, trunk_of
 
 AST_COLUMNS = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
                "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .cdr import Row, _AST_DISPOSITION, _FS_CAUSE, _row_id
-from .common import AdapterError, number
-from .meaning import trunk_of
-from ..yamlfile import YamlFileError, line_of, load_path
+from streams.intake.cdr import Row, _AST_DISPOSITION, _FS_CAUSE, _row_id
+from streams.intake.common import AdapterError, number
+from streams.policy.meaning import trunk_of
+from streams.policy.yamlfile import YamlFileError, line_of, load_path
 
 FIELDS = ("start", "src", "dst", "context", "direction", "answer", "end", "duration", "billsec", "disposition",
           "call_id", "linkedid", "channel", "dstchannel", "trunk", "src_ip", "accountcode", "forwarded_from",
@@ -88,7 +88,7 @@ class MapError(ValueError):
 
 def load_mapping(path: str) -> Mapping:
     """A map file, checked: unknown keys and missing required columns are refused with ``file:line`` and the
-    reason. Read as every operator file is (:mod:`streams.yamlfile`): no aliases, no key given twice."""
+    reason. Read as every operator file is (:mod:`streams.policy.yamlfile`): no aliases, no key given twice."""
     try:
         data, lines = load_path(path)
     except YamlFileError as exc:

@@ -62,9 +62,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from ..events import canonical_ip
-from .common import AdapterError, local_time
-from .proof import round_trip
+from streams.domain.events import canonical_ip
+from streams.intake.common import AdapterError, local_time
+from streams.intake.proof import round_trip
 
 FORMATS = ("asterisk-log", "freeswitch-log", "kamailio-log")
 MAX_TEXT = 512  # the contract's limit for free-text fields

@@ -9,9 +9,9 @@ The package: ``schema`` (the pydantic models: one definition per setting), ``com
 settings compiled for the hot path) and ``loader`` (YAML with line numbers, validation, errors).
 """
 
-from .compiled import ExtSettings, Tenant
-from .loader import Policy, PolicyError
-from .schema import DEFAULT_LAN, DEFAULT_SCANNER_USER_AGENTS, ExtensionPolicy, TenantPolicy
+from streams.policy.compiled import ExtSettings, Tenant
+from streams.policy.loader import Policy, PolicyError
+from streams.policy.schema import DEFAULT_LAN, DEFAULT_SCANNER_USER_AGENTS, ExtensionPolicy, TenantPolicy
 
 __all__ = ["DEFAULT_LAN", "DEFAULT_SCANNER_USER_AGENTS", "ExtSettings", "ExtensionPolicy", "Policy", "PolicyError",
            "Tenant", "TenantPolicy"]

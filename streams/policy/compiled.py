@@ -8,9 +8,9 @@ from datetime import datetime, time
 from typing import Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
-from ..numbers import number_plan
-from ..patterns import compile_patterns
-from .schema import ExtensionPolicy, RuleSetting, TenantPolicy, _parse_days, _parse_span
+from streams.reference.numbers import number_plan
+from streams.reference.patterns import compile_patterns
+from streams.policy.schema import ExtensionPolicy, RuleSetting, TenantPolicy, _parse_days, _parse_span
 
 
 # What an extension gets when neither its entry nor ``extensions.defaults`` sets it: one entry per
@@ -65,8 +65,8 @@ class Tenant:
             for d in _parse_days(days):
                 self.hours.setdefault(d, []).extend(_parse_span(s) for s in spans)
         self.scanners = tuple(u.lower() for u in p.scanner_user_agents)
-        from ..privacy import from_policy
-        from ..state.expiry import retention
+        from streams.reference.privacy import from_policy
+        from streams.state.expiry import retention
         self.privacy = from_policy(p.privacy)
         self.retention = retention(p)  # how long a key's state matters after its last event
         self._ext_defaults = p.extensions.get("defaults")
@@ -79,13 +79,13 @@ class Tenant:
         self.caps_tenant_spend = any(lim.scope in ("tenant", "destination_country") for lim in p.spend_limits)
         self.watches_callbacks = self.rule("wangiri_inbound").mode != "off"  # its calls abroad: Wangiri callbacks?
         self._rates = None  # the shipped rate table unless the policy names one (Policy.from_yaml sets it)
-        self.ranges = None  # high-risk ranges (streams.ranges.RangeTable): the policy's file, replay --ranges, the topic
+        self.ranges = None  # high-risk ranges (streams.reference.ranges.RangeTable): the policy's file, replay --ranges, the topic
 
     @property
     def rates(self):
         """What this tenant's calls cost (``rates:`` in its policy, else the shipped table)."""
         if self._rates is None:
-            from ..rates import RateTable
+            from streams.reference.rates import RateTable
             self._rates = RateTable.shared()
         return self._rates
 

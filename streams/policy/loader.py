@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..yamlfile import YamlFileError, load_text
+from streams.policy.yamlfile import YamlFileError, load_text
 from pydantic import ValidationError
 
-from .compiled import Tenant
-from .schema import TenantPolicy
+from streams.policy.compiled import Tenant
+from streams.policy.schema import TenantPolicy
 
 
 class PolicyError(ValueError):
@@ -58,7 +58,7 @@ class Policy:
     def with_rules_off(self, rule_ids) -> "Policy":
         """The same policy with these rules switched off in every tenant (``evaluate --without``)."""
         import copy
-        from .schema import RuleSetting
+        from streams.policy.schema import RuleSetting
         off = RuleSetting(mode="off")
         clone = copy.copy(self)
 
@@ -107,11 +107,11 @@ class Policy:
             raise PolicyError(problems)
         policy = cls(base, tenants, source)
         own_tables = [((), base), *((("tenants", n), tp) for n, tp in tenants.items())]
-        from ..rates import RateTable
-        from ..ranges import RangeTable
+        from streams.reference.rates import RateTable
+        from streams.reference.ranges import RangeTable
         _load_files(policy, own_tables, source, lines, "rates", RateTable.load, "the rate table", "_rates")
         _load_files(policy, own_tables, source, lines, "ranges", RangeTable.load, "the ranges", "ranges")
-        from ..policy_lint import warnings
+        from streams.policy.lint import warnings
         own = [((), base, None)] + [(("tenants", n), tp, set(tenants_raw[n])) for n, tp in tenants.items()]
         policy.warnings = [f"{source}:{w}" for w in warnings(own, lambda path: _nearest_line(lines, path))]
         return policy
@@ -172,7 +172,7 @@ MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 
 def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse a policy as every operator file is parsed (:mod:`streams.yamlfile`: no aliases, no key twice,
+    """Parse a policy as every operator file is parsed (:mod:`streams.policy.yamlfile`: no aliases, no key twice,
     no implicit dates), each problem with its line."""
     try:
         return load_text(text, source, MAX_POLICY_BYTES)

@@ -15,8 +15,8 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from typing_extensions import Annotated
 
-from ..patterns import PatternError, compile_patterns
-from ..ruleids import RULE_IDS, SEVERITIES
+from streams.reference.patterns import PatternError, compile_patterns
+from streams.domain.ruleids import RULE_IDS, SEVERITIES
 Mode = Literal["enforce", "report", "off"]
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -45,7 +45,7 @@ NumberPattern = Annotated[str, AfterValidator(_check_pattern)]
 RuleId = Literal[RULE_IDS]  # type: ignore[valid-type]
 
 
-from ..intake.meaning import CdrMeaning  # noqa: E402
+from streams.policy.meaning import CdrMeaning  # noqa: E402
 
 
 class Strict(BaseModel):
@@ -212,7 +212,7 @@ class ExtensionPolicy(Strict):
 
 
 class PrivacySetting(Strict):
-    """What tollguard writes for people is pseudonymised (streams/privacy.py); detection uses clear values."""
+    """What tollguard writes for people is pseudonymised (streams/reference/privacy.py); detection uses clear values."""
     mask_numbers: Literal["none", "last4", "all"] = "none"
     hash_ips: bool = False
     salt_env: str = Field("TOLLGUARD_PII_SALT", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -279,7 +279,7 @@ class TenantPolicy(Strict):
     rules: dict[RuleId, RuleSetting] = {}
     extensions: dict[str, ExtensionPolicy] = {}
     privacy: Optional[PrivacySetting] = None
-    cdr: CdrMeaning = CdrMeaning()  # what CDR export columns mean (streams/intake/meaning.py)
+    cdr: CdrMeaning = CdrMeaning()  # what CDR export columns mean (streams/policy/meaning.py)
 
     @field_validator("spend_limits")
     @classmethod
@@ -294,7 +294,7 @@ class TenantPolicy(Strict):
     @field_validator("privacy")
     @classmethod
     def _salt(cls, v: Optional[PrivacySetting]) -> Optional[PrivacySetting]:
-        from ..privacy import from_policy
+        from streams.reference.privacy import from_policy
         from_policy(v)  # a hashing policy without its secret is refused when it is loaded, not at the first alert
         return v
 

@@ -2,7 +2,7 @@
 
 ``streams.rules.contract`` says what a module declares and checks it: ``SPECS`` holds one
 :class:`~streams.rules.contract.RuleSpec` per rule, built at import, so a module that breaks the
-contract stops every command at once. ``RULE_IDS`` (``streams.ruleids``) is the public list SOC
+contract stops every command at once. ``RULE_IDS`` (``streams.domain.ruleids``) is the public list SOC
 analysts filter alerts on; every id on it is implemented here (a test checks both ways).
 """
 
@@ -26,12 +26,12 @@ ORDER = [
 ]
 
 MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
-from .contract import RuleContractError, scopes_of, spec_of  # noqa: E402
+from streams.rules.contract import RuleContractError, scopes_of, spec_of  # noqa: E402
 
 SPECS = [spec_of(m) for m in MODULES]
 if len({s.id for s in SPECS}) != len(SPECS):
     raise RuleContractError("a rule id appears twice in streams.rules.ORDER")
-from ..types import SCOPES  # noqa: E402
+from streams.core.types import SCOPES  # noqa: E402
 RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in SCOPES}
 for _m in MODULES:
     for _scope in scopes_of(_m):

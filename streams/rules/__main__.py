@@ -2,7 +2,7 @@
 
 import sys
 
-from . import SPECS
-from .contract import markdown
+from streams.rules import SPECS
+from streams.rules.contract import markdown
 
 sys.stdout.write(markdown(SPECS))

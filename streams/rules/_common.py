@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from .contract import Order
+from streams.rules.contract import Order
 
-from ..epochs import HORIZON, epoch_of
-from ..events import Cdr, Unblock
-from ..state import TimeSet
+from streams.core.epochs import HORIZON, epoch_of
+from streams.domain.events import Cdr, Unblock
+from streams.state import TimeSet
 
 SKIP_KINDS = ("short", "emergency")
 LOGIN_SERVICES = ("web", "app", "api", "ami", "http", "https")

@@ -17,13 +17,13 @@ for every address once a proven failure is among those counted. Failures that ne
 trip over UDP count toward the alert only (``block_on_unverified_udp``).
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
 from zlib import crc32
 from bisect import bisect_left, bisect_right
 
-from ._common import UNVERIFIED, flagged, is_registration, proven, proven_hits
-from ..state import TimeSet
+from streams.rules._common import UNVERIFIED, flagged, is_registration, proven, proven_hits
+from streams.state import TimeSet
 
 RULE = "account_lockout"
 SCOPE = "ext"

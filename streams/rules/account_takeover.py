@@ -34,10 +34,10 @@ import re
 from bisect import bisect_left, insort
 from functools import lru_cache
 
-from .contract import Order
-from ..epochs import HORIZON
-from ..events import Cdr, parse_ip
-from ..state import Takeover
+from streams.rules.contract import Order
+from streams.core.epochs import HORIZON
+from streams.domain.events import Cdr, parse_ip
+from streams.state import Takeover
 
 RULE = "account_takeover"
 SCOPE = "ext"

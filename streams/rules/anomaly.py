@@ -37,12 +37,12 @@ from models import risk
 from models.explain import sentence
 from models.features import FEATURES, CallFacts, ExtensionFeatures, call_facts
 
-from ._common import OUTBOUND
-from .contract import Order
-from ..epochs import HORIZON
-from ..events import event_ident
-from ..incidents import Seen
-from ..state import Features
+from streams.rules._common import OUTBOUND
+from streams.rules.contract import Order
+from streams.core.epochs import HORIZON
+from streams.domain.events import event_ident
+from streams.domain.incidents import Seen
+from streams.state import Features
 
 RULE = "anomaly"
 SCOPE = "ext"

@@ -8,10 +8,10 @@ prove no round trip over UDP (``round_trip`` false: a forged source is possible)
 alert, but block only beside a proven one (``block_on_unverified_udp``).
 """
 
-from .contract import Order
-from ._common import flagged, proven_hits, proven_orders
-from ..epochs import FOREVER
-from ..state import TimeSet
+from streams.rules.contract import Order
+from streams.rules._common import flagged, proven_hits, proven_orders
+from streams.core.epochs import FOREVER
+from streams.state import TimeSet
 
 RULE = "auto_defense"
 SCOPE = "ip"

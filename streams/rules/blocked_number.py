@@ -6,8 +6,8 @@ removed) and against its E.164 form (``+CC…``), so ``+882.`` and ``00882.`` bo
 ``00 882 …``.
 """
 
-from ..numbers import dialled_digits
-from ._common import OUTBOUND, call_actions, call_evidence
+from streams.reference.numbers import dialled_digits
+from streams.rules._common import OUTBOUND, call_actions, call_evidence
 
 RULE = "blocked_number"
 SCOPE = "ext"

@@ -9,9 +9,9 @@ after the call ends, a live limit must cut the call while it runs. One alert per
 or completed, whichever is seen first.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
-from ..epochs import FOREVER
+from streams.core.epochs import FOREVER
 
 RULE = "call_duration"
 SCOPE = "ext"

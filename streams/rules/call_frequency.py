@@ -7,9 +7,9 @@ holding more than ``calls`` call starts fires and bars the extension. Each call 
 both, and in whatever order the feed delivers it.
 """
 
-from .contract import Order
-from ._common import OUTBOUND, call_actions, external_call, window_hits
-from ..state import TimeSet
+from streams.rules.contract import Order
+from streams.rules._common import OUTBOUND, call_actions, external_call, window_hits
+from streams.state import TimeSet
 
 RULE = "call_frequency"
 SCOPE = "ext"

@@ -9,13 +9,13 @@ elsewhere. Registrations and unregistrations are kept in time order per device, 
 one changes the verdict at the instants it concerns, as it would have on time.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
 from bisect import bisect_left, bisect_right, insort
 
-from ._common import is_registration
-from ..epochs import HORIZON
-from ..state import Device
+from streams.rules._common import is_registration
+from streams.core.epochs import HORIZON
+from streams.state import Device
 
 RULE = "concurrent_registrations"
 SCOPE = "ext"

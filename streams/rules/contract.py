@@ -2,7 +2,7 @@
 
 A rule module declares, at module level:
 
-- ``RULE``      its id (on ``streams.ruleids.RULE_IDS``, the public list);
+- ``RULE``      its id (on ``streams.domain.ruleids.RULE_IDS``, the public list);
 - ``SCOPE``     the key it partitions by (``ip``, ``ext``, ``trunk``, ``tenant``), or a tuple of them
   for a rule that keeps the same kind of state under several keys (``spend_limit``);
 - ``EVENTS``    ``cdr`` and/or ``security``; optionally ``WANTS``, the event kinds it judges
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, NamedTuple, Optional, Protocol
 
-from ..ruleids import RULE_IDS, SEVERITIES
-from ..types import SCOPES
+from streams.domain.ruleids import RULE_IDS, SEVERITIES
+from streams.core.types import SCOPES
 
 EVENT_TYPES = ("cdr", "security")
 
@@ -84,7 +84,7 @@ def spec_of(m: ModuleType) -> RuleSpec:
             raise RuleContractError(f"rule module {name}: {what}")
     rule = getattr(m, "RULE", None)
     need(isinstance(rule, str) and rule == name, f"RULE must be the module's name {name!r}, not {rule!r}")
-    need(rule in RULE_IDS, f"{rule!r} is not on streams.ruleids.RULE_IDS")
+    need(rule in RULE_IDS, f"{rule!r} is not on streams.domain.ruleids.RULE_IDS")
     scopes = scopes_of(m)
     need(bool(scopes) and set(scopes) <= set(SCOPES), f"SCOPE must be one of {SCOPES} or a tuple of them")
     events = tuple(getattr(m, "EVENTS", ()))

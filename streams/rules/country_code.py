@@ -5,7 +5,7 @@ a destination whose country cannot be told (unallocated or international-network
 such as +882/+883) is not allowed. The destination number is blocked.
 """
 
-from ._common import OUTBOUND, call_actions, call_evidence, external_call
+from streams.rules._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "country_code"
 SCOPE = "ext"

@@ -5,7 +5,7 @@ Off until ``allowed_country_ips`` is set; then traffic from a public IP whose co
 and addresses without a known country are allowed.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
 import iptocc
 
@@ -34,7 +34,7 @@ def check(ctx, ev) -> None:
     allowed = ctx.tenant.allowed_country_ips
     if allowed is None or not ev.src_ip:
         return
-    from ..events import parse_ip
+    from streams.domain.events import parse_ip
     if ctx.tenant.exempt(parse_ip(ev.src_ip)):
         return
     cc = country_of(ev.src_ip)

@@ -5,9 +5,9 @@ extension within one calendar day of the policy's time zone. One alert per exten
 dated at the call that went over the limit in call-start order. Each call counts once.
 """
 
-from ._common import OUTBOUND, call_actions, external_call
-from ..epochs import FOREVER
-from ..state import TimeSet
+from streams.rules._common import OUTBOUND, call_actions, external_call
+from streams.core.epochs import FOREVER
+from streams.state import TimeSet
 
 RULE = "daily_calls"
 SCOPE = "ext"

@@ -19,9 +19,9 @@ sources that reach their limits.
 from bisect import bisect_right
 from zlib import crc32
 
-from ._common import names_during, note_name, window_hits
-from ..epochs import HORIZON
-from ..state import TimeSet
+from streams.rules._common import names_during, note_name, window_hits
+from streams.core.epochs import HORIZON
+from streams.state import TimeSet
 
 RULE = "distributed_lockout"
 SCOPE = "tenant"

@@ -8,8 +8,8 @@ refused unless the policy's ``forwarding`` allows it: an alert naming who forwar
 enforce mode the call cut (in progress) and the forwarding extension barred.
 """
 
-from .contract import Order
-from ._common import call_evidence, external_call
+from streams.rules.contract import Order
+from streams.rules._common import call_evidence, external_call
 
 RULE = "forwarding_abuse"
 SCOPE = "ext"

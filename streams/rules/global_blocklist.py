@@ -7,11 +7,11 @@ event times, and checks both ways — an event against the blocks, and a new or 
 block against the events already seen — so it does not matter which arrives first.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
 from bisect import bisect_left, insort
 
-from ..epochs import FOREVER, HORIZON
+from streams.core.epochs import FOREVER, HORIZON
 
 RULE = "global_blocklist"
 SCOPE = "ip"

@@ -1,14 +1,14 @@
 """high_risk_range — no guide section: calls to number ranges the operator lists as high risk (IRSF test numbers, premium ranges, Wangiri sources; ClearIP's hourly IRSF database).
 
-The tenant's ranges (``streams.ranges``: the policy's ``ranges:`` file, ``replay --ranges``, and in
+The tenant's ranges (``streams.reference.ranges``: the policy's ``ranges:`` file, ``replay --ranges``, and in
 the worker the ``<prefix>.ranges`` topic) list E.164 prefixes with a label and an expiry. An
 outbound call whose number falls in a listed range, before the listing expires, raises a
 critical alert naming the range and where the listing came from; in enforce mode the call is cut
 (in progress) or the extension barred, and the range's prefix is blocked until the listing expires.
 """
 
-from .contract import Order
-from ._common import call_actions, call_evidence, external_call
+from streams.rules.contract import Order
+from streams.rules._common import call_actions, call_evidence, external_call
 
 RULE = "high_risk_range"
 SCOPE = "ext"

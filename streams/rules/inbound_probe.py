@@ -16,15 +16,15 @@ A slow scan that rotates its caller ids or addresses never reaches this count fr
 ``route_scan`` counts the same calls per target instead.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
 from functools import lru_cache
 
 import phonenumbers
 
-from ._common import flagged, proven_hits, proven_orders
-from ..events import Cdr, parse_ip
-from ..state import TimeSet
+from streams.rules._common import flagged, proven_hits, proven_orders
+from streams.domain.events import Cdr, parse_ip
+from streams.state import TimeSet
 
 RULE = "inbound_probe"
 SCOPE = "tenant"

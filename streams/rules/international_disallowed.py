@@ -4,7 +4,7 @@ International calls are barred unless the extension has ``international: true``.
 dialled number is normalised first (international prefix, national prefix, home country).
 """
 
-from ._common import OUTBOUND, call_actions, call_evidence, external_call
+from streams.rules._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "international_disallowed"
 SCOPE = "ext"

@@ -9,10 +9,10 @@ address). Failures that needed no round trip over UDP count toward the alert but
 beside a proven one (``block_on_unverified_udp``), as in ``registration_lockout``.
 """
 
-from .contract import Order
-from ._common import first_per_epoch, flagged, lock_orders, may_block, proven_orders
-from ..epochs import FOREVER, HORIZON
-from ..state import TimeSet
+from streams.rules.contract import Order
+from streams.rules._common import first_per_epoch, flagged, lock_orders, may_block, proven_orders
+from streams.core.epochs import FOREVER, HORIZON
+from streams.state import TimeSet
 
 RULE = "login_lockout"
 SCOPE = "ip"

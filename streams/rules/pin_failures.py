@@ -6,10 +6,10 @@ outbound calls are barred. A call without a PIN over a route that requires one c
 bad PIN. Each call counts once, at its start.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
-from ._common import OUTBOUND, window_hits
-from ..state import TimeSet
+from streams.rules._common import OUTBOUND, window_hits
+from streams.state import TimeSet
 
 RULE = "pin_failures"
 SCOPE = "ext"

@@ -5,7 +5,7 @@ international numbers that are possible but not valid (unallocated ranges, where
 than 20% of IRSF test numbers sit, by the peer systems' published IRSF lists). The destination number is blocked.
 """
 
-from ._common import OUTBOUND, call_actions, call_evidence, external_call
+from streams.rules._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "premium_rate"
 SCOPE = "ext"

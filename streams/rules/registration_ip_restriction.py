@@ -4,9 +4,9 @@ When an extension lists ``permitted_ips`` (addresses or subnets), a registration
 other address is reported and that address blocked.
 """
 
-from .contract import Order
-from ._common import REGISTERED, event_orders, is_registration
-from ..events import parse_ip
+from streams.rules.contract import Order
+from streams.rules._common import REGISTERED, event_orders, is_registration
+from streams.domain.events import parse_ip
 
 RULE = "registration_ip_restriction"
 SCOPE = "ext"

@@ -10,9 +10,9 @@ event-time order whatever order it arrives in. Failures that needed no round tri
 holds a proven one, or under ``block_on_unverified_udp``: a forged source is no one to block.
 """
 
-from .contract import Order
-from ._common import flagged, is_registration, lock_orders, names_during, note_name, proven_hits, proven_orders
-from ..state import TimeSet
+from streams.rules.contract import Order
+from streams.rules._common import flagged, is_registration, lock_orders, names_during, note_name, proven_hits, proven_orders
+from streams.state import TimeSet
 
 RULE = "registration_lockout"
 SCOPE = "ip"

@@ -8,10 +8,10 @@ remotely, ``restricted`` = all but the listed accounts may, and a non-empty
 blocked.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
-from ._common import REGISTERED, event_orders, is_registration
-from ..events import parse_ip
+from streams.rules._common import REGISTERED, event_orders, is_registration
+from streams.domain.events import parse_ip
 
 RULE = "remote_registration"
 SCOPE = "ext"

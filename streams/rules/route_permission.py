@@ -5,7 +5,7 @@ extension with ``outbound: false`` ("Disable Outbound Calls"), is reported; a ca
 progress is hung up, a completed one bars the extension's outbound calls.
 """
 
-from ._common import OUTBOUND, call_actions, call_evidence, external_call
+from streams.rules._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "route_permission"
 SCOPE = "ext"

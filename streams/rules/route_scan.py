@@ -29,7 +29,7 @@ addresses never are, and a source whose every attempt needed no round trip over 
 its own, variant ``unverified``, so a proven one still opens the blocking one). Attempts without an
 address (a FreeSWITCH CDR from the default template) count the same and block nothing. An alert's
 incident lasts the block (a permanent block: for ever), so a day-long scan is one alert unless it
-straddles a grid line of that length, as every incident does (``streams.epochs``); an address that
+straddles a grid line of that length, as every incident does (``streams.core.epochs``); an address that
 joins the scan after the alert is left to ``inbound_probe`` and ``auto_defense`` until then. Every
 window end that reaches the count is a detection, so which alerts are raised does not depend on the
 order the calls arrive in (which addresses the first detection of an incident saw may).
@@ -48,12 +48,12 @@ from zlib import crc32
 
 import phonenumbers
 
-from ._common import flagged
-from .contract import Order
-from ..epochs import FOREVER, HORIZON
-from ..events import Cdr, parse_ip
-from ..numbers import dialled_digits
-from ..state.schema import ScanTarget
+from streams.rules._common import flagged
+from streams.rules.contract import Order
+from streams.core.epochs import FOREVER, HORIZON
+from streams.domain.events import Cdr, parse_ip
+from streams.reference.numbers import dialled_digits
+from streams.state.schema import ScanTarget
 
 RULE = "route_scan"
 SCOPE = "tenant"

@@ -7,8 +7,8 @@ round trip over UDP is reported without a block (``block_on_unverified_udp``): a
 its source and its user agent.
 """
 
-from .contract import Order
-from ._common import event_orders
+from streams.rules.contract import Order
+from streams.rules._common import event_orders
 
 RULE = "scanner_user_agent"
 SCOPE = "ip"

@@ -7,8 +7,8 @@ window, so the verdict does not depend on the order the feed delivers the calls 
 counts calls in a row; a call to another number in between no longer resets the count).
 """
 
-from ._common import OUTBOUND, call_actions, external_call, window_hits
-from ..state import TimeSet
+from streams.rules._common import OUTBOUND, call_actions, external_call, window_hits
+from streams.state import TimeSet
 
 RULE = "sequential_calls"
 SCOPE = "ext"

@@ -25,9 +25,9 @@ from zlib import crc32
 
 import phonenumbers
 
-from .contract import Order
-from ..epochs import HORIZON
-from ..state import SpendWindow
+from streams.rules.contract import Order
+from streams.core.epochs import HORIZON
+from streams.state import SpendWindow
 
 RULE = "spend_limit"
 SCOPE = ("ext", "trunk", "tenant")

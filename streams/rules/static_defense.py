@@ -5,7 +5,7 @@ source blocked permanently. ``accept`` rules (and the LAN ranges) are handled by
 such addresses are never blocked by any dynamic rule.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
 RULE = "static_defense"
 SCOPE = "ip"
@@ -17,7 +17,7 @@ def check(ctx, ev) -> None:
     deny = ctx.tenant.deny
     if not deny or not ev.src_ip:
         return
-    from ..events import parse_ip
+    from streams.domain.events import parse_ip
     ip = parse_ip(ev.src_ip)
     for net, r in deny:
         if ip in net:

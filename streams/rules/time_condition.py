@@ -6,7 +6,7 @@ whose ``time_condition`` is ``business_hours``, is reported (hung up when in pro
 Without configured business hours the rule has nothing to judge and stays silent.
 """
 
-from ._common import OUTBOUND, call_actions, call_evidence, external_call
+from streams.rules._common import OUTBOUND, call_actions, call_evidence, external_call
 
 RULE = "time_condition"
 SCOPE = "ext"

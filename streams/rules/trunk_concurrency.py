@@ -12,10 +12,10 @@
   overlaps it would have found on time.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
-from ._common import first_per_epoch
-from ..epochs import HORIZON, epoch_of
+from streams.rules._common import first_per_epoch
+from streams.core.epochs import HORIZON, epoch_of
 
 RULE = "trunk_concurrency"
 SCOPE = "trunk"

@@ -9,7 +9,7 @@ the call raises a warning; ``block`` also bars the extension (or hangs up the li
 not judged here.
 """
 
-from ._common import OUTBOUND, call_actions, call_evidence
+from streams.rules._common import OUTBOUND, call_actions, call_evidence
 
 RULE = "unparseable_number"
 SCOPE = "ext"

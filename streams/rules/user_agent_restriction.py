@@ -5,9 +5,9 @@ user agent starts with none of them is reported (the PBX should have refused it)
 source IP blocked.
 """
 
-from .contract import Order
+from streams.rules.contract import Order
 
-from ._common import REGISTERED, event_orders, is_registration
+from streams.rules._common import REGISTERED, event_orders, is_registration
 
 RULE = "user_agent_restriction"
 SCOPE = "ext"

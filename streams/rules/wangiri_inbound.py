@@ -35,10 +35,10 @@ from functools import lru_cache
 
 import phonenumbers
 
-from .contract import Order
-from ._common import names_during, note_name, window_hits
-from ..epochs import FOREVER, HORIZON
-from ..state import Burst, Dialled, OneRing
+from streams.rules.contract import Order
+from streams.rules._common import names_during, note_name, window_hits
+from streams.core.epochs import FOREVER, HORIZON
+from streams.state import Burst, Dialled, OneRing
 
 RULE = "wangiri_inbound"
 SCOPE = "tenant"

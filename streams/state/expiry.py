@@ -17,8 +17,8 @@ A key is kept until the latest of:
 
 from __future__ import annotations
 
-from .schema import ExtState, IpState
-from ..epochs import FOREVER, HORIZON
+from streams.state.schema import ExtState, IpState
+from streams.core.epochs import FOREVER, HORIZON
 
 PROFILE = 30 * 86400.0
 DAY = 2 * 86400.0  # a local calendar day seen from UTC spans up to two

@@ -15,9 +15,9 @@ from __future__ import annotations
 import heapq
 import math
 
-from .expiry import expiry
-from ..types import SCOPES
-from .schema import EMPTY
+from streams.state.expiry import expiry
+from streams.core.types import SCOPES
+from streams.state.schema import EMPTY
 
 BUCKET = 900.0  # expiry instants are rounded up to this, so a busy key is re-indexed at most once per bucket
 MAX_KEYS = 200_000  # per scope, per detector (a worker splits its budget over the scope partitions it runs)

@@ -23,7 +23,7 @@ from typing import Union
 
 import msgspec
 
-from .timeset import Intervals, TimeSet
+from streams.state.timeset import Intervals, TimeSet
 
 VERSION = 2  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from streams.console.users import add
+from streams.services.console.users import add
 from tests.kafka.conftest import BOOTSTRAP, ROOT, produce
 from tests.kafka.test_verdict import free_port, wait
 

@@ -9,8 +9,8 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 
-from streams.config import Config
-from streams.topics import ensure_topics
+from streams.kafka.config import Config
+from streams.kafka.topics import ensure_topics
 from tests.kafka.conftest import ROOT, produce
 from tests.streams.enforce.netns import elements, maybe_netns
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 from tests.kafka.conftest import ROOT, consume
 
 SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"

@@ -82,7 +82,7 @@ def test_join_gives_alerts_their_calls_and_incidents_their_alerts_and_verdicts(b
 
 
 def test_an_export_by_time_range_trains_a_model(broker, prefix, tmp_path):
-    from streams.simulate import simulate
+    from streams.commands.simulate import simulate
     simulate(2, 8, tmp_path / "sim", extensions=15)
     env = dict(os.environ, TOLLGUARD_TOPIC_PREFIX=prefix, TOLLGUARD_BROKER=f"kafka://{broker}", TOLLGUARD_PARTITIONS="2")
     before = time.time() - 1

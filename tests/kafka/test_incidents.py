@@ -7,7 +7,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from streams.events import encode
+from streams.domain.events import encode
 from tests.builders import sec
 from tests.kafka.conftest import BOOTSTRAP, ROOT, consume, produce
 

@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 from models import artifact
 from models.train import build_matrix, fingerprint, fit, population
 from streams.policy import Policy
-from streams.simulate import simulate
+from streams.commands.simulate import simulate
 from tests.kafka.conftest import ROOT, consume
 from tests.kafka.test_equivalence import POLICY, SAMPLE, produce_file
 from tests.kafka.test_observe import free_port, get, metric

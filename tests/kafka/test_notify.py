@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-from streams.config import Config
-from streams.topics import ensure_topics
+from streams.kafka.config import Config
+from streams.kafka.topics import ensure_topics
 from tests.streams.notify.conftest import incident
 from tests.streams.notify.servers import Hook, Mailbox, wait_until
 

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from streams.events import decode_event, event_time
+from streams.domain.events import decode_event, event_time
 from streams.policy import Policy
-from streams.replay import replay_file
-from streams.simulate import simulate
+from streams.shells.replay import replay_file
+from streams.commands.simulate import simulate
 from tests.kafka.conftest import consume
 
 pytestmark = pytest.mark.slow

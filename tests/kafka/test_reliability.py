@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 from tests.kafka.conftest import ROOT, consume
 
 SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"

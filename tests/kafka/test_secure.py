@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 from tests.kafka.conftest import ROOT
 
 SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"

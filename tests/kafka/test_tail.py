@@ -19,14 +19,14 @@ BAD = "{not an event\n"
 
 
 class Tail:
-    """The shipper as a subprocess (python -m streams.tail: no dependence on the CLI wiring)."""
+    """The shipper as a subprocess (python -m streams.commands.tail: no dependence on the CLI wiring)."""
 
     def __init__(self, broker: str, prefix: str, state: Path, path: Path, err: Path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGUARD_")}
         env.update(TOLLGUARD_BROKER=f"kafka://{broker}", TOLLGUARD_TOPIC_PREFIX=prefix)
         self.err = err
         self.errf = open(err, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.tail", "--state", str(state), "--poll", "0.1",
+        self.proc = subprocess.Popen([sys.executable, "-m", "streams.commands.tail", "--state", str(state), "--poll", "0.1",
                                       str(path)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.errf)
 
     def stderr(self) -> str:

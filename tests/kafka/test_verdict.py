@@ -10,8 +10,8 @@ import urllib.request
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from streams.config import Config
-from streams.topics import ensure_topics
+from streams.kafka.config import Config
+from streams.kafka.topics import ensure_topics
 from tests.kafka.conftest import ROOT, produce
 
 

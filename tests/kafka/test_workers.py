@@ -7,9 +7,9 @@ import time
 import pytest
 
 from streams.policy import Policy
-from streams.replay import replay_file
-from streams.simulate import simulate
-from streams.worker.ingest import partition_of
+from streams.shells.replay import replay_file
+from streams.commands.simulate import simulate
+from streams.shells.worker.ingest import partition_of
 from tests.kafka.conftest import consume
 from tests.kafka.test_order import send_keyed
 

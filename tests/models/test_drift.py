@@ -10,8 +10,8 @@ from models.features import FEATURES
 from models.score import Scorer
 from models.train import build_matrix, fit, population
 from streams.policy import Policy
-from streams.simulate import simulate
-from streams.worker.metrics import WorkerMetrics
+from streams.commands.simulate import simulate
+from streams.shells.worker.metrics import WorkerMetrics
 from tests.builders import serving
 
 

@@ -10,7 +10,7 @@ import pytest
 from models.labels import LabelError, Labels, from_incidents
 from models.train import build_matrix, fit, training_split
 from streams.policy import Policy
-from streams.simulate import simulate
+from streams.commands.simulate import simulate
 
 
 def iso(t: float) -> str:

@@ -12,11 +12,11 @@ import pytest
 
 from models.features import FEATURES
 from models.score import Scorer
-from streams.core import Detector
-from streams.events import Alert
+from streams.core.detector import Detector
+from streams.domain.events import Alert
 from streams.policy import Policy
-from streams.replay import run
-from streams.simulate import simulate
+from streams.shells.replay import run
+from streams.commands.simulate import simulate
 
 DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default.skops"
 INTL = FEATURES.index("intl_share_24h")

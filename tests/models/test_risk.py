@@ -9,10 +9,10 @@ import numpy as np
 from models.features import FEATURES
 from models.risk import any_riskier, riskier
 from models.score import Scorer
-from streams.core import Detector
-from streams.events import Alert
+from streams.core.detector import Detector
+from streams.domain.events import Alert
 from streams.policy import Policy
-from streams.replay import run
+from streams.shells.replay import run
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "models" / "default.skops"

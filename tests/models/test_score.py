@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 from models.score import Scorer
-from streams.core import Detector
-from streams.events import decode_event
+from streams.core.detector import Detector
+from streams.domain.events import decode_event
 from streams.policy import Policy
-from streams.replay import read_events
-from streams.simulate import simulate
+from streams.shells.replay import read_events
+from streams.commands.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "models" / "default.skops"

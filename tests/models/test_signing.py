@@ -197,7 +197,7 @@ def test_a_worker_says_at_start_whose_models_it_takes(keys, caplog, monkeypatch)
     from types import SimpleNamespace
 
     from streams.cli import build_parser
-    from streams.worker import model_trust
+    from streams.shells.worker import model_trust
     monkeypatch.delenv("TOLLGUARD_MODEL_PUBLIC_KEY", raising=False)
     caplog.set_level("INFO", "tollguard.models")
     config, scorer = SimpleNamespace(models="t.models"), SimpleNamespace(version="abc123")

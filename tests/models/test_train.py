@@ -1,6 +1,6 @@
 from models.train import build_matrix, fit, fraud_call_ids
 from streams.policy import Policy
-from streams.simulate import simulate
+from streams.commands.simulate import simulate
 
 
 def test_model_separates_simulated_fraud_from_benign_calls(tmp_path):

@@ -6,9 +6,9 @@ import pytest
 
 from streams.intake import read_events
 from streams.intake.mapped import MapError, load_mapping
-from streams.events import Cdr, decode_event
+from streams.domain.events import Cdr, decode_event
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 CDR = Path(__file__).resolve().parents[2] / "fixtures" / "cdr"
 POLICY = Path(__file__).resolve().parents[2] / "fixtures" / "policy.example.yaml"
@@ -86,7 +86,7 @@ def test_a_jsonl_line_holding_an_array_is_a_batch_of_events(tmp_path):
     assert rows[1][4].startswith("event [1] of the batch:") and "not a JSON array" in rows[3][4]
 
 
-# --- csv --map files are read like every operator file (streams.yamlfile): no aliases, no key twice ---
+# --- csv --map files are read like every operator file (streams.policy.yamlfile): no aliases, no key twice ---
 
 LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from streams.alerts import keep, parse_since, row
+from streams.commands.alerts import keep, parse_since, row
 
 A = {"ts": "2026-12-04T03:41:03Z", "severity": "alert", "rule": "registration_lockout", "tenant": "acme",
      "subject_type": "ip", "subject": "51.140.77.12", "summary": "Extension Registration Blocked Out"}

@@ -2,8 +2,8 @@
 
 import pytest
 
-from streams.config import Config, ConfigError
-from streams.connect import KafkaProblem, explain, kafka_python_kwargs, ssl_context
+from streams.kafka.config import Config, ConfigError
+from streams.kafka.connect import KafkaProblem, explain, kafka_python_kwargs, ssl_context
 
 
 def test_defaults_are_plaintext_and_create_topics():
@@ -53,7 +53,7 @@ def test_tls_files_that_do_not_load_are_a_clear_problem(tmp_path):
 
 
 def test_topics_declare_min_insync_and_compaction():
-    from streams.topics import declared
+    from streams.kafka.topics import declared
     c = Config.from_env({"TOLLGUARD_REPLICATION": "3", "TOLLGUARD_MIN_INSYNC_REPLICAS": "2", "TOLLGUARD_TOPIC_PREFIX": "p"})
     specs = {s.name: s for s in declared(c)}
     assert specs["p.blocklist"].configs == {"min.insync.replicas": "2", "cleanup.policy": "compact"}

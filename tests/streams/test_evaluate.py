@@ -3,10 +3,10 @@
 import json
 from datetime import datetime, timedelta, timezone
 
-from streams.evaluate import evaluate, score
-from streams.events import Action, Alert
+from streams.commands.evaluate import evaluate, score
+from streams.domain.events import Action, Alert
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=timezone.utc)
 
@@ -85,7 +85,7 @@ def test_committed_sim_day_meets_the_rule_targets():
 def test_spend_cap_scenario_and_what_spend_limit_saves(tmp_path):
     """The money rule on its own scenario: with a live feed the cap cuts the calls while they run, so
     most of the fraud is saved; with completed CDRs only it learns of the money after it was spent."""
-    from streams.simulate import simulate
+    from streams.commands.simulate import simulate
     live, cdrs = tmp_path / "live", tmp_path / "cdrs"
     simulate(2, 5, live, scenarios=["spend_cap"])
     simulate(2, 5, cdrs, scenarios=["spend_cap"], live=False)
@@ -111,7 +111,7 @@ def test_with_rules_off_switches_them_off_in_every_tenant():
 
 
 def test_account_takeover_scenario_is_caught_at_the_first_call(tmp_path):
-    from streams.simulate import simulate
+    from streams.commands.simulate import simulate
     simulate(3, 5, tmp_path, scenarios=["account_takeover"])
     r = evaluate(tmp_path, without=["account_takeover"])
     [sc] = r["scenarios"]
@@ -121,7 +121,7 @@ def test_account_takeover_scenario_is_caught_at_the_first_call(tmp_path):
 
 
 def test_forwarding_abuse_scenario_is_seen_only_by_who_placed_the_calls(tmp_path):
-    from streams.simulate import simulate
+    from streams.commands.simulate import simulate
     simulate(2, 5, tmp_path, scenarios=["forwarding_abuse"])
     r = evaluate(tmp_path, without=["forwarding_abuse"])
     [sc] = r["scenarios"]
@@ -131,7 +131,7 @@ def test_forwarding_abuse_scenario_is_seen_only_by_who_placed_the_calls(tmp_path
 
 
 def test_wangiri_callbacks_are_alerted_on_the_staff_who_call_back(tmp_path):
-    from streams.simulate import simulate
+    from streams.commands.simulate import simulate
     simulate(2, 5, tmp_path, scenarios=["wangiri"])
     labels = json.loads((tmp_path / "labels.json").read_text())
     [sc] = labels["scenarios"]
@@ -267,7 +267,7 @@ def test_version_1_labels_still_score(tmp_path):
 
 def test_labels_from_the_future_are_refused(tmp_path):
     import pytest
-    from streams.evaluate import LabelsError, check_labels
+    from streams.commands.evaluate import LabelsError, check_labels
     with pytest.raises(LabelsError, match="labels_version 3"):
         check_labels({**STUFFING, "labels_version": 3})
     with pytest.raises(LabelsError, match=r"scenario 1 \(fast_pumping\): `calls`"):
@@ -277,7 +277,7 @@ def test_labels_from_the_future_are_refused(tmp_path):
 def test_seed_9137_day_has_no_false_alerts(tmp_path):
     """Issue 26.6: `tollguard simulate --seed 9137` then `evaluate` said 2 false alerts (60.6 per 1k
     extension-days), both account_lockout on an account credential stuffing attacked."""
-    from streams.simulate import simulate
+    from streams.commands.simulate import simulate
     simulate(1, 9137, tmp_path)
     r = evaluate(tmp_path)
     assert r["false_alerts"] == 0, r["false_alert_list"]
@@ -291,7 +291,7 @@ def test_a_fresh_week_is_all_detected_with_no_false_alerts(tmp_path):
     on): every scenario detected, no false alert, the precision and recall of every rule reported."""
     import subprocess
     import sys
-    from streams.simulate import simulate
+    from streams.commands.simulate import simulate
     simulate(7, 70707, tmp_path)  # 5813 was this test's seed until the model's gate was tuned on it (issue 26.5)
     out = subprocess.run([sys.executable, "-m", "streams.cli", "evaluate", str(tmp_path), "--format", "json"],
                          capture_output=True, text=True, check=True).stdout

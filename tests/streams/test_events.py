@@ -5,7 +5,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from streams.events import Cdr, EventError, SecurityEvent, decode_event, schemas
+from streams.domain.events import Cdr, EventError, SecurityEvent, decode_event, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def test_security_event_defaults():
 
 
 def test_batch_records_split_into_events_and_refuse_what_is_not_an_array():
-    from streams.events import EventError, is_batch, split_batch
+    from streams.domain.events import EventError, is_batch, split_batch
     raw = b' [{"type":"cdr","a":[1,2]}, {"x":1}]'
     assert is_batch(raw) and not is_batch(b'{"type":"cdr"}')
     assert split_batch(raw) == [b'{"type":"cdr","a":[1,2]}', b'{"x":1}']
@@ -88,7 +88,7 @@ def test_batch_records_split_into_events_and_refuse_what_is_not_an_array():
 
 
 def test_an_oversized_event_is_refused_with_its_size():
-    from streams.events import MAX_EVENT_BYTES, EventError, decode_event
+    from streams.domain.events import MAX_EVENT_BYTES, EventError, decode_event
     big = b'{"type":"security","ts":"2026-12-01T10:00:00Z","service":"sip","src_ip":"1.2.3.4","outcome":"failure",' \
           b'"note":"' + b"x" * MAX_EVENT_BYTES + b'"}'
     with pytest.raises(EventError, match=f"at most {MAX_EVENT_BYTES}"):
@@ -96,7 +96,7 @@ def test_an_oversized_event_is_refused_with_its_size():
 
 
 def test_deeply_nested_input_is_refused_not_a_crash():
-    from streams.events import EventError, decode_event, split_batch
+    from streams.domain.events import EventError, decode_event, split_batch
     deep = b"[" * 5000 + b"]" * 5000
     with pytest.raises(EventError, match="not a JSON array"):
         split_batch(deep)
@@ -114,7 +114,7 @@ def test_timestamps_out_of_range_are_refused_with_the_field():
 
 
 def test_event_time_and_identity():
-    from streams.events import event_ident, event_time
+    from streams.domain.events import event_ident, event_time
     c = decode_event(json.dumps({"type": "cdr", "call_id": "k", "start": "2026-03-04T10:00:00Z", "src": "1",
                                  "dst": "2", "duration": 60}))
     assert event_time(c) == c.start.timestamp() + 60
@@ -129,7 +129,7 @@ def test_event_time_and_identity():
 def test_ipv4_mapped_ipv6_is_the_ipv4_address_everywhere():
     import json
 
-    from streams.events import decode_checked, decode_event, decode_event_bytes, parse_ip
+    from streams.domain.events import decode_checked, decode_event, decode_event_bytes, parse_ip
     from tests.builders import alerts, policy, run, sec
     assert str(parse_ip("::ffff:10.0.0.1")) == "10.0.0.1"
     raw = json.dumps(sec(ip="::FFFF:10.0.0.1")).encode()

@@ -11,13 +11,13 @@ import json
 import random
 from pathlib import Path
 
-from streams.core import Detector
-from streams.events import decode_event, encode
-from streams.incidents import IncidentBook, Seen
+from streams.core.detector import Detector
+from streams.domain.events import decode_event, encode
+from streams.domain.incidents import IncidentBook, Seen
 from streams.policy import Policy
-from streams.replay import run
-from streams.worker.incidents import IncidentRunner
-from streams.worker.ingest import partition_of
+from streams.shells.replay import run
+from streams.shells.worker.incidents import IncidentRunner
+from streams.shells.worker.ingest import partition_of
 from tests.builders import T0, cdr, policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +152,7 @@ def test_the_fixture_day_ends_the_same_in_both_shells_whenever_the_sweeps_fall()
 
 
 def decode_event_time(raw: bytes) -> float:
-    from streams.events import EventError, event_time
+    from streams.domain.events import EventError, event_time
     try:
         return event_time(decode_event(raw))
     except (EventError, ValueError):

@@ -1,12 +1,12 @@
-"""Incidents: every detection about one subject of one tenant folded into one record (streams.incidents)."""
+"""Incidents: every detection about one subject of one tenant folded into one record (streams.domain.incidents)."""
 
 import random
 from datetime import datetime, timezone
 
-from streams.core import Detector
-from streams.events import Action, decode_event, encode
-from streams.incidents import Decision, IncidentBook, IncidentRecord, Seen, settle
-from streams.replay import format_table_row
+from streams.core.detector import Detector
+from streams.domain.events import Action, decode_event, encode
+from streams.domain.incidents import Decision, IncidentBook, IncidentRecord, Seen, settle
+from streams.shells.replay import format_table_row
 from tests.builders import at, cdr, policy, reg, sec
 
 
@@ -180,7 +180,7 @@ def test_a_decision_on_an_incident_no_longer_held_adopts_it_from_the_record_the_
 
 
 def test_a_block_that_outlasts_the_earlier_one_goes_out_and_a_lifted_block_may_be_ordered_again():
-    from streams.incidents import Lifted
+    from streams.domain.incidents import Lifted
     book = IncidentBook()
 
     def block(aid, ts, dur):
@@ -199,7 +199,7 @@ def test_a_block_that_outlasts_the_earlier_one_goes_out_and_a_lifted_block_may_b
 
 
 def test_action_targets_on_incidents_follow_the_tenants_privacy():
-    from streams.privacy import Privacy
+    from streams.reference.privacy import Privacy
     book = IncidentBook(privacy=lambda tenant: Privacy(hash_ips=True, salt=b"s"))
     a = Action(action_id="x1", ts=datetime.fromtimestamp(0, timezone.utc), tenant="t", kind="block_ip",
                target="198.51.100.23", duration_s=60, alert_id="a1", reason="r")

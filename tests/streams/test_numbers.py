@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.numbers import NumberPlan
+from streams.reference.numbers import NumberPlan
 
 GB = NumberPlan("GB", ["00", "+"], "0", ["9"])
 US = NumberPlan("US", ["011", "+"], "1")

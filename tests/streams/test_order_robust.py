@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from streams.core import Detector
-from streams.events import EventError, decode_event, event_time
+from streams.core.detector import Detector
+from streams.domain.events import EventError, decode_event, event_time
 from streams.policy import Policy
-from streams.replay import run
-from streams.simulate import simulate
+from streams.shells.replay import run
+from streams.commands.simulate import simulate
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,8 @@ def by_partitions(lines, pol, parts: int = 2, rounds: int = 0):
     its own order, the partitions consumed one after another (``rounds=0``) or in random slices;
     event time is the lowest a partition with records still to come has reached (a partition
     not started holds it back, a finished one is idle), as the worker's marks have it."""
-    from streams.events import event_key
-    from streams.worker.ingest import partition_of
+    from streams.domain.events import event_key
+    from streams.shells.worker.ingest import partition_of
     evs = []
     for line in lines:
         try:

@@ -1,5 +1,5 @@
 """The Sequencer both shells use: canonical order per tenant, lateness, late items flagged not dropped."""
-from streams.ordering import Sequencer, in_event_time_order
+from streams.core.ordering import Sequencer, in_event_time_order
 
 
 def test_released_in_time_then_order_key_once_the_watermark_passes():

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.patterns import PatternError, compile_patterns, matches, pattern_to_regex
+from streams.reference.patterns import PatternError, compile_patterns, matches, pattern_to_regex
 
 
 @pytest.mark.parametrize("pattern,number,ok", [

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from streams.patterns import compile_patterns
+from streams.reference.patterns import compile_patterns
 from streams.policy import Policy, PolicyError
 from tests.builders import GB, alerts, cdr, policy, run
 
@@ -62,7 +62,7 @@ def test_a_blocked_pattern_with_many_wildcards_still_blocks():
 
 
 @pytest.mark.parametrize("extra, words", [
-    ("rules: {" + ", ".join(f"{r}: {{mode: 'off'}}" for r in __import__("streams.ruleids").ruleids.RULE_IDS) + "}",
+    ("rules: {" + ", ".join(f"{r}: {{mode: 'off'}}" for r in __import__("streams.domain.ruleids").ruleids.RULE_IDS) + "}",
      "every rule is off"),
     ("lan: [0.0.0.0/0]", "4,294,967,296 public addresses"),
     ("static_defense: [{name: all, source: '::/0', action: accept}]", "public addresses"),

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from streams.dlq import dead_letter
+from streams.kafka.dlq import dead_letter
 from streams.policy import PolicyError
-from streams.privacy import Privacy
+from streams.reference.privacy import Privacy
 from tests.builders import actions, alerts, cdr, policy, reg, run, sec
 
 SALT = "a-test-salt-of-enough-length"

@@ -4,7 +4,7 @@ failed with its line, or counted as not sent."""
 import pytest
 from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
-from streams.produce import OVERHEAD, Ledger, Sender, Stop
+from streams.commands.produce import OVERHEAD, Ledger, Sender, Stop
 
 
 class Future:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from streams.policy import Policy, PolicyError
-from streams.ranges import RangeError, RangeTable, parse_range
-from streams.ranges_cli import apply
+from streams.reference.ranges import RangeError, RangeTable, parse_range
+from streams.commands.ranges import apply
 from tests.builders import T0, actions, alerts, cdr, policy, run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streams.core import Detector
-from streams.replay import run
+from streams.core.detector import Detector
+from streams.shells.replay import run
 from tests.builders import at, cdr, policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ def test_events_ahead_of_now_are_rejected_with_their_reason():
     out, rejects = [], []
     evs = [cdr(t=0, call_id="ok"), cdr(t=3600, call_id="ahead")]
     now = json.loads(json.dumps(at(0)))
-    from streams.replay import parse_now
+    from streams.shells.replay import parse_now
     stats = run(lines_of(evs), Detector(policy()), out.append, rejects.append, now=parse_now(now))
     assert stats.events == 1 and stats.rejected == 1
     assert "ahead of the clock" in rejects[0].reason and rejects[0].line == 1

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from streams.events import decode_event
+from streams.domain.events import decode_event
 from streams.policy import Policy
-from streams.simulate import SCENARIOS, simulate
+from streams.commands.simulate import SCENARIOS, simulate
 
 
 def digest(d):
@@ -59,7 +59,7 @@ def test_labels_say_what_each_attack_did_and_the_events_bear_it_out(tmp_path):
     """labels_version 2 (issue 26.6): each scenario lists its tenant and the sources, accounts, call ids
     and numbers it used, so evaluate can credit an alert that names the attacked account or the
     attacking address rather than only a subject. Every one of them is in the events."""
-    from streams.numbers import number_plan
+    from streams.reference.numbers import number_plan
     meta = simulate(2, 11, tmp_path, tenants=2, extensions=15)
     plan = number_plan("GB", ["00", "+"], "0")
     ips, accounts, calls, numbers = set(), set(), set(), set()
@@ -89,7 +89,7 @@ def test_labels_say_what_each_attack_did_and_the_events_bear_it_out(tmp_path):
 
 
 def test_every_expected_rule_is_a_rule():
-    from streams.ruleids import RULE_IDS
-    from streams.simulate import EXPECTED
+    from streams.domain.ruleids import RULE_IDS
+    from streams.commands.simulate import EXPECTED
     assert set(EXPECTED) == set(SCENARIOS)
     assert {r for rules in EXPECTED.values() for r in rules} <= set(RULE_IDS)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from streams import tail
+from streams.commands import tail
 from streams.intake import TOO_LONG
-from streams.tail import Checkpoint, Follower, Options, Position, Source
+from streams.commands.tail import Checkpoint, Follower, Options, Position, Source
 from tests.builders import sec
 
 CDR = Path(__file__).resolve().parents[2] / "fixtures" / "cdr"

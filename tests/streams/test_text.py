@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streams.alerts import row
-from streams.events import decode_checked, decode_event, decode_event_bytes
-from streams.text import HOSTILE_JSON, UNSAFE, escape, safe
+from streams.commands.alerts import row
+from streams.domain.events import decode_checked, decode_event, decode_event_bytes
+from streams.reference.text import HOSTILE_JSON, UNSAFE, escape, safe
 from tests.builders import sec
 
 ROOT = Path(__file__).resolve().parents[2]

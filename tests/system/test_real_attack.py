@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import Config
-from streams.topics import ensure_topics
+from streams.kafka.config import Config
+from streams.kafka.topics import ensure_topics
 from tests.kafka.conftest import ROOT, Worker, consume, produce
 
 from .kamailio import MISSING, Kamailio
@@ -241,7 +241,7 @@ def pipeline(net, procs: Procs, env: dict, config: Config, broker: str, worker: 
     count_blocked_packets(net)
     worker.ready()
     ensure_topics(config)
-    # --from-start said, though docs/tail.md says it is the default: streams/tail.py's argparse makes
+    # --from-start said, though docs/tail.md says it is the default: streams/commands/tail.py's argparse makes
     # --from-end the default. Tail is ready once the phone's registration, logged before it started, is shipped
     procs.start("tail", [sys.executable, "-m", "streams.cli", "tail", "--input", "kamailio-log", "--tenant", "acme",
                          "--from-start", "--state", str(procs.where / "tail.json"), str(kamailio.log)], env)

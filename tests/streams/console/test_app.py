@@ -6,9 +6,9 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from streams.console.app import Sessions, make_app
-from streams.console.store import IncidentStore
-from streams.console.users import UserBook, UserError, add
+from streams.services.console.app import Sessions, make_app
+from streams.services.console.store import IncidentStore
+from streams.services.console.users import UserBook, UserError, add
 
 
 class Recorded:
@@ -137,7 +137,7 @@ def test_a_tenant_bound_user_never_sees_another_tenant(console):
 
 
 def users_of(app, name):
-    from streams.console.users import User
+    from streams.services.console.users import User
     return User(name, "analyst", "acme")
 
 
@@ -156,7 +156,7 @@ def test_hostile_text_is_shown_as_text(console):
 def test_sessions_expire_after_their_idle_time():
     now = [1000.0]
     s = Sessions(seconds=60, max_seconds=3600, clock=lambda: now[0])
-    from streams.console.users import User
+    from streams.services.console.users import User
     token = s.open(User("ana", "analyst"))
     now[0] += 59
     assert s.get(token) is not None
@@ -170,7 +170,7 @@ def test_sessions_expire_after_their_idle_time():
 
 
 def test_the_store_keeps_the_newest_version_and_stays_bounded():
-    from streams.console.users import User
+    from streams.services.console.users import User
     store = IncidentStore(max_incidents=100)
     for n in range(300):
         store.apply(incident(n, status="resolved" if n % 2 else "open"))
@@ -209,8 +209,8 @@ def test_with_ten_thousand_incidents_the_page_shows_the_newest_500_and_says_how_
 
 def test_the_health_panel_reads_the_workers_own_metrics():
     from prometheus_client import generate_latest
-    from streams.console.feed import worker_health
-    from streams.worker.metrics import WorkerMetrics
+    from streams.services.console.feed import worker_health
+    from streams.shells.worker.metrics import WorkerMetrics
     from tests.builders import serving
     m = WorkerMetrics()
     m.events.labels("p.cdr").inc(120)
@@ -224,7 +224,7 @@ def test_the_health_panel_reads_the_workers_own_metrics():
 
 def test_one_change_wakes_every_live_stream():
     import asyncio
-    from streams.console.app import Wake
+    from streams.services.console.app import Wake
 
     async def go():
         wake = Wake()
@@ -339,7 +339,7 @@ def test_a_users_file_with_a_key_given_twice_is_refused_with_its_line(tmp_path):
 
 
 def test_the_throttle_lifts_when_the_window_passes_and_a_success_clears_the_name():
-    from streams.console.throttle import LoginThrottle
+    from streams.services.console.throttle import LoginThrottle
     now = [0.0]
     t = LoginThrottle(failures=10, window=600, clock=lambda: now[0])
     for _ in range(10):
@@ -357,7 +357,7 @@ def test_the_throttle_lifts_when_the_window_passes_and_a_success_clears_the_name
 
 
 def test_the_throttle_counts_an_ipv6_client_by_its_64_and_stays_bounded():
-    from streams.console.throttle import LoginThrottle
+    from streams.services.console.throttle import LoginThrottle
     t = LoginThrottle(failures=10, window=600, max_keys=1000)
     for n in range(10):
         t.charge(f"name{n}", f"2001:db8:1:2::{n + 1:x}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timezone
 
-from streams.enforce.action import parse
+from streams.services.enforce.action import parse
 
 NOW = 1_800_000_000.0  # a fixed clock for the in-process tests
 _ids = itertools.count(1)

@@ -4,12 +4,12 @@ import io
 
 import pytest
 
-from streams.enforce.applier import Applier
-from streams.enforce.backends import Backend, Retry
-from streams.enforce.ledger import Ledger
-from streams.enforce.metrics import EnforceMetrics
-from streams.enforce.settings import Settings
-from streams.enforce.steps import StepFailed
+from streams.services.enforce.applier import Applier
+from streams.services.enforce.backends import Backend, Retry
+from streams.services.enforce.ledger import Ledger
+from streams.services.enforce.metrics import EnforceMetrics
+from streams.services.enforce.settings import Settings
+from streams.services.enforce.steps import StepFailed
 
 from .helpers import NOW, Clock, action
 
@@ -183,7 +183,7 @@ def test_logs_escape_hostile_text(caplog):
 
 @pytest.mark.parametrize("bad", ["", "-rf", " 1.2.3.4", "a\nb", "x" * 300])
 def test_hostile_target_text_rejected_at_parse(bad):
-    from streams.enforce.action import BadAction
+    from streams.services.enforce.action import BadAction
     with pytest.raises(BadAction):
         action(target=bad)
 
@@ -202,6 +202,6 @@ def test_a_backend_that_cannot_be_set_up_is_reported_for_the_service_to_stop(tmp
 
 
 def test_a_hang_up_for_a_call_older_than_any_call_is_not_sent():
-    from streams.enforce.action import HANGUP_MAX_AGE
+    from streams.services.enforce.action import HANGUP_MAX_AGE
     old = action(kind="hangup_call", target="call-1", duration_s=None)
     assert not old.expired(old.ts + 60) and old.expired(old.ts + HANGUP_MAX_AGE)

@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from streams.enforce.backends.base import Refused
-from streams.enforce.settings import Settings
-from streams.enforce.steps import StepFailed
+from streams.services.enforce.backends.base import Refused
+from streams.services.enforce.settings import Settings
+from streams.services.enforce.steps import StepFailed
 
 from .helpers import NOW, action
 

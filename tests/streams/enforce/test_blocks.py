@@ -4,7 +4,7 @@ import io
 import json
 from types import SimpleNamespace
 
-from streams.enforce.blocks import active, fold, show
+from streams.services.enforce.blocks import active, fold, show
 
 from .helpers import NOW, rec
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.enforce.backends.command import FIELDS
-from streams.enforce.neverblock import ALWAYS, DEFAULTS
-from streams.enforce.settings import TOP, Settings
-from streams.yamlfile import load_text
+from streams.services.enforce.backends.command import FIELDS
+from streams.services.enforce.neverblock import ALWAYS, DEFAULTS
+from streams.services.enforce.settings import TOP, Settings
+from streams.policy.yamlfile import load_text
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = (ROOT / "docs" / "enforce.md").read_text()

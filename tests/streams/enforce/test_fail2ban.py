@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from streams.enforce.applier import Applier
-from streams.enforce.settings import Settings
+from streams.services.enforce.applier import Applier
+from streams.services.enforce.settings import Settings
 
 from .helpers import action
 

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from streams.config import ConfigError
-from streams.enforce.action import BadAction
-from streams.enforce.applier import Applier
-from streams.enforce.settings import Settings
+from streams.kafka.config import ConfigError
+from streams.services.enforce.action import BadAction
+from streams.services.enforce.applier import Applier
+from streams.services.enforce.settings import Settings
 
 from .helpers import NOW, Clock, action, rec
 from .test_backends import RECORDER, http_server  # noqa: F401  (a fixture)
@@ -150,7 +150,7 @@ def lock(from_ip="203.0.113.77", **kw):
     r = rec(kind="lock_account", target="1001", **kw)
     if from_ip != "absent":
         r["from_ip"] = from_ip
-    from streams.enforce.action import parse
+    from streams.services.enforce.action import parse
     return parse(r)
 
 

@@ -2,8 +2,8 @@
 
 import time
 
-from streams.enforce.applier import Applier
-from streams.enforce.settings import Settings
+from streams.services.enforce.applier import Applier
+from streams.services.enforce.settings import Settings
 
 from .helpers import action
 from .netns import elements, netns, nft

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 from kafka.structs import TopicPartition
 
-from streams.config import Config
-from streams.enforce.applier import Applier
-from streams.enforce.service import Service
+from streams.kafka.config import Config
+from streams.services.enforce.applier import Applier
+from streams.services.enforce.service import Service
 
 from .helpers import Clock, rec
 from .test_applier import Fake

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import ConfigError
-from streams.enforce.settings import Settings
+from streams.kafka.config import ConfigError
+from streams.services.enforce.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from streams.events import decode_event
+from streams.domain.events import decode_event
 from streams.intake import Summary, decoded, read_events
-from streams.intake.meaning import CdrMeaning, trunk_of
+from streams.policy.meaning import CdrMeaning, trunk_of
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 ROOT = Path(__file__).resolve().parents[3]
 CDR = ROOT / "fixtures" / "cdr"

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from streams.events import EventError, SecurityEvent, decode_event
+from streams.domain.events import EventError, SecurityEvent, decode_event
 from streams.intake import Converter
 from streams.intake.common import AdapterError
 from streams.intake.seclog import LogState, parse_line
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 FORGED, REAL = "198.51.100.77", "203.0.113.9"
 UTC = ZoneInfo("UTC")

@@ -8,7 +8,7 @@ import pytest
 from streams.cli import INPUTS
 from streams.intake import FORMATS
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 ROOT = Path(__file__).resolve().parents[3]
 LOGS = ROOT / "fixtures" / "logs"

@@ -8,7 +8,7 @@ import pytest
 
 from streams.intake.proof import round_trip
 from streams.intake.seclog import LogState, parse_line
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 
 VICTIM = "203.0.113.9"
 AST = "[2024-03-01 10:00:{s:02d}] NOTICE[1234] "

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.events import SecurityEvent, decode_event
+from streams.domain.events import SecurityEvent, decode_event
 from streams.intake.common import AdapterError
 from streams.intake.seclog import FORMATS, LogState, parse_line, sniff_line
 

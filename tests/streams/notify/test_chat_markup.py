@@ -17,10 +17,10 @@ from apprise.conversion.format import markdown_to_html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.notify import render
-from streams.notify.chat import escape
-from streams.notify.senders import build
-from streams.notify.settings import NotifySettings
+from streams.services.notify import render
+from streams.services.notify.chat import escape
+from streams.services.notify.senders import build
+from streams.services.notify.settings import NotifySettings
 
 from .conftest import incident
 from .servers import Hook

@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from streams.notify import render
-from streams.notify.channel import ChannelWorker, Parker, backoff
-from streams.notify.ledger import Ledger
-from streams.notify.secrets import Redactor
-from streams.notify.senders import DeliveryError, build
-from streams.notify.service import NotifyMetrics
-from streams.notify.settings import NotifySettings, Retry
+from streams.services.notify import render
+from streams.services.notify.channel import ChannelWorker, Parker, backoff
+from streams.services.notify.ledger import Ledger
+from streams.services.notify.secrets import Redactor
+from streams.services.notify.senders import DeliveryError, build
+from streams.services.notify.service import NotifyMetrics
+from streams.services.notify.settings import NotifySettings, Retry
 
 from .conftest import HOSTILE, incident
 from .servers import Hook, wait_until
@@ -40,7 +40,7 @@ def test_webhook_posts_the_record_with_an_escaped_text(hook):
     assert body["notification"] == "opened" and body["incident_id"] == "i-1"
     assert "<script>" not in body["text"] and "\x1b" not in body["text"] and "\n" in body["text"]
     assert body["text"].split("\n")[0] == body["title"]
-    # Markdown by default (streams/notify/chat.py): backslashes doubled, [ | escaped, < > as entities
+    # Markdown by default (streams/services/notify/chat.py): backslashes doubled, [ | escaped, < > as entities
     assert r"203.0.113.9\\x1b\[2J\\nFAKE: all clear\|x=\\y &lt;script&gt;" in body["title"]
 
 

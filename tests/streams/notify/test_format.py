@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from streams.notify import render, syslog
-from streams.notify.chat import escape
+from streams.services.notify import render, syslog
+from streams.services.notify.chat import escape
 
 from .conftest import HOSTILE, alert, incident
 

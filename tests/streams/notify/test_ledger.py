@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from streams.notify import ledger as L
+from streams.services.notify import ledger as L
 
 TP = ("t.incidents", 0)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.notify.pacer import Pacer
-from streams.notify.settings import NotifySettings
+from streams.services.notify.pacer import Pacer
+from streams.services.notify.settings import NotifySettings
 
 from .conftest import alert, incident
 

@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from streams.cli import main as cli
-from streams.config import ConfigError
-from streams.notify import secrets
-from streams.notify.settings import load
+from streams.kafka.config import ConfigError
+from streams.services.notify import secrets
+from streams.services.notify.settings import load
 
 
 def write(tmp_path, text: str):
@@ -79,7 +79,7 @@ def test_every_log_line_is_redacted_even_tracebacks_and_json(tmp_path):
     r.add("hunter22")
     for fmt in ("text", "json"):
         buf = io.StringIO()
-        from streams.observe import setup_logging
+        from streams.kafka.observe import setup_logging
         setup_logging(fmt, "INFO", stream=buf)
         secrets.install(r)
         log = logging.getLogger("tollguard.notify.test")
@@ -101,7 +101,7 @@ def test_the_example_file_is_valid():
     assert [c.type for c in loaded.channels] == ["webhook", "email", "syslog", "apprise"]
 
 
-# --- notify.yaml is read like every operator file (streams.yamlfile): no aliases, no key twice ---
+# --- notify.yaml is read like every operator file (streams.policy.yamlfile): no aliases, no key twice ---
 
 LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
 

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from streams.core import Detector
-from streams.events import decode_event, encode
+from streams.core.detector import Detector
+from streams.domain.events import decode_event, encode
 from streams.rules.account_takeover import KEEP_NAMES, family
 from tests.builders import actions, alerts, cdr, flat, policy, reg, run, run_any_order, sec
 
@@ -191,7 +191,7 @@ def test_the_bundled_sample_days_hijacked_registration_is_a_takeover_on_its_firs
     on the LAN, registers from 102.129.143.9 with Zoiper and pumps premium numbers from 02:00."""
     from pathlib import Path
     from streams.policy import Policy
-    from streams.replay import replay_file
+    from streams.shells.replay import replay_file
     root = Path(__file__).resolve().parents[3]
     out, _, _ = replay_file([str(root / "fixtures/sample-events.jsonl")], Policy.load(root / "fixtures/policy.example.yaml"))
     found = [a for a in out if a.__class__.__name__ == "Alert" and a.rule == "account_takeover"]

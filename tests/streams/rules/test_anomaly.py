@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from models.score import Scorer
-from streams.core import Detector
-from streams.events import decode_event, encode, event_time
+from streams.core.detector import Detector
+from streams.domain.events import decode_event, encode, event_time
 from tests.builders import at, cdr, policy
 
 DEFAULT = Path(__file__).resolve().parents[3] / "models" / "default.skops"
@@ -89,7 +89,7 @@ def test_a_call_the_model_alerts_on_holds_the_next_calls_whatever_the_batches():
     """The model's own alert holds its extension's calls for an incident span, as a rule's detection does; the
     flush learns each extension's calls in order and judges each before the next, so one flush per event and
     one for the whole day learn and alert the same."""
-    from streams.events import Alert
+    from streams.domain.events import Alert
     from streams.rules import anomaly
 
     def day(flush_every: int):

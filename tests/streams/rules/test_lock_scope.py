@@ -6,8 +6,8 @@ that guesses passwords must not lock the LAN's phones out of their own accounts.
 """
 import pytest
 
-from streams.core import Detector
-from streams.events import Action, decode_event, encode
+from streams.core.detector import Detector
+from streams.domain.events import Action, decode_event, encode
 from tests.builders import actions, alerts, flat, policy, reg, run, sec
 
 SCANNER = "198.51.100.23"
@@ -107,7 +107,7 @@ def test_lock_ids_are_the_same_in_any_order(scope):
 
 def test_lock_ids_are_the_same_in_replay_and_with_a_detector_per_scope():
     """The worker runs each scope on its own partitions: its lock actions are replay's, id for id."""
-    from streams.types import SCOPES
+    from streams.core.types import SCOPES
     evs = guesses() + [sec(t=100 + i, ip=f"198.51.100.{40 + i % 3}", action="register", account="1001",
                            outcome="failure") for i in range(10)]
     dets = [Detector(policy(), scopes=(s,)) for s in SCOPES]

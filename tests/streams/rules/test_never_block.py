@@ -8,9 +8,9 @@ address the policy does not exempt, to show that it does order the block there.
 """
 import pytest
 
-from streams.core import Detector
-from streams.events import Action, decode_event, encode
-from streams.types import SCOPES
+from streams.core.detector import Detector
+from streams.domain.events import Action, decode_event, encode
+from streams.core.types import SCOPES
 import yaml
 
 from streams.policy import Policy

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from streams.core import Detector
-from streams.events import decode_event, encode
+from streams.core.detector import Detector
+from streams.domain.events import decode_event, encode
 from streams.intake import sniff
 from streams.policy import Policy
-from streams.replay import replay_file
+from streams.shells.replay import replay_file
 from streams.rules.route_scan import target_of
-from streams.types import SCOPES
+from streams.core.types import SCOPES
 from tests.builders import actions, alerts, cdr, flat, policy, run, run_any_order, sec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,7 +71,7 @@ def test_home_numbers_extensions_and_junk_are_no_target(dialled):
 def test_a_slow_scan_fires_once_and_blocks_its_source():
     """~30 calls over 24 h, one every 48 min, rotating caller ids and prefixes: inbound_probe (per source,
     per hour) never sees more than 2; route_scan fires on the 5th dial form, once. The scan starts on a
-    Thursday: an incident lasts the block (7 days on the grid from Thursday 00:00 UTC, streams.epochs),
+    Thursday: an incident lasts the block (7 days on the grid from Thursday 00:00 UTC, streams.core.epochs),
     see the straddling test below."""
     out = run(scan(), US)
     [a] = scans(out)

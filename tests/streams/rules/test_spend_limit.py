@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.core import Detector
+from streams.core.detector import Detector
 from streams.policy import Policy, PolicyError
 from tests.builders import actions, alerts, cdr, policy, run, run_any_order, sec
 
@@ -109,7 +109,7 @@ def test_destination_country_cap_blocks_the_country_code():
 
 def test_tenant_cap_routes_outbound_calls_to_the_tenant_key():
     evt = cdr(dst=PREMIUM, billsec=60)
-    from streams.events import decode_event, encode
+    from streams.domain.events import decode_event, encode
     e = decode_event(encode(evt))
     assert "tenant" not in Detector.keys_for(e, policy(EXT_CAP))
     assert "tenant" in Detector.keys_for(e, policy("spend_limits:\n  - {scope: tenant, window: 24h, max_cost: 50}\n"))
@@ -161,7 +161,7 @@ def test_bad_limits_are_refused(bad):
 def test_state_stays_bounded_for_a_busy_extension():
     pol = policy(EXT_CAP)
     det = Detector(pol)
-    from streams.events import decode_event, encode
+    from streams.domain.events import decode_event, encode
     for i in range(3000):  # cheap national calls, one a minute for two days
         det.feed(decode_event(encode(cdr(t=i * 60, dst="02079460000", billsec=50, call_id=f"b{i}"))))
     w = next(iter(det.state["ext:default/1001"].spend_limit.values()))

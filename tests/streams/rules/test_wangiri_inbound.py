@@ -91,10 +91,10 @@ def test_callers_are_read_however_the_trunk_spells_them():
 
 
 def test_the_verdict_refuses_the_callback_once_the_block_is_published():
-    from streams.enforce.action import parse
-    from streams.events import to_builtins
-    from streams.verdict.judge import Judge
-    from streams.verdict.live import LiveBlocks
+    from streams.services.enforce.action import parse
+    from streams.domain.events import to_builtins
+    from streams.services.verdict.judge import Judge
+    from streams.services.verdict.live import LiveBlocks
     out = run([ring(i) for i in range(15)], policy())
     live = LiveBlocks()
     for a in actions(out, "block_number"):
@@ -172,8 +172,8 @@ def test_a_callback_is_found_in_any_order_even_when_judged_before_the_burst():
 
 
 def test_a_tenant_that_switches_the_rule_off_does_not_route_its_calls_abroad_to_the_tenant_key():
-    from streams.core import Detector
-    from streams.events import decode_event, encode
+    from streams.core.detector import Detector
+    from streams.domain.events import decode_event, encode
     call = decode_event(encode(callback(0)))
     assert "tenant" in Detector.keys_for(call, INTL)
     assert "tenant" not in Detector.keys_for(call, policy("rules:\n  wangiri_inbound: {mode: 'off'}\n"))
@@ -181,12 +181,12 @@ def test_a_tenant_that_switches_the_rule_off_does_not_route_its_calls_abroad_to_
 
 
 def test_remembered_calls_abroad_stay_bounded():
-    from streams.core import Detector
-    from streams.events import decode_event, encode
+    from streams.core.detector import Detector
+    from streams.domain.events import decode_event, encode
     from streams.rules.wangiri_inbound import KEEP_DIALLED
     det = Detector(INTL)
     for i in range(KEEP_DIALLED * 2):
         det.feed(decode_event(encode(callback(i, number=f"+3719{i:07d}", call_id=f"c{i}"))))
-    from streams import keys as K
+    from streams.core import keys as K
     st = det.state[K.tenant("default")]
     assert 0 < len(st.wangiri_dialled) <= KEEP_DIALLED + KEEP_DIALLED // 4  # pruned in steps, to the most recent

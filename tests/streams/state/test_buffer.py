@@ -1,7 +1,7 @@
-from streams.core import Detector
-from streams.events import decode_event, encode
+from streams.core.detector import Detector
+from streams.domain.events import decode_event, encode
 from streams.state import BufferedState
-from streams.types import StateStore
+from streams.core.types import StateStore
 from tests.builders import cdr
 
 

@@ -3,8 +3,8 @@ and nothing a key still needs is lost."""
 
 import json
 
-from streams.core import Detector
-from streams.events import decode_event
+from streams.core.detector import Detector
+from streams.domain.events import decode_event
 from streams.policy import Policy
 from streams.state import BufferedState
 from tests.builders import alerts, cdr, policy, reg, sec

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.enforce.action import parse
-from streams.verdict.judge import BadRequest, Judge
-from streams.verdict.live import LiveBlocks
+from streams.services.enforce.action import parse
+from streams.services.verdict.judge import BadRequest, Judge
+from streams.services.verdict.live import LiveBlocks
 from tests.builders import T0, actions, cdr, policy, run
 
 NOW = T0.timestamp()  # a Wednesday, 10:00 in London: business hours
@@ -200,7 +200,7 @@ def test_any_disguise_of_a_refused_number_is_refused_the_same(pair):
 
 
 def test_live_memory_is_bounded(monkeypatch):
-    import streams.verdict.live as L
+    import streams.services.verdict.live as L
     monkeypatch.setattr(L, "MAX_BLOCKS", 100)
     live = LiveBlocks()
     for i in range(1000):
@@ -210,7 +210,7 @@ def test_live_memory_is_bounded(monkeypatch):
 
 def test_a_listed_range_is_refused_as_the_destination_with_603():
     from streams.policy import Policy
-    from streams.ranges import RangeTable, parse_range
+    from streams.reference.ranges import RangeTable, parse_range
     pol = Policy.from_yaml("home_country: GB\nallowed_countries: [GB, FR]\ninternational_prefix: ['00']\n"
                            "extensions:\n  '2001': {international: true}\n")
     table = RangeTable()

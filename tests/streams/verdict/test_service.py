@@ -5,9 +5,9 @@ import json
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.verdict.judge import Judge
-from streams.verdict.live import LiveBlocks
-from streams.verdict.service import make_app
+from streams.services.verdict.judge import Judge
+from streams.services.verdict.live import LiveBlocks
+from streams.services.verdict.service import make_app
 from tests.builders import policy
 
 POL = policy()

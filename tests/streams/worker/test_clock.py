@@ -1,5 +1,5 @@
 """A scope partition's event time per tenant, from the input partitions' marks (docs/stream.md)."""
-from streams.worker.clock import EXPECT, MARGIN, NEVER, PartitionClock
+from streams.shells.worker.clock import EXPECT, MARGIN, NEVER, PartitionClock
 
 
 def mark(wm, idle=False, pace=None, **tenants):

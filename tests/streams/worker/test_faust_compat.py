@@ -8,7 +8,7 @@ from importlib import metadata
 import faust
 from faust.types import TP
 
-from streams.worker import faust_compat as fc
+from streams.shells.worker import faust_compat as fc
 
 Rec = namedtuple("Rec", "topic partition offset value")
 
@@ -16,7 +16,7 @@ Rec = namedtuple("Rec", "topic partition offset value")
 def test_every_patched_or_copied_faust_function_is_the_one_the_patches_were_written_for():
     changed = {name: metadata.version("faust-streaming") for name, fn in fc.originals().items()
                if hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() != fc.PINNED[name]}
-    assert not changed, (f"faust-streaming changed under streams/worker/faust_compat.py ({fc.FAUST_VERSION} -> "
+    assert not changed, (f"faust-streaming changed under streams/shells/worker/faust_compat.py ({fc.FAUST_VERSION} -> "
                          f"{metadata.version('faust-streaming')}): re-check {sorted(changed)} and update PINNED")
 
 
@@ -73,7 +73,7 @@ def test_duplicate_acknowledgements_do_not_hold_the_commit_back():
 
     from intervaltree import IntervalTree
 
-    from streams.worker import faust_compat as fc
+    from streams.shells.worker import faust_compat as fc
     tp = ("t.security", 0)
 
     def consumer():

@@ -2,10 +2,10 @@
 import json
 from collections import namedtuple
 
-from streams.worker import records
-from streams.worker.clock import EXPECT
+from streams.shells.worker import records
+from streams.shells.worker.clock import EXPECT
 from streams.policy import Policy
-from streams.worker.ingest import Ingest, partition_of
+from streams.shells.worker.ingest import Ingest, partition_of
 from tests.builders import cdr, sec
 
 Rec = namedtuple("Rec", "topic partition offset value")
@@ -73,7 +73,7 @@ def test_security_events_route_by_ip_and_account():
 
 
 def test_scopes_receive_the_cleaned_event_and_read_it_without_cleaning_again():
-    from streams.events import decode_checked
+    from streams.domain.events import decode_checked
     ing = Ingest(2, Policy.default(), clock=lambda: NOW)
     hostile = sec(ip="::ffff:203.0.113.9", account="10\u202e01", user_agent="x\x1b]0;t\x07")
     plain = sec(t=1, ip="198.51.100.1", account="1002")

@@ -12,12 +12,12 @@ from collections import deque, namedtuple
 
 import pytest
 
-from streams.types import SCOPES
+from streams.core.types import SCOPES
 from streams.policy import Policy
-from streams.replay import replay_file
-from streams.simulate import simulate
-from streams.worker.ingest import Ingest, partition_of
-from streams.worker.scope import ScopeRunner
+from streams.shells.replay import replay_file
+from streams.commands.simulate import simulate
+from streams.shells.worker.ingest import Ingest, partition_of
+from streams.shells.worker.scope import ScopeRunner
 
 Rec = namedtuple("Rec", "topic partition offset value")
 PARTS = 4
@@ -59,13 +59,13 @@ def run_pipeline(lines: list[bytes], pol: Policy, seed: int, scorer_factory=None
         for dest, values in ingest.route(batch).out.items():
             logs[dest].extend(values)
         if rnd.random() < 0.3:  # a mark broadcast, as the worker's timer sends one
-            value = __import__("streams.worker.records", fromlist=["encode"]).encode(ingest.marks(), [])
+            value = __import__("streams.shells.worker.records", fromlist=["encode"]).encode(ingest.marks(), [])
             for log in logs.values():
                 log.append(value)
         read_scopes(3)
     for s in ingest.sources.values():  # the end of the input: every source goes idle
         s.idle = True
-    from streams.worker import records
+    from streams.shells.worker import records
     final = records.encode(ingest.marks(full=True), [])
     for log in logs.values():
         log.append(final)

@@ -2,14 +2,14 @@
 import json
 from collections import namedtuple
 
-from streams.events import Alert
+from streams.domain.events import Alert
 
 from streams.policy import Policy
-from streams.worker import records
-from streams.worker.clock import EXPECT, clock_key
-from streams.worker.ingest import Ingest, partition_of
-from streams.worker.scope import ScopeRunner
-from streams.worker.statecodec import decode_value, encode_value
+from streams.shells.worker import records
+from streams.shells.worker.clock import EXPECT, clock_key
+from streams.shells.worker.ingest import Ingest, partition_of
+from streams.shells.worker.scope import ScopeRunner
+from streams.shells.worker.statecodec import decode_value, encode_value
 from tests.builders import at, cdr, policy
 
 Rec = namedtuple("Rec", "topic partition offset value")

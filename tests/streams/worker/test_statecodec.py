@@ -3,8 +3,8 @@ import msgspec
 import pytest
 
 from streams.state import VERSION, ExtState, StateVersionError, TimeSet
-from streams.worker.clock import ClockState, SourceMark
-from streams.worker.statecodec import decode_value, encode_value
+from streams.shells.worker.clock import ClockState, SourceMark
+from streams.shells.worker.statecodec import decode_value, encode_value
 
 
 def test_state_and_clock_round_trip():

@@ -1,0 +1,101 @@
+"""``tollguard ranges load FILE`` / ``tollguard ranges list``: the high-risk number ranges on the compacted
+``<prefix>.ranges`` topic (key: the prefix; value: the range as JSON; a tombstone takes it off), and
+:func:`follow`, with which the worker keeps its table up to date from that topic (docs/ranges.md).
+"""
+
+from __future__ import annotations
+
+import json
+import threading  # noqa: F401 (annotations)
+import logging
+import sys
+import time
+
+from streams.reference.ranges import RangeError, RangeTable, parse_range
+from streams.reference.text import safe
+
+log = logging.getLogger("tollguard.ranges")
+
+
+def apply(table: RangeTable, key: bytes | None, value: bytes | None) -> bool:
+    """One topic record into the table; False when it is not a readable range (logged by the caller)."""
+    if key is None:
+        return False
+    prefix = key.decode("utf-8", "replace")
+    if value is None:
+        table.remove(prefix)
+        return True
+    try:
+        d = json.loads(value)
+        table.put(parse_range(d.get("prefix", ""), d.get("label", ""), d.get("source", ""), d.get("expires") or ""))
+        return True
+    except (ValueError, RangeError, AttributeError):
+        return False
+
+
+def follow(config, table: RangeTable, stop: "threading.Event | None" = None) -> None:
+    """Read the ranges topic from its start and keep reading, on the calling thread (the worker runs it on
+    a daemon thread of its own, away from Faust's event loop); never raises."""
+    from streams.kafka.follow import follow_topic
+    follow_topic(config, config.ranges, lambda key, value: apply(table, key, value), what="range",
+                 kept="the ranges known so far stay in force", stop=stop)
+
+
+def start_following(config, table: RangeTable) -> "threading.Thread":
+    from streams.kafka.follow import start
+    return start(follow, config, table, name="tollguard-ranges")
+
+
+def _load(args, config) -> int:
+    from kafka import KafkaProducer
+    from streams.kafka.connect import kafka_python_kwargs
+    try:
+        table = RangeTable.load(args.file)
+    except (OSError, RangeError, UnicodeDecodeError) as exc:
+        print(f"ranges: {exc}", file=sys.stderr)
+        return 2
+    producer = KafkaProducer(**kafka_python_kwargs(config), acks="all")
+    futures = []
+    for r in table:
+        value = None if args.remove else json.dumps(r.as_dict()).encode()
+        futures.append((r, producer.send(config.ranges, key=r.prefix.encode(), value=value)))
+    producer.flush()
+    failed = [r.prefix for r, f in futures if f.exception is not None]
+    producer.close()
+    what = "taken off" if args.remove else "listed"
+    print(f"ranges: {len(futures) - len(failed)} range(s) {what} on {config.ranges}"
+          + (f"; {len(failed)} failed: {', '.join(failed[:5])}" if failed else ""))
+    return 1 if failed else 0
+
+
+def _list(args, config) -> int:
+    from streams.commands.soc import TopicReader
+    reader = TopicReader(config, config.ranges)
+    if not reader.tps:
+        print(f"ranges: {config.ranges} does not exist yet (tollguard topics --create, or load a file)", file=sys.stderr)
+        return 1
+    table = RangeTable()
+    c = reader.consumer
+    ends = c.end_offsets(reader.tps)
+    deadline = time.monotonic() + args.timeout
+    while any(c.position(tp) < ends[tp] for tp in reader.tps) and time.monotonic() < deadline:
+        for records in c.poll(timeout_ms=300).values():
+            for rec in records:
+                apply(table, rec.key, rec.value)
+    now = time.time()
+    rows = [r for r in table if args.all or r.expires is None or r.expires > now]
+    if args.format == "jsonl":
+        for r in rows:
+            print(json.dumps(r.as_dict()))
+    else:
+        print(f"{'prefix':<17} {'label':<28} {'source':<24} expires")
+        for r in rows:
+            d = r.as_dict()
+            print(f"{r.prefix:<17} {safe(r.label, 28):<28} {safe(r.source, 24):<24} {d['expires'] or 'never'}")
+    return 0
+
+
+def main(args) -> int:
+    from streams.kafka.config import Config
+    config = Config.from_env()
+    return _load(args, config) if args.ranges_cmd == "load" else _list(args, config)

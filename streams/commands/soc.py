@@ -1,0 +1,218 @@
+"""The SOC's commands on incidents and blocks (kafka-python): ``incidents``, ``ack``, ``resolve``, ``unblock``.
+
+- ``incidents`` reads the compacted ``<prefix>.incidents`` and shows each incident as it stands
+  (its latest version), or follows updates as they come;
+- ``ack`` and ``resolve`` look the incident up there, then send the decision (who, when, note,
+  verdict) to ``<prefix>.detections`` keyed by its subject, where the worker's incident stage
+  records it on the incident; they wait until the incident topic shows it;
+- ``unblock`` sends an ``unblock`` event on ``<prefix>.security``: the worker lifts the target's
+  blocks from now on, takes an address off the blocklist, records it on the incident, and puts an
+  ``unblock`` action on ``<prefix>.actions`` for every enforcer.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+
+from streams.kafka.config import Config
+from streams.kafka.connect import kafka_python_kwargs, preflight
+from streams.domain.events import Unblock, encode
+from streams.domain.incidents import Decision, subject_key
+from streams.reference.text import safe
+
+CLOSED = ("closed", "resolved")
+
+
+def main(args) -> int:
+    return {"incidents": list_incidents, "ack": decide, "resolve": decide, "unblock": unblock}[args.cmd](args)
+
+
+def who(args) -> str:
+    return args.by or os.environ.get("USER") or getpass.getuser() or "unknown"
+
+
+# -- reading ----------------------------------------------------------------------------------
+class TopicReader:
+    """Reads a topic from its start up to its end offsets, taken anew at each call: a busy topic
+    (updates every few ms) is read to a known point instead of waiting for a quiet moment."""
+
+    def __init__(self, config: Config, topic: str):
+        from kafka import KafkaConsumer, TopicPartition
+        self.consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None)
+        parts = self.consumer.partitions_for_topic(topic) or set()
+        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if self.tps:  # a topic not there yet reads as empty
+            self.consumer.assign(self.tps)
+            self.consumer.seek_to_beginning(*self.tps)
+
+    def to_end(self, deadline: float, stall: float = 10.0):
+        """JSON values (None for unreadable ones) up to the end offsets as of now; stops at ``deadline``
+        or after ``stall`` seconds without progress (``self.complete`` says whether the end was reached)."""
+        c = self.consumer
+        ends = c.end_offsets(self.tps) if self.tps else {}
+        last = time.monotonic()
+        self.complete = False
+        while True:
+            if all(c.position(tp) >= ends[tp] for tp in self.tps):
+                self.complete = True
+                return
+            now = time.monotonic()
+            if now >= deadline or now - last >= stall:
+                return
+            for records in c.poll(timeout_ms=300).values():
+                last = time.monotonic()
+                for msg in records:
+                    try:
+                        yield json.loads(msg.value) if msg.value else None
+                    except ValueError:
+                        yield None
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def latest(records, into: dict | None = None) -> dict[str, dict]:
+    """Each incident's newest record (the highest version) among ``records``; unreadable ones skipped."""
+    into = {} if into is None else into
+    for rec in records:
+        if not isinstance(rec, dict) or rec.get("type") != "incident" or not isinstance(rec.get("incident_id"), str):
+            continue
+        old = into.get(rec["incident_id"])
+        if old is None or rec.get("version", 0) >= old.get("version", 0):
+            into[rec["incident_id"]] = rec
+    return into
+
+
+def read_incidents(config: Config, timeout: float = 60.0) -> dict[str, dict]:
+    reader = TopicReader(config, config.incidents)
+    try:
+        out = latest(reader.to_end(time.monotonic() + timeout))
+        if not reader.complete:
+            print(f"incidents: {config.incidents} was not read to its end within {timeout:g} s; the list may miss some",
+                  file=sys.stderr)
+        return out
+    finally:
+        reader.close()
+
+
+def keep(rec: dict, args) -> bool:
+    if getattr(args, "open", False) and rec.get("status") in CLOSED:
+        return False
+    tenants = getattr(args, "tenant", None)
+    return not (tenants and rec.get("tenant") not in tenants)
+
+
+def row(rec: dict) -> str:
+    """One table line; subject and summary come from attackers: escaped and cut."""
+    cost = rec.get("cost")
+    who = f"{safe(rec.get('tenant', ''), 32)}/{safe(rec.get('subject_type', ''), 10)}:{safe(rec.get('subject', ''), 64)}"
+    money = f"${cost:,.2f}" if isinstance(cost, (int, float)) else "-"
+    return (f"{safe(str(rec.get('opened', ''))[:19], 19).replace('T', ' ')}  {safe(rec.get('incident_id', ''), 24):<24} "
+            f"{safe(rec.get('severity', ''), 11):<9} {safe(rec.get('status', ''), 12):<12} {who:<36} "
+            f"{len(rec.get('alert_ids') or []):>3} alerts {len(rec.get('action_ids') or []):>3} actions "
+            f"{rec.get('events', 0):>5} events {money:>10}  {safe(', '.join(map(str, rec.get('rules') or [])), 200)}")
+
+
+def list_incidents(args) -> int:
+    config = Config.from_env()
+    if config.incidents not in preflight(config):
+        print(f"incidents: {config.incidents} does not exist yet on {config.where}; no worker has run", file=sys.stderr)
+        return 0 if not args.follow else 1
+    show = (lambda r: print(json.dumps(r), flush=True)) if args.format == "jsonl" else (lambda r: print(row(r), flush=True))
+    if not args.follow:
+        shown = 0
+        for rec in sorted(read_incidents(config, args.timeout).values(), key=lambda r: str(r.get("opened"))):
+            if keep(rec, args):
+                show(rec)
+                shown += 1
+        print(f"incidents: {shown} shown", file=sys.stderr)
+        return 0
+    reader = TopicReader(config, config.incidents)
+    try:  # every update as it comes
+        while True:
+            for rec in reader.to_end(time.monotonic() + 1.0):
+                if latest([rec]) and keep(rec, args):
+                    show(rec)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        reader.close()
+
+
+# -- deciding ---------------------------------------------------------------------------------
+def decide(args) -> int:
+    """``ack`` / ``resolve``: the decision goes where the worker folds incidents; wait until it shows."""
+    config = Config.from_env()
+    if config.incidents not in preflight(config):
+        print(f"{args.cmd}: {config.incidents} does not exist on {config.where}: no worker has run under prefix "
+              f"{safe(config.prefix, 64)}", file=sys.stderr)
+        return 1
+    found = read_incidents(config).get(args.incident_id)
+    if found is None:
+        hint = "" if args.incident_id.startswith("i-") else " (incident ids start with i-; `tollguard incidents` lists them)"
+        print(f"{args.cmd}: no incident {safe(args.incident_id, 64)} on {config.incidents}{hint}", file=sys.stderr)
+        return 1
+    status = "acknowledged" if args.cmd == "ack" else "resolved"
+    d = Decision(incident_id=args.incident_id, tenant=found["tenant"], subject_type=found["subject_type"],
+                 subject=found["subject"], status=status, by=who(args), at=datetime.now(timezone.utc),
+                 note=args.note, verdict=getattr(args, "verdict", None), incident=_record(found))
+    _send(config, config.detections, subject_key(d.tenant, d.subject_type, d.subject).encode(), encode(d))
+    if args.wait <= 0:
+        print(f"{args.cmd}: sent for {args.incident_id}")
+        return 0
+    at = json.loads(encode(d))["at"]
+    deadline = time.monotonic() + args.wait
+    reader = TopicReader(config, config.incidents)
+    try:
+        seen: dict = {}
+        while time.monotonic() < deadline:
+            latest(reader.to_end(deadline), seen)
+            rec = seen.get(args.incident_id)
+            if rec and any(x.get("status") == status and x.get("by") == d.by and x.get("at") == at
+                           for x in rec.get("decisions") or []):
+                now = "" if rec["status"] == status else f"; the incident is {rec['status']}"
+                print(f"{args.cmd}: {args.incident_id} {status} by {safe(d.by, 64)}, recorded as version "
+                      f"{rec['version']}{now}")
+                return 0
+            time.sleep(0.2)
+    finally:
+        reader.close()
+    print(f"{args.cmd}: sent, but {config.incidents} did not show it within {args.wait:g} s: is a worker running?",
+          file=sys.stderr)
+    return 3
+
+
+def _record(found: dict):
+    """The incident as read from the topic, for the worker to adopt if it no longer holds it."""
+    import msgspec
+
+    from streams.domain.incidents import IncidentRecord
+    try:
+        return msgspec.convert(found, IncidentRecord)
+    except msgspec.ValidationError:
+        return None
+
+
+def unblock(args) -> int:
+    config = Config.from_env()
+    ev = Unblock(ts=datetime.now(timezone.utc), target=args.target, reason=args.reason, tenant=args.tenant, by=who(args))
+    _send(config, config.security, args.target.encode(), encode(ev))
+    print(f"unblock: {safe(args.target, 64)} of tenant {safe(args.tenant, 32)} sent; the worker lifts its blocks "
+          f"and puts an unblock action on {config.actions} for the enforcers")
+    return 0
+
+
+def _send(config: Config, topic: str, key: bytes, value: bytes) -> None:
+    from kafka import KafkaProducer
+    from streams.kafka.topics import ensure_topics
+    ensure_topics(config, names=[topic])
+    producer = KafkaProducer(**kafka_python_kwargs(config), acks="all")
+    try:
+        producer.send(topic, key=key, value=value).get(timeout=30)
+    finally:
+        producer.close()

@@ -1,0 +1,341 @@
+"""The console's Starlette application: login, sessions, the incident list with live updates, an
+incident's detail, and the SOC's actions (through the same records as ``tollguard ack|resolve|unblock``).
+
+Every page is rendered by Jinja2 with autoescaping, and the live updates are written into the page
+with ``textContent`` by a script served from the app itself (a Content-Security-Policy forbids any
+other), so subjects, user agents and summaries, which attackers choose, are always shown as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from streams.reference.text import escape
+from streams.services.console.store import CLOSED, SEVERITIES
+from streams.services.console.throttle import Busy, LoginThrottle, VerifySlots
+from streams.services.console.users import User, UserBook
+
+log = logging.getLogger("tollguard.console")
+audit_log = logging.getLogger("tollguard.console.audit")
+COOKIE = "tollguard_session"
+STATIC = Path(__file__).with_name("static")
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+VERDICTS = ("true_positive", "false_positive")
+
+
+class Wake:
+    """Wakes every live stream waiting when the feed changed something (each waits on the event of its
+    generation: one stream cannot clear it for the others)."""
+
+    def __init__(self):
+        self._event: asyncio.Event | None = None
+
+    def ring(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    def current(self) -> asyncio.Event:
+        """Take this before looking for changes: a change after that look sets it."""
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+
+@dataclass
+class Session:
+    user: User
+    csrf: str
+    expires: float
+    created: float = field(default_factory=time.time)
+
+
+class Sessions:
+    """Server-side sessions: the cookie holds only a random token; each expires ``seconds`` after its
+    last use, and never lives past ``max_seconds``."""
+
+    def __init__(self, seconds: float = 1800.0, max_seconds: float = 12 * 3600.0, clock=time.time):
+        self.seconds, self.max_seconds, self.clock = seconds, max_seconds, clock
+        self._by_token: dict[str, Session] = {}
+
+    def open(self, user: User) -> str:
+        token = secrets.token_urlsafe(32)
+        self._by_token[token] = Session(user, secrets.token_urlsafe(24), self.clock() + self.seconds, self.clock())
+        if len(self._by_token) > 10_000:
+            now = self.clock()
+            for t in [t for t, s in self._by_token.items() if s.expires < now]:
+                del self._by_token[t]
+        return token
+
+    def get(self, token: str | None) -> Session | None:
+        s = self._by_token.get(token or "")
+        now = self.clock()
+        if s is None:
+            return None
+        if s.expires < now or now - s.created > self.max_seconds:
+            del self._by_token[token]
+            return None
+        s.expires = now + self.seconds
+        return s
+
+    def close(self, token: str | None) -> None:
+        self._by_token.pop(token or "", None)
+
+
+def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | None = None,
+             metrics_url: str | None = None, secure_cookie: bool = True, throttle: LoginThrottle | None = None,
+             slots: VerifySlots | None = None) -> Starlette:
+    env = Environment(loader=PackageLoader("streams.services.console", "templates"), autoescape=select_autoescape(["html"]),
+                      finalize=_visible)
+    env.filters["money"] = lambda v: "" if not isinstance(v, (int, float)) else f"{v:,.2f}"
+    sessions = sessions or Sessions()
+    throttle = throttle or LoginThrottle()
+    slots = slots or VerifySlots()
+    wake = Wake()
+
+    def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(**ctx), status_code=status, headers=_headers())
+
+    def session_of(request: Request) -> Session | None:
+        return sessions.get(request.cookies.get(COOKIE))
+
+    async def login_form(request: Request) -> Response:
+        return page("login.html", error=None)
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
+        peer = request.client.host if request.client else None
+        if wait := throttle.wait(name, peer):  # refused unchecked, the right password too: no verify spent
+            return too_many(wait)
+        try:
+            async with slots.slot():
+                wait, charged = throttle.charge(name, peer)  # counted before the check: none slips past the limit
+                if wait:
+                    return too_many(wait)
+                user = await slots.run(users.check, name, password)
+        except Busy:
+            return too_many(1, "The console is busy checking other logins.")
+        if user is None:
+            audit("login_failed", name, request)
+            if wait := throttle.wait(name, peer):
+                audit("login_throttled", name, request, seconds=wait)
+            return page("login.html", status=401, error="Wrong name or password.")
+        throttle.refund(name, peer, charged)
+        token = sessions.open(user)
+        audit("login", user.name, request)
+        r = RedirectResponse("/", status_code=303)
+        r.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie, path="/")
+        return r
+
+    def too_many(seconds: int, why: str = "Too many failed logins.") -> Response:
+        r = page("login.html", status=429, error=f"{why} Try again in {_duration(seconds)}.")
+        r.headers["Retry-After"] = str(seconds)
+        return r
+
+    async def logout(request: Request) -> Response:
+        """Ends the session on the server, with or without the form's CSRF token (ending it gains an attacker
+        nothing). A browser's cross-site request is refused: the session cookie is SameSite=Strict so it
+        would not be sent anyway, and the deleted cookie must not be either."""
+        token = request.cookies.get(COOKIE)
+        s = sessions.get(token)
+        if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            audit("refused", s.user.name if s else "-", request, action="logout", reason="cross-site")
+            return PlainTextResponse("a logout from another site is refused", status_code=403, headers=_headers())
+        sessions.close(token)
+        if s is not None:
+            audit("logout", s.user.name, request)
+        r = RedirectResponse("/login", status_code=303)
+        r.delete_cookie(COOKIE, path="/", secure=secure_cookie, httponly=True, samesite="strict")
+        return r
+
+    def audit(what: str, who: str, request: Request, **detail) -> None:
+        audit_log.warning(json.dumps({"audit": what, "by": who, "at": time.time(),
+                                      "from": request.client.host if request.client else None, **detail}))
+
+    def needs_login(handler):
+        async def wrapped(request: Request) -> Response:
+            s = session_of(request)
+            if s is None:
+                if request.url.path.startswith(("/api/", "/events")):
+                    return JSONResponse({"error": "log in first"}, status_code=401, headers=_headers())
+                return RedirectResponse("/login", status_code=303)
+            return await handler(request, s)
+        return wrapped
+
+    def filters(request: Request) -> dict:
+        q = request.query_params
+        return {k: (q.get(k) or "")[:128] or None for k in ("tenant", "severity", "rule", "status", "q")}
+
+    @needs_login
+    async def index(request: Request, s: Session) -> Response:
+        f = filters(request)
+        shown, total = store.query(s.user, **f)
+        health = await asyncio.get_running_loop().run_in_executor(None, _health, feed, metrics_url)
+        return page("list.html", user=s.user, csrf=s.csrf, incidents=shown, total=total, f=f, seq=store.seq,
+                    severities=SEVERITIES, tenants=store.tenants(s.user), health=health, now=time.time(),
+                    stats=store.stats(s.user, tenant=f["tenant"]), statuses=("open", "acknowledged", "resolved", "closed"))
+
+    @needs_login
+    async def incident(request: Request, s: Session) -> Response:
+        rec = store.get(s.user, request.path_params["incident_id"])
+        if rec is None:  # not there, or another tenant's: the same answer
+            return page("missing.html", status=404, user=s.user, csrf=s.csrf)
+        alerts = store.alerts_of(rec)
+        return page("incident.html", user=s.user, csrf=s.csrf, i=rec, alerts=alerts, closed=rec.get("status") in CLOSED,
+                    verdicts=VERDICTS, done=request.query_params.get("done"))
+
+    @needs_login
+    async def act(request: Request, s: Session) -> Response:
+        what = request.path_params["what"]
+        if what not in ("ack", "resolve", "unblock"):
+            return PlainTextResponse("no such action", status_code=404)
+        if not s.user.may_act:
+            audit("refused", s.user.name, request, action=what, reason="viewer")
+            return PlainTextResponse("viewers cannot act", status_code=403, headers=_headers())
+        if not await _csrf_ok(request, s):
+            audit("refused", s.user.name, request, action=what, reason="csrf")
+            return PlainTextResponse("the form is stale or forged: reload the page", status_code=403, headers=_headers())
+        rec = store.get(s.user, request.path_params["incident_id"])
+        if rec is None:
+            return PlainTextResponse("no such incident", status_code=404, headers=_headers())
+        form = await request.form()
+        note = str(form.get("note", ""))[:1000]
+        verdict = str(form.get("verdict", "")) or None
+        if verdict is not None and verdict not in VERDICTS:
+            return PlainTextResponse("verdict must be true_positive or false_positive", status_code=400)
+        loop = asyncio.get_running_loop()
+        try:
+            if what == "unblock":
+                target = str(form.get("target", ""))[:128]
+                if target not in {a.get("target") for a in rec.get("actions") or []}:
+                    return PlainTextResponse("that target was not blocked by this incident", status_code=400)
+                await loop.run_in_executor(None, commands.unblock, rec, target, note or "unblocked from the console",
+                                           s.user.name)
+            else:
+                status = "acknowledged" if what == "ack" else "resolved"
+                await loop.run_in_executor(None, commands.decide, rec, status, note, verdict, s.user.name)
+        except Exception as exc:  # the broker refused: say so, act again later
+            log.warning("console: %s of %s failed: %r", what, rec["incident_id"], exc)
+            return PlainTextResponse(f"could not send the {what}: {exc.__class__.__name__}", status_code=503)
+        audit(what, s.user.name, request, incident=rec["incident_id"], tenant=rec.get("tenant"), note=note,
+              verdict=verdict)
+        return RedirectResponse(f"/incident/{rec['incident_id']}?done={what}", status_code=303)
+
+    @needs_login
+    async def api_incidents(request: Request, s: Session) -> Response:
+        shown, total = store.query(s.user, **filters(request))
+        return JSONResponse({"incidents": shown, "total": total, "seq": store.seq}, headers=_headers())
+
+    @needs_login
+    async def api_stats(request: Request, s: Session) -> Response:
+        return JSONResponse(store.stats(s.user, tenant=filters(request)["tenant"]), headers=_headers())
+
+    @needs_login
+    async def events(request: Request, s: Session) -> Response:
+        try:
+            seq = int(request.query_params.get("since", "0"))
+        except ValueError:
+            seq = 0
+        user = s.user
+
+        async def stream():
+            nonlocal seq
+            yield "retry: 2000\n\n"
+            while not await request.is_disconnected():
+                if sessions.get(request.cookies.get(COOKIE)) is None:
+                    yield "event: logout\ndata: {}\n\n"
+                    return
+                rung = wake.current()
+                recs, seq = store.changed_since(user, seq)
+                for rec in recs[-500:]:
+                    yield f"event: incident\nid: {seq}\ndata: {json.dumps(_row(rec))}\n\n"
+                try:
+                    await asyncio.wait_for(rung.wait(), timeout=5.0)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={**_headers(), "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        path = STATIC / name
+        if name not in ("console.js", "console.css") or not path.is_file():
+            return PlainTextResponse("not found", status_code=404)
+        kind = "text/javascript" if name.endswith(".js") else "text/css"
+        return Response(path.read_bytes(), media_type=kind, headers=_headers())
+
+    async def health(request: Request) -> Response:
+        ok = feed is None or feed.ready.is_set()
+        return JSONResponse({"ok": ok, "incidents": len(store), "feed_error": getattr(feed, "error", None)},
+                            status_code=200 if ok else 503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if feed is not None:
+            feed.attach(asyncio.get_running_loop(), wake.ring)
+        yield
+
+    app = Starlette(routes=[
+        Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]), Route("/", index),
+        Route("/incident/{incident_id}", incident), Route("/incident/{incident_id}/{what}", act, methods=["POST"]),
+        Route("/api/incidents", api_incidents), Route("/api/stats", api_stats), Route("/events", events),
+        Route("/static/{name}", static), Route("/health", health),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
+    ], lifespan=lifespan)
+    app.state.wake = wake
+    return app
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+
+
+async def _csrf_ok(request: Request, s: Session) -> bool:
+    form = await request.form()
+    return secrets.compare_digest(str(form.get("csrf", "")), s.csrf)
+
+
+def _visible(v):
+    """Every value a page prints: control and bidi characters written visibly (``\\x1b``), then HTML-escaped
+    by autoescaping; markup the templates made themselves (macros, ``tojson``) is left as it is."""
+    return escape(v) if isinstance(v, str) and not isinstance(v, Markup) else v
+
+
+def _headers() -> dict:
+    return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY"}
+
+
+def _row(rec: dict) -> dict:
+    """What a list row shows (the page writes each field as text)."""
+    row = {k: rec.get(k) for k in ("incident_id", "tenant", "severity", "status", "subject_type", "subject", "rules",
+                                   "cost", "opened", "last_seen", "summary", "events", "version")}
+    for k in ("tenant", "subject_type", "subject", "summary"):
+        if isinstance(row[k], str):
+            row[k] = escape(row[k])
+    if isinstance(row["rules"], list):
+        row["rules"] = [escape(r) if isinstance(r, str) else r for r in row["rules"]]
+    return row
+
+
+def _health(feed, metrics_url: str | None) -> dict:
+    from streams.services.console.feed import worker_health
+    return {"feed_ready": feed is None or feed.ready.is_set(), "feed_error": getattr(feed, "error", None),
+            "worker": worker_health(metrics_url)}

@@ -1,0 +1,457 @@
+"""The Faust app: topology, the batch agents, the commit protocol and the rebalance hooks.
+
+Topology (every name under ``TOLLGUARD_TOPIC_PREFIX``)::
+
+    <p>.cdr, <p>.security ──ingest──► <p>.by-ip    ──scope ip────┐
+      (JSON events, one     │          <p>.by-ext   ──scope ext───┼─► <p>.alerts  (key: subject)
+       or an array each)    │          <p>.by-trunk ──scope trunk─┘   <p>.actions (key: target)
+                            └─► <p>.dlq (with topic/partition/offset/index/reason)    <p>.blocklist (compacted)
+
+``ingest`` validates each event once and routes it to the partition of each scope key it has
+(``ingest.Ingest``); each scope keeps its rule state in a changelog-backed Faust table
+(``<p>-worker-state-<scope>-changelog``), so a worker that dies, or a second worker that takes
+partitions over, continues with the same state. Marks carry event time from the input
+partitions to the scope partitions (``records``, ``clock``). docs/stream.md has the semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+
+import faust
+from faust.serializers import codecs
+from faust.types import TP
+
+from streams.kafka.config import Config
+from streams.kafka.dlq import dead_letter
+from streams.policy import Policy
+from streams.state import StateVersionError
+from streams.shells.worker import faust_compat as fc
+from streams.shells.worker import records
+from streams.shells.worker.emit import Emitter
+from streams.shells.worker.metrics import LAG_EVERY, WorkerMetrics
+from streams.shells.worker.incidents import IncidentRunner
+from streams.shells.worker.ingest import Ingest, partition_of
+from streams.shells.worker.scope import ScopeRunner
+from streams.shells.worker.statecodec import decode_value, encode_value
+
+log = logging.getLogger("tollguard.worker")
+
+from streams.core.types import SCOPES
+COMMIT_S = 1.0         # a scope writes its state and acknowledges at least this often
+COMMIT_RECORDS = 200   # ... or after this many repartition records
+MARK_EVERY = 0.1       # ingest announces what changed in its input partitions this often
+IDLE_CHECK = 0.25
+SWEEP_EVERY = 5.0      # incidents left behind by their tenant's later detections are closed this often
+
+
+class StateCodec(codecs.Codec):
+    """Rule state in the changelogs as versioned msgpack (streams.state.schema); keys as JSON."""
+
+    def _dumps(self, obj) -> bytes:
+        return encode_value(obj)
+
+    def _loads(self, s: bytes):
+        try:
+            return decode_value(s)
+        except StateVersionError as exc:
+            StateCodec.refused += 1
+            if StateCodec.refused <= 5:
+                log.error("changelog value refused, its key starts empty: %s", exc)
+            return None
+    refused = 0
+
+
+codecs.register("tollguard-state", StateCodec())
+
+
+class StateTable(faust.Table):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("schema", faust.Schema(key_serializer="json", value_serializer="tollguard-state"))
+        super().__init__(*args, **kwargs)
+        self.value_serializer = "tollguard-state"
+
+
+def create_app(config: Config | None = None, policy: Policy | None = None, model=None, model_trust=None) -> faust.App:
+    """The Faust app. ``model`` is a loaded (estimator, card) pair for the anomaly rule, or None; ``model_trust``
+    (models.signing.Trust) whose signed models on <prefix>.models it switches to (default: none)."""
+    config = config or Config.from_env()
+    policy = policy or Policy.default()
+    fc.install()
+    from streams.kafka.connect import faust_credentials
+    app = faust.App(
+        config.app_id, broker=config.broker, broker_credentials=faust_credentials(config),
+        topic_allow_declare=config.create_topics,  # off: the topics exist (tollguard topics), Faust creates none
+        store="memory://", topic_partitions=config.partitions,
+        topic_replication_factor=config.replication_factor, value_serializer="raw", key_serializer="raw",
+        web_enabled=False,  # /metrics and /health are streams.kafka.observe's (prometheus_client), on --web-port
+        datadir=os.path.join(_datadir(), "{conf.name}"),  # not the working directory
+        consumer_auto_offset_reset="earliest", producer_acks=-1, table_standby_replicas=0,
+        broker_commit_every=50_000, broker_commit_interval=1.0,
+        # a worker that dies is replaced within ~10 s rather than Faust's default 60 s session
+        broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
+    )
+    Worker(app, config, policy, model, model_trust)
+    return app
+
+
+class Worker:
+    """The wiring of one worker process (an object, so each piece is named and testable in isolation)."""
+
+    def __init__(self, app: faust.App, config: Config, policy: Policy, model, model_trust=None):
+        self.app, self.config, self.policy = app, config, policy
+        self.model_trust = model_trust  # None: every published model is refused (models.signing.Trust())
+        parts = config.partitions
+        self.scope_topics = {s: config.topic(f"by-{s}") for s in SCOPES}
+        self.inputs = {config.cdr: fc.BatchChannel(app, config.cdr), config.security: fc.BatchChannel(app, config.security)}
+        self.scope_channels = {s: fc.BatchChannel(app, t) for s, t in self.scope_topics.items()}
+        isr = {"min.insync.replicas": str(config.min_insync_replicas)} if config.min_insync_replicas else {}
+        self.tables = {s: app.tables.add(StateTable(app, name=f"state-{s}", default=None, partitions=parts,
+                                                     extra_topic_configs=isr, beacon=app.tables.beacon))
+                       for s in SCOPES}
+        scorer_factory = None
+        self.scorer = None            # the model in use (one object, shared by the ext partitions)
+        self.next_scorer = None       # (version, scorer) published on <prefix>.models, switched to between batches
+        if model is not None:
+            from models.score import Scorer
+            self.scorer = Scorer(*model)
+            scorer_factory = lambda: self.scorer  # noqa: E731
+        self.runners = {s: ScopeRunner(s, policy, fc.table_data(self.tables[s]), parts,
+                                       lambda key, p: partition_of(key.encode(), parts) == p,
+                                       scorer_factory, config.lateness,
+                                       -(-config.max_keys // parts)) for s in SCOPES}
+        from streams.reference.ranges import RangeTable
+        self.ranges = RangeTable()  # high-risk ranges from <prefix>.ranges, over each tenant's own file
+        policy.add_ranges(self.ranges)
+        self.ingest = Ingest(parts, policy, config.skew)
+        self.metrics = WorkerMetrics()
+        self.emitter = Emitter(self._send, config.alerts, config.actions, config.blocklist, config.detections,
+                               config.incidents, observe=self.metrics.count_out, ranges=config.ranges)
+        self.detections = fc.BatchChannel(app, config.detections)
+        self.incident_table = app.tables.add(StateTable(app, name="incidents", default=None, partitions=parts,
+                                                        extra_topic_configs=isr, beacon=app.tables.beacon))
+        self.incidents = IncidentRunner(fc.table_data(self.incident_table),
+                                        lambda key, p: partition_of(key.encode(), parts) == p,
+                                        lambda tenant: policy.tenant(tenant).privacy)
+        self.incident_lock = asyncio.Lock()
+        self.ingest_lock = asyncio.Lock()
+        self.locks = {s: asyncio.Lock() for s in SCOPES}
+        self.pending: dict[str, list] = {s: [] for s in SCOPES}       # records read, not yet acknowledged
+        self.futures: dict[str, list] = {s: [] for s in SCOPES}       # sends to await before the state is written
+        self.parts_touched: dict[str, set] = {s: set() for s in SCOPES}
+        self.pending_since: dict[str, float] = {}                    # when each scope's oldest unacknowledged record was read
+        self.last_commit = {s: time.monotonic() for s in SCOPES}
+        self.watchdog = fc.FetchWatchdog(app, set(self.inputs) | set(self.scope_topics.values()))
+        self.stats = {"events": 0, "dead": 0, "late": 0}
+        self._wire()
+        app.tollguard = self
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None):
+        return await self.app.producer.send(topic, key, value, partition, None, None)
+
+    # -- ingest -------------------------------------------------------------------------------
+    async def ingest_batch(self, messages) -> None:
+        async with self.ingest_lock:
+            t0 = time.perf_counter()
+            routed = self.ingest.route(messages)
+            futures = []
+            for value in routed.dead:
+                futures.append(await self._send(self.config.dlq, None, value, None))
+            for (scope, part), values in routed.out.items():
+                for v in values:
+                    futures.append(await self._send(self.scope_topics[scope], None, v, part))
+            for f in futures:
+                await f
+            self.stats["events"] += routed.events
+            self.stats["dead"] += len(routed.dead)
+            if messages:
+                self.metrics.events.labels(messages[0].topic).inc(routed.events)
+            self.metrics.dlq.inc(len(routed.dead))
+            self.metrics.batch.labels("ingest").observe(time.perf_counter() - t0)
+            fc.ack(self.app, messages)
+            for m in messages:
+                self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
+
+    async def announce(self, full: bool = False) -> None:
+        """Mark input partitions idle that have nothing left to read, and send what changed to every scope partition."""
+        if self.ingest_lock.locked():
+            return  # a batch is being routed: its records carry its marks, and the next tick sends the rest
+        async with self.ingest_lock:
+            if not self.ingest.expected:
+                counts = {t: fc.partitions_of(self.app, t) for t in self.inputs}
+                if all(counts.values()):
+                    self.ingest.expect(counts)
+            await self._idle_check()
+            marks = self.ingest.marks(full)
+            if not marks:
+                return
+            value = records.encode(marks, [])
+            futures = [await self._send(self.scope_topics[s], None, value, p)
+                       for s in SCOPES for p in range(self.config.partitions)]
+            for f in futures:
+                await f
+
+    async def _idle_check(self) -> None:
+        """A source is idle when nothing came for the idle timeout and the broker holds nothing more:
+        its end offset (asked now, not the consumer's last view) is where ingest has read to."""
+        wall = time.monotonic()
+        quiet = [(tp, src) for tp, src in self.ingest.sources.items()
+                 if not src.idle and wall - src.last_wall >= self.config.idle_seconds]
+        if not quiet:
+            return
+        ends = await fc.end_offsets(self.app, [TP(*tp) for tp, _ in quiet])
+        buffered = {(m.topic, m.partition) for chan in self.inputs.values() for m in chan.items}
+        for tp, src in quiet:
+            end = ends.get(TP(*tp))
+            if end is None or tp in buffered:
+                continue
+            pos = src.last_offset + 1 if src.last_offset >= 0 else await fc.position(self.app, TP(*tp))
+            if pos is not None and pos >= end:
+                src.idle = True
+            elif pos is not None and wall - src.last_wall > 30 and wall - src.warned > 30:
+                # records wait on a partition that delivers nothing: it holds event time back, say so
+                src.warned = wall
+                log.warning("%s[%d] has %d records pending but delivered nothing for %.0f s (%s)", tp[0], tp[1],
+                            end - pos, wall - src.last_wall, fc.describe(self.app, TP(*tp)))
+
+    # -- scopes -------------------------------------------------------------------------------
+    def scope_handler(self, scope: str):
+        runner = self.runners[scope]
+
+        async def handle(messages) -> None:
+            async with self.locks[scope]:
+                t0 = time.perf_counter()
+                out: list = []
+                dead: list = []
+                for m in messages:
+                    runner.apply(m.partition, m.value, dead, out)
+                    self.parts_touched[scope].add(m.partition)
+                    self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
+                if not self.pending[scope]:
+                    self.pending_since[scope] = time.monotonic()
+                self.pending[scope].extend(messages)
+                self.futures[scope] += await self.emitter.send(out)  # rule alerts go out at once
+                for raw, reason in dead:
+                    self.futures[scope].append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
+                self.metrics.dlq.inc(len(dead))
+                self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
+                if len(self.pending[scope]) >= COMMIT_RECORDS or time.monotonic() - self.last_commit[scope] >= COMMIT_S:
+                    await self._commit(scope)
+        return handle
+
+    async def commit(self, scope: str) -> None:
+        async with self.locks[scope]:
+            await self._commit(scope)
+
+    async def _commit(self, scope: str) -> None:
+        """Score the model's micro-batch, make sure every alert is on Kafka, write the state, then acknowledge.
+
+        Until the acknowledgement a crash repeats the records: the rules' state is idempotent
+        (sets keyed by event identity), and alerts come back with the same ids.
+        """
+        self.last_commit[scope] = time.monotonic()
+        runner = self.runners[scope]
+        futures = self.futures[scope]
+        changelog = fc.changelog_topic(self.tables[scope])
+        for part in sorted(self.parts_touched[scope]):
+            out, changes = runner.flush(part)
+            futures += await self.emitter.send(out)
+            for key, value in changes:
+                futures.append(await fc.write_changelog(self.app, changelog, _key(key),
+                                                        None if value is None else encode_value(value), part))
+        self.parts_touched[scope].clear()
+        if scope == "ext" and self.next_scorer is not None:
+            self.switch_model()  # every queued call was scored by the model it was queued under
+        for f in futures:
+            await f
+        futures.clear()
+        fc.ack(self.app, self.pending[scope])
+        self.pending[scope].clear()
+        self.pending_since.pop(scope, None)
+        self.metrics.oldest_pending = min(self.pending_since.values(), default=None)
+        self.stats["late"] = sum(r.late for r in self.runners.values())
+        self.metrics.late.set(self.stats["late"])
+
+    def switch_model(self) -> None:
+        """Score with the model published on <prefix>.models from the next micro-batch on (the calls queued
+        so far were scored by the one they were queued under)."""
+        version, scorer = self.next_scorer
+        self.next_scorer = None
+        old = getattr(self.scorer, "version", None)
+        if version == old:
+            return
+        self.scorer = scorer
+        for w in self.runners["ext"].work.values():
+            w.detector.scorer = scorer
+        log.warning("model: switched from %s to %s (threshold %.4f) between micro-batches", old, version,
+                    scorer.threshold)
+
+    async def measure_lag(self) -> None:
+        """Records on the broker not yet read, per assigned input partition (for /metrics); the model's figures."""
+        self.metrics.observe_model(self.scorer)
+        try:
+            tps = [tp for tp in self.app.consumer.assignment() if tp.topic in self.inputs]
+        except Exception:
+            return
+        ends = await fc.end_offsets(self.app, tps)
+        for tp in tps:
+            src = self.ingest.sources.get((tp.topic, tp.partition))
+            end = ends.get(tp)
+            if end is None:
+                continue
+            read = src.last_offset + 1 if src is not None and src.last_offset >= 0 else await fc.position(self.app, tp)
+            if read is not None:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, end - read))
+
+    # -- incidents ----------------------------------------------------------------------------
+    async def incident_batch(self, messages) -> None:
+        """Fold detections and decisions into incidents; send the updates and new actions, then write
+        the incident state and acknowledge (a crash in between folds the same records again: no change)."""
+        async with self.incident_lock:
+            t0 = time.perf_counter()
+            out: list = []
+            dead: list = []
+            parts = set()
+            for m in messages:
+                self.incidents.apply(m.partition, m.value, dead, out)
+                parts.add(m.partition)
+            futures = await self.emitter.send(out)
+            for raw, reason in dead:
+                futures.append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
+            await self._commit_incidents(parts, futures)
+            fc.ack(self.app, messages)
+            self.metrics.dlq.inc(len(dead))
+            self.metrics.batch.labels("incidents").observe(time.perf_counter() - t0)
+
+    async def sweep_incidents(self) -> None:
+        """Close the incidents that later detections of their tenant have left behind."""
+        async with self.incident_lock:
+            parts = set(self.incidents.books)
+            try:  # after a restart a partition's incidents are in its table before any detection arrives
+                parts |= {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.config.detections}
+            except Exception:
+                pass
+            futures = []
+            for part in parts:
+                futures += await self.emitter.send(self.incidents.sweep(part, time.time()))
+            await self._commit_incidents(parts, futures)
+
+    async def _commit_incidents(self, parts, futures) -> None:
+        changelog = fc.changelog_topic(self.incident_table)
+        for part in sorted(parts):
+            for key, value in self.incidents.flush(part):
+                futures.append(await fc.write_changelog(self.app, changelog, _key(key),
+                                                        None if value is None else encode_value(value), part))
+        for f in futures:
+            await f
+
+    # -- wiring -------------------------------------------------------------------------------
+    def _wire(self) -> None:
+        app = self.app
+        for topic, chan in self.inputs.items():
+            fc.batch_agent(app, chan, f"ingest-{topic.rsplit('.', 1)[-1]}")(self.ingest_batch)
+        for scope, chan in self.scope_channels.items():
+            fc.batch_agent(app, chan, f"scope-{scope}")(self.scope_handler(scope))
+        fc.batch_agent(app, self.detections, "incidents")(self.incident_batch)
+
+        @app.timer(interval=SWEEP_EVERY)
+        async def incident_sweep():
+            await self.sweep_incidents()
+
+        @app.timer(interval=MARK_EVERY)
+        async def marks():
+            await self.announce()
+
+        @app.timer(interval=IDLE_CHECK)
+        async def commit_points():
+            for scope in SCOPES:
+                if (self.pending[scope] and time.monotonic() - self.last_commit[scope] >= COMMIT_S
+                        and not self.locks[scope].locked()):  # a busy scope commits from its own handler
+                    await self.commit(scope)
+
+        @app.timer(interval=LAG_EVERY)
+        async def input_lag():
+            await self.measure_lag()
+
+        @app.timer(interval=self.watchdog.every)
+        async def fetch_watchdog():
+            self.watchdog.check()
+            await self.watchdog.check_stalled()
+
+        @app.on_partitions_revoked.connect
+        async def on_revoked(app, revoked, **kwargs):
+            for scope in SCOPES:  # state of partitions about to move goes out first
+                await self.commit(scope)
+            tps = set(revoked)
+            async with self.incident_lock:  # a batch still sending finishes its commit before its book goes
+                for chan in (*self.inputs.values(), *self.scope_channels.values(), self.detections):
+                    chan.drop(tps)
+                self.incidents.forget(tp.partition for tp in revoked if tp.topic == self.config.detections)
+            self.ingest.forget((tp.topic, tp.partition) for tp in revoked)
+            for scope, topic in self.scope_topics.items():
+                self.runners[scope].forget(tp.partition for tp in revoked if tp.topic == topic)
+
+        @app.on_partitions_assigned.connect
+        async def on_assigned(app, assigned, **kwargs):
+            fc.shorten_fetch_wait(app)
+            wall = time.monotonic()
+            for tp in assigned:
+                if tp.topic in self.inputs:
+                    src = self.ingest.source(tp.topic, tp.partition)
+                    src.last_wall = max(src.last_wall, wall)
+
+        async def drain_before_stop(deadline: float) -> None:
+            """Before Faust waits for streams (a rebalance, or SIGTERM): finish the records already read
+            (bounded), then write state and acknowledge."""
+            chans = (*self.inputs.values(), *self.scope_channels.values(), self.detections)
+            while time.monotonic() < deadline and any(ch.pending() for ch in chans):
+                await asyncio.sleep(0.02)
+            for scope in SCOPES:
+                await self.commit(scope)
+            async with self.incident_lock:  # an incident batch in flight has finished its commit
+                pass
+            left = sum(ch.pending() for ch in chans)
+            log.info("records read so far are processed, their state written and acknowledged%s",
+                     f"; {left} left to read again" if left else "")
+        fc.before_stop(app, drain_before_stop)
+
+        @app.task
+        async def read_models():  # a thread loads a published model; the next commit switches to it
+            if self.scorer is None:
+                return  # --no-model: the rules alone, whatever is published
+            from models.registry import ModelBook, start_following
+            from models.signing import Trust
+
+            def publish(version, scorer):
+                self.next_scorer = (version, scorer)
+                log.warning("model: %s loaded from %s; switching at the next micro-batch", version, self.config.models)
+            start_following(self.config, ModelBook(trust=self.model_trust or Trust()), publish,
+                            on_refused=lambda reason: self.metrics.model_refused.labels(reason).inc())
+
+        @app.task
+        async def read_ranges():  # on a thread of its own: Faust's event loop only reads the table
+            from streams.commands.ranges import start_following
+            start_following(self.config, self.ranges)
+
+        @app.task
+        async def started():
+            self.metrics.started = True
+            log.warning("tollguard worker %s consuming %s, %s (broker %s; lateness %g s, skew %g s)",
+                        self.config.app_id, self.config.cdr, self.config.security, self.config.safe_broker,
+                        self.config.lateness, self.config.skew)
+
+
+def _datadir() -> str:
+    """Where Faust keeps its (unused: tables are in memory) data directory: under the temp dir."""
+    d = os.path.join(tempfile.gettempdir(), "tollguard-faust")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def _key(key: str) -> bytes:
+    import json
+    return json.dumps(key).encode()
