@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -49,7 +49,7 @@ policy = Policy.load(POLICY)
 rows = [json.loads(line) for line in open(EVENTS)]
 cdr = pd.DataFrame([r for r in rows if r["type"] == "cdr" and r.get("phase", "end") == "end"])
 sec = pd.DataFrame([r for r in rows if r["type"] == "security"])
-cdr["start"] = pd.to_datetime(cdr["start"], utc=True, format="ISO8601").dt.tz_convert(policy.tenant("default").p.timezone)
+cdr["start"] = pd.to_datetime(cdr["start"], utc=True, format="ISO8601").dt.tz_convert(policy.tenant("default").settings.timezone)
 print(len(cdr), "calls,", len(sec), "security events")
 
 # %%
