@@ -103,21 +103,3 @@ def from_incidents(incidents) -> list[dict]:
                     "last_seen": r.get("last_seen"), "by": last.get("by"), "note": last.get("note", ""),
                     "rules": r.get("rules") or [], "call_ids": sorted(set(calls))})
     return out
-
-
-def main(args) -> int:
-    """``tollguard labels``: the SOC's verdicts from ``<prefix>.incidents`` into a label file."""
-    import sys
-    from streams.kafka.config import Config
-    from streams.commands.export import ExportError, records
-    config = Config.from_env()
-    try:
-        labels = from_incidents(records(config, config.incidents, None, None, join=True))
-    except ExportError as exc:
-        print(f"labels: {exc}", file=sys.stderr)
-        return 1
-    Path(args.out).write_text(json.dumps({"source": "soc", "labels": labels}, indent=1), encoding="utf-8")
-    fraud = sum(1 for x in labels if x["verdict"] == "true_positive")
-    print(f"labels: {len(labels)} incidents with a verdict ({fraud} fraud, {len(labels) - fraud} false positives) "
-          f"-> {args.out}", file=sys.stderr)
-    return 0

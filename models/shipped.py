@@ -21,7 +21,7 @@ DAYS, SEED, EXTENSIONS = 21, 21, 50
 
 def make(out: Path) -> int:
     from streams.commands.simulate import simulate
-    from models.train import main as train
+    from streams.commands.train import main as train
     with tempfile.TemporaryDirectory(prefix="tollguard-shipped-") as tmp:
         d = Path(tmp)
         simulate(DAYS, SEED, d, extensions=EXTENSIONS)

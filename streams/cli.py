@@ -8,6 +8,7 @@ import sys
 from importlib import import_module
 
 from streams.domain.ruleids import SEVERITIES
+from streams.reference.text import safe
 
 
 def _policy_arg(p: argparse.ArgumentParser) -> None:
@@ -41,7 +42,7 @@ def _service_args(p: argparse.ArgumentParser) -> None:
                    help="stop after this long without a record (default: run until stopped)")
 
 
-LATENESS = 6 * 3600.0  # streams.shells.replay.LATENESS (not imported here: `tollguard --help` stays light)
+LATENESS = 6 * 3600.0  # streams.core.ordering.LATENESS (not imported here: `tollguard --help` stays light)
 MAX_KEYS = 200_000  # streams.state.lifecycle.MAX_KEYS
 
 
@@ -304,7 +305,7 @@ COMMANDS = {
     "replay": "streams.shells.replay", "worker": "streams.shells.worker", "produce": "streams.commands.produce",
     "tail": "streams.commands.tail",
     "alerts": "streams.commands.alerts", "simulate": "streams.commands.simulate", "evaluate": "streams.commands.evaluate",
-    "export": "streams.commands.export", "train": "models.train", "labels": "models.labels", "model": "streams.commands.model", "topics": "streams.kafka.topics",
+    "export": "streams.commands.export", "train": "streams.commands.train", "labels": "streams.commands.labels", "model": "streams.commands.model", "topics": "streams.kafka.topics",
     "incidents": "streams.commands.soc", "ack": "streams.commands.soc", "resolve": "streams.commands.soc", "unblock": "streams.commands.soc",
     "notify": "streams.services.notify", "enforce": "streams.services.enforce", "blocks": "streams.services.enforce.blocks",
     "verdict": "streams.services.verdict.service", "ranges": "streams.commands.ranges", "console": "streams.services.console.service",
@@ -321,7 +322,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "policy":
             from streams.policy import Policy
-            from streams.reference.text import safe
             pol = Policy.load(args.file)
             for w in pol.warnings:
                 print(f"policy warning: {safe(w, 400)}", file=sys.stderr)
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except PolicyError as exc:
         for line in exc.problems:
-            print(f"policy error: {_safe(line)}", file=sys.stderr)
+            print(f"policy error: {safe(line, 400)}", file=sys.stderr)
         return 2
     except ConfigError as exc:
         print(f"tollguard {args.cmd}: configuration: {exc}", file=sys.stderr)
@@ -352,15 +352,11 @@ def main(argv: list[str] | None = None) -> int:
         from streams.intake.mapped import MapError
         if not isinstance(exc, (FormatError, MapError)):
             raise
-        print(f"tollguard {args.cmd}: {_safe(str(exc))}", file=sys.stderr)
+        print(f"tollguard {args.cmd}: {safe(str(exc), 400)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
 
-
-def _safe(text: str) -> str:
-    from streams.reference.text import safe
-    return safe(text, 400)
 
 
 def _schema(args) -> int:

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from streams.core import keys as K
+from streams.core.epochs import z
 from streams.domain.events import Action, Alert, Cdr, decode_event
 from streams.policy import Policy
 from streams.shells.replay import replay_file
@@ -236,17 +237,17 @@ def _by_number(a: Alert, sc: Acts, named: Named) -> bool:
 def _why_false(a: Alert, acts: list[Acts], named: Named, by_acts: set[int]) -> str:
     def late(sc: Acts) -> str:
         lo, hi = sc.window(a)
-        return f"{sc.name}'s window ({_z(lo)} to {_z(hi)})"
+        return f"{sc.name}'s window ({z(lo)} to {z(hi)})"
     if by_acts:
         sc = acts[min(by_acts)]
         what = sorted(named.calls & sc.calls) or sorted(named.ips & sc.sources)
-        return f"it names {', '.join(what[:3])} of {sc.name}, but at {_z(a.ts)} it is outside {late(sc)}"
+        return f"it names {', '.join(what[:3])} of {sc.name}, but at {z(a.ts)} it is outside {late(sc)}"
     subject = f"{a.subject_type} {a.subject}"
     foreign = sorted(named.calls)
     judged = f"; it names call {', '.join(foreign[:3])}, which no scenario placed" if foreign else ""
     for sc in acts:
         if _by_subject(a, sc, named):
-            return f"its subject {subject} was {sc.name}'s, but at {_z(a.ts)} it is outside {late(sc)}{judged}"
+            return f"its subject {subject} was {sc.name}'s, but at {z(a.ts)} it is outside {late(sc)}{judged}"
     for sc in acts:
         if subject_of(a) & sc.accounts and foreign:
             return (f"{subject} was attacked by {sc.name}, but the alert is about call {', '.join(foreign[:3])}, "
@@ -255,9 +256,6 @@ def _why_false(a: Alert, acts: list[Acts], named: Named, by_acts: set[int]) -> s
     why += ", and its evidence names no scenario's call, source address or number"
     return why + (f" (it names call {', '.join(foreign[:3])}, which no scenario placed)" if foreign else "")
 
-
-def _z(t: datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")
 
 
 def score(labels: dict, records: list, calls: dict[str, dict]) -> dict:
@@ -274,7 +272,7 @@ def score(labels: dict, records: list, calls: dict[str, dict]) -> dict:
         for i in owners:
             credited[i].append(a)
         if why:
-            false_alerts.append({"alert_id": a.alert_id, "ts": _z(a.ts), "tenant": a.tenant, "rule": a.rule,
+            false_alerts.append({"alert_id": a.alert_id, "ts": z(a.ts), "tenant": a.tenant, "rule": a.rule,
                                  "subject_type": a.subject_type, "subject": a.subject, "reason": why})
     hangups: dict[str, datetime] = {}
     for a in actions:

@@ -135,7 +135,7 @@ def _alerts_with_events(config, alerts: list, since, until, idle_timeout) -> Ite
 
 
 def _incidents_with_alerts(config, incidents: list, idle_timeout) -> Iterator[dict | bytes]:
-    from streams.commands.soc import latest
+    from streams.kafka.topic_io import latest
     newest = latest(incidents)  # each incident's newest version, as `tollguard incidents` shows it
     kept = {id(r) for r in newest.values()}
     other = [r for r in incidents if id(r) not in kept and not (isinstance(r, dict) and r.get("incident_id") in newest)]

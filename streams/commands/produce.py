@@ -22,6 +22,7 @@ from streams.intake import FormatError, decoded, from_args, report
 from streams.kafka.config import Config
 from streams.kafka.connect import kafka_python_kwargs
 from streams.domain.events import Cdr, event_key, join_batch
+from streams.reference.text import safe
 
 DEFAULT_LIMIT = 1_048_588   # the broker's default message.max.bytes
 OVERHEAD = 256              # record and batch headers around one value
@@ -179,7 +180,7 @@ def main(args) -> int:
         for source, n, raw, event, error in decoded(records, summary):
             if error is not None:
                 rejects += 1
-                print(f"{_safe(source)}:{n}: rejected: {_safe(error)}", file=sys.stderr)
+                print(f"{safe(source, 300)}:{n}: rejected: {safe(error, 300)}", file=sys.stderr)
                 continue
             if stopped:
                 unsent += 1  # read on only to count what was not sent, so every line is accounted for
@@ -203,7 +204,7 @@ def main(args) -> int:
                      args.timeout)
     status = max(status, report(summary, "produce"))
     if format_error:
-        print(f"produce: {_safe(format_error)}; that file and the ones after it were not read", file=sys.stderr)
+        print(f"produce: {safe(format_error, 300)}; that file and the ones after it were not read", file=sys.stderr)
         return 2
     return status
 
@@ -223,7 +224,7 @@ def _finish(producer, ledger: Ledger, config: Config, counts, rejects: int, stop
     print(f"produce: {counts[config.cdr]} to {config.cdr}, {counts[config.security]} to {config.security}, "
           f"{rejects} rejected, {ledger.acked} acknowledged, {lost} not acknowledged, in {dt:.2f} s", file=sys.stderr)
     for where, reason in ledger.failures:
-        print(f"{where}: not delivered: {config.redact(_safe(reason))}", file=sys.stderr)
+        print(f"{where}: not delivered: {config.redact(safe(reason, 300))}", file=sys.stderr)
     if ledger.failed > len(ledger.failures):
         print(f"... and {ledger.failed - len(ledger.failures)} more events not delivered", file=sys.stderr)
     if ledger.unconfirmed:
@@ -240,7 +241,3 @@ def _describe(exc: BaseException) -> str:
     name = type(exc).__name__
     return text if text.startswith(name) else f"{name}: {text}"
 
-
-def _safe(text: str) -> str:
-    from streams.reference.text import safe
-    return safe(text, 300)

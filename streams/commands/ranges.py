@@ -1,49 +1,20 @@
 """``tollguard ranges load FILE`` / ``tollguard ranges list``: the high-risk number ranges on the compacted
-``<prefix>.ranges`` topic (key: the prefix; value: the range as JSON; a tombstone takes it off), and
-:func:`follow`, with which the worker keeps its table up to date from that topic (docs/ranges.md).
+``<prefix>.ranges`` topic (key: the prefix; value: the range as JSON; a tombstone takes it off; docs/ranges.md).
+The worker and the verdict follow that topic with ``streams.kafka.ranges``.
 """
 
 from __future__ import annotations
 
 import json
-import threading  # noqa: F401 (annotations)
 import logging
 import sys
 import time
 
-from streams.reference.ranges import RangeError, RangeTable, parse_range
+from streams.kafka.ranges import apply
+from streams.reference.ranges import RangeError, RangeTable
 from streams.reference.text import safe
 
 log = logging.getLogger("tollguard.ranges")
-
-
-def apply(table: RangeTable, key: bytes | None, value: bytes | None) -> bool:
-    """One topic record into the table; False when it is not a readable range (logged by the caller)."""
-    if key is None:
-        return False
-    prefix = key.decode("utf-8", "replace")
-    if value is None:
-        table.remove(prefix)
-        return True
-    try:
-        d = json.loads(value)
-        table.put(parse_range(d.get("prefix", ""), d.get("label", ""), d.get("source", ""), d.get("expires") or ""))
-        return True
-    except (ValueError, RangeError, AttributeError):
-        return False
-
-
-def follow(config, table: RangeTable, stop: "threading.Event | None" = None) -> None:
-    """Read the ranges topic from its start and keep reading, on the calling thread (the worker runs it on
-    a daemon thread of its own, away from Faust's event loop); never raises."""
-    from streams.kafka.follow import follow_topic
-    follow_topic(config, config.ranges, lambda key, value: apply(table, key, value), what="range",
-                 kept="the ranges known so far stay in force", stop=stop)
-
-
-def start_following(config, table: RangeTable) -> "threading.Thread":
-    from streams.kafka.follow import start
-    return start(follow, config, table, name="tollguard-ranges")
 
 
 def _load(args, config) -> int:
@@ -69,7 +40,7 @@ def _load(args, config) -> int:
 
 
 def _list(args, config) -> int:
-    from streams.commands.soc import TopicReader
+    from streams.kafka.topic_io import TopicReader
     reader = TopicReader(config, config.ranges)
     if not reader.tps:
         print(f"ranges: {config.ranges} does not exist yet (tollguard topics --create, or load a file)", file=sys.stderr)

@@ -25,7 +25,7 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType as T
 
 from streams.core import keys as K
+from streams.core.epochs import z
 from streams.reference.numbers import number_plan
 from streams.reference.rates import RateTable
 
@@ -70,9 +71,6 @@ CALLS_PER_DAY = {"office": 7, "sales": 14, "callcentre": 55, "oncall": 5}
 ABROAD = [("FR", T.FIXED_LINE), ("DE", T.MOBILE), ("IE", T.MOBILE), ("US", T.FIXED_LINE), ("ES", T.MOBILE),
           ("NL", T.MOBILE)]
 
-
-def _z(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -154,7 +152,7 @@ def _cdr(w: World, ext: Ext, start: datetime, dst: str, billsec: int, *, disposi
     ring = w.rng.randint(2, 12)
     end = start + timedelta(seconds=ring + billsec)
     ev = {"type": "cdr", "tenant": ext.tenant, "call_id": call_id or f"{ext.tenant}-{w.seq:07d}",
-          "start": _z(start), "end": _z(end), "src": src or ext.number, "dst": dst, "duration": ring + billsec,
+          "start": z(start), "end": z(end), "src": src or ext.number, "dst": dst, "duration": ring + billsec,
           "billsec": billsec, "direction": direction, "disposition": disposition,
           "trunk": trunk or f"sip-{ext.tenant}", "src_ip": src_ip or ext.ip}
     if route:
@@ -181,17 +179,17 @@ def benign(w: World, nums: Numbers) -> None:
             t = w.local(d, rng.random() * 0.9)
             while t < w.local(d, 24):
                 if rng.random() < 0.004:
-                    w.add(t, {"type": "security", "tenant": ext.tenant, "ts": _z(t), "service": "sip",
+                    w.add(t, {"type": "security", "tenant": ext.tenant, "ts": z(t), "service": "sip",
                               "action": "register", "account": ext.number, "src_ip": ext.ip, "outcome": "failure",
                               "user_agent": ext.ua, "protocol": "udp", "reason": "bad password"})
                     t += timedelta(seconds=rng.randint(5, 40))
-                w.add(t, {"type": "security", "tenant": ext.tenant, "ts": _z(t), "service": "sip", "action": "register",
+                w.add(t, {"type": "security", "tenant": ext.tenant, "ts": z(t), "service": "sip", "action": "register",
                           "account": ext.number, "src_ip": ext.ip, "outcome": "success", "user_agent": ext.ua,
                           "protocol": "udp", "port": 5060, "contact": f"sip:{ext.number}@{ext.ip}:5060"})
                 t += timedelta(seconds=rng.randint(1800, 3300))
             if workday and rng.random() < 0.03:  # a user fumbles the web portal password
                 t = _business_time(w, d)
-                w.add(t, {"type": "security", "tenant": ext.tenant, "ts": _z(t), "service": "web", "action": "login",
+                w.add(t, {"type": "security", "tenant": ext.tenant, "ts": z(t), "service": "web", "action": "login",
                           "account": ext.number, "src_ip": ext.ip, "outcome": "failure", "protocol": "https"})
             n = 0
             if workday:
@@ -241,7 +239,7 @@ def _label(w: World, name: str, start: datetime, end: datetime, subjects: list[s
     """A scenario's labels: when, its subjects, the rules it is meant to trigger, its fraud calls, and
     what it did (sources, accounts, every call id, numbers in E.164) for evaluate's crediting."""
     dialled = {_e164(c["dst"]) for c in calls}
-    w.labels.append({"name": name, "start": _z(start), "end": _z(end), "subjects": subjects,
+    w.labels.append({"name": name, "start": z(start), "end": z(end), "subjects": subjects,
                      "expected_rules": EXPECTED[name], "fraud_calls": [c["call_id"] for c in calls],
                      "tenant": tenant, "sources": sorted(set(sources)), "accounts": sorted(set(accounts)),
                      "calls": [c["call_id"] for c in calls] + list(other_calls),
@@ -281,7 +279,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             for k in range(240):
                 acct = str(rng.randint(100, 9999))
                 scanned.append(acct)
-                w.add(t, {"type": "security", "tenant": tenant, "ts": _z(t), "service": "sip",
+                w.add(t, {"type": "security", "tenant": tenant, "ts": z(t), "service": "sip",
                           "action": rng.choice(["register", "register", "options", "invite"]), "account": acct,
                           "src_ip": ip, "outcome": "failure", "user_agent": rng.choice(["friendly-scanner",
                           "sipvicious", "sipcli/v1.8"]), "protocol": "udp", "port": 5060})
@@ -295,7 +293,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             tried = []
             for k in range(90):
                 ip = ips[k % 3]
-                w.add(t, {"type": "security", "tenant": w.exts[0].tenant, "ts": _z(t), "service": rng.choice(["web", "app"]),
+                w.add(t, {"type": "security", "tenant": w.exts[0].tenant, "ts": z(t), "service": rng.choice(["web", "app"]),
                           "action": "login", "account": rng.choice([e.number for e in w.exts] + ["admin"]),
                           "src_ip": ip, "outcome": "failure", "protocol": "https", "port": 8088})
                 tried.append(w.events[-1][2]["account"])
@@ -355,13 +353,13 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             for k in range(trunk_limit(w) + 15):
                 ext = exts[k % len(exts)]
                 start = t0 + timedelta(seconds=90 * k / (trunk_limit(w) + 15))
-                c = {"type": "cdr", "tenant": tenant, "call_id": f"fraud-{name}-{k}", "phase": "start", "start": _z(start),
+                c = {"type": "cdr", "tenant": tenant, "call_id": f"fraud-{name}-{k}", "phase": "start", "start": z(start),
                      "src": ext.number, "dst": "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:],
                      "trunk": f"sip-{tenant}"}
                 if w.live:  # --cdr-only: completed CDRs only, like every other call
                     w.add(start, c)
                 end = start + timedelta(seconds=rng.randint(900, 1800))
-                done = {**c, "phase": "end", "end": _z(end), "billsec": (end - start).total_seconds() - 5,
+                done = {**c, "phase": "end", "end": z(end), "billsec": (end - start).total_seconds() - 5,
                         "duration": (end - start).total_seconds(), "disposition": "answered"}
                 w.add(end, done)
                 calls.append(done)
@@ -389,7 +387,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             later = [x for x in workdays if x > days[0]] or workdays
             t0 = _business_time(w, rng.choice(later))
             ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-            w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": _z(t0), "service": "web", "action": "login",
+            w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": z(t0), "service": "web", "action": "login",
                        "account": ext.number, "src_ip": ip, "outcome": "success", "protocol": "https", "port": 443,
                        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"})
             t = t0 + timedelta(minutes=rng.randint(10, 40))
@@ -428,7 +426,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             for hour in range(6):
                 for ip in ips:
                     t = t0 + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
-                    w.add(t, {"type": "security", "tenant": ext.tenant, "ts": _z(t), "service": "sip",
+                    w.add(t, {"type": "security", "tenant": ext.tenant, "ts": z(t), "service": "sip",
                               "action": "register", "account": ext.number, "src_ip": ip, "outcome": "failure",
                               "user_agent": ua, "protocol": "udp", "port": 5060})
             _label(w, name, t0, t0 + timedelta(hours=6), [K.ext(ext.tenant, ext.number)], [], tenant=ext.tenant,
@@ -437,7 +435,7 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             ext = fresh("office")
             ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
             t0 = w.local(d, rng.uniform(0, 23))
-            w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": _z(t0), "service": "sip", "action": "register",
+            w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": z(t0), "service": "sip", "action": "register",
                        "account": ext.number, "src_ip": ip, "outcome": "success", "user_agent": "Zoiper rv2.10.20.1",
                        "protocol": "udp", "contact": f"sip:{ext.number}@{ip}:{rng.randint(20000, 60000)}"})
             _label(w, name, t0, t0 + timedelta(seconds=1), [K.ext(ext.tenant, ext.number), K.ip(ip)], [],
@@ -451,8 +449,8 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
             callers = set()
             for k in range(30):
                 ext = rng.choice(targets)
-                w.add(t, {"type": "cdr", "tenant": tenant, "call_id": f"wangiri-in-{k}", "start": _z(t),
-                          "end": _z(t + timedelta(seconds=2)), "src": rng.choice(premium)[2:], "dst": ext.number,
+                w.add(t, {"type": "cdr", "tenant": tenant, "call_id": f"wangiri-in-{k}", "start": z(t),
+                          "end": z(t + timedelta(seconds=2)), "src": rng.choice(premium)[2:], "dst": ext.number,
                           "duration": 2, "billsec": 0, "direction": "inbound", "disposition": "no_answer",
                           "trunk": f"sip-{tenant}"})
                 callers.add("00" + w.events[-1][2]["src"])

@@ -20,9 +20,10 @@ import time
 from datetime import datetime, timezone
 
 from streams.kafka.config import Config
-from streams.kafka.connect import kafka_python_kwargs, preflight
+from streams.kafka.connect import preflight
+from streams.kafka.topic_io import TopicReader, latest, read_incidents, send_one
 from streams.domain.events import Unblock, encode
-from streams.domain.incidents import Decision, subject_key
+from streams.domain.incidents import Decision, record_from_topic, subject_key
 from streams.reference.text import safe
 
 CLOSED = ("closed", "resolved")
@@ -34,70 +35,6 @@ def main(args) -> int:
 
 def who(args) -> str:
     return args.by or os.environ.get("USER") or getpass.getuser() or "unknown"
-
-
-# -- reading ----------------------------------------------------------------------------------
-class TopicReader:
-    """Reads a topic from its start up to its end offsets, taken anew at each call: a busy topic
-    (updates every few ms) is read to a known point instead of waiting for a quiet moment."""
-
-    def __init__(self, config: Config, topic: str):
-        from kafka import KafkaConsumer, TopicPartition
-        self.consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None)
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if self.tps:  # a topic not there yet reads as empty
-            self.consumer.assign(self.tps)
-            self.consumer.seek_to_beginning(*self.tps)
-
-    def to_end(self, deadline: float, stall: float = 10.0):
-        """JSON values (None for unreadable ones) up to the end offsets as of now; stops at ``deadline``
-        or after ``stall`` seconds without progress (``self.complete`` says whether the end was reached)."""
-        c = self.consumer
-        ends = c.end_offsets(self.tps) if self.tps else {}
-        last = time.monotonic()
-        self.complete = False
-        while True:
-            if all(c.position(tp) >= ends[tp] for tp in self.tps):
-                self.complete = True
-                return
-            now = time.monotonic()
-            if now >= deadline or now - last >= stall:
-                return
-            for records in c.poll(timeout_ms=300).values():
-                last = time.monotonic()
-                for msg in records:
-                    try:
-                        yield json.loads(msg.value) if msg.value else None
-                    except ValueError:
-                        yield None
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
-def latest(records, into: dict | None = None) -> dict[str, dict]:
-    """Each incident's newest record (the highest version) among ``records``; unreadable ones skipped."""
-    into = {} if into is None else into
-    for rec in records:
-        if not isinstance(rec, dict) or rec.get("type") != "incident" or not isinstance(rec.get("incident_id"), str):
-            continue
-        old = into.get(rec["incident_id"])
-        if old is None or rec.get("version", 0) >= old.get("version", 0):
-            into[rec["incident_id"]] = rec
-    return into
-
-
-def read_incidents(config: Config, timeout: float = 60.0) -> dict[str, dict]:
-    reader = TopicReader(config, config.incidents)
-    try:
-        out = latest(reader.to_end(time.monotonic() + timeout))
-        if not reader.complete:
-            print(f"incidents: {config.incidents} was not read to its end within {timeout:g} s; the list may miss some",
-                  file=sys.stderr)
-        return out
-    finally:
-        reader.close()
 
 
 def keep(rec: dict, args) -> bool:
@@ -160,8 +97,8 @@ def decide(args) -> int:
     status = "acknowledged" if args.cmd == "ack" else "resolved"
     d = Decision(incident_id=args.incident_id, tenant=found["tenant"], subject_type=found["subject_type"],
                  subject=found["subject"], status=status, by=who(args), at=datetime.now(timezone.utc),
-                 note=args.note, verdict=getattr(args, "verdict", None), incident=_record(found))
-    _send(config, config.detections, subject_key(d.tenant, d.subject_type, d.subject).encode(), encode(d))
+                 note=args.note, verdict=getattr(args, "verdict", None), incident=record_from_topic(found))
+    send_one(config, config.detections, subject_key(d.tenant, d.subject_type, d.subject).encode(), encode(d))
     if args.wait <= 0:
         print(f"{args.cmd}: sent for {args.incident_id}")
         return 0
@@ -187,32 +124,10 @@ def decide(args) -> int:
     return 3
 
 
-def _record(found: dict):
-    """The incident as read from the topic, for the worker to adopt if it no longer holds it."""
-    import msgspec
-
-    from streams.domain.incidents import IncidentRecord
-    try:
-        return msgspec.convert(found, IncidentRecord)
-    except msgspec.ValidationError:
-        return None
-
-
 def unblock(args) -> int:
     config = Config.from_env()
     ev = Unblock(ts=datetime.now(timezone.utc), target=args.target, reason=args.reason, tenant=args.tenant, by=who(args))
-    _send(config, config.security, args.target.encode(), encode(ev))
+    send_one(config, config.security, args.target.encode(), encode(ev))
     print(f"unblock: {safe(args.target, 64)} of tenant {safe(args.tenant, 32)} sent; the worker lifts its blocks "
           f"and puts an unblock action on {config.actions} for the enforcers")
     return 0
-
-
-def _send(config: Config, topic: str, key: bytes, value: bytes) -> None:
-    from kafka import KafkaProducer
-    from streams.kafka.topics import ensure_topics
-    ensure_topics(config, names=[topic])
-    producer = KafkaProducer(**kafka_python_kwargs(config), acks="all")
-    try:
-        producer.send(topic, key=key, value=value).get(timeout=30)
-    finally:
-        producer.close()

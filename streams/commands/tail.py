@@ -7,7 +7,7 @@ Three parts, each with one job:
   newline), across rotation (the file renamed and a new one created: the old one is read to its
   end, then the new one from its start), truncation (the size fell below our offset: read again
   from 0) and a file that does not exist yet (waited for).
-- :class:`Source` turns one path's lines into events with the intake :class:`Converter` (the
+- :class:`FollowedPath` turns one path's lines into events with the intake :class:`Converter` (the
   format of each new file told from its first lines with ``--input auto``), and remembers the
   position up to which its lines have been handled.
 - :class:`Shipper` is the loop: read, send, and at least every ``COMMIT_AFTER`` seconds wait for
@@ -26,12 +26,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Callable, NamedTuple
 
 from streams.domain.events import Cdr, event_key
-from streams.intake import CSV_FORMATS, FORMATS, MAX_LINE, SNIFF_LINES, TOO_LONG, Converter, Counts, Summary, decoded, sniff
+from streams.intake import (CSV_FORMATS, FORMATS, MAX_LINE, SNIFF_LINES, TOO_LONG, Converter, Counts, Summary, decoded,
+                            sniff, year_of)
 from streams.commands.produce import OVERHEAD, Ledger, Sender, Stop, make_producer, topic_limit
+from streams.reference.text import safe
 
 DEFAULT_STATE = ".tollguard-tail.json"
 POLL = 0.2           # seconds between looks at a quiet file
@@ -274,13 +275,13 @@ class Options:
     mapping: object = None
 
     def converter(self, fmt: str, path: str) -> Converter:
-        return Converter(fmt, self.tz, self.tenant, self.meaning, self.mapping, _year_of(path))
+        return Converter(fmt, self.tz, self.tenant, self.meaning, self.mapping, year_of(path))
 
 
 Ship = Callable[[str, bytes, object, "str | None"], None]  # (where, raw, event or None, reason or None)
 
 
-class Source:
+class FollowedPath:
     """One followed path's lines to events. Each new file at the path gets its own converter (its
     format told from its first lines with ``--input auto``); ``entry()`` is what the state file keeps:
     the position after the last line handled and the converter's state at that point."""
@@ -390,12 +391,6 @@ class Source:
         self.pos = Position(line.ident, line.end, line.no)
 
 
-def _year_of(path: str) -> int | None:
-    try:
-        return datetime.fromtimestamp(os.stat(path).st_mtime).year
-    except OSError:
-        return None
-
 
 # ---------------------------------------------------------------------------------------------- checkpoint
 
@@ -474,7 +469,7 @@ def _fsync_dir(path: str) -> None:
 class Shipper:
     """The loop. Events are sent as their lines are read; a commit waits for every acknowledgement,
     then saves the positions, so the state never runs ahead of what the broker holds."""
-    sources: list[Source]
+    sources: list[FollowedPath]
     sender: object
     producer: object
     ledger: object
@@ -509,7 +504,7 @@ class Shipper:
             error = f"event of {len(raw):,} bytes is larger than the topic accepts ({self.limit:,})"
         if error is not None:
             self.rejected += 1
-            print(f"{_safe(where)}: rejected: {_safe(error)}", file=sys.stderr)
+            print(f"{safe(where, 400)}: rejected: {safe(error, 400)}", file=sys.stderr)
             return
         topic = self.config.cdr if isinstance(event, Cdr) else self.config.security
         self.sender.add(topic, event_key(event).encode(), raw, where)
@@ -574,7 +569,7 @@ def main(args) -> int:
         checkpoint.lock()
         saved = checkpoint.load()
     except StateError as exc:
-        print(f"tail: {_safe(str(exc))}", file=sys.stderr)
+        print(f"tail: {safe(str(exc), 400)}", file=sys.stderr)
         return 2
     return _ship(args, opts, checkpoint, saved, names, stop)
 
@@ -584,7 +579,7 @@ def _options(args) -> Options:
     meaning = None
     if getattr(args, "policy", None):
         from streams.policy import Policy
-        meaning = Policy.load(args.policy).tenant(args.tenant).p.cdr
+        meaning = Policy.load(args.policy).tenant(args.tenant).settings.cdr
     mapping = load_mapping(args.map) if getattr(args, "map", None) else None
     opts = Options(args.input, args.tz, args.tenant, meaning, mapping)
     if args.input != "auto":
@@ -618,16 +613,16 @@ def _ship(args, opts: Options, checkpoint: Checkpoint, saved: dict, names: list[
     return status
 
 
-def _source(name: str, opts: Options, entry: dict | None, from_end: bool) -> Source:
+def _source(name: str, opts: Options, entry: dict | None, from_end: bool) -> FollowedPath:
     follower = Follower(name, Checkpoint.position(entry), from_end, _say)
-    return Source(name, follower, opts, entry)
+    return FollowedPath(name, follower, opts, entry)
 
 
 def _run(shipper: Shipper, stop) -> int:
     try:
         return shipper.run(stop)
     except Stop as where:
-        print(f"tail: stopped at {_safe(str(where))}: the broker took no more records", file=sys.stderr)
+        print(f"tail: stopped at {safe(str(where), 400)}: the broker took no more records", file=sys.stderr)
         return 1
 
 
@@ -642,19 +637,19 @@ def _close(producer) -> None:
 def _report(shipper: Shipper, status: int) -> None:
     ledger, config = shipper.ledger, shipper.config
     for where, reason in ledger.failures:
-        print(f"{where}: not delivered: {config.redact(_safe(reason))}", file=sys.stderr)
+        print(f"{where}: not delivered: {config.redact(safe(reason, 400))}", file=sys.stderr)
     if status:
         print(f"tail: {ledger.failed + ledger.unconfirmed} events not acknowledged; the state file keeps the "
               "position of the last acknowledged commit: a restart sends the rest again from there", file=sys.stderr)
     print(summary_line(shipper.sources, ledger.acked), file=sys.stderr)
 
 
-def summary_line(sources: list[Source], acked: int) -> str:
+def summary_line(sources: list[FollowedPath], acked: int) -> str:
     total = Counts()
     for s in sources:
         total.lines, total.events = total.lines + s.counts.lines, total.events + s.counts.events
         total.skipped, total.rejected = total.skipped + s.counts.skipped, total.rejected + s.counts.rejected
-    files = "; ".join(_safe(s.counts.line(s.name)) for s in sources)
+    files = "; ".join(safe(s.counts.line(s.name), 400) for s in sources)
     return (f"tail: {total.lines:,} lines, {total.events:,} events ({acked:,} acknowledged), "
             f"{total.skipped:,} skipped, {total.rejected:,} rejected; {files}")
 
@@ -675,12 +670,8 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _say(message: str) -> None:
-    print(f"tail: {_safe(message)}", file=sys.stderr)
+    print(f"tail: {safe(message, 400)}", file=sys.stderr)
 
-
-def _safe(text: str) -> str:
-    from streams.reference.text import safe
-    return safe(text, 400)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -694,11 +685,11 @@ def run(argv: list[str] | None = None) -> int:
     try:
         return main(args)
     except (ConfigError, KafkaProblem, FormatError, MapError) as exc:
-        print(f"tollguard tail: {_safe(str(exc))}", file=sys.stderr)
+        print(f"tollguard tail: {safe(str(exc), 400)}", file=sys.stderr)
         return 1 if isinstance(exc, KafkaProblem) else 2
     except PolicyError as exc:
         for line in exc.problems:
-            print(f"policy error: {_safe(line)}", file=sys.stderr)
+            print(f"policy error: {safe(line, 400)}", file=sys.stderr)
         return 2
 
 

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from streams.core import keys as K
-from streams.core.epochs import FOREVER, HORIZON, epoch_of
+from streams.core.epochs import FOREVER, HORIZON, epoch_of, iso
 from streams.domain.events import Action, Alert, Cdr, Event, SecurityEvent, Unblock, canonical_ip, event_ident, event_time, parse_ip
 from streams.domain.incidents import Lifted, Seen
 from streams.rules.contract import Order
@@ -45,25 +44,21 @@ def _hash(*parts: Any) -> str:
     return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=10).hexdigest()
 
 
-def iso(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
-
-
 class Ctx:
     """What a rule sees: the event, its tenant's policy, the key's state, and the one way to emit."""
 
-    __slots__ = ("det", "tenant", "event", "ts", "scope", "key", "st", "out", "_num", "first_sight",
+    __slots__ = ("detector", "tenant", "event", "ts", "scope", "key", "state", "out", "_num", "first_sight",
                  "call_start", "ident", "blocks_changed")
 
     def __init__(self, det: "Detector", tenant: Tenant, event: Event | None, ts: float, scope: str, key: str,
                  st: KeyState, out: list):
-        self.det = det
+        self.detector = det
         self.tenant = tenant
         self.event = event
         self.ts = ts
         self.scope = scope
         self.key = key
-        self.st = st
+        self.state = st
         self.out = out
         self._num = None
         self.first_sight = True
@@ -76,7 +71,7 @@ class Ctx:
         """Event time this tenant's events have all reached (the watermark), or this event's, whichever is
         earlier: what a key may forget is measured from here, never from the latest time some partition
         far ahead of the others delivered."""
-        clock = self.det.clocks.get(self.tenant.name, float("-inf"))
+        clock = self.detector.clocks.get(self.tenant.name, float("-inf"))
         return clock if clock < self.ts else self.ts
 
     @property
@@ -110,7 +105,7 @@ class Ctx:
             span = self.span(actions, tenant)
         epoch = epoch_of(at, span)
         ikey = f"{tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch}"
-        incidents = self.st.incidents
+        incidents = self.state.incidents
         inc = incidents.get(ikey)
         if inc is not None:
             inc.count += 1
@@ -179,7 +174,7 @@ class Ctx:
         (span FOREVER, e.g. one per call) keeps it open only ``incident_seconds`` unless it bars for good."""
         if span < FOREVER or any(a.kind in BLOCKING and a.duration_s is None for a in actions):
             return span
-        return float(tenant.p.incident_seconds)
+        return float(tenant.settings.incident_seconds)
 
     def _seen(self, tenant: Tenant, alert_id: str, at: float, rule: str, severity: str, subject_type: str,
               subject: str, summary: str, span: float) -> Seen:
@@ -204,12 +199,12 @@ class Ctx:
         for a in actions:
             if a.kind in BLOCKING:
                 return FOREVER if a.duration_s is None else float(max(a.duration_s, 1))
-        return float(tenant.p.incident_seconds)
+        return float(tenant.settings.incident_seconds)
 
     def _prune_incidents(self) -> None:
         """Forget incidents over for longer than the horizon (a late detection can no longer join them)."""
         cutoff = self.settled - HORIZON
-        incidents = self.st.incidents
+        incidents = self.state.incidents
         for k in [k for k, v in incidents.items() if v.until < cutoff]:
             del incidents[k]
         if len(incidents) >= MAX_INCIDENTS:  # still full: keep the most recent
@@ -220,14 +215,14 @@ class Ctx:
                  span: float | None = None) -> bool:
         """Is this rule's incident for the subject already open at ``at``? Lets a costly rule skip its work."""
         at = self.ts if at is None else at
-        span = float(self.tenant.p.incident_seconds) if span is None else span
-        inc = self.st.incidents.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch_of(at, span)}")
+        span = float(self.tenant.settings.incident_seconds) if span is None else span
+        inc = self.state.incidents.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch_of(at, span)}")
         return inc is not None
 
     def block(self, tenant: str, start: float, duration: int | None) -> None:
         """Record in the IP key's state that ``tenant`` blocked it over [start, start + duration)."""
         until = FOREVER if duration is None else start + duration
-        spans = self.st.blocks.setdefault(tenant, [])
+        spans = self.state.blocks.setdefault(tenant, [])
         spans.append([start, until])
         spans.sort()
         merged: list[list[float]] = []
@@ -237,7 +232,7 @@ class Ctx:
             else:
                 merged.append([s, u])
         del merged[:-8]
-        self.st.blocks[tenant] = merged
+        self.state.blocks[tenant] = merged
         self.blocks_changed = True
 
     def _extend_blocks(self, tenant: Tenant, actions: list, at: float) -> None:
@@ -248,15 +243,15 @@ class Ctx:
                 self.block(tenant.name, at, a.duration_s)
 
     def schedule(self, rule: str, when: float, token: str) -> None:
-        self.det.schedule(self.tenant.name, when, self.key, rule, token)
+        self.detector.schedule(self.tenant.name, when, self.key, rule, token)
         if self.scope == "ext":  # an extension's own later CDR fires its overdue calls (Detector._track_call)
-            nxt = self.st.next_timer
+            nxt = self.state.next_timer
             if nxt is None or when < nxt:
-                self.st.next_timer = when
+                self.state.next_timer = when
 
     def defer(self, rule: str, event: Event) -> None:
         """Hand ``event`` to ``rule.on_release`` once the tenant's watermark passes it (event-time order)."""
-        self.det.defer(self.tenant.name, self.ts, self.key, rule, event)
+        self.detector.defer(self.tenant.name, self.ts, self.key, rule, event)
 
 
 class Detector:
@@ -418,11 +413,11 @@ class Detector:
         An extension's own CDRs come in order from one input partition when the feed is keyed by
         extension, so a CDR later than a live call's deadline means event time passed it.
         """
-        calls = ctx.st.calls
+        calls = ctx.state.calls
         seen = calls.get(cdr.call_id)
         ctx.first_sight = seen is None
         live = ctx.tenant.name in self.live_tenants
-        nxt = ctx.st.next_timer
+        nxt = ctx.state.next_timer
         if nxt is not None and nxt < ctx.ts - self.lateness:
             self._fire_key(ctx)
         if cdr.phase == "start":
@@ -444,18 +439,18 @@ class Detector:
         for rule in self._timer_rules.values():
             if ctx.scope not in self._timer_scopes[rule.RULE]:
                 continue
-            for when, token in list(rule.pending(ctx.st)):
+            for when, token in list(rule.pending(ctx.state)):
                 if when < limit:
-                    rule.on_timer(Ctx(self, ctx.tenant, None, when, ctx.scope, ctx.key, ctx.st, ctx.out), token)
+                    rule.on_timer(Ctx(self, ctx.tenant, None, when, ctx.scope, ctx.key, ctx.state, ctx.out), token)
                 elif nxt is None or when < nxt:
                     nxt = when
-        ctx.st.next_timer = nxt
+        ctx.state.next_timer = nxt
 
     @staticmethod
     def _prune_calls(ctx: Ctx) -> None:
         """Calls over for longer than the longest call, or older than the horizon, can no longer matter."""
-        calls = ctx.st.calls
-        done = ctx.settled - ctx.tenant.p.max_call_duration
+        calls = ctx.state.calls
+        done = ctx.settled - ctx.tenant.settings.max_call_duration
         cutoff = done - HORIZON
         for cid in [c for c, v in calls.items() if v.start < cutoff or ((v.ended or v.hung) and v.start < done)]:
             del calls[cid]

@@ -20,6 +20,10 @@ import heapq
 import itertools
 from typing import Any, Hashable, Iterator
 
+from streams.domain.events import event_time
+
+LATENESS = 6 * 3600.0  # how far out of event-time order a file may be and still be judged in canonical order
+
 
 class Sequencer:
     def __init__(self, lateness: float = 0.0):
@@ -94,3 +98,11 @@ def in_event_time_order(records, lateness: float, key) -> Iterator[tuple[Any, bo
             yield item, late
     for _, _, item, late in seq.drain():
         yield item, late
+
+
+def ordered_records(records, lateness: float = LATENESS):
+    """``decoded`` records (source, line, raw, event, error) in canonical event-time order (rejects at once)."""
+    def key(rec):
+        event = rec[3]
+        return None if event is None else (event.tenant, event_time(event), rec[2])
+    return in_event_time_order(records, lateness, key)

@@ -25,16 +25,16 @@ does not inflate an incident. docs/incidents.md has the record and its life cycl
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Literal, Union
 
 import msgspec
 
+from streams.core.epochs import FOREVER, iso
 from streams.domain.events import Action
 from streams.domain.ruleids import SEVERITY_RANK
 
 Status = Literal["open", "updated", "closed", "acknowledged", "resolved"]
-FOREVER = 1e18
 KEEP_PER_SUBJECT = 8      # incidents of one subject remembered (late detections may still join them)
 MAX_IDENTS = 1024         # event identities kept per incident for an exact, idempotent count
 MAX_CALLS = 128           # priced calls kept per incident (each call counted once, whichever rules it tripped)
@@ -207,10 +207,6 @@ def adopt(rec: IncidentRecord) -> IncidentState:
         alert_ids=list(rec.alert_ids), actions=list(rec.actions), extra_events=rec.events,
         calls={"(earlier)": rec.cost} if rec.cost else {}, summary=rec.summary, version=rec.version,
         decisions=list(rec.decisions), closed=rec.status == "closed")
-
-
-def _iso(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
 
 
 class IncidentBook:
@@ -432,8 +428,8 @@ class IncidentBook:
         cost = round(sum(inc.calls.values()), 4) if inc.calls else None
         return IncidentRecord(
             incident_id=inc.incident_id, tenant=subj.tenant, subject_type=subj.subject_type, subject=subj.subject,
-            status=inc.status, opened=_iso(inc.opened), last_seen=_iso(inc.last_seen),
-            until=None if inc.until >= FOREVER else _iso(inc.until), severity=inc.severity, rules=list(inc.rules),
+            status=inc.status, opened=iso(inc.opened), last_seen=iso(inc.last_seen),
+            until=None if inc.until >= FOREVER else iso(inc.until), severity=inc.severity, rules=list(inc.rules),
             alert_ids=list(inc.alert_ids), action_ids=[a.action_id for a in inc.actions], actions=list(inc.actions),
             events=len(inc.idents) + inc.extra_events, cost=cost, summary=inc.summary, version=inc.version,
             decisions=list(inc.decisions), verdict=verdict)
@@ -456,3 +452,13 @@ def settle(records: Iterable, book: IncidentBook) -> tuple[list, list[IncidentRe
         else:
             out.append(rec)
     return out, updates
+
+
+def record_from_topic(found: dict) -> "IncidentRecord | None":
+    """The incident as read from the topic, for the worker to adopt if it no longer holds it."""
+    import msgspec
+
+    try:
+        return msgspec.convert(found, IncidentRecord)
+    except msgspec.ValidationError:
+        return None

@@ -254,7 +254,7 @@ def read_events(paths: Iterable[str], fmt: str = "auto", tz: str = "UTC", tenant
         try:
             lines = lines_of(fh)
             head = [line for _, line in zip(range(SNIFF_LINES), lines)]
-            conv = Converter(_format_of(path, fmt, head), tz, tenant, meaning, mapping, _year_of(path))
+            conv = Converter(_format_of(path, fmt, head), tz, tenant, meaning, mapping, year_of(path))
             summary.files[path] = conv.counts
             for n, line in enumerate(_chain(head, lines), 1):
                 if line is TOO_LONG:
@@ -273,7 +273,7 @@ def _chain(head, rest):
     yield from rest
 
 
-def _year_of(path: str) -> int | None:
+def year_of(path: str) -> int | None:
     try:
         return datetime.fromtimestamp(os.stat(path).st_mtime).year if path != "-" else None
     except OSError:
@@ -332,7 +332,7 @@ def from_args(args, policy=None) -> tuple[Iterator[tuple[str, int, bytes, str | 
     """The records of a command's FILE arguments (``--input``, ``--tz``, ``--tenant``, ``--map``), read
     with the CDR meaning of the tenant's policy, and the summary they count into."""
     from streams.intake.mapped import load_mapping
-    meaning = policy.tenant(args.tenant).p.cdr if policy is not None else None
+    meaning = policy.tenant(args.tenant).settings.cdr if policy is not None else None
     mapping = load_mapping(args.map) if getattr(args, "map", None) else None
     summary = Summary()
     return read_events(args.files, args.input, args.tz, args.tenant, meaning, mapping, summary), summary

@@ -50,7 +50,7 @@ class Tenant:
 
     def __init__(self, name: str, p: TenantPolicy):
         self.name = name
-        self.p = p
+        self.settings = p
         self.tz = ZoneInfo(p.timezone)
         self.numbers = number_plan(p.home_country, p.international_prefix, p.national_prefix, p.strip_prefixes)
         self.blocked = compile_patterns(p.blocked_numbers)
@@ -99,13 +99,13 @@ class Tenant:
     def ext(self, extension: str) -> ExtSettings:
         s = self._ext.get(extension)
         if s is None:
-            entry = self.p.extensions.get(extension)
-            s = ExtSettings(self.p, entry, self._ext_defaults) if entry is not None else self._default_ext
+            entry = self.settings.extensions.get(extension)
+            s = ExtSettings(self.settings, entry, self._ext_defaults) if entry is not None else self._default_ext
             self._ext[extension] = s
         return s
 
     def rule(self, rule_id: str) -> RuleSetting:
-        setting = self.p.rules.get(rule_id)
+        setting = self.settings.rules.get(rule_id)
         if setting is None:
             return _REPORT_RULE if rule_id == "anomaly" else _DEFAULT_RULE
         return setting

@@ -64,7 +64,7 @@ class Policy:
 
         def switched(t: Tenant) -> Tenant:
             t2 = copy.copy(t)
-            t2.p = t.p.model_copy(update={"rules": {**t.p.rules, **{r: off for r in rule_ids}}})
+            t2.settings = t.settings.model_copy(update={"rules": {**t.settings.rules, **{r: off for r in rule_ids}}})
             t2.watches_callbacks = t2.rule("wangiri_inbound").mode != "off"
             return t2
         clone._base = switched(self._base)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-ORDER = [
+EVALUATION_ORDER = [
     # network and endpoint layer (security events)
     "static_defense", "country_ip", "scanner_user_agent", "auto_defense", "registration_lockout", "login_lockout",
     "global_blocklist",  # after every rule that blocks an IP: it checks new blocks against tenants already seen
@@ -25,12 +25,12 @@ ORDER = [
     "anomaly",
 ]
 
-MODULES = [import_module(f"{__name__}.{name}") for name in ORDER]
+MODULES = [import_module(f"{__name__}.{name}") for name in EVALUATION_ORDER]
 from streams.rules.contract import RuleContractError, scopes_of, spec_of  # noqa: E402
 
 SPECS = [spec_of(m) for m in MODULES]
 if len({s.id for s in SPECS}) != len(SPECS):
-    raise RuleContractError("a rule id appears twice in streams.rules.ORDER")
+    raise RuleContractError("a rule id appears twice in streams.rules.EVALUATION_ORDER")
 from streams.core.types import SCOPES  # noqa: E402
 RULES_BY_SCOPE: dict[str, dict[str, list]] = {s: {"cdr": [], "security": []} for s in SCOPES}
 for _m in MODULES:

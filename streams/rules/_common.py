@@ -48,7 +48,7 @@ def call_actions(ctx, cdr: Cdr, number_block: bool = False) -> list[tuple[str, s
     if cdr.phase == "start":
         acts.append(Order("hangup_call", cdr.call_id, None))
     else:
-        acts.append(Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
+        acts.append(Order("disable_outbound", cdr.src, ctx.tenant.settings.outbound_bar_seconds))
     if number_block and ctx.num.e164:
         acts.append(Order("block_number", ctx.num.e164, None))
     return acts
@@ -162,7 +162,7 @@ def proven(window: TimeSet, at: float, seconds: float, ident: int | None = None)
 def may_block(ctx, window: TimeSet, at: float, seconds: float, ident: int | None = None) -> bool:
     """May a detection over this window block its source (or lock an account for it)? Only when what
     it counted includes a proven failure, unless the policy's ``block_on_unverified_udp`` says so."""
-    return ctx.tenant.p.block_on_unverified_udp or proven(window, at, seconds, ident)
+    return ctx.tenant.settings.block_on_unverified_udp or proven(window, at, seconds, ident)
 
 
 UNVERIFIED = ("every failure counted needed no round trip over UDP, so its source may be forged: "
@@ -182,7 +182,7 @@ def proven_orders(ctx, ok: bool, orders: list, evidence: dict) -> tuple[list, st
 def event_orders(ctx, ev, orders: list, evidence: dict) -> tuple[list, str]:
     """One event's orders and incident variant: none, in an incident of their own (``unverified``),
     when the event does not prove its source (``verified``) and the policy does not block on that."""
-    if not orders or verified(ev) or ctx.tenant.p.block_on_unverified_udp:
+    if not orders or verified(ev) or ctx.tenant.settings.block_on_unverified_udp:
         return orders, ""
     evidence["not_blocked"] = UNVERIFIED.replace("every failure counted", "the event")
     return [], "unverified"

@@ -20,7 +20,7 @@ trip over UDP count toward the alert only (``block_on_unverified_udp``).
 from streams.rules.contract import Order
 
 from zlib import crc32
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 
 from streams.rules._common import UNVERIFIED, flagged, is_registration, proven, proven_hits
 from streams.state import TimeSet
@@ -28,7 +28,7 @@ from streams.state import TimeSet
 RULE = "account_lockout"
 SCOPE = "ext"
 EVENTS = ("security",)
-WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules.event_kind)
+WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 SOURCES = 8  # recent source addresses kept per account, for the evidence
 KEEP = 4096  # failures kept per account: a flood arriving out of order is still counted within its window
@@ -38,8 +38,8 @@ def check(ctx, ev) -> None:
     if not ev.account:
         return
     kind = "registration" if is_registration(ev) else "login"
-    cfg = ctx.tenant.p.registration_lockout if kind == "registration" else ctx.tenant.p.login_lockout
-    st = ctx.st
+    cfg = ctx.tenant.settings.registration_lockout if kind == "registration" else ctx.tenant.settings.login_lockout
+    st = ctx.state
     window = st.account_failures.get(kind)
     if window is None:
         window = st.account_failures[kind] = TimeSet()
@@ -72,7 +72,7 @@ def _locks(ctx, cfg, window: TimeSet, at: float, ok: bool, account: str, during:
     """The account's locks: for each recent source that proved a round trip (``lock_scope: source``), or
     one for every address (``account``); None when no failure counted proved one (``ok``, read from the
     window alone, so the incident and its id do not depend on arrival order)."""
-    trust = ctx.tenant.p.block_on_unverified_udp
+    trust = ctx.tenant.settings.block_on_unverified_udp
     if not ok:
         evidence["unverified"] = UNVERIFIED
         return None

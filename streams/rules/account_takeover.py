@@ -35,7 +35,7 @@ from bisect import bisect_left, insort
 from functools import lru_cache
 
 from streams.rules.contract import Order
-from streams.core.epochs import HORIZON
+from streams.core.epochs import HORIZON, iso, z
 from streams.domain.events import Cdr, parse_ip
 from streams.state import Takeover
 
@@ -53,7 +53,7 @@ _VERSION = re.compile(r"[\d._\-/]+")
 
 
 def check(ctx, ev) -> None:
-    p = ctx.tenant.p.account_takeover
+    p = ctx.tenant.settings.account_takeover
     if isinstance(ev, Cdr):
         _call(ctx, ev, p)
     elif ev.account and ev.src_ip:
@@ -61,9 +61,9 @@ def check(ctx, ev) -> None:
 
 
 def _state(ctx) -> Takeover:
-    st = ctx.st.account_takeover
+    st = ctx.state.account_takeover
     if st is None:
-        st = ctx.st.account_takeover = Takeover()
+        st = ctx.state.account_takeover = Takeover()
     return st
 
 
@@ -125,7 +125,7 @@ def _road_warrior(ctx, account: str, ip: str) -> bool:
     ext = ctx.tenant.ext(account)
     if ext.remote_registration is True:
         return True
-    rr = ctx.tenant.p.remote_registration
+    rr = ctx.tenant.settings.remote_registration
     if rr is not None and rr.access == "allowed" and account in rr.accounts:
         return True
     nets = [*(rr.permitted_ips if rr is not None else ()), *(ext.permitted_ips or ())]
@@ -278,20 +278,15 @@ def _alert(ctx, account: str, half: list, call: list, p) -> None:
     minutes = (start - signed) / 60
     first = ", its first from outside the LAN" if learning and new.startswith("address") else ""
     acts = [Order("lock_account", f"{ctx.tenant.name}/{account}", None),
-            Order("disable_outbound", account, ctx.tenant.p.outbound_bar_seconds),
-            Order("block_ip", ip, ctx.tenant.p.block_seconds)]
+            Order("disable_outbound", account, ctx.tenant.settings.outbound_bar_seconds),
+            Order("block_ip", ip, ctx.tenant.settings.block_seconds)]
     if live:
         acts.insert(0, Order("hangup_call", call_id, None))
     ctx.emit(RULE, SEVERITY, "extension", account,
              f"Possible takeover of {account}: a {kind} from a new {new} ({ip}{first}), then {minutes:.0f} min "
              f"later a call to {number}, {why}",
-             {"sign_in": {"kind": kind, "src_ip": ip, "user_agent": agent, "new": new, "at": _iso(signed),
+             {"sign_in": {"kind": kind, "src_ip": ip, "user_agent": agent, "new": new, "at": z(iso(signed)),
                           "learning": learning},
-              "call": {"call_id": call_id, "dst": number, "why": why, "start": _iso(start), "live": live},
+              "call": {"call_id": call_id, "dst": number, "why": why, "start": z(iso(start)), "live": live},
               "window_seconds": p.window, "new_for_seconds": p.new_for, "history_seconds": p.history},
              acts, at=max(start, signed))
-
-
-def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")

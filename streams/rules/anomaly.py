@@ -47,7 +47,7 @@ from streams.state import Features
 RULE = "anomaly"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind): the start notes detections, the end is learnt
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind): the start notes detections, the end is learnt
 SEVERITY = "warning"
 USUAL_ALPHA = 0.05  # weight of a new call in the extension's running "usual" feature values
 RECENT_CALLS = 64
@@ -69,7 +69,7 @@ class Pending(NamedTuple):
 
 
 def check(ctx, cdr) -> None:
-    if ctx.det.scorer is None:
+    if ctx.detector.scorer is None:
         return
     _note(ctx)
     if cdr.phase == "end":
@@ -77,18 +77,18 @@ def check(ctx, cdr) -> None:
 
 
 def _note(ctx) -> None:
-    """Remember the detections this CDR tripped in this key (the rules before this one in ORDER)."""
+    """Remember the detections this CDR tripped in this key (the rules before this one in EVALUATION_ORDER)."""
     mine = None
     for rec in ctx.out:
         if not isinstance(rec, Seen) or rec.rule == RULE or rec.ident != ctx.ident:
             continue
         if mine is None:
-            mine = {inc.alert_id for inc in ctx.st.incidents.values()}
+            mine = {inc.alert_id for inc in ctx.state.incidents.values()}
         if rec.alert_id not in mine:
             continue  # another scope's (replay runs them all over one output)
-        f = ctx.st.anomaly
+        f = ctx.state.anomaly
         if f is None:
-            f = ctx.st.anomaly = Features()
+            f = ctx.state.anomaly = Features()
         _hold(f, [ctx.ts, rec.ts, rec.ts + min(rec.span, HORIZON), float(ctx.ident)])
 
 
@@ -119,9 +119,9 @@ class Released(NamedTuple):
 
 
 def on_release(ctx, cdr) -> None:
-    facts = call_facts(cdr, ctx.tenant, ctx.det.scorer.rates)
+    facts = call_facts(cdr, ctx.tenant, ctx.detector.scorer.rates)
     if facts is not None:
-        ctx.det.scratch.setdefault(RULE, []).append(
+        ctx.detector.scratch.setdefault(RULE, []).append(
             Released(ctx.tenant.name, ctx.key, cdr.src, cdr.call_id, ctx.ts, facts, event_ident(cdr)))
 
 
@@ -171,7 +171,7 @@ def _saved(det, c: Released) -> Features | None:
 def _again(det, scorer, lane: list[Released], saved: Features | None) -> tuple[list, list]:
     """Learn an extension's calls again from ``saved``, each judged before the next (a verdict may hold the next)."""
     c0 = lane[0]
-    det.with_key(c0.tenant, c0.key, c0.ts, [], lambda ctx: setattr(ctx.st, "anomaly", saved))
+    det.with_key(c0.tenant, c0.key, c0.ts, [], lambda ctx: setattr(ctx.state, "anomaly", saved))
     judged, why = [], []
     for c in lane:
         for p in _learn_lane(det, [c]):
@@ -191,14 +191,14 @@ def _why(scorer, p: Pending, score: float) -> list[int]:
 
 def _hold_for(ctx, p: Pending) -> None:
     """The model's own detection holds the extension's calls for an incident span from this call's start."""
-    span = min(float(ctx.tenant.p.incident_seconds), HORIZON)
-    _hold(ctx.st.anomaly, [p.ts, p.start, p.start + span, float(p.ident)])
+    span = min(float(ctx.tenant.settings.incident_seconds), HORIZON)
+    _hold(ctx.state.anomaly, [p.ts, p.start, p.start + span, float(p.ident)])
 
 
 def _learn(ctx, c: Released, batch: list) -> None:
-    f = ctx.st.anomaly
+    f = ctx.state.anomaly
     if f is None:
-        f = ctx.st.anomaly = Features()
+        f = ctx.state.anomaly = Features()
     if c.call_id in f.calls:
         return  # learnt before (a re-delivered CDR)
     f.calls.append(c.call_id)
@@ -225,11 +225,11 @@ def _alert(ctx, scorer, p: Pending, score: float, riskier: list[int]) -> None:
             "extension_usual": None if p.usual is None else round(p.usual[i], 3),
             "extension_high": None if high is None else round(float(high[i]), 3),
             "population_usual": round(float(scorer.pop[i]), 3)} for i in riskier]
-    span = float(ctx.tenant.p.incident_seconds)
+    span = float(ctx.tenant.settings.incident_seconds)
     ctx.emit(RULE, SEVERITY, "extension", p.ext,
              f"Extension {p.ext} behaves unusually (score {score:.3f} > {scorer.threshold:.3f}), riskier than usual: "
              f"{sentence(why)}",
              {"score": round(score, 4), "threshold": round(scorer.threshold, 4), "call_id": p.call_id,
               "model": scorer.version, "top_features": why},
-             [Order("disable_outbound", p.ext, ctx.tenant.p.outbound_bar_seconds)], span=span)
+             [Order("disable_outbound", p.ext, ctx.tenant.settings.outbound_bar_seconds)], span=span)
     _hold_for(ctx, p)

@@ -34,7 +34,7 @@ def _by_service(tenant) -> dict:
     idx = getattr(tenant, "_auto_defense_idx", None)
     if idx is None:
         idx = {}
-        for r in tenant.p.auto_defense:
+        for r in tenant.settings.auto_defense:
             span = FOREVER if r.block_seconds is None else float(max(r.block_seconds, 1))
             idx.setdefault(r.service, []).append((r, r.name or f"{r.service}/{r.protocol}", span))
         tenant._auto_defense_idx = idx
@@ -48,9 +48,9 @@ def check(ctx, ev) -> None:
     for r, name, span in rules:
         if not _matches(r, ev):
             continue
-        window = ctx.st.auto_defense.get(name)
+        window = ctx.state.auto_defense.get(name)
         if window is None:
-            window = ctx.st.auto_defense[name] = TimeSet()
+            window = ctx.state.auto_defense[name] = TimeSet()
         for at, n, ok in proven_hits(ctx, window, ctx.ts, r.seconds, r.packets, span, flagged(ctx.ident, ev)):
             evidence = {"rule": name, "service": r.service, "protocol": r.protocol, "packets": n,
                         "limit": r.packets, "seconds": r.seconds}

@@ -12,7 +12,7 @@ from streams.rules._common import OUTBOUND, call_actions, call_evidence
 RULE = "blocked_number"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 

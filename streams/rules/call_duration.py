@@ -16,12 +16,12 @@ from streams.core.epochs import FOREVER
 RULE = "call_duration"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = {"outbound_start", "outbound_end", "internal_start", "internal_end"}  # event kinds it judges (streams.rules.event_kind)
+WANTS = {"outbound_start", "outbound_end", "internal_start", "internal_end"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 
 def _limit(ctx, cdr_src: str, outbound: bool) -> int:
-    limit = ctx.tenant.p.max_call_duration
+    limit = ctx.tenant.settings.max_call_duration
     if outbound:
         ext_max = ctx.tenant.ext(cdr_src).max_outbound_duration
         if ext_max is not None and ext_max < limit:
@@ -33,7 +33,7 @@ def check(ctx, cdr) -> None:
     if cdr.direction == "inbound":
         return
     limit = _limit(ctx, cdr.src, cdr.direction == "outbound")
-    call = ctx.st.calls.get(cdr.call_id)
+    call = ctx.state.calls.get(cdr.call_id)
     if cdr.phase == "start":
         if call is not None and not call.ended and not call.hung and call.deadline is None:
             call.deadline, call.limit, call.dst = ctx.call_start + limit, limit, cdr.dst[:64]
@@ -53,12 +53,12 @@ def check(ctx, cdr) -> None:
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Call {cdr.call_id} from {cdr.src} to {cdr.dst} lasted {dur:.0f} s (limit {limit} s)",
                  {"call_id": cdr.call_id, "dst": cdr.dst, "seconds": dur, "limit": limit},
-                 [Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)] if cdr.direction == "outbound" else [],
+                 [Order("disable_outbound", cdr.src, ctx.tenant.settings.outbound_bar_seconds)] if cdr.direction == "outbound" else [],
                  variant=cdr.call_id, span=FOREVER)
 
 
 def on_timer(ctx, call_id: str) -> None:
-    call = ctx.st.calls.get(call_id)
+    call = ctx.state.calls.get(call_id)
     if call is None or call.ended or call.hung or call.deadline is None or call.deadline > ctx.ts:
         return
     call.hung = True

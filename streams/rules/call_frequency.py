@@ -14,7 +14,7 @@ from streams.state import TimeSet
 RULE = "call_frequency"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "critical"
 
 
@@ -22,12 +22,12 @@ def check(ctx, cdr) -> None:
     if not external_call(ctx, cdr):
         return
     rate = ctx.tenant.ext(cdr.src).call_frequency
-    if ctx.st.call_frequency is None:
-        ctx.st.call_frequency = TimeSet()
+    if ctx.state.call_frequency is None:
+        ctx.state.call_frequency = TimeSet()
     acts = call_actions(ctx, cdr)
     if cdr.phase == "start":
-        acts.append(Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds))
-    for at, n in window_hits(ctx, ctx.st.call_frequency, ctx.call_start, rate.seconds, rate.calls, ctx.span(acts)):
+        acts.append(Order("disable_outbound", cdr.src, ctx.tenant.settings.outbound_bar_seconds))
+    for at, n in window_hits(ctx, ctx.state.call_frequency, ctx.call_start, rate.seconds, rate.calls, ctx.span(acts)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Extension {cdr.src} placed more than {rate.calls} outbound calls in {rate.seconds:g} s",
                  {"calls": n, "limit": rate.calls, "seconds": rate.seconds, "last_call_id": cdr.call_id,

@@ -20,7 +20,7 @@ from streams.state import Device
 RULE = "concurrent_registrations"
 SCOPE = "ext"
 EVENTS = ("security",)
-WANTS = {"reg_success"}  # event kinds it judges (streams.rules.event_kind)
+WANTS = {"reg_success"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
 MAX_DEVICES, MAX_TIMES = 8, 128
 
@@ -51,7 +51,7 @@ def _prune(times: list[float], before: float) -> None:
 def check(ctx, ev) -> None:
     if ev.outcome != "success" or not is_registration(ev):
         return
-    devices = ctx.st.devices
+    devices = ctx.state.devices
     name = ev.contact or f"{ev.src_ip}|{ev.user_agent}"
     dev = devices.get(name)
     if dev is None:
@@ -64,7 +64,7 @@ def check(ctx, ev) -> None:
     if ctx.ts in times:
         return  # seen before
     insort(times, ctx.ts)
-    ttl = ctx.tenant.p.registration_ttl
+    ttl = ctx.tenant.settings.registration_ttl
     _prune(times, ctx.settled - ttl - HORIZON)
     if times is dev.regs:
         dev.ip = ev.src_ip if ctx.ts >= dev.regs[-1] else dev.ip
@@ -84,4 +84,4 @@ def check(ctx, ev) -> None:
                      f"Extension {ev.account} has {len(active)} devices registered (limit {limit}); newest from {ip}",
                      {"devices": {d: v.ip for d, v in active.items()}, "limit": limit, "newest": newest,
                       "user_agent": ev.user_agent},
-                     [Order("block_ip", ip, ctx.tenant.p.block_seconds)], at=at)
+                     [Order("block_ip", ip, ctx.tenant.settings.block_seconds)], at=at)

@@ -10,7 +10,7 @@ from streams.rules._common import OUTBOUND, call_actions, call_evidence, externa
 RULE = "country_code"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 

@@ -43,4 +43,4 @@ def check(ctx, ev) -> None:
     ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
              f"Connection from {ev.src_ip} in {cc}, a country not allowed to reach the PBX",
              {"country": cc, "allowed": sorted(allowed), "service": getattr(ev, "service", "call")},
-             [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)])
+             [Order("block_ip", ev.src_ip, ctx.tenant.settings.block_seconds)])

@@ -12,7 +12,7 @@ from streams.state import TimeSet
 RULE = "daily_calls"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
 
 
@@ -20,7 +20,7 @@ def check(ctx, cdr) -> None:
     if not external_call(ctx, cdr):
         return
     day = ctx.tenant.local_day(ctx.call_start)
-    days = ctx.st.daily_calls
+    days = ctx.state.daily_calls
     calls = days.get(day)
     if calls is None:
         calls = days[day] = TimeSet()

@@ -26,15 +26,15 @@ from streams.state import TimeSet
 RULE = "distributed_lockout"
 SCOPE = "tenant"
 EVENTS = ("security",)
-WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules.event_kind)
+WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "critical"
 KEEP = 64  # recent accounts and sources named in the evidence
 DISTINCT_KEEP = 4096  # failures kept per tenant to count distinct sources and accounts in any order
 
 
 def check(ctx, ev) -> None:
-    cfg = ctx.tenant.p.distributed_lockout
-    st = ctx.st
+    cfg = ctx.tenant.settings.distributed_lockout
+    st = ctx.state
     if st.failures is None:
         st.failures = TimeSet()
     if st.failure_sources is None:

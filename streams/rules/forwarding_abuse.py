@@ -23,7 +23,7 @@ def check(ctx, cdr) -> None:
     if how is None or not external_call(ctx, cdr):
         return
     n = ctx.num
-    allowed = ctx.tenant.p.forwarding
+    allowed = ctx.tenant.settings.forwarding
     premium = n.premium or (n.international and n.possible and not n.valid)
     if premium and not allowed.premium:
         what = "a premium or unallocated number"
@@ -34,7 +34,7 @@ def check(ctx, cdr) -> None:
     kind, who = how
     barred = who if kind != "diversion" else cdr.src
     acts = [Order("hangup_call", cdr.call_id, None)] if cdr.phase == "start" else []
-    acts.append(Order("disable_outbound", barred, ctx.tenant.p.outbound_bar_seconds))
+    acts.append(Order("disable_outbound", barred, ctx.tenant.settings.outbound_bar_seconds))
     if premium and n.e164:
         acts.append(Order("block_number", n.e164, None))
     ctx.emit(RULE, SEVERITY, "extension", barred,

@@ -23,7 +23,7 @@ MAX_SEEN = 128
 def check(ctx, ev) -> None:
     if not ev.src_ip:
         return
-    st = ctx.st
+    st = ctx.state
     if len(st.blocks) < 2 and (not st.blocks or ctx.tenant.name in st.blocks) and not ctx.blocks_changed:
         _remember(st, ctx.tenant.name, ctx.ts, ctx.settled - HORIZON)  # nobody else blocked it: only note it
         return
@@ -38,8 +38,8 @@ def check(ctx, ev) -> None:
         ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
                  f"{ev.src_ip} is on the global blocklist (blocked by {len(others)} other tenant(s)) and reached tenant {name}",
                  {"blocked_by": sorted(others), "service": getattr(ev, "service", "call")},
-                 [Order("block_ip", ev.src_ip, duration)], at=at, span=float(ctx.tenant.p.incident_seconds),
-                 tenant=ctx.det.policy.tenant(name))
+                 [Order("block_ip", ev.src_ip, duration)], at=at, span=float(ctx.tenant.settings.incident_seconds),
+                 tenant=ctx.detector.policy.tenant(name))
 
 
 def _remember(st, tenant: str, ts: float, before: float) -> None:

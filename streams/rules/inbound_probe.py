@@ -38,9 +38,9 @@ def _probe(ctx, ev) -> str | None:
     if isinstance(ev, Cdr):
         if ev.direction != "inbound" or ev.phase == "start" or (ev.billsec or 0) > 0 or ev.disposition == "answered":
             return None
-        if ctx.tenant.p.cdr.is_extension(ev.dst):
+        if ctx.tenant.settings.cdr.is_extension(ev.dst):
             return None
-        return ev.dst if international_form(ev.dst, ctx.tenant.p.home_country) else None
+        return ev.dst if international_form(ev.dst, ctx.tenant.settings.home_country) else None
     if ev.outcome != "failure" or ev.dialled is None:
         return None
     return ev.dialled
@@ -83,8 +83,8 @@ def check(ctx, ev) -> None:
     source = ip or f"number:{ev.src}" if isinstance(ev, Cdr) else ip
     if not source:
         return
-    cfg = ctx.tenant.p.inbound_probes
-    windows = ctx.st.probes
+    cfg = ctx.tenant.settings.inbound_probes
+    windows = ctx.state.probes
     window = windows.get(source)
     if window is None:
         window = windows[source] = TimeSet()
@@ -92,7 +92,7 @@ def check(ctx, ev) -> None:
             for k in sorted(windows, key=lambda s: (windows[s].t[-1] if windows[s].t else 0.0, s))[:len(windows) - KEEP]:
                 if k != source:
                     del windows[k]
-    actions = [Order("block_ip", ip, ctx.tenant.p.scanner_block_seconds)] if ip else []
+    actions = [Order("block_ip", ip, ctx.tenant.settings.scanner_block_seconds)] if ip else []
     span = ctx.span(actions)
     for at, n, ok in proven_hits(ctx, window, ctx.ts, cfg.seconds, cfg.probes - 1, span, flagged(ctx.ident, ev)):
         subject_type, subject = ("ip", ip) if ip else ("number", ev.src)

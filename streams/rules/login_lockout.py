@@ -17,15 +17,15 @@ from streams.state import TimeSet
 RULE = "login_lockout"
 SCOPE = "ip"
 EVENTS = ("security",)
-WANTS = {"login_failure"}  # event kinds it judges (streams.rules.event_kind)
+WANTS = {"login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 
 def check(ctx, ev) -> None:
-    cfg = ctx.tenant.p.login_lockout
-    if ctx.st.login_lockout is None:
-        ctx.st.login_lockout = TimeSet()
-    window = ctx.st.login_lockout
+    cfg = ctx.tenant.settings.login_lockout
+    if ctx.state.login_lockout is None:
+        ctx.state.login_lockout = TimeSet()
+    window = ctx.state.login_lockout
     i = window.add(ctx.ts, flagged(ctx.ident, ev))
     if i < 0:
         return

@@ -14,7 +14,7 @@ from streams.state import TimeSet
 RULE = "pin_failures"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 
@@ -23,15 +23,15 @@ def check(ctx, cdr) -> None:
         return
     bad = cdr.pin == "bad"
     if not bad and cdr.pin is None and cdr.route:
-        route = ctx.tenant.p.routes.get(cdr.route)
+        route = ctx.tenant.settings.routes.get(cdr.route)
         bad = route is not None and route.pin
     if not bad:
         return
-    cfg = ctx.tenant.p.pin_failures
-    if ctx.st.pin_failures is None:
-        ctx.st.pin_failures = TimeSet()
-    acts = [Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
-    for at, n in window_hits(ctx, ctx.st.pin_failures, ctx.call_start, cfg.seconds, cfg.failures - 1, ctx.span(acts)):
+    cfg = ctx.tenant.settings.pin_failures
+    if ctx.state.pin_failures is None:
+        ctx.state.pin_failures = TimeSet()
+    acts = [Order("disable_outbound", cdr.src, ctx.tenant.settings.outbound_bar_seconds)]
+    for at, n in window_hits(ctx, ctx.state.pin_failures, ctx.call_start, cfg.seconds, cfg.failures - 1, ctx.span(acts)):
         ctx.emit(RULE, SEVERITY, "extension", cdr.src,
                  f"Extension {cdr.src} entered {n} bad route PINs in {cfg.seconds} s (PIN guessing)",
                  {"failures": n, "seconds": cfg.seconds, "last_call_id": cdr.call_id, "route": cdr.route},

@@ -11,7 +11,7 @@ from streams.domain.events import parse_ip
 RULE = "registration_ip_restriction"
 SCOPE = "ext"
 EVENTS = ("security",)
-WANTS = REGISTERED  # event kinds it judges (streams.rules.event_kind)
+WANTS = REGISTERED  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 
@@ -25,7 +25,7 @@ def check(ctx, ev) -> None:
     if any(ip in n for n in permitted):
         return
     evidence = {"src_ip": ev.src_ip, "permitted": [str(n) for n in permitted], "outcome": ev.outcome}
-    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)], evidence)
+    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.settings.block_seconds)], evidence)
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Extension {ev.account} registered from {ev.src_ip}, outside its permitted IPs",
              evidence, acts, variant=variant)

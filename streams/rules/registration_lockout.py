@@ -17,7 +17,7 @@ from streams.state import TimeSet
 RULE = "registration_lockout"
 SCOPE = "ip"
 EVENTS = ("security",)
-WANTS = {"reg_failure"}  # event kinds it judges (streams.rules.event_kind)
+WANTS = {"reg_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 KEEP, LOCKED = 16, 5  # accounts remembered per IP; locked at most per alert (the most recent)
 
@@ -25,8 +25,8 @@ KEEP, LOCKED = 16, 5  # accounts remembered per IP; locked at most per alert (th
 def check(ctx, ev) -> None:
     if ev.outcome != "failure" or not is_registration(ev):
         return
-    cfg = ctx.tenant.p.registration_lockout
-    st = ctx.st
+    cfg = ctx.tenant.settings.registration_lockout
+    st = ctx.state
     if st.registration_lockout is None:
         st.registration_lockout = TimeSet()
     if ev.account:

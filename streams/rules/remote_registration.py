@@ -16,7 +16,7 @@ from streams.domain.events import parse_ip
 RULE = "remote_registration"
 SCOPE = "ext"
 EVENTS = ("security",)
-WANTS = REGISTERED  # event kinds it judges (streams.rules.event_kind)
+WANTS = REGISTERED  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
 
 
@@ -31,7 +31,7 @@ def check(ctx, ev) -> None:
     if ext.remote_registration is False:
         why = "the extension may not register remotely"
     else:
-        rr = ctx.tenant.p.remote_registration
+        rr = ctx.tenant.settings.remote_registration
         if rr is not None and ext.remote_registration is not True:
             listed = ev.account in rr.accounts
             if rr.access == "allowed" and not listed:
@@ -43,7 +43,7 @@ def check(ctx, ev) -> None:
     if why is None:
         return
     evidence = {"src_ip": ev.src_ip, "reason": why, "user_agent": ev.user_agent, "outcome": ev.outcome}
-    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)], evidence)
+    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.settings.block_seconds)], evidence)
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Remote registration of extension {ev.account} from {ev.src_ip}: {why}",
              evidence, acts, variant=variant)

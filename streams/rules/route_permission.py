@@ -10,7 +10,7 @@ from streams.rules._common import OUTBOUND, call_actions, call_evidence, externa
 RULE = "route_permission"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 
@@ -21,7 +21,7 @@ def check(ctx, cdr) -> None:
     if ctx.tenant.ext(cdr.src).outbound is False:
         why = "outbound calls are disabled for the extension"
     elif cdr.route:
-        route = ctx.tenant.p.routes.get(cdr.route)
+        route = ctx.tenant.settings.routes.get(cdr.route)
         if route is not None and route.extensions is not None and cdr.src not in route.extensions:
             why = f"extension is not permitted on route {cdr.route!r}"
     if why:

@@ -74,7 +74,7 @@ def check(ctx, ev) -> None:
     dialled = _attempt(ctx, ev)
     if dialled is None:
         return
-    found = target_of(dialled, ctx.tenant.p.home_country, tuple(ctx.tenant.numbers.intl_prefixes))
+    found = target_of(dialled, ctx.tenant.settings.home_country, tuple(ctx.tenant.numbers.intl_prefixes))
     if found is None:
         return
     e164, form, bare = found
@@ -86,7 +86,7 @@ def check(ctx, ev) -> None:
     if ip is False:
         return  # from the LAN
     caller = (ev.src if isinstance(ev, Cdr) else ev.account) or ""
-    cfg = ctx.tenant.p.route_scan
+    cfg = ctx.tenant.settings.route_scan
     st = _target(ctx, e164)
     i = st.tries.add(ctx.ts, (_h(form[:32]) << 32) | flagged(_h(ip or ""), ev))  # proven in the lowest bit
     _name(st.forms, form[:32], ctx.ts)
@@ -104,7 +104,7 @@ def _attempt(ctx, ev) -> str | None:
     if isinstance(ev, Cdr):
         if ev.direction != "inbound" or ev.phase == "start" or (ev.billsec or 0) > 0 or ev.disposition == "answered":
             return None
-        if ctx.tenant.p.cdr.is_extension(ev.dst):
+        if ctx.tenant.settings.cdr.is_extension(ev.dst):
             return None
         return ev.dst
     if ev.outcome != "failure" or not ev.dialled:
@@ -169,7 +169,7 @@ def _h(text: str) -> int:
 
 
 def _target(ctx, e164: str) -> ScanTarget:
-    targets = ctx.st.route_scan
+    targets = ctx.state.route_scan
     st = targets.get(e164)
     if st is None:
         st = targets[e164] = ScanTarget()
@@ -216,7 +216,7 @@ def _detect(ctx, e164: str, st: ScanTarget, i: int, cfg) -> None:
         for k in range(lo, hi):
             src = (ids[k] >> 1) & 0x7FFFFFFF
             proven[src] = proven.get(src, False) or bool(ids[k] & 1)
-        blockable = ctx.tenant.p.block_on_unverified_udp or any(ok for src, ok in proven.items() if src)
+        blockable = ctx.tenant.settings.block_on_unverified_udp or any(ok for src, ok in proven.items() if src)
         variant = "" if blockable or set(proven) == {0} else "unverified"
         if not variant or not ctx.absorbed(RULE, "number", e164, variant, at=end, span=span):
             _alert(ctx, e164, st, end, hi - lo, forms, proven, variant, span, cfg)
@@ -225,14 +225,14 @@ def _detect(ctx, e164: str, st: ScanTarget, i: int, cfg) -> None:
 def _span(ctx) -> float:
     """An alert's incident: the scanner block's length (for ever for a permanent one), with or without
     an address to block, so one scan is one alert."""
-    block = ctx.tenant.p.scanner_block_seconds
+    block = ctx.tenant.settings.scanner_block_seconds
     return FOREVER if block is None else float(max(block, 1))
 
 
 def _alert(ctx, e164, st, end, attempts, forms, proven, variant, span, cfg) -> None:
     names = {_h(s): s for s in st.sources if s}
     known = sorted(((names[h], ok) for h, ok in proven.items() if h in names), key=lambda x: (-st.sources[x[0]], x[0]))
-    anyway = ctx.tenant.p.block_on_unverified_udp
+    anyway = ctx.tenant.settings.block_on_unverified_udp
     block = [ip for ip, ok in known if ok or anyway][:KEEP_BLOCKS]
     shown = sorted(f for f in st.forms if _h(f[:32]) in forms)[:SHOW]
     region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
@@ -243,7 +243,7 @@ def _alert(ctx, e164, st, end, attempts, forms, proven, variant, span, cfg) -> N
     if unproven:
         evidence["not_blocked"] = (f"{len(unproven)} source(s) whose every attempt needed no round trip over UDP, "
                                    "so their addresses may be forged: alert only (block_on_unverified_udp)")
-    orders = [Order("block_ip", ip, ctx.tenant.p.scanner_block_seconds) for ip in block]
+    orders = [Order("block_ip", ip, ctx.tenant.settings.scanner_block_seconds) for ip in block]
     who = f"from {len(known)} address(es)" if known else "(no source address known)"
     ctx.emit(RULE, SEVERITY, "number", e164,
              f"Route scan: {len(forms)} dial forms of {e164} ({region or 'abroad'}) within {cfg.seconds / 3600:g} h, "

@@ -24,7 +24,7 @@ def check(ctx, ev) -> None:
     for sig in ctx.tenant.scanners:
         if sig in low:
             evidence = {"user_agent": ua[:200], "signature": sig, "service": ev.service, "account": ev.account}
-            acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.scanner_block_seconds)],
+            acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.settings.scanner_block_seconds)],
                                          evidence)
             ctx.emit(RULE, SEVERITY, "ip", ev.src_ip, f"SIP scanner {ua[:60]!r} from {ev.src_ip}", evidence, acts,
                      variant=variant)

@@ -13,7 +13,7 @@ from streams.state import TimeSet
 RULE = "sequential_calls"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
 MAX_NUMBERS = 16
 
@@ -22,14 +22,14 @@ def check(ctx, cdr) -> None:
     if not external_call(ctx, cdr):
         return
     number = ctx.num.e164 or cdr.dst
-    per = ctx.st.sequential_calls
+    per = ctx.state.sequential_calls
     window = per.get(number)
     if window is None:
         window = per[number] = TimeSet()
         if len(per) > 2 * MAX_NUMBERS:  # keep the numbers called most recently (amortised)
             for k, _ in sorted(per.items(), key=lambda kv: kv[1].t[-1] if kv[1].t else -1.0)[:len(per) - MAX_NUMBERS]:
                 del per[k]
-    seconds = ctx.tenant.p.sequential_calls.seconds
+    seconds = ctx.tenant.settings.sequential_calls.seconds
     limit = ctx.tenant.ext(cdr.src).sequential_calls
     acts = call_actions(ctx, cdr, number_block=True)
     for at, n in window_hits(ctx, window, ctx.call_start, seconds, limit, ctx.span(acts)):

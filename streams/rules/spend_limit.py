@@ -55,7 +55,7 @@ def check(ctx, cdr) -> None:
     ident = crc32(cdr.call_id.encode())
     for lim in limits:
         label = _label(lim, country)
-        w = _window(ctx.st, label, lim.window)
+        w = _window(ctx.state, label, lim.window)
         if cdr.phase == "start":
             if ident in w.calls or cdr.call_id in w.live:
                 continue
@@ -84,7 +84,7 @@ def check(ctx, cdr) -> None:
 
 
 def on_timer(ctx, label: str) -> None:
-    w = ctx.st.spend_limit.get(label)
+    w = ctx.state.spend_limit.get(label)
     lim = _limit_of(ctx, label)
     if w is None or lim is None or w.due is None or w.due > ctx.ts:
         return
@@ -107,9 +107,9 @@ def pending(st):
 # -- the limits of this key ---------------------------------------------------------------------
 def _limits(ctx) -> list:
     if ctx.scope == "tenant":
-        return [lim for lim in ctx.tenant.p.spend_limits if lim.scope in ("tenant", "destination_country")]
+        return [lim for lim in ctx.tenant.settings.spend_limits if lim.scope in ("tenant", "destination_country")]
     want = SUBJECT[ctx.scope]
-    return [lim for lim in ctx.tenant.p.spend_limits if lim.scope == want]
+    return [lim for lim in ctx.tenant.settings.spend_limits if lim.scope == want]
 
 
 def _label(lim, country: str) -> str:
@@ -119,7 +119,7 @@ def _label(lim, country: str) -> str:
 
 def _limit_of(ctx, label: str):
     scope, window = label.split("/")[:2]
-    return next((lim for lim in ctx.tenant.p.spend_limits if lim.scope == scope and f"{lim.window:g}" == window), None)
+    return next((lim for lim in ctx.tenant.settings.spend_limits if lim.scope == scope and f"{lim.window:g}" == window), None)
 
 
 def _window(st, label: str, seconds: float) -> SpendWindow:
@@ -167,14 +167,14 @@ def _answered(cdr, end: float) -> tuple[float, float] | None:
 
 def _spread(w: SpendWindow, a: float, e: float, micro: int) -> None:
     """Add ``micro`` units spent evenly over [a, e] to the buckets it overlaps (whole units, summing exactly)."""
-    size, buckets = w.size, w.buckets
+    size = w.size
     first, last = math.floor(a / size), math.floor(e / size)
     if first == last or e <= a:
         _add(w, first, micro, e)
         return
     given = 0
     for k in range(first, last + 1):
-        lo, hi = max(a, k * size), min(e, (k + 1) * size)
+        hi = min(e, (k + 1) * size)
         part = micro - given if k == last else int(micro * (hi - a) / (e - a)) - given
         given += part
         if part > 0:
@@ -242,7 +242,7 @@ def _project(ctx, lim, label: str, w: SpendWindow, step: float = 0.001) -> None:
         return
     limit = lim.max_cost * MICRO
     rate = sum(v[1] for v in w.live.values()) * MICRO
-    if w.total + rate * ctx.tenant.p.max_call_duration <= limit:
+    if w.total + rate * ctx.tenant.settings.max_call_duration <= limit:
         w.due = None  # not even everything held plus the calls running to the longest call reaches it
         return
     now = max(ctx.ts, max(v[0] for v in w.live.values()))
@@ -253,7 +253,7 @@ def _project(ctx, lim, label: str, w: SpendWindow, step: float = 0.001) -> None:
         # a millisecond past the limit; the window's trailing edge can only delay it (checked again then,
         # in steps of at least a second)
         due = now + max((limit - spent) / rate + 0.001, step)
-    horizon = min(v[0] for v in w.live.values()) + ctx.tenant.p.max_call_duration
+    horizon = min(v[0] for v in w.live.values()) + ctx.tenant.settings.max_call_duration
     if due > horizon:
         w.due = None
         return
@@ -264,7 +264,7 @@ def _project(ctx, lim, label: str, w: SpendWindow, step: float = 0.001) -> None:
 
 def _expire_live(ctx, w: SpendWindow) -> None:
     """A call in progress whose end never came stops counting after the longest call (call_duration cuts it)."""
-    limit = ctx.tenant.p.max_call_duration
+    limit = ctx.tenant.settings.max_call_duration
     for cid in [c for c, v in w.live.items() if ctx.ts - v[0] > limit]:
         del w.live[cid]
 
@@ -319,7 +319,7 @@ def _alert(ctx, lim, label: str, w: SpendWindow, at: float, by: float, live: boo
     named = ", ".join(f"{d} {c:.2f}" for d, c in tops[:3])
     acts = [Order("hangup_call", cid, None) for cid in sorted(w.live)] if live else []
     if lim.scope == "extension":
-        acts.append(Order("disable_outbound", subject, ctx.tenant.p.outbound_bar_seconds))
+        acts.append(Order("disable_outbound", subject, ctx.tenant.settings.outbound_bar_seconds))
     elif country is not None:
         code = phonenumbers.country_code_for_region(country)
         if code:
@@ -336,9 +336,9 @@ def _alert(ctx, lim, label: str, w: SpendWindow, at: float, by: float, live: boo
 
 def _span(ctx, lim) -> float:
     """One incident per limit and subject per bar (an extension), else per window."""
-    if lim.scope == "extension" and ctx.tenant.p.outbound_bar_seconds:
-        return float(ctx.tenant.p.outbound_bar_seconds)
-    return float(max(lim.window, ctx.tenant.p.incident_seconds))
+    if lim.scope == "extension" and ctx.tenant.settings.outbound_bar_seconds:
+        return float(ctx.tenant.settings.outbound_bar_seconds)
+    return float(max(lim.window, ctx.tenant.settings.incident_seconds))
 
 
 def _by_destination(w: SpendWindow, at: float, seconds: float) -> list[tuple[str, float]]:

@@ -11,7 +11,7 @@ from streams.rules._common import OUTBOUND, call_actions, call_evidence, externa
 RULE = "time_condition"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
 
 
@@ -21,12 +21,12 @@ def check(ctx, cdr) -> None:
     inside = ctx.tenant.business_hours(ctx.call_start)
     if inside is None or inside:
         return
-    route = ctx.tenant.p.routes.get(cdr.route) if cdr.route else None
+    route = ctx.tenant.settings.routes.get(cdr.route) if cdr.route else None
     barred = ctx.tenant.ext(cdr.src).outside_business_hours is False
     if not barred and not (route is not None and route.time_condition == "business_hours"):
         return
     local = cdr.start.astimezone(ctx.tenant.tz)
     ctx.emit(RULE, SEVERITY, "extension", cdr.src,
-             f"Extension {cdr.src} called {cdr.dst} outside business hours ({local:%a %H:%M} {ctx.tenant.p.timezone})",
+             f"Extension {cdr.src} called {cdr.dst} outside business hours ({local:%a %H:%M} {ctx.tenant.settings.timezone})",
              call_evidence(ctx, cdr, local_time=local.isoformat(), holiday=local.date() in ctx.tenant.holidays),
              call_actions(ctx, cdr), at=ctx.call_start)

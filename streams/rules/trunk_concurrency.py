@@ -27,10 +27,10 @@ JUST_BEFORE = 1e-3  # the start check fires once event time reaches the start (t
 
 def check(ctx, cdr) -> None:
     trunk = cdr.trunk
-    limit = (ctx.tenant.p.trunks.get(trunk) or ctx.tenant.p.default_trunk).max_concurrent_calls
-    st = ctx.st
+    limit = (ctx.tenant.settings.trunks.get(trunk) or ctx.tenant.settings.default_trunk).max_concurrent_calls
+    st = ctx.state
     live = st.live
-    horizon = ctx.tenant.p.max_call_duration + HORIZON
+    horizon = ctx.tenant.settings.max_call_duration + HORIZON
     if cdr.phase == "start":
         if len(live) > limit:
             stale = [c for c, s in live.items() if s < ctx.settled - horizon]
@@ -79,7 +79,7 @@ def check(ctx, cdr) -> None:
     others += [(a, end) for a in live.values() if a < end]
     if len(others) <= limit:
         return
-    acts = [Order("disable_outbound", cdr.src, ctx.tenant.p.outbound_bar_seconds)]
+    acts = [Order("disable_outbound", cdr.src, ctx.tenant.settings.outbound_bar_seconds)]
     span = ctx.span(acts)
     for at, peak in first_per_epoch(_over(others, s, end, limit, span), span):
         _fire(ctx, cdr, trunk, peak, limit, acts, at)
@@ -87,14 +87,14 @@ def check(ctx, cdr) -> None:
 
 def on_timer(ctx, call_id: str) -> None:
     """Event time passed a live call's start: the calls in progress then, live or since ended, against the limit."""
-    st = ctx.st
+    st = ctx.state
     entry = st.pending.pop(call_id, None)
     if entry is None:
         return
     s = entry[0]
     n = sum(1 for a in st.live.values() if a <= s) + st.done.count_at(s)
     trunk = ctx.key.split("/", 1)[1]
-    limit = (ctx.tenant.p.trunks.get(trunk) or ctx.tenant.p.default_trunk).max_concurrent_calls
+    limit = (ctx.tenant.settings.trunks.get(trunk) or ctx.tenant.settings.default_trunk).max_concurrent_calls
     if n > limit:
         live = call_id in st.live  # a call that has ended since (its id was not kept) is not hung up
         ctx.emit(RULE, SEVERITY, "trunk", trunk, f"Trunk {trunk} carried {n} concurrent outbound calls (limit {limit})",

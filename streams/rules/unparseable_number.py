@@ -14,12 +14,12 @@ from streams.rules._common import OUTBOUND, call_actions, call_evidence
 RULE = "unparseable_number"
 SCOPE = "ext"
 EVENTS = ("cdr",)
-WANTS = OUTBOUND  # event kinds it judges (streams.rules.event_kind)
+WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
 
 
 def check(ctx, cdr) -> None:
-    mode = ctx.tenant.p.unparseable_numbers
+    mode = ctx.tenant.settings.unparseable_numbers
     if mode == "ignore" or cdr.direction != "outbound" or not ctx.first_sight:
         return
     num = ctx.num

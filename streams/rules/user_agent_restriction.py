@@ -12,7 +12,7 @@ from streams.rules._common import REGISTERED, event_orders, is_registration
 RULE = "user_agent_restriction"
 SCOPE = "ext"
 EVENTS = ("security",)
-WANTS = REGISTERED  # event kinds it judges (streams.rules.event_kind)
+WANTS = REGISTERED  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
 
 
@@ -26,7 +26,7 @@ def check(ctx, ev) -> None:
     if any(ua.startswith(p) for p in allowed):
         return
     evidence = {"user_agent": ev.user_agent, "allowed": list(allowed), "src_ip": ev.src_ip, "outcome": ev.outcome}
-    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.p.block_seconds)], evidence)
+    acts, variant = event_orders(ctx, ev, [Order("block_ip", ev.src_ip, ctx.tenant.settings.block_seconds)], evidence)
     ctx.emit(RULE, SEVERITY, "extension", ev.account,
              f"Extension {ev.account} registered with user agent {ev.user_agent!r}, not an allowed prefix",
              evidence, acts, variant=variant)

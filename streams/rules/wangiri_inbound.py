@@ -30,14 +30,13 @@ order, each call once. Callers at home are not counted: a missed national call i
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
 from functools import lru_cache
 
 import phonenumbers
 
 from streams.rules.contract import Order
 from streams.rules._common import names_during, note_name, window_hits
-from streams.core.epochs import FOREVER, HORIZON
+from streams.core.epochs import FOREVER, HORIZON, iso
 from streams.state import Burst, Dialled, OneRing
 
 RULE = "wangiri_inbound"
@@ -56,19 +55,19 @@ def check(ctx, cdr) -> None:
     if cdr.direction == "outbound":
         _callback(ctx, cdr)
         return
-    p = ctx.tenant.p.wangiri
+    p = ctx.tenant.settings.wangiri
     if cdr.disposition == "answered" or (cdr.billsec or 0) > 0:
         return
     ring = cdr.duration if cdr.duration is not None else ctx.ts - ctx.call_start
     if ring is None or ring > p.max_ring:
         return
-    if ctx.tenant.p.cdr.is_extension(cdr.src):
+    if ctx.tenant.settings.cdr.is_extension(cdr.src):
         return  # an internal caller
-    caller = foreign(cdr.src, ctx.tenant.p.home_country)
+    caller = foreign(cdr.src, ctx.tenant.settings.home_country)
     if caller is None:
         return
     number, country = caller
-    st = _state(ctx.st.wangiri_inbound, country)
+    st = _state(ctx.state.wangiri_inbound, country)
     note_name(st.callers, number, ctx.ts, KEEP_NAMES)
     note_name(st.targets, cdr.dst[:64], ctx.ts, KEEP_NAMES)
     block = p.block_seconds
@@ -84,7 +83,7 @@ def check(ctx, cdr) -> None:
                  f"within {p.seconds:g} s; calling them back is blocked" + (f", and any number in {prefix}" if prefix else ""),
                  {"calls": n, "limit": p.calls, "seconds": p.seconds, "country": country, "callers": callers,
                   "extensions": rung[-32:], "max_ring": p.max_ring, "range": prefix,
-                  "range_expires": None if until >= FOREVER else _iso(until)},
+                  "range_expires": None if until >= FOREVER else iso(until).isoformat()},
                  _blocks(prefix, callers, block), at=at)
         first = next((t for t in st.calls.t if t >= at - p.seconds), at)  # the burst's first ring
         _found(ctx, st, country, Burst(first, until, callers, prefix or ""))
@@ -101,7 +100,7 @@ def _callback(ctx, cdr) -> None:
     if not ctx.first_sight or not n.international or not n.e164:
         return
     start = ctx.call_start
-    for country, ring in ctx.st.wangiri_inbound.items():
+    for country, ring in ctx.state.wangiri_inbound.items():
         for b in ring.bursts:
             if b.start <= start < b.until and _in_burst(ring, b, n.e164, start):
                 _alert(ctx, Dialled(start, cdr.src[:64], cdr.call_id[:128], cdr.phase == "start"), n.e164, b, country)
@@ -127,17 +126,17 @@ def _found(ctx, ring: OneRing, country: str, b: Burst) -> None:
     for number in b.callers:
         _recall(ctx, number, b, country)
     if b.prefix:  # remembered calls to the range's numbers that did not ring
-        for number in sorted(n for n in ctx.st.wangiri_dialled if n.startswith(b.prefix) and n not in b.callers):
+        for number in sorted(n for n in ctx.state.wangiri_dialled if n.startswith(b.prefix) and n not in b.callers):
             _recall(ctx, number, b, country)
 
 
 def _recall(ctx, number: str, b: Burst, country: str) -> None:
     """Alert the remembered calls to ``number`` that fall in burst ``b`` (judged before it was found)."""
-    calls = ctx.st.wangiri_dialled.get(number)
+    calls = ctx.state.wangiri_dialled.get(number)
     if not calls:
         return
     for d in [d for d in calls if b.start <= d.start < b.until]:
-        ring = ctx.st.wangiri_inbound[country]
+        ring = ctx.state.wangiri_inbound[country]
         if d.start >= ring.callers.get(number, b.start) or number in b.callers or _ranged(b, number):
             _alert(ctx, d, number, b, country)
 
@@ -155,7 +154,7 @@ def _alert(ctx, d: Dialled, number: str, b: Burst, country: str) -> None:
 
 def _remember(ctx, number: str, d: Dialled) -> None:
     """Calls abroad are kept while a late burst may still cover them (its window and lateness), bounded."""
-    dialled = ctx.st.wangiri_dialled
+    dialled = ctx.state.wangiri_dialled
     new = number not in dialled
     calls = dialled.setdefault(number, [])
     if any(c.call_id == d.call_id for c in calls):
@@ -165,7 +164,7 @@ def _remember(ctx, number: str, d: Dialled) -> None:
         calls.sort(key=lambda c: (c.start, c.call_id))
         del calls[0]
     if new and (len(dialled) > KEEP_DIALLED + KEEP_DIALLED // 4 or (len(dialled) > 64 and len(dialled) % 32 == 0)):
-        before = ctx.settled - ctx.tenant.p.wangiri.seconds - HORIZON
+        before = ctx.settled - ctx.tenant.settings.wangiri.seconds - HORIZON
         latest = {k: max(c.start for c in v) for k, v in dialled.items()}
         stale = [k for k, t in latest.items() if t < before]
         fresh = sorted((k for k, t in latest.items() if t >= before), key=lambda k: (latest[k], k))
@@ -205,12 +204,8 @@ def common_range(numbers: list[str], country: str) -> str | None:
     return None
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
-
-
 def _span(ctx, block) -> float:
-    return float(block) if block else float(ctx.tenant.p.incident_seconds)
+    return float(block) if block else float(ctx.tenant.settings.incident_seconds)
 
 
 def _state(states: dict, country: str) -> OneRing:

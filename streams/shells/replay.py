@@ -16,16 +16,16 @@ from typing import Iterable
 
 from streams.intake import decoded, from_args, read_events, report
 from streams.reference.text import safe
-from streams.core.detector import Detector, iso
+from streams.core.detector import Detector
+from streams.core.epochs import iso
 from streams.domain.events import Action, Alert, encode, event_time
 from streams.domain.incidents import IncidentBook, IncidentRecord, settle
-from streams.core.ordering import in_event_time_order
+from streams.core.ordering import LATENESS, ordered_records
 from streams.policy import Policy
-from models.loading import load_scorer  # noqa: F401 (replay's own use; its home is models.loading)
+from models.loading import load_scorer
 
 
 MODEL_BATCH = 10_000  # events between anomaly-model scoring calls (one call costs ~the same for 1 or 1,000s of rows)
-LATENESS = 6 * 3600.0  # how far out of event-time order a file may be and still be judged in canonical order
 SKEW = 900.0  # with --now: how far ahead of it an event may be
 
 
@@ -108,14 +108,6 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
     return stats
 
 
-def ordered_records(records, lateness: float = LATENESS):
-    """``decoded`` records (source, line, raw, event, error) in canonical event-time order (rejects at once)."""
-    def key(rec):
-        event = rec[3]
-        return None if event is None else (event.tenant, event_time(event), rec[2])
-    return in_event_time_order(records, lateness, key)
-
-
 def parse_now(text: str) -> float:
     """``--now``: RFC 3339 with an offset, epoch seconds, or ``wall`` for this machine's clock."""
     from datetime import datetime
@@ -144,7 +136,7 @@ def replay_file(paths: list[str], policy: Policy | None = None, fmt: str = "auto
     """Library entry point: everything a replay produced, in order (rules only unless a scorer is given)."""
     out: list = []
     rejects: list[Rejected] = []
-    meaning = policy.tenant(tenant).p.cdr if policy is not None else None
+    meaning = policy.tenant(tenant).settings.cdr if policy is not None else None
     stats = run(read_events(paths, fmt, tz, tenant, meaning), Detector(policy, scorer=scorer), out.append,
                 rejects.append)
     return out, stats, rejects

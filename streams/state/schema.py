@@ -184,9 +184,5 @@ STATE_TYPES = {"ip": IpState, "ext": ExtState, "trunk": TrunkState, "tenant": Te
 EMPTY = {scope: t() for scope, t in STATE_TYPES.items()}  # what a key that holds nothing looks like
 
 
-def new_state(scope: str) -> KeyState:
-    return STATE_TYPES[scope]()
-
-
 class StateVersionError(ValueError):
     """A persisted value written by another schema version (or not by tollguard at all)."""

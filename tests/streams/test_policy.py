@@ -41,8 +41,8 @@ def test_bad_values_are_refused(text, where):
 
 def test_tenant_overrides_and_inherits():
     pol = Policy.from_yaml("home_country: GB\ndaily_calls: 7\ntenants:\n  us: {home_country: US}\n")
-    assert pol.tenant("us").p.home_country == "US" and pol.tenant("us").p.daily_calls == 7
-    assert pol.tenant("unknown").p.home_country == "GB"
+    assert pol.tenant("us").settings.home_country == "US" and pol.tenant("us").settings.daily_calls == 7
+    assert pol.tenant("unknown").settings.home_country == "GB"
 
 
 def test_extension_settings_layering():

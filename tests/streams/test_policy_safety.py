@@ -62,7 +62,7 @@ def test_a_blocked_pattern_with_many_wildcards_still_blocks():
 
 
 @pytest.mark.parametrize("extra, words", [
-    ("rules: {" + ", ".join(f"{r}: {{mode: 'off'}}" for r in __import__("streams.domain.ruleids").ruleids.RULE_IDS) + "}",
+    ("rules: {" + ", ".join(f"{r}: {{mode: 'off'}}" for r in __import__("streams.domain.ruleids").domain.ruleids.RULE_IDS) + "}",
      "every rule is off"),
     ("lan: [0.0.0.0/0]", "4,294,967,296 public addresses"),
     ("static_defense: [{name: all, source: '::/0', action: accept}]", "public addresses"),

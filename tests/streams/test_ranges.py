@@ -9,7 +9,7 @@ import pytest
 
 from streams.policy import Policy, PolicyError
 from streams.reference.ranges import RangeError, RangeTable, parse_range
-from streams.commands.ranges import apply
+from streams.kafka.ranges import apply
 from tests.builders import T0, actions, alerts, cdr, policy, run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 """`tollguard tail` without a broker: the Follower across appends, partial lines, rotation, truncation
-and a file that appears late; the Checkpoint; a Source's conversion; and a stop and restart that
+and a file that appears late; the Checkpoint; a FollowedPath's conversion; and a stop and restart that
 ship every line exactly once."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from streams.commands import tail
 from streams.intake import TOO_LONG
-from streams.commands.tail import Checkpoint, Follower, Options, Position, Source
+from streams.commands.tail import Checkpoint, Follower, Options, Position, FollowedPath
 from tests.builders import sec
 
 CDR = Path(__file__).resolve().parents[2] / "fixtures" / "cdr"
@@ -210,9 +210,9 @@ class Collect:
             self.rejects.append((where, error))
 
 
-def source(p: Path, saved: dict | None = None, fmt: str = "auto") -> Source:
+def source(p: Path, saved: dict | None = None, fmt: str = "auto") -> FollowedPath:
     follower = Follower(str(p), Checkpoint.position(saved))
-    return Source(str(p), follower, Options(fmt, "Europe/London"), saved)
+    return FollowedPath(str(p), follower, Options(fmt, "Europe/London"), saved)
 
 
 def test_jsonl_lines_become_events_and_rejects_carry_their_line(tmp_path):
@@ -249,7 +249,7 @@ def test_from_end_on_a_headed_csv_still_knows_its_columns(tmp_path):
     rows = (CDR / "yeastar-cdr.csv").read_text().splitlines(keepends=True)
     p = tmp_path / "cdr.csv"
     write(p, "".join(rows[:3]))
-    src = Source(str(p), Follower(str(p), at_end=True), Options("auto", "Europe/London"))
+    src = FollowedPath(str(p), Follower(str(p), at_end=True), Options("auto", "Europe/London"))
     got = Collect()
     assert src.take(got) == 0
     write(p, rows[3])

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from streams.domain.events import Unblock, encode
 from streams.domain.incidents import Decision, subject_key
-from streams.commands.soc import _record, _send
+from streams.domain.incidents import record_from_topic as _record
+from streams.kafka.topic_io import send_one as _send
 
 
 class KafkaCommands:

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 
-from streams.commands.soc import TopicReader
+from streams.kafka.topic_io import TopicReader
 
 log = logging.getLogger("tollguard.console")
 

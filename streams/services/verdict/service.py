@@ -245,7 +245,7 @@ def main(args) -> int:
     if blocks is not None:
         from streams.kafka.config import Config
         from streams.reference.ranges import RangeTable
-        from streams.commands.ranges import start_following
+        from streams.kafka.ranges import start_following
         config = Config.from_env()
         feed = LiveFeed(config, blocks)
         ranges = RangeTable()  # `tollguard ranges load` reaches the verdict as it reaches the worker

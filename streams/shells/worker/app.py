@@ -434,7 +434,7 @@ class Worker:
 
         @app.task
         async def read_ranges():  # on a thread of its own: Faust's event loop only reads the table
-            from streams.commands.ranges import start_following
+            from streams.kafka.ranges import start_following
             start_following(self.config, self.ranges)
 
         @app.task

@@ -43,7 +43,7 @@ def _judge(value: bytes):
 
 
 @dataclass
-class Source:
+class InputPartition:
     """What ingest knows of one input partition it reads."""
     name: str
     wm: float = float("-inf")
@@ -84,7 +84,7 @@ class Ingest:
         self.privacy = policy.dlq_privacy  # dead letters are pseudonymised as the policy asks (streams.reference.privacy)
         self.skew = skew
         self.clock = clock
-        self.sources: dict[tuple[str, int], Source] = {}
+        self.sources: dict[tuple[str, int], InputPartition] = {}
         self.expected: list[str] = []  # every input partition there is (set from topic metadata)
         self._where: dict[str, tuple[str, int]] = {}  # scope key -> its (scope, partition)
 
@@ -92,11 +92,11 @@ class Ingest:
         """The input topics' partition counts: a scope partition waits until each has announced itself."""
         self.expected = sorted(f"{t.rsplit('.', 1)[-1]}:{p}" for t, n in counts.items() for p in range(n))
 
-    def source(self, topic: str, partition: int) -> Source:
+    def source(self, topic: str, partition: int) -> InputPartition:
         s = self.sources.get((topic, partition))
         if s is None:
             kind = topic.rsplit(".", 1)[-1]
-            s = self.sources[(topic, partition)] = Source(f"{kind}:{partition}")
+            s = self.sources[(topic, partition)] = InputPartition(f"{kind}:{partition}")
         return s
 
     def route(self, messages, wall: float | None = None) -> Routed:
@@ -108,7 +108,7 @@ class Ingest:
         routed = Routed()
         dead = routed.dead
         pending: dict[tuple[str, int], list] = {}   # dest -> [entries, bytes]
-        touched: dict[tuple[str, int], Source] = {}
+        touched: dict[tuple[str, int], InputPartition] = {}
         where = self._where
         keys_for = Detector.keys_for
         policy = self.policy

@@ -63,7 +63,7 @@ def test_trunk_from_channel_names(channel, trunk):
 
 def test_policy_cdr_section_is_validated():
     pol = Policy.from_yaml("cdr:\n  inbound_contexts: ['carrier-*']\n  extension_pattern: '[0-9]{3}'\n")
-    m = pol.tenant("default").p.cdr
+    m = pol.tenant("default").settings.cdr
     assert m.context_direction("carrier-kpn") == "inbound" and m.context_direction("stadion-pstn") is None
     from streams.policy import PolicyError
     with pytest.raises(PolicyError):

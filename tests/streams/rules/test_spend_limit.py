@@ -147,7 +147,7 @@ def test_an_unreadable_rate_table_is_a_policy_error_with_its_line(tmp_path: Path
 @pytest.mark.parametrize("window,seconds", [("15m", 900), ("24h", 86400), ("1d", 86400), (90, 90), ("45s", 45)])
 def test_windows_take_units(window, seconds):
     pol = policy(f"spend_limits:\n  - {{scope: extension, window: {window}, max_cost: 5}}\n")
-    assert pol.tenant("default").p.spend_limits[0].window == seconds
+    assert pol.tenant("default").settings.spend_limits[0].window == seconds
 
 
 @pytest.mark.parametrize("bad", ["{scope: extension, window: soon, max_cost: 5}",

@@ -97,7 +97,7 @@ def test_tenants_unknown_to_the_policy_are_bounded():
         assert pol.tenant(f"t{i}").name == f"t{i}"
     assert len(pol._unknown) <= Policy.MAX_UNKNOWN
     t = pol.tenant("someone-new")
-    assert t.p is pol.tenant("default").p  # shares the base settings, compiled once
+    assert t.settings is pol.tenant("default").settings  # shares the base settings, compiled once
 
 
 def test_calls_of_a_quiet_extension_are_kept_while_they_can_matter():
