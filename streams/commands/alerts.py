@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
 import time
 from datetime import datetime, timezone
 
+from streams.domain.ruleids import SEVERITIES, SEVERITY_RANK
 from streams.kafka.config import Config
-from streams.domain.ruleids import SEVERITY_RANK
-from streams.reference.text import safe
 from streams.kafka.connect import kafka_python_kwargs, preflight
+from streams.reference.text import safe
+
+HELP = "tail the alert topic"
 
 COLOURS = {"information": "\033[36m", "warning": "\033[33m", "alert": "\033[31m", "critical": "\033[1;41;97m"}
 
@@ -54,6 +57,17 @@ def parse_since(text: str | None) -> float | None:
     if d.tzinfo is None:
         d = d.replace(tzinfo=timezone.utc)
     return d.timestamp()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from-beginning", action="store_true", help="read the topic from its start")
+    p.add_argument("--since", metavar="TIME", help="alerts with event time from TIME (RFC 3339, or 15m/2h/7d ago)")
+    p.add_argument("--rule", action="append", metavar="R", help="only this rule id (repeatable)")
+    p.add_argument("--severity", choices=SEVERITIES, help="only this severity and above")
+    p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
+    p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop after this long without an alert (default: keep following)")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table")
 
 
 def main(args) -> int:

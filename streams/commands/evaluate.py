@@ -19,6 +19,7 @@ prevented (cost of the fraudulent calls that started after the block).
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import json
 import statistics
@@ -27,13 +28,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from streams.commands.common import policy_args
 from streams.core import keys as K
 from streams.core.epochs import z
 from streams.domain.events import Action, Alert, Cdr, decode_event
-from streams.policy import Policy
-from streams.shells.replay import replay_file
 from streams.domain.ruleids import RULE_IDS
+from streams.policy import Policy
 from streams.reference.text import safe
+from streams.shells.replay import replay_file
+
+HELP = "replay a simulated directory and score detections against its labels"
 
 GRACE = timedelta(hours=1)
 WIDE = ("tenant", "country")  # alert subjects that sum over many extensions (spend_limit, wangiri_inbound)
@@ -467,6 +471,14 @@ def false_rows(false_alerts: list[dict]) -> list[str]:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}" if x in (0, 1) else f"{x:.1%}"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR")
+    policy_args(p)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--without", metavar="RULE[,RULE]",
+                   help="replay again with these rules off and show what each scenario's fraud cost without them")
 
 
 def main(args) -> int:

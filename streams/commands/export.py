@@ -19,14 +19,17 @@ as they are; Parquet cannot, so it refuses to write and says how many there were
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from typing import Iterator
 
+from streams.domain.events import is_batch, split_batch
 from streams.kafka.config import Config
 from streams.kafka.connect import kafka_python_kwargs, preflight
-from streams.domain.events import is_batch, split_batch
+
+HELP = "a topic, or a time range of it, to JSONL or Parquet (for notebooks and retraining)"
 
 SHORT = ("cdr", "security", "alerts", "actions", "dlq", "blocklist", "incidents", "detections")
 JOIN_MARGIN = 6 * 3600.0  # how far before an alert's range its calls may have started
@@ -179,8 +182,23 @@ def write_parquet(rows, path: str) -> tuple[int, int]:
     return len(kept), 0
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--topic", default="cdr",
+                   help="cdr, security, alerts, actions, incidents, detections, dlq, or a full topic name")
+    p.add_argument("--out", required=True, metavar="FILE", help="the file ('-' for stdout, JSONL only)")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    p.add_argument("--since", metavar="TIME", help="records that reached Kafka from then on (RFC 3339, or 15m/2h/7d ago)")
+    p.add_argument("--until", metavar="TIME", help="records that reached Kafka before then (default: the end as of now)")
+    p.add_argument("--join", action="store_true",
+                   help="alerts with the CDRs they concern; incidents with their alerts, decisions and verdict")
+    p.add_argument("--max", type=int, default=None, help="stop after this many records")
+    p.add_argument("--idle-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="give up when the broker sends nothing for this long before the range's end")
+
+
 def main(args) -> int:
     from kafka.errors import KafkaError
+
     from streams.commands.alerts import parse_since
     try:
         since, until = parse_since(args.since), parse_since(args.until)

@@ -3,17 +3,25 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from models.labels import from_incidents
 
+HELP = "the SOC's verdicts on incidents into a training label file (for train --labels)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, metavar="FILE")
+
 
 def main(args) -> int:
     """``tollguard labels``: the SOC's verdicts from ``<prefix>.incidents`` into a label file."""
     import sys
-    from streams.kafka.config import Config
+
     from streams.commands.export import ExportError, records
+    from streams.kafka.config import Config
     config = Config.from_env()
     try:
         labels = from_incidents(records(config, config.incidents, None, None, join=True))

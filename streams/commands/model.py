@@ -4,14 +4,47 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import os
 import sys
 import time
 
+from models.errors import ModelError
 from streams.reference.text import safe
 
-from models.errors import ModelError
+HELP = "anomaly models as versioned artifacts on <prefix>.models; drift (docs/models.md)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="model_cmd", required=True)
+    m = sub.add_parser("publish", help="check an artifact and put it on the topic; running workers switch to it")
+    m.add_argument("file", help="a .skops artifact with its .card.json beside it")
+    m.add_argument("--name", default="default")
+    m.add_argument("--reason", help="why (kept with the switch)")
+    m.add_argument("--by", help="who (default: $USER)")
+    m.add_argument("--no-activate", action="store_true", help="publish only; activate later with rollback --to")
+    m.add_argument("--signing-key", metavar="KEY", help="Ed25519 private key to sign with (default "
+                   "$TOLLGUARD_MODEL_SIGNING_KEY; `model keygen` makes one); workers refuse unsigned models")
+    m.add_argument("--public-key", metavar="FILE", action="append",
+                   help="check the signature against the workers' public key before sending (default "
+                        "$TOLLGUARD_MODEL_PUBLIC_KEY); repeatable")
+    m.add_argument("--allow-unsigned", action="store_true",
+                   help="publish without a signature (only workers run with --allow-unsigned take it)")
+    m = sub.add_parser("keygen", help="make the Ed25519 key pair that signs published models")
+    m.add_argument("--out", required=True, metavar="DIR",
+                   help="writes DIR/model-signing.key (mode 0600) and DIR/model-signing.pub; never overwrites")
+    sub.add_parser("list", help="the versions published and the active one")
+    m = sub.add_parser("rollback", help="make the previous (or a named) version active again")
+    m.add_argument("--name", default="default")
+    m.add_argument("--to", metavar="VERSION", help="this version instead of the one before the current")
+    m.add_argument("--reason")
+    m.add_argument("--by")
+    m = sub.add_parser("drift", help="live scores and feature medians (a worker's /metrics) against the model card")
+    m.add_argument("--metrics", metavar="URL", required=True, help="the worker's /metrics")
+    m.add_argument("--model", metavar="FILE", help="the card's model (default: the shipped one)")
+    m.add_argument("--iqr", type=float, default=1.0, help="flag a feature whose median moved more than this many IQRs")
+    m.add_argument("--format", choices=["table", "json"], default="table")
 
 
 def main(args) -> int:
@@ -20,7 +53,8 @@ def main(args) -> int:
 
 
 def keygen(args) -> int:
-    from models.signing import PUBLIC_KEY_ENV, keygen as make
+    from models.signing import PUBLIC_KEY_ENV
+    from models.signing import keygen as make
     try:
         priv, pub, fp = make(args.out)
     except (ModelError, OSError) as exc:
@@ -43,6 +77,7 @@ def _signed(args, key, value: bytes) -> str:
     """Check the record as the workers will (their public keys, if given here); what to say about its signature."""
     import base64
     import json
+
     from models.signing import SIGNING_KEY_ENV, Trust, public_key_files
     if key is None and not args.allow_unsigned:
         raise ModelError(f"refusing to publish an unsigned model: workers refuse it. Sign it with --signing-key KEY "
@@ -64,8 +99,9 @@ def _who(args) -> str:
 def read_book(config, timeout: float = 30.0):
     """Everything on the models topic now (read to its end offsets)."""
     from kafka import KafkaConsumer, TopicPartition
-    from streams.kafka.connect import kafka_python_kwargs
+
     from models.registry import MAX_BYTES, ModelBook
+    from streams.kafka.connect import kafka_python_kwargs
     book = ModelBook()
     consumer = KafkaConsumer(**kafka_python_kwargs(config), group_id=None, enable_auto_commit=False,
                              max_partition_fetch_bytes=MAX_BYTES, fetch_max_bytes=MAX_BYTES * 2)
@@ -91,9 +127,10 @@ def read_book(config, timeout: float = 30.0):
 
 def _send(config, pairs) -> None:
     from kafka import KafkaProducer
+
+    from models.registry import MAX_BYTES
     from streams.kafka.connect import kafka_python_kwargs
     from streams.kafka.topics import ensure_topics
-    from models.registry import MAX_BYTES
     ensure_topics(config, names=[config.models])
     producer = KafkaProducer(**kafka_python_kwargs(config), acks="all", max_request_size=MAX_BYTES,
                              compression_type="gzip")
@@ -105,8 +142,8 @@ def _send(config, pairs) -> None:
 
 
 def publish(args) -> int:
-    from streams.kafka.config import Config
     from models.registry import active_record, model_record
+    from streams.kafka.config import Config
     config = Config.from_env()
     try:
         signing_key = _signing_key(args)
@@ -152,8 +189,8 @@ def list_models(args) -> int:
 
 
 def rollback(args) -> int:
-    from streams.kafka.config import Config
     from models.registry import active_record
+    from streams.kafka.config import Config
     config = Config.from_env()
     try:
         book = read_book(config)

@@ -14,15 +14,19 @@ status is 1 whenever any event was not acknowledged, with the count and the firs
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
 
+from streams.commands.common import input_args
+from streams.domain.events import Cdr, event_key, join_batch
 from streams.intake import FormatError, decoded, from_args, report
 from streams.kafka.config import Config
 from streams.kafka.connect import kafka_python_kwargs
-from streams.domain.events import Cdr, event_key, join_batch
 from streams.reference.text import safe
+
+HELP = "send event files, CDR exports or security logs to Kafka"
 
 DEFAULT_LIMIT = 1_048_588   # the broker's default message.max.bytes
 OVERHEAD = 256              # record and batch headers around one value
@@ -153,6 +157,18 @@ def _limits_from(res) -> list[int]:
         if entry.get("value"):
             out.append(int(entry["value"]))
     return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    input_args(p)
+    p.add_argument("--policy", metavar="FILE", help="policy YAML whose cdr: section says what export columns mean")
+    p.add_argument("--batch", type=int, default=1, metavar="N",
+                   help="send up to N events per Kafka record, as a JSON array (default 1: one event per record)")
+    p.add_argument("--max-record-bytes", type=int, default=None, metavar="B",
+                   help="cut batch records below B bytes (default: the topics' max.message.bytes)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="how long a record may wait for the broker before it counts as lost (default 30)")
+    p.add_argument("files", nargs="+", metavar="FILE")
 
 
 def main(args) -> int:

@@ -5,6 +5,7 @@ The worker and the verdict follow that topic with ``streams.kafka.ranges``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -14,11 +15,14 @@ from streams.kafka.ranges import apply
 from streams.reference.ranges import RangeError, RangeTable
 from streams.reference.text import safe
 
+HELP = "manage the high-risk number ranges on <prefix>.ranges (docs/ranges.md)"
+
 log = logging.getLogger("tollguard.ranges")
 
 
 def _load(args, config) -> int:
     from kafka import KafkaProducer
+
     from streams.kafka.connect import kafka_python_kwargs
     try:
         table = RangeTable.load(args.file)
@@ -64,6 +68,17 @@ def _list(args, config) -> int:
             d = r.as_dict()
             print(f"{r.prefix:<17} {safe(r.label, 28):<28} {safe(r.source, 24):<24} {d['expires'] or 'never'}")
     return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="ranges_cmd", required=True)
+    r = sub.add_parser("load", help="list the ranges of a CSV file (prefix,label,source,expires) on the topic")
+    r.add_argument("file")
+    r.add_argument("--remove", action="store_true", help="take these prefixes off the list instead")
+    r = sub.add_parser("list", help="the ranges listed now")
+    r.add_argument("--all", action="store_true", help="expired ones too")
+    r.add_argument("--format", choices=["table", "jsonl"], default="table")
+    r.add_argument("--timeout", type=float, default=30.0)
 
 
 def main(args) -> int:

@@ -21,12 +21,14 @@ depends only on the seed. Output: ``DIR/events.jsonl`` (time-ordered event contr
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -36,6 +38,8 @@ from streams.core import keys as K
 from streams.core.epochs import z
 from streams.reference.numbers import number_plan
 from streams.reference.rates import RateTable
+
+HELP = "generate labelled PBX traffic with attack scenarios"
 
 SCENARIOS = ("sip_scanner", "credential_stuffing", "night_pumping", "fast_pumping", "slow_pumping", "trunk_flood",
              "long_calls", "pin_guessing", "registration_hijack", "wangiri", "spend_cap",
@@ -268,204 +272,301 @@ def attacks(w: World, nums: Numbers, names: list[str], used: set[str]) -> None:
         return _pick(w, role, tenant)
 
     for name in names:
-        d = rng.choice(days)
-        wd = rng.choice(workdays)
-        if name == "sip_scanner":
-            ip = f"185.{rng.randint(40, 250)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-            t0 = w.local(d, rng.uniform(1, 5))
-            t = t0
-            tenant = w.exts[0].tenant
-            scanned = []
-            for k in range(240):
-                acct = str(rng.randint(100, 9999))
-                scanned.append(acct)
-                w.add(t, {"type": "security", "tenant": tenant, "ts": z(t), "service": "sip",
-                          "action": rng.choice(["register", "register", "options", "invite"]), "account": acct,
-                          "src_ip": ip, "outcome": "failure", "user_agent": rng.choice(["friendly-scanner",
-                          "sipvicious", "sipcli/v1.8"]), "protocol": "udp", "port": 5060})
-                t += timedelta(milliseconds=rng.randint(20, 600))
-            _label(w, name, t0, t, [K.ip(ip)], [], tenant=tenant, sources=[ip], accounts=scanned)
-        elif name == "credential_stuffing":
-            t0 = w.local(d, rng.uniform(0, 23))
-            ips = [f"{rng.choice([45, 91, 103, 179])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-                   for _ in range(3)]
-            t = t0
-            tried = []
-            for k in range(90):
-                ip = ips[k % 3]
-                w.add(t, {"type": "security", "tenant": w.exts[0].tenant, "ts": z(t), "service": rng.choice(["web", "app"]),
-                          "action": "login", "account": rng.choice([e.number for e in w.exts] + ["admin"]),
-                          "src_ip": ip, "outcome": "failure", "protocol": "https", "port": 8088})
-                tried.append(w.events[-1][2]["account"])
-                t += timedelta(seconds=rng.randint(5, 25))
-            _label(w, name, t0, t, [K.ip(ip) for ip in ips], [], tenant=w.exts[0].tenant, sources=ips, accounts=tried)
-        elif name in ("night_pumping", "fast_pumping", "slow_pumping", "long_calls", "pin_guessing"):
-            ext = fresh("sales" if name in ("fast_pumping", "slow_pumping", "long_calls") else "office")
-            calls: list[dict] = []
-            if name == "night_pumping":
-                t0 = w.local(d, rng.uniform(1, 3))
-                t = t0
-                for k in range(25):
-                    dst = rng.choice(["00" + nums.pool("LV", T.PREMIUM_RATE)[0][1:], "0088213" + f"{rng.randrange(10**6):06d}",
-                                      "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:], "00" + nums.pool("SO", T.MOBILE)[0][1:]])
-                    calls.append(_cdr(w, ext, t, dst, rng.randint(600, 1500), call_id=f"fraud-{name}-{k}",
-                                      src_ip=ext.ip))
-                    t += timedelta(seconds=rng.randint(40, 120))
-            elif name == "fast_pumping":
-                t0 = _business_time(w, wd)
-                t = t0
-                for k in range(24):
-                    dst = "00" + rng.choice(nums.pool("LT", T.PREMIUM_RATE))[1:]
-                    calls.append(_cdr(w, ext, t, dst, rng.randint(200, 600), call_id=f"fraud-{name}-{k}", route="international",
-                                      pin="ok"))
-                    t += timedelta(milliseconds=rng.randint(80, 200))
-            elif name == "slow_pumping":
-                t0 = w.local(wd, 9.0)
-                t = t0
-                k = 0
-                while t < w.local(wd, 17.5):
-                    region, ntype = rng.choice(ABROAD)
-                    dst = nums.dial(region, ntype)
-                    calls.append(_cdr(w, ext, t, dst, rng.randint(1500, 3000), call_id=f"fraud-{name}-{k}",
-                                      route="international", pin="ok"))
-                    t += timedelta(minutes=rng.randint(35, 55))
-                    k += 1
-            elif name == "long_calls":
-                t0 = _business_time(w, wd)
-                region, ntype = rng.choice(ABROAD)
-                calls.append(_cdr(w, ext, t0, nums.dial(region, ntype), 4 * 3600 + rng.randint(0, 1800),
-                                  call_id=f"fraud-{name}-0", route="international", pin="ok"))
-                t = t0 + timedelta(seconds=calls[-1]["duration"])
-            else:  # pin_guessing
-                t0 = _business_time(w, wd)
-                t = t0
-                for k in range(12):
-                    calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("FR", T.FIXED_LINE))[1:], 0,
-                                      disposition="failed", call_id=f"fraud-{name}-{k}", route="international",
-                                      pin="bad"))
-                    t += timedelta(seconds=rng.randint(15, 45))
-            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number])
-        elif name == "trunk_flood":
-            t0 = w.local(d, rng.uniform(0, 5))
-            tenant = w.exts[0].tenant
-            exts = [e for e in w.exts if e.tenant == tenant][:6]
-            calls = []
-            for k in range(trunk_limit(w) + 15):
-                ext = exts[k % len(exts)]
-                start = t0 + timedelta(seconds=90 * k / (trunk_limit(w) + 15))
-                c = {"type": "cdr", "tenant": tenant, "call_id": f"fraud-{name}-{k}", "phase": "start", "start": z(start),
-                     "src": ext.number, "dst": "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:],
-                     "trunk": f"sip-{tenant}"}
-                if w.live:  # --cdr-only: completed CDRs only, like every other call
-                    w.add(start, c)
-                end = start + timedelta(seconds=rng.randint(900, 1800))
-                done = {**c, "phase": "end", "end": z(end), "billsec": (end - start).total_seconds() - 5,
-                        "duration": (end - start).total_seconds(), "disposition": "answered"}
-                w.add(end, done)
-                calls.append(done)
-            _label(w, name, t0, t0 + timedelta(seconds=90),
-                   [K.trunk(tenant, f"sip-{tenant}")] + [K.ext(tenant, e.number) for e in exts], calls,
-                   tenant=tenant, accounts=[e.number for e in exts])
-        elif name == "spend_cap":
-            # A salesperson's phone, allowed to call abroad, used in office hours for parallel long calls to a
-            # country the business calls (Cuba, 0.95 a minute): no count, time, route or country rule objects;
-            # only the money does.
-            ext = fresh("sales")
-            t0 = _business_time(w, wd)
-            t = t0
-            calls = []
-            for k in range(10):
-                calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:],
-                                  rng.randint(2400, 3600), call_id=f"fraud-{name}-{k}", route="international", pin="ok"))
-                t += timedelta(seconds=rng.randint(60, 180))
-            _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
-                   [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number])
-        elif name == "account_takeover":
-            # A salesperson's portal password, phished: a login from abroad in a browser the account never used,
-            # then calls to Cuba (a country the business calls) from the phone's account within the hour.
-            ext = fresh("sales")
-            later = [x for x in workdays if x > days[0]] or workdays
-            t0 = _business_time(w, rng.choice(later))
-            ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-            w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": z(t0), "service": "web", "action": "login",
-                       "account": ext.number, "src_ip": ip, "outcome": "success", "protocol": "https", "port": 443,
-                       "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"})
-            t = t0 + timedelta(minutes=rng.randint(10, 40))
-            calls = []
-            for k in range(4):
-                calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:], rng.randint(300, 900),
-                                  call_id=f"fraud-{name}-{k}", route="international", pin="ok", src_ip=ip))
-                t += timedelta(minutes=rng.randint(3, 10))
-            _label(w, name, t0, t, [K.ext(ext.tenant, ext.number), K.ip(ip)], calls, tenant=ext.tenant, sources=[ip],
-                   accounts=[ext.number])
-        elif name == "forwarding_abuse":
-            # A salesperson's voicemail PIN, guessed from outside: the forwarding is set to a number in Cuba (a
-            # country the business calls), and the fraudster rings the extension from a cheap line, so every call
-            # is forwarded out and billed to the PBX. Spaced out and in office hours: under the hourly spend cap,
-            # and no count, time or country rule objects; only "who placed it" does.
-            ext = fresh("sales")
-            t0 = _business_time(w, wd)
-            target = "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:]
-            caller = "0" + rng.choice(nums.pool("GB", T.MOBILE))[3:]
-            t = t0
-            calls = []
-            for k in range(4):
-                calls.append(_cdr(w, ext, t, target, rng.randint(480, 900), call_id=f"fraud-{name}-{k}",
-                                  forwarded_from=ext.number, diversion=caller))
-                t += timedelta(minutes=rng.randint(25, 45))
-            _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
-                   [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number], numbers=[caller])
-        elif name == "distributed_brute_force":
-            # A botnet guesses one account's SIP password slowly: each of 300 addresses tries once an hour, so
-            # no address ever comes near a per-IP lockout; only counting per account sees it.
-            ext = fresh("office")
-            t0 = w.local(d, rng.uniform(0, 18))
-            ips = [f"{rng.choice([5, 31, 37, 45, 77, 89, 93, 109, 176, 185])}.{rng.randint(0, 255)}."
-                   f"{rng.randint(0, 255)}.{rng.randint(1, 254)}" for _ in range(300)]
-            ua = rng.choice(["Asterisk PBX 16.28.0", "Z 5.6.3 v2.10.19.9", "MicroSIP/3.21.3"])
-            for hour in range(6):
-                for ip in ips:
-                    t = t0 + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
-                    w.add(t, {"type": "security", "tenant": ext.tenant, "ts": z(t), "service": "sip",
-                              "action": "register", "account": ext.number, "src_ip": ip, "outcome": "failure",
-                              "user_agent": ua, "protocol": "udp", "port": 5060})
-            _label(w, name, t0, t0 + timedelta(hours=6), [K.ext(ext.tenant, ext.number)], [], tenant=ext.tenant,
-                   sources=ips, accounts=[ext.number])
-        elif name == "registration_hijack":
-            ext = fresh("office")
-            ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-            t0 = w.local(d, rng.uniform(0, 23))
-            w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": z(t0), "service": "sip", "action": "register",
-                       "account": ext.number, "src_ip": ip, "outcome": "success", "user_agent": "Zoiper rv2.10.20.1",
-                       "protocol": "udp", "contact": f"sip:{ext.number}@{ip}:{rng.randint(20000, 60000)}"})
-            _label(w, name, t0, t0 + timedelta(seconds=1), [K.ext(ext.tenant, ext.number), K.ip(ip)], [],
-                   tenant=ext.tenant, sources=[ip], accounts=[ext.number])
-        elif name == "wangiri":
-            t0 = w.local(d, rng.uniform(9, 16))
-            premium = ["00" + p[1:] for p in nums.pool("LV", T.PREMIUM_RATE)[:8]]
-            tenant = w.exts[0].tenant
-            targets = [e for e in w.exts if e.tenant == tenant]
-            t = t0
-            callers = set()
-            for k in range(30):
-                ext = rng.choice(targets)
-                w.add(t, {"type": "cdr", "tenant": tenant, "call_id": f"wangiri-in-{k}", "start": z(t),
-                          "end": z(t + timedelta(seconds=2)), "src": rng.choice(premium)[2:], "dst": ext.number,
-                          "duration": 2, "billsec": 0, "direction": "inbound", "disposition": "no_answer",
-                          "trunk": f"sip-{tenant}"})
-                callers.add("00" + w.events[-1][2]["src"])
-                t += timedelta(seconds=rng.randint(5, 30))
-            calls = []
-            victims = []
-            for k in range(3):
-                ext = fresh("office", tenant)  # staff of the PBX the burst rang call back
-                victims.append(ext)
-                tc = t + timedelta(minutes=rng.randint(2, 40))
-                calls.append(_cdr(w, ext, tc, rng.choice(premium), rng.randint(60, 400), call_id=f"fraud-{name}-{k}"))
-            _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
-                   [K.ext(v.tenant, v.number) for v in victims], calls, tenant=tenant,
-                   accounts=[v.number for v in victims], other_calls=[f"wangiri-in-{k}" for k in range(30)],
-                   numbers=callers)
+        PLAYS[name](w, nums, Scene(name, rng.choice(days), rng.choice(workdays), fresh, days, workdays))
+
+
+class Scene(NamedTuple):
+    """What every scenario is given: its name, a day and a working day drawn for it (in that order from the
+    world's random stream), a picker of extensions no other scenario used, and the days of the world."""
+    name: str
+    day: date
+    workday: date
+    fresh: Callable[..., "Ext"]
+    days: list
+    workdays: list
+
+
+def _sip_scanner(w: World, nums: Numbers, s: Scene) -> None:
+    """The sip_scanner scenario."""
+    rng = w.rng
+    name = s.name
+    d = s.day
+    ip = f"185.{rng.randint(40, 250)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    t0 = w.local(d, rng.uniform(1, 5))
+    t = t0
+    tenant = w.exts[0].tenant
+    scanned = []
+    for k in range(240):
+        acct = str(rng.randint(100, 9999))
+        scanned.append(acct)
+        w.add(t, {"type": "security", "tenant": tenant, "ts": z(t), "service": "sip",
+                  "action": rng.choice(["register", "register", "options", "invite"]), "account": acct,
+                  "src_ip": ip, "outcome": "failure", "user_agent": rng.choice(["friendly-scanner",
+                  "sipvicious", "sipcli/v1.8"]), "protocol": "udp", "port": 5060})
+        t += timedelta(milliseconds=rng.randint(20, 600))
+    _label(w, name, t0, t, [K.ip(ip)], [], tenant=tenant, sources=[ip], accounts=scanned)
+
+
+def _credential_stuffing(w: World, nums: Numbers, s: Scene) -> None:
+    """The credential_stuffing scenario."""
+    rng = w.rng
+    name = s.name
+    d = s.day
+    t0 = w.local(d, rng.uniform(0, 23))
+    ips = [f"{rng.choice([45, 91, 103, 179])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+           for _ in range(3)]
+    t = t0
+    tried = []
+    for k in range(90):
+        ip = ips[k % 3]
+        w.add(t, {"type": "security", "tenant": w.exts[0].tenant, "ts": z(t), "service": rng.choice(["web", "app"]),
+                  "action": "login", "account": rng.choice([e.number for e in w.exts] + ["admin"]),
+                  "src_ip": ip, "outcome": "failure", "protocol": "https", "port": 8088})
+        tried.append(w.events[-1][2]["account"])
+        t += timedelta(seconds=rng.randint(5, 25))
+    _label(w, name, t0, t, [K.ip(ip) for ip in ips], [], tenant=w.exts[0].tenant, sources=ips, accounts=tried)
+
+
+def _pumping(w: World, nums: Numbers, s: Scene) -> None:
+    """The night_pumping / fast_pumping / slow_pumping / long_calls / pin_guessing scenarios."""
+    rng = w.rng
+    name = s.name
+    d = s.day
+    wd = s.workday
+    fresh = s.fresh
+    ext = fresh("sales" if name in ("fast_pumping", "slow_pumping", "long_calls") else "office")
+    calls: list[dict] = []
+    if name == "night_pumping":
+        t0 = w.local(d, rng.uniform(1, 3))
+        t = t0
+        for k in range(25):
+            dst = rng.choice(["00" + nums.pool("LV", T.PREMIUM_RATE)[0][1:], "0088213" + f"{rng.randrange(10**6):06d}",
+                              "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:], "00" + nums.pool("SO", T.MOBILE)[0][1:]])
+            calls.append(_cdr(w, ext, t, dst, rng.randint(600, 1500), call_id=f"fraud-{name}-{k}",
+                              src_ip=ext.ip))
+            t += timedelta(seconds=rng.randint(40, 120))
+    elif name == "fast_pumping":
+        t0 = _business_time(w, wd)
+        t = t0
+        for k in range(24):
+            dst = "00" + rng.choice(nums.pool("LT", T.PREMIUM_RATE))[1:]
+            calls.append(_cdr(w, ext, t, dst, rng.randint(200, 600), call_id=f"fraud-{name}-{k}", route="international",
+                              pin="ok"))
+            t += timedelta(milliseconds=rng.randint(80, 200))
+    elif name == "slow_pumping":
+        t0 = w.local(wd, 9.0)
+        t = t0
+        k = 0
+        while t < w.local(wd, 17.5):
+            region, ntype = rng.choice(ABROAD)
+            dst = nums.dial(region, ntype)
+            calls.append(_cdr(w, ext, t, dst, rng.randint(1500, 3000), call_id=f"fraud-{name}-{k}",
+                              route="international", pin="ok"))
+            t += timedelta(minutes=rng.randint(35, 55))
+            k += 1
+    elif name == "long_calls":
+        t0 = _business_time(w, wd)
+        region, ntype = rng.choice(ABROAD)
+        calls.append(_cdr(w, ext, t0, nums.dial(region, ntype), 4 * 3600 + rng.randint(0, 1800),
+                          call_id=f"fraud-{name}-0", route="international", pin="ok"))
+        t = t0 + timedelta(seconds=calls[-1]["duration"])
+    else:  # pin_guessing
+        t0 = _business_time(w, wd)
+        t = t0
+        for k in range(12):
+            calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("FR", T.FIXED_LINE))[1:], 0,
+                              disposition="failed", call_id=f"fraud-{name}-{k}", route="international",
+                              pin="bad"))
+            t += timedelta(seconds=rng.randint(15, 45))
+    _label(w, name, t0, t, [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number])
+
+
+def _trunk_flood(w: World, nums: Numbers, s: Scene) -> None:
+    """The trunk_flood scenario."""
+    rng = w.rng
+    name = s.name
+    d = s.day
+    t0 = w.local(d, rng.uniform(0, 5))
+    tenant = w.exts[0].tenant
+    exts = [e for e in w.exts if e.tenant == tenant][:6]
+    calls = []
+    for k in range(trunk_limit(w) + 15):
+        ext = exts[k % len(exts)]
+        start = t0 + timedelta(seconds=90 * k / (trunk_limit(w) + 15))
+        c = {"type": "cdr", "tenant": tenant, "call_id": f"fraud-{name}-{k}", "phase": "start", "start": z(start),
+             "src": ext.number, "dst": "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:],
+             "trunk": f"sip-{tenant}"}
+        if w.live:  # --cdr-only: completed CDRs only, like every other call
+            w.add(start, c)
+        end = start + timedelta(seconds=rng.randint(900, 1800))
+        done = {**c, "phase": "end", "end": z(end), "billsec": (end - start).total_seconds() - 5,
+                "duration": (end - start).total_seconds(), "disposition": "answered"}
+        w.add(end, done)
+        calls.append(done)
+    _label(w, name, t0, t0 + timedelta(seconds=90),
+           [K.trunk(tenant, f"sip-{tenant}")] + [K.ext(tenant, e.number) for e in exts], calls,
+           tenant=tenant, accounts=[e.number for e in exts])
+
+
+def _spend_cap(w: World, nums: Numbers, s: Scene) -> None:
+    """The spend_cap scenario."""
+    rng = w.rng
+    name = s.name
+    wd = s.workday
+    fresh = s.fresh
+    # A salesperson's phone, allowed to call abroad, used in office hours for parallel long calls to a
+    # country the business calls (Cuba, 0.95 a minute): no count, time, route or country rule objects;
+    # only the money does.
+    ext = fresh("sales")
+    t0 = _business_time(w, wd)
+    t = t0
+    calls = []
+    for k in range(10):
+        calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:],
+                          rng.randint(2400, 3600), call_id=f"fraud-{name}-{k}", route="international", pin="ok"))
+        t += timedelta(seconds=rng.randint(60, 180))
+    _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
+           [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number])
+
+
+def _account_takeover(w: World, nums: Numbers, s: Scene) -> None:
+    """The account_takeover scenario."""
+    rng = w.rng
+    name = s.name
+    fresh = s.fresh
+    days = s.days
+    workdays = s.workdays
+    # A salesperson's portal password, phished: a login from abroad in a browser the account never used,
+    # then calls to Cuba (a country the business calls) from the phone's account within the hour.
+    ext = fresh("sales")
+    later = [x for x in workdays if x > days[0]] or workdays
+    t0 = _business_time(w, rng.choice(later))
+    ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": z(t0), "service": "web", "action": "login",
+               "account": ext.number, "src_ip": ip, "outcome": "success", "protocol": "https", "port": 443,
+               "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"})
+    t = t0 + timedelta(minutes=rng.randint(10, 40))
+    calls = []
+    for k in range(4):
+        calls.append(_cdr(w, ext, t, "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:], rng.randint(300, 900),
+                          call_id=f"fraud-{name}-{k}", route="international", pin="ok", src_ip=ip))
+        t += timedelta(minutes=rng.randint(3, 10))
+    _label(w, name, t0, t, [K.ext(ext.tenant, ext.number), K.ip(ip)], calls, tenant=ext.tenant, sources=[ip],
+           accounts=[ext.number])
+
+
+def _forwarding_abuse(w: World, nums: Numbers, s: Scene) -> None:
+    """The forwarding_abuse scenario."""
+    rng = w.rng
+    name = s.name
+    wd = s.workday
+    fresh = s.fresh
+    # A salesperson's voicemail PIN, guessed from outside: the forwarding is set to a number in Cuba (a
+    # country the business calls), and the fraudster rings the extension from a cheap line, so every call
+    # is forwarded out and billed to the PBX. Spaced out and in office hours: under the hourly spend cap,
+    # and no count, time or country rule objects; only "who placed it" does.
+    ext = fresh("sales")
+    t0 = _business_time(w, wd)
+    target = "00" + rng.choice(nums.pool("CU", T.FIXED_LINE))[1:]
+    caller = "0" + rng.choice(nums.pool("GB", T.MOBILE))[3:]
+    t = t0
+    calls = []
+    for k in range(4):
+        calls.append(_cdr(w, ext, t, target, rng.randint(480, 900), call_id=f"fraud-{name}-{k}",
+                          forwarded_from=ext.number, diversion=caller))
+        t += timedelta(minutes=rng.randint(25, 45))
+    _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
+           [K.ext(ext.tenant, ext.number)], calls, tenant=ext.tenant, accounts=[ext.number], numbers=[caller])
+
+
+def _distributed_brute_force(w: World, nums: Numbers, s: Scene) -> None:
+    """The distributed_brute_force scenario."""
+    rng = w.rng
+    name = s.name
+    d = s.day
+    fresh = s.fresh
+    # A botnet guesses one account's SIP password slowly: each of 300 addresses tries once an hour, so
+    # no address ever comes near a per-IP lockout; only counting per account sees it.
+    ext = fresh("office")
+    t0 = w.local(d, rng.uniform(0, 18))
+    ips = [f"{rng.choice([5, 31, 37, 45, 77, 89, 93, 109, 176, 185])}.{rng.randint(0, 255)}."
+           f"{rng.randint(0, 255)}.{rng.randint(1, 254)}" for _ in range(300)]
+    ua = rng.choice(["Asterisk PBX 16.28.0", "Z 5.6.3 v2.10.19.9", "MicroSIP/3.21.3"])
+    for hour in range(6):
+        for ip in ips:
+            t = t0 + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
+            w.add(t, {"type": "security", "tenant": ext.tenant, "ts": z(t), "service": "sip",
+                      "action": "register", "account": ext.number, "src_ip": ip, "outcome": "failure",
+                      "user_agent": ua, "protocol": "udp", "port": 5060})
+    _label(w, name, t0, t0 + timedelta(hours=6), [K.ext(ext.tenant, ext.number)], [], tenant=ext.tenant,
+           sources=ips, accounts=[ext.number])
+
+
+def _registration_hijack(w: World, nums: Numbers, s: Scene) -> None:
+    """The registration_hijack scenario."""
+    rng = w.rng
+    name = s.name
+    d = s.day
+    fresh = s.fresh
+    ext = fresh("office")
+    ip = f"{rng.choice([41, 102, 154, 197])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    t0 = w.local(d, rng.uniform(0, 23))
+    w.add(t0, {"type": "security", "tenant": ext.tenant, "ts": z(t0), "service": "sip", "action": "register",
+               "account": ext.number, "src_ip": ip, "outcome": "success", "user_agent": "Zoiper rv2.10.20.1",
+               "protocol": "udp", "contact": f"sip:{ext.number}@{ip}:{rng.randint(20000, 60000)}"})
+    _label(w, name, t0, t0 + timedelta(seconds=1), [K.ext(ext.tenant, ext.number), K.ip(ip)], [],
+           tenant=ext.tenant, sources=[ip], accounts=[ext.number])
+
+
+def _wangiri(w: World, nums: Numbers, s: Scene) -> None:
+    """The wangiri scenario."""
+    rng = w.rng
+    name = s.name
+    d = s.day
+    fresh = s.fresh
+    t0 = w.local(d, rng.uniform(9, 16))
+    premium = ["00" + p[1:] for p in nums.pool("LV", T.PREMIUM_RATE)[:8]]
+    tenant = w.exts[0].tenant
+    targets = [e for e in w.exts if e.tenant == tenant]
+    t = t0
+    callers = set()
+    for k in range(30):
+        ext = rng.choice(targets)
+        w.add(t, {"type": "cdr", "tenant": tenant, "call_id": f"wangiri-in-{k}", "start": z(t),
+                  "end": z(t + timedelta(seconds=2)), "src": rng.choice(premium)[2:], "dst": ext.number,
+                  "duration": 2, "billsec": 0, "direction": "inbound", "disposition": "no_answer",
+                  "trunk": f"sip-{tenant}"})
+        callers.add("00" + w.events[-1][2]["src"])
+        t += timedelta(seconds=rng.randint(5, 30))
+    calls = []
+    victims = []
+    for k in range(3):
+        ext = fresh("office", tenant)  # staff of the PBX the burst rang call back
+        victims.append(ext)
+        tc = t + timedelta(minutes=rng.randint(2, 40))
+        calls.append(_cdr(w, ext, tc, rng.choice(premium), rng.randint(60, 400), call_id=f"fraud-{name}-{k}"))
+    _label(w, name, t0, max(datetime.fromisoformat(c["end"].replace("Z", "+00:00")) for c in calls),
+           [K.ext(v.tenant, v.number) for v in victims], calls, tenant=tenant,
+           accounts=[v.number for v in victims], other_calls=[f"wangiri-in-{k}" for k in range(30)],
+           numbers=callers)
+
+
+PLAYS = {  # scenario name -> what plays it (SCENARIOS gives their order)
+    "sip_scanner": _sip_scanner,
+    "credential_stuffing": _credential_stuffing,
+    "night_pumping": _pumping,
+    "fast_pumping": _pumping,
+    "slow_pumping": _pumping,
+    "long_calls": _pumping,
+    "pin_guessing": _pumping,
+    "trunk_flood": _trunk_flood,
+    "spend_cap": _spend_cap,
+    "account_takeover": _account_takeover,
+    "forwarding_abuse": _forwarding_abuse,
+    "distributed_brute_force": _distributed_brute_force,
+    "registration_hijack": _registration_hijack,
+    "wangiri": _wangiri,
+}
 
 
 def trunk_limit(w: World) -> int:
@@ -551,6 +652,16 @@ def simulate(days: int, seed: int, out: Path, tenants: int = 1, extensions: int 
     (out / "labels.json").write_text(json.dumps(meta, indent=2) + "\n")
     (out / "policy.yaml").write_text(policy_yaml(w, tenant_names))
     return meta
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--tenants", type=int, default=1)
+    p.add_argument("--extensions", type=int, default=50, help="extensions per tenant")
+    p.add_argument("--scenario", action="append", metavar="NAME", help="only these scenarios (repeatable)")
+    p.add_argument("--cdr-only", action="store_true", help="completed CDRs only, no live call-start events")
 
 
 def main(args) -> int:

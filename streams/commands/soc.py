@@ -1,4 +1,5 @@
-"""The SOC's commands on incidents and blocks (kafka-python): ``incidents``, ``ack``, ``resolve``, ``unblock``.
+"""What the SOC's commands on incidents and blocks do (kafka-python); each has its home in streams/commands
+(``incidents``, ``ack``, ``resolve``, ``unblock``: arguments and entry).
 
 - ``incidents`` reads the compacted ``<prefix>.incidents`` and shows each incident as it stands
   (its latest version), or follows updates as they come;
@@ -27,10 +28,6 @@ from streams.domain.incidents import Decision, record_from_topic, subject_key
 from streams.reference.text import safe
 
 CLOSED = ("closed", "resolved")
-
-
-def main(args) -> int:
-    return {"incidents": list_incidents, "ack": decide, "resolve": decide, "unblock": unblock}[args.cmd](args)
 
 
 def who(args) -> str:

@@ -528,8 +528,10 @@ class Shipper:
 
 # ---------------------------------------------------------------------------------------------- command
 
+HELP = "follow growing log and CDR files and ship their events to Kafka"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``tollguard tail`` (streams/cli.py declares the same)."""
     p.add_argument("--input", choices=FORMATS, default="auto",
                    help="input format (default auto: told from each file's first lines)")
     p.add_argument("--map", metavar="MAP.yaml", help="with --input csv: which column is which (docs/intake.md)")

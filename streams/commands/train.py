@@ -3,6 +3,7 @@ and its card (models.train does the work; docs/models.md)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -10,6 +11,20 @@ import numpy as np
 
 from models.train import build_matrix, fingerprint, fit, population, thin_data, training_split
 from streams.policy import Policy
+
+HELP = "train the anomaly model on event history"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="event files: JSONL, or Parquet (*.parquet)")
+    p.add_argument("--out", required=True, metavar="FILE", help="models/<name>.skops (a .card.json is written beside it)")
+    p.add_argument("--policy", metavar="FILE", help="policy of the PBXs the data comes from")
+    p.add_argument("--labels", metavar="FILE",
+                   help="the simulator's labels.json or a `tollguard labels` file: fraud is left out of the fit; "
+                        "the SOC's false positives are repeated in it, and how many the new model still flags is reported")
+    p.add_argument("--target-rate", type=float, default=None,
+                   help="share of benign calls above the threshold (default 0.001, models.train.TARGET_RATE)")
+    p.add_argument("--seed", type=int, default=0)
 
 
 def main(args) -> int:

@@ -105,32 +105,18 @@ class Ctx:
             span = self.span(actions, tenant)
         epoch = epoch_of(at, span)
         ikey = f"{tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch}"
-        incidents = self.state.incidents
-        inc = incidents.get(ikey)
+        inc = self.state.incidents.get(ikey)
+        severity = setting.severity or severity
         if inc is not None:
-            inc.count += 1
-            if at < inc.first:
-                inc.first = at
-                self._extend_blocks(tenant, actions, at)
-            seen = self._seen(tenant, inc.alert_id, at, rule, setting.severity or severity, subject_type, subject,
-                              summary, self._incident_span(span, actions, tenant))
-            if setting.mode == "enforce":
-                for kind, target, _, _ in actions:
-                    if kind == "hangup_call":
-                        seen.actions.append(Action(action_id=_hash(inc.alert_id, kind, target), ts=iso(at),
-                                                   tenant=tenant.name, kind=kind, target=target, duration_s=None,
-                                                   alert_id=inc.alert_id,
-                                                   reason=f"{tenant.privacy.text(summary)} (incident {inc.alert_id})"))
-            self.out.append(seen)
+            self._join(inc, tenant, setting.mode, rule, severity, subject_type, subject, summary, actions, at, span)
             return None
-        if len(incidents) >= MAX_INCIDENTS:
+        if len(self.state.incidents) >= MAX_INCIDENTS:
             self._prune_incidents()
         alert_id = _hash(tenant.name, rule, subject_type, subject, variant, epoch)
         until = FOREVER if span >= FOREVER else (epoch + 1) * span
-        incidents[ikey] = Incident(first=at, count=1, alert_id=alert_id, until=until)
-        alert = Alert(alert_id=alert_id, ts=iso(at), tenant=tenant.name, rule=rule,
-                      severity=setting.severity or severity, subject_type=subject_type, subject=subject,
-                      summary=summary, evidence=evidence, mode=setting.mode)
+        self.state.incidents[ikey] = Incident(first=at, count=1, alert_id=alert_id, until=until)
+        alert = Alert(alert_id=alert_id, ts=iso(at), tenant=tenant.name, rule=rule, severity=severity,
+                      subject_type=subject_type, subject=subject, summary=summary, evidence=evidence, mode=setting.mode)
         self.out.append(alert)
         seen = self._seen(tenant, alert_id, at, rule, alert.severity, subject_type, subject, summary,
                           self._incident_span(span, actions, tenant))
@@ -139,19 +125,44 @@ class Ctx:
         if privacy.active:  # what people read is pseudonymised; action targets stay clear for enforcement
             summary = privacy.text(summary)
         if setting.mode == "enforce":
-            for order in actions:
-                if not self._order(tenant, order, at, evidence):
-                    continue
-                kind, target, duration, from_ip = order
-                ident = (alert_id, kind, target) if from_ip is None else (alert_id, kind, target, from_ip)
-                seen.actions.append(Action(action_id=_hash(*ident), ts=iso(at), tenant=tenant.name, kind=kind,
-                                           target=target, duration_s=duration, alert_id=alert_id, reason=summary,
-                                           from_ip=from_ip))
+            seen.actions.extend(self._actions(tenant, alert_id, actions, at, evidence, summary))
         if privacy.active:
             alert.subject = privacy.text(subject)
             alert.summary = summary
             alert.evidence = privacy.value(evidence)
         return alert
+
+    def _join(self, inc: Incident, tenant: Tenant, mode: str, rule: str, severity: str, subject_type: str,
+              subject: str, summary: str, actions: list[Order], at: float, span: float) -> None:
+        """A detection in an incident already open: counted into it (an earlier one moves its start and its
+        blocks), and a call in progress it names is still cut."""
+        inc.count += 1
+        if at < inc.first:
+            inc.first = at
+            self._extend_blocks(tenant, actions, at)
+        seen = self._seen(tenant, inc.alert_id, at, rule, severity, subject_type, subject, summary,
+                          self._incident_span(span, actions, tenant))
+        if mode == "enforce":
+            for kind, target, _, _ in actions:
+                if kind == "hangup_call":
+                    seen.actions.append(Action(action_id=_hash(inc.alert_id, kind, target), ts=iso(at),
+                                               tenant=tenant.name, kind=kind, target=target, duration_s=None,
+                                               alert_id=inc.alert_id,
+                                               reason=f"{tenant.privacy.text(summary)} (incident {inc.alert_id})"))
+        self.out.append(seen)
+
+    def _actions(self, tenant: Tenant, alert_id: str, actions: list[Order], at: float, evidence: dict,
+                 summary: str) -> list[Action]:
+        """The actions a new alert orders in enforce mode, those the never-block list lets go out."""
+        out = []
+        for order in actions:
+            if not self._order(tenant, order, at, evidence):
+                continue
+            kind, target, duration, from_ip = order
+            ident = (alert_id, kind, target) if from_ip is None else (alert_id, kind, target, from_ip)
+            out.append(Action(action_id=_hash(*ident), ts=iso(at), tenant=tenant.name, kind=kind, target=target,
+                              duration_s=duration, alert_id=alert_id, reason=summary, from_ip=from_ip))
+        return out
 
     def _order(self, tenant: Tenant, order: Order, at: float, evidence: dict) -> bool:
         """May this order go out? Never a block of, or a lock for, a LAN or static-accept address (the

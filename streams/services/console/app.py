@@ -100,77 +100,89 @@ class Sessions:
 def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | None = None,
              metrics_url: str | None = None, secure_cookie: bool = True, throttle: LoginThrottle | None = None,
              slots: VerifySlots | None = None) -> Starlette:
-    env = Environment(loader=PackageLoader("streams.services.console", "templates"), autoescape=select_autoescape(["html"]),
-                      finalize=_visible)
-    env.filters["money"] = lambda v: "" if not isinstance(v, (int, float)) else f"{v:,.2f}"
-    sessions = sessions or Sessions()
-    throttle = throttle or LoginThrottle()
-    slots = slots or VerifySlots()
-    wake = Wake()
+    return Console(store, users, commands, feed, sessions, metrics_url, secure_cookie, throttle, slots).starlette()
 
-    def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(**ctx), status_code=status, headers=_headers())
 
-    def session_of(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get(COOKIE))
+class Console:
+    """The console's pages and API over an incident store, a users file and the SOC's commands."""
 
-    async def login_form(request: Request) -> Response:
-        return page("login.html", error=None)
+    def __init__(self, store, users: UserBook, commands, feed=None, sessions: Sessions | None = None,
+                 metrics_url: str | None = None, secure_cookie: bool = True, throttle: LoginThrottle | None = None,
+                 slots: VerifySlots | None = None):
+        self.store, self.users, self.commands, self.feed = store, users, commands, feed
+        self.metrics_url, self.secure_cookie = metrics_url, secure_cookie
+        self.env = Environment(loader=PackageLoader("streams.services.console", "templates"),
+                               autoescape=select_autoescape(["html"]), finalize=_visible)
+        self.env.filters["money"] = lambda v: "" if not isinstance(v, (int, float)) else f"{v:,.2f}"
+        self.sessions = sessions or Sessions()
+        self.throttle = throttle or LoginThrottle()
+        self.slots = slots or VerifySlots()
+        self.wake = Wake()
 
-    async def login(request: Request) -> Response:
+    def page(self, name: str, status: int = 200, **ctx) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(**ctx), status_code=status, headers=_headers())
+
+    def session_of(self, request: Request) -> Session | None:
+        return self.sessions.get(request.cookies.get(COOKIE))
+
+    async def login_form(self, request: Request) -> Response:
+        return self.page("login.html", error=None)
+
+    async def login(self, request: Request) -> Response:
         form = await request.form()
         name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
         peer = request.client.host if request.client else None
-        if wait := throttle.wait(name, peer):  # refused unchecked, the right password too: no verify spent
-            return too_many(wait)
+        if wait := self.throttle.wait(name, peer):  # refused unchecked, the right password too: no verify spent
+            return self.too_many(wait)
         try:
-            async with slots.slot():
-                wait, charged = throttle.charge(name, peer)  # counted before the check: none slips past the limit
+            async with self.slots.slot():
+                wait, charged = self.throttle.charge(name, peer)  # counted before the check: none slips past the limit
                 if wait:
-                    return too_many(wait)
-                user = await slots.run(users.check, name, password)
+                    return self.too_many(wait)
+                user = await self.slots.run(self.users.check, name, password)
         except Busy:
-            return too_many(1, "The console is busy checking other logins.")
+            return self.too_many(1, "The console is busy checking other logins.")
         if user is None:
-            audit("login_failed", name, request)
-            if wait := throttle.wait(name, peer):
-                audit("login_throttled", name, request, seconds=wait)
-            return page("login.html", status=401, error="Wrong name or password.")
-        throttle.refund(name, peer, charged)
-        token = sessions.open(user)
-        audit("login", user.name, request)
+            self.audit("login_failed", name, request)
+            if wait := self.throttle.wait(name, peer):
+                self.audit("login_throttled", name, request, seconds=wait)
+            return self.page("login.html", status=401, error="Wrong name or password.")
+        self.throttle.refund(name, peer, charged)
+        token = self.sessions.open(user)
+        self.audit("login", user.name, request)
         r = RedirectResponse("/", status_code=303)
-        r.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie, path="/")
+        r.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=self.secure_cookie, path="/")
         return r
 
-    def too_many(seconds: int, why: str = "Too many failed logins.") -> Response:
-        r = page("login.html", status=429, error=f"{why} Try again in {_duration(seconds)}.")
+    def too_many(self, seconds: int, why: str = "Too many failed logins.") -> Response:
+        r = self.page("login.html", status=429, error=f"{why} Try again in {_duration(seconds)}.")
         r.headers["Retry-After"] = str(seconds)
         return r
 
-    async def logout(request: Request) -> Response:
+    async def logout(self, request: Request) -> Response:
         """Ends the session on the server, with or without the form's CSRF token (ending it gains an attacker
         nothing). A browser's cross-site request is refused: the session cookie is SameSite=Strict so it
         would not be sent anyway, and the deleted cookie must not be either."""
         token = request.cookies.get(COOKIE)
-        s = sessions.get(token)
+        s = self.sessions.get(token)
         if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
-            audit("refused", s.user.name if s else "-", request, action="logout", reason="cross-site")
+            self.audit("refused", s.user.name if s else "-", request, action="logout", reason="cross-site")
             return PlainTextResponse("a logout from another site is refused", status_code=403, headers=_headers())
-        sessions.close(token)
+        self.sessions.close(token)
         if s is not None:
-            audit("logout", s.user.name, request)
+            self.audit("logout", s.user.name, request)
         r = RedirectResponse("/login", status_code=303)
-        r.delete_cookie(COOKIE, path="/", secure=secure_cookie, httponly=True, samesite="strict")
+        r.delete_cookie(COOKIE, path="/", secure=self.secure_cookie, httponly=True, samesite="strict")
         return r
 
-    def audit(what: str, who: str, request: Request, **detail) -> None:
+    def audit(self, what: str, who: str, request: Request, **detail) -> None:
         audit_log.warning(json.dumps({"audit": what, "by": who, "at": time.time(),
                                       "from": request.client.host if request.client else None, **detail}))
 
-    def needs_login(handler):
+    def needs_login(self, handler):
+        """The handler for a logged-in session; otherwise 401 for the API, the login page for people."""
         async def wrapped(request: Request) -> Response:
-            s = session_of(request)
+            s = self.session_of(request)
             if s is None:
                 if request.url.path.startswith(("/api/", "/events")):
                     return JSONResponse({"error": "log in first"}, status_code=401, headers=_headers())
@@ -178,40 +190,37 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
             return await handler(request, s)
         return wrapped
 
-    def filters(request: Request) -> dict:
+    def filters(self, request: Request) -> dict:
         q = request.query_params
         return {k: (q.get(k) or "")[:128] or None for k in ("tenant", "severity", "rule", "status", "q")}
 
-    @needs_login
-    async def index(request: Request, s: Session) -> Response:
-        f = filters(request)
-        shown, total = store.query(s.user, **f)
-        health = await asyncio.get_running_loop().run_in_executor(None, _health, feed, metrics_url)
-        return page("list.html", user=s.user, csrf=s.csrf, incidents=shown, total=total, f=f, seq=store.seq,
-                    severities=SEVERITIES, tenants=store.tenants(s.user), health=health, now=time.time(),
-                    stats=store.stats(s.user, tenant=f["tenant"]), statuses=("open", "acknowledged", "resolved", "closed"))
+    async def index(self, request: Request, s: Session) -> Response:
+        f = self.filters(request)
+        shown, total = self.store.query(s.user, **f)
+        health = await asyncio.get_running_loop().run_in_executor(None, _health, self.feed, self.metrics_url)
+        return self.page("list.html", user=s.user, csrf=s.csrf, incidents=shown, total=total, f=f, seq=self.store.seq,
+                    severities=SEVERITIES, tenants=self.store.tenants(s.user), health=health, now=time.time(),
+                    stats=self.store.stats(s.user, tenant=f["tenant"]), statuses=("open", "acknowledged", "resolved", "closed"))
 
-    @needs_login
-    async def incident(request: Request, s: Session) -> Response:
-        rec = store.get(s.user, request.path_params["incident_id"])
+    async def incident(self, request: Request, s: Session) -> Response:
+        rec = self.store.get(s.user, request.path_params["incident_id"])
         if rec is None:  # not there, or another tenant's: the same answer
-            return page("missing.html", status=404, user=s.user, csrf=s.csrf)
-        alerts = store.alerts_of(rec)
-        return page("incident.html", user=s.user, csrf=s.csrf, i=rec, alerts=alerts, closed=rec.get("status") in CLOSED,
+            return self.page("missing.html", status=404, user=s.user, csrf=s.csrf)
+        alerts = self.store.alerts_of(rec)
+        return self.page("incident.html", user=s.user, csrf=s.csrf, i=rec, alerts=alerts, closed=rec.get("status") in CLOSED,
                     verdicts=VERDICTS, done=request.query_params.get("done"))
 
-    @needs_login
-    async def act(request: Request, s: Session) -> Response:
+    async def act(self, request: Request, s: Session) -> Response:
         what = request.path_params["what"]
         if what not in ("ack", "resolve", "unblock"):
             return PlainTextResponse("no such action", status_code=404)
         if not s.user.may_act:
-            audit("refused", s.user.name, request, action=what, reason="viewer")
+            self.audit("refused", s.user.name, request, action=what, reason="viewer")
             return PlainTextResponse("viewers cannot act", status_code=403, headers=_headers())
         if not await _csrf_ok(request, s):
-            audit("refused", s.user.name, request, action=what, reason="csrf")
+            self.audit("refused", s.user.name, request, action=what, reason="csrf")
             return PlainTextResponse("the form is stale or forged: reload the page", status_code=403, headers=_headers())
-        rec = store.get(s.user, request.path_params["incident_id"])
+        rec = self.store.get(s.user, request.path_params["incident_id"])
         if rec is None:
             return PlainTextResponse("no such incident", status_code=404, headers=_headers())
         form = await request.form()
@@ -225,29 +234,26 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
                 target = str(form.get("target", ""))[:128]
                 if target not in {a.get("target") for a in rec.get("actions") or []}:
                     return PlainTextResponse("that target was not blocked by this incident", status_code=400)
-                await loop.run_in_executor(None, commands.unblock, rec, target, note or "unblocked from the console",
+                await loop.run_in_executor(None, self.commands.unblock, rec, target, note or "unblocked from the console",
                                            s.user.name)
             else:
                 status = "acknowledged" if what == "ack" else "resolved"
-                await loop.run_in_executor(None, commands.decide, rec, status, note, verdict, s.user.name)
+                await loop.run_in_executor(None, self.commands.decide, rec, status, note, verdict, s.user.name)
         except Exception as exc:  # the broker refused: say so, act again later
             log.warning("console: %s of %s failed: %r", what, rec["incident_id"], exc)
             return PlainTextResponse(f"could not send the {what}: {exc.__class__.__name__}", status_code=503)
-        audit(what, s.user.name, request, incident=rec["incident_id"], tenant=rec.get("tenant"), note=note,
+        self.audit(what, s.user.name, request, incident=rec["incident_id"], tenant=rec.get("tenant"), note=note,
               verdict=verdict)
         return RedirectResponse(f"/incident/{rec['incident_id']}?done={what}", status_code=303)
 
-    @needs_login
-    async def api_incidents(request: Request, s: Session) -> Response:
-        shown, total = store.query(s.user, **filters(request))
-        return JSONResponse({"incidents": shown, "total": total, "seq": store.seq}, headers=_headers())
+    async def api_incidents(self, request: Request, s: Session) -> Response:
+        shown, total = self.store.query(s.user, **self.filters(request))
+        return JSONResponse({"incidents": shown, "total": total, "seq": self.store.seq}, headers=_headers())
 
-    @needs_login
-    async def api_stats(request: Request, s: Session) -> Response:
-        return JSONResponse(store.stats(s.user, tenant=filters(request)["tenant"]), headers=_headers())
+    async def api_stats(self, request: Request, s: Session) -> Response:
+        return JSONResponse(self.store.stats(s.user, tenant=self.filters(request)["tenant"]), headers=_headers())
 
-    @needs_login
-    async def events(request: Request, s: Session) -> Response:
+    async def events(self, request: Request, s: Session) -> Response:
         try:
             seq = int(request.query_params.get("since", "0"))
         except ValueError:
@@ -258,11 +264,11 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
             nonlocal seq
             yield "retry: 2000\n\n"
             while not await request.is_disconnected():
-                if sessions.get(request.cookies.get(COOKIE)) is None:
+                if self.sessions.get(request.cookies.get(COOKIE)) is None:
                     yield "event: logout\ndata: {}\n\n"
                     return
-                rung = wake.current()
-                recs, seq = store.changed_since(user, seq)
+                rung = self.wake.current()
+                recs, seq = self.store.changed_since(user, seq)
                 for rec in recs[-500:]:
                     yield f"event: incident\nid: {seq}\ndata: {json.dumps(_row(rec))}\n\n"
                 try:
@@ -272,7 +278,7 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={**_headers(), "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    async def static(request: Request) -> Response:
+    async def static(self, request: Request) -> Response:
         name = request.path_params["name"]
         path = STATIC / name
         if name not in ("console.js", "console.css") or not path.is_file():
@@ -280,27 +286,30 @@ def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | N
         kind = "text/javascript" if name.endswith(".js") else "text/css"
         return Response(path.read_bytes(), media_type=kind, headers=_headers())
 
-    async def health(request: Request) -> Response:
-        ok = feed is None or feed.ready.is_set()
-        return JSONResponse({"ok": ok, "incidents": len(store), "feed_error": getattr(feed, "error", None)},
+    async def health(self, request: Request) -> Response:
+        ok = self.feed is None or self.feed.ready.is_set()
+        return JSONResponse({"ok": ok, "incidents": len(self.store), "feed_error": getattr(self.feed, "error", None)},
                             status_code=200 if ok else 503)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app):
-        if feed is not None:
-            feed.attach(asyncio.get_running_loop(), wake.ring)
+    async def lifespan(self, app):
+        if self.feed is not None:
+            self.feed.attach(asyncio.get_running_loop(), self.wake.ring)
         yield
 
-    app = Starlette(routes=[
-        Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]), Route("/", index),
-        Route("/incident/{incident_id}", incident), Route("/incident/{incident_id}/{what}", act, methods=["POST"]),
-        Route("/api/incidents", api_incidents), Route("/api/stats", api_stats), Route("/events", events),
-        Route("/static/{name}", static), Route("/health", health),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),
-    ], lifespan=lifespan)
-    app.state.wake = wake
-    return app
+    def starlette(self) -> Starlette:
+        g = self.needs_login
+        app = Starlette(routes=[
+            Route("/login", self.login_form, methods=["GET"]), Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]), Route("/", g(self.index)),
+            Route("/incident/{incident_id}", g(self.incident)),
+            Route("/incident/{incident_id}/{what}", g(self.act), methods=["POST"]),
+            Route("/api/incidents", g(self.api_incidents)), Route("/api/stats", g(self.api_stats)),
+            Route("/events", g(self.events)), Route("/static/{name}", self.static), Route("/health", self.health),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
+        ], lifespan=self.lifespan)
+        app.state.wake = self.wake
+        return app
 
 
 def _duration(seconds: int) -> str:

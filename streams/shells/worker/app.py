@@ -357,7 +357,12 @@ class Worker:
         for scope, chan in self.scope_channels.items():
             fc.batch_agent(app, chan, f"scope-{scope}")(self.scope_handler(scope))
         fc.batch_agent(app, self.detections, "incidents")(self.incident_batch)
+        self._wire_timers(app)
+        self._wire_rebalance(app)
+        self._wire_tasks(app)
 
+    def _wire_timers(self, app) -> None:
+        """The incident sweep, the marks, idle commits, the lag gauge and the fetch watchdog."""
         @app.timer(interval=SWEEP_EVERY)
         async def incident_sweep():
             await self.sweep_incidents()
@@ -382,6 +387,8 @@ class Worker:
             self.watchdog.check()
             await self.watchdog.check_stalled()
 
+    def _wire_rebalance(self, app) -> None:
+        """Partitions revoked (state out first), assigned, and the drain before Faust stops its streams."""
         @app.on_partitions_revoked.connect
         async def on_revoked(app, revoked, **kwargs):
             for scope in SCOPES:  # state of partitions about to move goes out first
@@ -419,6 +426,8 @@ class Worker:
                      f"; {left} left to read again" if left else "")
         fc.before_stop(app, drain_before_stop)
 
+    def _wire_tasks(self, app) -> None:
+        """The published models, the ranges topic, and the line that says the worker has started."""
         @app.task
         async def read_models():  # a thread loads a published model; the next commit switches to it
             if self.scorer is None:

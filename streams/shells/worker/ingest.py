@@ -123,20 +123,16 @@ class Ingest:
                 judged = _judge(value)
             except Exception as exc:  # EventError, or anything else: bad input never stops the worker
                 reason = exc.reason if isinstance(exc, EventError) else f"unreadable record: {exc!r}"
-                dead.append(dead_letter(value, reason, topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                                        privacy=self.privacy))
+                dead.append(self._dead(value, reason, msg, None))
                 continue
             for i, raw, event, reason in judged:
                 if event is None:
-                    dead.append(dead_letter(raw, reason, topic=msg.topic, partition=msg.partition,
-                                            offset=msg.offset, index=i, privacy=self.privacy))
+                    dead.append(self._dead(raw, reason, msg, i))
                     continue
                 ts = event_time(event)
                 if ts > limit:
-                    dead.append(dead_letter(raw, f"event time is {ts - now:,.0f} s ahead of the worker's clock; at "
-                                                 f"most {self.skew:g} s are accepted (TOLLGUARD_SKEW)",
-                                            topic=msg.topic, partition=msg.partition, offset=msg.offset, index=i,
-                                            privacy=self.privacy))
+                    dead.append(self._dead(raw, f"event time is {ts - now:,.0f} s ahead of the worker's clock; at "
+                                                f"most {self.skew:g} s are accepted (TOLLGUARD_SKEW)", msg, i))
                     continue
                 src.saw(event.tenant, ts)
                 entry = [src.name, msg.offset, -1 if i is None else i, raw, ts, event_ident(event)]
@@ -157,11 +153,19 @@ class Ingest:
                         pending[dest] = [[], 0]
                 routed.events += 1
         if pending:
-            marks = self._marks(touched, now)
-            for dest, (entries, _) in pending.items():
-                if entries:
-                    routed.out.setdefault(dest, []).append(records.encode(marks, entries))
+            self._flush(pending, touched, now, routed)
         return routed
+
+    def _dead(self, raw: bytes, reason: str, msg, index: int | None) -> bytes:
+        return dead_letter(raw, reason, topic=msg.topic, partition=msg.partition, offset=msg.offset, index=index,
+                           privacy=self.privacy)
+
+    def _flush(self, pending: dict, touched: dict, now: float, routed: Routed) -> None:
+        """What each destination still holds, as one record each, behind the marks of the sources read."""
+        marks = self._marks(touched, now)
+        for dest, (entries, _) in pending.items():
+            if entries:
+                routed.out.setdefault(dest, []).append(records.encode(marks, entries))
 
     def _marks(self, touched: dict, now: float) -> dict:
         """Marks of the sources this batch read: everything they forwarded so far is sent before them."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import INPUTS
+from streams.cli import build_parser
 from streams.intake import FORMATS
 from streams.policy import Policy
 from streams.shells.replay import replay_file
@@ -21,7 +21,11 @@ def cli(*args):
 
 
 def test_the_cli_offers_every_format():
-    assert INPUTS == FORMATS
+    for cmd in ("replay", "produce", "tail"):
+        assert build_parser().parse_args([cmd, "--input", FORMATS[-1], "x"]).input == FORMATS[-1]
+        sub = next(a for a in build_parser()._subparsers._group_actions[0].choices[cmd]._actions
+                   if a.dest == "input")
+        assert tuple(sub.choices) == FORMATS, cmd
 
 
 def test_a_brute_force_log_raises_the_lockout():
