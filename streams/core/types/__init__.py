@@ -1,10 +1,11 @@
-"""Interfaces of the detection core (as faust keeps its in ``faust/types``).
+"""The detection core's interfaces: where per-key state lives, and the partition scopes.
 
-The core reads and writes per-key state through :class:`StateStore`: a plain ``dict``
-satisfies it in ``replay``, a Faust table satisfies it in the worker. Values are
-JSON-compatible builtins (dicts, lists, numbers, strings), so any changelog codec can carry
-them; a rule must write a key back (``store[key] = value``) after changing it, which is
-what makes a Faust table record the change.
+The detector reads and writes per-key state through :class:`StateStore`: a plain ``dict`` in
+``replay``, the buffered view of a changelog-backed table in the worker (``streams.state.BufferedState``).
+A value is the key's declared schema (``streams.state.schema``: ``IpState``, ``ExtState``,
+``TrunkState``, ``TenantState``, msgspec structs with a version tag), which the worker's changelog
+codec encodes; the detector writes a key back after a rule changed it, so the worker knows what to
+flush at its next commit.
 """
 
 from __future__ import annotations

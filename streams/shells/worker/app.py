@@ -32,6 +32,7 @@ from streams.policy import Policy
 from streams.state import StateVersionError
 from streams.shells.worker import faust_compat as fc
 from streams.shells.worker import records
+from streams.shells.worker.checkpoint import Checkpoint
 from streams.shells.worker.emit import Emitter
 from streams.shells.worker.metrics import LAG_EVERY, WorkerMetrics
 from streams.shells.worker.incidents import IncidentRunner
@@ -137,14 +138,10 @@ class Worker:
         self.incidents = IncidentRunner(fc.table_data(self.incident_table),
                                         lambda key, p: partition_of(key.encode(), parts) == p,
                                         lambda tenant: policy.tenant(tenant).privacy)
-        self.incident_lock = asyncio.Lock()
         self.ingest_lock = asyncio.Lock()
-        self.locks = {s: asyncio.Lock() for s in SCOPES}
-        self.pending: dict[str, list] = {s: [] for s in SCOPES}       # records read, not yet acknowledged
-        self.futures: dict[str, list] = {s: [] for s in SCOPES}       # sends to await before the state is written
-        self.parts_touched: dict[str, set] = {s: set() for s in SCOPES}
-        self.pending_since: dict[str, float] = {}                    # when each scope's oldest unacknowledged record was read
-        self.last_commit = {s: time.monotonic() for s in SCOPES}
+        # each stage's commit protocol: records not yet acknowledged, sends in flight, state to write
+        self.stages = {s: self._checkpoint(self.runners[s].flush, self.tables[s]) for s in SCOPES}
+        self.incident_stage = self._checkpoint(lambda part: ([], self.incidents.flush(part)), self.incident_table)
         self.watchdog = fc.FetchWatchdog(app, set(self.inputs) | set(self.scope_topics.values()))
         self.stats = {"events": 0, "dead": 0, "late": 0}
         self._wire()
@@ -152,6 +149,17 @@ class Worker:
 
     async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None):
         return await self.app.producer.send(topic, key, value, partition, None, None)
+
+    def _checkpoint(self, flush, table) -> Checkpoint:
+        async def write(key: str, value, part: int):
+            return await fc.write_changelog(self.app, fc.changelog_topic(table), _key(key),
+                                            None if value is None else encode_value(value), part)
+        return Checkpoint(flush, self.emitter.send, write, lambda records: fc.ack(self.app, records))
+
+    async def _dead_letters(self, dead: list) -> list:
+        """Records a stage could not apply, to <prefix>.dlq with their reason; the futures of the sends."""
+        return [await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None)
+                for raw, reason in dead]
 
     # -- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, messages) -> None:
@@ -222,59 +230,43 @@ class Worker:
     def scope_handler(self, scope: str):
         runner = self.runners[scope]
 
+        stage = self.stages[scope]
+
         async def handle(messages) -> None:
-            async with self.locks[scope]:
+            async with stage.lock:
                 t0 = time.perf_counter()
                 out: list = []
                 dead: list = []
                 for m in messages:
                     runner.apply(m.partition, m.value, dead, out)
-                    self.parts_touched[scope].add(m.partition)
                     self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
-                if not self.pending[scope]:
-                    self.pending_since[scope] = time.monotonic()
-                self.pending[scope].extend(messages)
-                self.futures[scope] += await self.emitter.send(out)  # rule alerts go out at once
-                for raw, reason in dead:
-                    self.futures[scope].append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
+                stage.read(messages, {m.partition for m in messages})
+                stage.sent(await self.emitter.send(out))  # rule alerts go out at once
+                stage.sent(await self._dead_letters(dead))
                 self.metrics.dlq.inc(len(dead))
                 self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
-                if len(self.pending[scope]) >= COMMIT_RECORDS or time.monotonic() - self.last_commit[scope] >= COMMIT_S:
+                if stage.due(COMMIT_RECORDS, COMMIT_S):
                     await self._commit(scope)
         return handle
 
     async def commit(self, scope: str) -> None:
-        async with self.locks[scope]:
+        async with self.stages[scope].lock:
             await self._commit(scope)
 
     async def _commit(self, scope: str) -> None:
-        """Score the model's micro-batch, make sure every alert is on Kafka, write the state, then acknowledge.
-
-        Until the acknowledgement a crash repeats the records: the rules' state is idempotent
-        (sets keyed by event identity), and alerts come back with the same ids.
-        """
-        self.last_commit[scope] = time.monotonic()
-        runner = self.runners[scope]
-        futures = self.futures[scope]
-        changelog = fc.changelog_topic(self.tables[scope])
-        for part in sorted(self.parts_touched[scope]):
-            out, changes = runner.flush(part)
-            futures += await self.emitter.send(out)
-            for key, value in changes:
-                futures.append(await fc.write_changelog(self.app, changelog, _key(key),
-                                                        None if value is None else encode_value(value), part))
-        self.parts_touched[scope].clear()
-        if scope == "ext" and self.next_scorer is not None:
-            self.switch_model()  # every queued call was scored by the model it was queued under
-        for f in futures:
-            await f
-        futures.clear()
-        fc.ack(self.app, self.pending[scope])
-        self.pending[scope].clear()
-        self.pending_since.pop(scope, None)
-        self.metrics.oldest_pending = min(self.pending_since.values(), default=None)
+        """Score the model's micro-batch, make sure every alert is on Kafka, write the state, then acknowledge
+        (``Checkpoint.commit``). Until the acknowledgement a crash repeats the records: the rules' state is
+        idempotent (sets keyed by event identity), and alerts come back with the same ids."""
+        # every queued call was scored by the model it was queued under: a published one from the next batch
+        await self.stages[scope].commit(self._switch_if_published if scope == "ext" else None)
+        self.metrics.oldest_pending = min((st.since for st in self.stages.values() if st.since is not None),
+                                          default=None)
         self.stats["late"] = sum(r.late for r in self.runners.values())
         self.metrics.late.set(self.stats["late"])
+
+    def _switch_if_published(self) -> None:
+        if self.next_scorer is not None:
+            self.switch_model()
 
     def switch_model(self) -> None:
         """Score with the model published on <prefix>.models from the next micro-batch on (the calls queued
@@ -311,43 +303,33 @@ class Worker:
     async def incident_batch(self, messages) -> None:
         """Fold detections and decisions into incidents; send the updates and new actions, then write
         the incident state and acknowledge (a crash in between folds the same records again: no change)."""
-        async with self.incident_lock:
+        stage = self.incident_stage
+        async with stage.lock:
             t0 = time.perf_counter()
             out: list = []
             dead: list = []
-            parts = set()
             for m in messages:
                 self.incidents.apply(m.partition, m.value, dead, out)
-                parts.add(m.partition)
-            futures = await self.emitter.send(out)
-            for raw, reason in dead:
-                futures.append(await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None))
-            await self._commit_incidents(parts, futures)
-            fc.ack(self.app, messages)
+            stage.read(messages, {m.partition for m in messages})
+            stage.sent(await self.emitter.send(out))
+            stage.sent(await self._dead_letters(dead))
+            await stage.commit()
             self.metrics.dlq.inc(len(dead))
             self.metrics.batch.labels("incidents").observe(time.perf_counter() - t0)
 
     async def sweep_incidents(self) -> None:
         """Close the incidents that later detections of their tenant have left behind."""
-        async with self.incident_lock:
+        stage = self.incident_stage
+        async with stage.lock:
             parts = set(self.incidents.books)
             try:  # after a restart a partition's incidents are in its table before any detection arrives
                 parts |= {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.config.detections}
             except Exception:
                 pass
-            futures = []
             for part in parts:
-                futures += await self.emitter.send(self.incidents.sweep(part, time.time()))
-            await self._commit_incidents(parts, futures)
-
-    async def _commit_incidents(self, parts, futures) -> None:
-        changelog = fc.changelog_topic(self.incident_table)
-        for part in sorted(parts):
-            for key, value in self.incidents.flush(part):
-                futures.append(await fc.write_changelog(self.app, changelog, _key(key),
-                                                        None if value is None else encode_value(value), part))
-        for f in futures:
-            await f
+                stage.sent(await self.emitter.send(self.incidents.sweep(part, time.time())))
+            stage.read([], parts)
+            await stage.commit()
 
     # -- wiring -------------------------------------------------------------------------------
     def _wire(self) -> None:
@@ -373,10 +355,9 @@ class Worker:
 
         @app.timer(interval=IDLE_CHECK)
         async def commit_points():
-            for scope in SCOPES:
-                if (self.pending[scope] and time.monotonic() - self.last_commit[scope] >= COMMIT_S
-                        and not self.locks[scope].locked()):  # a busy scope commits from its own handler
-                    await self.commit(scope)
+            for scope, stage in self.stages.items():
+                if stage.records and time.monotonic() - stage.last >= COMMIT_S and not stage.lock.locked():
+                    await self.commit(scope)  # a busy scope commits from its own handler
 
         @app.timer(interval=LAG_EVERY)
         async def input_lag():
@@ -394,7 +375,7 @@ class Worker:
             for scope in SCOPES:  # state of partitions about to move goes out first
                 await self.commit(scope)
             tps = set(revoked)
-            async with self.incident_lock:  # a batch still sending finishes its commit before its book goes
+            async with self.incident_stage.lock:  # a batch still sending finishes its commit before its book goes
                 for chan in (*self.inputs.values(), *self.scope_channels.values(), self.detections):
                     chan.drop(tps)
                 self.incidents.forget(tp.partition for tp in revoked if tp.topic == self.config.detections)
@@ -419,7 +400,7 @@ class Worker:
                 await asyncio.sleep(0.02)
             for scope in SCOPES:
                 await self.commit(scope)
-            async with self.incident_lock:  # an incident batch in flight has finished its commit
+            async with self.incident_stage.lock:  # an incident batch in flight has finished its commit
                 pass
             left = sum(ch.pending() for ch in chans)
             log.info("records read so far are processed, their state written and acknowledged%s",

@@ -14,15 +14,37 @@ recovery and producer, and replaces only that per-record path:
 2. ``Consumer._drain_messages`` (patched once per process): hands those topics' records to
    their channel, and calls the conductor directly instead of through ``wait_first`` (a task
    and three futures per record) while flow is not suspended.
-3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s; and
-   ``Consumer._new_offset`` (patched): duplicates are dropped from the acknowledged offsets first,
-   or each commit stops at the next duplicate.
+3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s. And a gap in
+   a partition's offsets is registered without the record after it (``_deliver``): Faust's
+   ``_add_gap`` keeps both ends and ``_new_offset`` counts a gap as done, so the first record
+   after a gap was counted before it was processed and, once acknowledged, stood twice in
+   ``_acked``. That was the cause of the duplicate acknowledgements that stalled commits (an
+   earlier patch of ``_new_offset`` dropped the duplicates instead; it is gone).
 4. ``write_changelog``: table state goes to the changelog straight through the producer.
 5. ``FetchWatchdog``: resumes a partition Faust left out of fetching after a rebalance, and warns
    about one whose committed offset stays behind while the worker is idle.
 
 ``tests/streams/worker/test_faust_compat.py`` pins the source of every patched Faust
 function: upgrading faust-streaming fails that test until this module is checked again.
+
+Private Faust attributes still used, and why no public API serves:
+
+- ``Consumer._acked``, ``_acked_index``, ``_n_acked``, ``_waiting_for_ack``, ``_committed_offset``
+  (``ack``): the public ``Message.ack`` needs a Message with a stream's reference count, which the
+  batch channels do not make; ``ack`` keeps the same bookkeeping for plain records, so Faust's own
+  commit logic decides the offsets.
+- ``_read_offset``, ``_add_gap``, ``_buffered_partitions``, ``_commit_every``, ``_to_message``,
+  ``_wait_next_records`` (``_drain_messages``, ``_deliver``): the consumer loop has no public hook;
+  these are what Faust's own loop uses, so the replacement keeps its meaning.
+- ``_get_active_partitions``, ``_paused_partitions``, ``_gap``, ``_thread``, the fetcher's
+  ``_fetch_max_wait_ms``: the fetch watchdog, ``shorten_fetch_wait`` and the diagnostics
+  (``describe``, ``bookkeeping``); Faust exposes neither the fetch wait nor which partitions it
+  stopped fetching.
+- ``app._tollguard_channels``, ``app._tollguard_before_stop``: this module's own attributes on the
+  app (no Faust API holds per-app extension state).
+
+The worker's stages do not touch any of this: they commit through ``checkpoint.Checkpoint``, given
+``write_changelog`` and ``ack`` from here.
 """
 
 from __future__ import annotations
@@ -74,7 +96,7 @@ def originals() -> dict:
         "faust.transport.consumer.Consumer._wait_next_records": C._wait_next_records,
         "faust.transport.consumer.Consumer.wait_empty": _original_wait_empty,
         "faust.transport.consumer.Consumer.ack": C.ack,
-        "faust.transport.consumer.Consumer._new_offset": _original_new_offset,
+        "faust.transport.consumer.Consumer._new_offset": Consumer._new_offset,
         "faust.transport.consumer.Consumer.on_buffer_drop": C.on_buffer_drop,
         "faust.transport.consumer.Consumer._get_active_partitions": C._get_active_partitions,
         "faust.transport.consumer.Consumer.highwaters": C.highwaters,
@@ -237,7 +259,11 @@ async def _deliver(self: Consumer, tp: TP, recs: list, active, generation: int) 
         if not recs:
             return True
     if r_offset and recs[0].offset - r_offset > 1 and self.app.topics.acks_enabled_for(tp.topic):
-        await self._add_gap(tp, r_offset + 1, recs[0].offset)
+        # the offsets skipped, and not the record after them: Faust's _add_gap(tp, a, b) keeps [a, b], and
+        # its _new_offset counts a gap as done, so b = recs[0].offset let a commit pass that record before it
+        # was processed, and, once it was acknowledged, left it twice in _acked (each commit then stopped at
+        # the duplicate: the stalled two-worker drain). Faust's own drain has the same off-by-one.
+        await self._add_gap(tp, r_offset + 1, recs[0].offset - 1)
     self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
     chan = _channels(self.app).get(tp.topic)
     if chan is not None:
@@ -282,37 +308,16 @@ async def _wait_empty(self: Consumer) -> None:  # pragma: no cover (runs in the 
     await _original_wait_empty(self)
 
 
-def _new_offset(self: Consumer, tp: TP):
-    """Faust's next commit offset for ``tp``, from its acknowledged offsets with duplicates removed first.
-
-    Faust takes the first run of consecutive offsets in the sorted ``_acked`` list; a duplicate ends
-    that run (``consecutive_numbers`` sees 41, 41 as a break), so each commit moved only to the next
-    duplicate. A two-worker drain after a rebalance was caught with 24,002 entries over 20,412
-    offsets, its commit moving ~60 offsets a minute with 20,411 records done. Duplicates come from
-    offsets acknowledged again after Faust's gap filling had already counted them (not proven).
-    """
-    dedupe_acked(self, tp)
-    return _original_new_offset(self, tp)
-
-
-def dedupe_acked(consumer, tp) -> None:
-    acked = consumer._acked.get(tp)
-    if acked and len(set(acked)) != len(acked):
-        acked[:] = sorted(set(acked))
-
-
 SHUTDOWN_DRAIN_S = 6.0
 STALL_S = 20.0  # FetchWatchdog.check_stalled: an idle worker's partition with uncommitted records this long
 _original_drain = Consumer._drain_messages
 _original_wait_empty = Consumer.wait_empty
-_original_new_offset = Consumer._new_offset
 
 
 def install() -> None:
     """Patch the consumer loop and its shutdown wait (idempotent; the worker calls it before the app starts)."""
     Consumer._drain_messages = _drain_messages
     Consumer.wait_empty = _wait_empty
-    Consumer._new_offset = _new_offset
 
 
 def before_stop(app, hook: Callable[[float], Awaitable[None]]) -> None:

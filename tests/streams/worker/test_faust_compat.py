@@ -64,22 +64,64 @@ def test_a_batch_agent_hands_over_what_arrived_as_one_batch():
     assert seen == [[0, 1, 2, 3]] and chan.busy == 0
 
 
-def test_duplicate_acknowledgements_do_not_hold_the_commit_back():
-    """The bookkeeping a stalled two-worker drain showed: 24,002 acknowledged entries over 20,412 offsets
-    (duplicates), committed at 14,069. Faust's own computation moves the commit to the next duplicate;
-    with duplicates dropped first it moves to the end."""
-    from collections import defaultdict
-    from types import SimpleNamespace
+class _Fetching:
+    """Enough of a Faust consumer for fc._deliver and Faust's own gap bookkeeping (_add_gap, _new_offset)."""
 
-    from intervaltree import IntervalTree
+    def __init__(self, tp, last_read: int, committed: int):
+        from collections import defaultdict
 
-    from streams.shells.worker import faust_compat as fc
-    tp = ("t.security", 0)
+        from faust.transport.consumer import Consumer
+        from intervaltree import IntervalTree
+        from types import SimpleNamespace
+        self._read_offset = defaultdict(lambda: None, {tp: last_read})
+        self._committed_offset = defaultdict(lambda: None, {tp: committed})
+        self._gap, self._acked, self._acked_index = defaultdict(IntervalTree), defaultdict(list), defaultdict(set)
+        self._buffered_partitions, self.flow_active, self._n_acked = set(), True, 0
+        self._waiting_for_ack = None
+        self.app = SimpleNamespace(consumer_generation_id=1, topics=SimpleNamespace(acks_enabled_for=lambda t: True),
+                                   monitor=SimpleNamespace(track_tp_end_offset=lambda *a: None), consumer=self)
+        self.add_gap, self.new_offset = Consumer._add_gap, Consumer._new_offset
 
-    def consumer():
-        acked = list(range(14068, 34480)) + list(range(14070, 34480, 6))
-        return SimpleNamespace(_acked=defaultdict(list, {tp: acked}), _gap=defaultdict(IntervalTree),
-                               _committed_offset=defaultdict(lambda: None, {tp: 14069}),
-                               _acked_index=defaultdict(set, {tp: set(range(14069, 34480))}))
-    assert fc._original_new_offset(consumer(), tp) < 14100  # the stall: a few offsets a commit
-    assert fc._new_offset(consumer(), tp) == 34480
+    async def _add_gap(self, tp, a, b):
+        await self.add_gap(self, tp, a, b)
+
+    def highwater(self, tp):
+        return 1000
+
+
+def test_a_gap_in_the_offsets_never_counts_the_record_after_it_as_done():
+    """The cause of the duplicate acknowledgements (issue 27.3). A fetch that skips offsets (11 here: a
+    control record, or a position moved under the consumer) registers a gap, and Faust's _new_offset
+    fills gaps into the acknowledged offsets. The gap was registered up to and *with* the first record
+    delivered after it (Faust's _add_gap(tp, from, to) keeps [from, to]): before record 12 was processed
+    the commit could move past it (12 lost on a crash), and once 12 was acknowledged it stood twice in
+    _acked, where Faust's consecutive run ends: each commit moved only to the next duplicate."""
+    from faust.types import TP
+    tp = TP("t.security", 0)
+    c = _Fetching(tp, last_read=10, committed=11)
+    chan = fc.BatchChannel(faust.App("fc-gap", broker="kafka://127.0.0.1:1"), "t.security")
+    fc._channels(c.app)["t.security"] = chan
+    recs = [Rec("t.security", 0, o, b"{}") for o in (12, 13)]
+    assert asyncio.run(fc._deliver(c, tp, recs, None, 1))
+    assert chan.pending() == 2
+    # nothing is processed yet: the commit must not move past record 12
+    new = c.new_offset(c, tp)
+    assert new is None or new <= 12
+    # 12 and 13 are processed and acknowledged: the commit moves to 14, each offset counted once
+    fc.ack(c.app, recs)
+    assert c.new_offset(c, tp) == 14
+    assert len(c._acked[tp]) == len(set(c._acked[tp]))
+
+
+def test_a_gap_never_lets_the_commit_pass_a_record_not_yet_processed():
+    from faust.types import TP
+    tp = TP("t.security", 0)
+    c = _Fetching(tp, last_read=10, committed=11)
+    fc._channels(c.app)["t.security"] = fc.BatchChannel(faust.App("fc-gap2", broker="kafka://127.0.0.1:1"), "t.security")
+    recs = [Rec("t.security", 0, o, b"{}") for o in (12, 13)]
+    assert asyncio.run(fc._deliver(c, tp, recs, None, 1))
+    fc.ack(c.app, recs[1:])  # 13 is done (another batch), 12 is not: a crash now must read 12 again
+    new = c.new_offset(c, tp)
+    assert new is None or new <= 12  # None: the commit stays where it was (11)
+    fc.ack(c.app, recs[:1])
+    assert c.new_offset(c, tp) == 14
