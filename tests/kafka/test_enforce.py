@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from streams.kafka.config import Config
 from streams.kafka.topics import ensure_topics
 from tests.kafka.conftest import ROOT, produce
-from tests.streams.enforce.netns import elements, maybe_netns
+from tests.streams.services.enforce.netns import elements, maybe_netns
 
 RECORDER = "import json, sys; open(sys.argv[1], 'a').write(json.dumps(sys.argv[2:]) + '\\n')"
 

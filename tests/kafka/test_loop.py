@@ -17,8 +17,8 @@ import urllib.request
 from tests.kafka.conftest import BOOTSTRAP, ROOT, consume, produce
 from tests.kafka.test_incidents import IP, attack, cli
 from tests.kafka.test_observe import free_port, metric
-from tests.streams.enforce.netns import elements, maybe_netns
-from tests.streams.notify.servers import Hook, Mailbox
+from tests.streams.services.enforce.netns import elements, maybe_netns
+from tests.streams.services.notify.servers import Hook, Mailbox
 
 
 def service(prefix: str, tmp_path, name: str, *args: str) -> subprocess.Popen:

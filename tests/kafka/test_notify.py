@@ -14,8 +14,8 @@ import time
 
 from streams.kafka.config import Config
 from streams.kafka.topics import ensure_topics
-from tests.streams.notify.conftest import incident
-from tests.streams.notify.servers import Hook, Mailbox, wait_until
+from tests.streams.services.notify.conftest import incident
+from tests.streams.services.notify.servers import Hook, Mailbox, wait_until
 
 from .conftest import ROOT, produce
 

@@ -24,7 +24,7 @@ recovery and producer, and replaces only that per-record path:
 5. ``FetchWatchdog``: resumes a partition Faust left out of fetching after a rebalance, and warns
    about one whose committed offset stays behind while the worker is idle.
 
-``tests/streams/worker/test_faust_compat.py`` pins the source of every patched Faust
+``tests/streams/shells/worker/test_faust_compat.py`` pins the source of every patched Faust
 function: upgrading faust-streaming fails that test until this module is checked again.
 
 Private Faust attributes still used, and why no public API serves:
@@ -66,7 +66,7 @@ log = logging.getLogger("tollguard.worker")
 
 # The Faust functions this module replaces, copies the bookkeeping of, or relies on: their
 # name -> sha256 of their source in the faust-streaming version these patches were written
-# against. tests/streams/worker/test_faust_compat.py fails when one changes.
+# against. tests/streams/shells/worker/test_faust_compat.py fails when one changes.
 PINNED = {
     # replaced by _drain_messages (batch channels fed per partition, no wait_first per record)
     "faust.transport.consumer.Consumer._drain_messages": "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417",

@@ -12,7 +12,7 @@ from streams.reference.ranges import RangeError, RangeTable, parse_range
 from streams.kafka.ranges import apply
 from tests.builders import T0, actions, alerts, cdr, policy, run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 INTL = "extensions:\n  '1001': {international: true}\nallowed_countries: [GB, DE, FR]\n"
 
 

@@ -55,7 +55,7 @@ def test_extension_settings_layering():
 
 def test_example_policy_is_valid():
     from pathlib import Path
-    Policy.load(Path(__file__).resolve().parents[2] / "fixtures" / "policy.example.yaml")
+    Policy.load(Path(__file__).resolve().parents[3] / "fixtures" / "policy.example.yaml")
 
 
 def test_every_per_extension_setting_has_one_definition_and_one_default():

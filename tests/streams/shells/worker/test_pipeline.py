@@ -108,7 +108,7 @@ def test_with_the_model_too(live_day, cdr_day, seed):
     from pathlib import Path
 
     from models.score import Scorer
-    model = Path(__file__).resolve().parents[3] / "models" / "default.skops"
+    model = Path(__file__).resolve().parents[4] / "models" / "default.skops"
     for day in (live_day, cdr_day):
         pol = Policy.load(day / "policy.yaml")
         out, _, _ = replay_file([str(day / "events.jsonl")], pol, scorer=Scorer.load(model))

@@ -104,7 +104,7 @@ def test_partitions_read_one_after_another_agree_with_replay(day):
     """What a worker that reads a backlog does: one input partition drained before the next is read
     (found by make demo: an extension's regular re-registrations, all read first, pushed out the
     ones a hijacker's registration on the other partition needed)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for lines, pol in (((day / "events.jsonl").read_bytes().splitlines(), Policy.load(day / "policy.yaml")),
                        ((root / "fixtures/sample-events.jsonl").read_bytes().splitlines(),
                         Policy.load(root / "fixtures/policy.example.yaml"))):
@@ -139,7 +139,7 @@ def test_a_live_feed_in_its_own_order_agrees_with_replay(tmp_path):
 
 def test_replay_does_not_depend_on_file_order_with_the_model(day):
     from models.score import Scorer
-    scorer = Scorer.load(Path(__file__).resolve().parents[2] / "models" / "default.skops")
+    scorer = Scorer.load(Path(__file__).resolve().parents[3] / "models" / "default.skops")
     lines = (day / "events.jsonl").read_bytes().splitlines()
     pol = Policy.load(day / "policy.yaml")
 

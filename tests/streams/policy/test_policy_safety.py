@@ -78,7 +78,7 @@ def test_policies_that_disarm_detection_are_warned_about(extra, words):
 
 def test_sane_policies_have_no_warnings():
     from pathlib import Path
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     assert Policy.load(root / "fixtures" / "policy.example.yaml").warnings == []
     assert Policy.default().warnings == []
 

@@ -13,7 +13,7 @@ from streams.services.enforce.neverblock import ALWAYS, DEFAULTS
 from streams.services.enforce.settings import TOP, Settings
 from streams.policy.yamlfile import load_text
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 DOC = (ROOT / "docs" / "enforce.md").read_text()
 EXAMPLES = [b for b in re.findall(r"```yaml\n(.*?)```", DOC, re.S) if re.search(r"^backends:", b, re.M)]
 

@@ -15,7 +15,7 @@ from streams.intake import TOO_LONG
 from streams.commands.tail import Checkpoint, Follower, Options, Position, FollowedPath
 from tests.builders import sec
 
-CDR = Path(__file__).resolve().parents[2] / "fixtures" / "cdr"
+CDR = Path(__file__).resolve().parents[3] / "fixtures" / "cdr"
 
 
 def write(path: Path, text: str, mode: str = "a") -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 CFG = ROOT / "docs" / "kamailio" / "tollguard-verdict.cfg"
 KAMAILIO = shutil.which("kamailio") or ("/usr/sbin/kamailio" if os.path.exists("/usr/sbin/kamailio") else None)
 MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")

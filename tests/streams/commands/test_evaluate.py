@@ -73,7 +73,7 @@ def test_hangups_do_not_count_as_calls_before_block():
 
 def test_committed_sim_day_meets_the_rule_targets():
     from pathlib import Path
-    r = evaluate(Path(__file__).resolve().parents[2] / "fixtures" / "sim-day")
+    r = evaluate(Path(__file__).resolve().parents[3] / "fixtures" / "sim-day")
     missed = [s["name"] for s in r["scenarios"] if not s["detected"]]
     assert missed == ["slow_pumping"]          # the anomaly model's job
     assert r["median_time_to_detect_s"] < 60

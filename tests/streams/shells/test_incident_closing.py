@@ -20,7 +20,7 @@ from streams.shells.worker.incidents import IncidentRunner
 from streams.shells.worker.ingest import partition_of
 from tests.builders import T0, cdr, policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "fixtures" / "sample-events.jsonl"
 POLICY = ROOT / "fixtures" / "policy.example.yaml"
 HOUR = 3600.0

@@ -10,8 +10,8 @@ from streams.domain.events import Cdr, decode_event
 from streams.policy import Policy
 from streams.shells.replay import replay_file
 
-CDR = Path(__file__).resolve().parents[2] / "fixtures" / "cdr"
-POLICY = Path(__file__).resolve().parents[2] / "fixtures" / "policy.example.yaml"
+CDR = Path(__file__).resolve().parents[3] / "fixtures" / "cdr"
+POLICY = Path(__file__).resolve().parents[3] / "fixtures" / "policy.example.yaml"
 
 
 def load(name, fmt, tz="Europe/London"):

@@ -96,7 +96,7 @@ def test_every_log_line_is_redacted_even_tracebacks_and_json(tmp_path):
 
 def test_the_example_file_is_valid():
     from pathlib import Path
-    path = Path(__file__).resolve().parents[3] / "fixtures" / "notify.example.yaml"
+    path = Path(__file__).resolve().parents[4] / "fixtures" / "notify.example.yaml"
     loaded = load(str(path), {"SOC_HOOK_URL": "https://h/x", "SMTP_PASSWORD": "pw12", "PAGER_URLS": "ntfy://topic"})
     assert [c.type for c in loaded.channels] == ["webhook", "email", "syslog", "apprise"]
 

@@ -7,7 +7,7 @@ import pytest
 from streams.kafka.config import ConfigError
 from streams.services.enforce.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def parse(*backends, **top):

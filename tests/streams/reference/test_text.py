@@ -10,7 +10,7 @@ from streams.domain.events import decode_checked, decode_event, decode_event_byt
 from streams.reference.text import HOSTILE_JSON, UNSAFE, escape, safe
 from tests.builders import sec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ATTACK = "sipvicious\x1b]0;owned\x07\r\x1b[2K2026-10-30 09:00:00  critical  fake\n\u202e0044\u2066"
 
 

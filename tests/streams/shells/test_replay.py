@@ -8,7 +8,7 @@ from streams.core.detector import Detector
 from streams.shells.replay import run
 from tests.builders import at, cdr, policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def lines_of(events):

@@ -7,7 +7,7 @@ import pytest
 
 from streams.domain.events import Cdr, EventError, SecurityEvent, decode_event, schemas
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def readme_examples() -> list[dict]:
