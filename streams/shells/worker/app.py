@@ -237,12 +237,16 @@ class Worker:
                 t0 = time.perf_counter()
                 out: list = []
                 dead: list = []
-                for m in messages:
-                    runner.apply(m.partition, m.value, dead, out)
-                    self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
-                stage.read(messages, {m.partition for m in messages})
-                stage.sent(await self.emitter.send(out))  # rule alerts go out at once
-                stage.sent(await self._dead_letters(dead))
+                try:
+                    stage.read(messages, {m.partition for m in messages})
+                    for m in messages:
+                        runner.apply(m.partition, m.value, dead, out)
+                        self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
+                    stage.sent(await self.emitter.send(out))  # rule alerts go out at once
+                    stage.sent(await self._dead_letters(dead))
+                except BaseException as exc:  # what the batch caused may be missing: never acknowledge it
+                    stage.abort(exc)
+                    raise
                 self.metrics.dlq.inc(len(dead))
                 self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
                 if stage.due(COMMIT_RECORDS, COMMIT_S):
@@ -250,8 +254,11 @@ class Worker:
         return handle
 
     async def commit(self, scope: str) -> None:
+        """A scope's commit from a timer, a rebalance or the stop; a scope whose batch failed is left for a restart
+        to read again (its handler raised, and said why)."""
         async with self.stages[scope].lock:
-            await self._commit(scope)
+            if self.stages[scope].failed is None:
+                await self._commit(scope)
 
     async def _commit(self, scope: str) -> None:
         """Score the model's micro-batch, make sure every alert is on Kafka, write the state, then acknowledge
@@ -308,11 +315,15 @@ class Worker:
             t0 = time.perf_counter()
             out: list = []
             dead: list = []
-            for m in messages:
-                self.incidents.apply(m.partition, m.value, dead, out)
-            stage.read(messages, {m.partition for m in messages})
-            stage.sent(await self.emitter.send(out))
-            stage.sent(await self._dead_letters(dead))
+            try:
+                stage.read(messages, {m.partition for m in messages})
+                for m in messages:
+                    self.incidents.apply(m.partition, m.value, dead, out)
+                stage.sent(await self.emitter.send(out))
+                stage.sent(await self._dead_letters(dead))
+            except BaseException as exc:  # what the batch caused may be missing: never acknowledge it
+                stage.abort(exc)
+                raise
             await stage.commit()
             self.metrics.dlq.inc(len(dead))
             self.metrics.batch.labels("incidents").observe(time.perf_counter() - t0)
@@ -321,6 +332,8 @@ class Worker:
         """Close the incidents that later detections of their tenant have left behind."""
         stage = self.incident_stage
         async with stage.lock:
+            if stage.failed is not None:
+                return  # a batch failed: nothing more is acknowledged until a restart reads it again
             parts = set(self.incidents.books)
             try:  # after a restart a partition's incidents are in its table before any detection arrives
                 parts |= {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.config.detections}

@@ -32,6 +32,7 @@ class Checkpoint:
         self.touched: set[int] = set()  # partitions whose state changed since the last commit
         self.since: float | None = None  # when the oldest record not acknowledged was read
         self.last = time.monotonic()     # when the last commit began
+        self.failed: BaseException | None = None  # a batch failed midway: nothing is acknowledged any more
 
     def read(self, records: list, partitions: Iterable[int]) -> None:
         """Records applied to the state of ``partitions``: acknowledged at the next commit."""
@@ -44,12 +45,22 @@ class Checkpoint:
         """Sends the next commit awaits before it acknowledges."""
         self.sends.extend(futures)
 
+    def abort(self, exc: BaseException) -> None:
+        """A batch failed after its records were read (a send raised, a rule failed): what it caused may be
+        missing, so no later commit may acknowledge it. Every commit from now on raises instead; a restart
+        reads the records again from the last acknowledgement."""
+        if self.failed is None:
+            self.failed = exc
+
     def due(self, max_records: int, max_seconds: float) -> bool:
         return len(self.records) >= max_records or time.monotonic() - self.last >= max_seconds
 
     async def commit(self, between: Callable[[], None] | None = None) -> None:
         """Flush each touched partition (sending what the flush gives, writing its changes), call ``between``
         (what must happen after the flush and before the acknowledgement), await every send, acknowledge."""
+        if self.failed is not None:
+            raise RuntimeError(f"a batch of this stage failed ({self.failed!r}); nothing more is acknowledged "
+                               "until a restart reads it again") from self.failed
         self.last = time.monotonic()
         for part in sorted(self.touched):
             out, changes = self._flush(part)

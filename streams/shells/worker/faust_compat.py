@@ -226,6 +226,8 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
                 continue
             if not self.flow_active:
                 await _give_back(self, records)
+                # only while flow is stopped, and a revoke (which clears _gap and _acked) or the stop follows:
+                # a gap filled before cannot be registered a second time by reading back past it
                 await self.perform_seek()
                 continue
             generation = self.app.consumer_generation_id

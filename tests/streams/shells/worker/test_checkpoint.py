@@ -80,3 +80,21 @@ def test_due_by_count_or_by_age():
     assert cp.due(3, 60.0) and cp.since is not None
     cp.last -= 61
     assert cp.due(100, 60.0)
+
+
+def test_a_batch_that_failed_midway_is_never_acknowledged_by_a_later_commit():
+    """A send that raises (a full producer buffer, a record too large) after the batch's records were read:
+    the old incident stage's next sweep acknowledged them without the updates they caused."""
+    log = Log()
+    cp = checkpoint(log)
+
+    async def run():
+        cp.read(["det@5"], {0})
+        try:
+            raise BufferError("producer buffer full")  # what emitter.send raised
+        except BufferError as exc:
+            cp.abort(exc)
+        with pytest.raises(RuntimeError, match="restart"):
+            await cp.commit()  # the sweep's commit, 5 s later
+    asyncio.run(run())
+    assert not any(e[0] == "ack" for e in log.events) and cp.records == ["det@5"]
