@@ -31,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from streams.domain.events import join_batch  # noqa: E402  (bench scripts run from the checkout)
+from streams.core.types import SCOPES  # noqa: E402  (bench scripts run from the checkout)
+from streams.domain.events import join_batch  # noqa: E402
 BOOT = os.environ.get("TOLLGUARD_BROKER", "kafka://127.0.0.1:9092").split("://", 1)[-1]
 LOGS = ROOT / ".cache" / "bench" / "logs"
 
@@ -154,7 +155,8 @@ def drain(path: Path, partitions: int, batch: int, workers: int = 1, model: bool
         t0 = time.monotonic()
         admin = KafkaAdminClient(bootstrap_servers=[BOOT])
         c = KafkaConsumer(bootstrap_servers=[BOOT])
-        topics = [f"{prefix}.{t}" for t in ("cdr", "security", "by-ip", "by-ext", "by-trunk")]
+        # every scope's repartition topic (the tenant scope too): the drain is over when all are committed
+        topics = [f"{prefix}.{t}" for t in ("cdr", "security", *(f"by-{s}" for s in SCOPES))]
         while True:
             c.topics()
             if committed_lag(prefix, admin, c, topics) == 0 and time.monotonic() - t0 > 2:
