@@ -75,8 +75,4 @@ def any_riskier(X: np.ndarray, U: np.ndarray, pop: np.ndarray, S: np.ndarray | N
     X = np.asarray(X, dtype=np.float64)
     if not len(X):
         return np.zeros(0, dtype=bool)
-    U = np.asarray(U, dtype=np.float64)
-    if S is not None:
-        U = U + SPREADS * np.nan_to_num(np.asarray(S, dtype=np.float64), nan=0.0)
-    ref = np.where(np.isnan(U), pop, np.maximum(pop, U))
-    return ((X - ref - np.maximum(STEPS, RELATIVE * np.abs(ref)) > 0) & _COST).any(axis=1)
+    return ((excess(X, np.asarray(U, dtype=np.float64), pop, S) > 0) & _COST).any(axis=1)
