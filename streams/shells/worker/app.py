@@ -156,6 +156,23 @@ class Worker:
                                             None if value is None else encode_value(value), part)
         return Checkpoint(flush, self.emitter.send, write, lambda records: fc.ack(self.app, records))
 
+    async def _apply(self, stage: Checkpoint, apply, messages) -> int:
+        """A batch into a stage: each record applied (``apply(partition, value, dead, out)``), what it caused
+        sent, the records left for the stage's commit to acknowledge; the number of dead letters. A failure
+        midway aborts the stage: what the batch caused may be missing, so it is never acknowledged."""
+        out: list = []
+        dead: list = []
+        try:
+            stage.read(messages, {m.partition for m in messages})
+            for m in messages:
+                apply(m.partition, m.value, dead, out)
+            stage.sent(await self.emitter.send(out))
+            stage.sent(await self._dead_letters(dead))
+        except BaseException as exc:
+            stage.abort(exc)
+            raise
+        return len(dead)
+
     async def _dead_letters(self, dead: list) -> list:
         """Records a stage could not apply, to <prefix>.dlq with their reason; the futures of the sends."""
         return [await self._send(self.config.dlq, None, dead_letter(raw, reason, privacy=self.policy.dlq_privacy), None)
@@ -235,19 +252,11 @@ class Worker:
         async def handle(messages) -> None:
             async with stage.lock:
                 t0 = time.perf_counter()
-                out: list = []
-                dead: list = []
-                try:
-                    stage.read(messages, {m.partition for m in messages})
-                    for m in messages:
-                        runner.apply(m.partition, m.value, dead, out)
-                        self.watchdog.seen_at[(m.topic, m.partition)] = time.monotonic()
-                    stage.sent(await self.emitter.send(out))  # rule alerts go out at once
-                    stage.sent(await self._dead_letters(dead))
-                except BaseException as exc:  # what the batch caused may be missing: never acknowledge it
-                    stage.abort(exc)
-                    raise
-                self.metrics.dlq.inc(len(dead))
+                dead = await self._apply(stage, runner.apply, messages)  # rule alerts go out at once
+                now = time.monotonic()
+                for m in messages:
+                    self.watchdog.seen_at[(m.topic, m.partition)] = now
+                self.metrics.dlq.inc(dead)
                 self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
                 if stage.due(COMMIT_RECORDS, COMMIT_S):
                     await self._commit(scope)
@@ -313,19 +322,9 @@ class Worker:
         stage = self.incident_stage
         async with stage.lock:
             t0 = time.perf_counter()
-            out: list = []
-            dead: list = []
-            try:
-                stage.read(messages, {m.partition for m in messages})
-                for m in messages:
-                    self.incidents.apply(m.partition, m.value, dead, out)
-                stage.sent(await self.emitter.send(out))
-                stage.sent(await self._dead_letters(dead))
-            except BaseException as exc:  # what the batch caused may be missing: never acknowledge it
-                stage.abort(exc)
-                raise
+            dead = await self._apply(stage, self.incidents.apply, messages)
             await stage.commit()
-            self.metrics.dlq.inc(len(dead))
+            self.metrics.dlq.inc(dead)
             self.metrics.batch.labels("incidents").observe(time.perf_counter() - t0)
 
     async def sweep_incidents(self) -> None:
