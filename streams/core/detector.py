@@ -84,13 +84,15 @@ class Ctx:
     def emit(self, rule: str, severity: str, subject_type: str, subject: str, summary: str,
              evidence: dict[str, Any], actions: Iterable[Order] = (),
              variant: str = "", at: float | None = None, span: float | None = None,
-             tenant: Tenant | None = None) -> Alert | None:
+             tenant: Tenant | None = None, adds: bool = False) -> Alert | None:
         """Raise an alert (and, in enforce mode, its actions) unless its incident is already open.
 
         The incident is (tenant, rule, subject, variant, epoch): ``at`` (the detection instant,
         default the event time) divided by ``span`` (the block the actions cause, else the
         tenant's ``incident_seconds``). Later detections in the same epoch are counted into it,
-        whatever order they arrive in; a call in progress that joins it is still cut.
+        whatever order they arrive in; a call in progress that joins it is still cut. ``adds``: the
+        rule orders only what the incident has not ordered yet (it keeps track), so a joining
+        detection's actions go out too.
         """
         tenant = tenant or self.tenant
         setting = tenant.rule(rule)
@@ -108,7 +110,8 @@ class Ctx:
         inc = self.state.incidents.get(ikey)
         severity = setting.severity or severity
         if inc is not None:
-            self._join(inc, tenant, setting.mode, rule, severity, subject_type, subject, summary, actions, at, span)
+            self._join(inc, tenant, setting.mode, rule, severity, subject_type, subject, summary, actions, at, span,
+                       adds)
             return None
         if len(self.state.incidents) >= MAX_INCIDENTS:
             self._prune_incidents()
@@ -133,9 +136,9 @@ class Ctx:
         return alert
 
     def _join(self, inc: Incident, tenant: Tenant, mode: str, rule: str, severity: str, subject_type: str,
-              subject: str, summary: str, actions: list[Order], at: float, span: float) -> None:
+              subject: str, summary: str, actions: list[Order], at: float, span: float, adds: bool = False) -> None:
         """A detection in an incident already open: counted into it (an earlier one moves its start and its
-        blocks), and a call in progress it names is still cut."""
+        blocks); a call in progress it names is still cut, and what a rule that ``adds`` orders goes out."""
         inc.count += 1
         if at < inc.first:
             inc.first = at
@@ -149,6 +152,9 @@ class Ctx:
                                                tenant=tenant.name, kind=kind, target=target, duration_s=None,
                                                alert_id=inc.alert_id,
                                                reason=f"{tenant.privacy.text(summary)} (incident {inc.alert_id})"))
+            more = [a for a in actions if a.kind != "hangup_call"] if adds else []
+            if more:
+                seen.actions.extend(self._actions(tenant, inc.alert_id, more, at, {}, tenant.privacy.text(summary)))
         self.out.append(seen)
 
     def _actions(self, tenant: Tenant, alert_id: str, actions: list[Order], at: float, evidence: dict,

@@ -11,18 +11,25 @@ an IP: the sources are many and each is judged by the per-IP rules. The evidence
 recent sources.
 
 The lock follows the lockout's ``lock_scope``: ``source`` (the default, the guide's Blocked IPs
-table) locks the account for each of the most recent sources (at most ``SOURCES``) that sent a
-failure proving a round trip, so the phones on the LAN keep their account; ``account`` locks it
-for every address once a proven failure is among those counted. Failures that needed no round
-trip over UDP count toward the alert only (``block_on_unverified_udp``).
+table) locks the account for each source that sent a failure proving a round trip within a
+window that crossed the limit in the incident's epoch, so the phones on the LAN keep their
+account; ``account`` locks it for every address once a proven failure is among those counted.
+Failures that needed no round trip over UDP count toward the alert only (``block_on_unverified_udp``).
+
+Which sources are locked is a function of the failures alone, not of the order they arrived in:
+each failure that creates or joins a window over the limit names every proven source of that
+window, each source is locked once per epoch (``account_locked``), and the sources are read back
+from the window's entries (``account_source_ips``), never from a list kept in arrival order. So
+replay and the worker order the same locks (tests/streams/shells/worker/test_pipeline.py).
 """
 
 from streams.rules.contract import Order
 
-from zlib import crc32
 from bisect import bisect_right
+from zlib import crc32
 
-from streams.rules._common import UNVERIFIED, flagged, is_registration, proven, proven_hits
+from streams.core.epochs import HORIZON, epoch_of
+from streams.rules._common import UNVERIFIED, flagged, is_registration, may_block
 from streams.state import TimeSet
 
 RULE = "account_lockout"
@@ -30,7 +37,7 @@ SCOPE = "ext"
 EVENTS = ("security",)
 WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
-SOURCES = 8  # recent source addresses kept per account, for the evidence
+SOURCES = 8  # sources named in the evidence (the locks name every proven one)
 KEEP = 4096  # failures kept per account: a flood arriving out of order is still counted within its window
 
 
@@ -43,46 +50,81 @@ def check(ctx, ev) -> None:
     window = st.account_failures.get(kind)
     if window is None:
         window = st.account_failures[kind] = TimeSet()
-    sources = st.account_sources
-    seen = sources.get(ev.src_ip)
-    sources[ev.src_ip] = [min(seen[0], ctx.ts), max(seen[1], ctx.ts)] if seen else [ctx.ts, ctx.ts]
-    if len(sources) > SOURCES:
-        for ip in sorted(sources, key=lambda k: sources[k][1])[:len(sources) - SOURCES]:
-            del sources[ip]
+    source = crc32(ev.src_ip.encode())
+    st.account_source_ips[source] = ev.src_ip
     span = ctx.span([Order("lock_account", "", cfg.block_seconds)])
-    # each failure is counted as (instant, source, proven?): how many sources took part, and which of
-    # them proved a round trip, is read from the window itself, whatever order the failures arrived in
-    for at, n, ok in proven_hits(ctx, window, ctx.ts, cfg.seconds, cfg.failures - 1, span,
-                                 flagged(crc32(ev.src_ip.encode()), ev), keep=KEEP):
-        if _sources_in(window, at, cfg.seconds) < 2:
-            continue
-        during = sorted(ip for ip, (first, last) in sources.items() if first <= at and last >= at - cfg.seconds)
-        evidence = {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": during, "service": ev.service}
-        actions = _locks(ctx, cfg, window, at, ok, ev.account, during, evidence)
-        ctx.emit(RULE, SEVERITY, "account", ev.account,
-                 f"Account {ev.account} locked: {n} failed {kind}s in {cfg.seconds} s from "
-                 f"{'more than one' if len(during) < 2 else len(during)}{'+' if len(sources) == SOURCES else ''} "
-                 "source addresses",
-                 evidence, actions or [], variant=kind if actions is not None else f"{kind}/unverified",
-                 at=at, span=span)
+    i = window.add(ctx.ts, flagged(source, ev))
+    if i >= 0:
+        # each window end over the limit that holds this failure, from more than one source: those that
+        # hold a proven failure may lock, the others only alert; grouped per incident epoch
+        groups: dict[tuple[int, bool], list[float]] = {}
+        for at, _ in window.exceeded(i, cfg.seconds, cfg.failures - 1):
+            if _sources_in(window, at, cfg.seconds) >= 2:
+                groups.setdefault((epoch_of(at, span), may_block(ctx, window, at, cfg.seconds)), []).append(at)
+        for (epoch, ok), ends in groups.items():
+            _detect(ctx, cfg, kind, window, epoch, ok, ends, span, ev)
+    _forget(st, window, ctx.settled - cfg.seconds - HORIZON, span)
 
 
-def _locks(ctx, cfg, window: TimeSet, at: float, ok: bool, account: str, during: list[str],
-           evidence: dict) -> list[Order] | None:
-    """The account's locks: for each recent source that proved a round trip (``lock_scope: source``), or
-    one for every address (``account``); None when no failure counted proved one (``ok``, read from the
-    window alone, so the incident and its id do not depend on arrival order)."""
-    trust = ctx.tenant.settings.block_on_unverified_udp
-    if not ok:
+def _detect(ctx, cfg, kind: str, window: TimeSet, epoch: int, ok: bool, ends: list[float], span: float, ev) -> None:
+    """One detection for the window ends of one epoch (``ends``, earliest first)."""
+    at = ends[0]
+    n = window.count(at, cfg.seconds)
+    named = _sources(ctx.state, window, at - cfg.seconds, at, proven_only=False)
+    evidence = {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": named[-SOURCES:],
+                "service": ev.service}
+    actions = _locks(ctx, cfg, window, kind, epoch, ends, ev.account, evidence) if ok else None
+    if actions is None:
         evidence["unverified"] = UNVERIFIED
-        return None
+    ctx.emit(RULE, SEVERITY, "account", ev.account,
+             f"Account {ev.account} locked: {n} failed {kind}s in {cfg.seconds} s from "
+             f"{len(named)} source addresses", evidence, actions or [],
+             variant=kind if actions is not None else f"{kind}/unverified", at=at, span=span, adds=True)
+
+
+def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], account: str,
+           evidence: dict) -> list[Order]:
+    """The locks not yet ordered in this epoch: one per source with a proven failure (any failure when
+    ``block_on_unverified_udp``) in the windows ending at ``ends`` (``lock_scope: source``), or one for
+    every address (``account``)."""
+    trust = ctx.tenant.settings.block_on_unverified_udp
+    st = ctx.state
+    done = st.account_locked.setdefault(f"{kind}|{epoch}", [])
     if cfg.lock_scope == "account":
-        ips = [None]
+        ips = [None] if 0 not in done else []
+        done[:] = [0]
     else:
-        ips = [ip for ip in during if trust or proven(window, at, cfg.seconds, crc32(ip.encode()))]
-        if len(ips) < len(during):
-            evidence["unverified"] = f"{UNVERIFIED}: {', '.join(ip for ip in during if ip not in ips)}"
+        lo, hi = ends[0] - cfg.seconds, ends[-1]
+        ips = [ip for ip in _sources(st, window, lo, hi, proven_only=not trust) if crc32(ip.encode()) not in done]
+        done.extend(crc32(ip.encode()) for ip in ips)
+        unverified = sorted(set(_sources(st, window, lo, hi, proven_only=False))
+                            - set(_sources(st, window, lo, hi, proven_only=not trust)))
+        if unverified:
+            evidence["unverified"] = f"{UNVERIFIED}: {', '.join(unverified[:SOURCES])}"
     return [Order("lock_account", f"{ctx.tenant.name}/{account}", cfg.block_seconds, ip) for ip in ips]
+
+
+def _sources(st, window: TimeSet, lo: float, hi: float, proven_only: bool) -> list[str]:
+    """The addresses of the failures in ``(lo, hi]`` (proven ones only if asked), by their latest failure."""
+    ids = window.ids
+    latest: dict[int, int] = {}
+    for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
+        if ids[k] & 1 or not proven_only:
+            latest[ids[k] >> 1] = k
+    names = st.account_source_ips
+    return [names[s] for s, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0])) if s in names]
+
+
+def _forget(st, window: TimeSet, before: float, span: float) -> None:
+    """Prune the window, the addresses of sources no window holds any more, and the locks of epochs over."""
+    window.prune(before, KEEP)
+    names = st.account_source_ips
+    if len(names) > 2 * sum(len(w) for w in st.account_failures.values()) + 16:
+        held = {i >> 1 for w in st.account_failures.values() for i in w.ids}
+        for s in [s for s in names if s not in held]:
+            del names[s]
+    for key in [k for k in st.account_locked if (int(k.rsplit("|", 1)[1]) + 1) * span < before]:
+        del st.account_locked[key]
 
 
 def _sources_in(window: TimeSet, at: float, seconds: float) -> int:

@@ -25,7 +25,8 @@ import msgspec
 
 from streams.state.timeset import Intervals, TimeSet
 
-VERSION = 2  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
+VERSION = 3  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
+#            3: account_lockout reads its sources from its windows (account_source_ips, account_locked)
 
 
 class Incident(msgspec.Struct, array_like=True):
@@ -148,7 +149,8 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     devices: dict[str, Device] = msgspec.field(default_factory=dict)           # concurrent_registrations
     anomaly: Union[Features, None] = None
     account_failures: dict[str, TimeSet] = msgspec.field(default_factory=dict)  # registration|login -> failures
-    account_sources: dict[str, list[float]] = msgspec.field(default_factory=dict)  # failing IP -> [first, last]
+    account_source_ips: dict[int, str] = msgspec.field(default_factory=dict)  # account_lockout: failure source id -> IP
+    account_locked: dict[str, list[int]] = msgspec.field(default_factory=dict)  # account_lockout: kind|epoch -> locked ids
     next_timer: Union[float, None] = None   # core: the earliest live-call deadline of this key
     account_takeover: Union[Takeover, None] = None
     spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
