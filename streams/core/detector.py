@@ -28,7 +28,9 @@ from typing import Any, Callable, Iterable
 from streams.core import keys as K
 from streams.core.epochs import FOREVER, HORIZON, epoch_of, iso
 from streams.domain.events import Action, Alert, Cdr, Event, SecurityEvent, Unblock, canonical_ip, event_ident, event_time, parse_ip
+from streams.domain.campaigns import campaign_of, window_of
 from streams.domain.incidents import Lifted, Seen
+from streams.reference.countries import country_of
 from streams.rules.contract import Order
 from streams.core.ordering import Sequencer
 from streams.policy import Policy, Tenant
@@ -206,9 +208,17 @@ class Ctx:
         privacy = tenant.privacy
         if privacy.active:
             subject, summary = privacy.text(subject), privacy.text(summary)
-        return Seen(alert_id=alert_id, ts=at, tenant=tenant.name, rule=rule, severity=severity,
+        seen = Seen(alert_id=alert_id, ts=at, tenant=tenant.name, rule=rule, severity=severity,
                     subject_type=subject_type, subject=subject, summary=summary, span=span,
                     ident=self.ident if ev is not None else 0, call_id=call_id, cost=cost)
+        alone = isinstance(ev, Cdr) or (isinstance(ev, SecurityEvent) and ev.outcome == "success")
+        seen.campaign = campaign_of(rule, at, tenant.settings.campaign_seconds, alone)
+        if seen.campaign is not None and isinstance(ev, SecurityEvent):
+            seen.country = country_of(ev.src_ip)
+            seen.source = privacy.text(ev.src_ip) if privacy.active else ev.src_ip
+            if ev.account:
+                seen.account = privacy.text(ev.account) if privacy.active else ev.account
+        return seen
 
     def span(self, actions: Iterable[Order] = (), tenant: Tenant | None = None) -> float:
         """An incident's epoch length: the block or bar its actions cause, else ``incident_seconds``."""
@@ -398,7 +408,11 @@ class Detector:
             if scope not in self.scopes:
                 continue
             st = self.state.get(key)
+            campaigns = set()
             if scope == "ip" and st is not None and st.blocks.get(tenant.name):
+                if tenant.settings.campaign_seconds:  # the campaigns whose blocks it lifts record the lift too
+                    campaigns = {window_of(s, tenant.settings.campaign_seconds) for s, u in st.blocks[tenant.name]
+                                 if s <= ts < u}
                 spans = [[s, min(u, ts)] if s <= ts else [s, u] for s, u in st.blocks[tenant.name]]
                 st.blocks[tenant.name] = [sp for sp in spans if sp[1] > sp[0]]
                 self.keys.write(self.state, key, scope, st, tenant, ts)
@@ -409,6 +423,9 @@ class Detector:
             shown = tenant.privacy.text if tenant.privacy.active else (lambda text: text)
             out.append(Lifted(tenant=tenant.name, subject_type="ip" if scope == "ip" else "target", subject=shown(target),
                               ts=ts, by=event.by or "", reason=event.reason, action=action))
+            for start in sorted(campaigns):
+                out.append(Lifted(tenant=tenant.name, subject_type="campaign", subject=start, ts=ts, by=event.by or "",
+                                  reason=event.reason, action=action, publish=False))
             if scope != "ip":  # an extension's or account's own incidents record the lift too
                 name = target.split("/", 1)[1] if target.startswith(f"{tenant.name}/") else target
                 for subject_type in ("extension", "account"):

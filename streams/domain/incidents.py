@@ -31,6 +31,7 @@ from typing import Iterable, Literal, Union
 import msgspec
 
 from streams.core.epochs import FOREVER, iso
+from streams.domain.campaigns import CampaignNote, CampaignState, note, restore
 from streams.domain.events import Action
 from streams.domain.ruleids import SEVERITY_RANK
 
@@ -59,6 +60,10 @@ class Seen(msgspec.Struct, tag_field="type", tag="seen", kw_only=True):
     call_id: Union[str, None] = None
     cost: Union[float, None] = None
     actions: list[Action] = msgspec.field(default_factory=list)
+    campaign: Union[str, None] = None   # the campaign it folds into (streams.domain.campaigns), None: its own incident
+    source: Union[str, None] = None     # the event's source address, account and country (a campaign counts them)
+    account: Union[str, None] = None
+    country: Union[str, None] = None
 
 
 class Decision(msgspec.Struct, tag_field="type", tag="decision", kw_only=True):
@@ -127,6 +132,7 @@ class IncidentRecord(msgspec.Struct, tag_field="type", tag="incident", kw_only=T
     version: int
     decisions: list[DecisionNote] = msgspec.field(default_factory=list)
     verdict: Union[str, None] = None
+    campaign: Union[CampaignNote, None] = None   # a campaign (subject_type "campaign"): its members and counts
 
 
 class IncidentState(msgspec.Struct, kw_only=True):
@@ -147,6 +153,7 @@ class IncidentState(msgspec.Struct, kw_only=True):
     decisions: list[DecisionNote] = msgspec.field(default_factory=list)
     closed: bool = False
     told: list = msgspec.field(default_factory=list)  # whose summary it shows: [severity rank, instant, alert id]
+    campaign: Union[CampaignState, None] = None
 
     @property
     def status(self) -> str:
@@ -170,6 +177,16 @@ class SubjectIncidents(msgspec.Struct, tag="incidents/1"):
 def subject_key(tenant: str, subject_type: str, subject: str) -> str:
     """The key that puts every detection and decision about one subject on one partition."""
     return f"{tenant}|{subject_type}|{subject}"
+
+
+def folded_under(rec: Seen) -> tuple[str, str]:
+    """The subject whose incidents a detection joins: its campaign's, else its own."""
+    return ("campaign", rec.campaign) if rec.campaign else (rec.subject_type, rec.subject)
+
+
+def incident_key(rec: Seen) -> str:
+    """The partition key of a detection on ``<prefix>.detections``: its campaign's, else its subject's."""
+    return subject_key(rec.tenant, *folded_under(rec))
 
 
 def incident_id(tenant: str, subject_type: str, subject: str, first_alert: str) -> str:
@@ -198,6 +215,12 @@ def _ident_of(rec: Seen) -> int:
     return int.from_bytes(hashlib.blake2b(f"{rec.alert_id}|{rec.ts!r}".encode(), digest_size=7).digest(), "big")
 
 
+def _events(inc: IncidentState) -> int:
+    if inc.campaign is not None:  # its idents are detections, not events
+        return inc.campaign.events.distinct()[0] + inc.extra_events
+    return len(inc.idents) + inc.extra_events
+
+
 def adopt(rec: IncidentRecord) -> IncidentState:
     """An incident's state rebuilt from its last record (event identities and call prices are not in it:
     its counts go on from the record's)."""
@@ -206,7 +229,8 @@ def adopt(rec: IncidentRecord) -> IncidentState:
         until=FOREVER if rec.until is None else rec.until.timestamp(), severity=rec.severity, rules=list(rec.rules),
         alert_ids=list(rec.alert_ids), actions=list(rec.actions), extra_events=rec.events,
         calls={"(earlier)": rec.cost} if rec.cost else {}, summary=rec.summary, version=rec.version,
-        decisions=list(rec.decisions), closed=rec.status == "closed")
+        decisions=list(rec.decisions), closed=rec.status == "closed",
+        campaign=None if rec.campaign is None else restore(rec.campaign))
 
 
 class IncidentBook:
@@ -218,26 +242,52 @@ class IncidentBook:
         self.clock: dict[str, float] = {}   # per tenant: the latest detection time folded in
         self.floor = float("-inf")          # the latest wall clock a sweep was given (not kept across restarts)
         self.privacy = privacy              # privacy(tenant) -> streams.reference.privacy.Privacy, for action targets shown
+        self._pending: dict[str, tuple[SubjectIncidents, IncidentState]] = {}  # detections absorbed, not yet recorded
 
     # -- folding ------------------------------------------------------------------------------
     def fold(self, rec: Union[Seen, Decision, Lifted]) -> tuple[list[IncidentRecord], list[Action]]:
         """One record in; the incident updates and the actions to publish out."""
+        actions = self.absorb(rec)
+        return self.updates(), actions
+
+    def absorb(self, rec: Union[Seen, Decision, Lifted]) -> list[Action]:
+        """One record in, the actions to publish out; the incidents it changed wait for :meth:`updates`
+        (a batch of detections about one campaign gives one record, not one per detection)."""
         if isinstance(rec, Decision):
-            return self._decide(rec), []
+            self._note(self._decide(rec))
+            return []
         if isinstance(rec, Lifted):
-            return self._lift(rec), [rec.action] if rec.publish else []
-        key = subject_key(rec.tenant, rec.subject_type, rec.subject)
-        subj = self.state.get(key) or SubjectIncidents(rec.tenant, rec.subject_type, rec.subject)
+            self._note(self._lift(rec))
+            return [rec.action] if rec.publish else []
+        updates, publish = self._fold_seen(rec)
+        self._note(updates)
+        return publish
+
+    def _note(self, touched: list[tuple[SubjectIncidents, IncidentState]]) -> None:
+        for subj, inc in touched:
+            self._pending.pop(inc.incident_id, None)  # re-inserted: records come out in the order last changed
+            self._pending[inc.incident_id] = (subj, inc)
+
+    def updates(self) -> list[IncidentRecord]:
+        """The latest record of every incident changed since the last call, in the order last changed."""
+        out = [self.record(subj, inc) for subj, inc in self._pending.values()]
+        self._pending.clear()
+        return out
+
+    def _fold_seen(self, rec: Seen) -> tuple[list, list[Action]]:
+        subject_type, subject = folded_under(rec)
+        key = subject_key(rec.tenant, subject_type, subject)
+        subj = self.state.get(key) or SubjectIncidents(rec.tenant, subject_type, subject)
         if rec.ts > self.clock.get(rec.tenant, float("-inf")):
             self.clock[rec.tenant] = rec.ts
-        updates: list[IncidentRecord] = []
+        updates: list = []
         inc = self._joining(subj, rec)
         if inc is None:
             inc = self._open(subj, rec, updates)
         changed, publish = self._absorb(inc, rec)
         if changed:
             inc.version += 1
-            updates.append(self.record(subj, inc))
+            updates.append((subj, inc))
         self.state[key] = subj
         return updates, publish
 
@@ -245,10 +295,13 @@ class IncidentBook:
     def _joining(subj: SubjectIncidents, rec: Seen) -> IncidentState | None:
         """The incident this detection belongs to: the one that holds its alert already (even when
         resolved: the SOC judged that alert), else one not resolved whose span covers it (a late
-        detection up to one span before an incident's first joins it too)."""
+        detection up to one span before an incident's first joins it too). A campaign's detections
+        all join its incident not resolved, however far apart in its window."""
         for inc in reversed(subj.items):
             if rec.alert_id in inc.alert_ids:
                 return inc
+        if rec.campaign:
+            return next((inc for inc in reversed(subj.items) if inc.status != "resolved"), None)
         for inc in reversed(subj.items):
             if inc.status != "resolved" and inc.opened - rec.span <= rec.ts < inc.until:
                 return inc
@@ -259,10 +312,14 @@ class IncidentBook:
             if not old.closed and old.until <= rec.ts and old.status != "resolved":
                 old.closed = True
                 old.version += 1
-                updates.append(self.record(subj, old))
-        inc = IncidentState(incident_id=incident_id(subj.tenant, subj.subject_type, subj.subject, rec.alert_id),
+                updates.append((subj, old))
+        # a campaign's first incident is named by its window alone: the same whichever detection came first
+        first = "" if rec.campaign and not subj.items else rec.alert_id
+        inc = IncidentState(incident_id=incident_id(subj.tenant, subj.subject_type, subj.subject, first),
                             opened=rec.ts, last_seen=rec.ts, until=rec.ts, severity=rec.severity, rules=[],
                             alert_ids=[])
+        if rec.campaign:
+            inc.campaign = CampaignState(start=rec.campaign)
         subj.items.append(inc)
         del subj.items[:-KEEP_PER_SUBJECT]
         return inc
@@ -284,7 +341,9 @@ class IncidentBook:
             inc.severity = rec.severity
             changed = True
         ident = rec.ident or _ident_of(rec)
-        if ident not in inc.idents:
+        if inc.campaign is not None:
+            changed = self._count_in(inc, rec, ident) or changed
+        elif ident not in inc.idents:
             if len(inc.idents) < MAX_IDENTS:
                 inc.idents.append(ident)
             else:
@@ -307,7 +366,22 @@ class IncidentBook:
             if inc.closed and end > max(self.clock.get(rec.tenant, float("-inf")), self.floor):
                 inc.closed = False  # closed by a clock its new end has not reached (a sweep between two detections)
         publish = [a for a in rec.actions if self._new_action(inc, a)]
+        if inc.campaign is not None:
+            for a in publish:
+                inc.campaign.actions[a.kind] = inc.campaign.actions.get(a.kind, 0) + 1
         return changed or bool(publish), publish
+
+    @staticmethod
+    def _count_in(inc: IncidentState, rec: Seen, ident: int) -> bool:
+        """Count a detection into its campaign, once: a campaign remembers its first ``MAX_IDENTS``
+        detections (rule and event) to know a repeat, and counts its events by sample."""
+        detection = int.from_bytes(hashlib.blake2b(f"{rec.alert_id}|{ident}".encode(), digest_size=7).digest(), "big")
+        if detection in inc.idents:
+            return False
+        if len(inc.idents) < MAX_IDENTS:
+            inc.idents.append(detection)
+        inc.campaign.add(rec.rule, ident, rec.source, rec.account, rec.country)
+        return True
 
     def _new_action(self, inc: IncidentState, action: Action) -> bool:
         """Is this an action the incident has not ordered yet? The same id, or the same kind and
@@ -317,10 +391,10 @@ class IncidentBook:
         end = FOREVER if action.duration_s is None else ts + action.duration_s
         target = self._shown(action.tenant, action.target)
         from_ip = None if action.from_ip is None else self._shown(action.tenant, action.from_ip)
-        for prev in inc.actions:
+        for prev in [p for p in inc.actions if p.target == target]:  # an id names its target: only these can repeat
             if prev.action_id == action.action_id:
                 return False
-            if prev.kind == action.kind and prev.target == target and prev.from_ip == from_ip and not prev.lifted:
+            if prev.kind == action.kind and prev.from_ip == from_ip and not prev.lifted:
                 prev_ts = prev.ts.timestamp()
                 prev_end = FOREVER if prev.duration_s is None else prev_ts + prev.duration_s
                 if prev_ts <= ts and end <= prev_end:
@@ -336,7 +410,7 @@ class IncidentBook:
         p = self.privacy(tenant)
         return p.text(target) if p.active else target
 
-    def _decide(self, d: Decision) -> list[IncidentRecord]:
+    def _decide(self, d: Decision) -> list:
         key = subject_key(d.tenant, d.subject_type, d.subject)
         subj = self.state.get(key)
         inc = next((i for i in subj.items if i.incident_id == d.incident_id), None) if subj else None
@@ -353,9 +427,9 @@ class IncidentBook:
         del inc.decisions[:-MAX_DECISIONS]
         inc.version += 1
         self.state[key] = subj
-        return [self.record(subj, inc)]
+        return [(subj, inc)]
 
-    def _lift(self, rec: Lifted) -> list[IncidentRecord]:
+    def _lift(self, rec: Lifted) -> list:
         """Note the lift on the subject's incidents that it cuts short (not resolved, lasting past it)."""
         key = subject_key(rec.tenant, rec.subject_type, rec.subject)
         subj = self.state.get(key)
@@ -376,7 +450,7 @@ class IncidentBook:
             inc.decisions.append(note)
             del inc.decisions[:-MAX_DECISIONS]
             inc.version += 1
-            out.append(self.record(subj, inc))
+            out.append((subj, inc))
         if out:
             self.state[key] = subj
         return out
@@ -431,8 +505,9 @@ class IncidentBook:
             status=inc.status, opened=iso(inc.opened), last_seen=iso(inc.last_seen),
             until=None if inc.until >= FOREVER else iso(inc.until), severity=inc.severity, rules=list(inc.rules),
             alert_ids=list(inc.alert_ids), action_ids=[a.action_id for a in inc.actions], actions=list(inc.actions),
-            events=len(inc.idents) + inc.extra_events, cost=cost, summary=inc.summary, version=inc.version,
-            decisions=list(inc.decisions), verdict=verdict)
+            events=_events(inc), cost=cost, summary=inc.summary, version=inc.version,
+            decisions=list(inc.decisions), verdict=verdict,
+            campaign=None if inc.campaign is None else note(inc.campaign))
 
     def current(self) -> list[IncidentRecord]:
         """The latest record of every incident held (what a compacted topic would show)."""
@@ -443,15 +518,12 @@ def settle(records: Iterable, book: IncidentBook) -> tuple[list, list[IncidentRe
     """A detector's output as a shell publishes it: alerts as they are, each detection folded into
     its incident (its actions published unless repeats), and the incident updates that caused."""
     out: list = []
-    updates: list[IncidentRecord] = []
     for rec in records:
         if isinstance(rec, (Seen, Decision, Lifted)):
-            u, a = book.fold(rec)
-            updates += u
-            out += a
+            out += book.absorb(rec)
         else:
             out.append(rec)
-    return out, updates
+    return out, book.updates()
 
 
 def record_from_topic(found: dict) -> "IncidentRecord | None":

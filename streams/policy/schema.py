@@ -265,6 +265,9 @@ class TenantPolicy(Strict):
     block_seconds: Optional[int] = Field(3600, ge=0, description="default block duration for IP rules")
     outbound_bar_seconds: Optional[int] = Field(3600, ge=0, description="disable_outbound duration")
     incident_seconds: int = Field(3600, gt=0, description="repeat detections within this are one incident")
+    campaign_seconds: int = Field(3600, ge=0, description="a rule family's detections of the tenant within "
+                                  "this window (aligned to it) are one campaign incident; 0: each subject "
+                                  "its own incident (streams.domain.campaigns)")
     spend_limits: list[SpendLimit] = []
     account_takeover: AccountTakeover = AccountTakeover()
     wangiri: Wangiri = Wangiri()

@@ -95,10 +95,11 @@ def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], 
         done[:] = [0]
     else:
         lo, hi = ends[0] - cfg.seconds, ends[-1]
-        ips = [ip for ip in _sources(st, window, lo, hi, proven_only=not trust) if crc32(ip.encode()) not in done]
+        allowed = _sources(st, window, lo, hi, proven_only=not trust)
+        known = set(done)
+        ips = [ip for ip in allowed if crc32(ip.encode()) not in known]
         done.extend(crc32(ip.encode()) for ip in ips)
-        unverified = sorted(set(_sources(st, window, lo, hi, proven_only=False))
-                            - set(_sources(st, window, lo, hi, proven_only=not trust)))
+        unverified = [] if trust else sorted(set(_sources(st, window, lo, hi, proven_only=False)) - set(allowed))
         if unverified:
             evidence["unverified"] = f"{UNVERIFIED}: {', '.join(unverified[:SOURCES])}"
     return [Order("lock_account", f"{ctx.tenant.name}/{account}", cfg.block_seconds, ip) for ip in ips]

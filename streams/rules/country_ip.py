@@ -7,27 +7,12 @@ and addresses without a known country are allowed.
 
 from streams.rules.contract import Order
 
-import iptocc
+from streams.reference.countries import country_of
 
 RULE = "country_ip"
 SCOPE = "ip"
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
-
-_cache: dict[str, str | None] = {}
-
-
-def country_of(ip: str) -> str | None:
-    c = _cache.get(ip, "?")
-    if c == "?":
-        try:
-            c = iptocc.country_code(ip)
-        except Exception:
-            c = None
-        if len(_cache) > 200_000:
-            _cache.clear()
-        _cache[ip] = c
-    return c
 
 
 def check(ctx, ev) -> None:

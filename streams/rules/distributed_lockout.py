@@ -51,6 +51,11 @@ def check(ctx, ev) -> None:
         n_accounts = _distinct(st.failure_accounts, at, cfg.seconds, cfg.accounts)
         if n_sources < cfg.sources or n_accounts < cfg.accounts:
             continue
+        if ctx.absorbed(RULE, "tenant", ctx.tenant.name, "tenant", at):  # counted into the open incident: no names
+            ctx.emit(RULE, SEVERITY, "tenant", ctx.tenant.name,
+                     f"Distributed brute force on tenant {ctx.tenant.name}: {n} failed logins and registrations in "
+                     f"{cfg.seconds} s", {}, [], variant="tenant", at=at)
+            continue
         sources = names_during(st.sources, at, cfg.seconds)
         accounts = names_during(st.accounts, at, cfg.seconds)
         plus = lambda d: "+" if len(d) >= KEEP else ""  # noqa: E731

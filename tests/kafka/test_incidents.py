@@ -44,14 +44,14 @@ def test_one_incident_for_a_scanner_that_brute_forces_and_the_socs_decisions_on_
     w = worker()
     produce(broker, f"{prefix}.security", attack(time.time() - 120), [IP.encode()] * 31)  # still open: blocked 7 days
 
-    def both(r):
-        return r["subject"] == IP and {"scanner_user_agent", "registration_lockout"} <= set(r["rules"])
+    def both(r):  # one scanner's attack: one campaign of the tenant, naming the scanner
+        return (r["subject_type"] == "campaign" and {"scanner_user_agent", "registration_lockout"} <= set(r["rules"])
+                and [ip for ip, _ in r["campaign"]["sources"]["sample"]] == [IP])
     got = consume(broker, f"{prefix}.incidents", want=1, timeout=60, predicate=both)
     assert got, w.log()
     inc_id = got[0]["incident_id"]
-    about_ip = {k for k, r in newest(consume(broker, f"{prefix}.incidents", want=10**6, timeout=8, idle=3)).items()
-                if r["subject"] == IP}
-    assert about_ip == {inc_id}  # one incident, not one per rule
+    incidents = newest(consume(broker, f"{prefix}.incidents", want=10**6, timeout=8, idle=3))
+    assert set(incidents) == {inc_id}  # one incident, not one per rule
 
     listed = cli(prefix, "incidents", "--format", "jsonl")
     assert listed.returncode == 0, listed.stderr

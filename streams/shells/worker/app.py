@@ -156,16 +156,19 @@ class Worker:
                                             None if value is None else encode_value(value), part)
         return Checkpoint(flush, self.emitter.send, write, lambda records: fc.ack(self.app, records))
 
-    async def _apply(self, stage: Checkpoint, apply, messages) -> int:
-        """A batch into a stage: each record applied (``apply(partition, value, dead, out)``), what it caused
-        sent, the records left for the stage's commit to acknowledge; the number of dead letters. A failure
-        midway aborts the stage: what the batch caused may be missing, so it is never acknowledged."""
+    async def _apply(self, stage: Checkpoint, apply, messages, finish=None) -> int:
+        """A batch into a stage: each record applied (``apply(partition, value, dead, out)``; ``finish(out)``
+        after the last), what it caused sent, the records left for the stage's commit to acknowledge; the
+        number of dead letters. A failure midway aborts the stage: what the batch caused may be missing, so
+        it is never acknowledged."""
         out: list = []
         dead: list = []
         try:
             stage.read(messages, {m.partition for m in messages})
             for m in messages:
                 apply(m.partition, m.value, dead, out)
+            if finish is not None:
+                finish(out)
             stage.sent(await self.emitter.send(out))
             stage.sent(await self._dead_letters(dead))
         except BaseException as exc:
@@ -322,7 +325,7 @@ class Worker:
         stage = self.incident_stage
         async with stage.lock:
             t0 = time.perf_counter()
-            dead = await self._apply(stage, self.incidents.apply, messages)
+            dead = await self._apply(stage, self.incidents.apply, messages, self.incidents.finish)
             await stage.commit()
             self.metrics.dlq.inc(dead)
             self.metrics.batch.labels("incidents").observe(time.perf_counter() - t0)

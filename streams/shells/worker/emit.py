@@ -1,7 +1,8 @@
 """The worker's one way out for detections: alerts, detections, incidents, actions and the blocklist (no Faust here).
 
 A scope sends each alert to ``<prefix>.alerts`` (key: subject) and each detection, with the
-actions it orders, to ``<prefix>.detections`` (key: tenant and subject, ``incidents.subject_key``),
+actions it orders, to ``<prefix>.detections`` (key: tenant and subject, or the campaign it folds into,
+``incidents.incident_key``),
 where the incident stage folds it. The incident stage sends incident updates to the compacted
 ``<prefix>.incidents`` (key: incident id) and the actions its incidents did not already order to
 ``<prefix>.actions`` (key: target); a block also goes to the compacted ``<prefix>.blocklist``.
@@ -19,7 +20,7 @@ import json
 from typing import Awaitable, Callable
 
 from streams.domain.events import Action, Alert, encode
-from streams.domain.incidents import IncidentRecord, Lifted, Seen, subject_key
+from streams.domain.incidents import IncidentRecord, Lifted, Seen, incident_key, subject_key
 from streams.reference.ranges import derived_range
 
 Send = Callable[[str, bytes | None, bytes | None, int | None], Awaitable]
@@ -43,7 +44,9 @@ class Emitter:
                 if listed is not None:
                     futures.append(await self._send(self.ranges, listed.prefix.encode(),
                                                     json.dumps(listed.as_dict()).encode(), None))
-            elif isinstance(rec, (Seen, Lifted)):
+            elif isinstance(rec, Seen):
+                futures.append(await self._send(self.detections, incident_key(rec).encode(), encode(rec), None))
+            elif isinstance(rec, Lifted):
                 key = subject_key(rec.tenant, rec.subject_type, rec.subject).encode()
                 futures.append(await self._send(self.detections, key, encode(rec), None))
             elif isinstance(rec, IncidentRecord):

@@ -43,9 +43,12 @@ class IncidentRunner:
             self.bad += 1
             dead.append((value, f"not a detection or decision record: {exc}"))
             return
-        updates, actions = self.book(part).fold(rec)
-        out += actions
-        out += updates
+        out += self.book(part).absorb(rec)
+
+    def finish(self, out: list) -> None:
+        """The end of a batch: each incident it changed goes out once, as its latest record."""
+        for book in self.books.values():
+            out += book.updates()
 
     def sweep(self, part: int, wall: float | None = None) -> list[IncidentRecord]:
         """Close the partition's incidents that its latest detections, or the wall clock, have left behind."""

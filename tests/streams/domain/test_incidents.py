@@ -38,9 +38,9 @@ def scanner_and_brute_force(ip="198.51.100.23"):
 def test_a_scanner_that_also_brute_forces_registrations_is_one_incident_listing_both_rules():
     raw = detect(scanner_and_brute_force())
     latest, _ = fold(raw)
-    about_ip = [r for r in latest.values() if r.subject_type == "ip" and r.subject == "198.51.100.23"]
-    assert len(about_ip) == 1, [(r.rules, r.opened) for r in about_ip]
-    inc = about_ip[0]
+    assert len(latest) == 1, [(r.subject, r.rules) for r in latest.values()]
+    (inc,) = latest.values()
+    assert inc.subject_type == "campaign" and inc.campaign.sources.sample == [("198.51.100.23", inc.campaign.detections)]
     assert {"scanner_user_agent", "registration_lockout"} <= set(inc.rules)
     assert inc.severity == "critical" or inc.severity == "alert"
     tripped = {r.ident for r in raw if isinstance(r, Seen) and r.subject == "198.51.100.23"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from streams.core.detector import Detector
 from streams.domain.events import decode_event, encode
-from streams.domain.incidents import IncidentBook, Seen
+from streams.domain.incidents import IncidentBook, Seen, incident_key
 from streams.policy import Policy
 from streams.shells.replay import run
 from streams.shells.worker.incidents import IncidentRunner
@@ -42,11 +42,13 @@ def worked(lines, pol, wall: float, seed: int) -> dict:
     runner = IncidentRunner({}, lambda key, part: partition_of(key.encode(), 2) == part)
     out: list = []
     for rec in seen:
-        part = partition_of(f"{rec.tenant}|{rec.subject_type}|{rec.subject}".encode(), 2)
+        part = partition_of(incident_key(rec).encode(), 2)
         runner.apply(part, encode(rec), [], out)
-        if rnd.random() < 0.5:
+        if rnd.random() < 0.5:  # the end of a batch (records of a batch are recorded once), and a sweep
+            runner.finish(out)
             for p in (0, 1):
                 out += runner.sweep(p, wall)
+    runner.finish(out)
     for p in (0, 1):
         out += runner.sweep(p, wall)
     latest: dict = {}
