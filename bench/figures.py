@@ -56,7 +56,8 @@ def measure(weeks: int, days: int, work: Path) -> dict:
              *sorted((REAL / "security").glob("*.log"))]
     for f in files:
         if f.is_file():
-            result["files"][str(f.relative_to(ROOT.parent))] = replay_counts(f, policy)
+            name = f"realdata/{f.relative_to(REAL)}" if f.is_relative_to(REAL) else str(f.relative_to(ROOT))
+            result["files"][name] = replay_counts(f, policy)
     return result
 
 
