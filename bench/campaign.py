@@ -140,7 +140,7 @@ def worker_flood(n: int, partitions: int = 4, timeout: float = 300.0) -> dict:
         t_sent = time.monotonic()
         producer.send(f"{prefix}.cdr", key=f"default/{FRAUD_EXT}".encode(), value=json.dumps(fraud).encode())
         producer.flush()
-        scoped = [f"{prefix}.{t}" for t in ("cdr", "security", *(f"by-{s}" for s in SCOPES))]
+        scoped = [f"{prefix}.{t}" for t in ("cdr", "security", *(f"by-{s}{lane}" for s in SCOPES for lane in ("", "-calls")))]
         t_alert, alert_rule, t_drained, t_incidents = watch(prefix, consumer, admin, scoped, t0, timeout)
         rss = round(stream.rss_mb(proc.pid), 1)
         out = {"events": n, "partitions": partitions, "records": len(recs), "rss_mb": rss,

@@ -156,7 +156,7 @@ def drain(path: Path, partitions: int, batch: int, workers: int = 1, model: bool
         admin = KafkaAdminClient(bootstrap_servers=[BOOT])
         c = KafkaConsumer(bootstrap_servers=[BOOT])
         # every scope's repartition topic (the tenant scope too): the drain is over when all are committed
-        topics = [f"{prefix}.{t}" for t in ("cdr", "security", *(f"by-{s}" for s in SCOPES))]
+        topics = [f"{prefix}.{t}" for t in ("cdr", "security", *(f"by-{s}{lane}" for s in SCOPES for lane in ("", "-calls")))]
         while True:
             c.topics()
             if committed_lag(prefix, admin, c, topics) == 0 and time.monotonic() - t0 > 2:

@@ -27,6 +27,14 @@ class TopicSpec:
     purpose: str = ""
 
 
+LANES = ("calls", "security")  # streams.shells.worker.ingest: a scope partition's two input lanes
+
+
+def lane_topic(config: Config, scope: str, lane: str) -> str:
+    """A scope's repartition topic for one lane: ``by-<scope>`` (security), ``by-<scope>-calls`` (calls)."""
+    return config.topic(f"by-{scope}" if lane == "security" else f"by-{scope}-calls")
+
+
 def declared(config: Config) -> list[TopicSpec]:
     """The topics a worker needs, with the settings tollguard would create them with."""
     n = config.partitions
@@ -46,7 +54,8 @@ def declared(config: Config) -> list[TopicSpec]:
         TopicSpec(config.detections, n, base,
                   "internal: detections and the SOC's decisions by tenant and subject, folded into incidents"),
     ]
-    specs += [TopicSpec(config.topic(f"by-{s}"), n, base, f"internal: events repartitioned by {s}") for s in SCOPES]
+    specs += [TopicSpec(lane_topic(config, s, lane), n, base, f"internal: {lane} events repartitioned by {s}")
+              for s in SCOPES for lane in LANES]
     specs += [TopicSpec(f"{config.app_id}-state-{s}-changelog", n, compact, f"internal: {s} state (compacted)")
               for s in SCOPES]
     specs.append(TopicSpec(f"{config.app_id}-incidents-changelog", n, compact, "internal: incident state (compacted)"))

@@ -82,7 +82,8 @@ def committed_lag(broker: str, prefix: str) -> int:
     admin = KafkaAdminClient(bootstrap_servers=[broker])
     c = KafkaConsumer(bootstrap_servers=[broker])
     try:
-        topics = [f"{prefix}.{t}" for t in ("cdr", "security", "by-ip", "by-ext", "by-trunk")]
+        topics = [f"{prefix}.{t}" for t in ("cdr", "security", *(f"by-{s}{lane}" for s in ("ip", "ext", "trunk", "tenant")
+                                                                  for lane in ("", "-calls")))]
         tps = [TopicPartition(t, p) for t in topics for p in (c.partitions_for_topic(t) or [])]
         ends = c.end_offsets(tps)
         group = f"{prefix}-worker"

@@ -36,7 +36,8 @@ from streams.shells.worker.checkpoint import Checkpoint
 from streams.shells.worker.emit import Emitter
 from streams.shells.worker.metrics import LAG_EVERY, WorkerMetrics
 from streams.shells.worker.incidents import IncidentRunner
-from streams.shells.worker.ingest import Ingest, partition_of
+from streams.kafka.topics import LANES, lane_topic
+from streams.shells.worker.ingest import Ingest, lane_marks, partition_of
 from streams.shells.worker.scope import ScopeRunner
 from streams.shells.worker.statecodec import decode_value, encode_value
 
@@ -45,6 +46,7 @@ log = logging.getLogger("tollguard.worker")
 from streams.core.types import SCOPES
 COMMIT_S = 1.0         # a scope writes its state and acknowledges at least this often
 COMMIT_RECORDS = 200   # ... or after this many repartition records
+TURN_BYTES = 64 * 1024  # a scope stage is held for at most this much of a batch before its other lane's turn
 MARK_EVERY = 0.1       # ingest announces what changed in its input partitions this often
 IDLE_CHECK = 0.25
 SWEEP_EVERY = 5.0      # incidents left behind by their tenant's later detections are closed this often
@@ -100,6 +102,20 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
     return app
 
 
+def turns(messages, most: int = TURN_BYTES):
+    """A batch cut into turns of at most ``most`` bytes (one record at least): a stage is held one turn at a time."""
+    turn, size = [], 0
+    for m in messages:
+        n = len(m.value or b"")
+        if turn and size + n > most:
+            yield turn
+            turn, size = [], 0
+        turn.append(m)
+        size += n
+    if turn:
+        yield turn
+
+
 class Worker:
     """The wiring of one worker process (an object, so each piece is named and testable in isolation)."""
 
@@ -107,9 +123,11 @@ class Worker:
         self.app, self.config, self.policy = app, config, policy
         self.model_trust = model_trust  # None: every published model is refused (models.signing.Trust())
         parts = config.partitions
-        self.scope_topics = {s: config.topic(f"by-{s}") for s in SCOPES}
+        # each scope partition is fed by two lanes, so a call never waits behind a flood of security events
+        self.lane_topics = {(s, lane): lane_topic(config, s, lane) for s in SCOPES for lane in LANES}
+        self.scope_of = {t: s for (s, _), t in self.lane_topics.items()}
         self.inputs = {config.cdr: fc.BatchChannel(app, config.cdr), config.security: fc.BatchChannel(app, config.security)}
-        self.scope_channels = {s: fc.BatchChannel(app, t) for s, t in self.scope_topics.items()}
+        self.scope_channels = {key: fc.BatchChannel(app, t) for key, t in self.lane_topics.items()}
         isr = {"min.insync.replicas": str(config.min_insync_replicas)} if config.min_insync_replicas else {}
         self.tables = {s: app.tables.add(StateTable(app, name=f"state-{s}", default=None, partitions=parts,
                                                      extra_topic_configs=isr, beacon=app.tables.beacon))
@@ -142,7 +160,7 @@ class Worker:
         # each stage's commit protocol: records not yet acknowledged, sends in flight, state to write
         self.stages = {s: self._checkpoint(self.runners[s].flush, self.tables[s]) for s in SCOPES}
         self.incident_stage = self._checkpoint(lambda part: ([], self.incidents.flush(part)), self.incident_table)
-        self.watchdog = fc.FetchWatchdog(app, set(self.inputs) | set(self.scope_topics.values()))
+        self.watchdog = fc.FetchWatchdog(app, set(self.inputs) | set(self.lane_topics.values()))
         self.stats = {"events": 0, "dead": 0, "late": 0}
         self._wire()
         app.tollguard = self
@@ -189,9 +207,9 @@ class Worker:
             futures = []
             for value in routed.dead:
                 futures.append(await self._send(self.config.dlq, None, value, None))
-            for (scope, part), values in routed.out.items():
+            for (scope, part, lane), values in routed.out.items():
                 for v in values:
-                    futures.append(await self._send(self.scope_topics[scope], None, v, part))
+                    futures.append(await self._send(self.lane_topics[(scope, lane)], None, v, part))
             for f in futures:
                 await f
             self.stats["events"] += routed.events
@@ -217,9 +235,11 @@ class Worker:
             marks = self.ingest.marks(full)
             if not marks:
                 return
-            value = records.encode(marks, [])
-            futures = [await self._send(self.scope_topics[s], None, value, p)
-                       for s in SCOPES for p in range(self.config.partitions)]
+            futures = []
+            for lane, lmarks in lane_marks(marks).items():  # each source's marks on its own lane only
+                value = records.encode(lmarks, [])
+                futures += [await self._send(self.lane_topics[(s, lane)], None, value, p)
+                            for s in SCOPES for p in range(self.config.partitions)]
             for f in futures:
                 await f
 
@@ -253,16 +273,18 @@ class Worker:
         stage = self.stages[scope]
 
         async def handle(messages) -> None:
-            async with stage.lock:
-                t0 = time.perf_counter()
-                dead = await self._apply(stage, runner.apply, messages)  # rule alerts go out at once
-                now = time.monotonic()
-                for m in messages:
-                    self.watchdog.seen_at[(m.topic, m.partition)] = now
-                self.metrics.dlq.inc(dead)
-                self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
-                if stage.due(COMMIT_RECORDS, COMMIT_S):
-                    await self._commit(scope)
+            for turn in turns(messages):  # the scope's other lane gets the stage between two turns
+                async with stage.lock:
+                    t0 = time.perf_counter()
+                    dead = await self._apply(stage, runner.apply, turn)  # rule alerts go out at once
+                    now = time.monotonic()
+                    for m in turn:
+                        self.watchdog.seen_at[(m.topic, m.partition)] = now
+                    self.metrics.dlq.inc(dead)
+                    self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
+                    if stage.due(COMMIT_RECORDS, COMMIT_S):
+                        await self._commit(scope)
+                await asyncio.sleep(0)
         return handle
 
     async def commit(self, scope: str) -> None:
@@ -351,8 +373,8 @@ class Worker:
         app = self.app
         for topic, chan in self.inputs.items():
             fc.batch_agent(app, chan, f"ingest-{topic.rsplit('.', 1)[-1]}")(self.ingest_batch)
-        for scope, chan in self.scope_channels.items():
-            fc.batch_agent(app, chan, f"scope-{scope}")(self.scope_handler(scope))
+        for (scope, lane), chan in self.scope_channels.items():
+            fc.batch_agent(app, chan, f"scope-{scope}-{lane}")(self.scope_handler(scope))
         fc.batch_agent(app, self.detections, "incidents")(self.incident_batch)
         self._wire_timers(app)
         self._wire_rebalance(app)
@@ -395,8 +417,8 @@ class Worker:
                     chan.drop(tps)
                 self.incidents.forget(tp.partition for tp in revoked if tp.topic == self.config.detections)
             self.ingest.forget((tp.topic, tp.partition) for tp in revoked)
-            for scope, topic in self.scope_topics.items():
-                self.runners[scope].forget(tp.partition for tp in revoked if tp.topic == topic)
+            for scope in SCOPES:
+                self.runners[scope].forget(tp.partition for tp in revoked if self.scope_of.get(tp.topic) == scope)
 
         @app.on_partitions_assigned.connect
         async def on_assigned(app, assigned, **kwargs):

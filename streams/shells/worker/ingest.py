@@ -6,6 +6,12 @@ than ``skew`` seconds ahead of it is refused: one bad clock must not move event 
 routed to the partition of each scope key it has. Nothing is held back or reordered: the
 rules do not need order, and what does (timers, the model) is driven by the marks this class
 keeps per input partition (``records`` and ``clock`` say how they travel and are read).
+
+Each scope partition is fed by two **lanes**: ``calls`` (what the CDR topic brought) and
+``security`` (the security topic's). A flood of failed registrations queues in its own lane, and
+a fraudulent call is judged as soon as its lane reaches it. Each lane carries only the marks of
+its own input partitions, behind their events, so a scope partition's clock (the least of every
+source's mark) never passes an event still queued in either lane (docs/stream.md "Lanes").
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from aiokafka.partitioner import murmur2
 
 from streams.core.detector import Detector
 from streams.kafka.dlq import dead_letter
+from streams.kafka.topics import LANES
 from streams.domain.events import EventError, decode_event_bytes, event_ident, event_time, record_events
 from streams.shells.worker import records
 from streams.shells.worker.clock import EXPECT
 
-REPARTITION_BYTES = 256 * 1024  # a repartition record is cut at this size (Kafka's limit is 1 MB)
+REPARTITION_BYTES = 64 * 1024  # a repartition record is cut at this size: one scope turn (app.TURN_BYTES)
 
 
 @lru_cache(maxsize=1 << 18)
@@ -69,10 +76,27 @@ class InputPartition:
             self.wm = ts
 
 
+def lane_of(source: str) -> str:
+    """The lane of an input partition (named ``cdr:3``, ``security:0``)."""
+    return "calls" if source.startswith("cdr:") else "security"
+
+
+def lane_marks(marks: dict) -> dict[str, dict]:
+    """Marks split by lane (each source's on its own lane; the expected sources on both), lanes with none left out."""
+    out: dict[str, dict] = {}
+    for name, mark in marks.items():
+        if name != EXPECT:
+            out.setdefault(lane_of(name), {})[name] = mark
+    if EXPECT in marks:
+        for lane in out:
+            out[lane][EXPECT] = marks[EXPECT]
+    return out
+
+
 @dataclass
 class Routed:
-    """One batch's output: repartition records per (scope, partition), and dead letters."""
-    out: dict[tuple[str, int], list[bytes]] = field(default_factory=dict)
+    """One batch's output: repartition records per (scope, partition, lane), and dead letters."""
+    out: dict[tuple[str, int, str], list[bytes]] = field(default_factory=dict)
     dead: list[bytes] = field(default_factory=list)
     events: int = 0
 
@@ -118,6 +142,7 @@ class Ingest:
             if src is None:
                 src = touched[tp] = self.source(*tp)
             src.last_offset, src.last_wall, src.idle = msg.offset, wall, False
+            lane = lane_of(src.name)
             value = msg.value if msg.value is not None else b""
             try:
                 judged = _judge(value)
@@ -143,13 +168,15 @@ class Ingest:
                         if len(where) > 1 << 18:
                             where.clear()
                         dest = where[key] = (scope, partition_of(key.encode(), parts))
+                    dest = (*dest, lane)
                     slot = pending.get(dest)
                     if slot is None:
                         slot = pending[dest] = [[], 0]
                     slot[0].append(entry)
                     slot[1] += size
                     if slot[1] >= REPARTITION_BYTES:
-                        routed.out.setdefault(dest, []).append(records.encode(self._marks(touched, now), slot[0]))
+                        routed.out.setdefault(dest, []).append(records.encode(self._marks(touched, now, lane),
+                                                                              slot[0]))
                         pending[dest] = [[], 0]
                 routed.events += 1
         if pending:
@@ -162,16 +189,17 @@ class Ingest:
 
     def _flush(self, pending: dict, touched: dict, now: float, routed: Routed) -> None:
         """What each destination still holds, as one record each, behind the marks of the sources read."""
-        marks = self._marks(touched, now)
+        marks = {lane: self._marks(touched, now, lane) for lane in LANES}
         for dest, (entries, _) in pending.items():
             if entries:
-                routed.out.setdefault(dest, []).append(records.encode(marks, entries))
+                routed.out.setdefault(dest, []).append(records.encode(marks[dest[2]], entries))
 
-    def _marks(self, touched: dict, now: float) -> dict:
-        """Marks of the sources this batch read: everything they forwarded so far is sent before them."""
+    def _marks(self, touched: dict, now: float, lane: str) -> dict:
+        """Marks of the sources of ``lane`` this batch read: everything they forwarded so far is sent before them."""
         marks: dict = {EXPECT: self.expected} if self.expected else {}
         for s in touched.values():
-            marks[s.name] = [s.wm, False, s.tenants if len(s.tenants) <= 64 else {}, min(s.wm, now)]
+            if lane_of(s.name) == lane:
+                marks[s.name] = [s.wm, False, s.tenants if len(s.tenants) <= 64 else {}, min(s.wm, now)]
         return marks
 
     def marks(self, full: bool = False) -> dict:

@@ -5,7 +5,7 @@ from collections import namedtuple
 from streams.shells.worker import records
 from streams.shells.worker.clock import EXPECT
 from streams.policy import Policy
-from streams.shells.worker.ingest import Ingest, partition_of
+from streams.shells.worker.ingest import Ingest, lane_marks, partition_of
 from tests.builders import cdr, sec
 
 Rec = namedtuple("Rec", "topic partition offset value")
@@ -29,10 +29,10 @@ def test_each_event_goes_to_the_partition_of_each_of_its_scope_keys():
     ing = Ingest(4, Policy.default(), clock=lambda: NOW)
     ev = cdr(t=0, src="1001", src_ip="203.0.113.9", trunk="sip1", call_id="k")
     out = unpack(ing.route(recs(ev)))
-    want = {("ext", partition_of(b"ext:default/1001", 4)), ("ip", partition_of(b"ip:203.0.113.9", 4)),
-            ("trunk", partition_of(b"trunk:default/sip1", 4))}
-    assert set(out) == want
-    src, offset, index, raw, ts, ident = out[("ext", partition_of(b"ext:default/1001", 4))][0]
+    want = {("ext", partition_of(b"ext:default/1001", 4), "calls"), ("ip", partition_of(b"ip:203.0.113.9", 4), "calls"),
+            ("trunk", partition_of(b"trunk:default/sip1", 4), "calls")}
+    assert set(out) == want  # what the CDR topic brought goes to the calls lane of each scope
+    src, offset, index, raw, ts, ident = out[("ext", partition_of(b"ext:default/1001", 4), "calls")][0]
     assert (src, offset, index) == ("cdr:0", 0, -1) and json.loads(raw)["call_id"] == "k"
 
 
@@ -57,7 +57,7 @@ def test_marks_follow_the_events_they_cover_and_name_every_source():
     ing = Ingest(1, Policy.default(), clock=lambda: NOW)
     ing.expect({"p.cdr": 2, "p.security": 1})
     routed = ing.route(recs(cdr(t=10, call_id="a"), cdr(t=5, call_id="b")))
-    marks, entries = records.decode(routed.out[("ext", 0)][0])
+    marks, entries = records.decode(routed.out[("ext", 0, "calls")][0])
     assert marks[EXPECT] == ["cdr:0", "cdr:1", "security:0"]
     wm, idle, tenants, pace = marks["cdr:0"]
     assert wm == max(e[4] for e in entries) == pace and not idle and tenants["default"][0] == wm
@@ -67,9 +67,24 @@ def test_marks_follow_the_events_they_cover_and_name_every_source():
 def test_security_events_route_by_ip_and_account():
     ing = Ingest(4, Policy.default(), clock=lambda: NOW)
     out = unpack(ing.route(recs(sec(account="1001"), topic="p.security")))
-    assert {s for s, _ in out} == {"ip", "ext", "tenant"}  # a failure also counts across its tenant
+    assert {s for s, _, _ in out} == {"ip", "ext", "tenant"}  # a failure also counts across its tenant
+    assert {lane for _, _, lane in out} == {"security"}
     out = unpack(ing.route(recs(sec(account="1001", outcome="success"), topic="p.security")))
-    assert {s for s, _ in out} == {"ip", "ext"}
+    assert {s for s, _, _ in out} == {"ip", "ext"}
+
+
+def test_each_lane_carries_only_its_own_sources_marks():
+    """A scope partition's clock is the least of its sources' marks: a security source's mark must not
+    overtake its events by the calls lane (and the other way round)."""
+    ing = Ingest(1, Policy.default(), clock=lambda: NOW)
+    ing.expect({"p.cdr": 1, "p.security": 1})
+    routed = ing.route(recs(cdr(t=10, call_id="a")) + recs(sec(t=20, account="1001"), topic="p.security"))
+    calls, _ = records.decode(routed.out[("ext", 0, "calls")][0])
+    security, _ = records.decode(routed.out[("ext", 0, "security")][0])
+    assert "cdr:0" in calls and "security:0" not in calls
+    assert "security:0" in security and "cdr:0" not in security
+    split = lane_marks(ing.marks())
+    assert set(split["calls"]) == {"cdr:0", EXPECT} and set(split["security"]) == {"security:0", EXPECT}
 
 
 def test_scopes_receive_the_cleaned_event_and_read_it_without_cleaning_again():

@@ -16,7 +16,8 @@ from streams.core.types import SCOPES
 from streams.policy import Policy
 from streams.shells.replay import replay_file
 from streams.commands.simulate import simulate
-from streams.shells.worker.ingest import Ingest, partition_of
+from streams.kafka.topics import LANES
+from streams.shells.worker.ingest import Ingest, lane_marks, partition_of
 from streams.shells.worker.scope import ScopeRunner
 
 Rec = namedtuple("Rec", "topic partition offset value")
@@ -38,6 +39,15 @@ def input_partitions(lines: list[bytes]) -> dict[tuple[str, int], list[Rec]]:
     return out
 
 
+def broadcast(marks: dict, logs: dict) -> None:
+    from streams.shells.worker import records
+    for lane, lmarks in lane_marks(marks).items():
+        value = records.encode(lmarks, [])
+        for dest, log in logs.items():
+            if dest[2] == lane:
+                log.append(value)
+
+
 def run_pipeline(lines: list[bytes], pol: Policy, seed: int, scorer_factory=None) -> dict[str, str]:
     """The alert ids (with their rules) the pipeline raised."""
     return {a.alert_id: a.rule for a in pipeline_output(lines, pol, seed, scorer_factory)
@@ -51,7 +61,9 @@ def pipeline_output(lines: list[bytes], pol: Policy, seed: int, scorer_factory=N
     ingest.expect({"p.cdr": PARTS, "p.security": PARTS})
     runners = {s: ScopeRunner(s, pol, {}, PARTS, lambda k, p: partition_of(k.encode(), PARTS) == p, scorer_factory)
                for s in SCOPES}
-    logs: dict[tuple[str, int], deque] = {(s, p): deque() for s in runners for p in range(PARTS)}
+    # each scope partition's two lanes, each in order, read at their own random paces (as two agents read them)
+    logs: dict[tuple[str, int, str], deque] = {(s, p, lane): deque() for s in runners for p in range(PARTS)
+                                               for lane in LANES}
     out: list = []
 
     def read_scopes(k: int) -> None:  # scope partitions consume their logs, in order, at random paces
@@ -64,17 +76,12 @@ def pipeline_output(lines: list[bytes], pol: Policy, seed: int, scorer_factory=N
         batch = [sources[tp].popleft() for _ in range(min(len(sources[tp]), rnd.randint(1, 40)))]
         for dest, values in ingest.route(batch).out.items():
             logs[dest].extend(values)
-        if rnd.random() < 0.3:  # a mark broadcast, as the worker's timer sends one
-            value = __import__("streams.shells.worker.records", fromlist=["encode"]).encode(ingest.marks(), [])
-            for log in logs.values():
-                log.append(value)
+        if rnd.random() < 0.3:  # a mark broadcast, as the worker's timer sends one: each lane its own sources'
+            broadcast(ingest.marks(), logs)
         read_scopes(3)
     for s in ingest.sources.values():  # the end of the input: every source goes idle
         s.idle = True
-    from streams.shells.worker import records
-    final = records.encode(ingest.marks(full=True), [])
-    for log in logs.values():
-        log.append(final)
+    broadcast(ingest.marks(full=True), logs)
     while any(logs.values()):
         read_scopes(10)
     for r in runners.values():

@@ -23,7 +23,7 @@ def owns(key, part):
 def feed(runner, ingest, events, start=0):
     out, dead = [], []
     msgs = [Rec("p.cdr", 0, start + i, json.dumps(e).encode()) for i, e in enumerate(events)]
-    for (scope, part), values in ingest.route(msgs).out.items():
+    for (scope, part, _lane), values in ingest.route(msgs).out.items():
         if scope == runner.scope:
             for v in values:
                 runner.apply(part, v, dead, out)
