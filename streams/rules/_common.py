@@ -98,7 +98,7 @@ def _hits(ctx, window, time, seconds, limit, span, keep, ident, judge) -> list:
     i = window.add(time, ctx.ident if ident is None else ident)
     if i < 0:
         return []
-    hits = window.exceeded(i, seconds, limit)
+    hits = window.exceeded(i, seconds, limit, span)
     if len(hits) > 1:
         hits = first_per_epoch(hits, span)
     if judge is not None:

@@ -17,9 +17,12 @@ raised.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right, insort
 
 import msgspec
+
+from streams.core.epochs import FOREVER
 
 
 class TimeSet(msgspec.Struct, array_like=True):
@@ -51,9 +54,11 @@ class TimeSet(msgspec.Struct, array_like=True):
         times = self.t
         return bisect_right(times, end) - bisect_right(times, end - seconds)
 
-    def exceeded(self, i: int, seconds: float, limit: int) -> list[tuple[float, int]]:
+    def exceeded(self, i: int, seconds: float, limit: int, span: float | None = None) -> list[tuple[float, int]]:
         """``(window end, count)`` for every window end (an entry's time) that contains entry ``i``
-        and holds more than ``limit`` entries, earliest first."""
+        and holds more than ``limit`` entries, earliest first. With ``span``, only the earliest of each
+        epoch (``epoch_of(end, span)``): the rest of an epoch is skipped, so a late entry in a flood's
+        window costs a step per epoch, not one per entry after it."""
         times = self.t
         n = len(times)
         start = times[i]
@@ -73,6 +78,11 @@ class TimeSet(msgspec.Struct, array_like=True):
                 c = bisect_right(times, end, j) - bisect_right(times, end - seconds, 0, j + 1)
                 if c > limit:
                     out.append((end, c))
+                    if span is not None and span < FOREVER:  # on to the next epoch's first end
+                        j = max(j + 1, bisect_left(times, (math.floor(end / span) + 1) * span, j))
+                        continue
+                    if span is not None:
+                        break  # one epoch for ever
             j += 1
         return out
 

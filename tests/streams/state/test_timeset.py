@@ -94,3 +94,20 @@ def test_count_at_equals_a_brute_force_count_through_adds_and_prunes():
         assert iv.count_at(t) == sum(1 for a, b in held.values() if a <= t < b)
     old = Intervals(ends=list(iv.ends), starts=list(iv.starts), ids=list(iv.ids))  # state from before by_start
     assert old.count_at(500.0) == iv.count_at(500.0)
+
+
+def test_exceeded_per_epoch_is_the_first_hit_of_each_epoch_in_any_insertion_order():
+    """``exceeded(..., span)`` skips the rest of an epoch once it has its first hit: the same answer as
+    taking the first of each epoch from every hit, for late and on-time entries alike."""
+    import random
+
+    from streams.rules._common import first_per_epoch
+    rnd = random.Random(28)
+    for trial in range(200):
+        times = [rnd.choice([rnd.uniform(0, 3000), float(rnd.randrange(0, 3000, 50))]) for _ in range(rnd.randint(1, 80))]
+        rnd.shuffle(times)
+        seconds, limit, span = rnd.choice([60, 600]), rnd.randint(0, 6), rnd.choice([100.0, 600.0, 1e18])
+        a, b = TimeSet(), TimeSet()
+        for k, t in enumerate(times):
+            i, j = a.add(t, k), b.add(t, k)
+            assert first_per_epoch(a.exceeded(i, seconds, limit), span) == b.exceeded(j, seconds, limit, span), trial
