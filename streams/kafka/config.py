@@ -7,6 +7,7 @@ Topics and timing:
 ``TOLLGUARD_TOPIC_PREFIX``  prefix of every topic and of the Faust app id (default ``tollguard``)
 ``TOLLGUARD_PARTITIONS``    partitions of the topics the worker creates (default 4)
 ``TOLLGUARD_IDLE_SECONDS``  wall seconds after which a caught-up, quiet input partition stops holding event time back (2)
+``TOLLGUARD_LANE_WARN_SECONDS``  a stage lane (calls, security, incidents) this far behind, in wall seconds, is warned of (30)
 ``TOLLGUARD_LATENESS``      seconds a feed may run out of event-time order while live timers and the model still
                             judge it exactly as replay does (0: feeds in order per partition; docs/stream.md)
 ``TOLLGUARD_SKEW``          seconds an event may be ahead of the worker's clock; later ones go to the DLQ (900)
@@ -49,6 +50,7 @@ class Config:
     prefix: str = "tollguard"
     partitions: int = 4
     idle_seconds: float = 2.0
+    lane_warn_seconds: float = 30.0
     lateness: float = 0.0
     skew: float = 900.0
     max_keys: int = 200_000
@@ -73,6 +75,7 @@ class Config:
             prefix=get("TOLLGUARD_TOPIC_PREFIX", cls.prefix),
             partitions=_int(env, "TOLLGUARD_PARTITIONS", cls.partitions),
             idle_seconds=_float(env, "TOLLGUARD_IDLE_SECONDS", cls.idle_seconds),
+            lane_warn_seconds=_float(env, "TOLLGUARD_LANE_WARN_SECONDS", cls.lane_warn_seconds),
             lateness=_float(env, "TOLLGUARD_LATENESS", cls.lateness),
             skew=_float(env, "TOLLGUARD_SKEW", cls.skew),
             max_keys=_int(env, "TOLLGUARD_MAX_KEYS", cls.max_keys),

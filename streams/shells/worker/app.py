@@ -11,7 +11,9 @@ Topology (every name under ``TOLLGUARD_TOPIC_PREFIX``)::
 (``ingest.Ingest``); each scope keeps its rule state in a changelog-backed Faust table
 (``<p>-worker-state-<scope>-changelog``), so a worker that dies, or a second worker that takes
 partitions over, continues with the same state. Marks carry event time from the input
-partitions to the scope partitions (``records``, ``clock``). docs/stream.md has the semantics.
+partitions to the scope partitions (``records``, ``clock``). Each scope partition has two lanes,
+``<p>.by-<scope>`` (the security topic's events) and ``<p>.by-<scope>-calls`` (the CDR topic's), read by
+their own agents in turns, so a call is not queued behind a flood. docs/stream.md has the semantics.
 """
 
 from __future__ import annotations
@@ -102,6 +104,28 @@ def create_app(config: Config | None = None, policy: Policy | None = None, model
     return app
 
 
+class LaneLag:
+    """How far behind each stage lane is: the wall-clock age of the last record it read (a gauge), and a
+    warning, at most once a minute per lane, when that age passes ``warn`` seconds."""
+
+    def __init__(self, gauge, warn: float, lane_of_topic: dict[str, str]):
+        self.gauge, self.warn, self.lane_of_topic = gauge, warn, lane_of_topic
+        self.warned: dict[tuple[str, str], float] = {}
+
+    def read(self, stage: str, messages) -> None:
+        stamp = getattr(messages[-1], "timestamp", None) if messages else None
+        if not stamp or stamp < 0:
+            return
+        lane = self.lane_of_topic.get(messages[-1].topic, "detections")
+        age = max(0.0, time.time() - stamp / 1000.0)
+        self.gauge.labels(stage, lane).set(age)
+        now = time.monotonic()
+        if age > self.warn and now - self.warned.get((stage, lane), -1e9) >= 60:
+            self.warned[(stage, lane)] = now
+            log.warning("the %s stage's %s lane is %.0f s behind (TOLLGUARD_LANE_WARN_SECONDS=%g): it reads "
+                        "records produced that long ago", stage, lane, age, self.warn)
+
+
 def turns(messages, most: int = TURN_BYTES):
     """A batch cut into turns of at most ``most`` bytes (one record at least): a stage is held one turn at a time."""
     turn, size = [], 0
@@ -162,6 +186,8 @@ class Worker:
         self.incident_stage = self._checkpoint(lambda part: ([], self.incidents.flush(part)), self.incident_table)
         self.watchdog = fc.FetchWatchdog(app, set(self.inputs) | set(self.lane_topics.values()))
         self.stats = {"events": 0, "dead": 0, "late": 0}
+        self.lanes = LaneLag(self.metrics.lane_lag, config.lane_warn_seconds,
+                             {t: lane for (_, lane), t in self.lane_topics.items()})
         self._wire()
         app.tollguard = self
 
@@ -282,6 +308,7 @@ class Worker:
                         self.watchdog.seen_at[(m.topic, m.partition)] = now
                     self.metrics.dlq.inc(dead)
                     self.metrics.batch.labels(scope).observe(time.perf_counter() - t0)
+                    self.lanes.read(scope, turn)
                     if stage.due(COMMIT_RECORDS, COMMIT_S):
                         await self._commit(scope)
                 await asyncio.sleep(0)
@@ -348,6 +375,7 @@ class Worker:
         async with stage.lock:
             t0 = time.perf_counter()
             dead = await self._apply(stage, self.incidents.apply, messages, self.incidents.finish)
+            self.lanes.read("incidents", messages)
             await stage.commit()
             self.metrics.dlq.inc(dead)
             self.metrics.batch.labels("incidents").observe(time.perf_counter() - t0)

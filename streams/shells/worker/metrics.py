@@ -27,6 +27,9 @@ class WorkerMetrics:
         self.incidents = m.counter("tollguard_incident_updates_total", "Incident records written.")
         self.lag = m.gauge("tollguard_input_lag_records", "Records on the broker not yet read, per input partition.",
                            ("topic", "partition"))
+        self.lane_lag = m.gauge("tollguard_lane_lag_seconds",
+                                "Age (wall clock since it was produced) of the last record a stage lane read: how far "
+                                "that lane is behind.", ("stage", "lane"))
         self.batch = m.histogram("tollguard_batch_seconds", "Time to process one batch, by stage.", ("stage",),
                                  buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.model = m.gauge("tollguard_model_info", "The anomaly model in use (value 1), by version.", ("version",))
