@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from streams.domain.campaigns import describe
 from streams.kafka.config import Config
 from streams.kafka.connect import preflight
 from streams.kafka.topic_io import TopicReader, latest, read_incidents, send_one
@@ -49,7 +50,8 @@ def row(rec: dict) -> str:
     return (f"{safe(str(rec.get('opened', ''))[:19], 19).replace('T', ' ')}  {safe(rec.get('incident_id', ''), 24):<24} "
             f"{safe(rec.get('severity', ''), 11):<9} {safe(rec.get('status', ''), 12):<12} {who:<36} "
             f"{len(rec.get('alert_ids') or []):>3} alerts {len(rec.get('action_ids') or []):>3} actions "
-            f"{rec.get('events', 0):>5} events {money:>10}  {safe(', '.join(map(str, rec.get('rules') or [])), 200)}")
+            f"{rec.get('events', 0):>5} events {money:>10}  {safe(', '.join(map(str, rec.get('rules') or [])), 200)}"
+            + (f"\n    {safe(describe(rec['campaign']), 240)}" if isinstance(rec.get("campaign"), dict) else ""))
 
 
 def list_incidents(args) -> int:

@@ -26,6 +26,7 @@ docs/incidents.md ("Campaigns") shows the record.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 import msgspec
 
 from streams.core.epochs import epoch_of, iso, z
@@ -35,8 +36,9 @@ FAMILIES = {
     "distributed_lockout": "brute_force", "country_ip": "country", "scanner_user_agent": "scan",
     "inbound_probe": "scan", "route_scan": "scan", "auto_defense": "flood",
 }
-SAMPLE = 32        # member values kept per dimension (the smallest hashes)
-EVENTS_SAMPLE = 128  # event identities kept to count a campaign's distinct events (exact below, +-9% above)
+SAMPLE = 32        # member values shown per dimension, with their counts (the smallest hashes)
+SKETCH = 1024      # hashes kept per dimension to count its distinct values (exact below, about +-3% above)
+EVENTS_SKETCH = 1024  # hashes of event identities kept to count a campaign's distinct events (about +-3% above)
 _TOP = 2 ** 64 - 1   # above every 64-bit hash (and still a msgpack/JSON unsigned 64-bit integer)
 
 
@@ -57,22 +59,49 @@ def _hash(value: str) -> int:
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
 
 
+class Sketch(msgspec.Struct, array_like=True):
+    """The ``size`` smallest distinct 64-bit hashes seen, ascending: a bottom-k count of distinct values
+    (exact below ``size``; above it a relative error of about 1/sqrt(size)) that no arrival order changes."""
+    hashes: list[int] = msgspec.field(default_factory=list)
+    size: int = SKETCH
+
+    def add(self, h: int) -> None:
+        hashes = self.hashes
+        if len(hashes) >= self.size and h >= hashes[-1]:
+            return
+        i = bisect_left(hashes, h)
+        if i < len(hashes) and hashes[i] == h:
+            return
+        hashes.insert(i, h)
+        if len(hashes) > self.size:
+            hashes.pop()
+
+    def distinct(self) -> tuple[int, bool]:
+        """How many distinct values were seen, and whether that is an estimate."""
+        if len(self.hashes) < self.size:
+            return len(self.hashes), False
+        return round((self.size - 1) * _TOP / self.hashes[-1]), True
+
+
 class Tally(msgspec.Struct, array_like=True):
-    """A bottom-k sample of the distinct values of one dimension, with each kept value's count."""
+    """The distinct values of one dimension: counted by a :class:`Sketch`, and a bottom-k sample of them
+    (the ``size`` with the smallest hashes) each with its count of detections."""
     kept: dict[str, int] = msgspec.field(default_factory=dict)
     edge: int = _TOP   # the largest hash kept once the sample is full (_TOP until then)
     size: int = SAMPLE
+    sketch: Sketch = msgspec.field(default_factory=Sketch)
 
     def add(self, value: str) -> None:
         if value in self.kept:
             self.kept[value] += 1
             return
+        h = _hash(value)
+        self.sketch.add(h)
         if len(self.kept) < self.size:
             self.kept[value] = 1
             if len(self.kept) == self.size:
                 self.edge = max(_hash(v) for v in self.kept)
             return
-        h = _hash(value)
         if h >= self.edge:
             return
         worst = max(self.kept, key=_hash)
@@ -81,10 +110,8 @@ class Tally(msgspec.Struct, array_like=True):
         self.edge = max(_hash(v) for v in self.kept)
 
     def distinct(self) -> tuple[int, bool]:
-        """How many distinct values were seen, and whether that is an estimate (the sample is full)."""
-        if len(self.kept) < self.size:
-            return len(self.kept), False
-        return round((self.size - 1) * _TOP / self.edge), True
+        """How many distinct values were seen, and whether that is an estimate (more than the sketch holds)."""
+        return self.sketch.distinct()
 
 
 class CampaignState(msgspec.Struct, kw_only=True):
@@ -94,13 +121,13 @@ class CampaignState(msgspec.Struct, kw_only=True):
     sources: Tally = msgspec.field(default_factory=Tally)
     accounts: Tally = msgspec.field(default_factory=Tally)
     countries: Tally = msgspec.field(default_factory=Tally)
-    events: Tally = msgspec.field(default_factory=lambda: Tally(size=EVENTS_SAMPLE))
+    events: Sketch = msgspec.field(default_factory=lambda: Sketch(size=EVENTS_SKETCH))
     detections: int = 0
     actions: dict[str, int] = msgspec.field(default_factory=dict)   # kind -> actions published
 
     def add(self, rule: str, ident: int, source: str | None, account: str | None, country: str | None) -> None:
         """One detection (several rules may detect on one event: the members count detections)."""
-        self.events.add(str(ident))
+        self.events.add(_hash(str(ident)))
         self.detections += 1
         family = FAMILIES.get(rule, "other")
         self.families[family] = self.families.get(family, 0) + 1
@@ -148,4 +175,19 @@ def restore(n: CampaignNote) -> CampaignState:
         tally.kept = {v: k for v, k in members.sample}
         if len(tally.kept) >= tally.size:
             tally.edge = max(_hash(v) for v in tally.kept)
+        for v in tally.kept:  # the sketch starts again from the sample (its distinct count goes on from here)
+            tally.sketch.add(_hash(v))
     return c
+
+
+def describe(campaign: dict) -> str:
+    """One line about a campaign (``IncidentRecord.campaign`` as a dict): its size and the countries most
+    seen. Raw text: account names come from attackers, so the caller escapes it for where it goes."""
+    def count(name: str) -> str:
+        m = campaign.get(name) or {}
+        return f"{'~' if m.get('estimated') else ''}{m.get('distinct', 0):,}"
+    countries = ", ".join(f"{c} {n:,}" for c, n in ((campaign.get("countries") or {}).get("sample") or [])[:3])
+    events = f"{'~' if campaign.get('events_estimated') else ''}{campaign.get('events', 0):,}"
+    families = ", ".join(sorted(campaign.get("families") or {}))
+    return (f"campaign of {families or 'attacks'}: {events} events from {count('sources')} sources against "
+            f"{count('accounts')} accounts" + (f" (most from {countries})" if countries else ""))

@@ -25,6 +25,7 @@ does not inflate an incident. docs/incidents.md has the record and its life cycl
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from datetime import datetime
 from typing import Iterable, Literal, Union
 
@@ -341,8 +342,10 @@ class IncidentBook:
             inc.severity = rec.severity
             changed = True
         ident = rec.ident or _ident_of(rec)
+        repeat = False
         if inc.campaign is not None:
-            changed = self._count_in(inc, rec, ident) or changed
+            repeat = not self._count_in(inc, rec, ident)  # a detection it holds: its actions went out with it
+            changed = changed or not repeat
         elif ident not in inc.idents:
             if len(inc.idents) < MAX_IDENTS:
                 inc.idents.append(ident)
@@ -365,7 +368,7 @@ class IncidentBook:
             changed = True
             if inc.closed and end > max(self.clock.get(rec.tenant, float("-inf")), self.floor):
                 inc.closed = False  # closed by a clock its new end has not reached (a sweep between two detections)
-        publish = [a for a in rec.actions if self._new_action(inc, a)]
+        publish = [] if repeat else [a for a in rec.actions if self._new_action(inc, a)]
         if inc.campaign is not None:
             for a in publish:
                 inc.campaign.actions[a.kind] = inc.campaign.actions.get(a.kind, 0) + 1
@@ -376,10 +379,12 @@ class IncidentBook:
         """Count a detection into its campaign, once: a campaign remembers its first ``MAX_IDENTS``
         detections (rule and event) to know a repeat, and counts its events by sample."""
         detection = int.from_bytes(hashlib.blake2b(f"{rec.alert_id}|{ident}".encode(), digest_size=7).digest(), "big")
-        if detection in inc.idents:
+        idents = inc.idents  # a campaign keeps them sorted
+        i = bisect_left(idents, detection)
+        if i < len(idents) and idents[i] == detection:
             return False
-        if len(inc.idents) < MAX_IDENTS:
-            inc.idents.append(detection)
+        if len(idents) < MAX_IDENTS:
+            idents.insert(i, detection)
         inc.campaign.add(rec.rule, ident, rec.source, rec.account, rec.country)
         return True
 

@@ -70,7 +70,11 @@ def _detect(ctx, cfg, kind: str, window: TimeSet, epoch: int, ok: bool, ends: li
     """One detection for the window ends of one epoch (``ends``, earliest first)."""
     at = ends[0]
     n = window.count(at, cfg.seconds)
-    named = _sources(ctx.state, window, at - cfg.seconds, at, proven_only=False)
+    variant = kind if ok else f"{kind}/unverified"
+    if ctx.absorbed(RULE, "account", ev.account, variant, at, span):  # counted into its open alert: no evidence
+        named = []
+    else:
+        named = _sources(ctx.state, window, at - cfg.seconds, at, proven_only=False)
     evidence = {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": named[-SOURCES:],
                 "service": ev.service}
     actions = _locks(ctx, cfg, window, kind, epoch, ends, ev.account, evidence) if ok else None
@@ -78,8 +82,8 @@ def _detect(ctx, cfg, kind: str, window: TimeSet, epoch: int, ok: bool, ends: li
         evidence["unverified"] = UNVERIFIED
     ctx.emit(RULE, SEVERITY, "account", ev.account,
              f"Account {ev.account} locked: {n} failed {kind}s in {cfg.seconds} s from "
-             f"{len(named)} source addresses", evidence, actions or [],
-             variant=kind if actions is not None else f"{kind}/unverified", at=at, span=span, adds=True)
+             f"{len(named) or 'more than one'} source addresses", evidence, actions or [],
+             variant=variant, at=at, span=span, adds=True)
 
 
 def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], account: str,

@@ -14,6 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import msgspec
+
+from streams.domain.campaigns import describe
 from streams.intake import decoded, from_args, read_events, report
 from streams.reference.text import safe
 from streams.core.detector import Detector
@@ -158,7 +161,8 @@ def format_table_row(rec: Alert | Action | IncidentRecord) -> str:
         cost = "" if rec.cost is None else f" cost ${rec.cost:,.2f}"
         return (f"{rec.opened.strftime('%Y-%m-%d %H:%M:%S')}  INCIDENT {rec.severity:<10} {rec.status:<12} "
                 f"{safe(rec.tenant, 32)}/{rec.subject_type}:{safe(rec.subject, 64):<18} {len(rec.alert_ids)} alerts, "
-                f"{len(rec.action_ids)} actions, {rec.events} events{cost}: {', '.join(rec.rules)} ({rec.incident_id})")
+                f"{len(rec.action_ids)} actions, {rec.events} events{cost}: {', '.join(rec.rules)} ({rec.incident_id})"
+                + (f"\n    {safe(describe(msgspec.to_builtins(rec.campaign)), 240)}" if rec.campaign else ""))
     when = rec.ts.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(rec, Alert):
         return (f"{when}  ALERT   {rec.severity:<11} {rec.rule:<26} {rec.subject_type}:{safe(rec.subject, 64):<18} "

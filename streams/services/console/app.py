@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from streams.domain.campaigns import describe
 from streams.reference.text import escape
 from streams.services.console.store import CLOSED, SEVERITIES
 from streams.services.console.throttle import Busy, LoginThrottle, VerifySlots
@@ -114,6 +115,7 @@ class Console:
         self.env = Environment(loader=PackageLoader("streams.services.console", "templates"),
                                autoescape=select_autoescape(["html"]), finalize=_visible)
         self.env.filters["money"] = lambda v: "" if not isinstance(v, (int, float)) else f"{v:,.2f}"
+        self.env.filters["campaign"] = lambda c: describe(c) if isinstance(c, dict) else ""
         self.sessions = sessions or Sessions()
         self.throttle = throttle or LoginThrottle()
         self.slots = slots or VerifySlots()
@@ -207,8 +209,9 @@ class Console:
         if rec is None:  # not there, or another tenant's: the same answer
             return self.page("missing.html", status=404, user=s.user, csrf=s.csrf)
         alerts = self.store.alerts_of(rec)
+        line = describe(rec["campaign"]) if isinstance(rec.get("campaign"), dict) else None
         return self.page("incident.html", user=s.user, csrf=s.csrf, i=rec, alerts=alerts, closed=rec.get("status") in CLOSED,
-                    verdicts=VERDICTS, done=request.query_params.get("done"))
+                    verdicts=VERDICTS, done=request.query_params.get("done"), campaign_line=line)
 
     async def act(self, request: Request, s: Session) -> Response:
         what = request.path_params["what"]
@@ -341,6 +344,7 @@ def _row(rec: dict) -> dict:
             row[k] = escape(row[k])
     if isinstance(row["rules"], list):
         row["rules"] = [escape(r) if isinstance(r, str) else r for r in row["rules"]]
+    row["campaign"] = escape(describe(rec["campaign"])) if isinstance(rec.get("campaign"), dict) else None
     return row
 
 

@@ -7,7 +7,7 @@ from streams.core.detector import Detector
 from streams.domain.events import Action, decode_event, encode
 from streams.domain.incidents import Decision, IncidentBook, IncidentRecord, Seen, settle
 from streams.shells.replay import format_table_row
-from tests.builders import at, cdr, policy, reg, sec
+from tests.builders import at, cdr, policy, sec
 
 
 def detect(events, pol=None) -> list:

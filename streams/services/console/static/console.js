@@ -43,6 +43,13 @@
     link.href = "/incident/" + encodeURIComponent(i.incident_id);
     link.textContent = i.subject_type + ":" + i.subject;
     subject.appendChild(link);
+    if (i.campaign) {  // a campaign's size, under its window
+      const span = document.createElement("span");
+      span.className = "muted campaign";
+      span.textContent = i.campaign;
+      subject.appendChild(document.createElement("br"));
+      subject.appendChild(span);
+    }
     cell(row, "rules", (i.rules || []).join(", "));
     cell(row, "cost", typeof i.cost === "number" ? i.cost.toLocaleString("en", {minimumFractionDigits: 2, maximumFractionDigits: 2}) : "");
     cell(row, "summary", i.summary || "");

@@ -375,3 +375,21 @@ def test_a_cross_site_logout_is_refused_and_leaves_the_session(console):
     assert c.get("/api/incidents").status_code == 200
     assert c.post("/logout", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False).status_code == 303
     assert c.get("/api/incidents").status_code == 401
+
+
+def test_a_campaign_shows_its_size_and_members_with_a_search_for_each(console):
+    store, _, app = console
+    members = {"distinct": 29000, "estimated": True, "sample": [["203.0.113.7", 2], ["<img src=x>", 1]]}
+    store.apply(incident(5, subject_type="campaign", subject="2026-11-30T10:00:00Z", rules=["country_ip"],
+                         campaign={"window_start": "2026-11-30T10:00:00Z", "families": {"country": 30000},
+                                   "events": 30000, "events_estimated": True, "detections": 30000,
+                                   "sources": members, "accounts": {"distinct": 2, "estimated": False,
+                                                                    "sample": [["<b>1001</b>", 3], ["1002", 1]]},
+                                   "countries": {"distinct": 1, "estimated": False, "sample": [["NL", 30000]]},
+                                   "actions": {"block_ip": 30000}}))
+    c, _ = login(app, "ana", "correct horse")
+    assert "campaign of country: ~30,000 events from ~29,000 sources against 2 accounts (most from NL 30,000)" \
+        in c.get("/").text
+    detail = c.get("/incident/i-5").text
+    assert 'href="/?q=203.0.113.7"' in detail and "sources: ~29000 (estimated)" in detail
+    assert "<b>1001</b>" not in detail and "&lt;b&gt;1001&lt;/b&gt;" in detail and "<img" not in detail
