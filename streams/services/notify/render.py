@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from streams.domain.campaigns import describe
 from streams.reference.text import safe
 
 MAX_LINES = 20  # updates or folded items listed in one message; the rest are counted
@@ -55,6 +56,8 @@ def _facts(rec: dict) -> list[str]:
              + (f", cost {safe(rec['cost'], 20)}" if rec.get("cost") is not None else "")]
     if rec.get("summary"):
         lines.append(f"summary: {safe(rec['summary'], 400)}")
+    if isinstance(rec.get("campaign"), dict):  # one message for a botnet: its size, not its members one by one
+        lines.append(safe(describe(rec["campaign"]), 400))
     for a in (rec.get("actions") or [])[:5]:
         if isinstance(a, dict):
             lines.append(f"action: {safe(a.get('kind', '?'), 30)} {safe(a.get('target', '?'), 80)}"

@@ -85,3 +85,13 @@ def test_storm_gives_a_siem_one_line_per_folded_message():
     folded = [render.opened(incident(iid=f"i-{i}")) for i in range(3)]
     lines = syslog.lines(render.storm("siem", folded), "cef", 20, "tollguard")
     assert len(lines) == 3 and all("incident-opened" in ln for ln in lines)
+
+
+def test_a_campaign_is_one_message_that_gives_its_size():
+    camp = {"families": {"brute_force": 30000}, "events": 30000, "events_estimated": True,
+            "sources": {"distinct": 29000, "estimated": True}, "accounts": {"distinct": 500},
+            "countries": {"sample": [[HOSTILE, 3]]}}
+    m = render.opened(incident(subject_type="campaign", subject="2024-05-01T01:00:00Z", campaign=camp))
+    line = next(x for x in m.text.split("\n") if x.startswith("campaign of"))
+    assert line.startswith("campaign of brute_force: ~30,000 events from ~29,000 sources against 500 accounts")
+    assert not BAD.search(line)
