@@ -284,6 +284,7 @@ def report(m: dict, r: dict, runs: int, quick: bool) -> str:
     L.append("")
     L += flood_section(r)
     L += verdict_section(r)
+    L += campaign_section(r)
     hist = ROOT / "bench" / "HISTORY.md"
     if hist.exists():
         L.append(hist.read_text().rstrip())
@@ -304,6 +305,40 @@ def verdict_section(r: dict) -> list[str]:
             f"| {v['p50_ms']:.2f} ms | {v['p90_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['max_ms']:.1f} ms | "
             f"{v['achieved_per_s']:,.0f}/s | {v['errors']} | {', '.join(f'{k} {n:,}' for k, n in sorted(v['verdicts'].items()))} |",
             "", f"p99 of each run: {', '.join(f'{x:.2f} ms' for x in v['runs'])} (the median run is shown).", ""]
+
+
+def campaign_runs(quick: bool, runs: int) -> dict:
+    """Issue 28's distributed registration flood (bench/campaign.py): replay on the flood and on as many
+    ordinary events, and the worker draining the flood while a fraudulent call start arrives."""
+    import campaign
+    import stream
+    out: dict = {"replay": [], "worker": []}
+    for n in ((10_000,) if quick else (30_000, 150_000)):
+        for traffic, path in (("flood", campaign.flood(n)), ("ordinary", campaign.ordinary(n))):
+            res = median_of(runs, lambda: campaign.replay_cli(path, "rules"), f"replay, {traffic} {n:,}",
+                            key="wall_events_per_s")
+            out["replay"].append({"traffic": traffic, **res})
+    n = 10_000 if quick else 30_000
+    out["worker"].append({"traffic": "flood", **median_of(1, lambda: campaign.worker_flood(n), f"worker, flood {n:,}",
+                                                          key="events_per_s")})
+    out["worker"].append({"traffic": "ordinary", **median_of(1, lambda: stream.drain(campaign.ordinary(n), 4, 1,
+                                                                                     policy=campaign.POLICY),
+                                                             f"worker, ordinary {n:,}")})
+    return out
+
+
+def campaign_section(r: dict) -> list[str]:
+    c = r.get("campaign")
+    if not c:
+        return []
+    import campaign
+    return ["## 7. A distributed registration flood: campaigns, lanes (issue 28)", "",
+            "`bench/gen_campaign_flood.py`: failed SIP REGISTERs, each from a new public address of a country the "
+            "example policy does not allow, against 500 accounts over 30 minutes; beside it as many ordinary "
+            "simulated events, both judged by `tollguard replay --policy fixtures/policy.example.yaml` (rules). "
+            "The worker drains the flood as a backlog (4 partitions, one event per record) while a premium-rate "
+            "call start is produced; its latency runs from that send to its alert (`bench/campaign.py`).", "",
+            campaign.table(c), ""]
 
 
 def flood_section(r: dict) -> list[str]:
@@ -376,6 +411,7 @@ def main() -> int:
         nf = 100_000 if q else 1_000_000
         r["flood_worker"] = median_of(1, lambda: stream.drain(flood(nf, 168), 4, 500, scope="ip"),
                                       "worker, flood of distinct IPs over a week")
+        r["campaign"] = campaign_runs(q, a.runs)
     finally:
         if started:
             subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "down"])
