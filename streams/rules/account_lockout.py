@@ -13,7 +13,9 @@ recent sources.
 The lock follows the lockout's ``lock_scope``: ``source`` (the default, the guide's Blocked IPs
 table) locks the account for each source that sent a failure proving a round trip within a
 window that crossed the limit in the incident's epoch, so the phones on the LAN keep their
-account; ``account`` locks it for every address once a proven failure is among those counted.
+account (a source that failed only once is not locked for it: a botnet address does not come back,
+and its lock would only fill the enforcers); ``account`` locks it for every address once a proven
+failure is among those counted.
 Failures that needed no round trip over UDP count toward the alert only (``block_on_unverified_udp``).
 
 Which sources are locked is a function of the failures alone, not of the order they arrived in:
@@ -37,7 +39,8 @@ SCOPE = "ext"
 EVENTS = ("security",)
 WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
-SOURCES = 8  # sources named in the evidence (the locks name every proven one)
+SOURCES = 8  # sources named in the evidence (the locks name every proven one that failed REPEAT times)
+REPEAT = 2   # failures of one source within the lockout's windows before the account is locked for it
 KEEP = 4096  # failures kept per account: a flood arriving out of order is still counted within its window
 
 
@@ -88,9 +91,10 @@ def _detect(ctx, cfg, kind: str, window: TimeSet, epoch: int, ok: bool, ends: li
 
 def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], account: str,
            evidence: dict) -> list[Order]:
-    """The locks not yet ordered in this epoch: one per source with a proven failure (any failure when
-    ``block_on_unverified_udp``) in the windows ending at ``ends`` (``lock_scope: source``), or one for
-    every address (``account``)."""
+    """The locks not yet ordered in this epoch: one per source with ``REPEAT`` proven failures (any failures
+    when ``block_on_unverified_udp``) in the windows ending at ``ends`` (``lock_scope: source``), or one for
+    every address (``account``). A botnet source that tried the account once is not locked: it does not
+    come back, so its lock would protect nothing and only fill the enforcers (the alert still names it)."""
     trust = ctx.tenant.settings.block_on_unverified_udp
     st = ctx.state
     done = st.account_locked.setdefault(f"{kind}|{epoch}", [])
@@ -99,25 +103,36 @@ def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], 
         done[:] = [0]
     else:
         lo, hi = ends[0] - cfg.seconds, ends[-1]
-        allowed = _sources(st, window, lo, hi, proven_only=not trust)
+        allowed = _sources(st, window, lo, hi, proven_only=not trust, repeat=REPEAT)
+        once = len(_sources(st, window, lo, hi, proven_only=not trust)) - len(allowed)
+        if once:
+            evidence["not_locked"] = (f"{once} source(s) with a single failure: not locked for the account (a source "
+                                      "that does not come back is stopped by no lock; lock_scope: account locks it "
+                                      "for every address)")
         known = set(done)
         ips = [ip for ip in allowed if crc32(ip.encode()) not in known]
         done.extend(crc32(ip.encode()) for ip in ips)
-        unverified = [] if trust else sorted(set(_sources(st, window, lo, hi, proven_only=False)) - set(allowed))
+        unverified = [] if trust else sorted(set(_sources(st, window, lo, hi, proven_only=False, repeat=REPEAT))
+                                             - set(allowed))
         if unverified:
             evidence["unverified"] = f"{UNVERIFIED}: {', '.join(unverified[:SOURCES])}"
     return [Order("lock_account", f"{ctx.tenant.name}/{account}", cfg.block_seconds, ip) for ip in ips]
 
 
-def _sources(st, window: TimeSet, lo: float, hi: float, proven_only: bool) -> list[str]:
-    """The addresses of the failures in ``(lo, hi]`` (proven ones only if asked), by their latest failure."""
+def _sources(st, window: TimeSet, lo: float, hi: float, proven_only: bool, repeat: int = 1) -> list[str]:
+    """The addresses with at least ``repeat`` failures in ``(lo, hi]`` (proven ones only if asked), by their
+    latest failure."""
     ids = window.ids
     latest: dict[int, int] = {}
+    seen: dict[int, int] = {}
     for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
         if ids[k] & 1 or not proven_only:
-            latest[ids[k] >> 1] = k
+            s = ids[k] >> 1
+            latest[s] = k
+            seen[s] = seen.get(s, 0) + 1
     names = st.account_source_ips
-    return [names[s] for s, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0])) if s in names]
+    return [names[s] for s, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0]))
+            if s in names and seen[s] >= repeat]
 
 
 def _forget(st, window: TimeSet, before: float, span: float) -> None:

@@ -8,14 +8,22 @@ def rotating(n: int, action: str, service: str = "sip", account: str = "1001", s
             for i in range(n)]
 
 
-def test_rotating_ips_against_one_account_lock_it():
+def test_rotating_ips_against_one_account_are_caught_and_lock_what_a_lock_can_stop():
     out = run(rotating(5000, "register"))
     got = alerts(out, "account_lockout")
     assert got and got[0].subject == "1001" and got[0].evidence["kind"] == "registration"
     assert len(got[0].evidence["sources"]) >= 2
     assert not alerts(out, "registration_lockout")  # no single IP ever reached the per-IP limit
-    assert ("default/1001" in {a.target for a in actions(out, "lock_account")})
     assert not actions(out, "block_ip")
+    # every address tried once: a lock for it would stop nothing (it does not come back), so none is sent
+    assert not actions(out, "lock_account") and "single failure" in got[0].evidence["not_locked"]
+    # lock_scope: account locks the account itself, for every address
+    whole = policy("registration_lockout: {failures: 10, seconds: 600, lock_scope: account}")
+    assert "default/1001" in {a.target for a in actions(run(rotating(5000, "register"), whole), "lock_account")}
+    # a pool of addresses that comes back is locked address by address
+    pool = [sec(t=i, ip=f"198.51.100.{i % 5 + 1}", action="register", account="1001") for i in range(40)]
+    locks = actions(run(pool), "lock_account")
+    assert {a.from_ip for a in locks} == {f"198.51.100.{k}" for k in range(1, 6)}
 
 
 def test_logins_count_with_the_login_thresholds():
