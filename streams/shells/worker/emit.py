@@ -23,6 +23,7 @@ from streams.domain.events import Action, Alert, encode
 from streams.domain.incidents import IncidentRecord, Lifted, Seen, incident_key, subject_key
 from streams.reference.ranges import derived_range
 
+DETECTIONS_BYTES = 128 * 1024  # a record of detections is cut at this size (Kafka's limit is 1 MB)
 Send = Callable[[str, bytes | None, bytes | None, int | None], Awaitable]
 
 
@@ -35,17 +36,24 @@ class Emitter:
         self.detections, self.incidents, self.ranges = detections, incidents, ranges
 
     async def send(self, records) -> list:
-        """Send each record to its topic. Returns the delivery futures."""
+        """Send each record to its topic. Returns the delivery futures. Detections of one incident key that
+        follow one another go out as one record (a JSON array, cut at ``DETECTIONS_BYTES``): a campaign's
+        thousands of detections are a few records, not one each."""
         futures = []
+        seen: dict[bytes, list[bytes]] = {}
         for rec in records:
+            if isinstance(rec, Seen):
+                seen.setdefault(incident_key(rec).encode(), []).append(encode(rec))
+                continue
+            if seen and isinstance(rec, Lifted):  # on the same topic: the detections before it go first
+                futures += await self._detections(seen)
+                seen = {}
             if isinstance(rec, Alert):
                 futures.append(await self._send(self.alerts, rec.subject.encode(), encode(rec), None))
                 listed = derived_range(rec) if self.ranges else None
                 if listed is not None:
                     futures.append(await self._send(self.ranges, listed.prefix.encode(),
                                                     json.dumps(listed.as_dict()).encode(), None))
-            elif isinstance(rec, Seen):
-                futures.append(await self._send(self.detections, incident_key(rec).encode(), encode(rec), None))
             elif isinstance(rec, Lifted):
                 key = subject_key(rec.tenant, rec.subject_type, rec.subject).encode()
                 futures.append(await self._send(self.detections, key, encode(rec), None))
@@ -53,8 +61,27 @@ class Emitter:
                 futures.append(await self._send(self.incidents, rec.incident_id.encode(), encode(rec), None))
             elif isinstance(rec, Action):
                 futures += await self._action(rec)
+        if seen:
+            futures += await self._detections(seen)
         if self._observe is not None and records:
             self._observe(records)
+        return futures
+
+    async def _detections(self, groups: dict[bytes, list[bytes]]) -> list:
+        futures = []
+        for key, values in groups.items():
+            if len(values) == 1:
+                futures.append(await self._send(self.detections, key, values[0], None))
+                continue
+            part: list[bytes] = []
+            size = 0
+            for v in values:
+                if part and size + len(v) > DETECTIONS_BYTES:
+                    futures.append(await self._send(self.detections, key, b"[" + b",".join(part) + b"]", None))
+                    part, size = [], 0
+                part.append(v)
+                size += len(v) + 1
+            futures.append(await self._send(self.detections, key, b"[" + b",".join(part) + b"]", None))
         return futures
 
     async def _action(self, rec: Action) -> list:

@@ -18,7 +18,7 @@ from streams.state import BufferedState
 
 log = logging.getLogger("tollguard.worker")
 
-_decoder = msgspec.json.Decoder(Union[Seen, Decision, Lifted])
+_decoder = msgspec.json.Decoder(Union[Seen, Decision, Lifted, list[Union[Seen, Decision, Lifted]]])
 
 
 class IncidentRunner:
@@ -43,7 +43,9 @@ class IncidentRunner:
             self.bad += 1
             dead.append((value, f"not a detection or decision record: {exc}"))
             return
-        out += self.book(part).absorb(rec)
+        book = self.book(part)
+        for r in rec if isinstance(rec, list) else (rec,):  # the emitter sends an incident key's detections together
+            out += book.absorb(r)
 
     def finish(self, out: list) -> None:
         """The end of a batch: each incident it changed goes out once, as its latest record."""
