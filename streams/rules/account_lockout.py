@@ -77,7 +77,7 @@ def _detect(ctx, cfg, kind: str, window: TimeSet, epoch: int, ok: bool, ends: li
     if ctx.absorbed(RULE, "account", ev.account, variant, at, span):  # counted into its open alert: no evidence
         named = []
     else:
-        named = _sources(ctx.state, window, at - cfg.seconds, at, proven_only=False)
+        named = _sources(ctx.state, window, at - cfg.seconds, at)
     evidence = {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": named[-SOURCES:],
                 "service": ev.service}
     actions = _locks(ctx, cfg, window, kind, epoch, ends, ev.account, evidence) if ok else None
@@ -102,9 +102,11 @@ def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], 
         ips = [None] if 0 not in done else []
         done[:] = [0]
     else:
-        lo, hi = ends[0] - cfg.seconds, ends[-1]
-        allowed = _sources(st, window, lo, hi, proven_only=not trust, repeat=REPEAT)
-        once = len(_sources(st, window, lo, hi, proven_only=not trust)) - len(allowed)
+        counts = _counts(window, ends[0] - cfg.seconds, ends[-1])  # one pass: source -> [all, proven]
+        enough = [s for s, (n, p) in counts.items() if (n if trust else p) >= REPEAT]
+        once = sum(1 for n, p in counts.values() if 0 < (n if trust else p) < REPEAT)
+        names = st.account_source_ips
+        allowed = [names[s] for s in enough if s in names]
         if once:
             evidence["not_locked"] = (f"{once} source(s) with a single failure: not locked for the account (a source "
                                       "that does not come back is stopped by no lock; lock_scope: account locks it "
@@ -112,27 +114,35 @@ def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], 
         known = set(done)
         ips = [ip for ip in allowed if crc32(ip.encode()) not in known]
         done.extend(crc32(ip.encode()) for ip in ips)
-        unverified = [] if trust else sorted(set(_sources(st, window, lo, hi, proven_only=False, repeat=REPEAT))
-                                             - set(allowed))
+        unverified = [] if trust else sorted(names[s] for s, (n, p) in counts.items()
+                                             if n >= REPEAT > p and s in names)
         if unverified:
             evidence["unverified"] = f"{UNVERIFIED}: {', '.join(unverified[:SOURCES])}"
     return [Order("lock_account", f"{ctx.tenant.name}/{account}", cfg.block_seconds, ip) for ip in ips]
 
 
-def _sources(st, window: TimeSet, lo: float, hi: float, proven_only: bool, repeat: int = 1) -> list[str]:
-    """The addresses with at least ``repeat`` failures in ``(lo, hi]`` (proven ones only if asked), by their
-    latest failure."""
+def _counts(window: TimeSet, lo: float, hi: float) -> dict[int, list[int]]:
+    """Per source id, its failures in ``(lo, hi]`` and how many of them proved a round trip, in order of
+    their first failure there."""
+    ids = window.ids
+    out: dict[int, list[int]] = {}
+    for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
+        c = out.get(ids[k] >> 1)
+        if c is None:
+            c = out[ids[k] >> 1] = [0, 0]
+        c[0] += 1
+        c[1] += ids[k] & 1
+    return out
+
+
+def _sources(st, window: TimeSet, lo: float, hi: float) -> list[str]:
+    """The addresses of the failures in ``(lo, hi]``, by their latest failure."""
     ids = window.ids
     latest: dict[int, int] = {}
-    seen: dict[int, int] = {}
     for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
-        if ids[k] & 1 or not proven_only:
-            s = ids[k] >> 1
-            latest[s] = k
-            seen[s] = seen.get(s, 0) + 1
+        latest[ids[k] >> 1] = k
     names = st.account_source_ips
-    return [names[s] for s, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0]))
-            if s in names and seen[s] >= repeat]
+    return [names[s] for s, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0])) if s in names]
 
 
 def _forget(st, window: TimeSet, before: float, span: float) -> None:
