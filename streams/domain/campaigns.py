@@ -189,5 +189,8 @@ def describe(campaign: dict) -> str:
     countries = ", ".join(f"{c} {n:,}" for c, n in ((campaign.get("countries") or {}).get("sample") or [])[:3])
     events = f"{'~' if campaign.get('events_estimated') else ''}{campaign.get('events', 0):,}"
     families = ", ".join(sorted(campaign.get("families") or {}))
-    return (f"campaign of {families or 'attacks'}: {events} events from {count('sources')} sources against "
+    sources = campaign.get("sources") or {}
+    few = [str(v) for v, _ in (sources.get("sample") or [])] if 0 < sources.get("distinct", 0) <= 3 else []
+    named = f" ({', '.join(few)})" if few else ""  # one scanner's campaign names it, so a search finds it
+    return (f"campaign of {families or 'attacks'}: {events} events from {count('sources')} sources{named} against "
             f"{count('accounts')} accounts" + (f" (most from {countries})" if countries else ""))

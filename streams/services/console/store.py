@@ -106,7 +106,8 @@ class IncidentStore:
                 and (not severity or r.get("severity") == severity)
                 and (not rule or rule in (r.get("rules") or []))
                 and (not status or (status == "open" and r.get("status") not in CLOSED) or r.get("status") == status)
-                and (not q or q in str(r.get("subject", "")).lower() or q in str(r.get("summary", "")).lower())]
+                and (not q or q in str(r.get("subject", "")).lower() or q in str(r.get("summary", "")).lower()
+                     or q in _members(r))]
         hits.sort(key=lambda r: str(r.get("last_seen")), reverse=True)
         return hits[:limit], len(hits)
 
@@ -125,3 +126,12 @@ class IncidentStore:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+
+def _members(rec: dict) -> str:
+    """A campaign's sampled sources and accounts, lower case, for the search (a member's campaign is found too)."""
+    c = rec.get("campaign")
+    if not isinstance(c, dict):
+        return ""
+    return " ".join(str(v).lower() for name in ("sources", "accounts")
+                    for v, _ in ((c.get(name) or {}).get("sample") or []))

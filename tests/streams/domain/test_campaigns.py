@@ -112,6 +112,9 @@ def test_the_one_line_description_marks_estimates():
                      "countries": {"sample": [["NL", 900], ["SE", 700]]}})
     assert line == ("campaign of brute_force: ~30,000 events from ~29,000 sources against 500 accounts "
                     "(most from NL 900, SE 700)")
+    one = describe({"families": {"scan": 2}, "events": 2, "sources": {"distinct": 1, "sample": [["203.0.113.9", 2]]},
+                    "accounts": {"distinct": 1}})
+    assert one == "campaign of scan: 2 events from 1 sources (203.0.113.9) against 1 accounts"  # a search finds it
 
 
 def test_the_incidents_table_shows_a_campaign_on_a_second_line_with_hostile_names_escaped():

@@ -17,7 +17,8 @@
     if (filters.status && filters.status !== "open" && i.status !== filters.status) return false;
     if (filters.q) {
       const q = filters.q.toLowerCase();
-      if (!String(i.subject || "").toLowerCase().includes(q) && !String(i.summary || "").toLowerCase().includes(q)) return false;
+      if (!String(i.subject || "").toLowerCase().includes(q) && !String(i.summary || "").toLowerCase().includes(q)
+          && !String(i.campaign || "").toLowerCase().includes(q)) return false;
     }
     return true;
   }

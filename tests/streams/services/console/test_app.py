@@ -393,3 +393,4 @@ def test_a_campaign_shows_its_size_and_members_with_a_search_for_each(console):
     detail = c.get("/incident/i-5").text
     assert 'href="/?q=203.0.113.7"' in detail and "sources: ~29000 (estimated)" in detail
     assert "<b>1001</b>" not in detail and "&lt;b&gt;1001&lt;/b&gt;" in detail and "<img" not in detail
+    assert 'href="/incident/i-5"' in c.get("/?q=203.0.113.7").text  # a member's search finds its campaign
