@@ -243,7 +243,9 @@ class IncidentBook:
         self.clock: dict[str, float] = {}   # per tenant: the latest detection time folded in
         self.floor = float("-inf")          # the latest wall clock a sweep was given (not kept across restarts)
         self.privacy = privacy              # privacy(tenant) -> streams.reference.privacy.Privacy, for action targets shown
-        self._pending: dict[str, tuple[SubjectIncidents, IncidentState]] = {}  # detections absorbed, not yet recorded
+        # what updates() returns, in order: an incident id -> its (subject, state), whose latest record goes out;
+        # ("opened", id) -> the version 1 record of an incident opened meanwhile, as it was
+        self._pending: dict = {}
 
     # -- folding ------------------------------------------------------------------------------
     def fold(self, rec: Union[Seen, Decision, Lifted]) -> tuple[list[IncidentRecord], list[Action]]:
@@ -266,12 +268,16 @@ class IncidentBook:
 
     def _note(self, touched: list[tuple[SubjectIncidents, IncidentState]]) -> None:
         for subj, inc in touched:
+            if inc.version == 1:  # an opening is recorded as it is: consumers are told of it (notify's "opened")
+                self._pending[("opened", inc.incident_id)] = self.record(subj, inc)
+                continue
             self._pending.pop(inc.incident_id, None)  # re-inserted: records come out in the order last changed
             self._pending[inc.incident_id] = (subj, inc)
 
     def updates(self) -> list[IncidentRecord]:
-        """The latest record of every incident changed since the last call, in the order last changed."""
-        out = [self.record(subj, inc) for subj, inc in self._pending.values()]
+        """Since the last call: each incident opened, as its version 1, then the latest record of every
+        incident changed after that, in the order last changed."""
+        out = [v if isinstance(v, IncidentRecord) else self.record(*v) for v in self._pending.values()]
         self._pending.clear()
         return out
 

@@ -47,5 +47,7 @@ def escape(text: str, markup: str) -> str:
     if markup == "slack":
         return _entities(no_mentions(text))
     if markup == "markdown":
-        return _entities(_MARKDOWN.sub(r"\\\g<0>", no_mentions(text)))
+        out = _entities(_MARKDOWN.sub(r"\\\g<0>", no_mentions(text)))
+        body = out.lstrip(" \t")  # leading blanks as entities: four of them would start an indented code block
+        return "".join("&#32;" if c == " " else "&#9;" for c in out[:len(out) - len(body)]) + body
     raise ValueError(f"unknown markup {markup!r}")

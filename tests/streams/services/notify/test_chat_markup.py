@@ -146,3 +146,10 @@ def test_no_attacker_string_renders_as_anything_but_itself(value):
         assert not re.search(r"<(a|img|code|em|strong|del)\b", rendered), (value, rendered)
         assert not MENTION.search(text)
     assert shown(escape(f"x {value} y", "markdown")) == as_shown(f"x {value} y")
+
+
+@pytest.mark.parametrize("value", ["    [", "\t\tcode", "    x"])
+def test_leading_blanks_never_make_a_code_block(value):
+    """Found by the property above (run 2026-12-06): four leading spaces rendered as an indented code block."""
+    rendered = markdown_to_html(escape(value, "markdown"))
+    assert "<code" not in rendered and shown(escape(value, "markdown")).strip() == value.strip()
