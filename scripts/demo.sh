@@ -65,8 +65,8 @@ grep '^dry-run' "$log_dir/enforce.txt" | cut -c1-220
 echo "   ($(grep -c 'expired, not applied' "$log_dir/enforce.txt" || true) actions skipped: their block time has already run out)"
 
 # the SOC takes the first critical incident still open (else any incident still open)
-first=$(awk '$4=="critical" && $5!="closed" {print $3; exit}' "$log_dir/incidents.txt")
-[ -n "$first" ] || first=$(awk '$5!="closed" {print $3; exit}' "$log_dir/incidents.txt")
+first=$(awk '$3 ~ /^i-/ && $4=="critical" && $5!="closed" {print $3; exit}' "$log_dir/incidents.txt")
+[ -n "$first" ] || first=$(awk '$3 ~ /^i-/ && $5!="closed" {print $3; exit}' "$log_dir/incidents.txt")
 if [ -n "$first" ]; then
   echo "== the SOC acknowledges $first"
   $TG ack "$first" --note "demo: on it" --by demo-analyst || true
