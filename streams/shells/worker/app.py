@@ -49,6 +49,7 @@ from streams.core.types import SCOPES
 COMMIT_S = 1.0         # a scope writes its state and acknowledges at least this often
 COMMIT_RECORDS = 200   # ... or after this many repartition records
 TURN_BYTES = 64 * 1024  # a scope stage is held for at most this much of a batch before its other lane's turn
+INGEST_TURN_BYTES = 256 * 1024  # ingest routes at most this much input before the other input topic's turn
 MARK_EVERY = 0.1       # ingest announces what changed in its input partitions this often
 IDLE_CHECK = 0.25
 SWEEP_EVERY = 5.0      # incidents left behind by their tenant's later detections are closed this often
@@ -227,6 +228,13 @@ class Worker:
 
     # -- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, messages) -> None:
+        """Route a batch of input records, in turns of at most ``INGEST_TURN_BYTES``: the other input topic's
+        agent routes between two turns, so a call is not routed after a whole flood's batch."""
+        for turn in turns(messages, INGEST_TURN_BYTES):
+            await self._ingest_turn(turn)
+            await asyncio.sleep(0)
+
+    async def _ingest_turn(self, messages) -> None:
         async with self.ingest_lock:
             t0 = time.perf_counter()
             routed = self.ingest.route(messages)
