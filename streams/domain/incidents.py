@@ -525,16 +525,21 @@ class IncidentBook:
         return [self.record(subj, inc) for subj in self.state.values() for inc in subj.items]
 
 
-def settle(records: Iterable, book: IncidentBook) -> tuple[list, list[IncidentRecord]]:
-    """A detector's output as a shell publishes it: alerts as they are, each detection folded into
-    its incident (its actions published unless repeats), and the incident updates that caused."""
+def published(records: Iterable, book: IncidentBook) -> list:
+    """A detector's output as a shell publishes it: alerts as they are, each detection folded into its
+    incident and its actions unless repeats (the incidents it changed wait for ``book.updates()``)."""
     out: list = []
     for rec in records:
         if isinstance(rec, (Seen, Decision, Lifted)):
             out += book.absorb(rec)
         else:
             out.append(rec)
-    return out, book.updates()
+    return out
+
+
+def settle(records: Iterable, book: IncidentBook) -> tuple[list, list[IncidentRecord]]:
+    """:func:`published`, and the incident updates that caused."""
+    return published(records, book), book.updates()
 
 
 def record_from_topic(found: dict) -> "IncidentRecord | None":

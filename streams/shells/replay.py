@@ -22,7 +22,7 @@ from streams.reference.text import safe
 from streams.core.detector import Detector
 from streams.core.epochs import iso
 from streams.domain.events import Action, Alert, encode, event_time
-from streams.domain.incidents import Decision, IncidentBook, IncidentRecord, Lifted, Seen
+from streams.domain.incidents import IncidentBook, IncidentRecord, published
 from streams.core.ordering import LATENESS, ordered_records
 from streams.policy import Policy
 from models.loading import load_scorer
@@ -71,7 +71,7 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
     incidents: dict[str, IncidentRecord] = {}  # each incident's latest record, as a compacted topic keeps it
 
     def emit(records) -> None:
-        for rec in _published(records, book):
+        for rec in published(records, book):
             if isinstance(rec, Alert):
                 stats.alerts[rec.rule] += 1
             else:
@@ -107,18 +107,6 @@ def run(lines: Iterable[tuple[str, int, bytes]], detector: Detector, on_output, 
         on_output(inc)  # each incident as it stands at the end (what the compacted topic shows)
     stats.seconds = time.perf_counter() - t0
     return stats
-
-
-def _published(records, book: IncidentBook) -> list:
-    """What a shell publishes of a detector's output: alerts as they are, each detection folded into its
-    incident and its actions unless repeats (the incidents it changed are recorded later, ``book.updates``)."""
-    out: list = []
-    for rec in records:
-        if isinstance(rec, (Seen, Decision, Lifted)):
-            out += book.absorb(rec)
-        else:
-            out.append(rec)
-    return out
 
 
 def parse_now(text: str) -> float:
