@@ -80,10 +80,17 @@ def ordinary(n: int) -> Path:
 
 
 # -- replay -----------------------------------------------------------------------------------
-def replay_cli(path: Path, mode: str) -> dict:
+def set_policy() -> Path:
+    """The example policy with ``country_ip_block: set``: the firewall's country set blocks, not one record per source."""
+    path = CACHE / "policy-country-set.yaml"
+    path.write_text(POLICY.read_text() + "\ncountry_ip_block: set\n")
+    return path
+
+
+def replay_cli(path: Path, mode: str, policy: Path | None = None) -> dict:
     """One ``tollguard replay --format jsonl`` in a fresh process; its records counted by type."""
     out = CACHE / "campaign-replay-out.jsonl"
-    cmd = [sys.executable, "-m", "streams.cli", "replay", "--format", "jsonl", "--policy", str(POLICY), str(path)]
+    cmd = [sys.executable, "-m", "streams.cli", "replay", "--format", "jsonl", "--policy", str(policy or POLICY), str(path)]
     if mode == "rules":
         cmd.insert(4, "--no-model")
     t0 = time.monotonic()
@@ -106,7 +113,7 @@ def replay_cli(path: Path, mode: str) -> dict:
     out.unlink()
     events = run.count(path)
     m = SUMMARY.search(r.stderr)
-    return {"events": events, "mode": mode, "wall_s": round(wall, 2), "wall_events_per_s": events / wall,
+    return {"events": events, "mode": mode + (" + country set" if policy else ""), "wall_s": round(wall, 2), "wall_events_per_s": events / wall,
             "loop_s": float(m.group(1)) if m else None,
             "loop_events_per_s": float(m.group(2).replace(",", "")) if m else None,
             "alerts": counts["alert"], "actions": counts["action"], "incidents": len(incidents),

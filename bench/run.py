@@ -318,6 +318,9 @@ def campaign_runs(quick: bool, runs: int) -> dict:
             res = median_of(runs, lambda: campaign.replay_cli(path, "rules"), f"replay, {traffic} {n:,}",
                             key="wall_events_per_s")
             out["replay"].append({"traffic": traffic, **res})
+        res = median_of(runs, lambda: campaign.replay_cli(campaign.flood(n), "rules", campaign.set_policy()),
+                        f"replay, flood {n:,}, country_ip_block: set", key="wall_events_per_s")
+        out["replay"].append({"traffic": "flood", **res})
     n = 10_000 if quick else 30_000
     out["worker"].append({"traffic": "flood", **median_of(1, lambda: campaign.worker_flood(n), f"worker, flood {n:,}",
                                                           key="events_per_s")})

@@ -256,6 +256,10 @@ class TenantPolicy(Strict):
         AutoDefenseRule(name="https", service="https", packets=120, seconds=60),
     ]
     static_defense: list[StaticRule] = []
+    country_ip_block: Literal["address", "set"] = Field(
+        "address", description="how country_ip's blocks are carried out: `address`, one block_ip per "
+        "source; `set`, by the firewall's country set that `tollguard enforce` installs (docs/enforce.md), "
+        "so an IPv4 source is alerted and counted but gets no block record of its own")
     scanner_user_agents: list[str] = DEFAULT_SCANNER_USER_AGENTS
     scanner_block_seconds: Optional[int] = Field(604800, ge=0)
     block_on_unverified_udp: bool = Field(False, description="also block (and lock for) an address whose failures "

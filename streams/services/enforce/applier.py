@@ -182,7 +182,9 @@ class Applier:
                     if self.dry_run:
                         print(f"dry-run {safe(b.name, 64)} setup: {step.describe()}", file=self.out, flush=True)
                     else:
-                        step.run()
+                        done = step.run()
+                        if done:
+                            log.info("%s setup: %s", b.name, safe(done.strip().splitlines()[-1] if done.strip() else "", 300))
                 except StepFailed as exc:
                     self.metrics.failed.labels(b.name, "setup").inc()
                     log.error("FAILED to set up %s: %s", b.name, exc)

@@ -88,3 +88,47 @@ def test_never_blocked_addresses_never_reach_the_set():
         assert list(elements(ns)) == ["203.0.113.9"] and elements(ns, "blocked6") == {}
         assert value(ap, "tollguard_enforce_skipped_total", reason="refused") == len(NEVER_BLOCKED) + 1
         assert value(ap, "tollguard_enforce_failed_total", backend="fw", kind="block_ip") == 0
+
+
+def country_policy(tmp_path, extra="country_ip_block: set\n"):
+    p = tmp_path / "policy.yaml"
+    p.write_text("allowed_country_ips: [GB]\nlan: [192.168.0.0/16]\n"
+                 "static_defense: [{name: office, source: 8.8.4.0/24, action: accept}]\n" + extra)
+    return str(p)
+
+
+def test_country_set_holds_every_other_country_and_drops_new_connections_from_it(tmp_path):
+    import iptocc
+    gb = next(a for a in (f"81.{b}.0.1" for b in range(256)) if iptocc.country_code(a) == "GB")
+    with netns() as ns:
+        s = Settings.parse({"retry": {"attempts": 1}, "backends": [
+            {"name": "fw", "type": "nftables", "create": True, "netns": ns,
+             "country_set": {"policy": country_policy(tmp_path)}}]})
+        ap = Applier(s.backends)
+        assert ap.setup() == [] and ap.setup() == []  # a second start replaces the set, adds no second rule
+
+        def has(ip):
+            return nft(ns, "get", "element", "inet", "tollguard", "countries4", "{", ip, "}").returncode == 0
+
+        assert has("8.8.8.8") and has("1.1.1.1")  # US and AU: not allowed
+        assert not has(gb), gb  # allowed
+        assert not has("8.8.4.4")  # the tenant's static accept, carved out
+        assert not has("192.168.1.5") and not has("10.0.0.1")  # no country
+        chain = nft(ns, "list", "chain", "inet", "tollguard", "input").stdout
+        assert chain.count("@countries4 ct state new drop") == 1, chain
+
+
+def test_country_set_refuses_a_policy_that_still_blocks_by_address_or_has_no_countries(tmp_path):
+    import pytest
+    from streams.kafka.config import ConfigError
+    for extra, said in (("", "country_ip_block: address"), ):
+        with pytest.raises(ConfigError, match=said):
+            Settings.parse({"backends": [{"name": "fw", "type": "nftables",
+                                          "country_set": {"policy": country_policy(tmp_path, extra)}}]})
+    off = tmp_path / "off.yaml"
+    off.write_text("country_ip_block: set\n")
+    with pytest.raises(ConfigError, match="leaves `allowed_country_ips` off"):
+        Settings.parse({"backends": [{"name": "fw", "type": "nftables", "country_set": {"policy": str(off)}}]})
+    with pytest.raises(ConfigError, match="no tenant 'nope'"):
+        Settings.parse({"backends": [{"name": "fw", "type": "nftables",
+                                      "country_set": {"policy": country_policy(tmp_path), "tenant": "nope"}}]})
