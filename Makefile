@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export TOLLGUARD_BROKER ?= kafka://127.0.0.1:9092
 export PYTHON := $(abspath $(PY))
 
-.PHONY: help venv kafka-up kafka-down test test-unit demo bench schema clean
+.PHONY: help venv kafka-up kafka-down test test-unit engine-check demo bench schema clean
 
 help:
 	@echo "make demo        stream the bundled fixture day through the detector on a real Kafka broker"
@@ -26,7 +26,23 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
-venv: $(STAMP)
+
+# The Rust engine (engine/, module streams._engine): the editable install above builds it once; an edit
+# of the crate rebuilds it here, so no test ever runs a stale engine.
+ENGINE := streams/_engine.abi3.so
+ENGINE_SRC := $(wildcard engine/src/*.rs) engine/Cargo.toml engine/Cargo.lock
+$(ENGINE): $(ENGINE_SRC) | $(STAMP)
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (README: Building)" >&2; exit 1; }
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $(ENGINE)
+
+venv: $(STAMP) $(ENGINE)
+
+# The crate's own checks: its pure-Rust tests, and clippy with warnings as errors (with and without the bindings).
+engine-check:
+	cargo test --manifest-path engine/Cargo.toml --locked -q
+	cargo clippy --manifest-path engine/Cargo.toml --locked -q --all-targets -- -D warnings
+	cargo clippy --manifest-path engine/Cargo.toml --locked -q --all-targets --features python -- -D warnings
 
 kafka-up: $(STAMP)
 	scripts/kafka.sh up
@@ -35,19 +51,19 @@ kafka-down:
 	scripts/kafka.sh down
 
 # Starts the broker, runs everything, stops the broker even when tests fail; keeps pytest's exit code.
-test: $(STAMP)
+test: $(STAMP) $(ENGINE) engine-check
 	@scripts/setup-system.sh
 	@scripts/kafka.sh up
 	@set +e; TOLLGUARD_FIGURES=$(CURDIR)/docs/figures $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; scripts/kafka.sh down; exit $$rc
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(ENGINE)
 	TOLLGUARD_FIGURES=$(CURDIR)/docs/figures $(PY) -m pytest -m "not kafka" $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(STAMP) $(ENGINE)
 	@scripts/demo.sh
 
 # Not part of `make test`: starts the broker if needed (and stops it after), generates data once into .cache/bench.
-bench: $(STAMP)
+bench: $(STAMP) $(ENGINE)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 schema: $(STAMP)
@@ -55,4 +71,4 @@ schema: $(STAMP)
 	$(PY) -m streams.rules > docs/rules.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info engine/target $(ENGINE)

@@ -15,6 +15,7 @@ from streams.reference.rates import RateTable
 
 from models import artifact, risk
 from models.features import FEATURES
+from models.forest import Scores
 
 
 RECENT = 4096  # calls kept for the live drift figures
@@ -23,6 +24,7 @@ RECENT = 4096  # calls kept for the live drift figures
 class Scorer:
     def __init__(self, model, card: dict, rates: RateTable | None = None, version: str | None = None):
         self.model = model
+        self.scores = Scores(model)  # the engine's trees (models/forest.py), or scikit-learn's with TOLLGUARD_ENGINE=python
         self.card = card
         # the version anomaly alerts name: the artifact's content address (models.registry.version_of)
         self.version = version or str(card.get("artifact_sha256", "unknown"))[:12]
@@ -46,7 +48,7 @@ class Scorer:
 
     def judge(self, vectors: list[list[float]]) -> np.ndarray:
         """The scores alone (nothing recorded: a call may be learnt again, see streams.rules.anomaly)."""
-        return -self.model.score_samples(np.asarray(vectors, dtype=np.float64))
+        return self.scores(vectors)
 
     def record(self, vectors: list[list[float]], scores: list[float]) -> None:
         """Count calls scored and keep them for the live drift figures."""

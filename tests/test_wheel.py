@@ -1,4 +1,4 @@
-"""The installed wheel works like the checkout: the model, its card and the rate table travel as package data."""
+"""The installed wheel works like the checkout: the compiled engine, the model, its card and the rate table travel in it."""
 
 import json
 import os
@@ -21,8 +21,10 @@ def installed(tmp_path_factory):
     """The wheel built from the checkout and installed into a directory outside it (dependencies from
     the virtualenv, without its .pth files: the checkout's editable install is not on the path)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # maturin's build hook runs the `maturin` program: the virtualenv's, which an unactivated venv has off PATH
+    env = dict(os.environ, PATH=os.pathsep.join([sysconfig.get_paths()["scripts"], os.environ.get("PATH", "")]))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT),
-                            "-w", str(tmp / "dist")], capture_output=True, text=True, timeout=300)
+                            "-w", str(tmp / "dist")], capture_output=True, text=True, timeout=600, env=env)
     assert build.returncode == 0, build.stderr
     (wheel,) = (tmp / "dist").glob("tollguard-*.whl")
     target = tmp / "site"
@@ -42,7 +44,9 @@ def alerts(stdout: str) -> list[str]:
 
 
 def test_the_installed_wheel_gives_the_checkouts_alerts_with_the_model(installed, tmp_path):
-    where = run(installed, "-c", "import streams, models; print(streams.__file__); print(models.__file__)", cwd=tmp_path)
+    where = run(installed, "-c", "import streams, models, streams._engine as e; print(streams.__file__); print(models.__file__); "
+                "print(e.__file__)", cwd=tmp_path)
+    assert len(where.stdout.split()) == 3, where.stderr
     assert all(line.startswith(str(installed)) for line in where.stdout.split()), where.stdout + where.stderr
     args = ["-m", "streams.cli", "replay", "--policy", str(POLICY), "-q", "--format", "jsonl", str(SAMPLE)]
     wheel = run(installed, *args, cwd=tmp_path)

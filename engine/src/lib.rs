@@ -1,0 +1,9 @@
+//! tollguard's compiled engine, built by maturin into the private module `streams._engine`.
+//!
+//! The pure-Rust parts are plain modules tested with `cargo test`; `python.rs` is the only
+//! place that knows about Python (the `python` feature, which maturin turns on).
+
+pub mod forest;
+
+#[cfg(feature = "python")]
+mod python;
