@@ -437,8 +437,10 @@ class Detector:
         k = (tenant.name, scope, kind)
         rules = self._active.get(k)
         if rules is None:
-            rules = self._active[k] = [r for r in self._rules[scope]["cdr" if is_cdr else "security"]
-                                       if tenant.rule(r.RULE).mode != "off" and kind in getattr(r, "WANTS", (kind,))]
+            events = "cdr" if is_cdr else "security"
+            rules = self._active[k] = [r for r in self._rules[scope][events]
+                                       if tenant.rule(r.RULE).mode != "off" and kind in getattr(r, "WANTS", (kind,))
+                                       and (not hasattr(r, "applies") or r.applies(tenant, scope, events))]
         return rules
 
     def _track_call(self, ctx: Ctx, cdr: Cdr) -> None:

@@ -14,4 +14,5 @@ RULE_IDS = (
     "international_disallowed", "country_code", "blocked_number", "unparseable_number", "premium_rate", "call_frequency",
     "trunk_concurrency", "call_duration", "sequential_calls", "daily_calls", "anomaly",
     "spend_limit", "account_takeover", "wangiri_inbound", "forwarding_abuse", "high_risk_range",
+    "custom",  # the operator's own rules (policy `rules:` with `kind:`); their alerts carry each rule's own name
 )

@@ -73,6 +73,8 @@ class Tenant:
         self._ext: dict[str, ExtSettings] = {}
         self._default_ext = ExtSettings(p, self._ext_defaults)
         self._lan_cache: dict = {}  # per address: membership is asked for on every event
+        from streams.policy.customrule import compiled
+        self._custom = compiled(p.rules)
         self._hours_cache: dict[int, bool] = {}
         self._day_cache: dict[int, int] = {}
         self._exempt_cache: dict = {}
@@ -103,6 +105,10 @@ class Tenant:
             s = ExtSettings(self.settings, entry, self._ext_defaults) if entry is not None else self._default_ext
             self._ext[extension] = s
         return s
+
+    def custom_rules(self, scope: str, events: str) -> list:
+        """The operator's own rules of a scope and event type: ``(name, rule, where)`` (streams.rules.custom)."""
+        return self._custom.get((scope, events), ())
 
     def rule(self, rule_id: str) -> RuleSetting:
         setting = self.settings.rules.get(rule_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +153,15 @@ def _validate(data: dict, prefix: tuple, lines: dict, source: str, problems: lis
             # a key set at top level and only inherited by a tenant is reported once, at top level
             if own is not None and loc and loc[0] not in own:
                 continue
+            if len(loc) > 2 and loc[0] == "rules" and loc[2] in ("builtin", "custom"):
+                loc = loc[:2] + loc[3:]  # the tag of a built-in or own rule's setting: not a key of the file
+            msg = err["msg"].removeprefix("Value error, ")
+            named = (re.match(r"(?:unknown rule|a rule's name is .*, not) '([^']{1,64})'|([a-z_]{1,64}) is a built-in rule", msg)
+                     if loc == ("rules",) else None)
+            if named:
+                loc = ("rules", named.group(1) or named.group(2))
             path = (*prefix, *(x for x in loc if x != "[key]"))
             line = _nearest_line(lines, path)
-            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (see docs/policy.md for the keys a policy may hold)"
             problems.append(f"{source}:{line}: {'.'.join(path) or '(top level)'}: {msg}")

@@ -12,11 +12,11 @@ from typing import Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator
 from typing_extensions import Annotated
 
 from streams.reference.patterns import PatternError, compile_patterns
-from streams.domain.ruleids import RULE_IDS, SEVERITIES
+from streams.domain.ruleids import SEVERITIES
 Mode = Literal["enforce", "report", "off"]
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -42,10 +42,10 @@ def _check_pattern(p: str) -> str:
 
 
 NumberPattern = Annotated[str, AfterValidator(_check_pattern)]
-RuleId = Literal[RULE_IDS]  # type: ignore[valid-type]
 
 
 from streams.policy.meaning import CdrMeaning  # noqa: E402
+from streams.policy.customrule import CustomRule, _is_custom, check_names  # noqa: E402
 
 
 class Strict(BaseModel):
@@ -283,10 +283,16 @@ class TenantPolicy(Strict):
     trunks: dict[str, TrunkPolicy] = {}
     default_trunk: TrunkPolicy = TrunkPolicy()
     routes: dict[str, RoutePolicy] = {}
-    rules: dict[RuleId, RuleSetting] = {}
+    rules: dict[str, Annotated[Union[Annotated[RuleSetting, Tag("builtin")], Annotated[CustomRule, Tag("custom")]],
+                              Discriminator(_is_custom)]] = {}
     extensions: dict[str, ExtensionPolicy] = {}
     privacy: Optional[PrivacySetting] = None
     cdr: CdrMeaning = CdrMeaning()  # what CDR export columns mean (streams/policy/meaning.py)
+
+    @field_validator("rules")
+    @classmethod
+    def _rule_names(cls, v: dict) -> dict:
+        return check_names(v)
 
     @field_validator("spend_limits")
     @classmethod

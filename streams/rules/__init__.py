@@ -21,6 +21,8 @@ EVALUATION_ORDER = [
     "trunk_concurrency",
     # money (each outbound call's cost against the policy's spend limits), and sign-ins paired with calls
     "spend_limit", "account_takeover", "wangiri_inbound", "forwarding_abuse", "high_risk_range",
+    # the operator's own rules (policy `rules:` with `kind:`), after the built-in ones
+    "custom",
     # learnt behaviour (scores in micro-batches, see its flush hook)
     "anomaly",
 ]

@@ -10,6 +10,8 @@ A rule module declares, at module level:
 - ``SEVERITY``  its default severity (a policy may override it per tenant);
 - ``check(ctx, event)``; timer rules also ``on_timer(ctx, token)`` and ``pending(state)`` (both
   or neither), deferred ones ``on_release(ctx, event)``, micro-batch ones ``on_flush(detector, out)``;
+  a rule that runs only where a tenant's policy asks for it ``applies(tenant, scope, event_type)``
+  (asked once per tenant, scope and event kind; False: the detector never calls it there);
 - a docstring whose first line is ``<id> — guide: <section>`` or ``<id> — no guide section: …``.
 
 :func:`spec_of` reads a module into a :class:`RuleSpec` or raises :class:`RuleContractError`
@@ -94,6 +96,7 @@ def spec_of(m: ModuleType) -> RuleSpec:
          "WANTS must be a collection of event kinds")
     need(getattr(m, "SEVERITY", None) in SEVERITIES, f"SEVERITY must be one of {SEVERITIES}")
     need(callable(getattr(m, "check", None)), "check(ctx, event) is missing")
+    need(not hasattr(m, "applies") or callable(m.applies), "applies(tenant, scope, event_type) must be a function")
     timer = hasattr(m, "on_timer")
     need(timer == hasattr(m, "pending"), "on_timer and pending come together (timers are re-armed from state)")
     doc = (m.__doc__ or "").strip().split("\n\n", 1)[0]

@@ -24,9 +24,11 @@ from typing import Union
 import msgspec
 
 from streams.state.timeset import Intervals, TimeSet
+from streams.state.valuewindow import ValueWindow
 
-VERSION = 3  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
+VERSION = 4  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
 #            3: account_lockout reads its sources from its windows (account_source_ips, account_locked)
+#            4: the operator's own rules' windows (``custom``, streams.rules.custom)
 
 
 class Incident(msgspec.Struct, array_like=True):
@@ -136,6 +138,7 @@ class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
     login_lockout: Union[TimeSet, None] = None
     blocks: dict[str, list[list[float]]] = msgspec.field(default_factory=dict)  # tenant -> [start, until] (global_blocklist)
     seen: dict[str, list[float]] = msgspec.field(default_factory=dict)          # tenant -> recent event times (global_blocklist)
+    custom: dict[str, ValueWindow] = msgspec.field(default_factory=dict)    # the operator's own rules: rule|group -> window (bounded)
 
 
 class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
@@ -154,6 +157,7 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     next_timer: Union[float, None] = None   # core: the earliest live-call deadline of this key
     account_takeover: Union[Takeover, None] = None
     spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
+    custom: dict[str, ValueWindow] = msgspec.field(default_factory=dict)    # the operator's own rules: rule|group -> window (bounded)
 
 
 class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
@@ -164,6 +168,7 @@ class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
     pending: dict[str, list] = msgspec.field(default_factory=dict)           # call id -> [start, identity]: to judge
     done: Intervals = msgspec.field(default_factory=Intervals)                  # completed calls [start, end)
     spend_limit: dict[str, SpendWindow] = msgspec.field(default_factory=dict)  # per limit (and country)
+    custom: dict[str, ValueWindow] = msgspec.field(default_factory=dict)    # the operator's own rules: rule|group -> window (bounded)
 
 
 class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
