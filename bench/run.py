@@ -285,6 +285,7 @@ def report(m: dict, r: dict, runs: int, quick: bool) -> str:
     L += flood_section(r)
     L += verdict_section(r)
     L += campaign_section(r)
+    L += peer_section(r)
     hist = ROOT / "bench" / "HISTORY.md"
     if hist.exists():
         L.append(hist.read_text().rstrip())
@@ -342,6 +343,27 @@ def campaign_section(r: dict) -> list[str]:
             "The worker drains the flood as a backlog (4 partitions, one event per record) while a premium-rate "
             "call start is produced; its latency runs from that send to its alert (`bench/campaign.py`).", "",
             campaign.table(c), ""]
+
+
+def peer_runs(quick: bool, runs: int) -> dict:
+    """tollguard and fail2ban on one generated Asterisk log (bench/peer.py), each median of ``runs``."""
+    import peer
+    path = peer.log(20_000 if quick else 160_000, CACHE)
+    return {"fail2ban": median_of(runs, lambda: peer.fail2ban(path), "fail2ban-regex", key="lines_per_s"),
+            "tollguard": median_of(runs, lambda: peer.tollguard(path), "tollguard replay --input asterisk-log",
+                                   key="lines_per_s"),
+            "profile": peer.profile(path)}
+
+
+def peer_section(r: dict) -> list[str]:
+    if not r.get("peer"):
+        return []
+    import peer
+    return ["## 8. Beside fail2ban on an Asterisk log (issue 29)", "",
+            "`bench/gen_asterisk_log.py`: chan_sip and PJSIP registration and call failures, extension-not-found "
+            "scans and IAX2 authentication failures from 2,000 public addresses among ordinary dialplan lines (a "
+            "third), over one day. Both tools read it from disk in a fresh process (`bench/peer.py`).", "",
+            peer.table(r["peer"]), ""]
 
 
 def flood_section(r: dict) -> list[str]:
@@ -418,6 +440,8 @@ def main() -> int:
     finally:
         if started:
             subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "down"])
+
+    r["peer"] = peer_runs(q, a.runs)  # beside fail2ban, the peer PBX operators already run
 
     # the verdict service, against the real server (its rules only: --no-live)
     r["verdict"] = median_of(a.runs, lambda: verdict_load(5 if q else 20), "verdict at 1,000 requests/s", key="p99_ms")
