@@ -8,6 +8,7 @@ Faust and ``tollguard tail`` does not load scikit-learn; ``tollguard --help`` im
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import import_module
 
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     from streams.kafka.connect import KafkaProblem
     from streams.policy import PolicyError
     try:
+        from kafka.errors import KafkaError
+    except ImportError:  # pragma: no cover - kafka-python is a dependency
+        KafkaError = KafkaProblem
+    try:
         return import_module(f"streams.commands.{args.cmd}").main(args)
     except ModelError as exc:
         print(f"model error: {exc}", file=sys.stderr)
@@ -65,9 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     except KafkaProblem as exc:
         print(f"tollguard {args.cmd}: {exc}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
-        print(f"tollguard: {exc.strerror}: {exc.filename}", file=sys.stderr)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"tollguard {args.cmd}: {exc.strerror}: {safe(str(exc.filename), 300)}", file=sys.stderr)
         return 2
+    except KafkaError as exc:  # the broker, not the arguments: one line, exit 1 (docs/stream.md has the settings)
+        print(f"tollguard {args.cmd}: Kafka: {safe(str(exc), 300)} (TOLLGUARD_BROKER is "
+              f"{safe(os.environ.get('TOLLGUARD_BROKER', 'kafka://127.0.0.1:9092 by default'), 200)})", file=sys.stderr)
+        return 1
     except ValueError as exc:  # an input that is not what --input says, or an unreadable --map
         from streams.intake import FormatError
         from streams.intake.mapped import MapError

@@ -8,8 +8,30 @@ import os
 from streams.intake import FORMATS
 
 
-def policy_args(p: argparse.ArgumentParser) -> None:
+def zone(name: str) -> str:
+    """An IANA time zone name (argparse type), refused in one line with the zones it may have meant."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    import difflib
+    zones = sorted(available_timezones())
+    last: dict[str, list[str]] = {}
+    for z in zones:
+        last.setdefault(z.rsplit("/", 1)[-1].lower(), []).append(z)
+    key = name.lower().replace(" ", "_")
+    near = last.get(key) or [z for t in difflib.get_close_matches(key, last, n=2) for z in last[t]] \
+        or difflib.get_close_matches(name, zones, n=3)
+    hint = f"; did you mean {' or '.join(near[:3])}?" if near else " (an IANA name such as Europe/London or UTC)"
+    raise argparse.ArgumentTypeError(f"unknown time zone {name!r}{hint}")
+
+
+def policy_args(p: argparse.ArgumentParser, model: bool = True) -> None:
     p.add_argument("--policy", metavar="FILE", help="policy YAML (default: built-in guide defaults)")
+    if not model:  # a command that runs no model takes no model options (an ignored --model would mislead)
+        return
     p.add_argument("--no-model", action="store_true", help="rules only: do not load the anomaly model")
     p.add_argument("--model", metavar="FILE", help="anomaly model artifact (default: the shipped models/default.skops)")
 
@@ -19,7 +41,7 @@ def input_args(p: argparse.ArgumentParser) -> None:
                    help="input format: the JSONL contract, a PBX CDR export or a PBX security log "
                         "(default auto: told from each file's first lines)")
     p.add_argument("--map", metavar="MAP.yaml", help="with --input csv: which column is which (docs/intake.md)")
-    p.add_argument("--tz", default="UTC", metavar="ZONE",
+    p.add_argument("--tz", default="UTC", metavar="ZONE", type=zone,
                    help="IANA zone of local times in CSV exports and logs (default UTC)")
     p.add_argument("--tenant", default="default", help="tenant of the records of CSV exports and logs (default 'default')")
 

@@ -15,6 +15,7 @@ status is 1 whenever any event was not acknowledged, with the count and the firs
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -168,10 +169,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cut batch records below B bytes (default: the topics' max.message.bytes)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="how long a record may wait for the broker before it counts as lost (default 30)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when any line was rejected (default: rejects are reported, and exit 0 when every valid "
+                        "event was delivered)")
     p.add_argument("files", nargs="+", metavar="FILE")
 
 
 def main(args) -> int:
+    from streams.policy import Policy
+    policy = Policy.load(args.policy) if getattr(args, "policy", None) else None  # a bad input fails before Kafka is asked
+    missing = [f for f in args.files if f != "-" and not os.path.exists(f)]
+    if missing:
+        raise FileNotFoundError(2, "No such file or directory", missing[0])
     config = Config.from_env()
     from kafka.errors import KafkaError
 
@@ -188,8 +197,6 @@ def main(args) -> int:
     counts = {config.cdr: 0, config.security: 0}
     sender = Sender(producer, ledger, max(1, args.batch), limit)
     stopped, unsent = None, 0
-    from streams.policy import Policy
-    policy = Policy.load(args.policy) if getattr(args, "policy", None) else None
     records, summary = from_args(args, policy)
     format_error = None
     try:
@@ -222,6 +229,9 @@ def main(args) -> int:
     if format_error:
         print(f"produce: {safe(format_error, 300)}; that file and the ones after it were not read", file=sys.stderr)
         return 2
+    if rejects and getattr(args, "strict", False):
+        print(f"produce: {rejects} line(s) rejected (--strict)", file=sys.stderr)
+        status = max(status, 1)
     return status
 
 

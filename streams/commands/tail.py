@@ -31,6 +31,7 @@ from typing import Callable, NamedTuple
 from streams.domain.events import Cdr, event_key
 from streams.intake import (CSV_FORMATS, FORMATS, MAX_LINE, SNIFF_LINES, TOO_LONG, Converter, Counts, Summary, decoded,
                             sniff, year_of)
+from streams.commands.common import zone
 from streams.commands.produce import OVERHEAD, Ledger, Sender, Stop, make_producer, topic_limit
 from streams.reference.text import safe
 
@@ -535,7 +536,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", choices=FORMATS, default="auto",
                    help="input format (default auto: told from each file's first lines)")
     p.add_argument("--map", metavar="MAP.yaml", help="with --input csv: which column is which (docs/intake.md)")
-    p.add_argument("--tz", default="UTC", metavar="ZONE", help="IANA zone of local times in CSV exports and logs")
+    p.add_argument("--tz", default="UTC", metavar="ZONE", type=zone, help="IANA zone of local times in CSV exports and logs")
     p.add_argument("--tenant", default="default", help="tenant of the records of CSV exports and logs")
     p.add_argument("--policy", metavar="FILE", help="policy YAML whose cdr: section says what export columns mean")
     p.add_argument("--state", default=DEFAULT_STATE, metavar="FILE",

@@ -11,7 +11,7 @@ HELP = "HTTP service: allow or refuse a call before it is routed (docs/verdict.m
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    policy_args(p)
+    policy_args(p, model=False)  # the verdict judges by the policy's rules and the live blocks: no model
     p.add_argument("--host", default=os.environ.get("TOLLGUARD_VERDICT_HOST") or "127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("TOLLGUARD_VERDICT_PORT") or 8089))
     p.add_argument("--fail", choices=["open", "closed"], default="closed",

@@ -27,12 +27,26 @@ from zoneinfo import ZoneInfo
 
 from streams.intake.common import AdapterError, number, stamp
 from streams.policy.meaning import CdrMeaning, trunk_of
+from streams.reference.text import safe
 
 AST_COLUMNS = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
                "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",
                "peeraccount", "linkedid", "sequence"]
 _AST_DISPOSITION = {"ANSWERED": "answered", "NO ANSWER": "no_answer", "BUSY": "busy", "FAILED": "failed",
                     "CONGESTION": "failed"}
+
+
+def ast_disposition(text: str) -> str | None:
+    """An Asterisk disposition as the event contract's (None when the row leaves it empty); a word Asterisk
+    never writes (``ANSWRED``) is the row's mistake, refused with its reason rather than read as unknown."""
+    t = text.strip().upper()
+    if not t:
+        return None
+    d = _AST_DISPOSITION.get(t)
+    if d is None:
+        raise AdapterError(f"unknown disposition {safe(text, 40)!r} (Asterisk writes ANSWERED, NO ANSWER, BUSY, FAILED "
+                           "or CONGESTION)")
+    return d
 
 
 class Row:
@@ -88,7 +102,7 @@ def asterisk_row(fields: list[str], row: Row) -> dict | None:
         trunk = trunk_of(r["channel"] if direction == "inbound" else r["dstchannel"], m)
     return row.event(start=start.isoformat(), answer=answer and answer.isoformat(), end=end and end.isoformat(),
                      src=src, dst=dst, duration=duration, billsec=number(r["billsec"], "billsec"),
-                     direction=direction, disposition=_AST_DISPOSITION.get(r["disposition"].upper()),
+                     direction=direction, disposition=ast_disposition(r["disposition"]),
                      call_id=call_id, trunk=trunk, context=r["dcontext"] or None,
                      accountcode=r["accountcode"] or None)
 

@@ -32,6 +32,7 @@ from streams.intake.cdr import Row, _AST_DISPOSITION, _FS_CAUSE, _row_id
 from streams.intake.common import AdapterError, number
 from streams.policy.meaning import trunk_of
 from streams.policy.yamlfile import YamlFileError, line_of, load_path
+from streams.reference.text import safe
 
 FIELDS = ("start", "src", "dst", "context", "direction", "answer", "end", "duration", "billsec", "disposition",
           "call_id", "linkedid", "channel", "dstchannel", "trunk", "src_ip", "accountcode", "forwarded_from",
@@ -70,9 +71,7 @@ class Mapping(BaseModel):
         start, answer, end = row.times(get("start"), get("answer"), get("end"), duration)
         trunk = get("trunk") or (trunk_of(get("channel") if direction == "inbound" else get("dstchannel"), row.meaning)
                                  if direction != "internal" else None)
-        disp_text = get("disposition").upper()
-        disp = _AST_DISPOSITION.get(disp_text) or _FS_CAUSE.get(disp_text) or (disp_text.lower() if disp_text.lower()
-                                                                             in ("answered", "busy", "failed", "no_answer") else None)
+        disp = _disposition(get("disposition"))
         call_id = (get("linkedid") if row.meaning.group_legs else "") or get("call_id") or _row_id(fields)
         return row.event(start=start.isoformat(), answer=answer and answer.isoformat(), end=end and end.isoformat(),
                          src=src, dst=dst, duration=duration, billsec=number(get("billsec"), "billsec"),
@@ -111,3 +110,19 @@ def load_mapping(path: str) -> Mapping:
     if not m.header:
         m = m.model_copy(update={"columns": {k: str(v) for k, v in m.columns.items()}})
     return m
+
+
+CONTRACT_DISPOSITIONS = ("answered", "busy", "failed", "no_answer")
+
+
+def _disposition(text: str) -> str | None:
+    """A mapped column's disposition: the contract's words, Asterisk's or a FreeSWITCH hangup cause; empty is
+    unknown (None); any other word is refused with the row, so a typo is reported, not read as unknown."""
+    t = text.strip().upper()
+    if not t:
+        return None
+    d = _AST_DISPOSITION.get(t) or _FS_CAUSE.get(t) or (t.lower() if t.lower() in CONTRACT_DISPOSITIONS else None)
+    if d is None:
+        raise AdapterError(f"unknown disposition {safe(text, 40)!r} (one of {', '.join(CONTRACT_DISPOSITIONS)}, "
+                           "Asterisk's ANSWERED/NO ANSWER/BUSY/FAILED/CONGESTION, or a FreeSWITCH hangup cause)")
+    return d

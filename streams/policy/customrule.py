@@ -88,6 +88,11 @@ class CustomRule(BaseModel):
             raise ValueError(f"{self.events} events have no field {self.field!r}; known: {', '.join(known)}")
         if self.kind != "value_sum" and self.threshold != int(self.threshold):
             raise ValueError(f"a {self.kind} threshold is a whole number, not {self.threshold}")
+        from streams.policy.schema import iso_country
+        for f in ("dst_country", "src_country"):  # a misspelt country would silently never match
+            if f in self.where:
+                for v in self.where[f]:
+                    iso_country(v)
         for a in self.actions:
             if ACTIONS[a] != self.key:
                 raise ValueError(f"action {a} needs key {ACTIONS[a]} (it acts on that key), not {self.key}")

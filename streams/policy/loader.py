@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 
 from pathlib import Path
@@ -163,9 +165,26 @@ def _validate(data: dict, prefix: tuple, lines: dict, source: str, problems: lis
             path = (*prefix, *(x for x in loc if x != "[key]"))
             line = _nearest_line(lines, path)
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (see docs/policy.md for the keys a policy may hold)"
+                near = difflib.get_close_matches(str(loc[-1]), _known_keys(), n=1) if loc else []
+                hint = f"did you mean {near[0]}? " if near else ""
+                msg = f"unknown key ({hint}see docs/policy.md for the keys a policy may hold)"
             problems.append(f"{source}:{line}: {'.'.join(path) or '(top level)'}: {msg}")
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def _known_keys() -> tuple[str, ...]:
+    """Every key some part of a policy may hold (the schema's models' fields), for "did you mean"."""
+    import pydantic
+
+    from streams.policy import schema
+    keys: set[str] = set()
+    for obj in vars(schema).values():
+        if isinstance(obj, type) and issubclass(obj, pydantic.BaseModel) and obj is not pydantic.BaseModel:
+            keys.update(obj.model_fields)
+    from streams.policy.customrule import CustomRule
+    keys.update(CustomRule.model_fields)
+    return tuple(sorted(keys))
 
 
 def _nearest_line(lines: dict, path: tuple) -> int:

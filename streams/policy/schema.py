@@ -325,7 +325,8 @@ class TenantPolicy(Strict):
     def _home(cls, v: str) -> str:
         v = v.upper()
         if phonenumbers.country_code_for_region(v) == 0:
-            raise ValueError(f"not an ISO 3166 alpha-2 region libphonenumber knows: {v!r}")
+            hint = f" (did you mean {NOT_ISO[v]}?)" if v in NOT_ISO else ""
+            raise ValueError(f"not an ISO 3166 alpha-2 region libphonenumber knows: {v!r}{hint}")
         return v
 
     @field_validator("international_prefix", mode="before")
@@ -338,12 +339,7 @@ class TenantPolicy(Strict):
     def _countries(cls, v: Optional[list[str]]) -> Optional[list[str]]:
         if v is None:
             return v
-        out = []
-        for c in v:
-            if not re.fullmatch(r"[A-Za-z]{2}", c):
-                raise ValueError(f"not an ISO 3166 alpha-2 code: {c!r}")
-            out.append(c.upper())
-        return out
+        return [iso_country(c) for c in v]
 
     @field_validator("business_hours")
     @classmethod
@@ -353,6 +349,20 @@ class TenantPolicy(Strict):
             for span in spans:
                 _parse_span(span)
         return v
+
+
+# ISO 3166 alpha-2 codes: every region libphonenumber knows, and the few territories without phone numbers
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS) | {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
+NOT_ISO = {"UK": "GB", "EL": "GR", "EN": "GB"}  # codes people write that ISO 3166 spells otherwise
+
+
+def iso_country(code: Any) -> str:
+    """An ISO 3166 alpha-2 country code, upper-cased, or ValueError naming the likely one."""
+    c = str(code).strip().upper()
+    if c in COUNTRIES:
+        return c
+    hint = f" (did you mean {NOT_ISO[c]}?)" if c in NOT_ISO else ""
+    raise ValueError(f"not an ISO 3166 alpha-2 country code: {code!r}{hint}")
 
 
 def _parse_days(spec: str) -> list[int]:

@@ -192,7 +192,9 @@ def main(args) -> int:
     status = report(summary, "replay", sys.stderr if not args.quiet else _Null())
     if not args.quiet:
         rate = stats.events / stats.seconds if stats.seconds else 0.0
-        late = f", {stats.late} more than {args.lateness:g} s out of order (judged late)" if stats.late else ""
+        late = (f"; {stats.late} arrived more than {args.lateness:g} s out of order and were still judged, when they "
+                "arrived: the rules' windows count them as on time, but what they raised comes out after later events' "
+                "alerts (raise --lateness to judge them in order)") if stats.late else ""
         print(f"replay: {stats.events} events, {stats.rejected} rejected, "
               f"{sum(stats.alerts.values())} alerts, {sum(stats.actions.values())} actions, "
               f"{stats.incidents} incidents "

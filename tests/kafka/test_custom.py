@@ -45,7 +45,7 @@ OWN = """
     key: source_ip
     where: {outcome: failure}
     seconds: 60
-    threshold: 8
+    threshold: 6
     actions: [block_ip]
 """
 
@@ -68,7 +68,7 @@ def traffic() -> list[dict]:
     for i in range(9):
         evs.append(cdr(t=40 + i * 5, src="2004", dst=f"+49 30 1234 {i:04d}", call_id=f"de-{i}", trunk="sip-b",
                        src_ip="198.51.100.30", disposition=rnd.choice(["failed", "busy", "answered"]), billsec=0))
-    for i in range(12):
+    for i in range(9):  # under registration_lockout's 10: the rule of one's own alone blocks
         evs.append(sec(t=100 + i, ip="203.0.113.60", account=f"7{i:02d}",
                        protocol=rnd.choice(["tcp", "udp"]), round_trip=rnd.choice([True, False])))
     rnd.shuffle(evs)  # the feed in no particular order
@@ -89,7 +89,11 @@ def test_own_rules_give_the_same_alerts_and_actions_in_the_worker_as_in_replay(b
     assert p.returncode == 0, p.stderr
     got = {a["alert_id"]: a["rule"] for a in consume(broker, f"{prefix}.alerts", want=len(want), timeout=60, idle=4)}
     assert got == want, f"missing {set(want) - set(got)}, extra {set(got) - set(want)}\n{w.log()}"
-    want_act = sorted(r.action_id for r in out if r.__class__.__name__ == "Action" and r.kind != "hangup_call")
-    got_act = sorted(a["action_id"] for a in consume(broker, f"{prefix}.actions", want=len(want_act), timeout=20, idle=2)
-                     if a["kind"] != "hangup_call")
+    # what is carried out: an incident orders a block once, so which of its detections names it depends on
+    # which the worker read first; the blocks, bars and locks themselves may not
+    want_act = sorted({(r.kind, r.target, r.from_ip) for r in out if r.__class__.__name__ == "Action"
+                       and r.kind != "hangup_call"})
+    got_act = sorted({(a["kind"], a["target"], a.get("from_ip")) for a in consume(broker, f"{prefix}.actions",
+                      want=10**6, timeout=10, idle=2) if a["kind"] != "hangup_call"})
     assert got_act == want_act
+    assert ("block_ip", "203.0.113.60", None) in got_act and ("disable_outbound", "2003", None) in got_act

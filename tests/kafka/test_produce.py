@@ -100,3 +100,14 @@ def test_a_connection_that_dies_mid_run_is_counted_and_fails_the_run(secure_env,
     assert acked + lost == 120_000 and lost > 0, r.stderr[-2000:]
     assert took < 90, f"produce took {took:.0f} s to give up"
     assert landed(internal, f"{prefix}.security") >= acked  # nothing reported delivered that is not there
+
+
+def test_strict_makes_a_rejected_line_fail_the_run(broker, prefix, tmp_path):
+    path = events_file(tmp_path / "ev.jsonl", 4)
+    with open(path, "a") as fh:
+        fh.write('{"type": "security", "ts": "yesterday"}\n')
+    env = {"TOLLGUARD_BROKER": f"kafka://{broker}", "TOLLGUARD_TOPIC_PREFIX": prefix}
+    lenient = produce(env, path)
+    assert lenient.returncode == 0 and "1 rejected" in lenient.stderr  # the default, documented: rejects are reported
+    strict = produce(env, "--strict", path)
+    assert strict.returncode == 1 and "ev.jsonl:5: rejected" in strict.stderr and "(--strict)" in strict.stderr
