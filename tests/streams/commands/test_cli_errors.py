@@ -15,7 +15,6 @@ import pytest
 
 from streams.cli import COMMANDS, build_parser
 
-ROOT = Path(__file__).resolve().parents[3]
 MISSING = "/nonexistent/tollguard-test/missing.file"
 FILE_WORDS = ("FILE", "PATH", "DIR", "YAML", "MAP")
 OUTPUTS = {"--out", "--write", "--state"}  # written, and created when missing: not a mistake
@@ -65,10 +64,10 @@ def cases() -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def run(argv: list[str]) -> subprocess.CompletedProcess:
+def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, TOLLGUARD_BROKER="kafka://127.0.0.1:9", TOLLGUARD_TOPIC_PREFIX="clierr",
                PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "streams.cli", *argv], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "streams.cli", *argv], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
@@ -84,7 +83,7 @@ def test_the_cases_cover_every_kind_of_mistake():
 @pytest.mark.parametrize("cmd, kind, argv", CASES, ids=[f"{c}-{k}" for c, k, _ in CASES])
 def test_a_mistake_ends_in_one_line_and_exit_2(cmd, kind, argv, tmp_path):
     missing = str(tmp_path / "gone" / "missing.file")  # under a fresh folder: nothing an earlier run made
-    r = run([cmd, *(missing if a == MISSING else a for a in argv)])
+    r = run([cmd, *(missing if a == MISSING else a for a in argv)], tmp_path)  # what a command leaves stays there
     assert "Traceback" not in r.stderr, r.stderr[-2000:]
     assert r.returncode == 2, (r.returncode, r.stderr[-800:])
     last = r.stderr.strip().splitlines()[-1]
