@@ -17,14 +17,21 @@ pids=()
 started_broker=0
 if ! scripts/kafka.sh status 2>/dev/null; then scripts/kafka.sh up; started_broker=1; fi
 cleanup() {
+  trap - INT TERM
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do  # up to 10 s for a clean stop, then no more waiting
+    alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.2
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   [ "$started_broker" = 1 ] && scripts/kafka.sh down || true
 }
 trap cleanup EXIT
+trap 'echo; echo "== stopping everything the demo started"; exit 130' INT TERM  # Ctrl-C: cleanup runs on the way out
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "== tollguard demo: topics under '$TOLLGUARD_TOPIC_PREFIX', policy $POLICY"
+SAMPLE=$EVENTS
 $PY scripts/demo_events.py "$EVENTS" "$log_dir/events.jsonl"   # the fixture day, moved to the last weeks
 EVENTS="$log_dir/events.jsonl"
 
@@ -53,6 +60,10 @@ $TG console --users "$log_dir/users.json" --port "$CONSOLE_PORT" --metrics "http
 echo "== the SOC console: http://127.0.0.1:$CONSOLE_PORT/  (log in as demo / demo-password; log $log_dir/console.log)"
 echo "   open it now to watch the incidents arrive; HOLD=1 keeps everything running at the end until Ctrl-C"
 
+if [ "$SAMPLE" = fixtures/sample-events.jsonl ]; then
+  echo "== producing the fixture day. It holds 3 deliberately broken lines (a time without a zone, a source that"
+  echo "   is not an IP address, a line that is not JSON): each is reported with its file:line and reason, never lost"
+fi
 $TG produce "$EVENTS"
 echo "== alerts as they arrive (stops after 8 s without a new one):"
 $TG alerts --from-beginning --idle-timeout 8 --format table | tee "$log_dir/alerts.txt"
@@ -101,7 +112,14 @@ opener.open(base + "/login", urllib.parse.urlencode({"name": "demo", "password":
 got = json.load(opener.open(base + "/api/incidents", timeout=10))
 print(f"console: {got['total']} incidents on the page at {base}/")
 PYEOF
+cat <<NEXT
+== next: put tollguard on your PATH and try it on your own files
+   source .venv/bin/activate          # or call .venv/bin/tollguard directly
+   tollguard replay --policy $POLICY YOUR-Master.csv   # a CDR export or a PBX log, no Kafka needed
+   tollguard policy $POLICY           # check a policy, with warnings about settings that disarm detection
+   tollguard --help                   # every command; docs/README.md is the documentation's index
+NEXT
 if [ "${HOLD:-0}" = 1 ]; then
   echo "== HOLD=1: the console stays up at http://127.0.0.1:$CONSOLE_PORT/ (demo / demo-password); Ctrl-C stops everything"
-  wait "${pids[@]}" || true
+  while :; do sleep 1; done  # until Ctrl-C (or TERM): the trap stops what the demo started
 fi

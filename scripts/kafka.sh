@@ -43,8 +43,11 @@ fetch_jars() {
   command -v mvn >/dev/null || { log "mvn not found: install Maven (and Java 17) first"; exit 1; }
   log "fetching Apache Kafka $KAFKA_VERSION jars through Maven into $libs"
   rm -rf "$libs"; mkdir -p "$libs"
-  mvn -B -q -f "$here/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-      dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime
+  # -Dstyle.color=never, and the filter for what still slips through: Maven's -q writes bare ESC[0m resets
+  if ! mvn -B -q -Dstyle.color=never -f "$here/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+      dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; then
+    log "Maven could not fetch the Kafka jars (see above)"; exit 1
+  fi
   touch "$libs/.complete"
 }
 

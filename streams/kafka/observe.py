@@ -85,7 +85,7 @@ class WebServer:
 
     def start(self) -> "WebServer":
         self._thread.start()
-        logging.getLogger("tollguard.web").warning("%s serves /metrics and /health on http://%s:%d",
+        logging.getLogger("tollguard.web").info("%s serves /metrics and /health on http://%s:%d",
                                                     self.metrics.service, self.host, self.port)
         return self
 

@@ -29,7 +29,8 @@ def model_trust(args, config, scorer):
     trust = Trust.from_files(public_key_files(getattr(args, "model_public_key", None)),
                              allow_unsigned=getattr(args, "allow_unsigned", False))
     if scorer is not None:
-        say = logging.getLogger("tollguard.models").warning if trust.allow_unsigned or not trust.keys else \
+        # routine start-up is INFO; only accepting unsigned models from the topic is worth a WARNING
+        say = logging.getLogger("tollguard.models").warning if trust.allow_unsigned else \
             logging.getLogger("tollguard.models").info
         say("model: scoring with %s; %s on %s%s", scorer.version, trust.describe(), config.models,
             ": anyone who can write to that topic can change the model" if trust.allow_unsigned else

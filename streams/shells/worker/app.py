@@ -503,7 +503,7 @@ class Worker:
         @app.task
         async def started():
             self.metrics.started = True
-            log.warning("tollguard worker %s consuming %s, %s (broker %s; lateness %g s, skew %g s)",
+            log.info("tollguard worker %s consuming %s, %s (broker %s; lateness %g s, skew %g s)",
                         self.config.app_id, self.config.cdr, self.config.security, self.config.safe_broker,
                         self.config.lateness, self.config.skew)
 
