@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from streams.commands.common import log_format_arg
+from streams.commands.common import log_format_arg, zone
 
 HELP = "the SOC's web page: incidents live, evidence, ack/resolve/unblock (docs/console.md)"
 
@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", metavar="URL", help="the worker's /metrics, for the health panel "
                    "(e.g. http://127.0.0.1:9108/metrics)")
     p.add_argument("--session-minutes", type=float, default=30.0, help="a session ends this long after its last use")
+    p.add_argument("--tz", metavar="ZONE", type=zone, default=os.environ.get("TOLLGUARD_CONSOLE_TZ") or "UTC",
+                   help="IANA zone the pages show times in, to the second (default $TOLLGUARD_CONSOLE_TZ or UTC)")
     p.add_argument("--insecure-cookie", action="store_true",
                    help="send the session cookie over plain HTTP too (a lab without HTTPS; warns at start)")
     p.add_argument("--secure-cookie", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts

@@ -158,9 +158,9 @@ def test_incidents_appear_live_and_decisions_reach_a_second_session(broker, pref
     a.find_element(By.CSS_SELECTOR, "form[action$='/resolve'] input[name=note]").send_keys("a scanner; blocked")
     a.find_element(By.CSS_SELECTOR, "input[name=verdict][value=true_positive]").click()
     a.find_element(By.ID, "resolve").click()
-    wait(lambda: row(b, ip)["status"] == "resolved", timeout=60)
+    wait(lambda: row(b, ip)["status"] == "resolved (fraud)", timeout=60)
     b.get(console + "/")
-    assert row(b, ip)["status"] == "resolved"
+    assert row(b, ip)["status"] == "resolved (fraud)"
     b.find_element(By.CSS_SELECTOR, f"#incidents tr[data-id] td.subject a").click()
     wait(lambda: "resolved by ana" in b.find_element(By.ID, "decisions").text, timeout=20)
     assert "true positive" in b.find_element(By.ID, "decisions").text
@@ -233,3 +233,37 @@ def test_eleven_wrong_passwords_in_a_row_get_429_over_the_real_socket(broker, pr
         retry_after = int(refused.value.headers["Retry-After"])
     assert statuses == [401] * 10 + [429] and 0 < retry_after <= 600
     assert '"audit": "login_throttled"' in served.err
+
+
+def test_on_the_demo_day_the_fraud_comes_first_with_its_premium_rate_summary(broker, prefix, worker, console, browsers,
+                                                                             tmp_path):
+    """What `make demo` shows (issue 30.1): the critical incident of extension 1004, 9 rules and most money
+    at risk, is the first row; its summary is the premium-rate detection's; it can still be acknowledged and
+    resolved; and only blocks still in force offer Unblock."""
+    from selenium.webdriver.common.by import By
+    from tests.kafka.test_equivalence import produce_file
+    events = tmp_path / "events.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "demo_events.py"), str(ROOT / "fixtures" / "sample-events.jsonl"),
+                    str(events)], check=True)
+    worker(policy=str(ROOT / "fixtures" / "policy.example.yaml"))
+    assert produce_file(prefix, events, BOOTSTRAP).returncode == 0
+    d = browsers()
+    login(d, console, "ana")
+    wait(lambda: row(d, "1004") and "spend_limit" in row(d, "1004")["rules"], timeout=90)
+    d.get(console + "/")  # the page as an analyst opens it
+    first = d.execute_script("""const r = document.querySelector('#incidents tbody tr');
+        return {subject: r.querySelector('td.subject').textContent, severity: r.querySelector('td.severity').textContent,
+                summary: r.querySelector('td.summary').textContent, status: r.querySelector('td.status').textContent};""")
+    assert "extension:1004" in first["subject"] and first["severity"] == "critical", first
+    assert "an unallocated international range" in first["summary"], first  # premium_rate's own words
+    assert first["status"] in ("open", "quiet"), first
+    headers = [h.text for h in d.find_elements(By.CSS_SELECTOR, "#incidents thead th")]
+    assert all("\n" not in h for h in headers), headers  # no header broken over lines
+    shot(d, "list.png")
+    d.find_element(By.CSS_SELECTOR, "#incidents tbody tr td.subject a").click()
+    wait(lambda: d.find_elements(By.ID, "summary"), timeout=20)
+    assert d.find_elements(By.ID, "ack") and d.find_elements(By.ID, "resolve")
+    unblock = {b.find_element(By.XPATH, "..").find_element(By.NAME, "target").get_attribute("value")
+               for b in d.find_elements(By.CSS_SELECTOR, "button.unblock")}
+    assert unblock == {"+88213371234", "default/1004"}, unblock  # until lifted; the hour-long ones ran out days ago
+    shot(d, "incident.png")

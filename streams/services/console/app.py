@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from streams.domain.campaigns import describe
 from streams.reference.text import escape
-from streams.services.console.store import CLOSED, SEVERITIES
+from streams.services.console.store import CLOSED, SEVERITIES, SORTS, STATUSES, shown_status, sort_key
 from streams.services.console.throttle import Busy, LoginThrottle, VerifySlots
 from streams.services.console.users import User, UserBook
 
@@ -100,8 +100,8 @@ class Sessions:
 
 def make_app(store, users: UserBook, commands, feed=None, sessions: Sessions | None = None,
              metrics_url: str | None = None, secure_cookie: bool = True, throttle: LoginThrottle | None = None,
-             slots: VerifySlots | None = None) -> Starlette:
-    return Console(store, users, commands, feed, sessions, metrics_url, secure_cookie, throttle, slots).starlette()
+             slots: VerifySlots | None = None, tz: str = "UTC") -> Starlette:
+    return Console(store, users, commands, feed, sessions, metrics_url, secure_cookie, throttle, slots, tz).starlette()
 
 
 class Console:
@@ -109,13 +109,17 @@ class Console:
 
     def __init__(self, store, users: UserBook, commands, feed=None, sessions: Sessions | None = None,
                  metrics_url: str | None = None, secure_cookie: bool = True, throttle: LoginThrottle | None = None,
-                 slots: VerifySlots | None = None):
+                 slots: VerifySlots | None = None, tz: str = "UTC"):
         self.store, self.users, self.commands, self.feed = store, users, commands, feed
+        self.tz = tz
         self.metrics_url, self.secure_cookie = metrics_url, secure_cookie
         self.env = Environment(loader=PackageLoader("streams.services.console", "templates"),
                                autoescape=select_autoescape(["html"]), finalize=_visible)
         self.env.filters["money"] = lambda v: "" if not isinstance(v, (int, float)) else f"{v:,.2f}"
         self.env.filters["campaign"] = lambda c: describe(c) if isinstance(c, dict) else ""
+        self.env.filters["when"] = lambda t: when(t, tz)
+        self.env.filters["shown_status"] = shown_status
+        self.env.globals["tz"] = tz
         self.sessions = sessions or Sessions()
         self.throttle = throttle or LoginThrottle()
         self.slots = slots or VerifySlots()
@@ -194,7 +198,10 @@ class Console:
 
     def filters(self, request: Request) -> dict:
         q = request.query_params
-        return {k: (q.get(k) or "")[:128] or None for k in ("tenant", "severity", "rule", "status", "q")}
+        f = {k: (q.get(k) or "")[:128] or None for k in ("tenant", "severity", "rule", "status", "q", "sort")}
+        if f["sort"] not in SORTS:
+            f["sort"] = "severity"
+        return f
 
     async def index(self, request: Request, s: Session) -> Response:
         f = self.filters(request)
@@ -202,7 +209,8 @@ class Console:
         health = await asyncio.get_running_loop().run_in_executor(None, _health, self.feed, self.metrics_url)
         return self.page("list.html", user=s.user, csrf=s.csrf, incidents=shown, total=total, f=f, seq=self.store.seq,
                     severities=SEVERITIES, tenants=self.store.tenants(s.user), health=health, now=time.time(),
-                    stats=self.store.stats(s.user, tenant=f["tenant"]), statuses=("open", "acknowledged", "resolved", "closed"))
+                    stats=self.store.stats(s.user, tenant=f["tenant"], tz=self.tz), statuses=STATUSES, sorts=SORTS,
+                    rows=[_row(r, self.tz) for r in shown])
 
     async def incident(self, request: Request, s: Session) -> Response:
         rec = self.store.get(s.user, request.path_params["incident_id"])
@@ -211,7 +219,8 @@ class Console:
         alerts = self.store.alerts_of(rec)
         line = describe(rec["campaign"]) if isinstance(rec.get("campaign"), dict) else None
         return self.page("incident.html", user=s.user, csrf=s.csrf, i=rec, alerts=alerts, closed=rec.get("status") in CLOSED,
-                    verdicts=VERDICTS, done=request.query_params.get("done"), campaign_line=line)
+                    verdicts=VERDICTS, done=request.query_params.get("done"), campaign_line=line,
+                    shown=shown_status(rec), in_force=in_force(rec, time.time()))
 
     async def act(self, request: Request, s: Session) -> Response:
         what = request.path_params["what"]
@@ -251,10 +260,11 @@ class Console:
 
     async def api_incidents(self, request: Request, s: Session) -> Response:
         shown, total = self.store.query(s.user, **self.filters(request))
+        shown = [{**r, "shown_status": shown_status(r)} for r in shown]
         return JSONResponse({"incidents": shown, "total": total, "seq": self.store.seq}, headers=_headers())
 
     async def api_stats(self, request: Request, s: Session) -> Response:
-        return JSONResponse(self.store.stats(s.user, tenant=self.filters(request)["tenant"]), headers=_headers())
+        return JSONResponse(self.store.stats(s.user, tenant=self.filters(request)["tenant"], tz=self.tz), headers=_headers())
 
     async def events(self, request: Request, s: Session) -> Response:
         try:
@@ -273,7 +283,7 @@ class Console:
                 rung = self.wake.current()
                 recs, seq = self.store.changed_since(user, seq)
                 for rec in recs[-500:]:
-                    yield f"event: incident\nid: {seq}\ndata: {json.dumps(_row(rec))}\n\n"
+                    yield f"event: incident\nid: {seq}\ndata: {json.dumps(_row(rec, self.tz))}\n\n"
                 try:
                     await asyncio.wait_for(rung.wait(), timeout=5.0)
                 except asyncio.TimeoutError:
@@ -335,10 +345,48 @@ def _headers() -> dict:
             "X-Frame-Options": "DENY"}
 
 
-def _row(rec: dict) -> dict:
-    """What a list row shows (the page writes each field as text)."""
+def when(t, tz: str = "UTC") -> str:
+    """An ISO time as the operator reads it: to the second, in the console's time zone (``--tz``)."""
+    if not isinstance(t, str) or not t:
+        return ""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    try:
+        moment = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        return t[:19].replace("T", " ")
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+BLOCKS = ("block_ip", "lock_account", "disable_outbound", "block_number")
+
+
+def in_force(rec: dict, now: float) -> set:
+    """The targets of this incident's blocks that still hold at ``now`` (not lifted, not run out): only
+    those can be unblocked."""
+    from datetime import datetime
+    out = set()
+    for a in rec.get("actions") or []:
+        if not isinstance(a, dict) or a.get("kind") not in BLOCKS or a.get("lifted"):
+            continue
+        try:
+            start = datetime.fromisoformat(str(a.get("ts")).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+        if a.get("duration_s") is None or start + float(a["duration_s"]) > now:
+            out.add(a.get("target"))
+    return out
+
+
+def _row(rec: dict, tz: str = "UTC") -> dict:
+    """What a list row shows (the page writes each field as text), with what the live page sorts on."""
     row = {k: rec.get(k) for k in ("incident_id", "tenant", "severity", "status", "subject_type", "subject", "rules",
                                    "cost", "opened", "last_seen", "summary", "events", "version")}
+    row["shown_status"] = shown_status(rec)
+    row["opened_shown"], row["last_seen_shown"] = when(rec.get("opened"), tz), when(rec.get("last_seen"), tz)
+    row["order"] = {name: _flat(sort_key(rec, name)) for name in SORTS}
     for k in ("tenant", "subject_type", "subject", "summary"):
         if isinstance(row[k], str):
             row[k] = escape(row[k])
@@ -346,6 +394,14 @@ def _row(rec: dict) -> dict:
         row["rules"] = [escape(r) if isinstance(r, str) else r for r in row["rules"]]
     row["campaign"] = escape(describe(rec["campaign"])) if isinstance(rec.get("campaign"), dict) else None
     return row
+
+
+def _flat(key: tuple) -> list:
+    """A sort key as JSON the page can compare: numbers, then the negated time's characters."""
+    out: list = []
+    for part in key:
+        out.extend(part if isinstance(part, tuple) else (part,))
+    return out
 
 
 def _health(feed, metrics_url: str | None) -> dict:

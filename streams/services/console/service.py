@@ -39,7 +39,7 @@ def main(args) -> int:
     feed = IncidentFeed(config, store)
     feed.start()
     app = make_app(store, users, KafkaCommands(config), feed, Sessions(args.session_minutes * 60),
-                   metrics_url=args.metrics, secure_cookie=not args.insecure_cookie)
+                   metrics_url=args.metrics, secure_cookie=not args.insecure_cookie, tz=getattr(args, "tz", "UTC"))
     import uvicorn
     log.warning("console: http://%s:%d/ (%d users; incidents from %s)", args.host, args.port, len(users), config.incidents)
     if args.insecure_cookie:

@@ -7,8 +7,45 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict, defaultdict, deque
 
-SEVERITIES = ("info", "warning", "alert", "critical")
+from streams.domain.ruleids import SEVERITIES, SEVERITY_RANK
+
+__all__ = ["SEVERITIES", "STATUSES", "SORTS", "IncidentStore", "shown_status", "sort_key"]
+
 CLOSED = ("closed", "resolved")
+STATUSES = ("open", "acknowledged", "resolved", "quiet")  # what the SOC reads (shown_status), the filter's choices
+SORTS = {"severity": "most severe first, then money at risk, then latest", "newest": "latest first",
+         "cost": "money at risk first"}
+
+
+def shown_status(rec: dict) -> str:
+    """The status as the SOC reads it, saying who or what decided: ``open`` (detections, nobody decided yet),
+    ``acknowledged``, ``resolved (fraud)`` / ``resolved (not fraud)``, and ``quiet`` for an incident with
+    no new detection that nobody has decided (the topic's ``closed``: it does not mean handled)."""
+    status = rec.get("status")
+    if status == "resolved":
+        verdict = rec.get("verdict") or next((d.get("verdict") for d in reversed(rec.get("decisions") or [])
+                                              if isinstance(d, dict) and d.get("verdict")), None)
+        return {"true_positive": "resolved (fraud)", "false_positive": "resolved (not fraud)"}.get(verdict, "resolved")
+    if status == "acknowledged":
+        return "acknowledged"
+    return "quiet" if status == "closed" else "open"
+
+
+def sort_key(rec: dict, sort: str = "severity") -> tuple:
+    """Ascending key: ``severity`` (the default), ``newest`` or ``cost``; ties fall back on the others."""
+    sev = -SEVERITY_RANK.get(str(rec.get("severity")), -1)
+    cost = -float(rec["cost"]) if isinstance(rec.get("cost"), (int, float)) else 0.0
+    latest = _negated(str(rec.get("last_seen") or ""))
+    if sort == "newest":
+        return (latest, sev, cost)
+    if sort == "cost":
+        return (cost, sev, latest)
+    return (sev, cost, latest)
+
+
+def _negated(text: str) -> tuple:
+    """A string that sorts backwards (the latest ISO time first)."""
+    return tuple(-ord(c) for c in text)
 
 
 class IncidentStore:
@@ -54,7 +91,7 @@ class IncidentStore:
         ids = incident.get("alert_ids") or []
         return [self._alerts[i] for i in ids if i in self._alerts]
 
-    def stats(self, user, tenant: str | None = None, hours: int = 48) -> dict:
+    def stats(self, user, tenant: str | None = None, hours: int = 48, tz: str = "UTC") -> dict:
         """What the charts show: alerts by rule per hour (the last ``hours`` with any), money at risk per
         day (the incidents' cost by the day they opened), top destinations and source addresses."""
         with self._lock:
@@ -63,7 +100,7 @@ class IncidentStore:
         by_hour: dict[str, Counter] = defaultdict(Counter)
         dests, sources = Counter(), Counter()
         for a in alerts:
-            by_hour[str(a.get("ts", ""))[:13]][str(a.get("rule"))] += 1
+            by_hour[_local(a.get("ts"), tz)[:13]][str(a.get("rule"))] += 1
             ev = a.get("evidence") if isinstance(a.get("evidence"), dict) else {}
             if isinstance(ev.get("e164") or ev.get("dst"), str):
                 dests[(ev.get("e164") or ev.get("dst"))[:40]] += 1
@@ -74,10 +111,10 @@ class IncidentStore:
         money: dict[str, float] = defaultdict(float)
         for r in incidents:
             if isinstance(r.get("cost"), (int, float)):
-                money[str(r.get("opened", ""))[:10]] += float(r["cost"])
+                money[_local(r.get("opened"), tz)[:10]] += float(r["cost"])
         hours_shown = sorted(by_hour)[-hours:]
         return {"alerts_by_hour": [{"hour": h, "rules": dict(by_hour[h].most_common())} for h in hours_shown],
-                "hourly": [{"label": f"{h.replace('T', ' ')}h: " + ", ".join(f"{r} {n}" for r, n in by_hour[h].most_common()),
+                "hourly": [{"label": f"{h}h: " + ", ".join(f"{r} {n}" for r, n in by_hour[h].most_common()),
                             "n": sum(by_hour[h].values())} for h in hours_shown],
                 "daily": [{"label": f"{d}: {v:,.2f} at risk", "v": round(v, 2)} for d, v in sorted(money.items())[-31:]],
                 "money_by_day": [{"day": d, "at_risk": round(v, 2)} for d, v in sorted(money.items())[-31:]],
@@ -96,8 +133,9 @@ class IncidentStore:
         return rec if rec is not None and user.sees(rec.get("tenant")) else None
 
     def query(self, user, tenant: str | None = None, severity: str | None = None, rule: str | None = None,
-              status: str | None = None, q: str | None = None, limit: int = 500) -> tuple[list[dict], int]:
-        """(the newest ``limit`` matching incidents, how many matched)."""
+              status: str | None = None, q: str | None = None, sort: str | None = None,
+              limit: int = 500) -> tuple[list[dict], int]:
+        """(the first ``limit`` matching incidents in ``sort`` order, how many matched)."""
         with self._lock:
             recs = list(self._by_id.values())
         q = (q or "").lower()
@@ -105,10 +143,10 @@ class IncidentStore:
                 and (not tenant or r.get("tenant") == tenant)
                 and (not severity or r.get("severity") == severity)
                 and (not rule or rule in (r.get("rules") or []))
-                and (not status or (status == "open" and r.get("status") not in CLOSED) or r.get("status") == status)
+                and (not status or shown_status(r).split(" ")[0] == ("quiet" if status == "closed" else status))
                 and (not q or q in str(r.get("subject", "")).lower() or q in str(r.get("summary", "")).lower()
                      or q in _members(r))]
-        hits.sort(key=lambda r: str(r.get("last_seen")), reverse=True)
+        hits.sort(key=lambda r: sort_key(r, sort if sort in SORTS else "severity"))
         return hits[:limit], len(hits)
 
     def changed_since(self, user, seq: int) -> tuple[list[dict], int]:
@@ -126,6 +164,12 @@ class IncidentStore:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+
+def _local(t, tz: str) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` of an ISO time in ``tz`` (what the charts bucket by)."""
+    from streams.services.console.app import when
+    return when(t, tz)
 
 
 def _members(rec: dict) -> str:

@@ -6,15 +6,15 @@
   if (!table) return;
   const body = table.querySelector("tbody");
   const filters = JSON.parse(table.dataset.filters || "{}");
-  const closed = ["closed", "resolved"];
   const MAX_ROWS = 500;
+  const sort = filters.sort || "severity";
+  const wanted = filters.status === "closed" ? "quiet" : filters.status;
 
   function keeps(i) {
     if (filters.tenant && i.tenant !== filters.tenant) return false;
     if (filters.severity && i.severity !== filters.severity) return false;
     if (filters.rule && !(i.rules || []).includes(filters.rule)) return false;
-    if (filters.status === "open" && closed.includes(i.status)) return false;
-    if (filters.status && filters.status !== "open" && i.status !== filters.status) return false;
+    if (wanted && String(i.shown_status || "").split(" ")[0] !== wanted) return false;
     if (filters.q) {
       const q = filters.q.toLowerCase();
       if (!String(i.subject || "").toLowerCase().includes(q) && !String(i.summary || "").toLowerCase().includes(q)
@@ -34,10 +34,11 @@
   function render(i) {
     const row = document.createElement("tr");
     row.dataset.id = i.incident_id;
+    row.dataset.order = JSON.stringify((i.order || {})[sort] || []);
     row.className = "sev-" + String(i.severity).replace(/[^a-z]/g, "") + " fresh";
-    cell(row, "opened", String(i.opened || "").slice(0, 19).replace("T", " "));
+    cell(row, "opened", i.opened_shown || "");
     cell(row, "severity", i.severity);
-    cell(row, "status", i.status);
+    cell(row, "status", i.shown_status || "");
     cell(row, "tenant", i.tenant);
     const subject = cell(row, "subject", "");
     const link = document.createElement("a");
@@ -57,12 +58,20 @@
     return row;
   }
 
+  function before(a, b) {  // the server's sort keys (numbers), compared in order: does a come first?
+    for (let k = 0; k < Math.min(a.length, b.length); k++) if (a[k] !== b[k]) return a[k] < b[k];
+    return a.length < b.length;
+  }
+
   function apply(i) {
     const old = Array.from(body.rows).find(r => r.dataset.id === i.incident_id);
-    if (!keeps(i)) { if (old) old.remove(); return; }
+    if (old) old.remove();
+    if (!keeps(i)) { document.getElementById("shown").textContent = String(body.rows.length); return; }
     const row = render(i);
-    if (old) old.replaceWith(row); else body.insertBefore(row, body.firstChild);
-    while (body.rows.length > MAX_ROWS) body.deleteRow(-1);  // the page holds the newest, as the server does
+    const key = JSON.parse(row.dataset.order);
+    const next = Array.from(body.rows).find(r => r.dataset.order && before(key, JSON.parse(r.dataset.order)));
+    body.insertBefore(row, next || null);  // in the page's order, as the server sorts
+    while (body.rows.length > MAX_ROWS) body.deleteRow(-1);  // the page holds the first, as the server does
     document.getElementById("shown").textContent = String(body.rows.length);
   }
 

@@ -394,3 +394,74 @@ def test_a_campaign_shows_its_size_and_members_with_a_search_for_each(console):
     assert 'href="/?q=203.0.113.7"' in detail and "sources: ~29000 (estimated)" in detail
     assert "<b>1001</b>" not in detail and "&lt;b&gt;1001&lt;/b&gt;" in detail and "<img" not in detail
     assert 'href="/incident/i-5"' in c.get("/?q=203.0.113.7").text  # a member's search finds its campaign
+
+
+def test_the_list_shows_what_matters_first_then_the_other_orders_a_click_away(users):
+    store = IncidentStore()
+    store.apply(incident(1, severity="warning", cost=500.0, subject="1001"))        # newest, but only a warning
+    store.apply(incident(2, severity="critical", cost=79.47, subject="1004", opened="2026-11-30T09:00:00+00:00",
+                         last_seen="2026-11-30T09:05:00+00:00"))                      # the fraud: oldest, most money
+    store.apply(incident(3, severity="critical", cost=0.03, subject="200"))
+    store.apply(incident(4, severity="information", cost=None, subject="300"))
+    c, _ = login(make_app(store, users, Recorded()), "ana", "correct horse")
+    order = lambda html: re.findall(r'<tr data-id="(i-\d+)"', html)  # noqa: E731
+    assert order(c.get("/").text) == ["i-2", "i-3", "i-1", "i-4"]  # severity, then money at risk
+    assert order(c.get("/?sort=cost").text) == ["i-1", "i-2", "i-3", "i-4"]
+    assert order(c.get("/?sort=newest").text)[0] in ("i-3", "i-4", "i-1") and order(c.get("/?sort=newest").text)[-1] == "i-2"
+    assert [i["incident_id"] for i in c.get("/api/incidents").json()["incidents"]] == ["i-2", "i-3", "i-1", "i-4"]
+
+
+def test_statuses_say_who_decided_and_quiet_is_not_handled(users):
+    store = IncidentStore()
+    store.apply(incident(1, status="closed"))
+    store.apply(incident(2, status="updated", version=3))
+    store.apply(incident(3, status="resolved", verdict="true_positive",
+                         decisions=[{"status": "resolved", "by": "ana", "at": "2026-11-30T11:00:00+00:00",
+                                     "verdict": "true_positive"}]))
+    store.apply(incident(4, status="resolved", decisions=[{"status": "resolved", "by": "ana", "at": "x",
+                                                           "verdict": "false_positive"}]))
+    store.apply(incident(5, status="acknowledged"))
+    c, _ = login(make_app(store, users, Recorded()), "ana", "correct horse")
+    page = c.get("/").text
+    shown = dict(re.findall(r'<tr data-id="(i-\d+)".*?<td class="status">([^<]*)</td>', page, re.S))
+    assert shown == {"i-1": "quiet", "i-2": "open", "i-3": "resolved (fraud)", "i-4": "resolved (not fraud)",
+                     "i-5": "acknowledged"}
+    assert re.findall(r'data-id="(i-\d+)"', c.get("/?status=quiet").text) == ["i-1"]
+    assert re.findall(r'data-id="(i-\d+)"', c.get("/?status=closed").text) == ["i-1"]  # an old link still works
+
+
+def test_a_quiet_incident_can_be_acknowledged_and_resolved_and_only_live_blocks_offer_unblock(users):
+    import time
+    from datetime import datetime, timezone
+    now = datetime.fromtimestamp(time.time(), timezone.utc).isoformat()
+    store = IncidentStore()
+    store.apply(incident(1, status="closed", actions=[
+        {"action_id": "old", "kind": "block_ip", "target": "203.0.113.9", "duration_s": 600, "ts": "2026-11-30T10:00:00+00:00"},
+        {"action_id": "live", "kind": "disable_outbound", "target": "1001", "duration_s": 3600, "ts": now},
+        {"action_id": "ever", "kind": "block_number", "target": "+88213000000", "duration_s": None,
+         "ts": "2026-11-30T10:00:00+00:00"}]))
+    store.apply(incident(2, status="resolved", verdict="false_positive"))
+    c, _ = login(make_app(store, users, Recorded()), "ana", "correct horse")
+    page = c.get("/incident/i-1").text
+    assert 'id="ack"' in page and 'id="resolve"' in page and ">quiet<" in page
+    unblock = re.findall(r'name="target" value="([^"]+)"><button class="unblock">', page)
+    assert sorted(unblock) == ["+88213000000", "1001"]  # the 600 s block ran out in November
+    assert ">over<" in page
+    done = c.get("/incident/i-2").text
+    assert 'id="ack"' not in done and 'id="resolve"' not in done
+
+
+def test_times_are_to_the_second_in_the_consoles_zone_and_charts_have_axes(users):
+    store = IncidentStore()
+    store.apply(incident(1, opened="2026-11-30T10:01:02.123456+00:00"))
+    store.apply_alert({"type": "alert", "alert_id": "a-1", "tenant": "acme", "rule": "premium_rate", "severity": "critical",
+                       "ts": "2026-11-30T23:30:00+00:00", "subject_type": "extension", "subject": "1001",
+                       "summary": "s", "evidence": {}})
+    c, _ = login(make_app(store, users, Recorded(), tz="Asia/Tokyo"), "ana", "correct horse")
+    page = c.get("/").text
+    assert '<td class="opened">2026-11-30 19:01:02</td>' in page  # 10:01:02 UTC is 19:01:02 in Tokyo, no microseconds
+    assert "times in Asia/Tokyo" in page
+    assert page.count('class="axis"') == 4 and "hour (Asia/Tokyo)" in page and "2026-12-01 08h" in page
+    assert 'class="legend' in page and 'id="prevented"' in page  # says why money prevented is not on the page
+    css = c.get("/static/console.css").text
+    assert "th { white-space: nowrap; }" in css
