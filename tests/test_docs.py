@@ -310,3 +310,25 @@ def test_every_warning_the_code_can_print_is_in_troubleshooting():
     missing = sorted({f"{t!r} ({w.where()})" for w in calls + source_texts() for t in w.on(page)})
     assert not missing, ("docs/troubleshooting.md does not explain these warnings (add an entry with the text "
                          "as the operator sees it, what it means and what to do):\n  " + "\n  ".join(missing))
+
+
+# -- README.md: the way in, and the command table ------------------------------------------------------
+
+README = ROOT / "README.md"
+NOT_IN_TABLE_YET = {"doctor": "issue 30.4 adds its own row with the command"}
+
+
+def command_table(text: str) -> str:
+    return text.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_points_at_the_docs_index_under_two_commands():
+    two = README.read_text().split("\n## Two commands\n", 1)[1].split("\n## ", 1)[0]
+    assert "(docs/README.md)" in two, "README.md's 'Two commands' section does not link docs/README.md"
+
+
+def test_readme_command_table_lists_every_command():
+    from streams.cli import COMMANDS
+    table = command_table(README.read_text())
+    missing = [c for c in COMMANDS if f"`tollguard {c}" not in table and c not in NOT_IN_TABLE_YET]
+    assert not missing, f"README.md's command table has no row for: {missing}"
