@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export TOLLGUARD_BROKER ?= kafka://127.0.0.1:9092
+# the clients follow the broker scripts/kafka.sh starts: KAFKA_PORT alone moves both (TOLLGUARD_BROKER overrides)
+export TOLLGUARD_BROKER ?= kafka://127.0.0.1:$(or $(KAFKA_PORT),9092)
 export PYTHON := $(abspath $(PY))
 
 .PHONY: help venv kafka-up kafka-down test test-unit engine-check demo bench schema clean

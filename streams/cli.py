@@ -21,6 +21,14 @@ COMMANDS = (
 )
 
 
+OFFLINE = ("replay", "simulate", "evaluate", "train", "policy", "schema")  # the commands that never reach Kafka
+KAFKA_HELP = """Kafka (README.md, "Configuration", has every setting):
+  TOLLGUARD_BROKER        kafka://host:port[,host:port…] (default kafka://127.0.0.1:9092)
+  TOLLGUARD_TOPIC_PREFIX  the topics' prefix: <prefix>.cdr, <prefix>.alerts, … (default tollguard)
+  TOLLGUARD_SECURITY_PROTOCOL, TOLLGUARD_SASL_USERNAME, TOLLGUARD_SASL_PASSWORD(_FILE), TOLLGUARD_SSL_CAFILE
+                          TLS and SASL; TOLLGUARD_PARTITIONS, TOLLGUARD_REPLICATION for the topics created"""
+
+
 def named(argv: list[str] | None) -> str | None:
     """The command ``argv`` runs, when it names one before any option (None: all of them are needed)."""
     for token in argv or ():
@@ -32,7 +40,9 @@ def named(argv: list[str] | None) -> str | None:
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or with ``argv``, of the command it runs (the others stay empty)."""
-    ap = argparse.ArgumentParser(prog="tollguard", description="Toll-fraud detection on CDR and SIP security events.")
+    ap = argparse.ArgumentParser(prog="tollguard", description="Toll-fraud detection on CDR and SIP security events.",
+                                 epilog=KAFKA_HELP + "\n\nDocumentation: docs/README.md; `tollguard doctor` checks a setup.",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     only = named(argv)
     for name in COMMANDS:
@@ -40,7 +50,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name)
             continue
         command = import_module(f"streams.commands.{name}")
-        command.add_arguments(sub.add_parser(name, help=command.HELP, description=command.HELP))
+        command.add_arguments(sub.add_parser(name, help=command.HELP, description=command.HELP,
+                                             epilog=None if name in OFFLINE else KAFKA_HELP,
+                                             formatter_class=argparse.RawDescriptionHelpFormatter))
     return ap
 
 

@@ -13,7 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def decision_args(p: argparse.ArgumentParser) -> None:
     """What ``ack`` and ``resolve`` both take."""
-    p.add_argument("incident_id", metavar="ID")
+    p.add_argument("incident_id", metavar="ID", help="the incident's id (i-…, as `tollguard incidents` lists)")
     p.add_argument("--note", default="", metavar="TEXT", help="what was found or done")
     p.add_argument("--by", default=None, metavar="WHO", help="who decided (default: $USER)")
     p.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",

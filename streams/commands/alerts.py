@@ -67,7 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", action="append", metavar="T", help="only this tenant (repeatable)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
                    help="stop after this long without an alert (default: keep following)")
-    p.add_argument("--format", choices=["table", "jsonl"], default="table")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table",
+                   help="table (escaped, one line per alert; default) or jsonl (the records as they are)")
 
 
 def main(args) -> int:

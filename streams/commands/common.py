@@ -56,6 +56,7 @@ def service_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-port", type=int, default=None, metavar="PORT",
                    help="serve /metrics and /health on this port (default $TOLLGUARD_WEB_PORT; none when unset)")
     log_format_arg(p)
-    p.add_argument("--loglevel", default="info")
+    p.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"],
+                   help="the least severe log lines written (default info)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
                    help="stop after this long without a record (default: run until stopped)")

@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
+    for given in [args.policy, args.model, args.notify, args.enforce, *(args.model_public_key or [])]:
+        if given is not None and not os.path.exists(given):  # a wrong argument, as for every command: exit 2
+            raise FileNotFoundError(2, "No such file or directory", given)
     from models.signing import public_key_files
     from streams.kafka.config import Config
     from streams.services import doctor as d

@@ -474,9 +474,10 @@ def _pct(x: float | None) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="DIR")
+    p.add_argument("dir", metavar="DIR", help="a `tollguard simulate --out` folder (events.jsonl, labels.json, policy.yaml)")
     policy_args(p)
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", choices=["table", "json"], default="table",
+                   help="table (default) or json (every figure, for scripts)")
     p.add_argument("--without", metavar="RULE[,RULE]",
                    help="replay again with these rules off and show what each scenario's fraud cost without them")
 

@@ -186,7 +186,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topic", default="cdr",
                    help="cdr, security, alerts, actions, incidents, detections, dlq, or a full topic name")
     p.add_argument("--out", required=True, metavar="FILE", help="the file ('-' for stdout, JSONL only)")
-    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl",
+                   help="jsonl (default) or parquet (columns, for pandas)")
     p.add_argument("--since", metavar="TIME", help="records that reached Kafka from then on (RFC 3339, or 15m/2h/7d ago)")
     p.add_argument("--until", metavar="TIME", help="records that reached Kafka before then (default: the end as of now)")
     p.add_argument("--join", action="store_true",

@@ -13,7 +13,7 @@ HELP = "the SOC's verdicts on incidents into a training label file (for train --
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE", help="the label file to write (for train --labels)")
 
 
 def main(args) -> int:

@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="model_cmd", required=True)
     m = sub.add_parser("publish", help="check an artifact and put it on the topic; running workers switch to it")
     m.add_argument("file", help="a .skops artifact with its .card.json beside it")
-    m.add_argument("--name", default="default")
+    m.add_argument("--name", default="default", help="the model's name on the topic (default 'default')")
     m.add_argument("--reason", help="why (kept with the switch)")
     m.add_argument("--by", help="who (default: $USER)")
     m.add_argument("--no-activate", action="store_true", help="publish only; activate later with rollback --to")
@@ -36,15 +36,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="writes DIR/model-signing.key (mode 0600) and DIR/model-signing.pub; never overwrites")
     sub.add_parser("list", help="the versions published and the active one")
     m = sub.add_parser("rollback", help="make the previous (or a named) version active again")
-    m.add_argument("--name", default="default")
+    m.add_argument("--name", default="default", help="the model's name on the topic (default 'default')")
     m.add_argument("--to", metavar="VERSION", help="this version instead of the one before the current")
-    m.add_argument("--reason")
-    m.add_argument("--by")
+    m.add_argument("--reason", help="why (kept with the switch)")
+    m.add_argument("--by", help="who (default: $USER)")
     m = sub.add_parser("drift", help="live scores and feature medians (a worker's /metrics) against the model card")
     m.add_argument("--metrics", metavar="URL", required=True, help="the worker's /metrics")
     m.add_argument("--model", metavar="FILE", help="the card's model (default: the shipped one)")
     m.add_argument("--iqr", type=float, default=1.0, help="flag a feature whose median moved more than this many IQRs")
-    m.add_argument("--format", choices=["table", "json"], default="table")
+    m.add_argument("--format", choices=["table", "json"], default="table", help="table (default) or json")
 
 
 def main(args) -> int:

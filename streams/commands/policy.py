@@ -11,7 +11,7 @@ HELP = "validate a policy file, and warn about settings that disarm detection"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file")
+    p.add_argument("file", help="the policy YAML to check")
     p.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
 
 

@@ -172,7 +172,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when any line was rejected (default: rejects are reported, and exit 0 when every valid "
                         "event was delivered)")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="JSONL event files, PBX CDR exports (CSV) or PBX security logs (as --input says); '-' for stdin")
 
 
 def main(args) -> int:

@@ -73,12 +73,12 @@ def _list(args, config) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="ranges_cmd", required=True)
     r = sub.add_parser("load", help="list the ranges of a CSV file (prefix,label,source,expires) on the topic")
-    r.add_argument("file")
+    r.add_argument("file", help="a CSV of prefix,label,source,expires (docs/ranges.md)")
     r.add_argument("--remove", action="store_true", help="take these prefixes off the list instead")
     r = sub.add_parser("list", help="the ranges listed now")
     r.add_argument("--all", action="store_true", help="expired ones too")
-    r.add_argument("--format", choices=["table", "jsonl"], default="table")
-    r.add_argument("--timeout", type=float, default=30.0)
+    r.add_argument("--format", choices=["table", "jsonl"], default="table", help="table (default) or jsonl")
+    r.add_argument("--timeout", type=float, default=30.0, help="seconds to read the topic for (default 30)")
 
 
 def main(args) -> int:

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ranges", metavar="FILE", help="high-risk number ranges for every tenant (CSV prefix,label,"
                    "source,expires; rule high_risk_range), over the policy's own")
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="JSONL event files, CDR exports or PBX security logs; '-' for stdin")
+                   help="JSONL event files, PBX CDR exports (CSV) or PBX security logs, told apart by --input (default: from each file's first lines); '-' for stdin")
 
 
 def main(args) -> int:

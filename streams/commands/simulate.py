@@ -655,10 +655,10 @@ def simulate(days: int, seed: int, out: Path, tenants: int = 1, extensions: int 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--days", type=int, default=1)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--tenants", type=int, default=1)
+    p.add_argument("--days", type=int, default=1, help="days of traffic (default 1)")
+    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same traffic (default 1)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write events.jsonl, labels.json and policy.yaml to")
+    p.add_argument("--tenants", type=int, default=1, help="tenants, each with its own PBX (default 1)")
     p.add_argument("--extensions", type=int, default=50, help="extensions per tenant")
     p.add_argument("--scenario", action="append", metavar="NAME", help="only these scenarios (repeatable)")
     p.add_argument("--cdr-only", action="store_true", help="completed CDRs only, no live call-start events")

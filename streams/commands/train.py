@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the SOC's false positives are repeated in it, and how many the new model still flags is reported")
     p.add_argument("--target-rate", type=float, default=None,
                    help="share of benign calls above the threshold (default 0.001, models.train.TARGET_RATE)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the same seed and data give the same model (default 0)")
 
 
 def main(args) -> int:

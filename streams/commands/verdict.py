@@ -12,8 +12,10 @@ HELP = "HTTP service: allow or refuse a call before it is routed (docs/verdict.m
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     policy_args(p, model=False)  # the verdict judges by the policy's rules and the live blocks: no model
-    p.add_argument("--host", default=os.environ.get("TOLLGUARD_VERDICT_HOST") or "127.0.0.1")
-    p.add_argument("--port", type=int, default=int(os.environ.get("TOLLGUARD_VERDICT_PORT") or 8089))
+    p.add_argument("--host", default=os.environ.get("TOLLGUARD_VERDICT_HOST") or "127.0.0.1",
+                   help="address to listen on (default $TOLLGUARD_VERDICT_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("TOLLGUARD_VERDICT_PORT") or 8089),
+                   help="port to listen on (default $TOLLGUARD_VERDICT_PORT or 8089)")
     p.add_argument("--fail", choices=["open", "closed"], default="closed",
                    help="when no verdict can be formed (an exception, or the live blocks unknown): closed = refuse "
                         "with SIP 503, open = allow what the rules allow (default closed; docs/verdict.md says why)")
@@ -22,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "without it the service binds to loopback only")
     p.add_argument("--no-live", action="store_true", help="the policy's rules only: do not read <prefix>.actions")
     log_format_arg(p)
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO (default: warnings only)")
 
 
 def main(args) -> int:

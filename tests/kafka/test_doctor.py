@@ -103,7 +103,9 @@ def test_each_fault_alone_is_named_with_its_fix(broker, prefix, setup, fault):
         bad.write_text("home_country: GB\nallowed_countries: [UK]\n")
         args[1] = bad
     elif fault == "model":
-        args += ["--model", tmp / "gone.skops"]
+        broken = tmp / "broken.skops"
+        broken.write_bytes(b"not a model")  # there, but not a model (a missing file is a wrong argument: exit 2)
+        args += ["--model", broken]
     elif fault == "notify":
         setup["notify"].write_text("channels:\n  - {name: soc, type: webhook, url: 'http://127.0.0.1:9/hook', timeout_s: 2}\n")
         args += ["--send-test"]
