@@ -112,6 +112,8 @@ opener.open(base + "/login", urllib.parse.urlencode({"name": "demo", "password":
 got = json.load(opener.open(base + "/api/incidents", timeout=10))
 print(f"console: {got['total']} incidents on the page at {base}/")
 PYEOF
+echo "== tollguard doctor: this demo's broker, topics, lag, clock, policy, model, notify channel and enforcers"
+$TG doctor --policy "$POLICY" --notify "$log_dir/notify.yaml" --send-test --enforce fixtures/enforce.demo.yaml 2>&1 || true
 cat <<NEXT
 == next: put tollguard on your PATH and try it on your own files
    source .venv/bin/activate          # or call .venv/bin/tollguard directly

@@ -84,7 +84,9 @@ def main(args) -> int:
         print(f"alerts: {config.alerts} does not exist yet on {config.where}; waiting for a worker to create it",
               file=sys.stderr)
     try:
-        consumer = KafkaConsumer(config.alerts, **kafka_python_kwargs(config),
+        from streams.kafka.topics import ensure_read
+        ensure_read(config, [config.alerts])
+        consumer = KafkaConsumer(config.alerts, **kafka_python_kwargs(config), allow_auto_create_topics=False,
                                  auto_offset_reset="earliest" if (args.from_beginning or since) else "latest",
                                  enable_auto_commit=False, group_id=None, consumer_timeout_ms=500)
     except KafkaError as exc:

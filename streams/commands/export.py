@@ -44,7 +44,10 @@ def read_range(config: Config, topic: str, since: float | None = None, until: fl
     """Each record value of ``topic`` written in [since, until) (broker time, epoch seconds), partition
     by partition; batch records split into their events."""
     from kafka import KafkaConsumer, TopicPartition
-    consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None)
+    from streams.kafka.topics import ensure_read
+    ensure_read(config, [topic])
+    consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None,
+                             allow_auto_create_topics=False)
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]

@@ -23,7 +23,10 @@ def follow_topic(config, topic: str, apply: Callable[[bytes | None, bytes | None
     bad = 0
     while stop is None or not stop.is_set():
         try:
+            from streams.kafka.topics import ensure_read
+            ensure_read(config, [topic])
             consumer = KafkaConsumer(topic, **kafka_python_kwargs(config), group_id=None, enable_auto_commit=False,
+                                     allow_auto_create_topics=False,
                                      auto_offset_reset="earliest", metadata_max_age_ms=30_000, **consumer_kwargs)
         except Exception as exc:
             log.warning("%s: cannot read %s (%r); %s; retrying in 10 s", what, topic, exc, kept)

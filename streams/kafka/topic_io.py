@@ -20,7 +20,11 @@ class TopicReader:
 
     def __init__(self, config: Config, topic: str):
         from kafka import KafkaConsumer, TopicPartition
-        self.consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None)
+
+        from streams.kafka.topics import ensure_read
+        ensure_read(config, [topic])
+        self.consumer = KafkaConsumer(**kafka_python_kwargs(config), enable_auto_commit=False, group_id=None,
+                                      allow_auto_create_topics=False)
         parts = self.consumer.partitions_for_topic(topic) or set()
         self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
         if self.tps:  # a topic not there yet reads as empty

@@ -95,6 +95,16 @@ def ensure_topics(config: Config, timeout_s: float = 30.0, names: list[str] | No
     return created
 
 
+def ensure_read(config: Config, names: list[str]) -> None:
+    """Before a reader subscribes: create the declared ones among ``names`` with their settings. A broker
+    with ``auto.create.topics.enable`` (the default, and the local one's) would otherwise create a topic
+    on the first subscription, with one partition and no compaction, and an incidents topic that is not
+    compacted loses its state (found by ``tollguard doctor`` on the demo: notify and the console
+    subscribed before the worker had made it). Nothing when TOLLGUARD_CREATE_TOPICS=0."""
+    if config.create_topics:
+        ensure_topics(config, names=list(names))
+
+
 def main(args) -> int:
     """``tollguard topics``: list the topics with their settings, or ``--create`` them."""
     config = Config.from_env()

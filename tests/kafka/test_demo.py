@@ -3,6 +3,7 @@ shown, and with HOLD=1, Ctrl-C stops every process it started (issue 30.2)."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -37,6 +38,9 @@ def test_the_demo_shows_a_clean_first_screen_and_ctrl_c_stops_everything(broker,
         assert not re.search(r"(?i)warning.*setuptools|\*{20,}", text), "a warning box on the demo's screen"
         assert "3 deliberately broken lines" in text and text.count(": rejected: ") == 3
         assert "source .venv/bin/activate" in text and "tollguard replay --policy" in text
+        assert "✔ broker" in text and "✔ notify soc-chat: test message accepted" in text
+        if os.geteuid() == 0 and shutil.which("nft"):  # nft may list the ruleset: the demo's setup is all fine
+            assert "doctor: " in text and " 0 to fix" in text, text[text.find("tollguard doctor"):][:3000]
         start = (ROOT / ".cache" / "demo" / "worker.log").read_text(errors="replace").split("Worker]: Ready")[0]
         assert " WARNING " not in start, start  # routine start-up is INFO (issue 30.6)
         assert len(session_processes(demo.pid)) >= 4  # the demo, its worker, notify, console, webhook

@@ -111,7 +111,10 @@ def read(config, timeout: float = 120.0) -> list[bytes] | None:
     from kafka import KafkaConsumer, TopicPartition
 
     from streams.kafka.connect import kafka_python_kwargs
+    from streams.kafka.topics import ensure_read
+    ensure_read(config, [config.actions])
     consumer = KafkaConsumer(**kafka_python_kwargs(config), group_id=None, enable_auto_commit=False,
+                             allow_auto_create_topics=False,
                              auto_offset_reset="earliest")
     try:
         parts = consumer.partitions_for_topic(config.actions)

@@ -36,7 +36,10 @@ class Service:
         if self.config.actions not in preflight(self.config, [self.config.actions]):
             log.warning("enforce: %s does not exist yet on %s; waiting for a worker to create it",
                         self.config.actions, self.config.where)
+        from streams.kafka.topics import ensure_read
+        ensure_read(self.config, [self.config.actions])
         consumer = KafkaConsumer(self.config.actions, group_id=self.group, enable_auto_commit=False,
+                                 allow_auto_create_topics=False,
                                  auto_offset_reset="earliest", **kafka_python_kwargs(self.config))
         server = serve(self.applier.metrics.registry, self.health, port)
         for sig in (signal.SIGTERM, signal.SIGINT):

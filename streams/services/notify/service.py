@@ -60,7 +60,9 @@ class Service:
     def run(self, idle_timeout: float | None) -> int:
         from kafka import KafkaConsumer
         s = self.loaded.settings
-        self.consumer = KafkaConsumer(group_id=self.group, enable_auto_commit=False,
+        from streams.kafka.topics import ensure_read
+        ensure_read(self.config, [self.config.incidents, self.config.alerts])
+        self.consumer = KafkaConsumer(group_id=self.group, enable_auto_commit=False, allow_auto_create_topics=False,
                                       auto_offset_reset=self.loaded.settings.start, client_id=self.group,
                                       session_timeout_ms=int(s.session_timeout_s * 1000),
                                       heartbeat_interval_ms=int(s.session_timeout_s * 1000 / 3),

@@ -54,6 +54,12 @@ class LiveFeed:
         from aiokafka import AIOKafkaConsumer
         from streams.kafka.connect import aiokafka_kwargs
         topic = self.config.actions
+        from streams.kafka.connect import KafkaProblem
+        from streams.kafka.topics import ensure_read
+        try:  # created with its settings before the subscription (a broker would make it with one partition)
+            await asyncio.get_running_loop().run_in_executor(None, ensure_read, self.config, [topic])
+        except KafkaProblem as exc:
+            log.warning("verdict: %s", exc)  # the loop below retries and reports
         while True:
             # subscribed without a group: every partition of the topic, from its start, found as soon as it exists
             consumer = AIOKafkaConsumer(topic, **aiokafka_kwargs(self.config), enable_auto_commit=False,
