@@ -17,11 +17,11 @@ from streams.reference.text import safe
 COMMANDS = (
     "replay", "worker", "produce", "tail", "alerts", "incidents", "ack", "resolve", "unblock",
     "notify", "enforce", "blocks", "simulate", "evaluate", "train", "model", "labels", "export",
-    "topics", "policy", "verdict", "ranges", "console", "schema", "doctor",
+    "topics", "policy", "verdict", "ranges", "console", "schema", "doctor", "audit",
 )
 
 
-OFFLINE = ("replay", "simulate", "evaluate", "train", "policy", "schema")  # the commands that never reach Kafka
+OFFLINE = ("replay", "simulate", "evaluate", "train", "policy", "schema", "audit")  # the commands that never reach Kafka
 KAFKA_HELP = """Kafka (README.md, "Configuration", has every setting):
   TOLLGUARD_BROKER        kafka://host:port[,host:port…] (default kafka://127.0.0.1:9092)
   TOLLGUARD_TOPIC_PREFIX  the topics' prefix: <prefix>.cdr, <prefix>.alerts, … (default tollguard)
