@@ -70,6 +70,7 @@ bench: $(STAMP) $(ENGINE)
 schema: $(STAMP)
 	$(PY) -m streams.cli schema --write streams/schemas
 	$(PY) -m streams.rules > docs/rules.md
+	$(PY) -m streams.audit > docs/audit-checks.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info engine/target $(ENGINE)
