@@ -17,7 +17,7 @@ from streams.reference.text import safe
 COMMANDS = (
     "replay", "worker", "produce", "tail", "alerts", "incidents", "ack", "resolve", "unblock",
     "notify", "enforce", "blocks", "simulate", "evaluate", "train", "model", "labels", "export",
-    "topics", "policy", "verdict", "ranges", "console", "schema", "doctor", "audit", "backup", "restore",
+    "topics", "policy", "verdict", "ranges", "console", "schema", "doctor", "audit", "backup", "restore", "archive",
 )
 
 
