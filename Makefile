@@ -54,6 +54,7 @@ kafka-down:
 # Starts the broker, runs everything, stops the broker even when tests fail; keeps pytest's exit code.
 test: $(STAMP) $(ENGINE) engine-check
 	@scripts/setup-system.sh
+	@scripts/s3proxy.sh fetch
 	@scripts/kafka.sh up
 	@set +e; TOLLGUARD_FIGURES=$(CURDIR)/docs/figures $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; scripts/kafka.sh down; exit $$rc
 

@@ -2,7 +2,7 @@
 # Installs the system packages the tests use for real when missing: nft and fail2ban-client (enforce),
 # kamailio with its http_client and json modules (the verdict service's SIP proxy example), sipvicious
 # (the SIP scanner tests/system/test_real_attack.py attacks Kamailio with), chromium and chromium-driver
-# (the console's tests in a real browser).
+# (the console's tests in a real browser), openssh-server (the SFTP server of tollguard archive's tests).
 # Only as root with apt-get (Debian/Ubuntu); anywhere else it says loudly what is missing and exits 0,
 # and those tests skip with their own reason. Called by `make test`.
 set -u
@@ -18,6 +18,7 @@ command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || want+=(kamai
 command -v svcrack >/dev/null 2>&1 || want+=(sipvicious)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || want+=(chromium-driver)
+[ -x /usr/sbin/sshd ] || want+=(openssh-server)   # the SFTP server tollguard archive's tests send to
 
 if [ ${#want[@]} -eq 0 ]; then
     exit 0

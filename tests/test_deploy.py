@@ -27,7 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "deploy" / "systemd"
-COMMANDS = ("worker", "notify", "enforce", "console", "verdict", "tail")
+COMMANDS = ("worker", "notify", "enforce", "console", "verdict", "tail", "archive")  # archive: oneshot, by its timer
 BINARY = "/opt/tollguard/.venv/bin/tollguard"
 ANALYZE = shutil.which("systemd-analyze") or ("/usr/bin/systemd-analyze"
                                               if Path("/usr/bin/systemd-analyze").exists() else None)
@@ -64,6 +64,13 @@ def one(service: dict[str, list[str]], key: str) -> str | None:
 
 def test_there_is_a_unit_for_each_long_running_command():
     assert sorted(p.name for p in UNITS.glob("*.service")) == sorted(f"tollguard-{c}.service" for c in COMMANDS)
+
+
+def test_the_archive_runs_daily_from_its_timer():
+    timer = parse((UNITS / "tollguard-archive.timer").read_text())
+    assert one(timer["Timer"], "OnCalendar") == "daily" and one(timer["Timer"], "Persistent") == "true"
+    assert one(unit("archive")["Service"], "Type") == "oneshot"
+
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -104,7 +111,8 @@ def test_execstart_is_the_command_with_options_it_takes(cmd):
         assert "%" not in a, f"{a}: a specifier the test does not know"
         args.append(a)
     ns = build_parser(args).parse_args(args)  # SystemExit (a test error) on an option the command does not take
-    files = [v for k, v in vars(ns).items() if k in ("policy", "config", "users", "token_file") and v]
+    files = [v for k, v in vars(ns).items() if k in ("policy", "config", "users", "token_file", "notify") and v]
+    files += [f for f in (getattr(ns, "file", None) or []) if cmd == "archive"]
     for f in files:
         assert f.startswith(("/etc/tollguard/", "/run/credentials/")), f"{f}: configuration is read from /etc/tollguard"
     for source in credentials.values():
@@ -193,3 +201,12 @@ def test_the_docs_show_the_units_as_they_are():
                     wrong.append(f"{page.name}: {key}={value} (tollguard-{argv[1]}.service has {service.get(key)})")
     assert not wrong, "docs/ disagree with deploy/systemd/:\n  " + "\n  ".join(wrong)
     assert shown >= {"enforce", "notify", "tail"}, shown
+
+
+@needs_analyze
+def test_systemd_analyze_verify_accepts_the_timer(tmp_path):
+    copy = _runnable_copy("archive", tmp_path)
+    shutil.copy(UNITS / "tollguard-archive.timer", tmp_path / "tollguard-archive.timer")
+    code, said = _verify(tmp_path / "tollguard-archive.timer")
+    assert code == 0 and said == "", f"systemd-analyze verify tollguard-archive.timer (exit {code}):\n{said}"
+    assert copy.exists()

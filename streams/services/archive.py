@@ -1,0 +1,264 @@
+"""``tollguard archive --to URL``: a backup (``tollguard backup``), sent off the host, the last N kept.
+
+The guide's Contingency Plan asks for scheduled backups archived to FTP/SFTP or S3-compatible storage.
+A destination is a URL:
+
+- ``file:///srv/backups/tollguard`` (a folder, e.g. a mounted NAS);
+- ``sftp://user@host[:port]/path`` (key authentication, the host checked against ``known_hosts``);
+- ``s3://bucket/prefix`` (AWS, or any S3-compatible store with ``--endpoint``; credentials from the
+  usual ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or ``AWS_PROFILE``).
+
+Each archive is named ``tollguard-<topic prefix>-<UTC time>.tar.gz``, uploaded under a temporary name
+and renamed (or, on S3, written at once), its size checked after the upload, and then all but the
+newest ``--keep`` of that prefix are deleted. Only names of that shape are ever deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
+
+NAME = "tollguard-{prefix}-{stamp}.tar.gz"
+
+
+class ArchiveError(Exception):
+    """The destination refused or could not be reached; the text names no secret."""
+
+
+def archive_name(prefix: str, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
+    return NAME.format(prefix=prefix, stamp=stamp)
+
+
+def ours(prefix: str, names) -> list[str]:
+    """The archives of ``prefix`` among ``names``, oldest first (the stamp sorts as time)."""
+    pattern = re.compile(rf"tollguard-{re.escape(prefix)}-\d{{8}}T\d{{6}}Z\.tar\.gz")
+    return sorted(n for n in names if pattern.fullmatch(n))
+
+
+def destination(url: str, endpoint: str | None = None, identity: str | None = None, known_hosts: str | None = None):
+    """The store a URL names (ValueError with the reason for one it cannot use)."""
+    u = urlparse(url)
+    if u.scheme == "file":
+        if u.netloc not in ("", "localhost"):
+            raise ValueError(f"{url}: a file:// URL names a folder on this host (file:///path)")
+        return Folder(Path(unquote(u.path)))
+    if u.scheme == "sftp":
+        if not u.hostname or not u.username:
+            raise ValueError(f"{url}: an sftp:// URL needs a user and a host (sftp://user@host/path)")
+        if u.password:
+            raise ValueError("sftp:// takes key authentication only: put no password in the URL (--identity KEYFILE)")
+        return Sftp(u.hostname, u.port or 22, u.username, unquote(u.path) or ".", identity, known_hosts)
+    if u.scheme == "s3":
+        if not u.netloc:
+            raise ValueError(f"{url}: an s3:// URL needs a bucket (s3://bucket/prefix)")
+        return S3(u.netloc, unquote(u.path).strip("/"), endpoint)
+    raise ValueError(f"{url}: the destination must be file://, sftp:// or s3://")
+
+
+class Folder:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def where(self) -> str:
+        return f"file://{self.path}"
+
+    def put(self, local: Path, name: str) -> int:
+        self.path.mkdir(parents=True, exist_ok=True)
+        part = self.path / f".{name}.part"
+        shutil.copyfile(local, part)
+        os.chmod(part, 0o600)
+        os.replace(part, self.path / name)
+        return (self.path / name).stat().st_size
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.path.iterdir()] if self.path.is_dir() else []
+
+    def delete(self, name: str) -> None:
+        (self.path / name).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        pass
+
+
+class Sftp:
+    def __init__(self, host: str, port: int, user: str, path: str, identity: str | None, known_hosts: str | None):
+        self.host, self.port, self.user, self.dir = host, port, user, path
+        self.identity, self.known_hosts = identity, known_hosts
+        self._ssh = self._sftp = None
+
+    def where(self) -> str:
+        return f"sftp://{self.user}@{self.host}:{self.port}{self.dir}"
+
+    def _open(self):
+        if self._sftp is not None:
+            return self._sftp
+        import paramiko
+        ssh = paramiko.SSHClient()
+        known = self.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+        try:
+            ssh.load_host_keys(known)
+        except OSError:
+            raise ArchiveError(f"cannot read the known hosts file {known}: the server's key must be in it "
+                               "(ssh-keyscan HOST >> known_hosts, after checking its fingerprint)") from None
+        ssh.set_missing_host_key_policy(paramiko.RejectPolicy())  # an unknown or changed host key is refused
+        try:
+            ssh.connect(self.host, self.port, username=self.user, key_filename=self.identity, look_for_keys=self.identity is None,
+                        allow_agent=False, timeout=20, banner_timeout=20, auth_timeout=20)
+        except paramiko.SSHException as exc:
+            raise ArchiveError(f"{self.where()}: {exc}") from None
+        except OSError as exc:
+            raise ArchiveError(f"{self.where()}: cannot connect: {exc.strerror or exc}") from None
+        self._ssh, self._sftp = ssh, ssh.open_sftp()
+        return self._sftp
+
+    def put(self, local: Path, name: str) -> int:
+        sftp = self._open()
+        target = str(PurePosixPath(self.dir) / name)
+        part = str(PurePosixPath(self.dir) / f".{name}.part")
+        try:
+            _mkdirs(sftp, self.dir)
+            sftp.put(str(local), part)
+            sftp.chmod(part, 0o600)
+            sftp.posix_rename(part, target)
+            return sftp.stat(target).st_size
+        except OSError as exc:
+            raise ArchiveError(f"{self.where()}: {exc}") from None
+
+    def names(self) -> list[str]:
+        try:
+            return self._open().listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ArchiveError(f"{self.where()}: {exc}") from None
+
+    def delete(self, name: str) -> None:
+        try:
+            self._open().remove(str(PurePosixPath(self.dir) / name))
+        except FileNotFoundError:
+            pass
+
+    def close(self) -> None:
+        if self._ssh is not None:
+            self._ssh.close()
+
+
+def _mkdirs(sftp, path: str) -> None:
+    parts = PurePosixPath(path).parts
+    for i in range(1, len(parts) + 1):
+        p = str(PurePosixPath(*parts[:i]))
+        try:
+            sftp.stat(p)
+        except FileNotFoundError:
+            sftp.mkdir(p, 0o700)
+
+
+class S3:
+    def __init__(self, bucket: str, prefix: str, endpoint: str | None):
+        self.bucket, self.prefix, self.endpoint = bucket, prefix, endpoint
+        self._client = None
+
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" + (f" at {self.endpoint}" if self.endpoint else "")
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def client(self):
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+            self._client = boto3.client("s3", endpoint_url=self.endpoint, region_name=os.environ.get("AWS_REGION")
+                                        or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                                        config=Config(s3={"addressing_style": "path"} if self.endpoint else {},
+                                                      retries={"max_attempts": 3}, connect_timeout=20, read_timeout=60,
+                                                      # checksums only where S3 requires them: S3-compatible stores
+                                                      # (MinIO, Ceph, s3proxy) refuse the newer optional headers
+                                                      request_checksum_calculation="when_required",
+                                                      response_checksum_validation="when_required"))
+        return self._client
+
+    def _call(self, fn, *args, **kw):
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+        try:
+            return fn(*args, **kw)
+        except Boto3Error as exc:  # upload_file's S3UploadFailedError wraps the store's answer
+            raise ArchiveError(f"{self.where()}: {exc}") from None
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise ArchiveError(f"{self.where()}: {err.get('Code')}: {err.get('Message')}") from None
+        except BotoCoreError as exc:
+            raise ArchiveError(f"{self.where()}: {exc}") from None
+
+    def put(self, local: Path, name: str) -> int:
+        c = self.client()
+        self._call(c.upload_file, str(local), self.bucket, self._key(name))
+        return int(self._call(c.head_object, Bucket=self.bucket, Key=self._key(name))["ContentLength"])
+
+    def names(self) -> list[str]:
+        c = self.client()
+        out, token = [], None
+        while True:
+            kw = {"Bucket": self.bucket, "Prefix": self._key("")}
+            if token:
+                kw["ContinuationToken"] = token
+            page = self._call(c.list_objects_v2, **kw)
+            out += [o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                return out
+            token = page.get("NextContinuationToken")
+
+    def delete(self, name: str) -> None:
+        self._call(self.client().delete_object, Bucket=self.bucket, Key=self._key(name))
+
+    def close(self) -> None:
+        pass
+
+
+def send(local: Path, store, prefix: str, keep: int, now: float | None = None) -> tuple[str, int, list[str]]:
+    """Upload ``local`` as this run's archive, check its size, keep the newest ``keep``; (name, size, deleted)."""
+    name = archive_name(prefix, now)
+    size = store.put(local, name)
+    if size != local.stat().st_size:
+        raise ArchiveError(f"{store.where()}: {name} holds {size} bytes after the upload, not {local.stat().st_size}")
+    mine = ours(prefix, store.names())
+    gone = mine[:-keep] if keep > 0 and len(mine) > keep else []
+    for old in gone:
+        store.delete(old)
+    return name, size, gone
+
+
+def notify_failure(path: str | None, what: str, env: dict | None = None) -> str | None:
+    """The guide's Event Notification: one message on each of notify's channels saying what failed (None when
+    sent, else why not). ``path``: notify's configuration (``--notify``)."""
+    if not path:
+        return None
+    from streams.kafka.config import ConfigError
+    from streams.services.notify.render import Message
+    from streams.services.notify.senders import DeliveryError, build
+    from streams.services.notify.settings import load
+    try:
+        loaded = load(path, dict(os.environ) if env is None else env)
+    except (ConfigError, OSError) as exc:
+        return f"cannot read {path}: {exc}"
+    msg = Message(kind="alert", severity="critical", title="tollguard archive failed", text=what,
+                  body={"type": "archive_failure", "reason": what, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    problems = []
+    for c in loaded.channels:
+        sender = build(c, loaded.secrets.get(c.name, {}))
+        try:
+            sender.send(msg)
+        except (DeliveryError, OSError) as exc:
+            problems.append(f"{c.name}: {loaded.redactor(str(exc))}")
+        finally:
+            try:
+                sender.close()
+            except Exception:  # noqa: BLE001 - closing changes nothing sent
+                pass
+    return "; ".join(problems) or None
