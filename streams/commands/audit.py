@@ -21,11 +21,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"exit 1 when a finding is at least this severe ({', '.join(SEVERITIES)}); default: exit 0")
     p.add_argument("--baseline", metavar="FILE",
                    help="an earlier `--format jsonl` output: show only findings it does not hold")
+    p.add_argument("--notify", metavar="FILE",
+                   help="notify.yaml: when --fail-on is reached, one message on each of its channels names the findings")
 
 
 def main(args) -> int:
     from streams.audit import audit, report
-    missing = [p for p in [*args.paths, *([args.baseline] if args.baseline else [])] if not os.path.exists(p)]
+    missing = [p for p in [*args.paths, *([args.baseline] if args.baseline else []), *([args.notify] if args.notify else [])]
+               if not os.path.exists(p)]
     if missing:
         raise FileNotFoundError(2, "No such file or directory", missing[0])
     findings, looked = audit(args.paths)
@@ -50,7 +53,16 @@ def main(args) -> int:
               + ", ".join(args.paths), file=sys.stderr)
     if hidden:
         print(f"tollguard audit: {hidden} finding(s) already in the baseline, not shown", file=sys.stderr)
-    return 1 if report.failed(findings, args.fail_on) else 0
+    if report.failed(findings, args.fail_on):
+        if args.notify:  # the guide's Event Notification: a scheduled audit that finds a door open says so
+            from streams.services.archive import notify_failure
+            top = "; ".join(f"{f.severity} {f.check} {f.file}:{f.line} {f.subject}" for f in findings[:10])
+            unsent = notify_failure(args.notify, f"tollguard audit: {len(findings)} finding(s) at or above "
+                                    f"{args.fail_on}: {top}", kind="audit_failure", title="tollguard audit found open doors")
+            if unsent:
+                print(f"tollguard audit: could not notify: {unsent}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def checks() -> dict:

@@ -234,7 +234,8 @@ def send(local: Path, store, prefix: str, keep: int, now: float | None = None) -
     return name, size, gone
 
 
-def notify_failure(path: str | None, what: str, env: dict | None = None) -> str | None:
+def notify_failure(path: str | None, what: str, env: dict | None = None, kind: str = "archive_failure",
+                   title: str = "tollguard archive failed") -> str | None:
     """The guide's Event Notification: one message on each of notify's channels saying what failed (None when
     sent, else why not). ``path``: notify's configuration (``--notify``)."""
     if not path:
@@ -247,8 +248,8 @@ def notify_failure(path: str | None, what: str, env: dict | None = None) -> str 
         loaded = load(path, dict(os.environ) if env is None else env)
     except (ConfigError, OSError) as exc:
         return f"cannot read {path}: {exc}"
-    msg = Message(kind="alert", severity="critical", title="tollguard archive failed", text=what,
-                  body={"type": "archive_failure", "reason": what, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    msg = Message(kind="alert", severity="critical", title=title, text=what,
+                  body={"type": kind, "reason": what, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     problems = []
     for c in loaded.channels:
         sender = build(c, loaded.secrets.get(c.name, {}))

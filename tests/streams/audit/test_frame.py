@@ -110,3 +110,30 @@ def test_a_bad_baseline_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "b.jsonl").write_text("not json\n")
     r = run(tmp_path, "--baseline", tmp_path / "b.jsonl")
     assert r.returncode == 2 and "b.jsonl:1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_failed_audit_is_sent_on_notifys_channels(tmp_path):
+    import http.server
+    import threading
+    got = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        notify = tmp_path / "notify.yaml"
+        notify.write_text(f"channels:\n  - {{name: soc, type: webhook, url: 'http://127.0.0.1:{server.server_port}/h'}}\n")
+        (tmp_path / "cfg").mkdir()
+        (tmp_path / "cfg" / "policy.yaml").write_text(BAD_POLICY)
+        assert run(tmp_path / "cfg", "--fail-on", "high", "--notify", notify).returncode == 1
+        assert [m["type"] for m in got] == ["audit_failure"] and "policy-rule-off" in got[0]["reason"]
+        assert run(tmp_path / "cfg", "--fail-on", "critical", "--notify", notify).returncode == 0 and len(got) == 1
+    finally:
+        server.shutdown()
