@@ -60,15 +60,26 @@ def read(path: Path) -> Source | None:
         return None
 
 
+SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "dist-packages"}  # and every hidden folder
+
+
 def files_under(paths: list[str]) -> list[Path]:
-    """Every regular file under ``paths`` (a file stands for itself), sorted, at most MAX_FILES each."""
+    """Every regular file under ``paths`` (a file stands for itself), sorted, at most MAX_FILES each. Hidden
+    folders (``.git``, ``.venv``, ``.cache``) and package trees are not walked into: no PBX keeps its
+    configuration there, and they would use up the cap before the configuration is reached."""
+    import os
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_file():
             out.append(p)
         elif p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and not q.is_symlink())
-            out.extend(found[:MAX_FILES])
+            found: list[Path] = []
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+                found.extend(Path(root) / n for n in names if not (Path(root) / n).is_symlink())
+                if len(found) >= MAX_FILES:
+                    break
+            out.extend(sorted(found)[:MAX_FILES])
     return out
 
 

@@ -137,3 +137,11 @@ def test_a_failed_audit_is_sent_on_notifys_channels(tmp_path):
         assert run(tmp_path / "cfg", "--fail-on", "critical", "--notify", notify).returncode == 0 and len(got) == 1
     finally:
         server.shutdown()
+
+
+def test_hidden_and_package_folders_are_not_walked(tmp_path):
+    from streams.audit import files_under
+    for d in (".venv/lib", ".git", "node_modules/x", "etc/asterisk"):
+        (tmp_path / d).mkdir(parents=True)
+        (tmp_path / d / "sip.conf").write_text("[general]\n")
+    assert files_under([str(tmp_path)]) == [tmp_path / "etc" / "asterisk" / "sip.conf"]
