@@ -155,7 +155,7 @@ def write(config: Config, archive, targets: list[Target], timeout: float) -> lis
     from streams.kafka.topics import ensure_topics
     ensure_topics(config, names=[t.topic for t in targets])
     producer = KafkaProducer(**kafka_python_kwargs(config), acks="all", compression_type="gzip",
-                             max_request_size=MAX_BYTES, buffer_memory=2 * MAX_BYTES + (1 << 20),
+                             max_request_size=MAX_BYTES,
                              max_in_flight_requests_per_connection=1, request_timeout_ms=int(timeout * 1000))
     out = []
     try:
