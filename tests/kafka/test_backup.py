@@ -138,3 +138,48 @@ def test_a_failed_backup_is_told_on_notify_channels(broker, tmp_path, hook):
     assert empty.returncode == 1 and "no tollguard topics" in empty.stderr.strip().splitlines()[-1], empty.stderr
     assert len(got) == 2 and "no tollguard topics" in got[1]["reason"] and got[1]["prefix"] == nothing
     assert not archive.exists()  # a failed backup writes nothing
+
+
+def small_backup(path, roles: tuple[str, ...]) -> list:
+    """A backup written by hand: binary keys and values, a header, on 2 partitions per topic."""
+    from streams.services.backup.archive import FORMAT, FORMAT_VERSION, Part, Record, write
+    records = [Record(0, b"\x00\xff k1", b"\x00v1\xfe", 1767225600000, 0, [("h", b"\xff")]),
+               Record(1, b"k2", b'{"incident_id":"i-2"}', 1767225601000, 0)]
+    parts, topics = [], []
+    for role in roles:
+        part = Part(f"topics/{role}.jsonl")
+        for r in records:
+            part.add_record(r)
+        parts.append(part)
+        topics.append({"role": role, "topic": f"src.{role}", "present": True, "partitions": 2,
+                       "records": part.count, "part": part.name, "sha256": part.sha256})
+    write(path, {"format": FORMAT, "format_version": FORMAT_VERSION, "prefix": "src", "topics": topics, "files": []},
+          parts, False, 1767225600)
+    return records
+
+
+def test_other_partition_counts_go_by_key_but_never_for_a_state_changelog(broker, tmp_path):
+    from kafka import KafkaConsumer
+    from kafka.admin import KafkaAdminClient
+    from kafka.partitioner.default import murmur2
+    dst = f"t{uuid.uuid4().hex[:10]}"
+    small_backup(tmp_path / "state.tar", ("incidents", "state-ip-changelog"))
+    no = cli(dst, "restore", tmp_path / "state.tar", "--prefix", dst, env={"TOLLGUARD_PARTITIONS": "3"})
+    last = no.stderr.strip().splitlines()[-1]
+    assert no.returncode == 2 and f"{dst}-worker-state-ip-changelog would have 3 partitions" in last, no.stderr
+    assert "TOLLGUARD_PARTITIONS=2" in last
+    admin = KafkaAdminClient(bootstrap_servers=[broker])
+    assert not [t for t in admin.list_topics() if t.startswith(dst)]  # refused before anything was created
+    admin.close()
+
+    records = small_backup(tmp_path / "b.tar", ("incidents",))
+    out = ok(cli(dst, "restore", tmp_path / "b.tar", "--prefix", dst, env={"TOLLGUARD_PARTITIONS": "3"}))
+    assert "2 of 2 records written, by key over 3 partition(s) (the backup's topic had 2)" in out, out
+    c = KafkaConsumer(f"{dst}.incidents", bootstrap_servers=[broker], auto_offset_reset="earliest", group_id=None,
+                      consumer_timeout_ms=3000)
+    got = {m.key: m for m in c}
+    c.close()
+    for r in records:
+        m = got[r.key]
+        assert (m.value, m.timestamp, list(m.headers)) == (r.value, r.timestamp, r.headers)
+        assert m.partition == (murmur2(r.key) & 0x7FFFFFFF) % 3  # the Java client's key hashing
