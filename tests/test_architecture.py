@@ -16,7 +16,8 @@ LAYERS = {  # a layer may import only from the layers listed for it (and itself)
     "kafka": {"pure", "models", "kafka"},
     "shells": {"pure", "models", "kafka", "shells"},
     "services": {"pure", "models", "kafka", "shells", "services"},
-    "commands": {"pure", "models", "kafka", "shells", "services", "commands"},
+    "commands": {"pure", "models", "kafka", "shells", "services", "commands", "audit"},
+    "audit": {"pure", "audit"},  # tollguard audit: reads configuration files, judges them by the guide; no Kafka
 }
 # Run by people as `python -m models.assess` / `python -m models.shipped`: commands in all but their folder
 # (they replay and simulate), kept beside the model they measure and make.
@@ -30,7 +31,7 @@ def layer(module: str) -> str | None:
         return "models"
     if module.startswith(PURE):
         return "pure"
-    for name in ("kafka", "shells", "services"):
+    for name in ("kafka", "shells", "services", "audit"):
         if module == f"streams.{name}" or module.startswith(f"streams.{name}."):
             return name
     return None  # streams itself (the version)

@@ -95,3 +95,12 @@ def audit(paths: list[str]) -> tuple[list[Finding], list[str]]:
         seen.extend(looked)
     findings.sort(key=lambda f: (-RANK[f.severity], f.file, f.line, f.check, f.subject))
     return findings, seen
+
+
+def all_checks() -> dict:
+    """Every check id: (what it finds, the guide section), from every audit module."""
+    from streams.audit import asterisk, freeswitch, kamailio, policy
+    out: dict = {}
+    for m in (asterisk, freeswitch, kamailio, policy):
+        out.update(getattr(m, "CHECKS", {}))
+    return out

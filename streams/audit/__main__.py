@@ -1,6 +1,6 @@
 """``python -m streams.audit``: docs/audit-checks.md, every check with what it finds and its guide section."""
 
-from streams.commands.audit import checks
+from streams.audit import all_checks as checks
 
 
 def markdown() -> str:

@@ -429,11 +429,24 @@ class Pbx:
         for s in sections:
             by_type.setdefault((s.get("type") or "").lower(), []).append(s)
         auths = {s.name: s for s in by_type.get("auth", [])}
-        identified = {e.strip() for s in by_type.get("identify", []) for e in (s.get("endpoint") or "").split(",")}
         global_acl = any(_has_acl(s) for s in by_type.get("acl", []))
         outbound_only = {a.strip() for s in sections for a in (s.get("outbound_auth") or "").split(",") if a.strip()}
+        used_inbound, registering = self._pjsip_endpoints(by_type)
+        self._pjsip_accounts(auths, used_inbound, outbound_only)
+        registering += self._pjsip_wizards(by_type)
+        if not global_acl:
+            wiz = lambda s: "endpoint/" if (s.get("type") or "").lower() == "wizard" else ""  # noqa: E731
+            self._acl_summary([s for s in registering if not _has_acl(s, wiz(s))],
+                              "deny=0.0.0.0/0.0.0.0 and permit=<the phone's network> on each endpoint (endpoint/deny "
+                              "and endpoint/permit in a wizard), or one type=acl section for all of them")
+        self._pjsip_tls(by_type.get("transport", []), registering)
+
+    def _pjsip_endpoints(self, by_type: dict) -> tuple[dict[str, list[Section]], list[Section]]:
+        """(the auth sections each endpoint names, the endpoints that register with a password); guests and
+        endpoints without auth are reported here."""
+        identified = {e.strip() for s in by_type.get("identify", []) for e in (s.get("endpoint") or "").split(",")}
         used_inbound: dict[str, list[Section]] = {}
-        registering: list[Section] = []   # endpoints and wizards with inbound auth
+        registering: list[Section] = []
         for ep in by_type.get("endpoint", []):
             refs = [a.strip() for a in (ep.get("auth") or "").split(",") if a.strip()]
             context = ep.get("context") or "default"
@@ -458,6 +471,9 @@ class Pbx:
                     self.entry_context(context, f"pjsip endpoint {ep.name} without auth", True)
             else:
                 registering.append(ep)
+        return used_inbound, registering
+
+    def _pjsip_accounts(self, auths: dict, used_inbound: dict, outbound_only: set) -> None:
         for ref, eps in used_inbound.items():
             a = auths.get(ref)
             if a is None or (a.get("auth_type") or "userpass").lower() not in ("userpass", "digest"):
@@ -472,6 +488,10 @@ class Pbx:
             if a.get("password") is not None:
                 self.accounts.append(Account("pjsip", name, a, a.entry("password"), a.get("username"),
                                              a.entry("username"), None, None, [name]))
+
+    def _pjsip_wizards(self, by_type: dict) -> list[Section]:
+        """The wizards that register with a password; trunks and wizards without auth are noted here."""
+        registering = []
         for wz in by_type.get("wizard", []):
             context = wz.get("endpoint/context") or "default"
             if _true(wz.get("accepts_auth")) and wz.get("inbound_auth/password") is not None:
@@ -487,12 +507,9 @@ class Pbx:
                          f"wizard {wz.name} accepts registrations without inbound auth: anyone may register as it",
                          "accepts_auth=yes with inbound_auth/username and inbound_auth/password")
                 self.entry_context(context, f"pjsip wizard {wz.name} without auth", True)
-        if not global_acl:
-            wiz = lambda s: "endpoint/" if (s.get("type") or "").lower() == "wizard" else ""  # noqa: E731
-            self._acl_summary([s for s in registering if not _has_acl(s, wiz(s))],
-                              "deny=0.0.0.0/0.0.0.0 and permit=<the phone's network> on each endpoint (endpoint/deny "
-                              "and endpoint/permit in a wizard), or one type=acl section for all of them")
-        transports = by_type.get("transport", [])
+        return registering
+
+    def _pjsip_tls(self, transports: list[Section], registering: list[Section]) -> None:
         if transports and registering and not any(
                 (t.get("protocol") or "udp").lower() in ("tls", "wss") for t in transports):
             plain = [s for s in registering

@@ -502,70 +502,81 @@ class Tree:
         free_users = [u for u in users if not u.params.get("auth-acl", ("", 0))[0]
                       and (u.params.get("password") or u.params.get("a1-hash"))]
         for doc, n, p in profiles:
-            file, name = doc.src.name, self.expand(n.attrs.get("name", "")) or "?"
-            subject = f"profile {name}"
-            at = lambda key, default=n.line: p[key][-1][1] if p.get(key) else default  # noqa: E731
-            exposed = self._exposed(p)
-            auth_calls = _flag(_last(p, "auth-calls"))  # None: a $${variable} this tree does not set
-            context = _last(p, "context") or "public"
-            inbound = [v for v, _ in p.get("apply-inbound-acl", [])]
-            register = [v for v, _ in p.get("apply-register-acl", [])]
-            inbound_open = self._opens(inbound, acls)
-            reach = exposed or "it listens on a private address only"
-            if _true(_last(p, "accept-blind-reg")):
-                self.find("freeswitch-blind-register", "critical" if exposed else "high", file, at("accept-blind-reg"),
-                          subject, f"accept-blind-reg is on: anyone may register as any user, without a password "
-                          f"({reach})", "remove accept-blind-reg (or set it false)")
-            if auth_calls is not False and _true(_last(p, "accept-blind-auth")):
-                self.find("freeswitch-blind-auth", "critical" if exposed else "high", file, at("accept-blind-auth"),
-                          subject, f"accept-blind-auth is on: calls are taken whatever credentials they carry, so "
-                          f"anyone may call as any user ({reach})", "remove accept-blind-auth (or set it false)")
-            if auth_calls is not False and inbound_open:
-                self.find("freeswitch-acl-allows-all", "critical" if exposed else "high", file,
-                          at("apply-inbound-acl"), subject,
-                          f"apply-inbound-acl lets the addresses it allows call without a password, and it allows "
-                          f"every address: {inbound_open} ({reach})",
-                          "name a list with default=\"deny\" that allows only your carriers' and trusted addresses")
-            if exposed and auth_calls is False and (not inbound or inbound_open):
-                severity = {"public": "medium", "default": "critical"}.get(context, "high")
-                what = "auth-calls is false" if p.get("auth-calls") else "auth-calls is not set (FreeSWITCH: false)"
-                acl = f"its apply-inbound-acl allows every address ({inbound_open})" if inbound else \
-                    "there is no apply-inbound-acl"
-                dial_out = " (the context your users dial out from)" if context == "default" else ""
-                self.find("freeswitch-unauthenticated-calls", severity, file, at("auth-calls"), subject,
-                          f"{what} and {acl}: anyone may send calls into context {context}{dial_out} without a "
-                          f"password ({reach})",
-                          "add apply-inbound-acl naming a list (default=\"deny\") of your carriers' addresses; "
-                          "keep its context one that reaches no outbound route")
-            register_open = self._opens(register, acls)
-            if register_open:
-                self.find("freeswitch-acl-allows-all", "critical" if exposed else "high", file,
-                          at("apply-register-acl"), subject,
-                          f"apply-register-acl lets the addresses it allows register without a password, and it "
-                          f"allows every address: {register_open} ({reach})",
-                          "remove apply-register-acl, or name a list with default=\"deny\" of trusted addresses; "
-                          "give users an auth-acl param instead")
-            registers = not _true(_last(p, "disable-register"))
-            if exposed and registers and not register and free_users:
-                ids = [u.id for u in free_users]
-                self.find("freeswitch-registration-from-anywhere", "medium", file, n.line, subject,
-                          f"{len(ids)} user(s) may register from any address ({_names(ids)}): no auth-acl param on "
-                          f"them and no apply-register-acl on the profile ({reach})",
-                          "give each user an auth-acl param (an acl.conf.xml list or a CIDR) naming where its phones "
-                          "register from: the password is still asked. (apply-register-acl restricts too, but the "
-                          "addresses it allows register without a password.)")
-            if exposed:
-                port = _last(p, "sip-port") or "5060"
-                if port.isdigit() and int(port) in WELL_KNOWN_SIP_PORTS:
-                    self.find("freeswitch-default-port", "low", file, at("sip-port"), subject,
-                              f"it listens on SIP port {port}, one every scanner tries ({reach})",
-                              "move it to a non-standard port (and its tls-sip-port too), and tell the phones")
-                if not any(tls_values) and not tls_unknown:
-                    self.find("freeswitch-tls-off", "low", file, at("tls"), subject,
-                              f"no profile has tls on, so phones outside send their credentials' digest and calls "
-                              f"in clear ({reach})",
-                              "set tls true (with a certificate in tls-cert-dir) on the profile remote phones use, "
-                              "and make them register over TLS")
+            self._profile(doc, n, p, acls, free_users, tls_values, tls_unknown)
+
+    def _profile(self, doc, n, p, acls, free_users, tls_values, tls_unknown) -> None:
+        """One SIP profile: who may register or call through it without a password, and how it is reached."""
+        file, name = doc.src.name, self.expand(n.attrs.get("name", "")) or "?"
+        subject = f"profile {name}"
+        at = lambda key, default=n.line: p[key][-1][1] if p.get(key) else default  # noqa: E731
+        exposed = self._exposed(p)
+        auth_calls = _flag(_last(p, "auth-calls"))  # None: a $${variable} this tree does not set
+        context = _last(p, "context") or "public"
+        inbound = [v for v, _ in p.get("apply-inbound-acl", [])]
+        register = [v for v, _ in p.get("apply-register-acl", [])]
+        inbound_open = self._opens(inbound, acls)
+        reach = exposed or "it listens on a private address only"
+        self._profile_auth(file, subject, p, at, exposed, auth_calls, context, inbound, inbound_open, reach)
+        self._profile_reach(file, subject, n, p, at, exposed, register, acls, free_users, tls_values, tls_unknown, reach)
+
+    def _profile_auth(self, file, subject, p, at, exposed, auth_calls, context, inbound, inbound_open, reach) -> None:
+        if _true(_last(p, "accept-blind-reg")):
+            self.find("freeswitch-blind-register", "critical" if exposed else "high", file, at("accept-blind-reg"),
+                      subject, f"accept-blind-reg is on: anyone may register as any user, without a password "
+                      f"({reach})", "remove accept-blind-reg (or set it false)")
+        if auth_calls is not False and _true(_last(p, "accept-blind-auth")):
+            self.find("freeswitch-blind-auth", "critical" if exposed else "high", file, at("accept-blind-auth"),
+                      subject, f"accept-blind-auth is on: calls are taken whatever credentials they carry, so "
+                      f"anyone may call as any user ({reach})", "remove accept-blind-auth (or set it false)")
+        if auth_calls is not False and inbound_open:
+            self.find("freeswitch-acl-allows-all", "critical" if exposed else "high", file,
+                      at("apply-inbound-acl"), subject,
+                      f"apply-inbound-acl lets the addresses it allows call without a password, and it allows "
+                      f"every address: {inbound_open} ({reach})",
+                      "name a list with default=\"deny\" that allows only your carriers' and trusted addresses")
+        if exposed and auth_calls is False and (not inbound or inbound_open):
+            severity = {"public": "medium", "default": "critical"}.get(context, "high")
+            what = "auth-calls is false" if p.get("auth-calls") else "auth-calls is not set (FreeSWITCH: false)"
+            acl = f"its apply-inbound-acl allows every address ({inbound_open})" if inbound else \
+                "there is no apply-inbound-acl"
+            dial_out = " (the context your users dial out from)" if context == "default" else ""
+            self.find("freeswitch-unauthenticated-calls", severity, file, at("auth-calls"), subject,
+                      f"{what} and {acl}: anyone may send calls into context {context}{dial_out} without a "
+                      f"password ({reach})",
+                      "add apply-inbound-acl naming a list (default=\"deny\") of your carriers' addresses; "
+                      "keep its context one that reaches no outbound route")
+
+    def _profile_reach(self, file, subject, n, p, at, exposed, register, acls, free_users, tls_values, tls_unknown,
+                       reach) -> None:
+        register_open = self._opens(register, acls)
+        if register_open:
+            self.find("freeswitch-acl-allows-all", "critical" if exposed else "high", file,
+                      at("apply-register-acl"), subject,
+                      f"apply-register-acl lets the addresses it allows register without a password, and it "
+                      f"allows every address: {register_open} ({reach})",
+                      "remove apply-register-acl, or name a list with default=\"deny\" of trusted addresses; "
+                      "give users an auth-acl param instead")
+        registers = not _true(_last(p, "disable-register"))
+        if exposed and registers and not register and free_users:
+            ids = [u.id for u in free_users]
+            self.find("freeswitch-registration-from-anywhere", "medium", file, n.line, subject,
+                      f"{len(ids)} user(s) may register from any address ({_names(ids)}): no auth-acl param on "
+                      f"them and no apply-register-acl on the profile ({reach})",
+                      "give each user an auth-acl param (an acl.conf.xml list or a CIDR) naming where its phones "
+                      "register from: the password is still asked. (apply-register-acl restricts too, but the "
+                      "addresses it allows register without a password.)")
+        if exposed:
+            port = _last(p, "sip-port") or "5060"
+            if port.isdigit() and int(port) in WELL_KNOWN_SIP_PORTS:
+                self.find("freeswitch-default-port", "low", file, at("sip-port"), subject,
+                          f"it listens on SIP port {port}, one every scanner tries ({reach})",
+                          "move it to a non-standard port (and its tls-sip-port too), and tell the phones")
+            if not any(tls_values) and not tls_unknown:
+                self.find("freeswitch-tls-off", "low", file, at("tls"), subject,
+                          f"no profile has tls on, so phones outside send their credentials' digest and calls "
+                          f"in clear ({reach})",
+                          "set tls true (with a certificate in tls-cert-dir) on the profile remote phones use, "
+                          "and make them register over TLS")
 
     def _exposed(self, p) -> str | None:
         """How the profile is reachable from outside (words for the finding), or None when it is not."""

@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from streams.audit import audit, report
+    from streams.audit import all_checks, audit, report
     missing = [p for p in [*args.paths, *([args.baseline] if args.baseline else []), *([args.notify] if args.notify else [])]
                if not os.path.exists(p)]
     if missing:
@@ -45,7 +45,7 @@ def main(args) -> int:
     if args.format == "jsonl":
         sys.stdout.write(report.jsonl(findings))
     elif args.format == "sarif":
-        sys.stdout.write(report.sarif(findings, checks()))
+        sys.stdout.write(report.sarif(findings, all_checks()))
     else:
         print(report.table(findings, looked))
     if not looked:
@@ -63,12 +63,3 @@ def main(args) -> int:
                 print(f"tollguard audit: could not notify: {unsent}", file=sys.stderr)
         return 1
     return 0
-
-
-def checks() -> dict:
-    """Every check id: (what it finds, the guide section), from every audit module."""
-    from streams.audit import asterisk, freeswitch, kamailio, policy
-    out: dict = {}
-    for m in (asterisk, freeswitch, kamailio, policy):
-        out.update(getattr(m, "CHECKS", {}))
-    return out

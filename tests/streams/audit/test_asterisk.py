@@ -10,7 +10,7 @@ import pytest
 
 from streams.audit import RANK, SEVERITIES, audit as audit_all, files_under, report
 from streams.audit.asterisk import CHECKS, audit, parse, route_kind
-from streams.commands.audit import checks as all_checks
+from streams.audit import all_checks
 from tests.streams.audit.asterisk_trees import BAD, CLEAN, line_of, write
 
 ETC = "etc/asterisk"

@@ -497,7 +497,7 @@ SECRETS = ["S3cr3tP4ss!xyz", "zebracrossing", "86429", "eslpassword", *STRONG.va
 
 
 def test_no_secret_in_table_jsonl_or_sarif(tmp_path):
-    from streams.commands.audit import checks
+    from streams.audit import all_checks as checks
     write(tmp_path, leaky_tree())
     findings, looked = audit_all([str(tmp_path)])
     assert {f.check for f in findings} >= {"freeswitch-default-password", "freeswitch-weak-password",

@@ -321,7 +321,7 @@ def test_a_cfg_that_is_not_kamailio_is_ignored(tmp_path):
 
 
 def test_no_secret_in_any_output(tmp_path):
-    from streams.commands.audit import checks
+    from streams.audit import all_checks as checks
     cfg = stock_cfg("mysql://kamailio:S3cr3tP4ss!xyz@localhost/kamailio").replace(
         'modparam("auth_db", "calculate_ha1", yes)',
         'modparam("auth_db", "calculate_ha1", yes)\nmodparam("acc", "db_url", "mysql://acc:dbsecretpw@db1/k")\n'
