@@ -4,7 +4,7 @@ The guide's Contingency Plan asks for scheduled backups archived to FTP/SFTP or 
 A destination is a URL:
 
 - ``file:///srv/backups/tollguard`` (a folder, e.g. a mounted NAS);
-- ``sftp://user@host[:port]/path`` (key authentication, the host checked against ``known_hosts``);
+- ``sftp://user@host[:port]/path`` (OpenSSH's ``sftp``, key authentication, the host checked against ``known_hosts``);
 - ``s3://bucket/prefix`` (AWS, or any S3-compatible store with ``--endpoint``; credentials from the
   usual ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or ``AWS_PROFILE``).
 
@@ -86,76 +86,68 @@ class Folder:
 
 
 class Sftp:
+    """OpenSSH's ``sftp`` program in batch mode (run, not linked, as nft and fail2ban-client are: the
+    Python SFTP clients are LGPL). Key authentication only (``BatchMode``), the host's key checked
+    against ``known_hosts`` (``StrictHostKeyChecking=yes``: an unknown or changed key is refused)."""
+
     def __init__(self, host: str, port: int, user: str, path: str, identity: str | None, known_hosts: str | None):
+        if any(c in path for c in '"\n\r\\'):
+            raise ValueError("an sftp:// path with a quote, a backslash or a line break cannot be sent to sftp")
         self.host, self.port, self.user, self.dir = host, port, user, path
         self.identity, self.known_hosts = identity, known_hosts
-        self._ssh = self._sftp = None
 
     def where(self) -> str:
         return f"sftp://{self.user}@{self.host}:{self.port}{self.dir}"
 
-    def _open(self):
-        if self._sftp is not None:
-            return self._sftp
-        import paramiko
-        ssh = paramiko.SSHClient()
+    def _run(self, commands: list[str]) -> list[str]:
+        """Run the batch; the lines it printed (its own echo of each command left out)."""
+        import subprocess
+        prog = shutil.which("sftp")
+        if prog is None:
+            raise ArchiveError("no sftp program: install OpenSSH's client (Debian: openssh-client)")
         known = self.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+        argv = [prog, "-b", "-", "-P", str(self.port), "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=20", "-o", f"UserKnownHostsFile={known}"]
+        if self.identity:
+            argv += ["-i", self.identity, "-o", "IdentitiesOnly=yes"]
+        argv.append(f"{self.user}@{self.host}")
         try:
-            ssh.load_host_keys(known)
-        except OSError:
-            raise ArchiveError(f"cannot read the known hosts file {known}: the server's key must be in it "
-                               "(ssh-keyscan HOST >> known_hosts, after checking its fingerprint)") from None
-        ssh.set_missing_host_key_policy(paramiko.RejectPolicy())  # an unknown or changed host key is refused
-        try:
-            ssh.connect(self.host, self.port, username=self.user, key_filename=self.identity, look_for_keys=self.identity is None,
-                        allow_agent=False, timeout=20, banner_timeout=20, auth_timeout=20)
-        except paramiko.SSHException as exc:
-            raise ArchiveError(f"{self.where()}: {exc}") from None
-        except OSError as exc:
-            raise ArchiveError(f"{self.where()}: cannot connect: {exc.strerror or exc}") from None
-        self._ssh, self._sftp = ssh, ssh.open_sftp()
-        return self._sftp
+            p = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise ArchiveError(f"{self.where()}: sftp did not finish within 600 s") from None
+        if p.returncode != 0:
+            said = [line for line in p.stderr.strip().splitlines() if line.strip()][-2:]
+            raise ArchiveError(f"{self.where()}: {' '.join(said) or f'sftp exited {p.returncode}'}")
+        return [line for line in p.stdout.splitlines() if not line.startswith("sftp>")]
+
+    def _path(self, name: str = "") -> str:
+        return str(PurePosixPath(self.dir) / name) if name else self.dir
 
     def put(self, local: Path, name: str) -> int:
-        sftp = self._open()
-        target = str(PurePosixPath(self.dir) / name)
-        part = str(PurePosixPath(self.dir) / f".{name}.part")
-        try:
-            _mkdirs(sftp, self.dir)
-            sftp.put(str(local), part)
-            sftp.chmod(part, 0o600)
-            sftp.posix_rename(part, target)
-            return sftp.stat(target).st_size
-        except OSError as exc:
-            raise ArchiveError(f"{self.where()}: {exc}") from None
+        parts = PurePosixPath(self.dir).parts
+        mkdirs = [f'-mkdir "{PurePosixPath(*parts[:i])}"' for i in range(2, len(parts) + 1)]
+        part = self._path(f".{name}.part")
+        out = self._run(mkdirs + [f'put "{local}" "{part}"', f'chmod 600 "{part}"', f'-rm "{self._path(name)}"',
+                                  f'rename "{part}" "{self._path(name)}"', f'ls -ln "{self._path(name)}"'])
+        sizes = [int(f[4]) for f in (line.split() for line in out) if len(f) >= 5 and f[4].isdigit()]
+        if not sizes:
+            raise ArchiveError(f"{self.where()}: {name} was not listed after the upload")
+        return sizes[-1]
 
     def names(self) -> list[str]:
         try:
-            return self._open().listdir(self.dir)
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise ArchiveError(f"{self.where()}: {exc}") from None
+            out = self._run([f'ls -1 "{self.dir}"'])
+        except ArchiveError as exc:
+            if "No such file" in str(exc) or "not found" in str(exc):
+                return []
+            raise
+        return [PurePosixPath(line.strip()).name for line in out if line.strip()]
 
     def delete(self, name: str) -> None:
-        try:
-            self._open().remove(str(PurePosixPath(self.dir) / name))
-        except FileNotFoundError:
-            pass
+        self._run([f'-rm "{self._path(name)}"'])
 
     def close(self) -> None:
-        if self._ssh is not None:
-            self._ssh.close()
-
-
-def _mkdirs(sftp, path: str) -> None:
-    parts = PurePosixPath(path).parts
-    for i in range(1, len(parts) + 1):
-        p = str(PurePosixPath(*parts[:i]))
-        try:
-            sftp.stat(p)
-        except FileNotFoundError:
-            sftp.mkdir(p, 0o700)
+        pass
 
 
 class S3:
