@@ -19,6 +19,7 @@ command -v svcrack >/dev/null 2>&1 || want+=(sipvicious)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || want+=(chromium-driver)
 [ -x /usr/sbin/sshd ] || want+=(openssh-server)   # the SFTP server tollguard archive's tests send to
+command -v sftp >/dev/null 2>&1 || want+=(openssh-client)   # tollguard archive runs OpenSSH's sftp for sftp://
 
 if [ ${#want[@]} -eq 0 ]; then
     exit 0
