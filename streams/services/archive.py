@@ -234,7 +234,7 @@ def notify_failure(path: str | None, what: str, env: dict | None = None, kind: s
         return None
     from streams.kafka.config import ConfigError
     from streams.services.notify.render import Message
-    from streams.services.notify.senders import DeliveryError, build
+    from streams.services.notify.senders import broadcast
     from streams.services.notify.settings import load
     try:
         loaded = load(path, dict(os.environ) if env is None else env)
@@ -242,16 +242,5 @@ def notify_failure(path: str | None, what: str, env: dict | None = None, kind: s
         return f"cannot read {path}: {exc}"
     msg = Message(kind="alert", severity="critical", title=title, text=what,
                   body={"type": kind, "reason": what, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    problems = []
-    for c in loaded.channels:
-        sender = build(c, loaded.secrets.get(c.name, {}))
-        try:
-            sender.send(msg)
-        except (DeliveryError, OSError) as exc:
-            problems.append(f"{c.name}: {loaded.redactor(str(exc))}")
-        finally:
-            try:
-                sender.close()
-            except Exception:  # noqa: BLE001 - closing changes nothing sent
-                pass
+    problems = [f"{name}: {why}" for name, why in broadcast(loaded, msg).items() if why is not None]
     return "; ".join(problems) or None

@@ -207,22 +207,12 @@ def notify(path: str | None, send_test: bool, env: dict) -> list[Finding]:
         out.append(Finding(SKIP, "notify delivery", "not tried (--send-test sends one test message per channel)"))
         return out
     from streams.services.notify.render import Message
-    from streams.services.notify.senders import DeliveryError, build
+    from streams.services.notify.senders import broadcast
     msg = Message(kind="alert", severity="information", title="tollguard doctor: test message",
                   text="tollguard doctor: a test message; nothing happened.", body={"type": "doctor_test"})
-    for c in loaded.channels:
-        sender = build(c, loaded.secrets.get(c.name, {}))
-        try:
-            sender.send(msg)
-            out.append(Finding(OK, f"notify {c.name}", "test message accepted"))
-        except (DeliveryError, OSError) as exc:
-            out.append(Finding(BAD, f"notify {c.name}", loaded.redactor(str(exc)),
-                               "check the channel's address, credentials and that it answers 2xx"))
-        finally:
-            try:
-                sender.close()
-            except Exception:  # noqa: BLE001 - a sender that fails to close changes no finding
-                pass
+    for name, why in broadcast(loaded, msg).items():
+        out.append(Finding(OK, f"notify {name}", "test message accepted") if why is None else
+                   Finding(BAD, f"notify {name}", why, "check the channel's address, credentials and that it answers 2xx"))
     return out
 
 

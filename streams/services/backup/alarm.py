@@ -19,7 +19,7 @@ class Alarm:
     def send(self, what: str, reason: str, details: dict) -> list[str]:
         """Send one message per channel; the channels that could not take it, each with why (redacted)."""
         from streams.services.notify.render import Message
-        from streams.services.notify.senders import DeliveryError, build
+        from streams.services.notify.senders import broadcast
         host = socket.gethostname()
         title = f"[tollguard CRITICAL] {what} failed on {safe(host, 64)}"
         text = "\n".join([title, f"reason: {safe(reason, 600)}",
@@ -27,16 +27,4 @@ class Alarm:
         body = {"type": "backup_failed", "severity": "critical", "host": host, "reason": reason,
                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **details}
         msg = Message(kind="alert", severity="critical", title=title, text=text, body=body)
-        problems = []
-        for c in self.loaded.channels:
-            sender = build(c, self.loaded.secrets.get(c.name, {}))
-            try:
-                sender.send(msg)
-            except (DeliveryError, OSError) as exc:
-                problems.append(f"{c.name}: {self.loaded.redactor(str(exc))}")
-            finally:
-                try:
-                    sender.close()
-                except Exception:  # noqa: BLE001 - a sender that fails to close changes nothing sent
-                    pass
-        return problems
+        return [f"{name}: {why}" for name, why in broadcast(self.loaded, msg).items() if why is not None]

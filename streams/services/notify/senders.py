@@ -127,3 +127,23 @@ def build(c, secrets: dict):
     if isinstance(c, AppriseChannel):
         return AppriseSender(c.name, secrets["urls"], c.markup)
     raise TypeError(f"no sender for {type(c).__name__}")
+
+
+def broadcast(loaded, msg: Message) -> dict[str, str | None]:
+    """Send ``msg`` once on each channel of ``loaded`` (notify's settings), no routing or retry: each channel's
+    name with None when it took the message, else why not (redacted). What a failed audit, backup or archive
+    and `doctor --send-test` use."""
+    said: dict[str, str | None] = {}
+    for c in loaded.channels:
+        sender = build(c, loaded.secrets.get(c.name, {}))
+        try:
+            sender.send(msg)
+            said[c.name] = None
+        except (DeliveryError, OSError) as exc:
+            said[c.name] = loaded.redactor(str(exc))
+        finally:
+            try:
+                sender.close()
+            except Exception:  # noqa: BLE001 - a sender that fails to close changes nothing sent
+                pass
+    return said
