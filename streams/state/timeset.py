@@ -25,6 +25,31 @@ import msgspec
 from streams.core.epochs import FOREVER
 
 
+def slot(times: list[float], ids: list[int], time: float, ident: int) -> int:
+    """Where ``(time, ident)`` goes in sorted ``times`` (after the entries of the same instant), or -1 when
+    it is already held. The windows (TimeSet, ValueWindow) insert there, each its own columns."""
+    n = len(times)
+    j = bisect_left(times, time)
+    while j < n and times[j] == time:
+        if ids[j] == ident:
+            return -1
+        j += 1
+    return j
+
+
+def cut(times: list[float], before: float, keep: int) -> int:
+    """How many of the oldest entries a window drops: those before ``before``, then all but the newest
+    ``keep`` (amortised: a little over ``keep`` may stay, so an in-order stream does not pay a deletion
+    per entry); 0 when none."""
+    n = len(times)
+    if n <= keep and (not n or times[0] >= before):
+        return 0
+    k = bisect_left(times, before) if times[0] < before else 0
+    if n - k > keep + keep // 4:
+        k = n - keep
+    return k
+
+
 class TimeSet(msgspec.Struct, array_like=True):
     t: list[float] = msgspec.field(default_factory=list)
     ids: list[int] = msgspec.field(default_factory=list)
@@ -40,13 +65,10 @@ class TimeSet(msgspec.Struct, array_like=True):
             times.append(time)
             ids.append(ident)
             return n
-        j = bisect_left(times, time)
-        while j < n and times[j] == time:
-            if ids[j] == ident:
-                return -1
-            j += 1
-        times.insert(j, time)
-        ids.insert(j, ident)
+        j = slot(times, ids, time, ident)
+        if j >= 0:
+            times.insert(j, time)
+            ids.insert(j, ident)
         return j
 
     def count(self, end: float, seconds: float) -> int:
@@ -89,15 +111,9 @@ class TimeSet(msgspec.Struct, array_like=True):
     def prune(self, before: float, keep: int) -> None:
         """Drop entries older than ``before``, then all but the newest ``keep`` (amortised: a little
         over ``keep`` may stay, so an in-order stream does not pay for a deletion per entry)."""
-        times = self.t
-        n = len(times)
-        if n <= keep and (not n or times[0] >= before):
-            return
-        k = bisect_left(times, before) if times[0] < before else 0
-        if n - k > keep + keep // 4:
-            k = n - keep
+        k = cut(self.t, before, keep)
         if k > 0:
-            del times[:k]
+            del self.t[:k]
             del self.ids[:k]
 
     def compact(self, lo: float, hi: float, keep: int) -> None:

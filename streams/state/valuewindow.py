@@ -20,6 +20,8 @@ from bisect import bisect_left, bisect_right
 
 import msgspec
 
+from streams.state.timeset import cut, slot
+
 KINDS = ("event_count", "value_count", "value_sum")
 
 
@@ -40,14 +42,11 @@ class ValueWindow(msgspec.Struct, array_like=True):
             ids.append(ident)
             self.vals.append(value)
             return n
-        j = bisect_left(times, time)
-        while j < n and times[j] == time:
-            if ids[j] == ident:
-                return -1
-            j += 1
-        times.insert(j, time)
-        ids.insert(j, ident)
-        self.vals.insert(j, value)
+        j = slot(times, ids, time, ident)
+        if j >= 0:
+            times.insert(j, time)
+            ids.insert(j, ident)
+            self.vals.insert(j, value)
         return j
 
     def hits(self, i: int, seconds: float, threshold: float, kind: str) -> list[tuple[float, float]]:
@@ -88,14 +87,8 @@ class ValueWindow(msgspec.Struct, array_like=True):
 
     def prune(self, before: float, keep: int) -> None:
         """Drop entries older than ``before``, then all but the newest ``keep`` (amortised)."""
-        times = self.t
-        n = len(times)
-        if n <= keep and (not n or times[0] >= before):
-            return
-        k = bisect_left(times, before) if times[0] < before else 0
-        if n - k > keep + keep // 4:
-            k = n - keep
+        k = cut(self.t, before, keep)
         if k > 0:
-            del times[:k]
+            del self.t[:k]
             del self.ids[:k]
             del self.vals[:k]
