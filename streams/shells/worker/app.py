@@ -417,29 +417,29 @@ class Worker:
         self._wire_tasks(app)
 
     def _wire_timers(self, app) -> None:
-        """The incident sweep, the marks, idle commits, the lag gauge and the fetch watchdog."""
-        @app.timer(interval=SWEEP_EVERY)
+        """The incident sweep, the marks, idle commits, the lag gauge and the fetch watchdog: each a loop
+        that waits its interval after the last run ended (``fc.every``), so a slow tick never overlaps the next."""
         async def incident_sweep():
             await self.sweep_incidents()
 
-        @app.timer(interval=MARK_EVERY)
         async def marks():
             await self.announce()
 
-        @app.timer(interval=IDLE_CHECK)
         async def commit_points():
             for scope, stage in self.stages.items():
                 if stage.records and time.monotonic() - stage.last >= COMMIT_S and not stage.lock.locked():
                     await self.commit(scope)  # a busy scope commits from its own handler
 
-        @app.timer(interval=LAG_EVERY)
         async def input_lag():
             await self.measure_lag()
 
-        @app.timer(interval=self.watchdog.every)
         async def fetch_watchdog():
             self.watchdog.check()
             await self.watchdog.check_stalled()
+
+        for interval, job in ((SWEEP_EVERY, incident_sweep), (MARK_EVERY, marks), (IDLE_CHECK, commit_points),
+                              (LAG_EVERY, input_lag), (self.watchdog.every, fetch_watchdog)):
+            fc.every(app, interval, job)
 
     def _wire_rebalance(self, app) -> None:
         """Partitions revoked (state out first), assigned, and the drain before Faust stops its streams."""

@@ -330,6 +330,22 @@ def before_stop(app, hook: Callable[[float], Awaitable[None]]) -> None:
     hooks.append(hook)
 
 
+def every(app, seconds: float, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """Run ``job`` every ``seconds`` while the app runs, as a task of the app.
+
+    Unlike ``app.timer`` (mode's ``Timer``), the next tick is counted from the end of the last one: a tick
+    slower than its interval (a busy host, a slow broker) delays the next, instead of mode logging a
+    WARNING "Timer ... is overlapping" for each one. Returns the loop, which is registered with ``app.task``."""
+    async def loop() -> None:
+        while not app.should_stop:
+            await app.sleep(seconds)
+            if not app.should_stop:
+                await job()
+    loop.__name__ = loop.__qualname__ = getattr(job, "__name__", "every")
+    app.task(loop)
+    return loop
+
+
 def shorten_fetch_wait(app) -> None:
     """Faust builds its aiokafka consumer with fetch_max_wait_ms=1500 and offers no setting.
 
