@@ -31,7 +31,7 @@ PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
 # The Rust engine (engine/, module streams._engine): the editable install above builds it once; an edit
 # of the crate rebuilds it here, so no test ever runs a stale engine.
 ENGINE := streams/_engine.abi3.so
-ENGINE_SRC := $(wildcard engine/src/*.rs) engine/Cargo.toml engine/Cargo.lock
+ENGINE_SRC := $(wildcard engine/src/*.rs engine/src/*/*.rs) engine/Cargo.toml engine/Cargo.lock
 $(ENGINE): $(ENGINE_SRC) | $(STAMP)
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (README: Building)" >&2; exit 1; }
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-deps --no-build-isolation -e .

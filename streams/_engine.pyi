@@ -17,3 +17,20 @@ class Forest:
     def width(self) -> int: ...
     @property
     def trees(self) -> int: ...
+
+class LogReader:
+    """One PBX security log file read as ``streams.intake.seclog.parse_line`` reads it, with its
+    ``LogState`` held in Rust (identical results; tests/streams/intake/test_seclog_engine.py)."""
+
+    def __init__(self, fmt: str, tz: str, tenant: str = "default", year: int | None = None) -> None:
+        """``fmt`` one of seclog.FORMATS, ``tz`` a zoneinfo name (ValueError for an unknown one)."""
+    def parse(self, lines: list[str]) -> list[dict[str, str | int | bool] | str | None]:
+        """Per line (no newline): its event dict, None when it is no security event, or the reason
+        it is refused (the reference's AdapterError text)."""
+    def snapshot(self) -> dict[str, str | int | None]:
+        """``LogState.snapshot()``: year, last, cut_tail, cut_left."""
+    def restore(self, snap: dict[str, str | int | None]) -> None:
+        """``LogState.restore`` of a snapshot into this reader."""
+
+def sniff_line(line: str) -> str | None:
+    """``streams.intake.seclog.sniff_line``."""

@@ -4,6 +4,7 @@
 //! place that knows about Python (the `python` feature, which maturin turns on).
 
 pub mod forest;
+pub mod seclog;
 
 #[cfg(feature = "python")]
 mod python;

@@ -1,0 +1,897 @@
+//! The messages of each PBX, function by function as `streams/intake/seclog.py` reads them.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+use super::py::{self, compile, full, matcher, repr};
+use super::{Fail, Fields, Line, Parsed, Tail};
+
+type Res<T> = Result<T, Fail>;
+
+fn err<T>(reason: impl Into<String>) -> Res<T> {
+    Err(Fail::Adapter(reason.into()))
+}
+
+fn text_of<'a>(c: &Captures<'a>, name: &str) -> Option<&'a str> {
+    c.name(name).map(|m| m.as_str())
+}
+
+fn end_of(c: &Captures) -> usize {
+    c.get(0).map_or(0, |m| m.end())
+}
+
+/// `s[n:]` where `n` is a byte offset that may lie past the end (then "").
+fn from(s: &str, n: usize) -> &str {
+    s.get(n..).unwrap_or("")
+}
+
+/// `s[a:b]` with Python's clamping (an empty slice when a >= b).
+fn slice(s: &str, a: usize, b: usize) -> &str {
+    if a >= b {
+        return "";
+    }
+    s.get(a..b.min(s.len())).unwrap_or("")
+}
+
+fn rpartition<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+    s.rfind(sep).map(|i| (&s[..i], &s[i + sep.len()..]))
+}
+
+fn str_opt(s: Option<&str>) -> Option<String> {
+    s.map(str::to_string)
+}
+
+// -------------------------------------------------------------------------------------- helpers
+
+fn no_scope(text: &str) -> Res<()> {
+    if text.contains('%') {
+        return err(format!(
+            "an IPv6 scope id (%…) in {}: refused, an interface name is not an address",
+            repr(py::head(text, 64))
+        ));
+    }
+    Ok(())
+}
+
+fn ip(text: &str) -> Res<String> {
+    if py::char_len(text) > 64 {
+        return err(format!("not an IP address: {}…", repr(py::head(text, 64))));
+    }
+    no_scope(text)?;
+    match py::canonical_ip(text) {
+        Some(ip) => Ok(ip),
+        None => err(format!("not an IP address: {}", repr(py::head(text, 64)))),
+    }
+}
+
+fn port(text: &str) -> Res<i64> {
+    if !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit()) {
+        let v: i64 = text.parse().unwrap_or(i64::MAX);
+        if v <= 65535 {
+            return Ok(v);
+        }
+    }
+    err(format!("not a port: {}", repr(py::head(text, 16))))
+}
+
+type Address = (String, Option<i64>);
+
+fn addr(text: &str) -> Res<Address> {
+    let text = py::strip(text);
+    if py::char_len(text) > 72 {
+        return err(format!("not an address: {}…", repr(py::head(text, 64))));
+    }
+    no_scope(text)?;
+    if let Some(inner) = text.strip_prefix('[') {
+        let (host, rest) = inner.split_once(']').unwrap_or((inner, ""));
+        if !rest.is_empty() && !rest.starts_with(':') {
+            return err(format!("not an address: {}", repr(text)));
+        }
+        let host = ip(host)?;
+        let port = if rest.is_empty() { None } else { Some(port(&rest[1..])?) };
+        return Ok((host, port));
+    }
+    if let Some(v) = py::canonical_ip(text) {
+        return Ok((v, None));
+    }
+    match rpartition(text, ":") {
+        None => err(format!("not an address: {}", repr(text))),
+        Some((host, p)) => {
+            let host = ip(host)?;
+            Ok((host, Some(port(p)?)))
+        }
+    }
+}
+
+fn addr_port(text: &str) -> Res<Address> {
+    let text = py::strip(text);
+    if text.starts_with('[') {
+        return addr(text);
+    }
+    match rpartition(text, ":") {
+        Some((host, p)) => {
+            let host = ip(host)?;
+            Ok((host, Some(port(p)?)))
+        }
+        None => addr(text),
+    }
+}
+
+fn host_port(text: &str) -> Res<(String, i64)> {
+    match addr_port(text)? {
+        (ip, Some(port)) => Ok((ip, port)),
+        (_, None) => err(format!("not an address with a port: {}", repr(py::head(text, 64)))),
+    }
+}
+
+static URI: LazyLock<Regex> = LazyLock::new(|| compile("<[sSſ][iIıİ][pP][sSſ]?:"));
+static BARE_URI: LazyLock<Regex> = LazyLock::new(|| compile("[sSſ][iIıİ][pP][sSſ]?:"));
+
+/// `_uri_user`: the user part of the SIP URI in a From/To value.
+fn uri_user(text: &str) -> Option<String> {
+    let found = URI.find_iter(text).last().or_else(|| BARE_URI.find(text))?;
+    let rest = &text[found.end()..];
+    let user = match rest.find('@') {
+        Some(at) => rest[..at].split(';').next().unwrap_or(""),
+        None => "",
+    };
+    (!user.is_empty() && !user.contains('>')).then(|| user.to_string())
+}
+
+fn action(method: Option<&str>) -> String {
+    let m = py::upper(method.unwrap_or("REGISTER"));
+    match m.as_str() {
+        "REGISTER" => "register".into(),
+        "INVITE" => "invite".into(),
+        _ => py::lower(&m),
+    }
+}
+
+fn protocol(name: &str) -> Option<&'static str> {
+    match py::upper(name).as_str() {
+        "UDP" => Some("udp"),
+        "TCP" => Some("tcp"),
+        "TLS" => Some("tls"),
+        "WS" => Some("ws"),
+        "WSS" => Some("wss"),
+        _ => None,
+    }
+}
+
+const UNPROVEN: [&str; 19] = [
+    "no matching peer", "no matching endpoint", "not match endpoint", "no such peer", "user not found",
+    "nonexistent user", "invalidaccountid", "failedacl", "unexpectedaddress", "acl", "not a local domain",
+    "auth name mismatch", "peer is not supposed to register", "extension not found", "unknown sip connection",
+    "pike", "malformed", "blocked:", "hacking attempt",
+];
+const PROVEN: [&str; 6] = ["wrong password", "failed to authenticate", "challengeresponsefailed", "invalidpassword",
+    "failed md5 authentication", "auth failure"];
+
+/// `streams.intake.proof.round_trip`.
+pub(crate) fn round_trip(service: Option<&str>, reason: Option<&str>) -> Option<bool> {
+    if matches!(service, Some("ami" | "esl")) {
+        return Some(true);
+    }
+    let why = py::lower(reason.unwrap_or(""));
+    if service == Some("iax2") && why == "failed to authenticate" {
+        return Some(false);
+    }
+    if UNPROVEN.iter().any(|w| why.contains(w)) {
+        return Some(false);
+    }
+    if PROVEN.iter().any(|w| why.contains(w)) {
+        return Some(true);
+    }
+    None
+}
+
+fn failure(service: &str, (ip, port): Address) -> Fields {
+    Fields {
+        service: Some(service.into()),
+        src_ip: Some(ip),
+        port,
+        outcome: Some("failure"),
+        ..Fields::default()
+    }
+}
+
+// ------------------------------------------------------------------------------------- Asterisk
+
+pub(crate) fn asterisk(p: &Line) -> Parsed {
+    if !matches!(p.level, "NOTICE" | "WARNING" | "ERROR" | "SECURITY") {
+        return Ok(None);
+    }
+    let Some(src) = p.src else { return unknown_connection(p.msg, p.context) };
+    match src {
+        "chan_sip.c" => chan_sip(p.msg),
+        "pjsip_distributor.c" => pjsip_request(p.msg),
+        "res_pjsip_session.c" => pjsip_session(p.msg),
+        "chan_iax2.c" => iax2(p.msg),
+        "manager.c" => ami(p.msg),
+        "res_security_log.c" => security_log(p.msg),
+        _ => Ok(None),
+    }
+}
+
+fn chan_sip(msg: &str) -> Parsed {
+    if msg.starts_with("Registration from '") {
+        return sip_registration(msg).map(Some);
+    }
+    if msg.starts_with("Call from '") {
+        return sip_call(msg).map(Some);
+    }
+    if let Some(rest) = msg.strip_prefix("hacking attempt detected '") {
+        let a = addr(py::rstrip(rest).trim_end_matches('\''))?;
+        return Ok(Some(Fields { reason: Some("hacking attempt detected".into()), ..failure("sip", a) }));
+    }
+    if msg.starts_with("Failed to authenticate device ") {
+        return err("no source address in chan_sip's 'Failed to authenticate device' line");
+    }
+    Ok(None)
+}
+
+static SIP_REG_END: LazyLock<Regex> = LazyLock::new(|| full(r"(?P<hp>[^'\s]{1,64})' - (?P<reason>[^']{1,256})"));
+
+fn sip_registration(msg: &str) -> Res<Fields> {
+    let parts = rpartition(msg, "' failed for '");
+    let end = parts.and_then(|(_, tail)| SIP_REG_END.captures(tail));
+    let (Some((head, _)), Some(end)) = (parts, end) else {
+        return err("no source address in chan_sip's registration failure");
+    };
+    let a = addr(text_of(&end, "hp").unwrap_or(""))?;
+    Ok(Fields {
+        action: Some("register".into()),
+        account: uri_user(from(head, "Registration from '".len())),
+        reason: Some(py::strip(text_of(&end, "reason").unwrap_or("")).to_string()),
+        ..failure("sip", a)
+    })
+}
+
+const NOT_FOUND: &str = "' rejected because extension not found in context '";
+static CONTEXT: LazyLock<Regex> = LazyLock::new(|| full(r"(?P<ctx>[^']{0,256})'\.?"));
+static SIP_CALL_SEP: LazyLock<Regex> = LazyLock::new(|| compile(r"' \((?P<hp>[^()\s']{1,64})\) to extension '"));
+static PJ_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    matcher(
+        r"(?:Call from '(?P<endpoint>[^']{0,128})'|(?P<name>[^\s:']{1,128}): Call) \((?P<proto>[A-Za-z]{2,5})6?:(?P<hp>[^()\s']{1,64})\) to extension '",
+    )
+});
+
+fn not_found(msg: &str) -> Option<(&str, String)> {
+    let (head, tail) = rpartition(msg, NOT_FOUND)?;
+    let m = CONTEXT.captures(tail)?;
+    Some((head, text_of(&m, "ctx").unwrap_or("").to_string()))
+}
+
+fn sip_call(msg: &str) -> Res<Fields> {
+    let what = "chan_sip's 'extension not found' line";
+    let Some((head, ctx)) = not_found(msg) else {
+        return Err(Fail::Unended { what, tail: Tail::NotFound, event: None });
+    };
+    let (start, end, (ip, port)) = one_reading(&SIP_CALL_SEP, head, "Call from '".len(), what)?;
+    Ok(Fields {
+        action: Some("invite".into()),
+        account: Some(slice(head, "Call from '".len(), start).to_string()),
+        reason: Some("extension not found".into()),
+        dialled: Some(from(head, end).to_string()),
+        context: Some(ctx),
+        ..failure("sip", (ip, Some(port)))
+    })
+}
+
+fn pjsip_session(msg: &str) -> Parsed {
+    let m = PJ_CALL.captures(msg);
+    let found = not_found(msg);
+    let Some(m) = m else {
+        if found.is_some() || msg.starts_with("Call from '") {
+            return err("no source address in res_pjsip_session's 'extension not found' line");
+        }
+        return Ok(None);
+    };
+    let (ip, port) = host_port(text_of(&m, "hp").unwrap_or(""))?;
+    let event = Fields {
+        action: Some("invite".into()),
+        account: str_opt(text_of(&m, "endpoint").or(text_of(&m, "name"))),
+        protocol: protocol(text_of(&m, "proto").unwrap_or("")),
+        reason: Some("extension not found".into()),
+        ..failure("sip", (ip, Some(port)))
+    };
+    let Some((head, ctx)) = found else {
+        return Err(Fail::Unended {
+            what: "res_pjsip_session's 'extension not found' line",
+            tail: Tail::NotFound,
+            event: Some(Box::new(event)),
+        });
+    };
+    Ok(Some(Fields { dialled: Some(from(head, end_of(&m)).to_string()), context: Some(ctx), ..event }))
+}
+
+/// `_one_reading`: (separator start, separator end, address).
+fn one_reading(pattern: &Regex, text: &str, start: usize, what: &str) -> Res<(usize, usize, (String, i64))> {
+    let mut first: Option<(usize, usize, (String, i64))> = None;
+    let mut tried: Vec<String> = Vec::new();
+    let mut error: Option<Fail> = None;
+    let mut pos = start.min(text.len());
+    while let Some(m) = pattern.captures_at(text, pos) {
+        let whole = m.get(0).map_or(pos..pos, |g| g.range());
+        pos = whole.start + text[whole.start..].chars().next().map_or(1, char::len_utf8);
+        let hp = text_of(&m, "hp").unwrap_or("");
+        if tried.iter().any(|t| t == hp) {
+            continue;
+        }
+        tried.push(hp.to_string());
+        let address = match host_port(hp) {
+            Ok(a) => a,
+            Err(e) => {
+                error = error.or(Some(e));
+                continue;
+            }
+        };
+        match &first {
+            None => first = Some((whole.start, whole.end, address)),
+            Some((_, _, f)) if *f != address => {
+                return err(format!(
+                    "ambiguous source address in {what}: the sender's text holds a second separator, so it may come from {} or {}; refused, not guessed",
+                    show(f),
+                    show(&address)
+                ));
+            }
+            Some(_) => {}
+        }
+        if pos > text.len() {
+            break;
+        }
+    }
+    match first {
+        Some(f) => Ok(f),
+        None => Err(error.unwrap_or_else(|| Fail::Adapter(format!("no source address in {what}")))),
+    }
+}
+
+fn show((ip, port): &(String, i64)) -> String {
+    let host = if ip.contains(':') { format!("[{ip}]") } else { ip.clone() };
+    format!("{host}:{port}")
+}
+
+static PJ_REQUEST: LazyLock<Regex> = LazyLock::new(|| matcher(r"Request(?: '(?P<method>[A-Za-z]{1,32})')? from '"));
+static PJ_SEP: LazyLock<Regex> = LazyLock::new(|| compile(r"' failed for '(?P<hp>[^'\s]{1,64})' \(callid: "));
+static PJ_END: LazyLock<Regex> = LazyLock::new(|| {
+    full(r"\) - (?P<reason>[A-Za-z][^'()]{0,160}?)(?: after \d{1,9} tries in [\d.]{1,16} ms)?")
+});
+
+fn pjsip_request(msg: &str) -> Parsed {
+    let Some(m) = PJ_REQUEST.captures(msg) else { return Ok(None) };
+    let parts = msg.rfind(") - ").map(|i| (&msg[..i], &msg[i..]));
+    let end = parts.and_then(|(_, tail)| PJ_END.captures(tail));
+    let (Some((head, _)), Some(end)) = (parts, end) else {
+        return Err(Fail::Unended { what: "res_pjsip's request failure", tail: Tail::PjsipRequest, event: None });
+    };
+    let (sep_start, _, (ip, port)) = one_reading(&PJ_SEP, head, end_of(&m), "res_pjsip's request failure")?;
+    Ok(Some(Fields {
+        action: Some(action(text_of(&m, "method"))),
+        account: uri_user(slice(msg, end_of(&m), sep_start)),
+        reason: str_opt(text_of(&end, "reason")),
+        ..failure("sip", (ip, Some(port)))
+    }))
+}
+
+static IAX_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    matcher(r"Host (?P<hp>[^\s']{1,64}) failed (?:to authenticate as|(?P<how>\w{1,16}) authentication for) '")
+});
+static IAX_FROM: LazyLock<Regex> = LazyLock::new(|| full(r"' \(from (?P<hp>[^\s()']{1,64})\)"));
+const IAX_PEER: &str = "No registration for peer '";
+
+fn iax2(msg: &str) -> Parsed {
+    if let Some(m) = IAX_HOST.captures(msg) {
+        return iax_host(msg, &m).map(Some);
+    }
+    if let Some(rest) = msg.strip_prefix(IAX_PEER) {
+        let parts = rpartition(rest, "' (from ");
+        let end = parts.and_then(|(_, tail)| IAX_FROM.captures(&format!("' (from {tail}")).map(|c| {
+            text_of(&c, "hp").unwrap_or("").to_string()
+        }));
+        let (Some((account, _)), Some(hp)) = (parts, end) else {
+            return Err(Fail::Unended { what: "chan_iax2's 'No registration for peer' line", tail: Tail::Iax2Peer, event: None });
+        };
+        return iax_event(&hp, Some(account.to_string()), "no such peer".into()).map(Some);
+    }
+    Ok(None)
+}
+
+fn iax_host(msg: &str, m: &Captures) -> Res<Fields> {
+    let rest = &msg[end_of(m)..];
+    let hp = text_of(m, "hp").unwrap_or("");
+    let how = text_of(m, "how");
+    let (ended, event) = match how {
+        Some(how) => {
+            let account = rest.split_once("' (").map_or(rest, |(a, _)| a);
+            (rest.ends_with(')'), iax_event(hp, Some(account.to_string()), format!("failed {how} authentication"))?)
+        }
+        None => {
+            let ended = rest.ends_with('\'');
+            let account = ended.then(|| rest[..rest.len() - 1].to_string());
+            (ended, iax_event(hp, account, "failed to authenticate".into())?)
+        }
+    };
+    if !ended {
+        let tail = if how.is_some() { Tail::Paren } else { Tail::Quote };
+        return Err(Fail::Unended { what: "chan_iax2's authentication failure", tail, event: Some(Box::new(event)) });
+    }
+    Ok(event)
+}
+
+fn iax_event(place: &str, account: Option<String>, reason: String) -> Res<Fields> {
+    let a = addr(place)?;
+    Ok(Fields { action: Some("register".into()), account, reason: Some(reason), ..failure("iax2", a) })
+}
+
+const HOST: &str = r"[\w.:\[\]%-]{2,80}";
+
+static AMI: LazyLock<Regex> = LazyLock::new(|| {
+    matcher(&format!(
+        r"(?P<hp>{HOST}) (?P<what>failed to authenticate as|tried to authenticate with nonexistent user|failed to pass IP ACL as) '"
+    ))
+});
+
+fn ami(msg: &str) -> Parsed {
+    let Some(m) = AMI.captures(msg) else { return Ok(None) };
+    let a = addr(text_of(&m, "hp").unwrap_or(""))?;
+    let reason = match text_of(&m, "what") {
+        Some("failed to authenticate as") => "wrong password",
+        Some("failed to pass IP ACL as") => "failed IP ACL",
+        _ => "nonexistent user",
+    };
+    let rest = &msg[end_of(&m)..];
+    let ended = rest.ends_with('\'');
+    let event = Fields {
+        action: Some("login".into()),
+        account: ended.then(|| rest[..rest.len() - 1].to_string()),
+        reason: Some(reason.into()),
+        ..failure("ami", a)
+    };
+    if !ended {
+        return Err(Fail::Unended { what: "manager.c's authentication failure", tail: Tail::Quote, event: Some(Box::new(event)) });
+    }
+    Ok(Some(event))
+}
+
+// the reference's backreference `(?P<q>"?)…(?P=q)` as its two readings, quoted first
+static UNKNOWN: LazyLock<Regex> = LazyLock::new(|| {
+    full(r#""Rejecting unknown SIP connection from (?P<hq>[^\s"]{1,72})"|Rejecting unknown SIP connection from (?P<hp>[^\s"]{1,72})"#)
+});
+
+fn unknown_connection(msg: &str, context: Option<&str>) -> Parsed {
+    let Some(m) = UNKNOWN.captures(py::rstrip(msg)) else { return Ok(None) };
+    let a = addr(text_of(&m, "hq").or(text_of(&m, "hp")).unwrap_or(""))?;
+    Ok(Some(Fields { reason: Some("unknown SIP connection".into()), context: str_opt(context), ..failure("sip", a) }))
+}
+
+// ------------------------------------------------------------------------ Asterisk res_security_log
+
+static SEC_REMOTE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r#"",RemoteAddress="(?P<fam>IPV[46])/(?P<proto>[A-Za-z]{2,5})/(?P<ip>[0-9A-Fa-f.:]{2,45}(?:%[^/"\s]{1,32})?)/(?P<port>\d{1,5})""#)
+});
+static SEC_HEAD: LazyLock<Regex> = LazyLock::new(|| matcher(r#"(?P<k>[A-Za-z]{1,32})="(?P<v>[^"]{0,128})"(?:,|$)"#));
+
+fn sec_outcome(name: &str) -> Option<&'static str> {
+    match name {
+        "SuccessfulAuth" => Some("success"),
+        "ChallengeSent" => Some("request"),
+        "FailedACL" | "InvalidAccountID" | "SessionLimit" | "MemoryLimit" | "LoadAverageLimit"
+        | "RequestNotSupported" | "RequestNotAllowed" | "AuthMethodNotAllowed" | "RequestBadFormat"
+        | "UnexpectedAddress" | "ChallengeResponseFailed" | "InvalidPassword" | "InvalidTransport" => Some("failure"),
+        _ => None,
+    }
+}
+
+/// The last `",RemoteAddress="…"` whose quote is not escaped (the reference's `(?<!\\)`, finditer).
+fn last_remote(msg: &str) -> Option<Captures<'_>> {
+    let mut last = None;
+    let mut pos = 0;
+    while pos <= msg.len() {
+        let Some(m) = SEC_REMOTE.captures_at(msg, pos) else { break };
+        let whole = m.get(0).map_or(pos..pos, |g| g.range());
+        if msg[..whole.start].ends_with('\\') {
+            pos = whole.start + 1; // '"' is one byte
+            continue;
+        }
+        pos = whole.end.max(whole.start + 1);
+        last = Some(m);
+    }
+    last
+}
+
+fn security_log(msg: &str) -> Parsed {
+    if !msg.starts_with("SecurityEvent=\"") {
+        return Ok(None);
+    }
+    let Some(remote) = last_remote(msg) else {
+        return err("no source address (RemoteAddress) in res_security_log line");
+    };
+    let whole = remote.get(0).map_or(0..0, |g| g.range());
+    let (head, pos) = sec_head(msg, whole.start);
+    let name = head.get("SecurityEvent").copied().unwrap_or("");
+    let Some(outcome) = sec_outcome(name) else { return Ok(None) };
+    let request_type = sec_tail_request_type(msg, whole.end);
+    let account = sec_account(msg, pos, whole.start);
+    let raw_service = head.get("Service").copied().unwrap_or("");
+    let service = match py::upper(raw_service).as_str() {
+        "SIP" | "PJSIP" => "sip".to_string(),
+        "AMI" => "ami".to_string(),
+        "IAX2" => "iax2".to_string(),
+        _ => {
+            let low = py::lower(raw_service);
+            if low.is_empty() { "unknown".to_string() } else { low }
+        }
+    };
+    let act = if service == "ami" {
+        Some("login".to_string())
+    } else if name == "SuccessfulAuth" {
+        Some("auth".to_string())
+    } else if service == "sip" {
+        Some(action(request_type))
+    } else if service == "iax2" {
+        Some(action(None))
+    } else {
+        None
+    };
+    let src_ip = ip(text_of(&remote, "ip").unwrap_or(""))?;
+    let p = port(text_of(&remote, "port").unwrap_or(""))?;
+    Ok(Some(Fields {
+        service: Some(service),
+        src_ip: Some(src_ip),
+        outcome: Some(outcome),
+        action: act,
+        account,
+        protocol: protocol(text_of(&remote, "proto").unwrap_or("")),
+        port: Some(p),
+        reason: Some(name.to_string()),
+        ts: head.get("EventTV").filter(|v| !v.is_empty()).map(|v| v.to_string()),
+        ..Fields::default()
+    }))
+}
+
+fn sec_head(msg: &str, end: usize) -> (HashMap<&str, &str>, usize) {
+    let mut head = HashMap::new();
+    let mut pos = 0;
+    while pos < end && !msg[pos..].starts_with("AccountID=") && !msg[pos..].starts_with("SessionID=") {
+        let Some(m) = SEC_HEAD.captures(&msg[pos..end]) else { break };
+        head.insert(text_of(&m, "k").unwrap_or(""), text_of(&m, "v").unwrap_or(""));
+        pos += end_of(&m);
+    }
+    (head, pos)
+}
+
+fn sec_account(msg: &str, pos: usize, end: usize) -> Option<String> {
+    if !msg[pos..].starts_with("AccountID=\"") {
+        return None;
+    }
+    let start = pos + "AccountID=\"".len();
+    let window = slice(msg, start, end);
+    let account = match window.find("\",SessionID=\"") {
+        Some(stop) => &window[..stop],
+        None => window,
+    };
+    (!account.is_empty() && account != "<unknown>").then(|| account.to_string())
+}
+
+/// `_sec_tail`'s RequestType: `,KEY="VALUE"` fields read while well formed (at most 32 keys), the
+/// first of each key kept. The value is runs of at most 4096 characters other than `"` and `\`,
+/// with at most 64 backslash escapes between them.
+fn sec_tail_request_type(msg: &str, mut pos: usize) -> Option<&str> {
+    let mut keys: Vec<&str> = Vec::new();
+    let mut found = None;
+    while pos < msg.len() && keys.len() < 32 {
+        let Some((k, v, end)) = sec_tail_field(msg, pos) else { break };
+        if !keys.contains(&k) {
+            keys.push(k);
+            if k == "RequestType" {
+                found = Some(v);
+            }
+        }
+        pos = end;
+    }
+    found
+}
+
+fn sec_tail_field(msg: &str, pos: usize) -> Option<(&str, &str, usize)> {
+    let rest = msg[pos..].strip_prefix(',')?;
+    let klen = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+    if !(1..=32).contains(&klen) {
+        return None;
+    }
+    let after = rest[klen..].strip_prefix("=\"")?;
+    let vstart = pos + 1 + klen + 2;
+    let mut chars = after.char_indices();
+    let mut run = 0usize;
+    let mut escapes = 0usize;
+    loop {
+        let (i, c) = chars.next()?;
+        match c {
+            '"' => return Some((&rest[..klen], &after[..i], vstart + i + 1)),
+            '\\' => {
+                escapes += 1;
+                if escapes > 64 {
+                    return None;
+                }
+                let (_, e) = chars.next()?;
+                if e == '\n' {
+                    return None;
+                }
+                run = 0;
+            }
+            _ => {
+                run += 1;
+                if run > 4096 {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------- FreeSWITCH
+
+static FS_AUTH: LazyLock<Regex> = LazyLock::new(|| {
+    matcher(r"SIP auth (?P<what>failure|challenge) \((?P<method>[A-Z]{1,16})\) on sofia profile '(?P<profile>[^']{0,128})' for \[")
+});
+static FS_ACL: LazyLock<Regex> = LazyLock::new(|| {
+    matcher(&format!(
+        r#"IP (?P<hp>{HOST}) Rejected by (?P<reg>register )?acl "(?P<acl>[^"]{{0,128}})"(?P<fallback>\. Falling back to Digest auth\.)? *$"#
+    ))
+});
+static FS_USER_ACL: LazyLock<Regex> = LazyLock::new(|| {
+    full(&format!(
+        r"IP (?P<hp>{HOST}) Rejected by user acl \[(?P<acl>[^\]]{{0,256}})\] (?P<then>and no proxy acl present|checking proxy ACLs now) *"
+    ))
+});
+static FS_ACL_ONLY: LazyLock<Regex> = LazyLock::new(|| {
+    full(&format!(
+        r"IP/Port (?P<hp>{HOST}) (?P<port>\d{{1,5}}) Rejected by acls and auth-calls-acl-only flag is set, rejecting call *"
+    ))
+});
+static FS_INCOMPLETE: LazyLock<Regex> = LazyLock::new(|| {
+    full(&format!(r"Can not do authorization without a complete header in REGISTER request from (?P<hp>{HOST}) *"))
+});
+static VERTO_ACL: LazyLock<Regex> = LazyLock::new(|| {
+    full(&format!(r"(?P<name>{HOST}) Client Connect from (?P<hp>{HOST}) refused by ACL (?P<acl>\S{{1,128}}) *"))
+});
+const VERTO_LOGIN: &str = "Login incorrect for user: ";
+
+pub(crate) fn freeswitch(p: &Line) -> Parsed {
+    let msg = p.msg;
+    match p.src {
+        Some("mod_event_socket.c") => return fs_acl(msg, "esl"),
+        Some("mod_verto.c") => return verto(msg),
+        Some("sofia_reg.c" | "sofia.c") => {}
+        _ => return Ok(None),
+    }
+    if msg.starts_with("SIP auth ") {
+        return fs_auth(msg);
+    }
+    if let Some(rest) = msg.strip_prefix("Can't find user [") {
+        return fs_no_user(rest).map(Some);
+    }
+    if msg.starts_with("IP/Port ") {
+        return fs_acl_only(msg);
+    }
+    if msg.starts_with("IP ") {
+        return if msg.contains(" Rejected by user acl ") { fs_user_acl(msg) } else { fs_acl(msg, "sip") };
+    }
+    if msg.starts_with("Can not do authorization without ") {
+        return fs_incomplete(msg);
+    }
+    Ok(None)
+}
+
+fn fs_auth(msg: &str) -> Parsed {
+    let Some(m) = FS_AUTH.captures(msg) else { return Ok(None) };
+    let Some((target, place)) = rpartition(&msg[end_of(&m)..], "] from ip ") else {
+        return err("no source address in FreeSWITCH's 'SIP auth' line");
+    };
+    let a = addr(place)?;
+    let user = rpartition(target, "@").map(|(u, _)| u).filter(|u| !u.is_empty()).map(str::to_string);
+    let what = text_of(&m, "what").unwrap_or("");
+    let method = text_of(&m, "method").unwrap_or("");
+    let invite = method == "INVITE";
+    let (account, dialled) = if invite { (None, user) } else { (user, None) };
+    Ok(Some(Fields {
+        outcome: Some(if what == "failure" { "failure" } else { "request" }),
+        action: Some(action(Some(method))),
+        account,
+        dialled,
+        reason: Some(format!("auth {what}")),
+        context: str_opt(text_of(&m, "profile")),
+        ..failure("sip", a)
+    }))
+}
+
+fn fs_no_user(rest: &str) -> Res<Fields> {
+    let Some((target, place)) = rpartition(rest, "] from ") else {
+        return err("no source address in FreeSWITCH's 'Can't find user' line");
+    };
+    let a = addr(place)?;
+    Ok(Fields {
+        action: Some("register".into()),
+        account: rpartition(target, "@").map(|(u, _)| u).filter(|u| !u.is_empty()).map(str::to_string),
+        reason: Some("user not found".into()),
+        ..failure("sip", a)
+    })
+}
+
+fn fs_acl(msg: &str, service: &str) -> Parsed {
+    let Some(m) = FS_ACL.captures(msg) else { return Ok(None) };
+    if m.name("fallback").is_some() {
+        return Ok(None);
+    }
+    let a = addr(text_of(&m, "hp").unwrap_or(""))?;
+    let reg = m.name("reg").is_some();
+    let act = if service == "esl" { "login" } else if reg { "register" } else { "invite" };
+    Ok(Some(Fields {
+        action: Some(act.into()),
+        reason: Some(format!("rejected by {}acl {}", if reg { "register " } else { "" }, text_of(&m, "acl").unwrap_or(""))),
+        ..failure(service, a)
+    }))
+}
+
+fn fs_user_acl(msg: &str) -> Parsed {
+    let Some(m) = FS_USER_ACL.captures(msg) else {
+        return err("FreeSWITCH's 'Rejected by user acl' behind a proxy names the X-AUTH-IP header, not the request's source: refused");
+    };
+    if text_of(&m, "then") != Some("and no proxy acl present") {
+        return Ok(None);
+    }
+    let a = addr(text_of(&m, "hp").unwrap_or(""))?;
+    Ok(Some(Fields {
+        reason: Some(format!("rejected by user acl {}", text_of(&m, "acl").unwrap_or(""))),
+        ..failure("sip", a)
+    }))
+}
+
+fn fs_acl_only(msg: &str) -> Parsed {
+    let Some(m) = FS_ACL_ONLY.captures(msg) else { return Ok(None) };
+    let ip = ip(text_of(&m, "hp").unwrap_or(""))?;
+    let p = port(text_of(&m, "port").unwrap_or(""))?;
+    Ok(Some(Fields {
+        action: Some("invite".into()),
+        reason: Some("rejected by acls (auth-calls-acl-only)".into()),
+        ..failure("sip", (ip, Some(p)))
+    }))
+}
+
+fn fs_incomplete(msg: &str) -> Parsed {
+    let Some(m) = FS_INCOMPLETE.captures(msg) else { return Ok(None) };
+    let (ip, port) = host_port(text_of(&m, "hp").unwrap_or(""))?;
+    Ok(Some(Fields {
+        action: Some("register".into()),
+        reason: Some("malformed REGISTER (incomplete To/From header)".into()),
+        ..failure("sip", (ip, Some(port)))
+    }))
+}
+
+fn verto(msg: &str) -> Parsed {
+    if msg.starts_with(VERTO_LOGIN) {
+        if !Tail::VertoLogin.ends(msg) {
+            return Err(Fail::Unended { what: "mod_verto's 'Login incorrect' line", tail: Tail::VertoLogin, event: None });
+        }
+        return err("no source address in mod_verto's 'Login incorrect' line (FreeSWITCH does not log where a verto login came from)");
+    }
+    let Some(m) = VERTO_ACL.captures(msg) else { return Ok(None) };
+    let (ip, port) = host_port(text_of(&m, "name").unwrap_or(""))?;
+    if host_port(text_of(&m, "hp").unwrap_or(""))? != (ip.clone(), port) {
+        return err("mod_verto's connection refusal names two different peers: not FreeSWITCH's line");
+    }
+    Ok(Some(Fields {
+        action: Some("login".into()),
+        reason: Some(format!("connection refused by acl {}", text_of(&m, "acl").unwrap_or(""))),
+        round_trip: Some(true),
+        ..failure("verto", (ip, Some(port)))
+    }))
+}
+
+// ------------------------------------------------------------------------------------- Kamailio
+
+static KAM_PIKE_ALERT: LazyLock<Regex> =
+    LazyLock::new(|| matcher(r"(?:ALERT: )?pike blocking (?P<method>[A-Za-z]{1,32}) from "));
+static KAM_SECF: LazyLock<Regex> =
+    LazyLock::new(|| matcher(&format!(r"(?P<method>[A-Za-z]{{1,32}}) (?:from|to) (?P<hp>{HOST}) blocked because ")));
+const KAM_ENC: &str = r"[A-Za-z0-9._~%-]{0,768}";
+static KAM_TG: LazyLock<Regex> = LazyLock::new(|| {
+    full(&format!(
+        r"tollguard-sec/1 event=(?P<event>[a-z-]{{1,16}}) reason=(?P<reason>[a-z-]{{1,32}}) src=(?P<ip>[0-9A-Fa-f.:]{{2,45}}) port=(?P<port>\d{{1,5}}) proto=(?P<proto>[a-z]{{2,5}}) time=(?P<sec>\d{{9,11}}) usec=(?P<usec>\d{{1,6}}) method=(?P<method>{KAM_ENC}) user=(?P<user>{KAM_ENC}) ua=(?P<ua>{KAM_ENC})"
+    ))
+});
+
+pub(crate) fn kamailio(p: &Line) -> Parsed {
+    let msg = p.msg;
+    if p.src == Some("pike") {
+        if let Some(rest) = msg.strip_prefix("PIKE - BLOCKing ip ") {
+            let (ip, _) = addr(rest.split(',').next().unwrap_or(""))?;
+            return Ok(Some(Fields { reason: Some("pike flood block".into()), ..failure("sip", (ip, None)) }));
+        }
+    }
+    if p.src != Some("<script>") {
+        return Ok(None);
+    }
+    if msg.starts_with("tollguard-sec/") {
+        return kam_tollguard(msg).map(Some);
+    }
+    if let Some(rest) = msg.strip_prefix("Malformed SIP message from ") {
+        let a = addr_port(rest.split(' ').next().unwrap_or(""))?;
+        return Ok(Some(Fields { reason: Some("malformed SIP message".into()), ..failure("sip", a) }));
+    }
+    if let Some(m) = KAM_PIKE_ALERT.captures(msg) {
+        return kam_pike_alert(msg, text_of(&m, "method").unwrap_or("")).map(Some);
+    }
+    match KAM_SECF.captures(msg) {
+        Some(m) => kam_secfilter(msg, &m).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn kam_pike_alert(msg: &str, method: &str) -> Res<Fields> {
+    let place = rpartition(py::rstrip(msg), " (IP:").map(|(_, w)| w).filter(|w| w.ends_with(')'));
+    let Some(place) = place else { return err("no source address in Kamailio's pike alert") };
+    let a = addr_port(&place[..place.len() - 1])?;
+    Ok(Fields { action: Some(action(Some(method))), reason: Some("pike flood block".into()), ..failure("sip", a) })
+}
+
+fn kam_secfilter(msg: &str, m: &Captures) -> Res<Fields> {
+    let a = addr(text_of(m, "hp").unwrap_or(""))?;
+    let mut why = py::rstrip(&msg[end_of(m)..]).to_string();
+    let mut dialled = None;
+    if why.starts_with("destination ") && why.ends_with(" is blacklisted") {
+        dialled = Some(slice(&why, "destination ".len(), why.len() - " is blacklisted".len()).to_string());
+        why = "destination is blacklisted".into();
+    }
+    Ok(Fields {
+        action: Some(action(text_of(m, "method"))),
+        reason: Some(format!("blocked: {why}")),
+        dialled,
+        ..failure("sip", a)
+    })
+}
+
+fn kam_tollguard(msg: &str) -> Res<Fields> {
+    let Some(m) = KAM_TG.captures(py::rstrip(msg)) else {
+        return err("not a tollguard-sec/1 line as docs/kamailio/tollguard-security-log.cfg writes it (its fields in that order, the sender's percent-encoded): refused");
+    };
+    let g = |n| text_of(&m, n).unwrap_or("");
+    let kind = match (g("event"), g("reason")) {
+        ("auth-failed", "wrong-password") => Some(("failure", Some("wrong password"))),
+        ("auth-failed", "unknown-user") => Some(("failure", Some("unknown user"))),
+        ("auth-failed", "user-mismatch") => Some(("failure", Some("authenticated as another user than the To or From user"))),
+        ("auth-ok", "ok") => Some(("success", None)),
+        ("pike", "flood") => Some(("failure", Some("pike flood block"))),
+        ("acl", "denied-source") => Some(("failure", Some("refused by ACL"))),
+        _ => None,
+    };
+    let proto = g("proto");
+    let known = ["udp", "tcp", "tls", "ws", "wss", "sctp"].contains(&proto);
+    let Some((outcome, reason)) = kind.filter(|_| known) else {
+        return err(format!("tollguard-sec/1: unknown event {}/{} or protocol {proto}: refused", g("event"), g("reason")));
+    };
+    let addr = ip(g("ip")).and_then(|ip| Ok((ip, port(g("port"))?)));
+    let (ip, p) = match addr {
+        Ok(a) => a,
+        Err(Fail::Adapter(e)) => return err(format!("tollguard-sec/1: {e}")),
+        Err(e) => return Err(e),
+    };
+    let auth = g("event").starts_with("auth-");
+    let method = py::unquote(g("method"));
+    Ok(Fields {
+        ts: Some(format!("{}-{}", g("sec"), g("usec"))),
+        service: Some("sip".into()),
+        src_ip: Some(ip),
+        port: Some(p),
+        outcome: Some(outcome),
+        protocol: if proto == "sctp" { None } else { Some(["udp", "tcp", "tls", "ws", "wss"].into_iter().find(|x| *x == proto).unwrap_or("udp")) },
+        action: Some(action(Some(method.as_str()).filter(|m| !m.is_empty()))),
+        account: auth.then(|| py::unquote(g("user"))),
+        user_agent: Some(py::unquote(g("ua"))),
+        reason: reason.map(str::to_string),
+        round_trip: Some(auth || proto != "udp"),
+        ..Fields::default()
+    })
+}
