@@ -8,10 +8,21 @@ Registration Blocked Out" (level Alert). Each attempt counts once (by its identi
 event-time order whatever order it arrives in. Failures that needed no round trip over UDP
 (``round_trip`` false) count toward the alert, but block and lock only when the window also
 holds a proven one, or under ``block_on_unverified_udp``: a forged source is no one to block.
+
+Which accounts are locked is a function of the failures alone, not of the order they arrived in:
+an account is locked when the source failed on it ``REPEAT`` times within one window over the
+limit (a scanner walking names once each locks none of them; its address is blocked). Each window
+entry carries the account it named (``entry``), every detection reads the accounts back from the
+windows over the limit that hold the new failure, and an epoch orders each lock and its block once
+(``registration_locked``), so a late failure's detection orders what it adds (``emit(adds=True)``).
+Replay and the worker, in any order, lock the same accounts (tests/streams/rules/test_registration_lockout.py).
 """
 
+from zlib import crc32
+
+from streams.core.epochs import HORIZON, epoch_of
 from streams.rules.contract import Order
-from streams.rules._common import flagged, is_registration, lock_orders, names_during, note_name, proven_hits, proven_orders
+from streams.rules._common import flagged, is_registration, lock_orders, may_block, proven_orders
 from streams.state import TimeSet
 
 RULE = "registration_lockout"
@@ -19,7 +30,10 @@ SCOPE = "ip"
 EVENTS = ("security",)
 WANTS = {"reg_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
-KEEP, LOCKED = 16, 5  # accounts remembered per IP; locked at most per alert (the most recent)
+SHOWN = 5    # accounts named in the evidence (the most recent of the first window)
+REPEAT = 2   # failures on one account within a window over the limit before it is locked for the source
+BLOCKED = -1  # registration_locked's mark for "this epoch's block_ip went out"
+ACCOUNT_BITS = 31  # an entry: (account hash << 33) | (event identity << 1) | proof, within 64 bits
 
 
 def check(ctx, ev) -> None:
@@ -27,17 +41,102 @@ def check(ctx, ev) -> None:
         return
     cfg = ctx.tenant.settings.registration_lockout
     st = ctx.state
-    if st.registration_lockout is None:
-        st.registration_lockout = TimeSet()
-    if ev.account:
-        note_name(st.registration_tried, ev.account, ctx.ts, KEEP)
-    block = Order("block_ip", ev.src_ip, cfg.block_seconds)
-    span = ctx.span([block])
-    for at, n, ok in proven_hits(ctx, st.registration_lockout, ctx.ts, cfg.seconds, cfg.failures - 1, span,
-                                 flagged(ctx.ident, ev)):
-        accts = names_during(st.registration_tried, at, cfg.seconds)[-LOCKED:]  # by time, not by arrival
-        evidence = {"failures": n, "seconds": cfg.seconds, "accounts": list(accts), "user_agent": ev.user_agent}
-        actions, variant = proven_orders(ctx, ok, [block, *lock_orders(ctx, cfg, accts, ev.src_ip)], evidence)
-        ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
-                 f"Extension Registration Blocked Out: {n} failed registrations from {ev.src_ip} in {cfg.seconds} s",
-                 evidence, actions, variant=variant, at=at, span=span)
+    window = st.registration_lockout
+    if window is None:
+        window = st.registration_lockout = TimeSet()
+    acct = account_id(ev.account)
+    if acct:
+        st.registration_accounts[acct] = ev.account
+    span = ctx.span([Order("block_ip", ev.src_ip, cfg.block_seconds)])
+    i = window.add(ctx.ts, entry(acct, flagged(ctx.ident, ev)))
+    if i >= 0:
+        groups: dict[tuple[int, bool], list[tuple[float, int]]] = {}
+        for at, n in window.exceeded(i, cfg.seconds, cfg.failures - 1):
+            groups.setdefault((epoch_of(at, span), may_block(ctx, window, at, cfg.seconds)), []).append((at, n))
+        for (epoch, ok), ends in groups.items():
+            _detect(ctx, cfg, window, epoch, ok, ends, span, ev)
+    _forget(st, window, ctx.settled - cfg.seconds - HORIZON, max(4 * cfg.failures, 64), span)
+
+
+def account_id(account: str | None) -> int:
+    """The account's 31-bit hash in a window entry (0: the failure named no account)."""
+    return (crc32(account.encode()) & ((1 << ACCOUNT_BITS) - 1)) or 1 if account else 0
+
+
+def entry(acct: int, flagged_ident: int) -> int:
+    """A window entry's id: the account above the event's identity and its proof bit (33 bits)."""
+    return (acct << 33) | flagged_ident
+
+
+def _detect(ctx, cfg, window: TimeSet, epoch: int, ok: bool, ends: list[tuple[float, int]], span: float,
+            ev) -> None:
+    """One detection for the window ends of one epoch over the limit (``ends``, earliest first)."""
+    at, n = ends[0]
+    st = ctx.state
+    names = st.registration_accounts
+    shown = [names[a] for a in _latest(window, at - cfg.seconds, at)[-SHOWN:] if a in names]
+    evidence = {"failures": n, "seconds": cfg.seconds, "accounts": shown, "user_agent": ev.user_agent}
+    orders = _orders(ctx, cfg, window, epoch, [e for e, _ in ends], ev.src_ip) if ok else \
+        [Order("block_ip", ev.src_ip, cfg.block_seconds)]
+    actions, variant = proven_orders(ctx, ok, orders, evidence)
+    ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
+             f"Extension Registration Blocked Out: {n} failed registrations from {ev.src_ip} in {cfg.seconds} s",
+             evidence, actions, variant=variant, at=at, span=span, adds=True)
+
+
+def _orders(ctx, cfg, window: TimeSet, epoch: int, ends: list[float], src_ip: str) -> list[Order]:
+    """The block and the locks this epoch has not ordered yet."""
+    done = ctx.state.registration_locked.setdefault(str(epoch), [])
+    held = set(done)
+    names = ctx.state.registration_accounts
+    new = [a for a in _repeated(window, ends, cfg.seconds) if a not in held and a in names]
+    out = [] if BLOCKED in held else [Order("block_ip", src_ip, cfg.block_seconds)]
+    done.extend(([] if BLOCKED in held else [BLOCKED]) + new)
+    return out + lock_orders(ctx, cfg, [names[a] for a in new], src_ip)
+
+
+def _repeated(window: TimeSet, ends: list[float], seconds: float) -> list[int]:
+    """The accounts with ``REPEAT`` failures within one of the windows ending at ``ends`` (ascending), in
+    the order they got there: one pass, each entry joining and leaving a running tally once."""
+    from bisect import bisect_right
+    times, ids = window.t, window.ids
+    tally: dict[int, int] = {}
+    found: dict[int, None] = {}
+    lo = hi = bisect_right(times, ends[0] - seconds)
+    for end in ends:
+        top = bisect_right(times, end)
+        joined = []
+        for k in range(hi, top):
+            a = ids[k] >> 33
+            tally[a] = tally.get(a, 0) + 1
+            joined.append(a)
+        hi = top
+        floor = bisect_right(times, end - seconds)
+        for k in range(lo, floor):
+            tally[ids[k] >> 33] -= 1
+        lo = max(lo, floor)
+        found.update((a, None) for a in joined if a and tally[a] >= REPEAT and a not in found)
+    return list(found)
+
+
+def _latest(window: TimeSet, lo: float, hi: float) -> list[int]:
+    """The accounts of the failures in ``(lo, hi]``, by their latest failure (ties by hash)."""
+    from bisect import bisect_right
+    ids = window.ids
+    latest: dict[int, int] = {}
+    for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
+        if ids[k] >> 33:
+            latest[ids[k] >> 33] = k
+    return [a for a, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0]))]
+
+
+def _forget(st, window: TimeSet, before: float, keep: int, span: float) -> None:
+    """Prune the window, the names no entry holds any more, and the orders of epochs over."""
+    window.prune(before, keep)
+    names = st.registration_accounts
+    if len(names) > 2 * len(window) + 16:
+        held = {i >> 33 for i in window.ids}
+        for a in [a for a in names if a not in held]:
+            del names[a]
+    for key in [k for k in st.registration_locked if (int(k) + 1) * span < before]:
+        del st.registration_locked[key]

@@ -26,9 +26,10 @@ import msgspec
 from streams.state.timeset import Intervals, TimeSet
 from streams.state.valuewindow import ValueWindow
 
-VERSION = 4  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
+VERSION = 5  # 2: the failure windows' entries carry whether the event proved its source (rules._common.flagged)
 #            3: account_lockout reads its sources from its windows (account_source_ips, account_locked)
 #            4: the operator's own rules' windows (``custom``, streams.rules.custom)
+#            5: registration_lockout's entries carry their account (registration_accounts, registration_locked)
 
 
 class Incident(msgspec.Struct, array_like=True):
@@ -134,7 +135,8 @@ class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
     last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     auto_defense: dict[str, TimeSet] = msgspec.field(default_factory=dict)    # per auto-defense rule name
     registration_lockout: Union[TimeSet, None] = None
-    registration_tried: dict[str, float] = msgspec.field(default_factory=dict)  # account -> last failure (bounded)
+    registration_accounts: dict[int, str] = msgspec.field(default_factory=dict)  # account hash -> name (those held)
+    registration_locked: dict[str, list[int]] = msgspec.field(default_factory=dict)  # epoch -> accounts locked, -1: blocked
     login_lockout: Union[TimeSet, None] = None
     blocks: dict[str, list[list[float]]] = msgspec.field(default_factory=dict)  # tenant -> [start, until] (global_blocklist)
     seen: dict[str, list[float]] = msgspec.field(default_factory=dict)          # tenant -> recent event times (global_blocklist)

@@ -39,3 +39,31 @@ def test_blocked_ip_events_join_the_incident():
 def test_after_the_block_expires_a_new_incident_opens():
     evs = [reg_fail(i) for i in range(10)] + [reg_fail(700 + i) for i in range(10)]
     assert len(alerts(run(evs), "registration_lockout")) == 2
+
+
+def _locks(out) -> set[tuple[str, str]]:
+    return {(a.target, a.from_ip) for a in actions(out, "lock_account")}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_accounts_locked_do_not_depend_on_arrival_order(seed):
+    """One source guessing 12 accounts, two tries each, 20 s apart: replay (in order) and a shuffled feed
+    (the worker's arrival order) lock the same accounts for that source. The accounts used to come from
+    a list kept in arrival order, so a shuffled feed locked others (issue 28's note)."""
+    import random
+    from tests.builders import run_any_order
+    evs = [reg_fail(i * 20, account=f"7{i % 12:02d}") for i in range(24)]
+    want = _locks(run(evs))
+    assert want
+    shuffled = evs[:]
+    random.Random(seed).shuffle(shuffled)
+    assert _locks(run_any_order(shuffled)) == want
+
+
+def test_an_account_tried_once_is_not_locked_for_a_scanner():
+    """A scanner walking 30 account names once each locks none of them for itself: a lock is ordered
+    for an account the source failed on twice, as account_lockout does for sources."""
+    evs = [reg_fail(i * 5, account=f"80{i:02d}") for i in range(30)] + [reg_fail(200, account="8003")]
+    out = run(evs)
+    assert actions(out, "block_ip")
+    assert _locks(out) == {("default/8003", "203.0.113.7")}
