@@ -81,7 +81,8 @@ class Converter:
         if fmt == "csv" and mapping is None:
             raise FormatError("--input csv needs --map MAP.yaml naming its columns (docs/intake.md)")
         self.row = cdr.Row(self.meaning, self.tz, tenant)
-        self.log = seclog.LogState(self.tz, tenant, year) if fmt in seclog.FORMATS else None
+        self.log = _log_reader(fmt, self.tz, tenant, year) if fmt in seclog.FORMATS else None
+        self.rust = self.log is not None and not isinstance(self.log, seclog.LogState)
         self.header: list[str] | None = None
         self.counts = Counts(fmt)
         self.first = True
@@ -94,9 +95,14 @@ class Converter:
         self.header = snap.get("header")
         self.first = snap.get("first", False)
         if self.log is not None and snap.get("log"):
-            self.log = seclog.LogState.restore(self.tz, self.tenant, snap["log"])
+            if self.rust:
+                self.log.restore(snap["log"])
+            else:
+                self.log = seclog.LogState.restore(self.tz, self.tenant, snap["log"])
 
     def feed(self, line: bytes) -> list[tuple[bytes, str | None]]:
+        if self.rust:
+            return self.feed_many([line])[0]
         self.counts.lines += 1
         if self.first:
             self.first = False
@@ -105,6 +111,35 @@ class Converter:
         if not out:
             self.counts.skipped += 1
         return out  # events and rejects are counted once validated against the contract (``decoded``)
+
+    def feed_many(self, lines: list[bytes]) -> list[list[tuple[bytes, str | None]]]:
+        """``feed`` of each line; a log read by the engine parses them in one call."""
+        if not self.rust:
+            return [self.feed(line) for line in lines]
+        out: list = []
+        texts, where = [], []
+        for line in lines:
+            self.counts.lines += 1
+            if self.first:
+                self.first = False
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            line = line.rstrip(b"\r\n")
+            text = line.decode("utf-8", errors="replace") if line.strip() else ""
+            if not text or text.lstrip().startswith("#"):  # as _convert and _event: never parsed
+                out.append([])
+                continue
+            where.append(len(out))
+            out.append(line)
+            texts.append(text)
+        for i, got in zip(where, self.log.parse(texts)):
+            if got is None:
+                out[i] = []
+            elif isinstance(got, str):
+                out[i] = [(out[i], got)]
+            else:
+                out[i] = [(json.dumps(got, separators=(",", ":"), ensure_ascii=False).encode(), None)]
+        self.counts.skipped += sum(1 for o in out if not o)
+        return out
 
     def _convert(self, line: bytes) -> list[tuple[bytes, str | None]]:
         if not line.strip():
@@ -160,6 +195,16 @@ class Converter:
             return self.mapping.event(dict(zip(self.header, fields)), fields, self.row)
         self.header = header
         return None
+
+
+def _log_reader(fmt: str, tz: ZoneInfo, tenant: str, year: int | None):
+    """The log's reading state: the engine's ``LogReader`` (streams/_engine.pyi), or with
+    ``TOLLGUARD_ENGINE=python`` (or a zone that has no name) the reference ``seclog.LogState``."""
+    from models.forest import engine_choice
+    if engine_choice() == "rust" and tz.key:
+        from streams import _engine
+        return _engine.LogReader(fmt, tz.key, tenant, year)
+    return seclog.LogState(tz, tenant, year)
 
 
 def _looks_like_header(fields: list[str], names: tuple[str, ...]) -> bool:
@@ -256,13 +301,11 @@ def read_events(paths: Iterable[str], fmt: str = "auto", tz: str = "UTC", tenant
             head = [line for _, line in zip(range(SNIFF_LINES), lines)]
             conv = Converter(_format_of(path, fmt, head), tz, tenant, meaning, mapping, year_of(path))
             summary.files[path] = conv.counts
-            for n, line in enumerate(_chain(head, lines), 1):
-                if line is TOO_LONG:
-                    conv.counts.lines += 1
-                    yield path, n, b"", f"line longer than {MAX_LINE:,} bytes"
-                    continue
-                for raw, error in conv.feed(line):
-                    yield path, n, raw, error
+            batch = BATCH if conv.rust and path != "-" else 1  # stdin may be a live pipe: a line at a time
+            for first, chunk in _chunks(_chain(head, lines), batch):
+                for n, line, records in zip(range(first, first + len(chunk)), chunk, _fed(conv, chunk)):
+                    for raw, error in records:
+                        yield path, n, raw, error
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
@@ -271,6 +314,35 @@ def read_events(paths: Iterable[str], fmt: str = "auto", tz: str = "UTC", tenant
 def _chain(head, rest):
     yield from head
     yield from rest
+
+
+BATCH = 512  # lines per call into the engine
+
+
+def _chunks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, up to ``size`` lines)."""
+    chunk: list[bytes] = []
+    n = 1
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield n, chunk
+            n, chunk = n + size, []
+    if chunk:
+        yield n, chunk
+
+
+def _fed(conv: Converter, chunk: list[bytes]) -> list[list[tuple[bytes, str | None]]]:
+    """What each line of the chunk became; a line over ``MAX_LINE`` is rejected as such."""
+    out: list = [None] * len(chunk)
+    read = [i for i, line in enumerate(chunk) if line is not TOO_LONG]
+    for i in range(len(chunk)):
+        if chunk[i] is TOO_LONG:
+            out[i] = [(b"", f"line longer than {MAX_LINE:,} bytes")]
+    for i, records in zip(read, conv.feed_many([chunk[i] for i in read])):
+        out[i] = records
+    conv.counts.lines += len(chunk) - len(read)
+    return out
 
 
 def year_of(path: str) -> int | None:

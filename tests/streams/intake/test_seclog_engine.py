@@ -313,3 +313,40 @@ def test_the_character_tables_are_this_python_s():
     """The port's tables are those of the Python that runs the reference (regenerate: python -c
     'from tests.streams.intake.test_seclog_engine import generate_pyuni as g; print(g(), end="")' > engine/src/seclog/pyuni.rs)."""
     assert (ROOT / "engine" / "src" / "seclog" / "pyuni.rs").read_text() == generate_pyuni()
+
+
+# ------------------------------------------------------------------------------------------ wiring
+
+def _read_all(monkeypatch, engine: str, paths: list[str], fmt: str):
+    from streams.intake import Summary, read_events
+    monkeypatch.setenv("TOLLGUARD_ENGINE", engine)
+    summary = Summary()
+    records = list(read_events(paths, fmt, "Europe/Berlin", "acme", summary=summary))
+    return records, summary.lines()
+
+
+def test_the_converter_reads_logs_with_the_engine_unless_told_python(monkeypatch):
+    from streams.intake import Converter
+    monkeypatch.delenv("TOLLGUARD_ENGINE", raising=False)
+    assert isinstance(Converter("asterisk-log", "UTC").log, _engine.LogReader)
+    monkeypatch.setenv("TOLLGUARD_ENGINE", "python")
+    assert isinstance(Converter("asterisk-log", "UTC").log, seclog.LogState)
+    monkeypatch.setenv("TOLLGUARD_ENGINE", "cobol")
+    with pytest.raises(ValueError, match="TOLLGUARD_ENGINE"):
+        Converter("kamailio-log", "UTC")
+
+
+@pytest.mark.skipif(not FILES, reason="no log files")
+def test_files_read_alike_through_either_engine(monkeypatch, tmp_path):
+    """read_events in batches (the engine) and a line at a time (the reference): the same records, line
+    numbers and counts, across batch edges, a too-long line, a byte-order mark, blank and comment lines."""
+    from streams.intake import BATCH, MAX_LINE
+    body = b"".join(path.read_bytes().rstrip(b"\n") + b"\n" for path in FILES)
+    big = tmp_path / "big.log"
+    big.write_bytes(b"\xef\xbb\xbf" + body * 3 + b"#x\n\n  \n" + b"A" * (MAX_LINE + 5) + b"\n" + body * 3)
+    assert big.read_bytes().count(b"\n") > 2 * BATCH
+    for fmt in ("auto", *seclog.FORMATS):
+        paths = [str(big)] + ([str(p) for p in FILES] if fmt == "auto" else [])
+        assert _read_all(monkeypatch, "rust", paths, fmt) == _read_all(monkeypatch, "python", paths, fmt)
+    records, lines = _read_all(monkeypatch, "rust", [str(big)], "asterisk-log")
+    assert any(e is None for *_, e in records) and any(e for *_, e in records), lines
