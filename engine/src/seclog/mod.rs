@@ -15,8 +15,9 @@ pub mod time;
 
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::Captures;
 
+use self::py::Re;
 use self::time::{Aware, Naive, Tz, Zone};
 
 pub const FORMATS: [&str; 3] = ["asterisk-log", "freeswitch-log", "kamailio-log"];
@@ -97,8 +98,8 @@ impl Tail {
             .find(|t| t.name() == name)
     }
 
-    fn pattern(self) -> &'static Regex {
-        static TAILS: LazyLock<[Regex; 6]> = LazyLock::new(|| {
+    fn pattern(self) -> &'static Re {
+        static TAILS: LazyLock<[Re; 6]> = LazyLock::new(|| {
             [
                 py::compile(r"' rejected because extension not found in context '[^']{0,256}'\.?\Z"),
                 py::compile(r"\) - [A-Za-z][^'()]{0,160}\Z"),
@@ -184,15 +185,15 @@ const PROGRAM: &str =
     r"(?P<zone>Z|[+-]\d\d:?\d\d)? (?P<host>[^\s\[]\S{0,254}) (?P<prog>[^\s\[:]{1,128})(?:\[\d{1,10}\])?: +";
 
 struct Patterns {
-    ast_stamp: Regex,
-    fs_stamp: Regex,
-    syslog_iso: Regex,
-    syslog_bsd: Regex,
-    ast_head: Regex,
-    ast_src: Regex,
-    ast_ext: Regex,
-    fs_head: Regex,
-    kam_head: Regex,
+    ast_stamp: Re,
+    fs_stamp: Re,
+    syslog_iso: Re,
+    syslog_bsd: Re,
+    ast_head: Re,
+    ast_src: Re,
+    ast_ext: Re,
+    fs_head: Re,
+    kam_head: Re,
 }
 
 static P: LazyLock<Patterns> = LazyLock::new(|| Patterns {
@@ -406,7 +407,7 @@ fn fixed_offset(zone: &str) -> Option<i32> {
     (secs < time::DAY).then_some(sign * secs as i32)
 }
 
-static EPOCH_TV: LazyLock<Regex> = LazyLock::new(|| py::full(r"[0-9]{9,11}-[0-9]{1,6}"));
+static EPOCH_TV: LazyLock<Re> = LazyLock::new(|| py::full(r"[0-9]{9,11}-[0-9]{1,6}"));
 
 /// `_event_tv`: res_security_log's EventTV or the tollguard line's `time-usec`.
 fn event_tv(text: &str, zone: &Zone) -> Option<Aware> {

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::Captures;
 
-use super::py::{self, compile, full, matcher, repr};
+use super::py::{self, compile, full, matcher, repr, Re};
 use super::{Fail, Fields, Line, Parsed, Tail};
 
 type Res<T> = Result<T, Fail>;
@@ -126,12 +126,12 @@ fn host_port(text: &str) -> Res<(String, i64)> {
     }
 }
 
-static URI: LazyLock<Regex> = LazyLock::new(|| compile("<[sSſ][iIıİ][pP][sSſ]?:"));
-static BARE_URI: LazyLock<Regex> = LazyLock::new(|| compile("[sSſ][iIıİ][pP][sSſ]?:"));
+static URI: LazyLock<Re> = LazyLock::new(|| compile("<[sSſ][iIıİ][pP][sSſ]?:"));
+static BARE_URI: LazyLock<Re> = LazyLock::new(|| compile("[sSſ][iIıİ][pP][sSſ]?:"));
 
 /// `_uri_user`: the user part of the SIP URI in a From/To value.
 fn uri_user(text: &str) -> Option<String> {
-    let found = URI.find_iter(text).last().or_else(|| BARE_URI.find(text))?;
+    let found = URI.find_last(text).or_else(|| BARE_URI.find(text))?;
     let rest = &text[found.end()..];
     let user = match rest.find('@') {
         Some(at) => rest[..at].split(';').next().unwrap_or(""),
@@ -232,7 +232,7 @@ fn chan_sip(msg: &str) -> Parsed {
     Ok(None)
 }
 
-static SIP_REG_END: LazyLock<Regex> = LazyLock::new(|| full(r"(?P<hp>[^'\s]{1,64})' - (?P<reason>[^']{1,256})"));
+static SIP_REG_END: LazyLock<Re> = LazyLock::new(|| full(r"(?P<hp>[^'\s]{1,64})' - (?P<reason>[^']{1,256})"));
 
 fn sip_registration(msg: &str) -> Res<Fields> {
     let parts = rpartition(msg, "' failed for '");
@@ -250,9 +250,9 @@ fn sip_registration(msg: &str) -> Res<Fields> {
 }
 
 const NOT_FOUND: &str = "' rejected because extension not found in context '";
-static CONTEXT: LazyLock<Regex> = LazyLock::new(|| full(r"(?P<ctx>[^']{0,256})'\.?"));
-static SIP_CALL_SEP: LazyLock<Regex> = LazyLock::new(|| compile(r"' \((?P<hp>[^()\s']{1,64})\) to extension '"));
-static PJ_CALL: LazyLock<Regex> = LazyLock::new(|| {
+static CONTEXT: LazyLock<Re> = LazyLock::new(|| full(r"(?P<ctx>[^']{0,256})'\.?"));
+static SIP_CALL_SEP: LazyLock<Re> = LazyLock::new(|| compile(r"' \((?P<hp>[^()\s']{1,64})\) to extension '"));
+static PJ_CALL: LazyLock<Re> = LazyLock::new(|| {
     matcher(
         r"(?:Call from '(?P<endpoint>[^']{0,128})'|(?P<name>[^\s:']{1,128}): Call) \((?P<proto>[A-Za-z]{2,5})6?:(?P<hp>[^()\s']{1,64})\) to extension '",
     )
@@ -308,7 +308,7 @@ fn pjsip_session(msg: &str) -> Parsed {
 }
 
 /// `_one_reading`: (separator start, separator end, address).
-fn one_reading(pattern: &Regex, text: &str, start: usize, what: &str) -> Res<(usize, usize, (String, i64))> {
+fn one_reading(pattern: &Re, text: &str, start: usize, what: &str) -> Res<(usize, usize, (String, i64))> {
     let mut first: Option<(usize, usize, (String, i64))> = None;
     let mut tried: Vec<String> = Vec::new();
     let mut error: Option<Fail> = None;
@@ -354,9 +354,9 @@ fn show((ip, port): &(String, i64)) -> String {
     format!("{host}:{port}")
 }
 
-static PJ_REQUEST: LazyLock<Regex> = LazyLock::new(|| matcher(r"Request(?: '(?P<method>[A-Za-z]{1,32})')? from '"));
-static PJ_SEP: LazyLock<Regex> = LazyLock::new(|| compile(r"' failed for '(?P<hp>[^'\s]{1,64})' \(callid: "));
-static PJ_END: LazyLock<Regex> = LazyLock::new(|| {
+static PJ_REQUEST: LazyLock<Re> = LazyLock::new(|| matcher(r"Request(?: '(?P<method>[A-Za-z]{1,32})')? from '"));
+static PJ_SEP: LazyLock<Re> = LazyLock::new(|| compile(r"' failed for '(?P<hp>[^'\s]{1,64})' \(callid: "));
+static PJ_END: LazyLock<Re> = LazyLock::new(|| {
     full(r"\) - (?P<reason>[A-Za-z][^'()]{0,160}?)(?: after \d{1,9} tries in [\d.]{1,16} ms)?")
 });
 
@@ -376,10 +376,10 @@ fn pjsip_request(msg: &str) -> Parsed {
     }))
 }
 
-static IAX_HOST: LazyLock<Regex> = LazyLock::new(|| {
+static IAX_HOST: LazyLock<Re> = LazyLock::new(|| {
     matcher(r"Host (?P<hp>[^\s']{1,64}) failed (?:to authenticate as|(?P<how>\w{1,16}) authentication for) '")
 });
-static IAX_FROM: LazyLock<Regex> = LazyLock::new(|| full(r"' \(from (?P<hp>[^\s()']{1,64})\)"));
+static IAX_FROM: LazyLock<Re> = LazyLock::new(|| full(r"' \(from (?P<hp>[^\s()']{1,64})\)"));
 const IAX_PEER: &str = "No registration for peer '";
 
 fn iax2(msg: &str) -> Parsed {
@@ -428,7 +428,7 @@ fn iax_event(place: &str, account: Option<String>, reason: String) -> Res<Fields
 
 const HOST: &str = r"[\w.:\[\]%-]{2,80}";
 
-static AMI: LazyLock<Regex> = LazyLock::new(|| {
+static AMI: LazyLock<Re> = LazyLock::new(|| {
     matcher(&format!(
         r"(?P<hp>{HOST}) (?P<what>failed to authenticate as|tried to authenticate with nonexistent user|failed to pass IP ACL as) '"
     ))
@@ -457,7 +457,7 @@ fn ami(msg: &str) -> Parsed {
 }
 
 // the reference's backreference `(?P<q>"?)…(?P=q)` as its two readings, quoted first
-static UNKNOWN: LazyLock<Regex> = LazyLock::new(|| {
+static UNKNOWN: LazyLock<Re> = LazyLock::new(|| {
     full(r#""Rejecting unknown SIP connection from (?P<hq>[^\s"]{1,72})"|Rejecting unknown SIP connection from (?P<hp>[^\s"]{1,72})"#)
 });
 
@@ -469,10 +469,10 @@ fn unknown_connection(msg: &str, context: Option<&str>) -> Parsed {
 
 // ------------------------------------------------------------------------ Asterisk res_security_log
 
-static SEC_REMOTE: LazyLock<Regex> = LazyLock::new(|| {
+static SEC_REMOTE: LazyLock<Re> = LazyLock::new(|| {
     compile(r#"",RemoteAddress="(?P<fam>IPV[46])/(?P<proto>[A-Za-z]{2,5})/(?P<ip>[0-9A-Fa-f.:]{2,45}(?:%[^/"\s]{1,32})?)/(?P<port>\d{1,5})""#)
 });
-static SEC_HEAD: LazyLock<Regex> = LazyLock::new(|| matcher(r#"(?P<k>[A-Za-z]{1,32})="(?P<v>[^"]{0,128})"(?:,|$)"#));
+static SEC_HEAD: LazyLock<Re> = LazyLock::new(|| matcher(r#"(?P<k>[A-Za-z]{1,32})="(?P<v>[^"]{0,128})"(?:,|$)"#));
 
 fn sec_outcome(name: &str) -> Option<&'static str> {
     match name {
@@ -633,28 +633,28 @@ fn sec_tail_field(msg: &str, pos: usize) -> Option<(&str, &str, usize)> {
 
 // ----------------------------------------------------------------------------------- FreeSWITCH
 
-static FS_AUTH: LazyLock<Regex> = LazyLock::new(|| {
+static FS_AUTH: LazyLock<Re> = LazyLock::new(|| {
     matcher(r"SIP auth (?P<what>failure|challenge) \((?P<method>[A-Z]{1,16})\) on sofia profile '(?P<profile>[^']{0,128})' for \[")
 });
-static FS_ACL: LazyLock<Regex> = LazyLock::new(|| {
+static FS_ACL: LazyLock<Re> = LazyLock::new(|| {
     matcher(&format!(
         r#"IP (?P<hp>{HOST}) Rejected by (?P<reg>register )?acl "(?P<acl>[^"]{{0,128}})"(?P<fallback>\. Falling back to Digest auth\.)? *$"#
     ))
 });
-static FS_USER_ACL: LazyLock<Regex> = LazyLock::new(|| {
+static FS_USER_ACL: LazyLock<Re> = LazyLock::new(|| {
     full(&format!(
         r"IP (?P<hp>{HOST}) Rejected by user acl \[(?P<acl>[^\]]{{0,256}})\] (?P<then>and no proxy acl present|checking proxy ACLs now) *"
     ))
 });
-static FS_ACL_ONLY: LazyLock<Regex> = LazyLock::new(|| {
+static FS_ACL_ONLY: LazyLock<Re> = LazyLock::new(|| {
     full(&format!(
         r"IP/Port (?P<hp>{HOST}) (?P<port>\d{{1,5}}) Rejected by acls and auth-calls-acl-only flag is set, rejecting call *"
     ))
 });
-static FS_INCOMPLETE: LazyLock<Regex> = LazyLock::new(|| {
+static FS_INCOMPLETE: LazyLock<Re> = LazyLock::new(|| {
     full(&format!(r"Can not do authorization without a complete header in REGISTER request from (?P<hp>{HOST}) *"))
 });
-static VERTO_ACL: LazyLock<Regex> = LazyLock::new(|| {
+static VERTO_ACL: LazyLock<Re> = LazyLock::new(|| {
     full(&format!(r"(?P<name>{HOST}) Client Connect from (?P<hp>{HOST}) refused by ACL (?P<acl>\S{{1,128}}) *"))
 });
 const VERTO_LOGIN: &str = "Login incorrect for user: ";
@@ -792,12 +792,12 @@ fn verto(msg: &str) -> Parsed {
 
 // ------------------------------------------------------------------------------------- Kamailio
 
-static KAM_PIKE_ALERT: LazyLock<Regex> =
+static KAM_PIKE_ALERT: LazyLock<Re> =
     LazyLock::new(|| matcher(r"(?:ALERT: )?pike blocking (?P<method>[A-Za-z]{1,32}) from "));
-static KAM_SECF: LazyLock<Regex> =
+static KAM_SECF: LazyLock<Re> =
     LazyLock::new(|| matcher(&format!(r"(?P<method>[A-Za-z]{{1,32}}) (?:from|to) (?P<hp>{HOST}) blocked because ")));
 const KAM_ENC: &str = r"[A-Za-z0-9._~%-]{0,768}";
-static KAM_TG: LazyLock<Regex> = LazyLock::new(|| {
+static KAM_TG: LazyLock<Re> = LazyLock::new(|| {
     full(&format!(
         r"tollguard-sec/1 event=(?P<event>[a-z-]{{1,16}}) reason=(?P<reason>[a-z-]{{1,32}}) src=(?P<ip>[0-9A-Fa-f.:]{{2,45}}) port=(?P<port>\d{{1,5}}) proto=(?P<proto>[a-z]{{2,5}}) time=(?P<sec>\d{{9,11}}) usec=(?P<usec>\d{{1,6}}) method=(?P<method>{KAM_ENC}) user=(?P<user>{KAM_ENC}) ua=(?P<ua>{KAM_ENC})"
     ))

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use regex::{Regex, RegexBuilder};
+use regex::{Captures, Regex, RegexBuilder};
 
 use super::pyuni;
 
@@ -117,6 +117,9 @@ fn map_case(s: &str, table: &[(u32, &'static str)], c: char, out: &mut String) {
 
 /// `str.upper()`.
 pub fn upper(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_uppercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         map_case(s, pyuni::UPPER, c, &mut out);
@@ -126,6 +129,9 @@ pub fn upper(s: &str) -> String {
 
 /// `str.lower()`, with CPython's final sigma.
 pub fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     for (i, &c) in chars.iter().enumerate() {
@@ -315,20 +321,69 @@ pub fn unquote(text: &str) -> String {
 
 // ------------------------------------------------------------------------------------- regexes
 
-static CLASS_W: LazyLock<String> = LazyLock::new(|| ranges(pyuni::WORD));
-static CLASS_D: LazyLock<String> = LazyLock::new(|| {
-    let table: Vec<(u32, u32)> = pyuni::DIGIT.iter().map(|&(lo, hi, _)| (lo, hi)).collect();
-    ranges(&table)
-});
-static CLASS_S: LazyLock<String> = LazyLock::new(|| ranges(pyuni::SPACE));
+fn ranges(table: &[(u32, u32)], ascii: bool) -> String {
+    table
+        .iter()
+        .filter(|&&(lo, _)| !ascii || lo < 0x80)
+        .map(|&(lo, hi)| {
+            let hi = if ascii { hi.min(0x7f) } else { hi };
+            format!("\\x{{{lo:x}}}-\\x{{{hi:x}}}")
+        })
+        .collect()
+}
 
-fn ranges(table: &[(u32, u32)]) -> String {
-    table.iter().map(|&(lo, hi)| format!("\\x{{{lo:x}}}-\\x{{{hi:x}}}")).collect()
+fn classes(ascii: bool) -> [String; 3] {
+    let digits: Vec<(u32, u32)> = pyuni::DIGIT.iter().map(|&(lo, hi, _)| (lo, hi)).collect();
+    [ranges(pyuni::WORD, ascii), ranges(&digits, ascii), ranges(pyuni::SPACE, ascii)]
+}
+
+static UNICODE: LazyLock<[String; 3]> = LazyLock::new(|| classes(false));
+static ASCII: LazyLock<[String; 3]> = LazyLock::new(|| classes(true));
+
+/// A pattern in Python's `re` syntax compiled twice: with Python's `\w`, `\d`, `\s` for any text,
+/// and with their ASCII part for an ASCII text (the same matches there, from a far smaller automaton).
+pub struct Re {
+    uni: Regex,
+    ascii: Regex,
+}
+
+impl Re {
+    fn pick(&self, text: &str) -> &Regex {
+        if text.is_ascii() {
+            &self.ascii
+        } else {
+            &self.uni
+        }
+    }
+
+    pub fn captures<'h>(&self, text: &'h str) -> Option<Captures<'h>> {
+        self.pick(text).captures(text)
+    }
+
+    pub fn captures_at<'h>(&self, text: &'h str, start: usize) -> Option<Captures<'h>> {
+        self.pick(text).captures_at(text, start)
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.pick(text).is_match(text)
+    }
+
+    pub fn find<'h>(&self, text: &'h str) -> Option<regex::Match<'h>> {
+        self.pick(text).find(text)
+    }
+
+    pub fn find_last<'h>(&self, text: &'h str) -> Option<regex::Match<'h>> {
+        self.pick(text).find_iter(text).last()
+    }
 }
 
 /// A pattern written in Python's `re` syntax (the reference's own text, less lookaround and
 /// backreferences) compiled with Python's `\w`, `\d`, `\s`, `\S` and `\Z`.
-pub fn compile(pattern: &str) -> Regex {
+pub fn compile(pattern: &str) -> Re {
+    Re { uni: translate(pattern, &UNICODE), ascii: translate(pattern, &ASCII) }
+}
+
+fn translate(pattern: &str, cls: &[String; 3]) -> Regex {
     let mut out = String::with_capacity(pattern.len() * 4);
     let mut in_class = false;
     let mut chars = pattern.chars().peekable();
@@ -336,10 +391,10 @@ pub fn compile(pattern: &str) -> Regex {
         if c == '\\' {
             let Some(e) = chars.next() else { break };
             let class = match e {
-                'w' => Some((&*CLASS_W, false)),
-                'd' => Some((&*CLASS_D, false)),
-                's' => Some((&*CLASS_S, false)),
-                'S' => Some((&*CLASS_S, true)),
+                'w' => Some((&cls[0], false)),
+                'd' => Some((&cls[1], false)),
+                's' => Some((&cls[2], false)),
+                'S' => Some((&cls[2], true)),
                 _ => None,
             };
             match class {
@@ -390,12 +445,12 @@ pub fn compile(pattern: &str) -> Regex {
 }
 
 /// Python's `pattern.match(text)`: anchored at the start.
-pub fn matcher(pattern: &str) -> Regex {
+pub fn matcher(pattern: &str) -> Re {
     compile(&format!("^(?:{pattern})"))
 }
 
 /// Python's `pattern.fullmatch(text)`.
-pub fn full(pattern: &str) -> Regex {
+pub fn full(pattern: &str) -> Re {
     compile(&format!("^(?:{pattern})$"))
 }
 
