@@ -199,11 +199,15 @@ class Converter:
 
 def _log_reader(fmt: str, tz: ZoneInfo, tenant: str, year: int | None):
     """The log's reading state: the engine's ``LogReader`` (streams/_engine.pyi), or with
-    ``TOLLGUARD_ENGINE=python`` (or a zone that has no name) the reference ``seclog.LogState``."""
+    ``TOLLGUARD_ENGINE=python`` the reference ``seclog.LogState``; also for a zone the engine cannot
+    open (one without a name, or only in the ``tzdata`` package where the system has no TZif files)."""
     from models.forest import engine_choice
     if engine_choice() == "rust" and tz.key:
         from streams import _engine
-        return _engine.LogReader(fmt, tz.key, tenant, year)
+        try:
+            return _engine.LogReader(fmt, tz.key, tenant, year)
+        except ValueError:
+            pass
     return seclog.LogState(tz, tenant, year)
 
 

@@ -350,3 +350,13 @@ def test_files_read_alike_through_either_engine(monkeypatch, tmp_path):
         assert _read_all(monkeypatch, "rust", paths, fmt) == _read_all(monkeypatch, "python", paths, fmt)
     records, lines = _read_all(monkeypatch, "rust", [str(big)], "asterisk-log")
     assert any(e is None for *_, e in records) and any(e for *_, e in records), lines
+
+
+def test_a_zone_the_engine_cannot_open_is_read_by_the_reference(monkeypatch, tmp_path):
+    from streams.intake import Converter
+    monkeypatch.delenv("TOLLGUARD_ENGINE", raising=False)
+    with open("/usr/share/zoneinfo/Europe/Berlin", "rb") as fh:
+        unnamed = ZoneInfo.from_file(fh)
+    assert isinstance(Converter("asterisk-log", unnamed).log, seclog.LogState)
+    monkeypatch.setattr(_engine, "LogReader", lambda *a: (_ for _ in ()).throw(ValueError("no such time zone")))
+    assert isinstance(Converter("asterisk-log", "UTC").log, seclog.LogState)
