@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--session-minutes", type=float, default=30.0, help="a session ends this long after its last use")
     p.add_argument("--tz", metavar="ZONE", type=zone, default=os.environ.get("TOLLGUARD_CONSOLE_TZ") or "UTC",
                    help="IANA zone the pages show times in, to the second (default $TOLLGUARD_CONSOLE_TZ or UTC)")
+    p.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"],
+                   help="the least severe log lines written (default info: start-up and the audit trail of sign-ins and decisions)")
     p.add_argument("--insecure-cookie", action="store_true",
                    help="send the session cookie over plain HTTP too (a lab without HTTPS; warns at start)")
     p.add_argument("--secure-cookie", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts

@@ -43,6 +43,10 @@ def test_the_demo_shows_a_clean_first_screen_and_ctrl_c_stops_everything(broker,
             assert "doctor: " in text and " 0 to fix" in text, text[text.find("tollguard doctor"):][:3000]
         start = (ROOT / ".cache" / "demo" / "worker.log").read_text(errors="replace").split("Worker]: Ready")[0]
         assert " WARNING " not in start, start  # routine start-up is INFO (issue 30.6)
+        for name, routine in (("notify.log", "notify: group "), ("console.log", "console: http://")):
+            said = [ln for ln in (ROOT / ".cache" / "demo" / name).read_text(errors="replace").splitlines()
+                    if routine in ln]
+            assert said and all(" INFO " in ln for ln in said), said  # the services' start-up too
         assert len(session_processes(demo.pid)) >= 4  # the demo, its worker, notify, console, webhook
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
         demo.wait(timeout=60)

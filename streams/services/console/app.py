@@ -182,7 +182,7 @@ class Console:
         return r
 
     def audit(self, what: str, who: str, request: Request, **detail) -> None:
-        audit_log.warning(json.dumps({"audit": what, "by": who, "at": time.time(),
+        audit_log.info(json.dumps({"audit": what, "by": who, "at": time.time(),
                                       "from": request.client.host if request.client else None, **detail}))
 
     def needs_login(self, handler):

@@ -22,7 +22,9 @@ def main(args) -> int:
     from streams.services.console.feed import IncidentFeed
     from streams.services.console.store import IncidentStore
     from streams.services.console.users import UserBook, UserError
-    setup_logging(args.log_format, "WARNING")
+    setup_logging(args.log_format, getattr(args, "loglevel", "info"))
+    if getattr(args, "loglevel", "info") != "debug":
+        logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python's connection chatter, as notify and enforce
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)  # kafka-python's own loop-timing notes
     if not args.users:
         print("console: --users FILE is required (create it with `tollguard console user add FILE NAME --role analyst`)",
@@ -41,7 +43,7 @@ def main(args) -> int:
     app = make_app(store, users, KafkaCommands(config), feed, Sessions(args.session_minutes * 60),
                    metrics_url=args.metrics, secure_cookie=not args.insecure_cookie, tz=getattr(args, "tz", "UTC"))
     import uvicorn
-    log.warning("console: http://%s:%d/ (%d users; incidents from %s)", args.host, args.port, len(users), config.incidents)
+    log.info("console: http://%s:%d/ (%d users; incidents from %s)", args.host, args.port, len(users), config.incidents)
     if args.insecure_cookie:
         log.warning("console: --insecure-cookie: the session cookie also travels over plain HTTP, where anyone on "
                     "the path can read it and take the session; use it only in a lab")

@@ -44,7 +44,7 @@ class Service:
         server = serve(self.applier.metrics.registry, self.health, port)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
-        log.warning("enforce: %d backend(s) [%s] on %s, group %s%s", len(self.applier.backends),
+        log.info("enforce: %d backend(s) [%s] on %s, group %s%s", len(self.applier.backends),
                     ", ".join(f"{b.name}:{b.TYPE}" for b in self.applier.backends), self.config.actions,
                     self.group, " (dry run: nothing is changed or committed)" if self.applier.dry_run else "")
         failed = self.applier.setup()
@@ -81,7 +81,7 @@ class Service:
             if batch or self.applier.pending:
                 quiet_since = time.monotonic()
             elif self.idle_timeout is not None and time.monotonic() - quiet_since >= self.idle_timeout:
-                log.warning("enforce: nothing for %g s, stopping (--idle-timeout)", self.idle_timeout)
+                log.info("enforce: nothing for %g s, stopping (--idle-timeout)", self.idle_timeout)
                 break
 
     def _wait(self) -> float:

@@ -70,7 +70,7 @@ class Service:
         self.consumer.subscribe(list(self.topics), listener=_listener(self))
         for w in self.workers:
             w.start()
-        log.warning("notify: group %s reads %s on %s for %d channel(s): %s", self.group, ", ".join(self.topics),
+        log.info("notify: group %s reads %s on %s for %d channel(s): %s", self.group, ", ".join(self.topics),
                     self.config.where, len(self.workers), ", ".join(w.c.name for w in self.workers))
         last_commit = 0.0
         try:
@@ -84,7 +84,7 @@ class Service:
                     self.commit()
                     last_commit = time.monotonic()
                 if idle_timeout is not None and self._idle(idle_timeout):
-                    log.warning("notify: idle for %.1f s, stopping", idle_timeout)
+                    log.info("notify: idle for %.1f s, stopping", idle_timeout)
                     break
         finally:
             self.shutdown()

@@ -76,7 +76,7 @@ class LiveFeed:
                     if tps and ends is not None and not self.ready:
                         if all([await consumer.position(tp) >= ends.get(tp, 0) for tp in tps]):
                             self.ready, self.problem = True, None
-                            log.warning("verdict: live blocks current (%d actions read from %s)",
+                            log.info("verdict: live blocks current (%d actions read from %s)",
                                         self.blocks.applied, topic)
                     batch = await consumer.getmany(timeout_ms=200)
                     for records in batch.values():
