@@ -360,3 +360,44 @@ def test_a_zone_the_engine_cannot_open_is_read_by_the_reference(monkeypatch, tmp
     assert isinstance(Converter("asterisk-log", unnamed).log, seclog.LogState)
     monkeypatch.setattr(_engine, "LogReader", lambda *a: (_ for _ in ()).throw(ValueError("no such time zone")))
     assert isinstance(Converter("asterisk-log", "UTC").log, seclog.LogState)
+
+
+CRAFTED = [  # where Python's reading of text is not the regex crate's, std's or chrono's
+    "[\u0662\u0660\u0661\u0662-02-13 17:21:54] NOTICE[1638] chan_sip.c: Registration from '<sip:1@x>' failed for "
+    "'1.2.3.4' - Wrong password",                                                   # Unicode digits in a stamp
+    "2024-02-13T17:21:54+\u0660\u0661:30 host asterisk[1]: NOTICE[1] chan_sip.c: Registration from '<ſİp:7@x>' "
+    "failed for '1.2.3.4' - Wrong password",                                        # ſ and İ match re.I's s and i
+    "Feb 13 17:21:54 host \u212aamailio[1]: x",                                     # Kelvin sign lowers to k
+    "Feb 13 17:21:54 host /usr/sbin/ASTERISK: NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'a'",
+    "\x1c[2024-02-13 17:21:54] NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'a'\u3000",  # Python spaces
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: \u00b2.2.3.4 failed to authenticate as 'a'",       # \w has ²
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: 1.2.3.4\u0085 failed to authenticate as 'a'",
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: ::ffff:1.2.3.4 failed to authenticate as 'a'",
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: [2001:DB8:0:0:0:0:0:1]:5038 failed to authenticate as 'a'",
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: 2001:db8::1%eth0 failed to authenticate as 'a'",
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: 01.2.3.4 failed to authenticate as 'a'",
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: 1.2.3.4:99999 failed to authenticate as 'a'",
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: 1.2.3.4:\u0665060 failed to authenticate as 'a'",
+    "[2024-02-30 17:21:54] NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'a'",
+    "[2024-02-13 24:21:54] NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'a'",
+    "2024-02-13T17:21:54+24:00 host asterisk: NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'a'",
+    "2024-02-13T17:21:54-23:99 host asterisk: NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'a'",
+    "[Feb 29 17:21:54] NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'a'",
+    "Feb 13 17:21:54 host kamailio[1]: NOTICE: <script>: tollguard-sec/1 event=auth-failed reason=wrong-password "
+    "src=1.2.3.4 port=5060 proto=tcp time=1700000000 usec=5 method=%CE%A3%CE%A3%20x%CE%A3 user=%C4%B0%E2%84%AA%ff "
+    "ua=%F0%9F%98%80%e2%82",                                                          # final sigma, bad UTF-8
+    "Feb 13 17:21:54 host kamailio[1]: NOTICE: <script>: tollguard-sec/1 event=auth-ok reason=ok src=::FFFF:1.2.3.4 "
+    "port=\u0665060 proto=sctp time=1700000000 usec=5 method=%C3%9F user= ua=",
+    "Feb 13 17:21:54 host kamailio[1]: NOTICE: <script>: tollguard-sec/1 event=auth-ok reason=ok src=::FFFF:1.2.3.4 "
+    "port=5060 proto=sctp time=1700000000 usec=5 method=%C3%9F user= ua=",          # ß upper-cased is SS
+    "Feb 13 17:21:54 host kamailio[1]: NOTICE: <script>: tollguard-sec/1 event=pike reason=flood src=1.2.3.4 "
+    "port=5060 proto=udp time=\u0661700000000 usec=5 method=%C5%BFip user= ua=",
+]
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_crafted_lines_read_alike(tz):
+    for fmt in seclog.FORMATS:
+        for year in (None, 2024):
+            _same(fmt, CRAFTED, tz, year, every_line=True)
+            _same(fmt, CRAFTED[::-1], tz, year, every_line=True)
