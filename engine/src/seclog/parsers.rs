@@ -1,6 +1,6 @@
 //! The messages of each PBX, function by function as `streams/intake/seclog.py` reads them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::Captures;
@@ -310,17 +310,17 @@ fn pjsip_session(msg: &str) -> Parsed {
 /// `_one_reading`: (separator start, separator end, address).
 fn one_reading(pattern: &Re, text: &str, start: usize, what: &str) -> Res<(usize, usize, (String, i64))> {
     let mut first: Option<(usize, usize, (String, i64))> = None;
-    let mut tried: Vec<String> = Vec::new();
+    let mut tried: HashSet<&str> = HashSet::new();
     let mut error: Option<Fail> = None;
     let mut pos = start.min(text.len());
+    let pattern = pattern.pick(text);
     while let Some(m) = pattern.captures_at(text, pos) {
         let whole = m.get(0).map_or(pos..pos, |g| g.range());
         pos = whole.start + text[whole.start..].chars().next().map_or(1, char::len_utf8);
         let hp = text_of(&m, "hp").unwrap_or("");
-        if tried.iter().any(|t| t == hp) {
+        if !tried.insert(hp) {
             continue;
         }
-        tried.push(hp.to_string());
         let address = match host_port(hp) {
             Ok(a) => a,
             Err(e) => {
@@ -489,8 +489,9 @@ fn sec_outcome(name: &str) -> Option<&'static str> {
 fn last_remote(msg: &str) -> Option<Captures<'_>> {
     let mut last = None;
     let mut pos = 0;
+    let remote = SEC_REMOTE.pick(msg);
     while pos <= msg.len() {
-        let Some(m) = SEC_REMOTE.captures_at(msg, pos) else { break };
+        let Some(m) = remote.captures_at(msg, pos) else { break };
         let whole = m.get(0).map_or(pos..pos, |g| g.range());
         if msg[..whole.start].ends_with('\\') {
             pos = whole.start + 1; // '"' is one byte

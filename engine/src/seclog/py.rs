@@ -348,7 +348,8 @@ pub struct Re {
 }
 
 impl Re {
-    fn pick(&self, text: &str) -> &Regex {
+    /// The compiled pattern for this text (a loop over one text picks it once: the check reads it all).
+    pub fn pick(&self, text: &str) -> &Regex {
         if text.is_ascii() {
             &self.ascii
         } else {

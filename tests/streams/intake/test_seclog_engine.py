@@ -133,13 +133,23 @@ def test_unknown_format_and_zone_are_refused():
 
 def test_a_megabyte_line_is_read_alike_and_in_linear_time():
     import time
-    head = "[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: "
-    for body in ("Call from '" + "'" * (1 << 20), "Registration from '" + "' failed for '1.2.3.4" * 40_000,
-                 "Call from '' (1.2.3.4:5060) to extension '" + "' (1.2.3.4:5060) to extension '" * 30_000,
-                 'SecurityEvent="InvalidPassword",' + '",RemoteAddress="IPV4/UDP/1.2.3.4/5060"' * 25_000):
+    sip, sec = "[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: ", "[2012-02-13 17:21:54] SECURITY[1] res_security_log.c: "
+    end = "' rejected because extension not found in context 'd'."
+    separators = "".join(f"' (1.2.3.4:{i}x) to extension '" for i in range(25_000))  # each a new non-address
+    for line in (sip + "Call from '" + "'" * (1 << 20), sip + "Registration from '" + "' failed for '1.2.3.4" * 40_000,
+                 sip + "Call from '' (1.2.3.4:5060) to extension '" + "' (1.2.3.4:5060) to extension '" * 30_000 + end,
+                 sip + "Call from '\u00e9" + separators + "' (1.2.3.4:5060) to extension '" + end,
+                 sip + "Call from '" + separators + end,
+                 sec + 'SecurityEvent="InvalidPassword",' + '\\",RemoteAddress="IPV4/UDP/1.2.3.4/5060"' * 25_000,
+                 sec + 'SecurityEvent="InvalidPassword",' + '",RemoteAddress="IPV4/UDP/1.2.3.4/5060"' * 25_000,
+                 sec + 'SecurityEvent="InvalidPassword",RemoteAddress="IPV4/UDP/1.2.3.4/5060",X="' + "\\\"" * 400_000):
+        assert len(line) > 700_000
         t0 = time.monotonic()
-        _same("asterisk-log", [head + body, "x' rejected because extension not found in context 'd'."])
+        _same("asterisk-log", [line, end])
         assert time.monotonic() - t0 < 60
+        t0 = time.monotonic()
+        _engine.LogReader("asterisk-log", "UTC").parse([line])
+        assert time.monotonic() - t0 < 2, line[:120]
 
 
 # ------------------------------------------------------------------------------------ time edges
