@@ -411,3 +411,23 @@ def test_crafted_lines_read_alike(tz):
         for year in (None, 2024):
             _same(fmt, CRAFTED, tz, year, every_line=True)
             _same(fmt, CRAFTED[::-1], tz, year, every_line=True)
+
+
+@pytest.mark.parametrize("opening", [
+    "[2024-02-13 17:21:54] NOTICE[1] chan_sip.c: Call from '' (1.2.3.4:5060) to extension '00",
+    "[2024-02-13 17:21:54] NOTICE[1] res_pjsip_session.c: Call from 'ep' (UDP:1.2.3.4:5060) to extension '00",
+    "[2024-02-13 17:21:54] NOTICE[1] chan_iax2.c: Host 1.2.3.4 failed MD5 authentication for 'x' (a != b",
+    "[2024-02-13 17:21:54] NOTICE[1] manager.c: 1.2.3.4 failed to authenticate as 'adm",
+    "2024-02-13 17:21:54.767815 [WARNING] mod_verto.c:1 Login incorrect for user: x",
+])
+def test_a_cut_message_is_followed_to_its_end_or_its_8_kib_alike(opening):
+    """The lines after a cut message are refused up to its end, or until 8 KiB of them passed (then the
+    state forgets it): blank lines, long lines and lines ending as another message does count alike."""
+    filler = "[2024-02-13 17:21:55] NOTICE[1] chan_sip.c: Registration from '<sip:1@x>' failed for '9.9.9.9' - Wrong password"
+    ends = ["x' rejected because extension not found in context 'd'.", "x) - No matching endpoint", "x'", "x)",
+            "x' (from 5.6.7.8)", "x domain: y"]
+    for fmt in seclog.FORMATS:
+        for n in (1, 20, 70, 80):
+            lines = [opening] + [filler] * n + ["", "   ", "Y" * 3000] + ends + [filler] * 3
+            _same(fmt, lines, "Europe/Berlin", 2024, every_line=True)
+            _same(fmt, lines, "UTC", None, restore_at=n // 2 + 1)
