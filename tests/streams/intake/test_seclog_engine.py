@@ -431,3 +431,15 @@ def test_a_cut_message_is_followed_to_its_end_or_its_8_kib_alike(opening):
             lines = [opening] + [filler] * n + ["", "   ", "Y" * 3000] + ends + [filler] * 3
             _same(fmt, lines, "Europe/Berlin", 2024, every_line=True)
             _same(fmt, lines, "UTC", None, restore_at=n // 2 + 1)
+
+
+def test_bench_s_generated_asterisk_log_reads_alike(tmp_path):
+    """bench/gen_asterisk_log.py's attack log (the peer comparison's input), in Berlin's zone."""
+    import subprocess
+    path = tmp_path / "asterisk.log"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_asterisk_log.py"), "6000", str(path)], check=True)
+    lines = _lines(path)
+    state, reader = _pair("asterisk-log", "Europe/Berlin", None)
+    want = [_py("asterisk-log", line, state) for line in lines]
+    assert reader.parse(lines) == want and reader.snapshot() == state.snapshot()
+    assert sum(isinstance(w, dict) for w in want) > 3000
