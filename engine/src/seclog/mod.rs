@@ -3,12 +3,15 @@
 //! `ts` text), the same skip, the same reject reason, and the same reading state after it.
 //!
 //! The address is taken only from where the PBX writes it, as the reference's docstring says (the
-//! parsers in `parsers.rs` follow the reference function by function). Python's own text rules
+//! parsers in `asterisk.rs`, `freeswitch.rs` and `kamailio.rs` follow the reference function by function). Python's own text rules
 //! (`re`'s `\w`/`\d`/`\s`, `strip`, `repr`, `ipaddress`) are in `py.rs`, its aware datetimes in `time.rs`.
 //! Patterns run on the `regex` crate (linear time on a 1 MB line); the reference's one lookahead and
 //! one lookbehind are read around the match, and its one backreference is two alternatives.
 
-mod parsers;
+mod asterisk;
+mod common;
+mod freeswitch;
+mod kamailio;
 pub mod py;
 mod pyuni;
 pub mod time;
@@ -490,9 +493,9 @@ pub fn parse_line(fmt: Format, line: &str, state: &mut LogState) -> Outcome {
         return Outcome::Skip;
     }
     let parsed = match fmt {
-        Format::Asterisk => parsers::asterisk(&p),
-        Format::FreeSwitch => parsers::freeswitch(&p),
-        Format::Kamailio => parsers::kamailio(&p),
+        Format::Asterisk => asterisk::asterisk(&p),
+        Format::FreeSwitch => freeswitch::freeswitch(&p),
+        Format::Kamailio => kamailio::kamailio(&p),
     };
     let mut fields = match parsed {
         Ok(Some(f)) => f,
@@ -546,7 +549,7 @@ fn line_time(p: &Line, state: &mut LogState) -> (Option<Aware>, Option<&'static 
 fn finish(f: Fields, ts: &Aware, state: &LogState) -> Event {
     let mut round_trip = f.round_trip;
     if f.outcome == Some("failure") && round_trip.is_none() {
-        round_trip = parsers::round_trip(f.service.as_deref(), f.reason.as_deref());
+        round_trip = common::round_trip(f.service.as_deref(), f.reason.as_deref());
     }
     let mut ev: Event = Vec::with_capacity(15);
     let mut text = |key: &'static str, v: Option<&str>| {
