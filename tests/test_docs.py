@@ -50,8 +50,6 @@ TEXT_SOURCES = [
 DYNAMIC = {
     ("streams/services/enforce/__init__.py", "main"):
         "logs NeverBlock.warnings() lines, which TEXT_SOURCES checks",
-    ("streams/services/console/app.py", "audit"):
-        "the console's audit trail: one JSON record per decision at WARNING, not a problem to troubleshoot",
 }
 
 PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")

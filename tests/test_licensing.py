@@ -68,3 +68,38 @@ def test_docs_licensing_lists_every_runtime_dependency():
     missing = sorted(set(closure) - listed)
     assert not missing, f"docs/licensing.md has no row for these runtime dependencies (add each with its licence): " \
                         f"{missing}"
+
+
+def _crates() -> list[tuple[str, str]]:
+    lock = tomllib.loads((ROOT / "engine" / "Cargo.lock").read_text())
+    return [(p["name"], p["version"]) for p in lock["package"] if p["name"] != "tollguard-engine"]
+
+
+def _crate_licence(name: str, version: str) -> str | None:
+    import os
+    home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    for src in sorted((home / "registry" / "src").glob(f"*/{name}-{version}/Cargo.toml")):
+        m = re.search(r'^license\s*=\s*"([^"]+)"', src.read_text(), re.M)
+        return m.group(1) if m else None
+    return None
+
+
+def test_every_engine_crate_is_permissive_and_named_in_the_licensing_page():
+    """The crates compiled into streams._engine (engine/Cargo.lock) carry no copyleft licence, and
+    docs/licensing.md names each one with its licence, so a new crate is looked at (jiff came in as
+    'Unlicense OR MIT' while the page still said every crate was 'MIT OR Apache-2.0')."""
+    page = (ROOT / "docs" / "licensing.md").read_text()
+    section = page[page.index("**The engine's Rust crates**"):page.index("## The GPL-licensed")]
+    missing, copyleft, unread = [], [], []
+    for name, version in _crates():
+        licence = _crate_licence(name, version)
+        if licence is None:
+            unread.append(f"{name}-{version}")
+            continue
+        if COPYLEFT.search(licence):
+            copyleft.append(f"{name}: {licence}")
+        if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", section) or licence not in section:
+            missing.append(f"{name} ({licence})")
+    assert not unread, f"not in the local cargo registry (make venv builds the engine first): {unread}"
+    assert not copyleft, copyleft
+    assert not missing, f"docs/licensing.md's engine crates paragraph lacks: {missing}"
