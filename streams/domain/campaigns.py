@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
+from functools import lru_cache
 import msgspec
 
 from streams.core.epochs import epoch_of, iso, z
@@ -52,10 +53,17 @@ def campaign_of(rule: str, at: float, seconds: int, alone: bool) -> str | None:
 
 def window_of(at: float, seconds: int) -> str:
     """The name of the campaign window holding ``at``: its start, RFC 3339."""
-    return z(iso(epoch_of(at, seconds) * seconds))
+    return _window(epoch_of(at, seconds), seconds)
 
 
+@lru_cache(maxsize=256)
+def _window(epoch: int, seconds: int) -> str:  # a flood's detections share a few windows: named once each
+    return z(iso(epoch * seconds))
+
+
+@lru_cache(maxsize=65536)
 def _hash(value: str) -> int:
+    """A value's 64-bit hash (remembered: one flood source is counted by every rule that detects it)."""
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
 
 

@@ -175,6 +175,14 @@ class SubjectIncidents(msgspec.Struct, tag="incidents/1"):
     items: list[IncidentState] = msgspec.field(default_factory=list)
 
 
+def _same(x):
+    return x
+
+
+def _target(note: "ActionNote") -> str:
+    return note.target
+
+
 def subject_key(tenant: str, subject_type: str, subject: str) -> str:
     """The key that puts every detection and decision about one subject on one partition."""
     return f"{tenant}|{subject_type}|{subject}"
@@ -246,6 +254,9 @@ class IncidentBook:
         # what updates() returns, in order: an incident id -> its (subject, state), whose latest record goes out;
         # ("opened", id) -> the version 1 record of an incident opened meanwhile, as it was
         self._pending: dict = {}
+        # not state: per list of a held incident (alert ids, actions), an index of what it holds, valid while the
+        # list is the same object with the same length and ends (``_held``); a campaign's lists run to MAX_LIST
+        self._index: dict[int, tuple] = {}
 
     # -- folding ------------------------------------------------------------------------------
     def fold(self, rec: Union[Seen, Decision, Lifted]) -> tuple[list[IncidentRecord], list[Action]]:
@@ -298,14 +309,58 @@ class IncidentBook:
         self.state[key] = subj
         return updates, publish
 
-    @staticmethod
-    def _joining(subj: SubjectIncidents, rec: Seen) -> IncidentState | None:
+    def _held(self, items: list, name) -> dict:
+        """What ``items`` holds, as ``name(item)`` -> how many: kept beside the list while it is only changed
+        through :meth:`_append` (a campaign's alert ids and actions run to MAX_LIST: a lookup is not a scan);
+        rebuilt when the list is not the object, length and ends it was (changed elsewhere, or state read back)."""
+        entry = self._index.get(id(items))
+        if entry is not None and entry[0] is items and entry[1] == len(items) and entry[2] is items[0] \
+                and entry[3] is items[-1]:
+            return entry[4]
+        if len(self._index) > 4096:
+            self._index.clear()
+        held: dict = {}
+        for x in items:
+            k = name(x)
+            held[k] = held.get(k, 0) + 1
+        self._index[id(items)] = (items, len(items), items[0], items[-1], held)
+        return held
+
+    def _holds(self, items: list, value, name=None) -> bool:
+        if len(items) < 16:
+            return value in items if name is None else any(name(x) == value for x in items)
+        return value in self._held(items, name or _same)
+
+    def _append(self, items: list, item, limit: int, name=None) -> None:
+        """``items.append(item)``, then only the newest ``limit`` kept, with its index (if any) kept in step."""
+        name = name or _same
+        entry = self._index.get(id(items))
+        held = None
+        if entry is not None and items and entry[0] is items and entry[1] == len(items) and entry[2] is items[0] \
+                and entry[3] is items[-1]:
+            held = entry[4]
+        items.append(item)
+        gone = items[:-limit]
+        del items[:-limit]
+        if held is None:
+            return
+        k = name(item)
+        held[k] = held.get(k, 0) + 1
+        for x in gone:
+            k = name(x)
+            if held[k] == 1:
+                del held[k]
+            else:
+                held[k] -= 1
+        self._index[id(items)] = (items, len(items), items[0], items[-1], held)
+
+    def _joining(self, subj: SubjectIncidents, rec: Seen) -> IncidentState | None:
         """The incident this detection belongs to: the one that holds its alert already (even when
         resolved: the SOC judged that alert), else one not resolved whose span covers it (a late
         detection up to one span before an incident's first joins it too). A campaign's detections
         all join its incident not resolved, however far apart in its window."""
         for inc in reversed(subj.items):
-            if rec.alert_id in inc.alert_ids:
+            if self._holds(inc.alert_ids, rec.alert_id):
                 return inc
         if rec.campaign:
             return next((inc for inc in reversed(subj.items) if inc.status != "resolved"), None)
@@ -333,9 +388,9 @@ class IncidentBook:
 
     def _absorb(self, inc: IncidentState, rec: Seen) -> tuple[bool, list[Action]]:
         changed = False
-        if rec.alert_id not in inc.alert_ids:
+        if not self._holds(inc.alert_ids, rec.alert_id):
             if len(inc.alert_ids) < MAX_LIST:
-                inc.alert_ids.append(rec.alert_id)
+                self._append(inc.alert_ids, rec.alert_id, MAX_LIST)
             changed = True
         if _tells_more(rec, inc.told):
             inc.summary = rec.summary
@@ -402,7 +457,11 @@ class IncidentBook:
         end = FOREVER if action.duration_s is None else ts + action.duration_s
         target = self._shown(action.tenant, action.target)
         from_ip = None if action.from_ip is None else self._shown(action.tenant, action.from_ip)
-        for prev in [p for p in inc.actions if p.target == target]:  # an id names its target: only these can repeat
+        if not self._holds(inc.actions, target, _target):
+            prevs = []  # a new target (a flood's blocks): nothing to compare
+        else:
+            prevs = [p for p in inc.actions if p.target == target]
+        for prev in prevs:  # an id names its target: only these can repeat
             if prev.action_id == action.action_id:
                 return False
             if prev.kind == action.kind and prev.from_ip == from_ip and not prev.lifted:
@@ -410,9 +469,9 @@ class IncidentBook:
                 prev_end = FOREVER if prev.duration_s is None else prev_ts + prev.duration_s
                 if prev_ts <= ts and end <= prev_end:
                     return False
-        inc.actions.append(ActionNote(action_id=action.action_id, kind=action.kind, target=target,
-                                      duration_s=action.duration_s, ts=action.ts, from_ip=from_ip))
-        del inc.actions[:-MAX_LIST]
+        self._append(inc.actions, ActionNote(action_id=action.action_id, kind=action.kind, target=target,
+                                             duration_s=action.duration_s, ts=action.ts, from_ip=from_ip),
+                     MAX_LIST, _target)
         return True
 
     def _shown(self, tenant: str, target: str) -> str:

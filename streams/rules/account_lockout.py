@@ -74,13 +74,14 @@ def _detect(ctx, cfg, kind: str, window: TimeSet, epoch: int, ok: bool, ends: li
     at = ends[0]
     n = window.count(at, cfg.seconds)
     variant = kind if ok else f"{kind}/unverified"
-    if ctx.absorbed(RULE, "account", ev.account, variant, at, span):  # counted into its open alert: no evidence
+    quiet = ctx.absorbed(RULE, "account", ev.account, variant, at, span)
+    if quiet:  # counted into its open alert: no evidence
         named = []
     else:
         named = _sources(ctx.state, window, at - cfg.seconds, at)
     evidence = {"failures": n, "seconds": cfg.seconds, "kind": kind, "sources": named[-SOURCES:],
                 "service": ev.service}
-    actions = _locks(ctx, cfg, window, kind, epoch, ends, ev.account, evidence) if ok else None
+    actions = _locks(ctx, cfg, window, kind, epoch, ends, ev.account, evidence, quiet) if ok else None
     if actions is None:
         evidence["unverified"] = UNVERIFIED
     ctx.emit(RULE, SEVERITY, "account", ev.account,
@@ -90,17 +91,22 @@ def _detect(ctx, cfg, kind: str, window: TimeSet, epoch: int, ok: bool, ends: li
 
 
 def _locks(ctx, cfg, window: TimeSet, kind: str, epoch: int, ends: list[float], account: str,
-           evidence: dict) -> list[Order]:
+           evidence: dict, quiet: bool = False) -> list[Order]:
     """The locks not yet ordered in this epoch: one per source with ``REPEAT`` proven failures (any failures
     when ``block_on_unverified_udp``) in the windows ending at ``ends`` (``lock_scope: source``), or one for
     every address (``account``). A botnet source that tried the account once is not locked: it does not
-    come back, so its lock would protect nothing and only fill the enforcers (the alert still names it)."""
+    come back, so its lock would protect nothing and only fill the enforcers (the alert still names it).
+    ``quiet``: the detection joins its open alert, so ``evidence`` is not shown (only the locks matter)."""
     trust = ctx.tenant.settings.block_on_unverified_udp
     st = ctx.state
     done = st.account_locked.setdefault(f"{kind}|{epoch}", [])
     if cfg.lock_scope == "account":
         ips = [None] if 0 not in done else []
         done[:] = [0]
+    elif quiet and not trust and _no_repeat(window, ends[0] - cfg.seconds, ends[-1]):
+        # a detection counted into its open alert (its evidence is not shown) whose windows hold no entry twice:
+        # no source has REPEAT proven failures there, so no lock, as the full count below would find
+        ips = []
     else:
         counts = _counts(window, ends[0] - cfg.seconds, ends[-1])  # one pass: source -> [all, proven]
         enough = [s for s, (n, p) in counts.items() if (n if trust else p) >= REPEAT]
@@ -133,6 +139,13 @@ def _counts(window: TimeSet, lo: float, hi: float) -> dict[int, list[int]]:
         c[0] += 1
         c[1] += ids[k] & 1
     return out
+
+
+def _no_repeat(window: TimeSet, lo: float, hi: float) -> bool:
+    """Does no entry id (source and proof bit) occur twice in ``(lo, hi]``? Then no source has two proven
+    failures there (a set of the slice: no per-entry Python loop)."""
+    a, b = bisect_right(window.t, lo), bisect_right(window.t, hi)
+    return len(set(window.ids[a:b])) == b - a
 
 
 def _sources(st, window: TimeSet, lo: float, hi: float) -> list[str]:

@@ -127,3 +127,36 @@ def test_the_incidents_table_shows_a_campaign_on_a_second_line_with_hostile_name
     assert "campaign:2026-11-30T10:00:00Z" in first
     assert second.strip().startswith("campaign of brute_force: 2 events from 2 sources against 1 accounts")
     assert "\x1b" not in second
+
+
+def test_the_index_beside_a_campaigns_lists_answers_as_a_scan_of_them(monkeypatch):
+    """A campaign's alert ids and actions run to MAX_LIST: the book looks them up in an index it keeps beside
+    them. Past MAX_LIST, with repeated targets and lifts between, it publishes and records what scans would."""
+    from streams.domain.events import Action
+    from streams.domain.incidents import Lifted, MAX_LIST
+    from streams.core.epochs import iso
+
+    def records():
+        raw = detect(botnet(n=3 * MAX_LIST, accounts=5), policy(COUNTRY))
+        seen = [r for r in raw if isinstance(r, Seen)]
+        rnd = random.Random(11)
+        out = []
+        for k, r in enumerate(seen):
+            out.append(r)
+            if k % 97 == 50 and r.actions:  # the SOC lifts a block, and the next detections order it again
+                a = r.actions[0]
+                lift = Action(action_id=f"u{k}", ts=iso(r.ts + 1), tenant=r.tenant, kind="unblock", target=a.target,
+                              duration_s=None, alert_id="", reason="lifted")
+                out.append(Lifted(tenant=r.tenant, subject_type="campaign", subject=r.campaign, ts=r.ts + 1,
+                                  by="soc", reason="lifted", action=lift))
+            if rnd.random() < 0.2:
+                out.append(rnd.choice(seen))  # a redelivered detection
+        return out
+
+    recs = records()
+    assert sum(len(r.actions) for r in recs if isinstance(r, Seen)) > MAX_LIST
+    indexed = settle(recs, IncidentBook())
+    monkeypatch.setattr(IncidentBook, "_holds", lambda self, items, value, name=None:
+                        value in items if name is None else any(name(x) == value for x in items))
+    scanned = settle(recs, IncidentBook())
+    assert msgspec.to_builtins(indexed) == msgspec.to_builtins(scanned)

@@ -1,5 +1,8 @@
 """account_lockout: a distributed brute force (rotating source IPs) against one account is caught."""
 
+import msgspec
+import pytest
+
 from tests.builders import actions, alerts, policy, run, run_any_order, sec
 
 
@@ -48,3 +51,42 @@ def test_the_threshold_follows_the_policy():
     pol = policy("registration_lockout: {failures: 50, seconds: 600}")
     assert not alerts(run(rotating(40, "register"), pol), "account_lockout")
     assert alerts(run(rotating(60, "register"), pol), "account_lockout")
+
+
+def mixed_flood(n: int = 600, seed: int = 5) -> list[dict]:
+    """A botnet of single tries, a pool that comes back (some over UDP with no round trip), one account."""
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        if rnd.random() < 0.2:
+            ip = f"198.51.100.{rnd.randint(1, 6)}"
+        else:
+            ip = f"203.0.{i // 250}.{i % 250 + 1}"
+        ev = sec(t=i * 3.0, ip=ip, action="register", account=str(1000 + rnd.randrange(3)))
+        if rnd.random() < 0.3:
+            ev.update(protocol="udp", round_trip=False)
+        out.append(ev)
+    return out
+
+
+@pytest.mark.parametrize("order", ["in order", "shuffled"])
+def test_a_joining_detection_skips_the_per_source_count_only_when_it_cannot_lock(monkeypatch, order):
+    """The shortcut (no entry twice in the windows: no lock) gives what the full count gives, alerts and locks."""
+    import random
+    from streams.rules import account_lockout
+    evs = mixed_flood()
+    if order == "shuffled":
+        random.Random(3).shuffle(evs)
+    runner = run if order == "in order" else run_any_order
+    calls = []
+    real = account_lockout._counts
+    monkeypatch.setattr(account_lockout, "_counts", lambda *a: calls.append(1) or real(*a))
+    fast = runner(evs)
+    skipped = len(calls)
+    monkeypatch.setattr(account_lockout, "_no_repeat", lambda *a: False)
+    calls.clear()
+    full = runner(evs)
+    assert skipped < len(calls)  # the shortcut was taken (measured: fewer full per-source counts)
+    assert [msgspec.to_builtins(r) for r in fast] == [msgspec.to_builtins(r) for r in full]
+    assert actions(fast, "lock_account")  # the pool that comes back is locked either way
