@@ -32,6 +32,7 @@ from streams.domain.campaigns import campaign_of, window_of
 from streams.domain.incidents import Lifted, Seen
 from streams.reference.countries import country_of
 from streams.rules.contract import Order
+from streams.rules._common import address as _address
 from streams.core.ordering import Sequencer
 from streams.policy import Policy, Tenant
 from streams.state import STATE_TYPES, Call, Incident, KeyState
@@ -596,7 +597,7 @@ def _exempt(tenant: Tenant, address: str) -> bool:
     """Is this address one the tenant never blocks (its LAN, its static accept rules)? An order
     naming something that is no address is refused too: it could only be a mistake."""
     try:
-        return tenant.exempt(parse_ip(address))
+        return tenant.exempt(_address(address))
     except ValueError:
         return True
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from functools import lru_cache
 
 from streams.rules.contract import Order
 
 from streams.core.epochs import HORIZON, epoch_of
-from streams.domain.events import Cdr, Unblock
+from streams.domain.events import Cdr, Unblock, parse_ip
 from streams.state import TimeSet
 
 SKIP_KINDS = ("short", "emergency")
@@ -17,6 +18,13 @@ OUTBOUND = frozenset({"outbound_start", "outbound_end"})
 
 
 _KINDS: dict[tuple, str] = {}
+
+
+@lru_cache(maxsize=65536)
+def address(text: str):
+    """``parse_ip(text)``, remembered (addresses are immutable): a flood source is judged by country_ip and
+    its block checked against the never-block list, one parse. Raises ValueError on junk, as parse_ip does."""
+    return parse_ip(text)
 
 
 def event_kind(event) -> str:
@@ -125,7 +133,7 @@ def note_name(seen: dict[str, float], name: str, ts: float, keep: int) -> None:
     if ts >= seen.get(name, float("-inf")):
         seen[name] = ts
     if len(seen) > keep + keep // 2:
-        for k in sorted(seen, key=lambda n: (seen[n], n))[:len(seen) - keep]:
+        for _, k in sorted([(t, n) for n, t in seen.items()])[:len(seen) - keep]:  # by (time, name), as before
             del seen[k]
 
 

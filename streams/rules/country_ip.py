@@ -10,6 +10,7 @@ alert and no ``block_ip`` of its own: a botnet of 30,000 addresses is one set, n
 from streams.rules.contract import Order
 
 from streams.reference.countries import country_of
+from streams.rules._common import address
 
 RULE = "country_ip"
 SCOPE = "ip"
@@ -21,8 +22,7 @@ def check(ctx, ev) -> None:
     allowed = ctx.tenant.allowed_country_ips
     if allowed is None or not ev.src_ip:
         return
-    from streams.domain.events import parse_ip
-    ip = parse_ip(ev.src_ip)
+    ip = address(ev.src_ip)
     if ctx.tenant.exempt(ip):
         return
     cc = country_of(ev.src_ip)
