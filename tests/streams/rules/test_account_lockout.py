@@ -90,3 +90,37 @@ def test_a_joining_detection_skips_the_per_source_count_only_when_it_cannot_lock
     assert skipped < len(calls)  # the shortcut was taken (measured: fewer full per-source counts)
     assert [msgspec.to_builtins(r) for r in fast] == [msgspec.to_builtins(r) for r in full]
     assert actions(fast, "lock_account")  # the pool that comes back is locked either way
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_repeat_index_answers_as_a_scan_of_the_window(seed):
+    """_no_repeat reads each entry's previous time of its id from an index kept beside the window as check
+    adds and prunes. Its answer is the scan's (no id twice in the range), and never "no repeat" wrongly, in
+    order, out of order, with duplicates, prunes and the window rebuilt from state."""
+    import random
+    from bisect import bisect_right
+    from streams.rules.account_lockout import _Repeats, _no_repeat
+    from streams.state import TimeSet
+
+    rnd = random.Random(seed)
+    window = TimeSet()
+    floor = float("-inf")
+    for step in range(1500):
+        t = step + (rnd.uniform(-40, 0) if rnd.random() < 0.1 else 0.0)  # now and then out of order
+        ident = rnd.randrange(60) if rnd.random() < 0.3 else 1000 + step
+        i = window.add(t, ident)
+        _Repeats.added(window, i, t, ident)
+        if rnd.random() < 0.05:
+            floor = max(floor, step - 300.0)
+            _Repeats.prune(window, floor, 4096)
+        if rnd.random() < 0.01:
+            window = TimeSet(list(window.t), list(window.ids))  # read back from state: another object
+        for _ in range(3):
+            hi = rnd.uniform(step - 100, step)
+            lo = hi - rnd.uniform(1, 200)
+            a, b = bisect_right(window.t, lo), bisect_right(window.t, hi)
+            scan = len(set(window.ids[a:b])) == b - a
+            fast = _no_repeat(window, lo, hi)
+            assert fast <= scan  # never "no repeat" when there is one
+            if lo >= floor:
+                assert fast == scan
