@@ -146,12 +146,16 @@ def _counts(window: TimeSet, lo: float, hi: float) -> dict[int, list[int]]:
 
 def _no_repeat(window: TimeSet, lo: float, hi: float) -> bool:
     """Does no entry id (source and proof bit) occur twice in ``(lo, hi]``? Then no source has two proven
-    failures there. Read from :class:`_Repeats` (each entry's previous time of the same id): one max over
-    the range, in C, not a count per source."""
+    failures there. Read from :class:`_Repeats`: only the entries whose id was seen before are looked at (a
+    botnet of single tries has none), not every entry of the window."""
     rep = _Repeats.of(window)
-    t = window.t
-    a, b = bisect_right(t, lo), bisect_right(t, hi)
-    return a >= b or max(rep.prev[a:b]) <= lo
+    times, prevs = rep.rep_t, rep.rep_prev
+    for k in range(bisect_right(times, lo), len(times)):  # only entries whose id came before: none in a botnet
+        if times[k] > hi:
+            return True
+        if prevs[k] > lo:
+            return False
+    return True
 
 
 class _Repeats:
@@ -159,19 +163,24 @@ class _Repeats:
     each id's latest time. Built from the window on first use (or when the window is not the list, length
     and ends it was: state read back, an entry inserted out of order) and kept in step as ``check`` appends
     and prunes. An entry whose previous time is at or before ``lo`` is the only one of its id in ``(lo, hi]``;
-    a previous time that was pruned since only sends a query to the full count (never the other way)."""
+    a previous time that was pruned since only sends a query to the full count (never the other way).
+    ``rep_t`` and ``rep_prev``: the entries that have a previous time (in window order), and that time."""
 
-    __slots__ = ("window", "n", "first", "last", "prev", "latest")
+    __slots__ = ("window", "n", "first", "last", "prev", "latest", "rep_t", "rep_prev")
     _held: dict[int, "_Repeats"] = {}
     LIMIT = 4096  # windows indexed at once (a flood over many accounts rebuilds, as the full count would scan)
 
     def __init__(self, window: TimeSet):
         self.window = window
-        prev, latest = [], {}
+        prev, latest, rep_t, rep_prev = [], {}, [], []
         for t, i in zip(window.t, window.ids):
-            prev.append(latest.get(i, _NEVER))
+            p = latest.get(i, _NEVER)
+            prev.append(p)
+            if p != _NEVER:
+                rep_t.append(t)
+                rep_prev.append(p)
             latest[i] = t
-        self.prev, self.latest = prev, latest
+        self.prev, self.latest, self.rep_t, self.rep_prev = prev, latest, rep_t, rep_prev
         self._mark()
 
     def _mark(self) -> None:
@@ -200,7 +209,11 @@ class _Repeats:
             return
         t = window.t
         if rep.window is window and i == rep.n == len(t) - 1 and (not i or (rep.last == t[i - 1] and rep.first == t[0])):
-            rep.prev.append(rep.latest.get(ident, _NEVER))
+            p = rep.latest.get(ident, _NEVER)
+            rep.prev.append(p)
+            if p != _NEVER:
+                rep.rep_t.append(time)
+                rep.rep_prev.append(p)
             rep.latest[ident] = time
             rep._mark()
         else:
@@ -218,7 +231,8 @@ class _Repeats:
             for t, i in zip(window.t[:k], window.ids[:k]):  # the oldest: an id whose latest goes has gone
                 if latest.get(i) == t:
                     del latest[i]
-            del rep.prev[:k]
+            m = sum(1 for p in rep.prev[:k] if p != _NEVER)  # the entries with a previous time that go
+            del rep.prev[:k], rep.rep_t[:m], rep.rep_prev[:m]
             window.prune(before, keep)
             rep._mark()
         else:
