@@ -138,12 +138,15 @@ def produce(broker: str, topic: str, values: list[bytes], keys: list[bytes | Non
     p.close()
 
 
-def consume(broker: str, topic: str, want: int, timeout: float = 60.0, predicate=None, idle: float = 0.0) -> list[dict]:
+def consume(broker: str, topic: str, want: int | None, timeout: float = 60.0, predicate=None,
+            idle: float = 0.0) -> list[dict]:
     """Read a topic from the beginning until `want` records (matching predicate) arrived or timeout.
 
     With ``idle``, keep reading after `want` until nothing new arrived for ``idle`` seconds
-    (to see extra records a test must not find).
+    (to see extra records a test must not find). ``want=None``: everything, read until something came
+    and then nothing new for ``idle`` seconds (or the timeout, when nothing comes at all).
     """
+    enough = (lambda n: n > 0) if want is None else (lambda n: n >= want)
     from kafka import KafkaConsumer
     c = KafkaConsumer(bootstrap_servers=[broker], auto_offset_reset="earliest", enable_auto_commit=False,
                       group_id=None, consumer_timeout_ms=500)
@@ -158,9 +161,9 @@ def consume(broker: str, topic: str, want: int, timeout: float = 60.0, predicate
                 if predicate is None or predicate(rec):
                     out.append(rec)
                     last_new = time.monotonic()
-                if len(out) >= want and not idle:
+                if enough(len(out)) and not idle:
                     break
-            if len(out) >= want and (not idle or time.monotonic() - last_new >= idle):
+            if enough(len(out)) and (not idle or time.monotonic() - last_new >= idle):
                 break
     finally:
         c.close()

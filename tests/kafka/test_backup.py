@@ -67,7 +67,7 @@ def hook():
 def test_a_backup_restored_into_a_fresh_prefix_answers_the_same(broker, prefix, worker, tmp_path):
     w = worker(policy=str(POLICY))
     assert produce_file(prefix, SAMPLE, broker).returncode == 0
-    consume(broker, f"{prefix}.incidents", want=10**6, timeout=90, idle=5)  # until the worker is quiet
+    consume(broker, f"{prefix}.incidents", want=None, timeout=90, idle=5)  # until the worker is quiet
     incidents = jsonl(ok(cli(prefix, "incidents", "--format", "jsonl")))
     assert len(incidents) >= 2, w.log()
     first, second = sorted(r["incident_id"] for r in incidents)[:2]
