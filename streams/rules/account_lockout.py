@@ -33,7 +33,7 @@ from zlib import crc32
 from streams.core.epochs import HORIZON, epoch_of
 from streams.rules._common import UNVERIFIED, flagged, is_registration, may_block
 from streams.state import TimeSet
-from streams.state.timeset import cut
+from streams.state.windex import WindowIndex
 
 RULE = "account_lockout"
 SCOPE = "ext"
@@ -59,7 +59,7 @@ def check(ctx, ev) -> None:
     span = ctx.span([Order("lock_account", "", cfg.block_seconds)])
     ident = flagged(source, ev)
     i = window.add(ctx.ts, ident)
-    _Repeats.added(window, i, ctx.ts, ident)
+    WindowIndex.added(window, i, ctx.ts, ident)
     if i >= 0:
         # each window end over the limit that holds this failure, from more than one source: those that
         # hold a proven failure may lock, the others only alert; grouped per incident epoch
@@ -146,100 +146,9 @@ def _counts(window: TimeSet, lo: float, hi: float) -> dict[int, list[int]]:
 
 def _no_repeat(window: TimeSet, lo: float, hi: float) -> bool:
     """Does no entry id (source and proof bit) occur twice in ``(lo, hi]``? Then no source has two proven
-    failures there. Read from :class:`_Repeats`: only the entries whose id was seen before are looked at (a
-    botnet of single tries has none), not every entry of the window."""
-    rep = _Repeats.of(window)
-    times, prevs = rep.rep_t, rep.rep_prev
-    for k in range(bisect_right(times, lo), len(times)):  # only entries whose id came before: none in a botnet
-        if times[k] > hi:
-            return True
-        if prevs[k] > lo:
-            return False
-    return True
-
-
-class _Repeats:
-    """Not state: beside one account's window, each entry's previous time with the same id (-inf: none), and
-    each id's latest time. Built from the window on first use (or when the window is not the list, length
-    and ends it was: state read back, an entry inserted out of order) and kept in step as ``check`` appends
-    and prunes. An entry whose previous time is at or before ``lo`` is the only one of its id in ``(lo, hi]``;
-    a previous time that was pruned since only sends a query to the full count (never the other way).
-    ``rep_t`` and ``rep_prev``: the entries that have a previous time (in window order), and that time."""
-
-    __slots__ = ("window", "n", "first", "last", "prev", "latest", "rep_t", "rep_prev")
-    _held: dict[int, "_Repeats"] = {}
-    LIMIT = 4096  # windows indexed at once (a flood over many accounts rebuilds, as the full count would scan)
-
-    def __init__(self, window: TimeSet):
-        self.window = window
-        prev, latest, rep_t, rep_prev = [], {}, [], []
-        for t, i in zip(window.t, window.ids):
-            p = latest.get(i, _NEVER)
-            prev.append(p)
-            if p != _NEVER:
-                rep_t.append(t)
-                rep_prev.append(p)
-            latest[i] = t
-        self.prev, self.latest, self.rep_t, self.rep_prev = prev, latest, rep_t, rep_prev
-        self._mark()
-
-    def _mark(self) -> None:
-        t = self.window.t
-        self.n = len(t)
-        self.first, self.last = (t[0], t[-1]) if t else (None, None)
-
-    def _valid(self, window: TimeSet) -> bool:
-        t = window.t
-        return self.window is window and self.n == len(t) and (not t or (self.first == t[0] and self.last == t[-1]))
-
-    @classmethod
-    def of(cls, window: TimeSet) -> "_Repeats":
-        rep = cls._held.get(id(window))
-        if rep is None or not rep._valid(window):
-            if len(cls._held) >= cls.LIMIT:
-                cls._held.clear()
-            rep = cls._held[id(window)] = cls(window)
-        return rep
-
-    @classmethod
-    def added(cls, window: TimeSet, i: int, time: float, ident: int) -> None:
-        """``window.add`` put ``(time, ident)`` at ``i``: appended, the index follows; else it is dropped."""
-        rep = cls._held.get(id(window))
-        if rep is None or i < 0:
-            return
-        t = window.t
-        if rep.window is window and i == rep.n == len(t) - 1 and (not i or (rep.last == t[i - 1] and rep.first == t[0])):
-            p = rep.latest.get(ident, _NEVER)
-            rep.prev.append(p)
-            if p != _NEVER:
-                rep.rep_t.append(time)
-                rep.rep_prev.append(p)
-            rep.latest[ident] = time
-            rep._mark()
-        else:
-            del cls._held[id(window)]
-
-    @classmethod
-    def prune(cls, window: TimeSet, before: float, keep: int) -> None:
-        """``window.prune(before, keep)``, the index (if any) kept in step."""
-        k = cut(window.t, before, keep)
-        if k <= 0:
-            return
-        rep = cls._held.get(id(window))
-        if rep is not None and rep._valid(window):
-            latest = rep.latest
-            for t, i in zip(window.t[:k], window.ids[:k]):  # the oldest: an id whose latest goes has gone
-                if latest.get(i) == t:
-                    del latest[i]
-            m = sum(1 for p in rep.prev[:k] if p != _NEVER)  # the entries with a previous time that go
-            del rep.prev[:k], rep.rep_t[:m], rep.rep_prev[:m]
-            window.prune(before, keep)
-            rep._mark()
-        else:
-            window.prune(before, keep)
-
-
-_NEVER = float("-inf")
+    failures there. Read from the window's index (streams.state.windex): only the entries whose id came
+    before are looked at (a botnet of single tries has none), not every entry of the window."""
+    return WindowIndex.of(window).no_repeat(lo, hi)
 
 
 def _sources(st, window: TimeSet, lo: float, hi: float) -> list[str]:
@@ -254,7 +163,7 @@ def _sources(st, window: TimeSet, lo: float, hi: float) -> list[str]:
 
 def _forget(st, window: TimeSet, before: float, span: float) -> None:
     """Prune the window, the addresses of sources no window holds any more, and the locks of epochs over."""
-    _Repeats.prune(window, before, KEEP)
+    WindowIndex.prune(window, before, KEEP)
     names = st.account_source_ips
     if len(names) > 2 * sum(len(w) for w in st.account_failures.values()) + 16:
         held = {i >> 1 for w in st.account_failures.values() for i in w.ids}

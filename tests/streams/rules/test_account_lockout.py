@@ -99,7 +99,8 @@ def test_the_repeat_index_answers_as_a_scan_of_the_window(seed):
     order, out of order, with duplicates, prunes and the window rebuilt from state."""
     import random
     from bisect import bisect_right
-    from streams.rules.account_lockout import _Repeats, _no_repeat
+    from streams.rules.account_lockout import _no_repeat
+    from streams.state.windex import WindowIndex as _Repeats
     from streams.state import TimeSet
 
     rnd = random.Random(seed)

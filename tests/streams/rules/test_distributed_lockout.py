@@ -1,5 +1,7 @@
 """distributed_lockout: password spraying across many accounts from many addresses is caught per tenant."""
 
+import pytest
+
 from tests.builders import actions, alerts, policy, run, run_any_order, sec
 
 
@@ -41,3 +43,30 @@ def test_the_same_alert_in_any_arrival_order():
     evs = spray(250)
     want = {a.alert_id for a in alerts(run(evs), "distributed_lockout")}
     assert want and {a.alert_id for a in alerts(run_any_order(evs), "distributed_lockout")} == want
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_distinct_index_counts_as_a_scan_of_the_window(seed):
+    """_distinct reads the window's index (each id's latest time) kept beside it as check adds and prunes:
+    the count it gives is the scan's (capped at ``enough``), in order, out of order, with repeats and prunes."""
+    import random
+    from bisect import bisect_right
+    from streams.rules.distributed_lockout import _distinct
+    from streams.state import TimeSet
+    from streams.state.windex import WindowIndex
+
+    rnd = random.Random(seed)
+    window = TimeSet()
+    for step in range(1500):
+        t = step + (rnd.uniform(-40, 0) if rnd.random() < 0.1 else 0.0)
+        ident = rnd.randrange(8) if rnd.random() < 0.7 else 1000 + step
+        WindowIndex.added(window, window.add(t, ident), t, ident)
+        if rnd.random() < 0.1:
+            WindowIndex.prune(window, step - rnd.uniform(50, 400), rnd.choice([64, 4096]))
+        if rnd.random() < 0.01:
+            window = TimeSet(list(window.t), list(window.ids))  # read back from state
+        for at in (window.t[-1], rnd.uniform(step - 100, step)):
+            for enough in (3, 10, 10_000):
+                seconds = rnd.uniform(1, 300)
+                a, b = bisect_right(window.t, at - seconds), bisect_right(window.t, at)
+                assert _distinct(window, at, seconds, enough) == min(len(set(window.ids[a:b])), enough)
