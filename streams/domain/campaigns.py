@@ -139,9 +139,12 @@ class CampaignState(msgspec.Struct, kw_only=True):
         self.detections += 1
         family = FAMILIES.get(rule, "other")
         self.families[family] = self.families.get(family, 0) + 1
-        for tally, value in ((self.sources, source), (self.accounts, account), (self.countries, country)):
-            if value:
-                tally.add(value)
+        if source:
+            self.sources.add(source)
+        if account:
+            self.accounts.add(account)
+        if country:
+            self.countries.add(country)
 
 
 class Members(msgspec.Struct, kw_only=True):

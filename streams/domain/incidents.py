@@ -299,10 +299,10 @@ class IncidentBook:
         if rec.ts > self.clock.get(rec.tenant, float("-inf")):
             self.clock[rec.tenant] = rec.ts
         updates: list = []
-        inc = self._joining(subj, rec)
+        inc, known = self._joining(subj, rec)
         if inc is None:
             inc = self._open(subj, rec, updates)
-        changed, publish = self._absorb(inc, rec)
+        changed, publish = self._absorb(inc, rec, known)
         if changed:
             inc.version += 1
             updates.append((subj, inc))
@@ -354,20 +354,20 @@ class IncidentBook:
                 held[k] -= 1
         self._index[id(items)] = (items, len(items), items[0], items[-1], held)
 
-    def _joining(self, subj: SubjectIncidents, rec: Seen) -> IncidentState | None:
+    def _joining(self, subj: SubjectIncidents, rec: Seen) -> tuple[IncidentState | None, bool]:
         """The incident this detection belongs to: the one that holds its alert already (even when
         resolved: the SOC judged that alert), else one not resolved whose span covers it (a late
         detection up to one span before an incident's first joins it too). A campaign's detections
-        all join its incident not resolved, however far apart in its window."""
+        all join its incident not resolved, however far apart in its window. With it: does it hold the alert?"""
         for inc in reversed(subj.items):
             if self._holds(inc.alert_ids, rec.alert_id):
-                return inc
+                return inc, True
         if rec.campaign:
-            return next((inc for inc in reversed(subj.items) if inc.status != "resolved"), None)
+            return next((inc for inc in reversed(subj.items) if inc.status != "resolved"), None), False
         for inc in reversed(subj.items):
             if inc.status != "resolved" and inc.opened - rec.span <= rec.ts < inc.until:
-                return inc
-        return None
+                return inc, False
+        return None, False
 
     def _open(self, subj: SubjectIncidents, rec: Seen, updates: list) -> IncidentState:
         for old in subj.items:  # a newer incident means the older ones are over
@@ -386,9 +386,9 @@ class IncidentBook:
         del subj.items[:-KEEP_PER_SUBJECT]
         return inc
 
-    def _absorb(self, inc: IncidentState, rec: Seen) -> tuple[bool, list[Action]]:
+    def _absorb(self, inc: IncidentState, rec: Seen, known: bool = False) -> tuple[bool, list[Action]]:
         changed = False
-        if not self._holds(inc.alert_ids, rec.alert_id):
+        if not known and not self._holds(inc.alert_ids, rec.alert_id):
             if len(inc.alert_ids) < MAX_LIST:
                 self._append(inc.alert_ids, rec.alert_id, MAX_LIST)
             changed = True
