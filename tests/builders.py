@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 from datetime import datetime, timedelta, timezone
 
@@ -98,6 +99,30 @@ def alerts(out, rule: str | None = None) -> list[Alert]:
 def actions(out, kind: str | None = None) -> list[Action]:
     return [r for r in out if isinstance(r, Action) and (kind is None or r.kind == kind)]
 
+
+
+@contextlib.contextmanager
+def webhook():
+    """A local webhook that records the JSON body of every POST; yields ``(url, got)``, ``got`` the list of
+    bodies received so far (the notify channel of the tests that check a message went out)."""
+    import http.server
+    import threading
+    got: list = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", got
+    finally:
+        server.shutdown()
 
 
 @contextlib.contextmanager

@@ -3,20 +3,18 @@ both started by the tests on loopback: the newest N kept, a refused host key or 
 sent through notify's channels (issue 31.3, 31.4)."""
 
 import contextlib
-import http.server
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 
 import pytest
 
 from tests.kafka.conftest import ROOT
+from tests.builders import webhook
 
 pytestmark = pytest.mark.kafka
 SSHD = "/usr/sbin/sshd"
@@ -100,22 +98,10 @@ def s3_server(tmp_path_factory):
 @pytest.fixture
 def hook(tmp_path):
     """A notify configuration whose one channel is a local webhook; yields (path, what it received)."""
-    got = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    path = tmp_path / "notify.yaml"
-    path.write_text(f"channels:\n  - {{name: soc, type: webhook, url: 'http://127.0.0.1:{server.server_port}/hook'}}\n")
-    yield path, got
-    server.shutdown()
+    with webhook() as (url, got):
+        path = tmp_path / "notify.yaml"
+        path.write_text(f"channels:\n  - {{name: soc, type: webhook, url: '{url}'}}\n")
+        yield path, got
 
 
 def archive(broker, prefix, *args, env=None):

@@ -3,19 +3,18 @@ decisions, its blocks, loaded ranges and a published model are backed up, restor
 every reader answers the same on both; a prefix that holds records is refused; a named file's secret comes
 back byte for byte; a failed backup is told on notify's channels."""
 
-import http.server
 import json
 import os
 import stat
 import subprocess
 import sys
-import threading
 import uuid
 
 import pytest
 
 from tests.kafka.conftest import BOOTSTRAP, ROOT, Worker, consume
 from tests.kafka.test_equivalence import POLICY, SAMPLE, produce_file
+from tests.builders import webhook
 
 SECRET = b"password: 'Tr0ub4dor&3 \xc3\xa9\x00\xff'\r\nsmtp_password: \"x\\\"y\"\n"  # not UTF-8 throughout, NUL, CRLF
 
@@ -48,20 +47,8 @@ def answers(prefix: str) -> dict:
 
 @pytest.fixture
 def hook():
-    got: list[dict] = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_port, got
-    server.shutdown()
+    with webhook() as (url, got):
+        yield int(url.split(":")[2].split("/")[0]), got
 
 
 def test_a_backup_restored_into_a_fresh_prefix_answers_the_same(broker, prefix, worker, tmp_path):

@@ -1,17 +1,15 @@
 """`tollguard doctor` against the real broker: fine on a working setup, and each fault named with its fix
 when one thing at a time is broken (issue 30.4)."""
 
-import http.server
-import json
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from streams.services.doctor import BAD, OK, judge_skew
 from tests.kafka.conftest import ROOT
+from tests.builders import webhook
 
 pytestmark = pytest.mark.kafka
 POLICY = ROOT / "fixtures" / "policy.example.yaml"
@@ -37,24 +35,12 @@ def setup(broker, prefix, tmp_path):
     subprocess.run([sys.executable, "-m", "streams.cli", "topics", "--create"], cwd=ROOT, check=True,
                    capture_output=True, env={**os.environ, "TOLLGUARD_TOPIC_PREFIX": prefix,
                                              "TOLLGUARD_BROKER": f"kafka://{broker}", "TOLLGUARD_PARTITIONS": "2"})
-    got = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    notify = tmp_path / "notify.yaml"
-    notify.write_text(f"channels:\n  - {{name: soc, type: webhook, url: 'http://127.0.0.1:{server.server_port}/hook'}}\n")
-    enforce = tmp_path / "enforce.yaml"
-    enforce.write_text("backends:\n  - {name: pbx, type: command, kinds: [lock_account], argv: [/bin/true, '{target}']}\n")
-    yield {"notify": notify, "enforce": enforce, "got": got, "tmp": tmp_path}
-    server.shutdown()
+    with webhook() as (url, got):
+        notify = tmp_path / "notify.yaml"
+        notify.write_text(f"channels:\n  - {{name: soc, type: webhook, url: '{url}'}}\n")
+        enforce = tmp_path / "enforce.yaml"
+        enforce.write_text("backends:\n  - {name: pbx, type: command, kinds: [lock_account], argv: [/bin/true, '{target}']}\n")
+        yield {"notify": notify, "enforce": enforce, "got": got, "tmp": tmp_path}
 
 
 def test_a_working_setup_is_all_fine(broker, prefix, setup):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.audit import audit, report
+from streams.audit import audit
 from streams.audit.passwords import name_weakness, weakness
+from tests.builders import webhook
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -113,30 +114,14 @@ def test_a_bad_baseline_is_one_line_and_exit_2(tmp_path):
 
 
 def test_a_failed_audit_is_sent_on_notifys_channels(tmp_path):
-    import http.server
-    import threading
-    got = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with webhook() as (url, got):
         notify = tmp_path / "notify.yaml"
-        notify.write_text(f"channels:\n  - {{name: soc, type: webhook, url: 'http://127.0.0.1:{server.server_port}/h'}}\n")
+        notify.write_text(f"channels:\n  - {{name: soc, type: webhook, url: '{url}'}}\n")
         (tmp_path / "cfg").mkdir()
         (tmp_path / "cfg" / "policy.yaml").write_text(BAD_POLICY)
         assert run(tmp_path / "cfg", "--fail-on", "high", "--notify", notify).returncode == 1
         assert [m["type"] for m in got] == ["audit_failure"] and "policy-rule-off" in got[0]["reason"]
         assert run(tmp_path / "cfg", "--fail-on", "critical", "--notify", notify).returncode == 0 and len(got) == 1
-    finally:
-        server.shutdown()
 
 
 def test_hidden_and_package_folders_are_not_walked(tmp_path):
