@@ -5,6 +5,7 @@
 
 pub mod forest;
 pub mod seclog;
+pub mod window;
 
 #[cfg(feature = "python")]
 mod python;

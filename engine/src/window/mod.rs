@@ -1,0 +1,201 @@
+//! Per-key window state, ported from `streams/state/timeset.py` and `streams/state/valuewindow.py`.
+//!
+//! Bit-for-bit the reference: the same f64 comparisons (`<`, `>`, `==` as Python's floats), the
+//! binary searches written as Python's `bisect` writes them (so equal times, -0.0 and even a NaN
+//! land where the reference puts them), and the same JSON as msgspec writes for the `array_like`
+//! Structs (`to_json`), so a changelog can be read by either side. Not yet used by the detector.
+
+mod intervals;
+mod timeset;
+mod valuewindow;
+
+pub use intervals::Intervals;
+pub use timeset::{cut, slot, TimeSet};
+pub use valuewindow::{Kind, ValueWindow};
+
+use std::fmt;
+use std::io;
+
+/// Python's `bisect.bisect_left(a, x, lo)`: the first index whose item is not `< x`.
+pub fn bisect_left(a: &[f64], x: f64, mut lo: usize) -> usize {
+    let mut hi = a.len();
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if a[mid] < x {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Python's `bisect.bisect_right(a, x, lo, hi)`: the first index whose item is `> x`.
+pub fn bisect_right(a: &[f64], x: f64, mut lo: usize, mut hi: usize) -> usize {
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if x < a[mid] {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// An operation the reference refuses with an exception (Python's ZeroDivisionError, ValueError or
+/// OverflowError of `math.floor`, IndexError).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowError(pub String);
+
+impl fmt::Display for WindowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WindowError {}
+
+/// A float as msgspec's JSON encoder writes it: the shortest digits that read back as the same
+/// float; fixed notation (with `.0` when integral) for decimal exponents -5..=15, otherwise
+/// `d.ddde±x` without a `+`; `null` for inf and NaN (which msgspec will not read back as a float).
+pub fn msgspec_float(x: f64) -> String {
+    if !x.is_finite() {
+        return "null".to_string();
+    }
+    let sci = format!("{x:e}"); // shortest round-trip digits: "-1.2345e-7"
+    let (neg, body) = match sci.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, sci.as_str()),
+    };
+    let (mant, exp) = body.split_once('e').expect("LowerExp writes an exponent");
+    let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let mut out = String::with_capacity(24);
+    if neg {
+        out.push('-');
+    }
+    if (-5..=15).contains(&exp) {
+        let n = digits.len() as i32;
+        if exp < 0 {
+            out.push_str("0.");
+            for _ in 0..(-exp - 1) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else if exp + 1 >= n {
+            out.push_str(&digits);
+            for _ in 0..(exp + 1 - n) {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            let (a, b) = digits.split_at((exp + 1) as usize);
+            out.push_str(a);
+            out.push('.');
+            out.push_str(b);
+        }
+    } else {
+        out.push_str(mant);
+        out.push('e');
+        out.push_str(&exp.to_string());
+    }
+    out
+}
+
+/// serde_json's compact formatter with floats written as msgspec writes them.
+struct MsgspecFormatter;
+
+impl serde_json::ser::Formatter for MsgspecFormatter {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        writer.write_all(msgspec_float(value).as_bytes())
+    }
+}
+
+/// `msgspec.json.encode(window)`, byte for byte.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, MsgspecFormatter);
+    value.serialize(&mut ser).expect("windows always serialize");
+    out
+}
+
+/// `msgspec.json.decode(data, type=Window)`.
+pub fn from_json<'a, T: serde::Deserialize<'a>>(data: &'a [u8]) -> Result<T, WindowError> {
+    serde_json::from_slice(data).map_err(|e| WindowError(e.to_string()))
+}
+
+/// The columns of an `array_like` Struct read from a JSON array: as msgspec does, trailing
+/// columns may be missing (their default, an empty list) and extra ones are ignored.
+macro_rules! array_like {
+    ($ty:ident, $n:literal, $($field:ident: $fty:ty),+) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeTuple;
+                let mut t = s.serialize_tuple($n)?;
+                $(t.serialize_element(&self.$field)?;)+
+                t.end()
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "an array of up to {} lists ({})", $n, stringify!($ty))
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<$ty, A::Error> {
+                        let mut out = $ty::default();
+                        let mut done = false;
+                        $(
+                            if !done {
+                                match seq.next_element::<$fty>()? {
+                                    Some(v) => out.$field = v,
+                                    None => done = true,
+                                }
+                            }
+                        )+
+                        if !done {
+                            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_seq(V)
+            }
+        }
+    };
+}
+pub(crate) use array_like;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_msgspec_writes_them() {
+        let cases = [
+            (1e18, "1e18"), (5.0, "5.0"), (1e-7, "1e-7"), (1.5e300, "1.5e300"), (0.1, "0.1"),
+            (123456789.123, "123456789.123"), (-0.0, "-0.0"), (1e16, "1e16"), (1e15, "1000000000000000.0"),
+            (1e-5, "0.00001"), (1.234567e-5, "0.00001234567"), (1e-6, "1e-6"), (1234567e6, "1234567000000.0"),
+            (9999999999999998.0, "9999999999999998.0"), (5e-324, "5e-324"), (-2.5, "-2.5"),
+            (f64::INFINITY, "null"), (f64::NAN, "null"), (0.0, "0.0"), (1.7976931348623157e308, "1.7976931348623157e308"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(msgspec_float(x), want, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn bisect_is_pythons() {
+        let a = [1.0, 2.0, 2.0, 2.0, 3.0];
+        assert_eq!(bisect_left(&a, 2.0, 0), 1);
+        assert_eq!(bisect_right(&a, 2.0, 0, a.len()), 4);
+        assert_eq!(bisect_left(&a, 2.0, 3), 3);
+        assert_eq!(bisect_right(&a, 2.0, 0, 2), 2);
+        assert_eq!(bisect_left(&a, f64::NAN, 0), 0); // nothing is < NaN
+        assert_eq!(bisect_right(&a, f64::NAN, 0, a.len()), 5); // NaN is < nothing
+    }
+}
