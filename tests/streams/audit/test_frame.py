@@ -130,3 +130,11 @@ def test_hidden_and_package_folders_are_not_walked(tmp_path):
         (tmp_path / d).mkdir(parents=True)
         (tmp_path / d / "sip.conf").write_text("[general]\n")
     assert files_under([str(tmp_path)]) == [tmp_path / "etc" / "asterisk" / "sip.conf"]
+
+
+def test_the_kamailio_configurations_tollguard_ships_pass_its_own_audit():
+    """docs/kamailio/ is what operators copy: tollguard audit finds nothing in it (the verdict config
+    had no pike, kamailio-no-antiflood, until the flood test in tests/streams/services/verdict)."""
+    out = run(ROOT / "docs" / "kamailio", "--format", "jsonl")
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["check"] for line in out.stdout.splitlines() if line.strip()] == []

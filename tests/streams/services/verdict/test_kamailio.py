@@ -363,3 +363,26 @@ def test_an_answer_that_is_not_a_verdict_fails_as_the_service_said(tmp_path, gar
         stop(proc)
         verdict.close()
     assert len(verdict.asked) == 2
+
+
+def test_a_flooding_source_is_dropped_by_pike_but_a_trusted_trunk_is_not(tmp_path, verdict_url):
+    """The guide's auto defense at the SIP edge (tollguard audit's kamailio-no-antiflood found it missing):
+    a source sending more than PIKE_DENSITY requests per PIKE_UNIT seconds gets no reply while it keeps
+    on; the trusted trunk, whose calls are many by nature, is not counted."""
+    proc, port = kamailio(tmp_path, verdict_url)
+    try:
+        answered = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(0.5)
+            me = s.getsockname()[1]
+            for i in range(200):
+                try:
+                    _send(s, port, _invite(port, me, "1001", "02071838750", uuid.uuid4().hex, 1, ""), 0.5)
+                except (socket.timeout, AssertionError):
+                    break  # dropped: no reply at all
+                answered += 1
+        assert 20 <= answered < 200, answered
+        assert invite(port, "1002", ABROAD, me=TRUNK).startswith("SIP/2.0 200")
+    finally:
+        stop(proc)
