@@ -32,7 +32,7 @@ VERSION = 5  # 2: the failure windows' entries carry whether the event proved it
 #            5: registration_lockout's entries carry their account (registration_accounts, registration_locked)
 
 
-class Incident(msgspec.Struct, array_like=True):
+class Incident(msgspec.Struct, gc=False, array_like=True):
     """One alert's incident: detections of one rule and subject in one epoch (core-owned)."""
     first: float        # earliest detection instant known (a late event can move it earlier)
     count: int          # detections folded in
@@ -40,7 +40,7 @@ class Incident(msgspec.Struct, array_like=True):
     until: float        # end of the epoch (or of the block it caused), FOREVER for permanent ones
 
 
-class Call(msgspec.Struct, array_like=True):
+class Call(msgspec.Struct, gc=False, array_like=True):
     """A call of this extension seen in the last hours (core-owned; ``call_duration`` times it)."""
     start: float
     deadline: Union[float, None] = None   # live limit: the call is hung up once event time passes it
@@ -50,14 +50,14 @@ class Call(msgspec.Struct, array_like=True):
     hung: bool = False                    # hung up by the live timer (its end CDR then raises nothing)
 
 
-class Device(msgspec.Struct, array_like=True):
+class Device(msgspec.Struct, gc=False, array_like=True):
     """A registered device of an extension (``concurrent_registrations``)."""
     ip: str
     regs: list[float] = msgspec.field(default_factory=list)      # successful registrations (sorted)
     unregs: list[float] = msgspec.field(default_factory=list)    # unregistrations / expiries (sorted)
 
 
-class SpendWindow(msgspec.Struct, omit_defaults=True):
+class SpendWindow(msgspec.Struct, gc=False, omit_defaults=True):
     """The money of one spend limit in one key (``spend_limit``), kept for sliding sums in any order.
 
     Costs are integer micro-units in time buckets of ``size`` seconds (a thirtieth of the window),
@@ -70,7 +70,7 @@ class SpendWindow(msgspec.Struct, omit_defaults=True):
     total: float = 0.0                                             # micro-units held in all buckets (a bound)
 
 
-class Takeover(msgspec.Struct, omit_defaults=True):
+class Takeover(msgspec.Struct, gc=False, omit_defaults=True):
     """How an account signs in, and the halves of a takeover waiting for each other (``account_takeover``)."""
     since: Union[float, None] = None                                        # earliest sign-in known
     ips: dict[str, list[float]] = msgspec.field(default_factory=dict)     # remote address -> sign-in times
@@ -80,7 +80,7 @@ class Takeover(msgspec.Struct, omit_defaults=True):
     calls: list[list] = msgspec.field(default_factory=list)   # risky calls: [start, call id, number, why, live]
 
 
-class Burst(msgspec.Struct, array_like=True):
+class Burst(msgspec.Struct, gc=False, array_like=True):
     """A Wangiri burst found (``wangiri_inbound``): calling one of its numbers, or any number under its
     range ``prefix``, back in [start, until) is a callback."""
     start: float
@@ -89,7 +89,7 @@ class Burst(msgspec.Struct, array_like=True):
     prefix: str = ""  # the range most callers share ("" none); last and defaulted, so older values still read
 
 
-class Dialled(msgspec.Struct, array_like=True):
+class Dialled(msgspec.Struct, gc=False, array_like=True):
     """An outbound call abroad, remembered while a burst it calls back may still be found (``wangiri_inbound``)."""
     start: float
     src: str
@@ -97,7 +97,7 @@ class Dialled(msgspec.Struct, array_like=True):
     live: bool      # first seen starting (in progress): a callback alert hangs it up
 
 
-class OneRing(msgspec.Struct, omit_defaults=True):
+class OneRing(msgspec.Struct, gc=False, omit_defaults=True):
     """One-ring inbound calls from one country (``wangiri_inbound``)."""
     calls: TimeSet = msgspec.field(default_factory=TimeSet)
     callers: dict[str, float] = msgspec.field(default_factory=dict)   # calling number -> latest call
@@ -105,7 +105,7 @@ class OneRing(msgspec.Struct, omit_defaults=True):
     bursts: list[Burst] = msgspec.field(default_factory=list)         # bursts found (the most recent few)
 
 
-class ScanTarget(msgspec.Struct, omit_defaults=True):
+class ScanTarget(msgspec.Struct, gc=False, omit_defaults=True):
     """Calls to one foreign number from inbound or unauthenticated contexts (``route_scan``), kept for
     counting its distinct dial forms in a sliding window, in any order. The hashes are CRC-32s (the same
     in every process); the dicts name them (bounded, the most recent kept)."""
@@ -115,7 +115,7 @@ class ScanTarget(msgspec.Struct, omit_defaults=True):
     callers: dict[str, float] = msgspec.field(default_factory=dict)  # calling number -> latest attempt
 
 
-class Features(msgspec.Struct, omit_defaults=True):
+class Features(msgspec.Struct, gc=False, omit_defaults=True):
     """The anomaly model's per-extension behaviour (owned by ``anomaly``, see models/features.py)."""
     t: Union[float, None] = None                      # latest call start folded in
     s1: list[float] = msgspec.field(default_factory=lambda: [0.0, 0.0])        # ~1 h: calls, cost
@@ -130,7 +130,7 @@ class Features(msgspec.Struct, omit_defaults=True):
     held: list[list[float]] = msgspec.field(default_factory=list)  # detections holding calls: [event time, from, until, call]
 
 
-class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
+class IpState(msgspec.Struct, gc=False, tag=f"ip/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
     last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     auto_defense: dict[str, TimeSet] = msgspec.field(default_factory=dict)    # per auto-defense rule name
@@ -143,7 +143,7 @@ class IpState(msgspec.Struct, tag=f"ip/{VERSION}", omit_defaults=True):
     custom: dict[str, ValueWindow] = msgspec.field(default_factory=dict)    # the operator's own rules: rule|group -> window (bounded)
 
 
-class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
+class ExtState(msgspec.Struct, gc=False, tag=f"ext/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
     last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     calls: dict[str, Call] = msgspec.field(default_factory=dict)
@@ -162,7 +162,7 @@ class ExtState(msgspec.Struct, tag=f"ext/{VERSION}", omit_defaults=True):
     custom: dict[str, ValueWindow] = msgspec.field(default_factory=dict)    # the operator's own rules: rule|group -> window (bounded)
 
 
-class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
+class TrunkState(msgspec.Struct, gc=False, tag=f"trunk/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
     last: Union[float, None] = None   # core: the latest event time that touched this key (streams.state.expiry)
     live: dict[str, float] = msgspec.field(default_factory=dict)               # call id -> start (phase start seen)
@@ -173,7 +173,7 @@ class TrunkState(msgspec.Struct, tag=f"trunk/{VERSION}", omit_defaults=True):
     custom: dict[str, ValueWindow] = msgspec.field(default_factory=dict)    # the operator's own rules: rule|group -> window (bounded)
 
 
-class TenantState(msgspec.Struct, tag=f"tenant/{VERSION}", omit_defaults=True):
+class TenantState(msgspec.Struct, gc=False, tag=f"tenant/{VERSION}", omit_defaults=True):
     incidents: dict[str, Incident] = msgspec.field(default_factory=dict)
     last: Union[float, None] = None
     failures: Union[TimeSet, None] = None                                    # distributed_lockout

@@ -50,7 +50,7 @@ def cut(times: list[float], before: float, keep: int) -> int:
     return k
 
 
-class TimeSet(msgspec.Struct, array_like=True):
+class TimeSet(msgspec.Struct, gc=False, array_like=True):
     t: list[float] = msgspec.field(default_factory=list)
     ids: list[int] = msgspec.field(default_factory=list)
 
@@ -126,7 +126,7 @@ class TimeSet(msgspec.Struct, array_like=True):
             del self.ids[a:b - keep]
 
 
-class Intervals(msgspec.Struct, array_like=True):
+class Intervals(msgspec.Struct, gc=False, array_like=True):
     """Completed ``[start, end)`` intervals, sorted by end, one per id (a call counted once).
 
     ``by_start`` holds the same starts in sorted order, so how many intervals contain an instant

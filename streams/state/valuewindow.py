@@ -25,7 +25,7 @@ from streams.state.timeset import cut, slot
 KINDS = ("event_count", "value_count", "value_sum")
 
 
-class ValueWindow(msgspec.Struct, array_like=True):
+class ValueWindow(msgspec.Struct, gc=False, array_like=True):
     t: list[float] = msgspec.field(default_factory=list)
     ids: list[int] = msgspec.field(default_factory=list)
     vals: list[int] = msgspec.field(default_factory=list)
