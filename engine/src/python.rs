@@ -2,13 +2,14 @@
 //!
 //! Values cross the boundary once per call, in batches; nothing here holds a Python object.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use pyo3::IntoPyObjectExt;
 
 use crate::forest;
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
+use crate::window;
 
 /// An isolation forest scored in Rust (`models/score.py` builds it from a fitted scikit-learn model).
 #[pyclass(frozen, module = "streams._engine")]
@@ -138,11 +139,227 @@ fn sniff_line(line: &str) -> Option<&'static str> {
     seclog::sniff_line(line).map(Format::name)
 }
 
+// -- the per-key windows (engine/src/window/): not used by the detector yet; the differential
+// tests (tests/engine/test_windows_engine.py) hold them to streams/state/timeset.py and valuewindow.py.
+
+fn slot(j: Option<usize>) -> i64 {
+    j.map_or(-1, |j| j as i64)
+}
+
+fn keep(keep: i64) -> PyResult<usize> {
+    usize::try_from(keep).map_err(|_| PyValueError::new_err("keep must not be negative"))
+}
+
+fn index(i: i64, n: usize) -> PyResult<usize> {
+    usize::try_from(i).ok().filter(|&i| i < n).ok_or_else(|| PyIndexError::new_err("list index out of range"))
+}
+
+fn json_err(e: window::WindowError) -> PyErr {
+    PyValueError::new_err(e.0)
+}
+
+/// `streams.state.timeset.TimeSet`, in Rust.
+#[pyclass(module = "streams._engine")]
+struct TimeSet {
+    inner: window::TimeSet,
+}
+
+#[pymethods]
+impl TimeSet {
+    #[new]
+    fn new() -> Self {
+        TimeSet { inner: window::TimeSet::new() }
+    }
+
+    #[staticmethod]
+    fn from_json(data: &[u8]) -> PyResult<Self> {
+        Ok(TimeSet { inner: window::from_json(data).map_err(json_err)? })
+    }
+
+    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &window::to_json(&self.inner))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    #[getter]
+    fn t(&self) -> Vec<f64> {
+        self.inner.t.clone()
+    }
+
+    #[getter]
+    fn ids(&self) -> Vec<i64> {
+        self.inner.ids.clone()
+    }
+
+    fn add(&mut self, time: f64, ident: i64) -> i64 {
+        slot(self.inner.add(time, ident))
+    }
+
+    fn count(&self, end: f64, seconds: f64) -> i64 {
+        self.inner.count(end, seconds)
+    }
+
+    #[pyo3(signature = (i, seconds, limit, span = None))]
+    fn exceeded(&self, i: i64, seconds: f64, limit: i64, span: Option<f64>) -> PyResult<Vec<(f64, i64)>> {
+        let i = index(i, self.inner.len())?;
+        self.inner.exceeded(i, seconds, limit, span).map_err(|e| PyValueError::new_err(e.0))
+    }
+
+    fn prune(&mut self, before: f64, keep: i64) -> PyResult<()> {
+        self.inner.prune(before, self::keep(keep)?);
+        Ok(())
+    }
+
+    fn compact(&mut self, lo: f64, hi: f64, keep: i64) -> PyResult<()> {
+        self.inner.compact(lo, hi, self::keep(keep)?);
+        Ok(())
+    }
+}
+
+/// `streams.state.timeset.Intervals`, in Rust.
+#[pyclass(module = "streams._engine")]
+struct Intervals {
+    inner: window::Intervals,
+}
+
+#[pymethods]
+impl Intervals {
+    #[new]
+    fn new() -> Self {
+        Intervals { inner: window::Intervals::new() }
+    }
+
+    #[staticmethod]
+    fn from_json(data: &[u8]) -> PyResult<Self> {
+        Ok(Intervals { inner: window::from_json(data).map_err(json_err)? })
+    }
+
+    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &window::to_json(&self.inner))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    #[getter]
+    fn ends(&self) -> Vec<f64> {
+        self.inner.ends.clone()
+    }
+
+    #[getter]
+    fn starts(&self) -> Vec<f64> {
+        self.inner.starts.clone()
+    }
+
+    #[getter]
+    fn ids(&self) -> Vec<i64> {
+        self.inner.ids.clone()
+    }
+
+    #[getter]
+    fn by_start(&self) -> Vec<f64> {
+        self.inner.by_start.clone()
+    }
+
+    fn add(&mut self, start: f64, end: f64, ident: i64) -> i64 {
+        slot(self.inner.add(start, end, ident))
+    }
+
+    fn latest_start(&mut self) -> Option<f64> {
+        self.inner.latest_start()
+    }
+
+    fn ended_by(&self, t: f64) -> usize {
+        self.inner.ended_by(t)
+    }
+
+    fn count_at(&mut self, t: f64) -> i64 {
+        self.inner.count_at(t)
+    }
+
+    fn holds(&mut self, ident: i64, start: f64) -> bool {
+        self.inner.holds(ident, start)
+    }
+
+    fn overlapping(&self, lo: f64, hi: f64) -> Vec<(f64, f64)> {
+        self.inner.overlapping(lo, hi)
+    }
+
+    fn prune(&mut self, before: f64, keep: i64) -> PyResult<()> {
+        self.inner.prune(before, self::keep(keep)?);
+        Ok(())
+    }
+}
+
+/// `streams.state.valuewindow.ValueWindow`, in Rust.
+#[pyclass(module = "streams._engine")]
+struct ValueWindow {
+    inner: window::ValueWindow,
+}
+
+#[pymethods]
+impl ValueWindow {
+    #[new]
+    fn new() -> Self {
+        ValueWindow { inner: window::ValueWindow::new() }
+    }
+
+    #[staticmethod]
+    fn from_json(data: &[u8]) -> PyResult<Self> {
+        Ok(ValueWindow { inner: window::from_json(data).map_err(json_err)? })
+    }
+
+    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &window::to_json(&self.inner))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    #[getter]
+    fn t(&self) -> Vec<f64> {
+        self.inner.t.clone()
+    }
+
+    #[getter]
+    fn ids(&self) -> Vec<i64> {
+        self.inner.ids.clone()
+    }
+
+    #[getter]
+    fn vals(&self) -> Vec<i64> {
+        self.inner.vals.clone()
+    }
+
+    #[pyo3(signature = (time, ident, value = 0))]
+    fn add(&mut self, time: f64, ident: i64, value: i64) -> i64 {
+        slot(self.inner.add(time, ident, value))
+    }
+
+    fn hits(&self, i: i64, seconds: f64, threshold: f64, kind: &str) -> PyResult<Vec<(f64, i128)>> {
+        let i = index(i, self.inner.len())?;
+        Ok(self.inner.hits(i, seconds, threshold, window::Kind::parse(kind)))
+    }
+
+    fn prune(&mut self, before: f64, keep: i64) -> PyResult<()> {
+        self.inner.prune(before, self::keep(keep)?);
+        Ok(())
+    }
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Forest>()?;
     m.add_class::<LogReader>()?;
+    m.add_class::<TimeSet>()?;
+    m.add_class::<Intervals>()?;
+    m.add_class::<ValueWindow>()?;
     m.add_function(wrap_pyfunction!(sniff_line, m)?)?;
     Ok(())
 }

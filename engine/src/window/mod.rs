@@ -189,6 +189,14 @@ mod tests {
     }
 
     #[test]
+    fn floats_read_exactly() {
+        // serde_json's default parser is off by an ulp here; float_roundtrip reads it as Python does
+        let s: crate::window::TimeSet = from_json(b"[[2.9721613898651967e-288],[1]]").unwrap();
+        assert_eq!(s.t[0].to_bits(), 2.9721613898651967e-288f64.to_bits());
+        assert_eq!(to_json(&s), b"[[2.9721613898651967e-288],[1]]");
+    }
+
+    #[test]
     fn bisect_is_pythons() {
         let a = [1.0, 2.0, 2.0, 2.0, 3.0];
         assert_eq!(bisect_left(&a, 2.0, 0), 1);
