@@ -27,7 +27,10 @@ _NEVER = float("-inf")
 class WindowIndex:
     __slots__ = ("window", "n", "first", "last", "prev", "latest", "order", "rep_t", "rep_prev")
     _held: dict[int, "WindowIndex"] = {}
-    LIMIT = 4096  # windows indexed at once (past it all are dropped and rebuilt on use: a scan, as before)
+    # windows indexed at once: past it all are dropped and rebuilt on use (a scan, as before). An index keeps its
+    # window alive (a key forgotten since stays in memory until then), so this also bounds what it holds: at
+    # most LIMIT windows of at most their KEEP entries, each with an index of about its own size
+    LIMIT = 2048
 
     def __init__(self, window: TimeSet):
         self.window = window
