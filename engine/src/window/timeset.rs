@@ -255,3 +255,50 @@ pub(crate) mod tests {
         assert_eq!(empty, TimeSet::new());
     }
 }
+
+/// ns per event without Python in the way: `cargo test --release --lib -- --ignored --nocapture timing`
+/// (tests/engine/bench_windows.py measures the same steps through the Python classes).
+#[cfg(test)]
+mod timing {
+    use super::tests::Rng;
+    use super::*;
+
+    fn events(n: usize, gap: f64, late: f64) -> Vec<f64> {
+        let mut rng = Rng(7);
+        let mut t = 1.7e9;
+        (0..n)
+            .map(|_| {
+                t += gap * 2.0 * (rng.below(1000) as f64 / 1000.0);
+                if rng.below(5) == 0 { t - late * (rng.below(1000) as f64 / 1000.0) } else { t }
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore]
+    fn timing() {
+        let n = 200_000;
+        for (name, gap, late, exceeded, span) in [
+            ("add+count, in order", 1.0, 0.0, false, None),
+            ("add+count, 20% late <30 s", 1.0, 30.0, false, None),
+            ("add+exceeded, in order, flood", 0.05, 0.0, true, None),
+            ("add+exceeded, 20% late, flood", 0.05, 30.0, true, None),
+            ("add+exceeded span=60, late, flood", 0.05, 30.0, true, Some(60.0)),
+        ] {
+            let ts = events(n, gap, late);
+            let mut w = TimeSet::new();
+            let mut sink = 0i64;
+            let t0 = std::time::Instant::now();
+            for (k, &t) in ts.iter().enumerate() {
+                if let Some(i) = w.add(t, k as i64) {
+                    sink += if exceeded { w.exceeded(i, 60.0, 5, span).unwrap().len() as i64 } else { w.count(t, 60.0) };
+                }
+                if k % 64 == 0 {
+                    w.prune(t - 3600.0, 4096);
+                }
+            }
+            let ns = t0.elapsed().as_nanos() as f64 / n as f64;
+            println!("{name:36} {ns:8.0} ns/event ({sink})");
+        }
+    }
+}
