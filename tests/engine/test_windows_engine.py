@@ -27,16 +27,17 @@ _engine = pytest.importorskip("streams._engine")
 EXAMPLES = int(os.environ.get("TOLLGUARD_WINDOW_EXAMPLES", "2000"))
 RUN = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# times: a coarse grid (many equal times), -0.0 beside 0.0, epoch-sized stamps, and any finite float
+# times: a coarse grid (many equal times), -0.0 beside 0.0, epoch-sized stamps, +-inf, and any finite
+# float (NaN has its own test: a NaN entry is never equal to itself, so it is never a repeat)
 TIMES = st.one_of(
     st.integers(0, 40).map(lambda k: k * 0.5),
     st.integers(0, 40).map(lambda k: k * 0.1),  # 0.1-steps: sums that are not exact
-    st.sampled_from([-0.0, 0.0, 1e15, 1e16, 1.7e9 + 0.1, 1e18, 5e-324, -3.0]),
+    st.sampled_from([-0.0, 0.0, 1e15, 1e16, 1.7e9 + 0.1, 1e18, 5e-324, -3.0, math.inf, -math.inf]),
     st.floats(-1e6, 2e9, allow_nan=False, allow_infinity=False),
 )
 SECONDS = st.one_of(st.sampled_from([0.0, -0.0, 0.5, 1.0, 2.0, 3.0, 10.0, 60.0, -1.0, math.inf]),
                     st.floats(0, 100, allow_nan=False))
-SPANS = st.one_of(st.none(), st.sampled_from([0.5, 1.0, 2.5, 10.0, 60.0, 3600.0, FOREVER, 2e18, 0.0]),
+SPANS = st.one_of(st.none(), st.sampled_from([0.5, 1.0, 2.5, 10.0, 60.0, 3600.0, FOREVER, 2e18, 0.0, math.inf, 1e-300]),
                   st.floats(0.1, 100))
 IDS = st.one_of(st.integers(0, 5), st.integers(-(2**63), 2**63 - 1))
 KEEPS = st.integers(0, 12)
@@ -182,7 +183,9 @@ def test_intervals_match_the_reference(data, ops):
         elif op == "prune":
             before, keep = data.draw(probe), data.draw(st.integers(0, 30))
             same(lambda: py.prune(before, keep), lambda: rs.prune(before, keep))
-        elif op == "forget_by_start":  # state written before by_start existed: both rebuild it on use
+        elif op == "forget_by_start" and all(map(math.isfinite, py.ends + py.starts)):
+            # state written before by_start existed: both rebuild it on use (inf is written as null,
+            # which neither side reads back, so such a window is not reloaded)
             py = msgspec.json.decode(msgspec.json.encode([py.ends, py.starts, py.ids]), type=Intervals)
             rs = _engine.Intervals.from_json(msgspec.json.encode([rs.ends, rs.starts, rs.ids]))
         assert intervals_state(py) == intervals_state(rs)
@@ -229,7 +232,7 @@ FINITE = st.floats(allow_nan=False, allow_infinity=False)
 
 @pytest.mark.slow
 @RUN
-@given(t=st.lists(st.one_of(TIMES, FINITE), max_size=20), data=st.data())
+@given(t=st.lists(st.one_of(TIMES.filter(math.isfinite), FINITE), max_size=20), data=st.data())
 def test_msgspec_json_round_trips_through_the_rust_windows_byte_for_byte(t, data):
     n = len(t)
     ids = data.draw(st.lists(IDS, min_size=n, max_size=n))
