@@ -37,8 +37,9 @@ TIMES = st.one_of(
 )
 SECONDS = st.one_of(st.sampled_from([0.0, -0.0, 0.5, 1.0, 2.0, 3.0, 10.0, 60.0, -1.0, math.inf]),
                     st.floats(0, 100, allow_nan=False))
-SPANS = st.one_of(st.none(), st.sampled_from([0.5, 1.0, 2.5, 10.0, 60.0, 3600.0, FOREVER, 2e18, 0.0, math.inf, 1e-300]),
+SPANS = st.one_of(st.none(), st.sampled_from([FOREVER, 0.5, 1.0, 2.5, 10.0, 60.0, 3600.0, 2e18, 0.0, math.inf, 1e-300]),
                   st.floats(0.1, 100))
+GRID = st.integers(0, 30).map(lambda k: k * 0.5)  # for bursts: many entries in a few windows
 IDS = st.one_of(st.integers(0, 5), st.integers(-(2**63), 2**63 - 1))
 KEEPS = st.integers(0, 12)
 VALUES = st.one_of(st.sampled_from([0, 1, 250_000, -250_000, 2**32 - 1]), st.integers(-(2**40), 2**40))
@@ -69,7 +70,7 @@ def index(data, n):
 
 # ------------------------------------------------------------------------------------------ TimeSet
 
-TIMESET_OPS = st.sampled_from(["add", "add", "add", "readd", "count", "exceeded", "prune", "compact"])
+TIMESET_OPS = st.sampled_from(["add", "add", "add", "many", "readd", "count", "exceeded", "exceeded", "prune", "compact"])
 
 
 @pytest.mark.slow
@@ -81,6 +82,9 @@ def test_timeset_matches_the_reference(data, ops):
         if op == "add":
             t, i = data.draw(TIMES), data.draw(IDS)
             same(lambda: py.add(t, i), lambda: rs.add(t, i))
+        elif op == "many":
+            for t, i in data.draw(st.lists(st.tuples(GRID, st.integers(0, 5)), min_size=5, max_size=25)):
+                same(lambda: py.add(t, i), lambda: rs.add(t, i))
         elif op == "readd" and len(py):
             k = index(data, len(py))
             t, i = py.t[k], py.ids[k]
@@ -141,7 +145,7 @@ def test_a_nan_time_is_stored_where_the_reference_stores_it():
 
 # ---------------------------------------------------------------------------------------- Intervals
 
-INTERVAL_OPS = st.sampled_from(["add", "add", "add", "readd", "latest", "ended_by", "count_at", "holds",
+INTERVAL_OPS = st.sampled_from(["add", "add", "add", "many", "readd", "latest", "ended_by", "count_at", "holds",
                                 "overlapping", "prune", "forget_by_start"])
 
 
@@ -161,6 +165,9 @@ def test_intervals_match_the_reference(data, ops):
             end = data.draw(st.one_of(st.floats(0.5, 50).map(lambda d: start + d), TIMES))
             i = data.draw(IDS)
             same(lambda: py.add(start, end, i), lambda: rs.add(start, end, i))
+        elif op == "many":
+            for s, d, i in data.draw(st.lists(st.tuples(GRID, st.integers(1, 6), st.integers(0, 40)), min_size=5, max_size=25)):
+                same(lambda: py.add(s, s + d, i), lambda: rs.add(s, s + d, i))
         elif op == "readd" and len(py):
             k = index(data, len(py))
             s, e, i = py.starts[k], py.ends[k], py.ids[k]
@@ -175,7 +182,7 @@ def test_intervals_match_the_reference(data, ops):
             same(lambda: py.count_at(t), lambda: rs.count_at(t))
         elif op == "holds":
             i = data.draw(st.one_of(IDS, st.sampled_from(py.ids or [0])))
-            s = data.draw(probe)
+            s = data.draw(st.one_of(st.sampled_from(py.starts or [0.0]), probe))
             same(lambda: py.holds(i, s), lambda: rs.holds(i, s))
         elif op == "overlapping":
             lo, hi = data.draw(probe), data.draw(probe)
@@ -194,7 +201,7 @@ def test_intervals_match_the_reference(data, ops):
 
 # -------------------------------------------------------------------------------------- ValueWindow
 
-VALUE_OPS = st.sampled_from(["add", "add", "add", "readd", "hits", "hits", "prune"])
+VALUE_OPS = st.sampled_from(["add", "add", "add", "many", "readd", "hits", "hits", "prune"])
 
 
 @pytest.mark.slow
@@ -209,6 +216,9 @@ def test_valuewindow_matches_the_reference(data, ops):
                 same(lambda: py.add(t, i, v), lambda: rs.add(t, i, v))
             else:
                 same(lambda: py.add(t, i), lambda: rs.add(t, i))
+        elif op == "many":
+            for t, i, v in data.draw(st.lists(st.tuples(GRID, st.integers(0, 5), st.integers(0, 3)), min_size=5, max_size=25)):
+                same(lambda: py.add(t, i, v), lambda: rs.add(t, i, v))
         elif op == "readd" and len(py):
             k = index(data, len(py))
             t, i, v = py.t[k], py.ids[k], data.draw(VALUES)
