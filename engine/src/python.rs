@@ -190,11 +190,11 @@ impl TimeSet {
     }
 
     #[getter]
-    fn ids(&self) -> Vec<i64> {
+    fn ids(&self) -> Vec<u64> {
         self.inner.ids.clone()
     }
 
-    fn add(&mut self, time: f64, ident: i64) -> i64 {
+    fn add(&mut self, time: f64, ident: u64) -> i64 {
         slot(self.inner.add(time, ident))
     }
 
@@ -256,7 +256,7 @@ impl Intervals {
     }
 
     #[getter]
-    fn ids(&self) -> Vec<i64> {
+    fn ids(&self) -> Vec<u64> {
         self.inner.ids.clone()
     }
 
@@ -265,7 +265,7 @@ impl Intervals {
         self.inner.by_start.clone()
     }
 
-    fn add(&mut self, start: f64, end: f64, ident: i64) -> i64 {
+    fn add(&mut self, start: f64, end: f64, ident: u64) -> i64 {
         slot(self.inner.add(start, end, ident))
     }
 
@@ -281,7 +281,7 @@ impl Intervals {
         self.inner.count_at(t)
     }
 
-    fn holds(&mut self, ident: i64, start: f64) -> bool {
+    fn holds(&mut self, ident: u64, start: f64) -> bool {
         self.inner.holds(ident, start)
     }
 
@@ -327,7 +327,7 @@ impl ValueWindow {
     }
 
     #[getter]
-    fn ids(&self) -> Vec<i64> {
+    fn ids(&self) -> Vec<u64> {
         self.inner.ids.clone()
     }
 
@@ -337,7 +337,7 @@ impl ValueWindow {
     }
 
     #[pyo3(signature = (time, ident, value = 0))]
-    fn add(&mut self, time: f64, ident: i64, value: i64) -> i64 {
+    fn add(&mut self, time: f64, ident: u64, value: i64) -> i64 {
         slot(self.inner.add(time, ident, value))
     }
 

@@ -40,7 +40,8 @@ SECONDS = st.one_of(st.sampled_from([0.0, -0.0, 0.5, 1.0, 2.0, 3.0, 10.0, 60.0, 
 SPANS = st.one_of(st.none(), st.sampled_from([FOREVER, 0.5, 1.0, 2.5, 10.0, 60.0, 3600.0, 2e18, 0.0, math.inf, 1e-300]),
                   st.floats(0.1, 100))
 GRID = st.integers(0, 30).map(lambda k: k * 0.5)  # for bursts: many entries in a few windows
-IDS = st.one_of(st.integers(0, 5), st.integers(-(2**63), 2**63 - 1))
+# ids: every id the rules make is unsigned and within 64 bits (registration_lockout's reach bit 63)
+IDS = st.one_of(st.integers(0, 5), st.integers(0, 2**64 - 1), st.sampled_from([2**63, 2**64 - 1]))
 KEEPS = st.integers(0, 12)
 VALUES = st.one_of(st.sampled_from([0, 1, 250_000, -250_000, 2**32 - 1]), st.integers(-(2**40), 2**40))
 
@@ -141,6 +142,20 @@ def test_a_nan_time_is_stored_where_the_reference_stores_it():
         _engine.TimeSet.from_json(rs.to_json())
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(rs.to_json(), type=TimeSet)
+
+
+def test_the_ids_the_rules_make_fit():
+    """registration_lockout's entry ids put a 31-bit account above 33 bits: up to 2**64 - 1."""
+    from streams.rules.registration_lockout import account_id, entry
+    from streams.rules._common import flagged
+
+    ids = [entry(account_id("alice"), flagged(2**32 - 1, None)), entry((1 << 31) - 1, (1 << 33) - 1), 2**63]
+    py, rs = TimeSet(), _engine.TimeSet()
+    for k, i in enumerate(ids):
+        same(lambda: py.add(10.0 + k, i), lambda: rs.add(10.0 + k, i))
+    assert rs.ids == py.ids
+    assert rs.to_json() == msgspec.json.encode(py)
+    assert max(ids) == 2**64 - 1
 
 
 # ---------------------------------------------------------------------------------------- Intervals

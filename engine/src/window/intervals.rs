@@ -8,11 +8,11 @@ use super::{array_like, bisect_left, bisect_right};
 pub struct Intervals {
     pub ends: Vec<f64>,
     pub starts: Vec<f64>,
-    pub ids: Vec<i64>,
+    pub ids: Vec<u64>,
     pub by_start: Vec<f64>,
 }
 
-array_like!(Intervals, 4, ends: Vec<f64>, starts: Vec<f64>, ids: Vec<i64>, by_start: Vec<f64>);
+array_like!(Intervals, 4, ends: Vec<f64>, starts: Vec<f64>, ids: Vec<u64>, by_start: Vec<f64>);
 
 /// Python's `sorted` of floats (stable, by `<`; the windows never hold a NaN start).
 fn sorted(v: &[f64]) -> Vec<f64> {
@@ -35,7 +35,7 @@ impl Intervals {
     }
 
     /// Insert in end order; the index, or `None` when this interval is already held.
-    pub fn add(&mut self, start: f64, end: f64, ident: i64) -> Option<usize> {
+    pub fn add(&mut self, start: f64, end: f64, ident: u64) -> Option<usize> {
         let n = self.ends.len();
         let mut j = if n == 0 || end > self.ends[n - 1] { n } else { bisect_left(&self.ends, end, 0) };
         while j < n && self.ends[j] == end {
@@ -79,7 +79,7 @@ impl Intervals {
     }
 
     /// Is the interval of `ident` (which began at `start`) held?
-    pub fn holds(&mut self, ident: i64, start: f64) -> bool {
+    pub fn holds(&mut self, ident: u64, start: f64) -> bool {
         let by_start = self.sorted_starts();
         let i = bisect_left(by_start, start, 0);
         if i == by_start.len() || by_start[i] != start {
@@ -131,7 +131,7 @@ mod tests {
         let mut rng = Rng(0xDEAD_BEEF_1234_5678);
         for _ in 0..300 {
             // one interval per call (a call's id), with equal starts and ends among them
-            let calls: Vec<(f64, f64, i64)> = (0..30)
+            let calls: Vec<(f64, f64, u64)> = (0..30)
                 .map(|id| {
                     let s = rng.below(20) as f64;
                     (s, s + 1.0 + rng.below(5) as f64, id)

@@ -9,7 +9,7 @@ pub const FOREVER: f64 = 1e18;
 
 /// Where `(time, ident)` goes in sorted `times` (after the entries of the same instant), or `None`
 /// when it is already held.
-pub fn slot(times: &[f64], ids: &[i64], time: f64, ident: i64) -> Option<usize> {
+pub fn slot(times: &[f64], ids: &[u64], time: f64, ident: u64) -> Option<usize> {
     let n = times.len();
     let mut j = bisect_left(times, time, 0);
     while j < n && times[j] == time {
@@ -39,10 +39,10 @@ pub fn cut(times: &[f64], before: f64, keep: usize) -> usize {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TimeSet {
     pub t: Vec<f64>,
-    pub ids: Vec<i64>,
+    pub ids: Vec<u64>,
 }
 
-array_like!(TimeSet, 2, t: Vec<f64>, ids: Vec<i64>);
+array_like!(TimeSet, 2, t: Vec<f64>, ids: Vec<u64>);
 
 impl TimeSet {
     pub fn new() -> Self {
@@ -58,7 +58,7 @@ impl TimeSet {
     }
 
     /// Insert in sorted position; the entry's index, or `None` when this `(time, id)` is held.
-    pub fn add(&mut self, time: f64, ident: i64) -> Option<usize> {
+    pub fn add(&mut self, time: f64, ident: u64) -> Option<usize> {
         let n = self.t.len();
         if n == 0 || time > self.t[n - 1] {
             self.t.push(time);
@@ -174,8 +174,8 @@ pub(crate) mod tests {
         }
     }
 
-    fn entries(rng: &mut Rng, n: usize) -> Vec<(f64, i64)> {
-        (0..n).map(|_| (rng.below(20) as f64 * 0.5, rng.below(6) as i64)).collect()
+    fn entries(rng: &mut Rng, n: usize) -> Vec<(f64, u64)> {
+        (0..n).map(|_| (rng.below(20) as f64 * 0.5, rng.below(6))).collect()
     }
 
     #[test]
@@ -247,9 +247,9 @@ pub(crate) mod tests {
 
     #[test]
     fn json_as_msgspec_writes_it() {
-        let s = TimeSet { t: vec![1.0, 1e18], ids: vec![3, -4] };
-        assert_eq!(super::super::to_json(&s), b"[[1.0,1e18],[3,-4]]");
-        let back: TimeSet = super::super::from_json(b"[[1,1e18],[3,-4]]").unwrap();
+        let s = TimeSet { t: vec![1.0, 1e18], ids: vec![3, 18446744073709551615] };
+        assert_eq!(super::super::to_json(&s), b"[[1.0,1e18],[3,18446744073709551615]]");
+        let back: TimeSet = super::super::from_json(b"[[1,1e18],[3,18446744073709551615]]").unwrap();
         assert_eq!(back, s);
         let empty: TimeSet = super::super::from_json(b"[]").unwrap();
         assert_eq!(empty, TimeSet::new());
@@ -290,7 +290,7 @@ mod timing {
             let mut sink = 0i64;
             let t0 = std::time::Instant::now();
             for (k, &t) in ts.iter().enumerate() {
-                if let Some(i) = w.add(t, k as i64) {
+                if let Some(i) = w.add(t, k as u64) {
                     sink += if exceeded { w.exceeded(i, 60.0, 5, span).unwrap().len() as i64 } else { w.count(t, 60.0) };
                 }
                 if k % 64 == 0 {

@@ -9,11 +9,11 @@ use super::{array_like, bisect_left, bisect_right, cut, slot};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ValueWindow {
     pub t: Vec<f64>,
-    pub ids: Vec<i64>,
+    pub ids: Vec<u64>,
     pub vals: Vec<i64>,
 }
 
-array_like!(ValueWindow, 3, t: Vec<f64>, ids: Vec<i64>, vals: Vec<i64>);
+array_like!(ValueWindow, 3, t: Vec<f64>, ids: Vec<u64>, vals: Vec<i64>);
 
 /// What a rule measures over its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl ValueWindow {
     }
 
     /// Insert in sorted position; the entry's index, or `None` when this `(time, id)` is held.
-    pub fn add(&mut self, time: f64, ident: i64, value: i64) -> Option<usize> {
+    pub fn add(&mut self, time: f64, ident: u64, value: i64) -> Option<usize> {
         let n = self.t.len();
         if n == 0 || time > self.t[n - 1] {
             self.t.push(time);
@@ -144,8 +144,8 @@ mod tests {
     fn measures_do_not_depend_on_order() {
         let mut rng = Rng(0x0123_4567_89AB_CDEF);
         for _ in 0..300 {
-            let es: Vec<(f64, i64, i64)> =
-                (0..30).map(|_| (rng.below(20) as f64, rng.below(8) as i64, rng.below(4) as i64 * 250_000)).collect();
+            let es: Vec<(f64, u64, i64)> =
+                (0..30).map(|_| (rng.below(20) as f64, rng.below(8), rng.below(4) as i64 * 250_000)).collect();
             let mut a = ValueWindow::new();
             for &(t, id, v) in &es {
                 a.add(t, id, v);
