@@ -39,8 +39,8 @@ def sniff_line(line: str) -> str | None:
 # Intervals and streams.state.valuewindow.ValueWindow, held to them by tests/engine/test_windows_engine.py.
 # Not used by the detector yet. Where the reference raises (span 0, an epoch of an infinite or NaN end,
 # an index out of range) these raise ValueError or IndexError. Unlike the reference they also refuse a
-# negative keep (ValueError), a negative id or one of 64 bits or more, and a value outside the signed
-# 64 bits (OverflowError: every id and value the rules make fits); times are stored as floats.
+# negative keep (ValueError), an id below 0 or at or above 2**64 (every id the rules make fits), and a
+# value outside the signed 64 bits (OverflowError; a value_sum field above ~9.2e12 would be one).
 
 class TimeSet:
     """``streams.state.timeset.TimeSet``: a sorted set of ``(time, id)`` entries."""
