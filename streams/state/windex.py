@@ -62,22 +62,29 @@ class WindowIndex:
     @classmethod
     def of(cls, window: TimeSet) -> "WindowIndex":
         idx = cls._held.get(id(window))
-        if idx is None or not idx._valid(window):
-            if len(cls._held) >= cls.LIMIT:
-                cls._held.clear()
-            idx = cls._held[id(window)] = cls(window)
+        if idx is not None and idx.window is window:
+            t = window.t
+            if idx.n == len(t) and (not t or (idx.first == t[0] and idx.last == t[-1])):
+                return idx
+        if len(cls._held) >= cls.LIMIT:
+            cls._held.clear()
+        idx = cls._held[id(window)] = cls(window)
         return idx
 
     @classmethod
     def added(cls, window: TimeSet, i: int, time: float, ident: int) -> None:
         """``window.add(time, ident)`` returned ``i``: an entry appended is indexed; one put before others
         drops the index (rebuilt on its next use)."""
+        if i < 0:
+            return
         idx = cls._held.get(id(window))
-        if idx is None or i < 0:
+        if idx is None:
             return
         t = window.t
-        if idx.window is window and i == idx.n == len(t) - 1 and (not i or (idx.last == t[i - 1] and idx.first == t[0])):
-            p = idx.latest.get(ident, _NEVER)
+        n = idx.n
+        if i == n and idx.window is window and len(t) == n + 1 and (not n or (idx.last == t[n - 1] and idx.first == t[0])):
+            latest = idx.latest
+            p = latest.get(ident, _NEVER)
             idx.prev.append(p)
             if p != _NEVER:
                 idx.rep_t.append(time)
@@ -85,8 +92,11 @@ class WindowIndex:
                 order = idx.order
                 del order[bisect_left(order, p)]
             idx.order.append(time)  # appended: at or after every time held
-            idx.latest[ident] = time
-            idx._mark()
+            latest[ident] = time
+            idx.n = n + 1
+            idx.last = time
+            if not n:
+                idx.first = time
         else:
             del cls._held[id(window)]
 
