@@ -148,7 +148,7 @@ def _no_repeat(window: TimeSet, lo: float, hi: float) -> bool:
     """Does no entry id (source and proof bit) occur twice in ``(lo, hi]``? Then no source has two proven
     failures there. Read from the window's index (streams.state.windex): only the entries whose id came
     before are looked at (a botnet of single tries has none), not every entry of the window."""
-    return WindowIndex.of(window).no_repeat(lo, hi)
+    return WindowIndex.no_repeat_in(window, lo, hi)
 
 
 def _sources(st, window: TimeSet, lo: float, hi: float) -> list[str]:

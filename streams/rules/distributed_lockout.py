@@ -77,4 +77,4 @@ def _distinct(window: TimeSet, at: float, seconds: float, enough: int) -> int:
     """Distinct names among the entries of the window ending at ``at`` (stops once ``enough`` are found):
     from the window's index (streams.state.windex), two binary searches when the window ends at its newest
     entry (a flood in order: fewer accounts than ``accounts`` no longer means a scan of 4,096 entries)."""
-    return WindowIndex.of(window).distinct(at - seconds, at, enough)
+    return WindowIndex.distinct_in(window, at - seconds, at, enough)

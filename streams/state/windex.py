@@ -7,6 +7,11 @@ again whenever the window is not the list, length and ends it indexed (state rea
 changelog, an entry inserted out of order, another process), so its answers are always those of the
 window as it is: the same in any arrival order, as the scans they replace.
 
+A window without a valid index is answered by the scan (:meth:`distinct_in`, :meth:`no_repeat_in`), and
+rebuilt only once ``max(REBUILD_MIN, len // REBUILD_PART)`` scans paid for it: the worker reads its
+partitions interleaved, so nearly every entry lands before the newest and drops the index, and
+rebuilding it for every question made each event cost the whole window.
+
 - :meth:`distinct`: how many ids the window ``(lo, hi]`` holds (up to ``enough``). When nothing is
   held after ``hi`` (an in-order flood: the window ends at the newest entry), that is the number of
   ids whose latest time is after ``lo``, two binary searches in the sorted latest times; otherwise a
@@ -31,6 +36,8 @@ class WindowIndex:
     # window alive (a key forgotten since stays in memory until then), so this also bounds what it holds: at
     # most LIMIT windows of at most their KEEP entries, each with an index of about its own size
     LIMIT = 2048
+    REBUILD_MIN, REBUILD_PART = 8, 2  # scans a dropped index waits for before it is built again (a build costs 2 entries a scan)
+    _misses: dict[int, int] = {}
 
     def __init__(self, window: TimeSet):
         self.window = window
@@ -120,19 +127,49 @@ class WindowIndex:
         else:
             window.prune(before, keep)
 
+    @classmethod
+    def usable(cls, window: TimeSet) -> "WindowIndex | None":
+        """The window's index when it holds a valid one, or when enough scans since it was dropped paid
+        for building it; else None (the caller scans)."""
+        idx = cls._held.get(id(window))
+        if idx is not None and idx._valid(window):
+            return idx
+        misses = cls._misses.get(id(window), 0) + 1
+        if misses < max(cls.REBUILD_MIN, len(window.t) // cls.REBUILD_PART):
+            if len(cls._misses) >= cls.LIMIT:
+                cls._misses.clear()
+            cls._misses[id(window)] = misses
+            return None
+        cls._misses.pop(id(window), None)
+        return cls.of(window)
+
+    @classmethod
+    def distinct_in(cls, window: TimeSet, lo: float, hi: float, enough: int) -> int:
+        """Distinct ids among the entries in ``(lo, hi]``, counting stops at ``enough``."""
+        idx = cls.usable(window)
+        return idx.distinct(lo, hi, enough) if idx is not None else _scan_distinct(window, lo, hi, enough)
+
+    @classmethod
+    def no_repeat_in(cls, window: TimeSet, lo: float, hi: float) -> bool:
+        """Does no id occur twice in ``(lo, hi]``?"""
+        idx = cls.usable(window)
+        if idx is not None:
+            return idx.no_repeat(lo, hi)
+        seen: set[int] = set()
+        ids = window.ids
+        for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
+            if ids[k] in seen:
+                return False
+            seen.add(ids[k])
+        return True
+
     # -- questions -----------------------------------------------------------------------------
     def distinct(self, lo: float, hi: float, enough: int) -> int:
         """Distinct ids among the entries in ``(lo, hi]``, counting stops at ``enough``."""
         t = self.window.t
         if not t or hi >= t[-1]:  # nothing after hi: the ids whose latest time is after lo
             return min(len(self.order) - bisect_right(self.order, lo), enough)
-        seen: set[int] = set()
-        ids = self.window.ids
-        for k in range(bisect_right(t, lo), bisect_right(t, hi)):
-            seen.add(ids[k])
-            if len(seen) >= enough:
-                break
-        return len(seen)
+        return _scan_distinct(self.window, lo, hi, enough)
 
     def no_repeat(self, lo: float, hi: float) -> bool:
         """Does no id occur twice in ``(lo, hi]``? (An id's previous time pruned since may answer False
@@ -144,3 +181,14 @@ class WindowIndex:
             if prevs[k] > lo:
                 return False
         return True
+
+
+def _scan_distinct(window: TimeSet, lo: float, hi: float, enough: int) -> int:
+    """Distinct ids among the entries in ``(lo, hi]`` by a scan, stopping at ``enough``."""
+    seen: set[int] = set()
+    ids = window.ids
+    for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
+        seen.add(ids[k])
+        if len(seen) >= enough:
+            break
+    return len(seen)
