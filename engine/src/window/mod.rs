@@ -63,14 +63,15 @@ pub fn msgspec_float(x: f64) -> String {
     if !x.is_finite() {
         return "null".to_string();
     }
-    let sci = format!("{x:e}"); // shortest round-trip digits: "-1.2345e-7"
-    let (neg, body) = match sci.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, sci.as_str()),
-    };
-    let (mant, exp) = body.split_once('e').expect("LowerExp writes an exponent");
+    let sci = format!("{:e}", x.abs()); // shortest round-trip digits: "1.2345e-7"
+    let neg = x.is_sign_negative();
+    let (mant, exp) = sci.split_once('e').expect("LowerExp writes an exponent");
     let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let digits = halfway_to_even(x.abs(), mant.chars().filter(|c| *c != '.').collect(), exp);
+    let mant = match digits.len() {
+        1 => digits.clone(),
+        _ => format!("{}.{}", &digits[..1], &digits[1..]),
+    };
     let mut out = String::with_capacity(24);
     if neg {
         out.push('-');
@@ -96,11 +97,42 @@ pub fn msgspec_float(x: f64) -> String {
             out.push_str(b);
         }
     } else {
-        out.push_str(mant);
+        out.push_str(&mant);
         out.push('e');
         out.push_str(&exp.to_string());
     }
     out
+}
+
+/// When the value lies exactly halfway between Rust's shortest digits and the ones a unit below or
+/// above in the last place (both read back as the same float), take the even last digit, as
+/// msgspec and Python's repr do (2**46 + 0.625 is 70368744177664.62, where Rust writes .63).
+fn halfway_to_even(x: f64, digits: String, exp: i32) -> String {
+    let n = digits.len();
+    let last = digits.as_bytes()[n - 1] - b'0';
+    if last % 2 == 0 {
+        return digits;
+    }
+    let exact = || {
+        let full = format!("{x:.800e}"); // every digit of the binary value, then zeros
+        let (m, _) = full.split_once('e').expect("LowerExp writes an exponent");
+        m.replace('.', "").trim_end_matches('0').to_string()
+    };
+    for other in [last - 1, last + 1] {
+        if other > 9 || (other == 0 && n > 1) {
+            continue;
+        }
+        let cand = format!("{}{}", &digits[..n - 1], other);
+        let as_float: f64 = format!("{}.{}e{}", &cand[..1], &cand[1..], exp).parse().unwrap_or(f64::NAN);
+        if as_float != x {
+            continue;
+        }
+        let low = if other < last { &cand } else { &digits };
+        if exact() == format!("{low}5") {
+            return cand; // halfway, and cand's last digit is the even one
+        }
+    }
+    digits
 }
 
 /// serde_json's compact formatter with floats written as msgspec writes them.
@@ -182,6 +214,7 @@ mod tests {
             (1e-5, "0.00001"), (1.234567e-5, "0.00001234567"), (1e-6, "1e-6"), (1234567e6, "1234567000000.0"),
             (9999999999999998.0, "9999999999999998.0"), (5e-324, "5e-324"), (-2.5, "-2.5"),
             (f64::INFINITY, "null"), (f64::NAN, "null"), (0.0, "0.0"), (1.7976931348623157e308, "1.7976931348623157e308"),
+            (70368744177664.625, "70368744177664.62"), (-70368744177664.625, "-70368744177664.62"), (2.5, "2.5"),
         ];
         for (x, want) in cases {
             assert_eq!(msgspec_float(x), want, "{x:?}");
