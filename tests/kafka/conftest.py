@@ -18,23 +18,23 @@ BROKER_LOG = ROOT / ".cache" / "kafka" / "broker.log"
 BOOTSTRAP = os.environ.get("TOLLGUARD_BROKER", "kafka://127.0.0.1:9092").split("://", 1)[-1]
 
 
-TEST_TOPIC = re.compile(r"^t[0-9a-f]{10}x?[.-]")  # a test's prefix (the fixture below; doctor adds an x)
-
-
 @pytest.fixture(autouse=True)
 def drop_test_topics(request):
     """After each test (and its workers' teardown), delete the topics its prefixes made. Without this the
     broker ends a run with thousands of topics and ~10k partitions on two cores, and every client's
     metadata fetch, every worker's start and every CLI call of a later test pays for all of them
-    (a `tollguard incidents` took 1.5 s there, 0.2 s on a clean broker)."""
+    (a `tollguard incidents` took 1.5 s there, 0.2 s on a clean broker). Only this test's prefixes
+    (the ``prefix`` fixture's; doctor adds a letter): another run on the same broker keeps its topics."""
     yield
-    if "broker" not in request.fixturenames and "prefix" not in request.fixturenames:
+    mine = getattr(request.node, "tollguard_prefixes", [])
+    if not mine:
         return
+    pattern = re.compile("^(" + "|".join(re.escape(p) for p in mine) + ")[a-z]?[.-]")
     try:
         from kafka import KafkaAdminClient
         admin = KafkaAdminClient(bootstrap_servers=[BOOTSTRAP], request_timeout_ms=15000)
         try:
-            doomed = [t for t in admin.list_topics() if TEST_TOPIC.match(t)]
+            doomed = [t for t in admin.list_topics() if pattern.match(t)]
             if doomed:
                 admin.delete_topics(doomed, timeout_ms=30000)
         finally:
@@ -72,8 +72,10 @@ def secure_env() -> dict:
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
+def prefix(request) -> str:
+    p = f"t{uuid.uuid4().hex[:10]}"
+    request.node.tollguard_prefixes = [*getattr(request.node, "tollguard_prefixes", []), p]
+    return p
 
 
 class Worker:
@@ -170,8 +172,11 @@ def consume(broker: str, topic: str, want: int | None, timeout: float = 60.0, pr
 
     With ``idle``, keep reading after `want` until nothing new arrived for ``idle`` seconds
     (to see extra records a test must not find). ``want=None``: everything, read until something came
-    and then nothing new for ``idle`` seconds (or the timeout, when nothing comes at all).
+    and then nothing new for ``idle`` seconds (or the timeout, when nothing comes at all); not for a check
+    that something is absent, which reads until its timeout (``want=10**6``).
     """
+    if want is None and not idle:
+        raise ValueError("consume(want=None) needs idle: the quiet time that ends the read")
     enough = (lambda n: n > 0) if want is None else (lambda n: n >= want)
     from kafka import KafkaConsumer
     c = KafkaConsumer(bootstrap_servers=[broker], auto_offset_reset="earliest", enable_auto_commit=False,

@@ -34,7 +34,7 @@ def test_worker_alerts_equal_replay_alerts(broker, prefix, worker):
     # the incident stage: the same incidents (what each holds) and the same actions, repeats dropped
     want_inc = {_incident(r) for r in out if r.__class__.__name__ == "IncidentRecord"}
     latest: dict = {}
-    for rec in consume(broker, f"{prefix}.incidents", want=None, timeout=12, idle=4):
+    for rec in consume(broker, f"{prefix}.incidents", want=10**6, timeout=12, idle=4):
         if rec["version"] >= latest.get(rec["incident_id"], {}).get("version", 0):
             latest[rec["incident_id"]] = rec
     got_inc = {_incident(r) for r in latest.values()}

@@ -50,8 +50,8 @@ def test_forged_caller_lines_block_only_the_unambiguous_scanner(broker, prefix, 
                      predicate=lambda a: a["kind"] == "block_ip" and a["target"] == SCANNER)
     assert blocks, w.log()
     # ... and nothing the worker wrote names the forged address, nor the sender hiding behind it
-    actions = consume(broker, f"{prefix}.actions", want=None, timeout=6, idle=2)
-    alerts = consume(broker, f"{prefix}.alerts", want=None, timeout=6, idle=2)
+    actions = consume(broker, f"{prefix}.actions", want=10**6, timeout=6, idle=2)
+    alerts = consume(broker, f"{prefix}.alerts", want=10**6, timeout=6, idle=2)
     assert {a["target"] for a in actions if a["kind"] == "block_ip"} == {SCANNER}, actions
     text = json.dumps([actions, alerts])
     assert FORGED not in text and REAL not in text

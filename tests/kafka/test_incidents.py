@@ -50,7 +50,7 @@ def test_one_incident_for_a_scanner_that_brute_forces_and_the_socs_decisions_on_
     got = consume(broker, f"{prefix}.incidents", want=1, timeout=60, predicate=both)
     assert got, w.log()
     inc_id = got[0]["incident_id"]
-    incidents = newest(consume(broker, f"{prefix}.incidents", want=None, timeout=8, idle=3))
+    incidents = newest(consume(broker, f"{prefix}.incidents", want=10**6, timeout=8, idle=3))
     assert set(incidents) == {inc_id}  # one incident, not one per rule
 
     listed = cli(prefix, "incidents", "--format", "jsonl")
@@ -65,7 +65,7 @@ def test_one_incident_for_a_scanner_that_brute_forces_and_the_socs_decisions_on_
     assert "acknowledged by alice" in ack.stdout
     res = cli(prefix, "resolve", inc_id, "--false-positive", "--note", "pen test", "--by", "bob")
     assert res.returncode == 0, res.stderr
-    final = newest(consume(broker, f"{prefix}.incidents", want=None, timeout=8, idle=3))[inc_id]
+    final = newest(consume(broker, f"{prefix}.incidents", want=10**6, timeout=8, idle=3))[inc_id]
     assert final["status"] == "resolved" and final["verdict"] == "false_positive"
     assert [(d["status"], d["by"], d["note"]) for d in final["decisions"]] == \
         [("acknowledged", "alice", "looking into it"), ("resolved", "bob", "pen test")]
@@ -89,6 +89,6 @@ def test_unblock_lifts_the_block_for_the_blocklist_and_the_enforcers(broker, pre
     values = [m.value for m in c if json.loads(m.key) == ["default", IP]]
     c.close()
     assert values[0] is not None and values[-1] is None  # the entry, then its tombstone
-    inc = [r for r in consume(broker, f"{prefix}.incidents", want=None, timeout=6, idle=2)
+    inc = [r for r in consume(broker, f"{prefix}.incidents", want=10**6, timeout=6, idle=2)
            if any(d["status"] == "lifted" for d in r["decisions"])]
     assert inc and inc[-1]["decisions"][-1]["by"] == "carol"
