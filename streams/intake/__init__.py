@@ -131,7 +131,7 @@ class Converter:
             where.append(len(out))
             out.append(line)
             texts.append(text)
-        for i, got in zip(where, self.log.parse(texts)):
+        for i, got in zip(where, self.log.parse(texts), strict=True):  # one answer per line, or a loud error
             if got is None:
                 out[i] = []
             elif isinstance(got, str):

@@ -23,6 +23,9 @@ def main(args) -> int:
     from streams.services.console.store import IncidentStore
     from streams.services.console.users import UserBook, UserError
     setup_logging(args.log_format, getattr(args, "loglevel", "info"))
+    # the audit trail of sign-ins and decisions is written whatever --loglevel says (propagation to the
+    # root handler does not look at the root logger's level)
+    logging.getLogger("tollguard.console.audit").setLevel(logging.INFO)
     if getattr(args, "loglevel", "info") != "debug":
         logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python's connection chatter, as notify and enforce
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)  # kafka-python's own loop-timing notes
