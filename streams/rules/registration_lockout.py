@@ -15,7 +15,12 @@ limit (a scanner walking names once each locks none of them; its address is bloc
 entry carries the account it named (``entry``), every detection reads the accounts back from the
 windows over the limit that hold the new failure, and an epoch orders each lock and its block once
 (``registration_locked``), so a late failure's detection orders what it adds (``emit(adds=True)``).
-Replay and the worker, in any order, lock the same accounts (tests/streams/rules/test_registration_lockout.py).
+Replay and the worker, in any order, lock the same accounts (tests/streams/rules/test_registration_lockout.py),
+as long as a source's window holds at most ``KEEP`` failures: past that the oldest are dropped, as in
+every per-source window, and what they would have added depends on what was still held. An epoch
+locks at most ``MAX_LOCKS`` accounts for one source (the rest are named as not locked: the source's
+block stops it), so a source that keeps failing after its block cannot grow its state or the enforcers'
+work without bound.
 """
 
 from zlib import crc32
@@ -33,6 +38,8 @@ SEVERITY = "alert"
 SHOWN = 5    # accounts named in the evidence (the most recent of the first window)
 REPEAT = 2   # failures on one account within a window over the limit before it is locked for the source
 BLOCKED = -1  # registration_locked's mark for "this epoch's block_ip went out"
+MAX_LOCKS = 64  # accounts locked for one source in one epoch
+KEEP = 256   # failures kept per source (at least 16 times the limit)
 ACCOUNT_BITS = 31  # an entry: (account hash << 33) | (event identity << 1) | proof, within 64 bits
 
 
@@ -46,7 +53,9 @@ def check(ctx, ev) -> None:
         window = st.registration_lockout = TimeSet()
     acct = account_id(ev.account)
     if acct:
-        st.registration_accounts[acct] = ev.account
+        held = st.registration_accounts.get(acct)
+        if held is None or ev.account < held:  # two names on one hash: the same one in any order
+            st.registration_accounts[acct] = ev.account
     span = ctx.span([Order("block_ip", ev.src_ip, cfg.block_seconds)])
     i = window.add(ctx.ts, entry(acct, flagged(ctx.ident, ev)))
     if i >= 0:
@@ -55,7 +64,7 @@ def check(ctx, ev) -> None:
             groups.setdefault((epoch_of(at, span), may_block(ctx, window, at, cfg.seconds)), []).append((at, n))
         for (epoch, ok), ends in groups.items():
             _detect(ctx, cfg, window, epoch, ok, ends, span, ev)
-    _forget(st, window, ctx.settled - cfg.seconds - HORIZON, max(4 * cfg.failures, 64), span)
+    _forget(st, window, ctx.settled - cfg.seconds - HORIZON, max(16 * cfg.failures, KEEP), span)
 
 
 def account_id(account: str | None) -> int:
@@ -65,7 +74,7 @@ def account_id(account: str | None) -> int:
 
 def entry(acct: int, flagged_ident: int) -> int:
     """A window entry's id: the account above the event's identity and its proof bit (33 bits)."""
-    return (acct << 33) | flagged_ident
+    return (acct << 33) | (flagged_ident & ((1 << 33) - 1))
 
 
 def _detect(ctx, cfg, window: TimeSet, epoch: int, ok: bool, ends: list[tuple[float, int]], span: float,
@@ -76,7 +85,7 @@ def _detect(ctx, cfg, window: TimeSet, epoch: int, ok: bool, ends: list[tuple[fl
     names = st.registration_accounts
     shown = [names[a] for a in _latest(window, at - cfg.seconds, at)[-SHOWN:] if a in names]
     evidence = {"failures": n, "seconds": cfg.seconds, "accounts": shown, "user_agent": ev.user_agent}
-    orders = _orders(ctx, cfg, window, epoch, [e for e, _ in ends], ev.src_ip) if ok else \
+    orders = _orders(ctx, cfg, window, epoch, [e for e, _ in ends], ev.src_ip, evidence) if ok else \
         [Order("block_ip", ev.src_ip, cfg.block_seconds)]
     actions, variant = proven_orders(ctx, ok, orders, evidence)
     ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
@@ -84,12 +93,17 @@ def _detect(ctx, cfg, window: TimeSet, epoch: int, ok: bool, ends: list[tuple[fl
              evidence, actions, variant=variant, at=at, span=span, adds=True)
 
 
-def _orders(ctx, cfg, window: TimeSet, epoch: int, ends: list[float], src_ip: str) -> list[Order]:
-    """The block and the locks this epoch has not ordered yet."""
+def _orders(ctx, cfg, window: TimeSet, epoch: int, ends: list[float], src_ip: str, evidence: dict) -> list[Order]:
+    """The block and the locks this epoch has not ordered yet (at most ``MAX_LOCKS`` locks an epoch)."""
     done = ctx.state.registration_locked.setdefault(str(epoch), [])
     held = set(done)
     names = ctx.state.registration_accounts
     new = [a for a in _repeated(window, ends, cfg.seconds) if a not in held and a in names]
+    room = MAX_LOCKS + (BLOCKED in held) - len(done)
+    if len(new) > room:
+        evidence["not_locked"] = (f"{len(new) - max(room, 0)} more account(s) failed twice: not locked, past "
+                                  f"{MAX_LOCKS} for one source in one incident (its block stops it)")
+        new = sorted(new)[:max(room, 0)]
     out = [] if BLOCKED in held else [Order("block_ip", src_ip, cfg.block_seconds)]
     done.extend(([] if BLOCKED in held else [BLOCKED]) + new)
     return out + lock_orders(ctx, cfg, [names[a] for a in new], src_ip)
@@ -138,5 +152,6 @@ def _forget(st, window: TimeSet, before: float, keep: int, span: float) -> None:
         held = {i >> 33 for i in window.ids}
         for a in [a for a in names if a not in held]:
             del names[a]
-    for key in [k for k in st.registration_locked if (int(k) + 1) * span < before]:
-        del st.registration_locked[key]
+    if len(st.registration_locked) > 1:
+        for key in [k for k in st.registration_locked if (int(k) + 1) * span < before]:
+            del st.registration_locked[key]

@@ -67,3 +67,35 @@ def test_an_account_tried_once_is_not_locked_for_a_scanner():
     out = run(evs)
     assert actions(out, "block_ip")
     assert _locks(out) == {("default/8003", "203.0.113.7")}
+
+
+def test_one_source_locks_at_most_max_locks_accounts_an_incident():
+    """A source failing twice on each of 100 accounts (it keeps sending after its block, or the policy
+    only reports): at most MAX_LOCKS locks, the rest named as not locked, so its state stays bounded."""
+    from streams.rules.registration_lockout import MAX_LOCKS
+    evs = [reg_fail(i * 2 + k, account=f"9{i:03d}") for i in range(100) for k in (0, 1)]
+    out = run(evs)
+    assert len(_locks(out)) == MAX_LOCKS
+    assert any("not locked" in str(a.evidence.get("not_locked", "")) for a in alerts(out, "registration_lockout")) \
+        or len(actions(out, "lock_account")) == MAX_LOCKS
+
+
+def test_two_account_names_on_one_hash_name_the_same_account_in_any_order():
+    from streams.rules.registration_lockout import account_id
+    from tests.builders import run_any_order
+    import random
+    # two names whose 31-bit hashes collide (random names: a birthday search of ~60k)
+    rnd, seen, pair = random.Random(7), {}, None
+    while pair is None:
+        name = "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
+        h = account_id(name)
+        if h in seen and seen[h] != name:
+            pair = (seen[h], name)
+        seen[h] = name
+    assert pair
+    evs = [reg_fail(i, account=pair[i % 2]) for i in range(12)]
+    want = _locks(run(evs))
+    for seed in range(3):
+        shuffled = evs[:]
+        random.Random(seed).shuffle(shuffled)
+        assert _locks(run_any_order(shuffled)) == want == {(f"default/{min(pair)}", "203.0.113.7")}
