@@ -34,8 +34,10 @@ class WindowIndex:
     _held: dict[int, "WindowIndex"] = {}
     # windows indexed at once: past it all are dropped and rebuilt on use (a scan, as before). An index keeps its
     # window alive (a key forgotten since stays in memory until then), so this also bounds what it holds: at
-    # most LIMIT windows of at most their KEEP entries, each with an index of about its own size
+    # most LIMIT windows and ENTRIES entries, each with an index of about its own size
     LIMIT = 2048
+    ENTRIES = 1_000_000  # entries indexed at once (about their windows' size again in memory): past it all go
+    _entries = 0
     REBUILD_MIN, REBUILD_PART = 8, 2  # scans a dropped index waits for before it is built again (a build costs 2 entries a scan)
     _misses: dict[int, int] = {}
 
@@ -73,10 +75,20 @@ class WindowIndex:
             t = window.t
             if idx.n == len(t) and (not t or (idx.first == t[0] and idx.last == t[-1])):
                 return idx
-        if len(cls._held) >= cls.LIMIT:
+        if idx is not None:
+            cls._drop(window)
+        if len(cls._held) >= cls.LIMIT or cls._entries + len(window.t) > cls.ENTRIES:
             cls._held.clear()
+            cls._entries = 0
         idx = cls._held[id(window)] = cls(window)
+        cls._entries += idx.n
         return idx
+
+    @classmethod
+    def _drop(cls, window: TimeSet) -> None:
+        idx = cls._held.pop(id(window), None)
+        if idx is not None:
+            cls._entries -= idx.n
 
     @classmethod
     def added(cls, window: TimeSet, i: int, time: float, ident: int) -> None:
@@ -101,11 +113,12 @@ class WindowIndex:
             idx.order.append(time)  # appended: at or after every time held
             latest[ident] = time
             idx.n = n + 1
+            cls._entries += 1
             idx.last = time
             if not n:
                 idx.first = time
         else:
-            del cls._held[id(window)]
+            cls._drop(window)
 
     @classmethod
     def prune(cls, window: TimeSet, before: float, keep: int) -> None:
@@ -123,6 +136,7 @@ class WindowIndex:
             m = sum(1 for p in idx.prev[:k] if p != _NEVER)  # the entries with a previous time that go
             del idx.prev[:k], idx.rep_t[:m], idx.rep_prev[:m]
             window.prune(before, keep)
+            cls._entries -= idx.n - len(window.t)
             idx._mark()
         else:
             window.prune(before, keep)

@@ -94,3 +94,23 @@ def test_a_feed_out_of_order_does_not_rebuild_the_index_at_every_event(monkeypat
         evs[k], evs[k + 1] = evs[k + 1], evs[k]
     assert alerts(run_any_order(evs), "distributed_lockout")
     assert sum(built) <= 8 * len(evs), f"{len(built)} index builds over {sum(built):,} entries for {len(evs)} events"
+
+
+def test_the_window_index_holds_at_most_its_entry_budget(monkeypatch):
+    """The index cache is bounded by entries, not only by windows: a flood on thousands of accounts
+    (each window up to 4,096 entries) could otherwise index about ten million entries."""
+    from streams.state import TimeSet
+    from streams.state.windex import WindowIndex
+    monkeypatch.setattr(WindowIndex, "_held", {})
+    monkeypatch.setattr(WindowIndex, "_entries", 0)
+    monkeypatch.setattr(WindowIndex, "ENTRIES", 1_000)
+    windows = []
+    for w in range(60):
+        window = TimeSet()
+        for k in range(100):
+            WindowIndex.added(window, window.add(float(k), k % 7 + w), float(k), k % 7 + w)
+        windows.append(window)
+        assert WindowIndex.of(window).distinct(-1.0, 99.0, 50) == 7
+        WindowIndex.added(window, window.add(100.0, 1), 100.0, 1)  # an append kept in step
+        held = sum(i.n for i in WindowIndex._held.values())
+        assert held == WindowIndex._entries <= 1_000 + 100, (held, WindowIndex._entries)
