@@ -23,6 +23,7 @@ block stops it), so a source that keeps failing after its block cannot grow its 
 work without bound.
 """
 
+from bisect import bisect_right
 from zlib import crc32
 
 from streams.core.epochs import HORIZON, epoch_of
@@ -112,7 +113,6 @@ def _orders(ctx, cfg, window: TimeSet, epoch: int, ends: list[float], src_ip: st
 def _repeated(window: TimeSet, ends: list[float], seconds: float) -> list[int]:
     """The accounts with ``REPEAT`` failures within one of the windows ending at ``ends`` (ascending), in
     the order they got there: one pass, each entry joining and leaving a running tally once."""
-    from bisect import bisect_right
     times, ids = window.t, window.ids
     tally: dict[int, int] = {}
     found: dict[int, None] = {}
@@ -135,7 +135,6 @@ def _repeated(window: TimeSet, ends: list[float], seconds: float) -> list[int]:
 
 def _latest(window: TimeSet, lo: float, hi: float) -> list[int]:
     """The accounts of the failures in ``(lo, hi]``, by their latest failure (ties by hash)."""
-    from bisect import bisect_right
     ids = window.ids
     latest: dict[int, int] = {}
     for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
