@@ -121,8 +121,9 @@ def replay_cli(path: Path, mode: str, policy: Path | None = None) -> dict:
 
 
 # -- worker -----------------------------------------------------------------------------------
-def worker_flood(n: int, partitions: int = 4, timeout: float = 300.0) -> dict:
-    """The flood as a backlog, one worker on it, a fraud call start sent once it is ready (module doc)."""
+def worker_flood(n: int, partitions: int = 4, timeout: float = 300.0, workers: int = 1, policy: Path | None = None) -> dict:
+    """The flood as a backlog, ``workers`` workers on it (one process each, one group) judging with ``policy``
+    (default the example policy), a fraud call start sent once the first is ready (module doc)."""
     import stream
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from streams.core.types import SCOPES
@@ -132,10 +133,10 @@ def worker_flood(n: int, partitions: int = 4, timeout: float = 300.0) -> dict:
     stream.ensure(prefix, partitions)
     recs = stream.read_records(path, 1)
     stream.produce_backlog(prefix, recs)
-    proc, log = stream.start_worker(prefix, partitions, "w0", policy=POLICY)
+    procs = [stream.start_worker(prefix, partitions, f"w{i}", policy=policy or POLICY) for i in range(workers)]
     admin = consumer = producer = None
     try:
-        stream.wait_ready(log)
+        stream.wait_ready(procs[0][1])
         t0 = time.monotonic()
         admin = KafkaAdminClient(bootstrap_servers=[stream.BOOT])
         consumer = KafkaConsumer(f"{prefix}.alerts", bootstrap_servers=[stream.BOOT], auto_offset_reset="earliest",
@@ -149,8 +150,9 @@ def worker_flood(n: int, partitions: int = 4, timeout: float = 300.0) -> dict:
         producer.flush()
         scoped = [f"{prefix}.{t}" for t in ("cdr", "security", *(f"by-{s}{lane}" for s in SCOPES for lane in ("", "-calls")))]
         t_alert, alert_rule, t_drained, t_incidents = watch(prefix, consumer, admin, scoped, t0, timeout)
-        rss = round(stream.rss_mb(proc.pid), 1)
-        out = {"events": n, "partitions": partitions, "records": len(recs), "rss_mb": rss,
+        rss = round(sum(stream.rss_mb(proc.pid) for proc, _ in procs), 1)
+        out = {"events": n, "partitions": partitions, "workers": workers, "records": len(recs), "rss_mb": rss,
+               "policy": "example" if policy is None else "+ country set",
                "drain_s": round(t_drained - t0, 2) if t_drained else None,
                "events_per_s": n / (t_drained - t0) if t_drained else None,
                "incidents_caught_up_s": round(t_incidents - t0, 2) if t_incidents else None,
@@ -163,7 +165,8 @@ def worker_flood(n: int, partitions: int = 4, timeout: float = 300.0) -> dict:
         for c in (producer, consumer, admin):
             if c is not None:
                 c.close()
-        stream.stop(proc)
+        for proc, _ in procs:
+            stream.stop(proc)
         stream.drop_topics(prefix)
 
 
@@ -237,18 +240,22 @@ def table(results: dict) -> str:
                  f"{per_k(r['actions'], r['events'])} | {per_k(r['incidents'], r['events'])} | "
                  f"{r['alerts']:,}, {r['actions']:,}, {r['incidents']:,} |")
     if results.get("worker"):
-        L += ["", "| traffic | events | worker drain s | events/s | incident stage caught up s | fraud call start → alert "
-              "| worker alerts, actions, incidents | RSS |",
-              "|---|---:|---:|---:|---:|---|---|---:|"]
+        L += ["", "| traffic | events | policy | workers | worker drain s | events/s | incident stage caught up s | "
+              "fraud call start → alert | worker alerts, actions, incidents | RSS |",
+              "|---|---:|---|---:|---:|---:|---:|---|---|---:|"]
         for r in results["worker"]:
             if r["traffic"] == "flood":
                 lat = (f"{r['fraud_latency_s']:.2f} s ({r['fraud_rule']})" if r["fraud_latency_s"] is not None
                        else f"none within {r['timeout_s']:.0f} s")
-                L.append(f"| flood | {r['events']:,} | {run.fmt(r['drain_s'], 1)} | {run.fmt(r['events_per_s'])} | "
+                L.append(f"| flood | {r['events']:,} | {r.get('policy', 'example')} | {r.get('workers', 1)} | "
+                         f"{run.fmt(r['drain_s'], 1)} | "
+                         f"{run.fmt(r['events_per_s'])} | "
                          f"{run.fmt(r['incidents_caught_up_s'], 1)} | {lat} | {r['worker_alerts']:,}, "
                          f"{r['worker_actions']:,}, {r['worker_incidents']:,} | {r['rss_mb']:.0f} MB |")
             else:
-                L.append(f"| ordinary | {r['events']:,} | {r['seconds']:.1f} | {run.fmt(r['events_per_s'])} | - | - | - | "
+                L.append(f"| ordinary | {r['events']:,} | example | {r['workers']} | {r['seconds']:.1f} | "
+                         f"{run.fmt(r['events_per_s'])} | "
+                         f"- | - | - | "
                          f"{r['rss_mb'][0]:.0f} MB |")
     return "\n".join(L)
 
@@ -265,7 +272,10 @@ def main() -> int:
     ap.add_argument("--worker", action="store_true", help="also the worker's drain and a fraud call's latency")
     ap.add_argument("--worker-sizes", default=None, help="sizes for the worker (default: --sizes)")
     ap.add_argument("--timeout", type=float, default=300.0, help="longest wait for a worker to drain (s)")
+    ap.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1],
+                    help="worker processes draining the flood, one measurement each (default 1; e.g. 1,2)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the ordinary-traffic rows")
+    ap.add_argument("--country-set", action="store_true", help="the worker judges with `country_ip_block: set`")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",") if s]
     modes = [m for m in a.modes.split(",") if m]
@@ -283,7 +293,8 @@ def main() -> int:
     if a.worker:
         import stream
         for n in [int(s) for s in (a.worker_sizes or a.sizes).split(",") if s]:
-            runs = [("flood", lambda: worker_flood(n, timeout=a.timeout))]
+            pol = set_policy() if a.country_set else None
+            runs = [("flood", lambda w=w: worker_flood(n, timeout=a.timeout, workers=w, policy=pol)) for w in a.workers]
             if not a.no_baseline:
                 runs.append(("ordinary", lambda: stream.drain(ordinary(n), 4, 1, policy=POLICY, timeout=a.timeout)))
             for traffic, fn in runs:

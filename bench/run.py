@@ -323,8 +323,10 @@ def campaign_runs(quick: bool, runs: int) -> dict:
                         f"replay, flood {n:,}, country_ip_block: set", key="wall_events_per_s")
         out["replay"].append({"traffic": "flood", **res})
     n = 10_000 if quick else 30_000
-    out["worker"].append({"traffic": "flood", **median_of(1, lambda: campaign.worker_flood(n), f"worker, flood {n:,}",
-                                                          key="events_per_s")})
+    for workers, pol in ((1, None), (1, campaign.set_policy()), (2, campaign.set_policy())):
+        what = f"worker x{workers}, flood {n:,}" + (", country_ip_block: set" if pol else "")
+        out["worker"].append({"traffic": "flood", **median_of(
+            1, lambda: campaign.worker_flood(n, workers=workers, policy=pol), what, key="events_per_s")})
     out["worker"].append({"traffic": "ordinary", **median_of(1, lambda: stream.drain(campaign.ordinary(n), 4, 1,
                                                                                      policy=campaign.POLICY),
                                                              f"worker, ordinary {n:,}")})
@@ -341,7 +343,9 @@ def campaign_section(r: dict) -> list[str]:
             "example policy does not allow, against 500 accounts over 30 minutes; beside it as many ordinary "
             "simulated events, both judged by `tollguard replay --policy fixtures/policy.example.yaml` (rules). "
             "The worker drains the flood as a backlog (4 partitions, one event per record) while a premium-rate "
-            "call start is produced; its latency runs from that send to its alert (`bench/campaign.py`).", "",
+            "call start is produced; its latency runs from that send to its alert (`bench/campaign.py`). With "
+            "`country_ip_block: set` the firewall's country set blocks and the sweep is one alert a tenant; "
+            "two workers (one group, on these same two cores) show what a second process adds.", "",
             campaign.table(c), ""]
 
 

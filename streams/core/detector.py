@@ -333,6 +333,8 @@ class Detector:
                 keys["ext"] = K.ext(event.tenant, event.account)
             if event.outcome == "failure":  # only failures: the tenant key sees brute force and probes
                 keys["tenant"] = K.tenant(event.tenant)
+            elif policy is not None and event.outcome == "request" and _swept(policy.tenant(event.tenant), event):
+                keys["tenant"] = K.tenant(event.tenant)  # a knock the firewall's country set drops: one alert a tenant
         else:
             if event.direction == "inbound" and not event.billsec and event.phase != "start":
                 keys["tenant"] = K.tenant(event.tenant)  # an unanswered inbound call may be a scanner's probe
@@ -591,6 +593,19 @@ class Detector:
                     self.schedule(tenant, when, key, rule.RULE, token)
                     n += 1
         return n
+
+
+def _swept(tenant: Tenant, event: SecurityEvent) -> bool:
+    """A request country_ip judges for the whole tenant (streams.rules.country_ip: a knock the tenant's
+    firewall country set drops), and so one the tenant key must see."""
+    allowed = tenant.allowed_country_ips
+    if allowed is None or tenant.settings.country_ip_block != "set":
+        return False
+    try:
+        ip = _address(event.src_ip)
+    except ValueError:
+        return False
+    return ip.version == 4 and not tenant.exempt(ip) and country_of(event.src_ip) not in (None, *allowed)
 
 
 def _exempt(tenant: Tenant, address: str) -> bool:

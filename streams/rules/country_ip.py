@@ -2,20 +2,29 @@
 
 Off until ``allowed_country_ips`` is set; then traffic from a public IP whose country
 (offline RIR data, iptocc) is not listed is reported and the IP blocked. LAN, static-accept
-and addresses without a known country are allowed. With ``country_ip_block: set`` the firewall's
-country set (``tollguard enforce``, docs/enforce.md) does the blocking, so an IPv4 source gets the
-alert and no ``block_ip`` of its own: a botnet of 30,000 addresses is one set, not 30,000 records.
+and addresses without a known country are allowed.
+
+With ``country_ip_block: set`` the firewall's country set (``tollguard enforce``, docs/enforce.md)
+does the blocking, as the guide's filter does, so an IPv4 source orders no ``block_ip`` of its own.
+Then a source that only knocked (a failed or challenged registration or login) is no incident of
+its own either: the tenant scope raises **one alert per tenant and incident epoch** for every such
+knock, and the campaign it folds into counts and samples the sources, countries and accounts. A
+botnet of 30,000 addresses is one set, one alert and one incident, not 30,000 of each. A source
+that got in (a successful sign-in) or placed a call keeps its own alert and incident, judged in
+the IP scope as with ``address``; so do IPv6 sources, which the set does not hold.
 """
 
 from streams.rules.contract import Order
 
+from streams.domain.events import SecurityEvent, parse_ip
 from streams.reference.countries import country_of
 from streams.rules._common import address
 
 RULE = "country_ip"
-SCOPE = "ip"
+SCOPE = ("ip", "tenant")
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
+KNOCKS = ("failure", "request")  # outcomes of a source that did not get in
 
 
 def check(ctx, ev) -> None:
@@ -28,6 +37,12 @@ def check(ctx, ev) -> None:
     cc = country_of(ev.src_ip)
     if cc is None or cc in allowed:
         return
+    if knock_in_set(ctx.tenant, ev, ip):
+        if ctx.scope == "tenant":
+            _sweep(ctx, allowed)
+        return
+    if ctx.scope != "ip":
+        return
     evidence = {"country": cc, "allowed": sorted(allowed), "service": getattr(ev, "service", "call")}
     orders = [Order("block_ip", ev.src_ip, ctx.tenant.settings.block_seconds)]
     if ip.version == 4 and ctx.tenant.settings.country_ip_block == "set":
@@ -35,3 +50,22 @@ def check(ctx, ev) -> None:
         orders = []
     ctx.emit(RULE, SEVERITY, "ip", ev.src_ip,
              f"Connection from {ev.src_ip} in {cc}, a country not allowed to reach the PBX", evidence, orders)
+
+
+def knock_in_set(tenant, ev, ip=None) -> bool:
+    """A knock (failed or challenged sign-in) from an IPv4 source that the tenant's firewall country set holds:
+    judged once for the tenant, not per source (``Detector.keys_for`` routes such requests to the tenant key;
+    failures go there anyway)."""
+    if tenant.settings.country_ip_block != "set" or not isinstance(ev, SecurityEvent) or ev.outcome not in KNOCKS:
+        return False
+    return (ip or parse_ip(ev.src_ip)).version == 4
+
+
+def _sweep(ctx, allowed) -> None:
+    """One alert per tenant and epoch; its evidence holds nothing that depends on which knock came first (the
+    incident's campaign lists the sources, countries and accounts)."""
+    t = ctx.tenant.name
+    ctx.emit(RULE, SEVERITY, "tenant", t,
+             f"Connections to tenant {t} from countries not allowed to reach the PBX, dropped by the firewall's "
+             f"country set (the incident's campaign lists the sources and countries)",
+             {"allowed": sorted(allowed), "blocked_by": "country set"}, [], variant="set")

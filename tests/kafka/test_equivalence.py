@@ -103,3 +103,36 @@ def test_a_backlog_read_at_start_gives_replays_alerts(broker, prefix, worker):
     w = worker(policy=str(POLICY))
     got = {a["alert_id"]: a["rule"] for a in consume(broker, f"{prefix}.alerts", want=len(want), timeout=60, idle=4)}
     assert got == want, f"missing {set(want) - set(got)}, extra {set(got) - set(want)}\n{w.log()}"
+
+
+def test_a_country_sweep_under_the_country_set_is_one_alert_in_both_shells(broker, prefix, worker, tmp_path):
+    """``country_ip_block: set``: the knocks of 400 sources from countries not allowed are one alert for the
+    tenant in the worker as in replay (the requests reach the tenant key too), and a source that signed in
+    and one that called keep their own."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.read_text() + "\ncountry_ip_block: set\n")
+    t0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
+    nets = ["8.8", "1.2", "5.45", "41.0"]  # US, CN, RU, ZA
+    events = [{"type": "security", "ts": (t0 + timedelta(seconds=i)).isoformat(), "service": "sip", "action": "register",
+               "src_ip": f"{nets[i % 4]}.{i // 200}.{i % 200 + 1}", "account": f"10{i % 9}",
+               "outcome": ("failure", "request")[i % 2]} for i in range(400)]
+    events.append({"type": "security", "ts": (t0 + timedelta(seconds=401)).isoformat(), "service": "sip",
+                   "action": "register", "src_ip": "5.45.9.9", "account": "1001", "outcome": "success"})
+    events.append({"type": "cdr", "call_id": "abroad-1", "start": (t0 + timedelta(seconds=402)).isoformat(),
+                   "end": (t0 + timedelta(seconds=460)).isoformat(), "billsec": 50, "src": "1002",
+                   "dst": "02079460000", "src_ip": "41.0.9.9", "tenant": "default"})
+    path = tmp_path / "sweep.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    out, _, _ = replay_file([str(path)], Policy.load(policy))
+    want = {r.alert_id: (r.rule, r.subject_type, r.subject) for r in out if r.__class__.__name__ == "Alert"}
+    assert sorted(v for v in want.values() if v[0] == "country_ip") == [
+        ("country_ip", "ip", "41.0.9.9"), ("country_ip", "ip", "5.45.9.9"), ("country_ip", "tenant", "default")]
+    w = worker(policy=str(policy))
+    p = produce_file(prefix, path, broker)
+    assert p.returncode == 0, p.stderr
+    got = {a["alert_id"]: (a["rule"], a["subject_type"], a["subject"])
+           for a in consume(broker, f"{prefix}.alerts", want=len(want), timeout=60, idle=4)}
+    assert got == want, f"missing {set(want) - set(got)}, extra {set(got) - set(want)}\n{w.log()}"

@@ -1,6 +1,9 @@
 """country_ip: boundaries and behaviour."""
-from streams.domain.events import Action
-from tests.builders import alerts, policy, run, sec
+import random
+
+from streams.core.detector import Detector
+from streams.domain.events import Action, decode_event, encode
+from tests.builders import alerts, cdr, policy, run, run_any_order, sec
 
 
 def blocks(out):
@@ -35,3 +38,52 @@ def test_with_the_country_set_an_ipv6_source_still_gets_its_own_block():
     pol = policy("allowed_country_ips: [GB]\ncountry_ip_block: set")
     out = run([sec(ip="2001:4860:4860::8888", outcome="request")], pol)
     assert alerts(out, "country_ip") and [k for k, _ in blocks(out)] == ["block_ip"]  # the set is IPv4 only (docs/enforce.md)
+
+
+SWEEP = [sec(t=i, ip=f"8.8.{i // 250}.{i % 250 + 1}", outcome="failure" if i % 2 else "request",
+             action="register", account=f"10{i % 7}") for i in range(400)]  # US and one source each: a botnet's knock
+
+
+def test_with_the_country_set_a_sweep_is_one_alert_for_the_tenant_not_one_per_source():
+    """The firewall's set already drops these sources: one alert names the sweep (its incident, the campaign,
+    lists the sources and countries), where there were 400 alerts, one per address."""
+    out = run(SWEEP, policy("allowed_country_ips: [GB]\ncountry_ip_block: set"))
+    found = alerts(out, "country_ip")
+    assert [(a.subject_type, a.subject) for a in found] == [("tenant", "default")]
+    assert found[0].evidence == {"allowed": ["GB"], "blocked_by": "country set"} and blocks(out) == []
+
+
+def test_with_the_country_set_the_sweep_alert_is_the_same_in_any_order():
+    pol = policy("allowed_country_ips: [GB]\ncountry_ip_block: set")
+    ids = {a.alert_id for a in alerts(run(SWEEP, pol), "country_ip")}
+    for seed in range(3):
+        shuffled = list(SWEEP)
+        random.Random(seed).shuffle(shuffled)
+        assert {a.alert_id for a in alerts(run_any_order(shuffled, pol), "country_ip")} == ids
+
+
+def test_with_the_country_set_a_source_that_got_in_or_called_is_its_own_alert():
+    """A source from a disallowed country that signed in, or placed a call, is more than a knock: its own
+    alert and incident (no block of its own: the set covers IPv4)."""
+    pol = policy("allowed_country_ips: [GB]\ncountry_ip_block: set")
+    got_in = run(SWEEP[:3] + [sec(t=5, ip="8.8.4.4", outcome="success", action="register", account="1001")], pol)
+    assert sorted((a.subject_type, a.subject) for a in alerts(got_in, "country_ip")) == [("ip", "8.8.4.4"),
+                                                                                         ("tenant", "default")]
+    called = run([cdr(t=5, src_ip="8.8.4.4")], pol)
+    assert [(a.subject_type, a.subject) for a in alerts(called, "country_ip")] == [("ip", "8.8.4.4")]
+
+
+def test_by_address_a_sweep_still_blocks_each_source():
+    out = run(SWEEP[:20], policy("allowed_country_ips: [GB]"))
+    assert len(alerts(out, "country_ip")) == 20 and len(blocks(out)) == 20
+
+
+def test_with_the_country_set_a_sweep_of_requests_alone_reaches_the_tenant_key():
+    """Challenged registrations (a scanner that never sends a password) are knocks too: routed to the tenant key."""
+    knocks = [dict(e, outcome="request") for e in SWEEP]
+    out = run(knocks, policy("allowed_country_ips: [GB]\ncountry_ip_block: set"))
+    assert [(a.subject_type, a.subject) for a in alerts(out, "country_ip")] == [("tenant", "default")]
+    pol = policy("allowed_country_ips: [GB]\ncountry_ip_block: set")
+    uk = decode_event(encode(sec(ip="81.2.69.160", outcome="request")))  # GB: allowed, no tenant key
+    assert "tenant" in Detector.keys_for(decode_event(encode(knocks[0])), pol)
+    assert "tenant" not in Detector.keys_for(uk, pol)
