@@ -152,3 +152,40 @@ def test_a_periodic_job_slower_than_its_interval_waits_instead_of_overlapping(ca
     assert len(spans) >= 3
     assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_periodic_job_stops_with_the_app_and_runs_no_tick_after():
+    app = faust.App("fc-every-stop", broker="kafka://127.0.0.1:1")
+    ticks = []
+
+    async def job():
+        ticks.append(1)
+        if len(ticks) == 3:
+            app._stopped.set()  # the app is told to stop while this tick runs
+
+    async def run():
+        await asyncio.wait_for(fc.every(app, 0.001, job)(), timeout=5)  # returns: the loop ends by itself
+
+    asyncio.run(run())
+    assert len(ticks) == 3
+
+
+def test_a_periodic_job_that_raises_ends_its_loop_with_the_error_not_silently():
+    """A job that fails (a sweep whose state cannot be written) must not be retried forever behind the log's
+    back: the error leaves the loop, and Faust's task wrapper crashes the worker, which restarts from its
+    last checkpoint (what mode's timer did too)."""
+    app = faust.App("fc-every-raise", broker="kafka://127.0.0.1:1")
+    ticks = []
+
+    async def job():
+        ticks.append(1)
+        if len(ticks) == 2:
+            raise RuntimeError("state store gone")
+
+    async def run():
+        await asyncio.wait_for(fc.every(app, 0.001, job)(), timeout=5)
+
+    import pytest
+    with pytest.raises(RuntimeError, match="state store gone"):
+        asyncio.run(run())
+    assert len(ticks) == 2
