@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from streams.core import keys as K
 from streams.core.epochs import FOREVER, HORIZON, epoch_of, iso
-from streams.domain.events import Action, Alert, Cdr, Event, SecurityEvent, Unblock, canonical_ip, event_ident, event_time, parse_ip
+from streams.domain.events import Action, Alert, Cdr, Event, SecurityEvent, Unblock, canonical_ip, event_ident, event_time
 from streams.domain.campaigns import campaign_of, window_of
 from streams.domain.incidents import Lifted, Seen
 from streams.reference.countries import country_of
 from streams.rules.contract import Order
-from streams.rules._common import address as _address
+from streams.rules import routed_to_tenant
+from streams.rules._common import address as _address, event_kind
 from streams.core.ordering import Sequencer
 from streams.policy import Policy, Tenant
 from streams.state import STATE_TYPES, Call, Incident, KeyState
@@ -318,9 +320,9 @@ class Detector:
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
     def keys_for(event: Event, policy: Policy | None = None) -> dict[str, str]:
-        """The partition key of each scope this event belongs to (``policy``: a tenant that caps its
-        whole spend, or spend per destination, also sees its outbound calls under its tenant key, and
-        one that watches for Wangiri callbacks its calls abroad)."""
+        """The partition key of each scope this event belongs to. The ``ip``, ``ext`` and ``trunk`` keys follow
+        from the event; the tenant key (one per tenant, so one partition) gets only what a rule of the tenant
+        scope asks for (its ``routes``, streams.rules.contract), under ``policy`` (default: the default policy)."""
         keys: dict[str, str] = {}
         if isinstance(event, Unblock):  # one scope judges it: the address's, else the tenant's
             try:
@@ -331,23 +333,18 @@ class Detector:
             keys["ip"] = K.ip(event.src_ip)
             if event.account:
                 keys["ext"] = K.ext(event.tenant, event.account)
-            if event.outcome == "failure":  # only failures: the tenant key sees brute force and probes
-                keys["tenant"] = K.tenant(event.tenant)
-            elif policy is not None and event.outcome == "request" and _swept(policy.tenant(event.tenant), event):
-                keys["tenant"] = K.tenant(event.tenant)  # a knock the firewall's country set drops: one alert a tenant
+            events = "security"
         else:
-            if event.direction == "inbound" and not event.billsec and event.phase != "start":
-                keys["tenant"] = K.tenant(event.tenant)  # an unanswered inbound call may be a scanner's probe
             if event.direction != "inbound":
                 keys["ext"] = K.ext(event.tenant, event.src)
                 if event.src_ip:
                     keys["ip"] = K.ip(event.src_ip)
             if event.trunk and event.direction == "outbound":
                 keys["trunk"] = K.trunk(event.tenant, event.trunk)
-            if policy is not None and event.direction == "outbound":
-                t = policy.tenant(event.tenant)
-                if t.caps_tenant_spend or (t.watches_callbacks and t.numbers.classify(event.dst).international):
-                    keys["tenant"] = K.tenant(event.tenant)
+            events = "cdr"
+        tenant = (policy or _default_policy()).tenant(event.tenant)
+        if routed_to_tenant(event, tenant, event_kind(event), events):
+            keys["tenant"] = K.tenant(event.tenant)
         return keys
 
     # -- processing ---------------------------------------------------------------------------
@@ -595,17 +592,9 @@ class Detector:
         return n
 
 
-def _swept(tenant: Tenant, event: SecurityEvent) -> bool:
-    """A request country_ip judges for the whole tenant (streams.rules.country_ip: a knock the tenant's
-    firewall country set drops), and so one the tenant key must see."""
-    allowed = tenant.allowed_country_ips
-    if allowed is None or tenant.settings.country_ip_block != "set":
-        return False
-    try:
-        ip = _address(event.src_ip)
-    except ValueError:
-        return False
-    return ip.version == 4 and not tenant.exempt(ip) and country_of(event.src_ip) not in (None, *allowed)
+@lru_cache(maxsize=1)
+def _default_policy() -> Policy:
+    return Policy.default()
 
 
 def _exempt(tenant: Tenant, address: str) -> bool:

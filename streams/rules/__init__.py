@@ -43,3 +43,25 @@ TIMER_SCOPES = {m.RULE: scopes_of(m) for m in MODULES if hasattr(m, "on_timer")}
 TIMER_RULES = {m.RULE: m for m in MODULES if hasattr(m, "on_timer")}
 RELEASE_RULES = {m.RULE: m for m in MODULES if hasattr(m, "on_release")}
 FLUSH_RULES = [m for m in MODULES if hasattr(m, "on_flush")]
+
+
+def routed_to_tenant(event, tenant, kind: str, events: str) -> bool:
+    """Must ``event`` (``events``: cdr or security, of ``event_kind`` ``kind``) reach its tenant's key? Only when
+    a rule of the tenant scope that the tenant runs judges that kind and its ``routes`` asks for the event
+    (the contract)."""
+    rules = _TENANT_ROUTES.get((tenant, kind))
+    if rules is None:
+        rules = _TENANT_ROUTES[(tenant, kind)] = tuple(
+            m.routes for m in RULES_BY_SCOPE["tenant"][events]
+            if tenant.rule(m.RULE).mode != "off" and kind in getattr(m, "WANTS", (kind,))
+            and (not hasattr(m, "applies") or m.applies(tenant, "tenant", events)))
+        if len(_TENANT_ROUTES) > 4096:  # policies reloaded many times: start afresh
+            _TENANT_ROUTES.clear()
+            _TENANT_ROUTES[(tenant, kind)] = rules
+    for routes in rules:
+        if routes(event, tenant):
+            return True
+    return False
+
+
+_TENANT_ROUTES: dict = {}  # (tenant policy, event kind): the routes of the rules that judge it there

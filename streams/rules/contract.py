@@ -12,6 +12,9 @@ A rule module declares, at module level:
   or neither), deferred ones ``on_release(ctx, event)``, micro-batch ones ``on_flush(detector, out)``;
   a rule that runs only where a tenant's policy asks for it ``applies(tenant, scope, event_type)``
   (asked once per tenant, scope and event kind; False: the detector never calls it there);
+- a rule of the ``tenant`` scope also ``routes(event, tenant)``: must this event reach the tenant's key
+  for it? A tenant has one key, so one partition judges all that reaches it: it sees only what one of
+  its rules asks for (``Detector.keys_for``), not every event of the kinds in ``WANTS``;
 - a docstring whose first line is ``<id> — guide: <section>`` or ``<id> — no guide section: …``.
 
 :func:`spec_of` reads a module into a :class:`RuleSpec` or raises :class:`RuleContractError`
@@ -97,6 +100,8 @@ def spec_of(m: ModuleType) -> RuleSpec:
     need(getattr(m, "SEVERITY", None) in SEVERITIES, f"SEVERITY must be one of {SEVERITIES}")
     need(callable(getattr(m, "check", None)), "check(ctx, event) is missing")
     need(not hasattr(m, "applies") or callable(m.applies), "applies(tenant, scope, event_type) must be a function")
+    need("tenant" not in scopes or callable(getattr(m, "routes", None)),
+         "a rule of the tenant scope declares routes(event, tenant): which events its tenant key must see")
     timer = hasattr(m, "on_timer")
     need(timer == hasattr(m, "pending"), "on_timer and pending come together (timers are re-armed from state)")
     doc = (m.__doc__ or "").strip().split("\n\n", 1)[0]

@@ -27,6 +27,15 @@ SEVERITY = "warning"
 KNOCKS = ("failure", "request")  # outcomes of a source that did not get in
 
 
+def routes(ev, tenant) -> bool:
+    """A knock the tenant's firewall country set drops: judged once for the tenant (``_sweep``)."""
+    allowed = tenant.allowed_country_ips
+    if allowed is None or not ev.src_ip or not knock_in_set(tenant, ev):
+        return False
+    ip = address(ev.src_ip)
+    return not tenant.exempt(ip) and country_of(ev.src_ip) not in (None, *allowed)
+
+
 def check(ctx, ev) -> None:
     allowed = ctx.tenant.allowed_country_ips
     if allowed is None or not ev.src_ip:

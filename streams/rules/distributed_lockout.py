@@ -32,6 +32,11 @@ KEEP = 64  # recent accounts and sources named in the evidence
 DISTINCT_KEEP = 4096  # failures kept per tenant to count distinct sources and accounts in any order
 
 
+def routes(ev, tenant) -> bool:
+    """Every failed registration and login of the tenant (``WANTS``) reaches its key."""
+    return True
+
+
 def check(ctx, ev) -> None:
     cfg = ctx.tenant.settings.distributed_lockout
     st = ctx.state

@@ -33,6 +33,13 @@ SEVERITY = "warning"
 KEEP = 256  # sources remembered per tenant (the most recent)
 
 
+def routes(ev, tenant) -> bool:
+    """A call refused with the number it asked for, or an unanswered inbound call (``_probe`` judges the number)."""
+    if isinstance(ev, Cdr):
+        return ev.direction == "inbound" and ev.phase != "start" and not ev.billsec
+    return ev.outcome == "failure" and ev.dialled is not None
+
+
 def _probe(ctx, ev) -> str | None:
     """The number probed, or None when the event is no probe."""
     if isinstance(ev, Cdr):

@@ -59,6 +59,13 @@ RULE = "route_scan"
 SCOPE = "tenant"
 EVENTS = ("security", "cdr")
 WANTS = {"inbound_end", "other_failure"}  # unanswered inbound calls; calls refused (``dialled``)
+
+
+def routes(ev, tenant) -> bool:
+    """An unanswered inbound call, or a refused call that names what it dialled (``_attempt``)."""
+    if isinstance(ev, Cdr):
+        return not ev.billsec
+    return bool(ev.dialled)
 SEVERITY = "alert"
 
 JUNK = 4               # digits a scanner puts before the prefix (trunk access, another dialplan's codes)

@@ -33,6 +33,12 @@ RULE = "spend_limit"
 SCOPE = ("ext", "trunk", "tenant")
 EVENTS = ("cdr",)
 WANTS = {"outbound_start", "outbound_end"}
+
+
+def routes(cdr, tenant) -> bool:
+    """Outbound calls, when the tenant caps its whole spend or its spend per destination country (the tenant
+    key sums them); the extension's and trunk's caps are judged under their own keys."""
+    return tenant.caps_tenant_spend
 SEVERITY = "critical"
 
 BUCKETS = 30             # buckets per window: windows slide in steps of a thirtieth of their length

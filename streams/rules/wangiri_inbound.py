@@ -43,6 +43,13 @@ RULE = "wangiri_inbound"
 SCOPE = "tenant"
 EVENTS = ("cdr",)
 WANTS = {"inbound_end", "outbound_start", "outbound_end"}
+
+
+def routes(cdr, tenant) -> bool:
+    """An unanswered inbound call (a ring), and the tenant's calls abroad (callbacks)."""
+    if cdr.direction == "inbound":
+        return not cdr.billsec
+    return tenant.numbers.classify(cdr.dst).international
 SEVERITY = "alert"
 KEEP_COUNTRIES = 64
 KEEP_NAMES = 64       # calling numbers and extensions remembered per country (the most recent)

@@ -50,6 +50,7 @@ def _module(**attrs):
     ({"SEVERITY": "meh"}, "SEVERITY must be one of"),
     ({"check": None}, "check(ctx, event) is missing"),
     ({"on_timer": lambda ctx, t: None}, "on_timer and pending come together"),
+    ({"SCOPE": ("ext", "tenant")}, "a rule of the tenant scope declares routes"),
 ])
 def test_a_module_that_breaks_the_contract_is_refused_with_the_reason(attrs, says):
     assert spec_of(_module()).id == "call_frequency"
