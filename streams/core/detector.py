@@ -249,6 +249,13 @@ class Ctx:
         inc = self.state.incidents.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch_of(at, span)}")
         return inc is not None
 
+    def joins_later(self, rule: str, subject_type: str, subject: str, variant: str, at: float, span: float) -> bool:
+        """Would a detection at ``at`` only be counted into an incident already open, no earlier than its first?
+        Then nothing but its actions and instant is read (``emit``'s join; the incident keeps the summary of its
+        first detection), and a rule may skip working out evidence and figures for it."""
+        inc = self.state.incidents.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch_of(at, span)}")
+        return inc is not None and at >= inc.first
+
     def block(self, tenant: str, start: float, duration: int | None) -> None:
         """Record in the IP key's state that ``tenant`` blocked it over [start, start + duration)."""
         until = FOREVER if duration is None else start + duration

@@ -317,12 +317,8 @@ def _alert(ctx, lim, label: str, w: SpendWindow, at: float, by: float, live: boo
     country = label.split("/")[2] if lim.scope == "destination_country" else None
     if country is not None:
         subject_type, subject = "country", country
-    spending = _by_destination(w, by, lim.window)
-    spent = sum(c for _, c in spending)
-    tops = spending[:TOP]
     what = {"extension": f"Extension {subject}", "trunk": f"Trunk {subject}", "tenant": f"Tenant {subject}",
             "country": f"Calls to {country}"}[subject_type]
-    named = ", ".join(f"{d} {c:.2f}" for d, c in tops[:3])
     acts = [Order("hangup_call", cid, None) for cid in sorted(w.live)] if live else []
     if lim.scope == "extension":
         acts.append(Order("disable_outbound", subject, ctx.tenant.settings.outbound_bar_seconds))
@@ -330,6 +326,17 @@ def _alert(ctx, lim, label: str, w: SpendWindow, at: float, by: float, live: boo
         code = phonenumbers.country_code_for_region(country)
         if code:
             acts.append(Order("block_number", f"+{code}", int(lim.window)))
+    span = _span(ctx, lim)
+    if not live and ctx.joins_later(RULE, subject_type, subject, label, at, span):  # only counted in: no figures
+        # (a join that cuts calls in progress keeps them: the hang-up's reason quotes the spend it cut at)
+        ctx.emit(RULE, SEVERITY, subject_type, subject,
+                 f"{what} is still over the spend limit of {lim.max_cost:.2f} per {_human(lim.window)}", {}, acts,
+                 variant=label, at=at, span=span)
+        return
+    spending = _by_destination(w, by, lim.window)
+    spent = sum(c for _, c in spending)
+    tops = spending[:TOP]
+    named = ", ".join(f"{d} {c:.2f}" for d, c in tops[:3])
     ctx.emit(RULE, SEVERITY, subject_type, subject,
              f"{what} went over the spend limit of {lim.max_cost:.2f} per {_human(lim.window)}: {spent:.2f}"
              + (" with calls in progress" if live else "") + (f"; top destinations {named}" if named else ""),
@@ -337,7 +344,7 @@ def _alert(ctx, lim, label: str, w: SpendWindow, at: float, by: float, live: boo
               "window_end": datetime.fromtimestamp(by, timezone.utc).isoformat().replace("+00:00", "Z"),
               "in_progress": sorted(w.live) if live else [], "top_destinations": [
                   {"destination": d, "cost": round(c, 4)} for d, c in tops]},
-             acts, variant=label, at=at, span=_span(ctx, lim))
+             acts, variant=label, at=at, span=span)
 
 
 def _span(ctx, lim) -> float:

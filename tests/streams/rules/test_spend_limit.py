@@ -166,3 +166,16 @@ def test_state_stays_bounded_for_a_busy_extension():
         det.feed(decode_event(encode(cdr(t=i * 60, dst="02079460000", billsec=50, call_id=f"b{i}"))))
     w = next(iter(det.state["ext:default/1001"].spend_limit.values()))
     assert len(w.calls) < 500 and len(w.buckets) < 800
+
+
+def test_a_completed_call_that_only_joins_the_open_incident_works_out_no_figures(monkeypatch):
+    """A later call over the cap joins the open incident, which keeps the summary of its earliest detection:
+    the destinations' costs are worked out only for a detection that may become that (the alert, and the
+    next two here, each dated earlier as the calls' spend spreads back over their durations), not for the
+    three that join after it (before: for all six; on a busy tenant the hottest function of a replay)."""
+    from streams.rules import spend_limit
+    worked = []
+    real = spend_limit._by_destination
+    monkeypatch.setattr(spend_limit, "_by_destination", lambda *a: worked.append(1) or real(*a))
+    out = run(calls(8, gap=60), policy(EXT_CAP))
+    assert len(spend(out)) == 1 and len(worked) == 3
