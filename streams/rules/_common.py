@@ -144,6 +144,19 @@ def names_during(seen: dict[str, float], at: float, seconds: float) -> list[str]
 
 
 # -- proof of the source (issue 25.2) --------------------------------------------------------------
+def by_latest(window: TimeSet, lo: float, hi: float, shift: int, none: int | None = None) -> list[int]:
+    """The distinct ``id >> shift`` of the window's entries in ``(lo, hi]`` (but ``none``, the value of an entry
+    that names nobody), ordered by their latest entry (ties by value): who took part in a window (sources,
+    accounts), oldest first, in an order no arrival order changes."""
+    ids = window.ids
+    latest: dict[int, int] = {}
+    for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
+        who = ids[k] >> shift
+        if who != none:
+            latest[who] = k
+    return [w for w, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0]))]
+
+
 def verified(ev) -> bool:
     """Does this event prove its source address? Not a failure that needed no round trip
     (``round_trip`` False: no matching peer or endpoint, an unknown user, an ACL refusal) over UDP or

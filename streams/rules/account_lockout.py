@@ -31,7 +31,7 @@ from bisect import bisect_right
 from zlib import crc32
 
 from streams.core.epochs import HORIZON, epoch_of
-from streams.rules._common import UNVERIFIED, flagged, is_registration, may_block
+from streams.rules._common import UNVERIFIED, by_latest, flagged, is_registration, may_block
 from streams.state import TimeSet
 from streams.state.windex import WindowIndex
 
@@ -153,12 +153,8 @@ def _no_repeat(window: TimeSet, lo: float, hi: float) -> bool:
 
 def _sources(st, window: TimeSet, lo: float, hi: float) -> list[str]:
     """The addresses of the failures in ``(lo, hi]``, by their latest failure."""
-    ids = window.ids
-    latest: dict[int, int] = {}
-    for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
-        latest[ids[k] >> 1] = k
     names = st.account_source_ips
-    return [names[s] for s, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0])) if s in names]
+    return [names[s] for s in by_latest(window, lo, hi, 1) if s in names]
 
 
 def _forget(st, window: TimeSet, before: float, span: float) -> None:

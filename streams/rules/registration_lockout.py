@@ -28,7 +28,7 @@ from zlib import crc32
 
 from streams.core.epochs import HORIZON, epoch_of
 from streams.rules.contract import Order
-from streams.rules._common import flagged, is_registration, lock_orders, may_block, proven_orders
+from streams.rules._common import by_latest, flagged, is_registration, lock_orders, may_block, proven_orders
 from streams.state import TimeSet
 
 RULE = "registration_lockout"
@@ -84,7 +84,7 @@ def _detect(ctx, cfg, window: TimeSet, epoch: int, ok: bool, ends: list[tuple[fl
     at, n = ends[0]
     st = ctx.state
     names = st.registration_accounts
-    shown = [names[a] for a in _latest(window, at - cfg.seconds, at)[-SHOWN:] if a in names]
+    shown = [names[a] for a in by_latest(window, at - cfg.seconds, at, 33, none=0)[-SHOWN:] if a in names]
     evidence = {"failures": n, "seconds": cfg.seconds, "accounts": shown, "user_agent": ev.user_agent}
     orders = _orders(ctx, cfg, window, epoch, [e for e, _ in ends], ev.src_ip, evidence) if ok else \
         [Order("block_ip", ev.src_ip, cfg.block_seconds)]
@@ -131,16 +131,6 @@ def _repeated(window: TimeSet, ends: list[float], seconds: float) -> list[int]:
         lo = max(lo, floor)
         found.update((a, None) for a in joined if a and tally[a] >= REPEAT and a not in found)
     return list(found)
-
-
-def _latest(window: TimeSet, lo: float, hi: float) -> list[int]:
-    """The accounts of the failures in ``(lo, hi]``, by their latest failure (ties by hash)."""
-    ids = window.ids
-    latest: dict[int, int] = {}
-    for k in range(bisect_right(window.t, lo), bisect_right(window.t, hi)):
-        if ids[k] >> 33:
-            latest[ids[k] >> 33] = k
-    return [a for a, _ in sorted(latest.items(), key=lambda kv: (kv[1], kv[0]))]
 
 
 def _forget(st, window: TimeSet, before: float, keep: int, span: float) -> None:
