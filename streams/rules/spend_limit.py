@@ -358,10 +358,11 @@ def _by_destination(w: SpendWindow, at: float, seconds: float) -> list[tuple[str
     """What each destination cost in the window ending at ``at``, most first."""
     lo = at - seconds
     spent: dict[str, float] = {}
-    for a, e, cost, dst in w.calls.values():
-        overlap = min(e, at) - max(a, lo)
+    get = spent.get
+    for a, e, cost, dst in w.calls.values():  # a tenant's day of calls, for every hang-up it orders: kept lean
+        overlap = (at if at < e else e) - (lo if lo > a else a)  # min(e, at) - max(a, lo), as min and max choose
         if overlap > 0 and e > a:
-            spent[dst] = spent.get(dst, 0.0) + cost * overlap / (e - a)
+            spent[dst] = get(dst, 0.0) + cost * overlap / (e - a)
     for a, rate, dst, _ in w.live.values():
         if a < at:
             spent[dst] = spent.get(dst, 0.0) + rate * (at - max(a, lo))
