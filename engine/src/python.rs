@@ -4,9 +4,10 @@
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
+use crate::event::{self, DateTime, Event};
 use crate::forest;
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
 use crate::window;
@@ -352,6 +353,90 @@ impl ValueWindow {
     }
 }
 
+// -- the event contract (engine/src/event/): not used by the shells yet; the differential tests
+// (tests/engine/test_events_engine.py) hold it to streams.domain.events.
+
+type TimeTuple = (f64, (u16, u8, u8, u8, u8, u8, u32, i16));
+
+fn time_tuple(t: DateTime) -> TimeTuple {
+    (t.timestamp(), (t.year, t.month, t.day, t.hour, t.minute, t.second, t.micro, t.offset))
+}
+
+/// The event's fields as a dict (`type` first, then every field, defaults included), datetimes as
+/// (timestamp, (year, month, day, hour, minute, second, microsecond, offset in minutes)).
+fn fields_dict<'py>(py: Python<'py>, ev: &Event) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("type", ev.tag())?;
+    for (name, v, _) in ev.fields() {
+        match v {
+            event::Value::Str(s) => d.set_item(name, s)?,
+            event::Value::Time(t) => d.set_item(name, time_tuple(t))?,
+            event::Value::Float(x) => d.set_item(name, x)?,
+            event::Value::Int(i) => d.set_item(name, i)?,
+            event::Value::Bool(b) => d.set_item(name, b)?,
+            event::Value::None => d.set_item(name, py.None())?,
+        }
+    }
+    Ok(d)
+}
+
+fn decoded<'py>(py: Python<'py>, ev: &Event, fields: bool) -> PyResult<Bound<'py, PyTuple>> {
+    let f = if fields { fields_dict(py, ev)?.into_any() } else { py.None().into_bound(py) };
+    PyTuple::new(py, [ev.time().into_bound_py_any(py)?, ev.ident().into_bound_py_any(py)?, f])
+}
+
+/// `decode_event_bytes` of each input: the reason it is refused (a str), or (bytes out, event_time,
+/// event_ident, fields or None); the bytes out are the input object itself when nothing changed.
+#[pyfunction]
+#[pyo3(signature = (raws, fields = true))]
+fn decode_events(py: Python<'_>, raws: Vec<Bound<'_, PyBytes>>, fields: bool) -> PyResult<Vec<Py<PyAny>>> {
+    let views: Vec<&[u8]> = raws.iter().map(|b| b.as_bytes()).collect();
+    let results: Vec<_> = py.detach(|| views.iter().map(|v| event::decode_event_bytes(v)).collect());
+    results
+        .into_iter()
+        .zip(&raws)
+        .map(|(r, raw)| match r {
+            Err(why) => why.into_py_any(py),
+            Ok((ev, out)) => {
+                let out = match out {
+                    std::borrow::Cow::Borrowed(_) => raw.clone().into_any(),
+                    std::borrow::Cow::Owned(b) => PyBytes::new(py, &b).into_any(),
+                };
+                let d = decoded(py, &ev, fields)?;
+                let (t, i, f) = (d.get_item(0)?, d.get_item(1)?, d.get_item(2)?);
+                PyTuple::new(py, [out, t, i, f])?.into_py_any(py)
+            }
+        })
+        .collect()
+}
+
+/// `record_events(raw, canonical=True)` of each record: the reason a batch record cannot be split
+/// (a str), or its items as (index or None, bytes, (event_time, event_ident, fields) or None,
+/// reason or None).
+#[pyfunction]
+fn decode_records(py: Python<'_>, raws: Vec<Bound<'_, PyBytes>>) -> PyResult<Vec<Py<PyAny>>> {
+    let views: Vec<&[u8]> = raws.iter().map(|b| b.as_bytes()).collect();
+    let results: Vec<_> = py.detach(|| views.iter().map(|v| event::record_events(v)).collect());
+    results
+        .into_iter()
+        .map(|r| match r {
+            Err(why) => why.into_py_any(py),
+            Ok(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    let bytes = PyBytes::new(py, &item.bytes);
+                    let row = match &item.event {
+                        Ok(ev) => (item.index, bytes, Some(decoded(py, ev, true)?), None),
+                        Err(why) => (item.index, bytes, None, Some(why.as_str())),
+                    };
+                    out.push(row.into_py_any(py)?);
+                }
+                out.into_py_any(py)
+            }
+        })
+        .collect()
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -361,5 +446,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Intervals>()?;
     m.add_class::<ValueWindow>()?;
     m.add_function(wrap_pyfunction!(sniff_line, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_events, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_records, m)?)?;
     Ok(())
 }

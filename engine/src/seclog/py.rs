@@ -157,7 +157,7 @@ fn final_sigma(chars: &[char], i: usize) -> bool {
 
 // ------------------------------------------------------------------------------------- ipaddress
 
-fn ipv4(text: &str) -> Option<u32> {
+pub(crate) fn ipv4(text: &str) -> Option<u32> {
     let mut n = 0u32;
     let mut parts = 0;
     for octet in text.split('.') {
@@ -184,7 +184,7 @@ fn hextet(text: &str) -> Option<u128> {
     u128::from_str_radix(text, 16).ok()
 }
 
-fn ipv6(text: &str) -> Option<u128> {
+pub(crate) fn ipv6(text: &str) -> Option<u128> {
     if text.is_empty() || text.contains('/') || text.contains('%') {
         return None;
     }

@@ -63,11 +63,8 @@ pub fn msgspec_float(x: f64) -> String {
     if !x.is_finite() {
         return "null".to_string();
     }
-    let sci = format!("{:e}", x.abs()); // shortest round-trip digits: "1.2345e-7"
     let neg = x.is_sign_negative();
-    let (mant, exp) = sci.split_once('e').expect("LowerExp writes an exponent");
-    let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
-    let digits = halfway_to_even(x.abs(), mant.chars().filter(|c| *c != '.').collect(), exp);
+    let (digits, exp) = shortest_digits(x);
     let mant = match digits.len() {
         1 => digits.clone(),
         _ => format!("{}.{}", &digits[..1], &digits[1..]),
@@ -102,6 +99,16 @@ pub fn msgspec_float(x: f64) -> String {
         out.push_str(&exp.to_string());
     }
     out
+}
+
+/// The shortest decimal digits of a finite `|x|` that read back as `x`, and the decimal exponent of
+/// the first digit (`1.5e-7` is `("15", -7)`), picking the even digit when two are as short and as
+/// near, as msgspec and Python's repr do.
+pub fn shortest_digits(x: f64) -> (String, i32) {
+    let sci = format!("{:e}", x.abs()); // shortest round-trip digits: "1.2345e-7"
+    let (mant, exp) = sci.split_once('e').expect("LowerExp writes an exponent");
+    let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
+    (halfway_to_even(x.abs(), mant.chars().filter(|c| *c != '.').collect(), exp), exp)
 }
 
 /// When the value lies exactly halfway between Rust's shortest digits and the ones a unit below or
