@@ -106,3 +106,16 @@ class ValueWindow:
     def hits(self, i: int, seconds: float, threshold: float, kind: str) -> list[tuple[float, int]]:
         """``kind``: event_count, value_count, or (any other name, as in the reference) value_sum."""
     def prune(self, before: float, keep: int) -> None: ...
+
+# The event contract (engine/src/event/, a port of streams.domain.events' decoding; not wired in yet).
+# ``fields``: ``type`` first, then every field, defaults included; a datetime is (its ``timestamp()``,
+# (year, month, day, hour, minute, second, microsecond, UTC offset in minutes)).
+EventFields = dict[str, str | float | int | bool | None | tuple[float, tuple[int, int, int, int, int, int, int, int]]]
+
+def decode_events(raws: list[bytes], fields: bool = True) -> list[str | tuple[bytes, float, int, EventFields | None]]:
+    """``decode_event_bytes`` of each input: the reason it is refused, or (the bytes it reads back as, the
+    input object itself when nothing changed; ``event_time``; ``event_ident``; its fields, with ``fields``)."""
+
+def decode_records(raws: list[bytes]) -> list[str | list[tuple[int | None, bytes, tuple[float, int, EventFields] | None, str | None]]]:
+    """``record_events(raw, canonical=True)`` of each record: the reason a batch record cannot be split, or
+    its items as (index or None, bytes, (event_time, event_ident, fields) or None, reason or None)."""
