@@ -251,8 +251,9 @@ class Ctx:
 
     def joins_later(self, rule: str, subject_type: str, subject: str, variant: str, at: float, span: float) -> bool:
         """Would a detection at ``at`` only be counted into an incident already open, no earlier than its first?
-        Then nothing but its actions and instant is read (``emit``'s join; the incident keeps the summary of its
-        first detection), and a rule may skip working out evidence and figures for it."""
+        Then its evidence is read nowhere and its summary only by the incident fold, which keeps the summary of
+        the earliest detection of the most severe alert (an incident adopted from a record older than that
+        bookkeeping takes the next one's): a rule may skip working out figures for it."""
         inc = self.state.incidents.get(f"{self.tenant.name}|{rule}|{subject_type}|{subject}|{variant}|{epoch_of(at, span)}")
         return inc is not None and at >= inc.first
 

@@ -6,12 +6,14 @@ and addresses without a known country are allowed.
 
 With ``country_ip_block: set`` the firewall's country set (``tollguard enforce``, docs/enforce.md)
 does the blocking, as the guide's filter does, so an IPv4 source orders no ``block_ip`` of its own.
-Then a source that only knocked (a failed or challenged registration or login) is no incident of
-its own either: the tenant scope raises **one alert per tenant and incident epoch** for every such
-knock, and the campaign it folds into counts and samples the sources, countries and accounts. A
-botnet of 30,000 addresses is one set, one alert and one incident, not 30,000 of each. A source
-that got in (a successful sign-in) or placed a call keeps its own alert and incident, judged in
-the IP scope as with ``address``; so do IPv6 sources, which the set does not hold.
+Then a source that only knocked (a security event that did not succeed: a failed or challenged
+sign-in, a refused call or request, of any service) is no incident of its own either: the tenant
+scope raises **one alert per tenant and incident epoch** for every such knock, and the campaign it
+folds into counts and samples the sources, countries and accounts. A botnet of 30,000 addresses is
+one set, one alert and one incident, not 30,000 of each. A source that got in (a successful sign-in)
+or placed a call keeps its own alert and incident, judged in the IP scope as with ``address``; so do
+IPv6 sources, which the set does not hold, and every source when campaigns are off
+(``campaign_seconds: 0``), where only the per-source alerts would name them.
 """
 
 from streams.rules.contract import Order
@@ -62,10 +64,12 @@ def check(ctx, ev) -> None:
 
 
 def knock_in_set(tenant, ev, ip=None) -> bool:
-    """A knock (failed or challenged sign-in) from an IPv4 source that the tenant's firewall country set holds:
-    judged once for the tenant, not per source (``Detector.keys_for`` routes such requests to the tenant key;
-    failures go there anyway)."""
-    if tenant.settings.country_ip_block != "set" or not isinstance(ev, SecurityEvent) or ev.outcome not in KNOCKS:
+    """A knock (a security event that did not succeed) from an IPv4 source that the tenant's firewall country
+    set holds, with campaigns on to name its sources: judged once for the tenant, not per source (``routes``
+    sends it to the tenant key)."""
+    if tenant.settings.country_ip_block != "set" or not tenant.settings.campaign_seconds:
+        return False
+    if not isinstance(ev, SecurityEvent) or ev.outcome not in KNOCKS:
         return False
     return (ip or parse_ip(ev.src_ip)).version == 4
 

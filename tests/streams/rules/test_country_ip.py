@@ -87,3 +87,10 @@ def test_with_the_country_set_a_sweep_of_requests_alone_reaches_the_tenant_key()
     uk = decode_event(encode(sec(ip="81.2.69.160", outcome="request")))  # GB: allowed, no tenant key
     assert "tenant" in Detector.keys_for(decode_event(encode(knocks[0])), pol)
     assert "tenant" not in Detector.keys_for(uk, pol)
+
+
+def test_with_campaigns_off_each_source_keeps_its_alert_for_it_is_named_nowhere_else():
+    """The sweep alert names no source: its campaign does. With ``campaign_seconds: 0`` there is none, so each
+    source keeps its own alert (still no block: the set drops it)."""
+    out = run(SWEEP[:20], policy("allowed_country_ips: [GB]\ncountry_ip_block: set\ncampaign_seconds: 0"))
+    assert len({a.subject for a in alerts(out, "country_ip")}) == 20 and blocks(out) == []
