@@ -119,3 +119,34 @@ def decode_events(raws: list[bytes], fields: bool = True) -> list[str | tuple[by
 def decode_records(raws: list[bytes]) -> list[str | list[tuple[int | None, bytes, tuple[float, int, EventFields] | None, str | None]]]:
     """``record_events(raw, canonical=True)`` of each record: the reason a batch record cannot be split, or
     its items as (index or None, bytes, (event_time, event_ident, fields) or None, reason or None)."""
+
+# Ids and epochs (engine/src/ids.rs, ports of the detector's ids, epochs and timestamps; not wired in yet).
+# The same values as the reference, bit for bit, and the same exceptions where it raises.
+
+def hash_id(*parts: str | int | float | bool | None) -> str:
+    """``streams.core.detector._hash(*parts)``: the blake2b-80 hex of ``"|".join(map(str, parts))`` (alert,
+    action and unblock ids). Each part of exactly one of these types (TypeError otherwise)."""
+
+def epoch_of(at: float, span: float) -> int:
+    """``streams.core.epochs.epoch_of``: 0 when ``span >= FOREVER``, else ``math.floor(at / span)``."""
+
+def iso_text(ts: float) -> str:
+    """``streams.core.epochs.iso(ts)`` as msgspec writes it in an alert or action record, without the quotes
+    (``2024-12-07T08:47:14.123456Z``): ``datetime.fromtimestamp``'s half-even microseconds included."""
+
+def incident_id(tenant: str, subject_type: str, subject: str, first_alert: str) -> str:
+    """``streams.domain.incidents.incident_id``: ``i-`` and a blake2b-80 hex."""
+
+def call_key(call_id: str) -> str:
+    """``streams.domain.incidents._call_key``: the call id (at most 64 code points), else ``#`` and its
+    blake2b-96 hex."""
+
+def seen_ident(alert_id: str, ts: float) -> int:
+    """``streams.domain.incidents._ident_of``: blake2b-56 of ``f"{alert_id}|{ts!r}"`` as a big-endian int."""
+
+def detection_ident(alert_id: str, ident: int) -> int:
+    """The detection ``IncidentFold._count_in`` counts once: blake2b-56 of ``f"{alert_id}|{ident}"``
+    (``ident`` within 128 bits)."""
+
+def campaign_hash(value: str) -> int:
+    """``streams.domain.campaigns._hash``: blake2b-64 of ``value`` as a big-endian int."""

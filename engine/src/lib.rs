@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod forest;
+pub mod ids;
 pub mod seclog;
 pub mod window;
 

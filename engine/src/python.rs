@@ -2,13 +2,14 @@
 //!
 //! Values cross the boundary once per call, in batches; nothing here holds a Python object.
 
-use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyOSError, PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::event::{self, DateTime, Event};
 use crate::forest;
+use crate::ids::{self, EpochError, IsoError, Part};
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
 use crate::window;
 
@@ -437,6 +438,106 @@ fn decode_records(py: Python<'_>, raws: Vec<Bound<'_, PyBytes>>) -> PyResult<Vec
         .collect()
 }
 
+// -- ids and epochs (engine/src/ids.rs): not used by the detector yet; tests/engine/test_ids_engine.py
+// holds them to streams.core.detector._hash, streams.core.epochs and streams.domain.incidents/campaigns.
+
+/// A Python int as an i128 (i64 first: the fast path every epoch and ident takes), or None beyond.
+fn small_int(v: &Bound<'_, PyAny>) -> Option<i128> {
+    v.extract::<i64>().map(i128::from).or_else(|_| v.extract::<i128>()).ok()
+}
+
+/// `streams.core.detector._hash(*parts)`: the blake2b-80 hex of the parts' `str()` joined by `|`. A part
+/// is a str, int, float, bool or None, of exactly that type (a subclass's `str()` may differ); an int
+/// beyond 128 bits is written by Python's own `str()`.
+#[pyfunction]
+#[pyo3(signature = (*parts))]
+fn hash_id(parts: &Bound<'_, PyTuple>) -> PyResult<String> {
+    let mut j = ids::Joined::new();
+    for v in parts.iter() {
+        if let Ok(s) = v.cast_exact::<PyString>() {
+            j.push(Part::Str(s.to_str()?));
+        } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+            j.push(Part::Float(f.value()));
+        } else if v.is_exact_instance_of::<PyInt>() {
+            match small_int(&v) {
+                Some(n) => j.push(Part::Int(n)),
+                None => j.push(Part::Str(v.str()?.to_str()?)),
+            }
+        } else if let Ok(b) = v.cast_exact::<PyBool>() {
+            j.push(Part::Bool(b.is_true()));
+        } else if v.is_none() {
+            j.push(Part::None);
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "an id part is a str, int, float, bool or None, not {}",
+                v.get_type().name()?
+            )));
+        }
+    }
+    Ok(j.hex())
+}
+
+/// `streams.core.epochs.epoch_of(at, span)`, with Python's exceptions (a span of 0, a NaN, an infinity).
+#[pyfunction]
+fn epoch_of(py: Python<'_>, at: f64, span: f64) -> PyResult<Py<PyAny>> {
+    match ids::epoch_of(at, span) {
+        Ok(n) => n.into_py_any(py),
+        Err(EpochError::Big) => {
+            let q = ids::epoch_floor(at, span).expect("Big is a finite floor");
+            Ok(PyFloat::new(py, q).call_method0("__int__")?.unbind()) // exact: the floor is an integer
+        }
+        Err(EpochError::ZeroSpan) => Err(PyZeroDivisionError::new_err("float division by zero")),
+        Err(EpochError::NaN) => Err(PyValueError::new_err("cannot convert float NaN to integer")),
+        Err(EpochError::Infinite) => Err(PyOverflowError::new_err("cannot convert float infinity to integer")),
+    }
+}
+
+/// `msgspec.json.encode(streams.core.epochs.iso(ts))` without the quotes: an alert's or action's `ts`
+/// as the records carry it; what `datetime.fromtimestamp` raises where it raises.
+#[pyfunction]
+fn iso_text(ts: f64) -> PyResult<String> {
+    ids::iso_text(ts).map_err(|e| match e {
+        IsoError::NaN => PyValueError::new_err("Invalid value NaN (not a number)"),
+        IsoError::TimeT => PyOverflowError::new_err("timestamp out of range for platform time_t"),
+        IsoError::Gmtime => PyOSError::new_err((75, "Value too large for defined data type")),
+        IsoError::Year(y) => PyValueError::new_err(format!("year {y} is out of range")),
+    })
+}
+
+/// `streams.domain.incidents.incident_id`.
+#[pyfunction]
+fn incident_id(tenant: &str, subject_type: &str, subject: &str, first_alert: &str) -> String {
+    ids::incident_id(tenant, subject_type, subject, first_alert)
+}
+
+/// `streams.domain.incidents._call_key`: the call id itself, or `#` and its blake2b-96 hex.
+#[pyfunction]
+fn call_key<'py>(call_id: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyString>> {
+    match ids::call_key(call_id.to_str()?) {
+        std::borrow::Cow::Borrowed(_) => Ok(call_id.clone()),
+        std::borrow::Cow::Owned(key) => Ok(PyString::new(call_id.py(), &key)),
+    }
+}
+
+/// `streams.domain.incidents._ident_of` of a detection with this alert id and `ts`.
+#[pyfunction]
+fn seen_ident(alert_id: &str, ts: f64) -> u64 {
+    ids::seen_ident(alert_id, ts)
+}
+
+/// The campaign's detection ident of `IncidentFold._count_in`: blake2b-56 of `f"{alert_id}|{ident}"`.
+#[pyfunction]
+fn detection_ident(alert_id: &str, ident: &Bound<'_, PyInt>) -> PyResult<u64> {
+    let n = small_int(ident.as_any()).ok_or_else(|| PyOverflowError::new_err("ident beyond 128 bits"))?;
+    Ok(ids::detection_ident(alert_id, n))
+}
+
+/// `streams.domain.campaigns._hash`: a value's 64-bit hash.
+#[pyfunction]
+fn campaign_hash(value: &str) -> u64 {
+    ids::campaign_hash(value)
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -448,5 +549,13 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sniff_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_events, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_id, m)?)?;
+    m.add_function(wrap_pyfunction!(epoch_of, m)?)?;
+    m.add_function(wrap_pyfunction!(iso_text, m)?)?;
+    m.add_function(wrap_pyfunction!(incident_id, m)?)?;
+    m.add_function(wrap_pyfunction!(call_key, m)?)?;
+    m.add_function(wrap_pyfunction!(seen_ident, m)?)?;
+    m.add_function(wrap_pyfunction!(detection_ident, m)?)?;
+    m.add_function(wrap_pyfunction!(campaign_hash, m)?)?;
     Ok(())
 }
