@@ -150,3 +150,16 @@ def detection_ident(alert_id: str, ident: int) -> int:
 
 def campaign_hash(value: str) -> int:
     """``streams.domain.campaigns._hash``: blake2b-64 of ``value`` as a big-endian int."""
+
+# The per-key state codec (engine/src/state/, the changelog values of streams/shells/worker/statecodec.py;
+# not wired in yet). Byte for byte msgspec's, and refuses what decode_value refuses.
+
+def state_roundtrip(raw: bytes) -> bytes:
+    """``encode_value(decode_value(raw))`` for a key's state (``ip/5``, ``ext/5``, ``trunk/5``, ``tenant/5``),
+    decoded into the Rust types and encoded back. ValueError where ``decode_value`` raises (another tag,
+    named: "schema 'ext/4'"; a wrong-typed field; malformed or trailing bytes), and for a partition's
+    ``clock/1`` or ``incidents/1`` record, which is not a key's state."""
+
+def state_scope(raw: bytes) -> str:
+    """The scope of a key's state value: ``"ip"``, ``"ext"``, ``"trunk"`` or ``"tenant"``; ValueError as
+    ``state_roundtrip``."""

@@ -11,6 +11,7 @@ use crate::event::{self, DateTime, Event};
 use crate::forest;
 use crate::ids::{self, EpochError, IsoError, Part};
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
+use crate::state;
 use crate::window;
 
 /// An isolation forest scored in Rust (`models/score.py` builds it from a fitted scikit-learn model).
@@ -538,6 +539,23 @@ fn campaign_hash(value: &str) -> u64 {
     ids::campaign_hash(value)
 }
 
+// -- the per-key state codec (engine/src/state/): not used by the detector yet;
+// tests/engine/test_state_engine.py holds it to streams.shells.worker.statecodec.
+
+/// `encode_value(decode_value(raw))` for a key's state, through the Rust types; ValueError where
+/// `decode_value` raises (and for a partition's record, which is not a key's state).
+#[pyfunction]
+fn state_roundtrip<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let out = state::roundtrip(raw).map_err(|e| PyValueError::new_err(e.0))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// The scope of a key's state value: "ip", "ext", "trunk" or "tenant"; ValueError as `state_roundtrip`.
+#[pyfunction]
+fn state_scope(raw: &[u8]) -> PyResult<&'static str> {
+    state::decode(raw).map(|s| s.scope()).map_err(|e| PyValueError::new_err(e.0))
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -557,5 +575,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seen_ident, m)?)?;
     m.add_function(wrap_pyfunction!(detection_ident, m)?)?;
     m.add_function(wrap_pyfunction!(campaign_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(state_roundtrip, m)?)?;
+    m.add_function(wrap_pyfunction!(state_scope, m)?)?;
     Ok(())
 }
