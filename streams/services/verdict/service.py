@@ -260,10 +260,8 @@ def main(args) -> int:
     app = make_app(Judge(policy, blocks), feed, args.fail, token=token)
     # start-up objects (phone metadata, the policy, libraries) never die: keep them out of full collections,
     # which would otherwise stall a verdict for milliseconds now and then
-    import gc
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    from streams.gcpolicy import settle_after_startup
+    settle_after_startup()
     log.warning("verdict: http://%s:%d/v1/verdict (live blocks and ranges %s, failing %s, %s)", args.host, args.port,
                 "off" if feed is None else "from Kafka", args.fail,
                 "bearer token required" if token else "NO TOKEN: loopback only, anyone on this host may ask")

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import sys
 
-import gc
-
+from streams.gcpolicy import settle_after_startup
 from streams.shells.worker.app import create_app
 
 __all__ = ["create_app", "main"]
@@ -59,12 +58,7 @@ def main(args) -> int:
     app = create_app(config, policy, (scorer.model, scorer.card) if scorer else None, trust)
     metrics = app.tollguard.metrics
     serve(metrics.m, metrics.health, web_port(args.web_port))
-    # Start-up objects (libraries, the model, phone metadata) never die: keep them out of the
-    # collector's full passes, and collect young objects less often. Full passes over a few
-    # hundred MB of heap stalled the event loop for 100-300 ms (the latency tail).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    settle_after_startup()  # start-up objects out of the collector's passes (streams.gcpolicy)
     # our handler and format (escaped text or JSON), not Faust's colour log; no spinner's cursor codes
     worker = Worker(app, loglevel=args.loglevel.upper(), quiet=True, override_logging=False)
     worker.spinner = None
