@@ -490,8 +490,11 @@ def main(args) -> int:
     if unknown:
         print(f"evaluate: --without names unknown rule ids: {', '.join(unknown)} (see docs/rules.md)", file=sys.stderr)
         return 2
+    scorer = load_scorer(args)
+    from streams.gcpolicy import settle_after_startup
+    settle_after_startup()  # a batch judge like replay (streams.gcpolicy)
     try:
-        r = evaluate(args.dir, policy, load_scorer(args), without)
+        r = evaluate(args.dir, policy, scorer, without)
     except LabelsError as e:
         print(f"evaluate: {e}", file=sys.stderr)
         return 2
