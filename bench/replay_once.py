@@ -67,7 +67,7 @@ def main() -> None:
         def on_output(rec):
             alerts[0] += 1
 
-        from streams.gcpolicy import settle_after_startup
+        from streams.shells.gcpolicy import settle_after_startup
         settle_after_startup()  # as `tollguard replay` does
         stats = run(read_events([path]), det, on_output, lambda r: None)
         out.update(events=stats.events, seconds=stats.seconds, outputs=alerts[0],

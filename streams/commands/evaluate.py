@@ -491,8 +491,8 @@ def main(args) -> int:
         print(f"evaluate: --without names unknown rule ids: {', '.join(unknown)} (see docs/rules.md)", file=sys.stderr)
         return 2
     scorer = load_scorer(args)
-    from streams.gcpolicy import settle_after_startup
-    settle_after_startup()  # a batch judge like replay (streams.gcpolicy)
+    from streams.shells.gcpolicy import settle_after_startup
+    settle_after_startup()  # a batch judge like replay (streams.shells.gcpolicy)
     try:
         r = evaluate(args.dir, policy, scorer, without)
     except LabelsError as e:

@@ -17,7 +17,7 @@ from typing import Iterable
 import msgspec
 
 from streams.domain.campaigns import describe
-from streams.gcpolicy import settle_after_startup
+from streams.shells.gcpolicy import settle_after_startup
 from streams.intake import decoded, files_by_time, merged, read_events, report
 from streams.reference.text import safe
 from streams.core.detector import Detector
@@ -188,7 +188,7 @@ def main(args) -> int:
         from tqdm import tqdm
         records = tqdm(records, unit=" ev", file=sys.stderr, mininterval=0.5)
     now = parse_now(args.now) if getattr(args, "now", None) else None
-    settle_after_startup()  # as the worker does (streams.gcpolicy): the same core, the same collector
+    settle_after_startup()  # as the worker does (streams.shells.gcpolicy): the same core, the same collector
     stats = run(None, detector, on_output, on_reject, lateness=args.lateness, now=now, summary=summary, records=records)
     out.flush()
     status = report(summary, "replay", sys.stderr if not args.quiet else _Null())

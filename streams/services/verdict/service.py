@@ -260,7 +260,7 @@ def main(args) -> int:
     app = make_app(Judge(policy, blocks), feed, args.fail, token=token)
     # start-up objects (phone metadata, the policy, libraries) never die: keep them out of full collections,
     # which would otherwise stall a verdict for milliseconds now and then
-    from streams.gcpolicy import settle_after_startup
+    from streams.shells.gcpolicy import settle_after_startup
     settle_after_startup()
     log.warning("verdict: http://%s:%d/v1/verdict (live blocks and ranges %s, failing %s, %s)", args.host, args.port,
                 "off" if feed is None else "from Kafka", args.fail,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from streams.gcpolicy import settle_after_startup
+from streams.shells.gcpolicy import settle_after_startup
 from streams.shells.worker.app import create_app
 
 __all__ = ["create_app", "main"]
@@ -58,7 +58,7 @@ def main(args) -> int:
     app = create_app(config, policy, (scorer.model, scorer.card) if scorer else None, trust)
     metrics = app.tollguard.metrics
     serve(metrics.m, metrics.health, web_port(args.web_port))
-    settle_after_startup()  # start-up objects out of the collector's passes (streams.gcpolicy)
+    settle_after_startup()  # start-up objects out of the collector's passes (streams.shells.gcpolicy)
     # our handler and format (escaped text or JSON), not Faust's colour log; no spinner's cursor codes
     worker = Worker(app, loglevel=args.loglevel.upper(), quiet=True, override_logging=False)
     worker.spinner = None

@@ -1,18 +1,18 @@
-"""streams.gcpolicy: every process that judges events treats the collector alike (replay as the worker)."""
+"""streams.shells.gcpolicy: every process that judges events treats the collector alike (replay as the worker)."""
 import subprocess
 import sys
 from pathlib import Path
 
 import streams.shells.replay as replay_shell
 from streams.cli import main
-from streams.gcpolicy import YOUNG
+from streams.shells.gcpolicy import YOUNG
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_settling_freezes_what_start_up_left_and_collects_young_objects_less_often():
     # in a child: freezing pytest's own heap would outlive this test
-    code = ("import gc; from streams.gcpolicy import settle_after_startup; before = gc.get_freeze_count(); "
+    code = ("import gc; from streams.shells.gcpolicy import settle_after_startup; before = gc.get_freeze_count(); "
             "settle_after_startup(); print(before, gc.get_freeze_count(), gc.get_threshold()[0])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     before, after, young = map(int, out.split())
