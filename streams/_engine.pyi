@@ -163,3 +163,16 @@ def state_roundtrip(raw: bytes) -> bytes:
 def state_scope(raw: bytes) -> str:
     """The scope of a key's state value: ``"ip"``, ``"ext"``, ``"trunk"`` or ``"tenant"``; ValueError as
     ``state_roundtrip``."""
+
+# The anomaly model's features (engine/src/features.rs, a port of models.features.ExtensionFeatures.update;
+# not wired in yet). Bit for bit the reference's vector and msgspec's bytes of the state after the call.
+
+def features_update(
+    state: bytes, facts: tuple[float, str, str | None, bool, bool, bool, float, float, bool]
+) -> tuple[bytes, list[float]]:
+    """``ExtensionFeatures.update(f, c)`` with ``f`` given as ``msgspec.msgpack.encode(f)`` (a
+    ``streams.state.Features``) and ``c`` as the fields of its ``CallFacts`` in order (ts, dst, country,
+    international, premium, offhours, billsec, cost, failed; floats and bools exactly): the state's bytes
+    after the call (what ``msgspec.msgpack.encode(f)`` gives then) and the feature vector. ValueError for
+    bytes msgspec would not decode as a ``Features``, TypeError for a field of another type, IndexError and
+    ZeroDivisionError where the reference raises (an ``s1``/``s24`` too short; no calls after the call)."""

@@ -8,6 +8,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::event::{self, DateTime, Event};
+use crate::features::{self, CallFacts, FeaturesError};
 use crate::forest;
 use crate::ids::{self, EpochError, IsoError, Part};
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
@@ -556,6 +557,55 @@ fn state_scope(raw: &[u8]) -> PyResult<&'static str> {
     state::decode(raw).map(|s| s.scope()).map_err(|e| PyValueError::new_err(e.0))
 }
 
+// -- the anomaly model's features (engine/src/features.rs): not used by the detector yet;
+// tests/engine/test_features_engine.py holds it to models.features.ExtensionFeatures.update.
+
+fn float_item(facts: &Bound<'_, PyTuple>, i: usize, name: &str) -> PyResult<f64> {
+    let item = facts.get_item(i)?;
+    let f = item.cast::<PyFloat>().map_err(|_| PyTypeError::new_err(format!("CallFacts.{name} must be a float")))?;
+    Ok(f.value())
+}
+
+fn bool_item(facts: &Bound<'_, PyTuple>, i: usize, name: &str) -> PyResult<bool> {
+    let item = facts.get_item(i)?;
+    let b = item.cast::<PyBool>().map_err(|_| PyTypeError::new_err(format!("CallFacts.{name} must be a bool")))?;
+    Ok(b.is_true())
+}
+
+/// `ExtensionFeatures.update` on a `Features` given as `msgspec.msgpack.encode(f)` and a `CallFacts` as
+/// its fields' tuple: the new state's bytes (msgspec's) and the feature vector. ValueError for bytes
+/// msgspec would not decode as a `Features`; IndexError and ZeroDivisionError where the reference raises.
+#[pyfunction]
+fn features_update<'py>(py: Python<'py>, state: &[u8], facts: &Bound<'py, PyTuple>) -> PyResult<(Bound<'py, PyBytes>, Vec<f64>)> {
+    use state::Codec;
+    if facts.len() != 9 {
+        return Err(PyTypeError::new_err(format!("CallFacts has 9 fields, got {}", facts.len())));
+    }
+    let c = CallFacts {
+        ts: float_item(facts, 0, "ts")?,
+        dst: facts.get_item(1)?.extract()?,
+        country: facts.get_item(2)?.extract()?,
+        international: bool_item(facts, 3, "international")?,
+        premium: bool_item(facts, 4, "premium")?,
+        offhours: bool_item(facts, 5, "offhours")?,
+        billsec: float_item(facts, 6, "billsec")?,
+        cost: float_item(facts, 7, "cost")?,
+        failed: bool_item(facts, 8, "failed")?,
+    };
+    let mut r = state::Reader::new(state);
+    let mut st = state::Features::read(&mut r).map_err(|e| PyValueError::new_err(e.0))?;
+    if !r.at_end() {
+        return Err(PyValueError::new_err(format!("MessagePack data is malformed: trailing characters (byte {})", r.pos)));
+    }
+    let vec = features::update(&mut st, &c).map_err(|e| match e {
+        FeaturesError::Index => PyIndexError::new_err("list index out of range"),
+        FeaturesError::ZeroDivision => PyZeroDivisionError::new_err("float division by zero"),
+    })?;
+    let mut w = Vec::with_capacity(state.len() + 32);
+    st.write(&mut w);
+    Ok((PyBytes::new(py, &w), vec.to_vec()))
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -577,5 +627,6 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(campaign_hash, m)?)?;
     m.add_function(wrap_pyfunction!(state_roundtrip, m)?)?;
     m.add_function(wrap_pyfunction!(state_scope, m)?)?;
+    m.add_function(wrap_pyfunction!(features_update, m)?)?;
     Ok(())
 }
