@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -309,6 +310,8 @@ def _refused(raw: bytes) -> tuple[bool, bool]:
     (msgspec.msgpack.encode({"type": "ip/4", "last": 1.0}), "schema 'ip/4'"),
     (msgspec.msgpack.encode({"last": 1.0}), "untagged"),
     (msgspec.msgpack.encode({"type": 5}), "schema 5"),
+    # a tag is named as Python's repr names it: an unprintable character escaped, not written raw
+    (msgspec.msgpack.encode({"type": "ext/\u2028\x85"}), re.escape("schema 'ext/\\u2028\\x85'")),
     (b"\xc1", "not a tollguard state record"),
     (b"junk bytes", "not a tollguard state record"),
     (b"", "not a tollguard state record"),

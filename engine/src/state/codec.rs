@@ -296,7 +296,7 @@ macro_rules! map_struct {
                             let found = r.string().map_err(|e| e.at("type"))?;
                             if found != tag {
                                 return Err($crate::state::msgpack::StateError(format!(
-                                    "Invalid value {} - at `$.type`", $crate::state::py_repr_str(&found))));
+                                    "Invalid value {} - at `$.type`", $crate::seclog::py::repr(&found))));
                             }
                         }
                         _ => r.skip()?,

@@ -34,6 +34,7 @@ pub use schema::{
 };
 pub use value::Value;
 
+use crate::seclog::py::repr;
 use crate::window;
 
 /// The schema version of the tags this codec reads and writes (`streams.state.schema.VERSION`).
@@ -79,37 +80,13 @@ impl KeyState {
     }
 }
 
-/// Python's `repr` of a str (single quotes unless it holds one and no double quote; control
-/// characters escaped).
-pub fn py_repr_str(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(q);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == q => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa1).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(q);
-    out
-}
-
 /// What a refused value is, in `decode_value`'s words: "schema 'ext/4'", "an untagged map (...)" or
 /// "not a tollguard state record".
 fn found(raw: &[u8]) -> String {
     let mut r = Reader::new(raw);
     match Value::read(&mut r) {
         Ok(Value::Map(items)) if r.at_end() => match items.iter().find(|(k, _)| matches!(k, Value::Str(s) if s == "type")) {
-            Some((_, Value::Str(s))) => format!("schema {}", py_repr_str(s)),
+            Some((_, Value::Str(s))) => format!("schema {}", repr(s)),
             Some((_, Value::Int(i))) => format!("schema {i}"),
             Some(_) => "schema of another kind".to_string(),
             None => "an untagged map (written before state schema version 1)".to_string(),
@@ -149,13 +126,13 @@ fn decode_inner(raw: &[u8]) -> Result<KeyState, StateError> {
         b"clock/1" | b"incidents/1" => {
             return Err(StateError(format!(
                 "{} is a partition's record, not a key's state",
-                py_repr_str(&String::from_utf8_lossy(tag))
+                repr(&String::from_utf8_lossy(tag))
             )))
         }
         other => {
             return Err(StateError(format!(
                 "Invalid value {} - at `$.type`",
-                py_repr_str(&String::from_utf8_lossy(other))
+                repr(&String::from_utf8_lossy(other))
             )))
         }
     };
