@@ -12,6 +12,9 @@
   overlaps it would have found on time.
 """
 
+from itertools import accumulate
+from operator import itemgetter
+
 from streams.rules.contract import Order
 
 from streams.rules._common import first_per_epoch
@@ -111,12 +114,16 @@ def _over(intervals, lo: float, hi: float, limit: int, span: float) -> list[tupl
     """Instants in ``[lo, hi)`` where more than ``limit`` intervals overlap: the start of each such
     stretch and every epoch boundary inside one, with the peak reached in that stretch."""
     points = []
-    for a, b in intervals:
-        a, b = max(a, lo), min(b, hi)
+    for a, b in intervals:  # clipped to [lo, hi): as max(a, lo) and min(b, hi), without the calls
+        if lo > a:
+            a = lo
+        if hi < b:
+            b = hi
         if a < b:
-            points.append((a, 1))
-            points.append((b, -1))
-    points.sort(key=lambda p: (p[0], p[1]))  # an end at t closes before a start at t opens
+            points += ((a, 1), (b, -1))
+    points.sort()  # by time, and an end at t (-1) closes before a start at t opens
+    if not points or max(accumulate(map(itemgetter(1), points))) <= limit:
+        return []  # never over the limit: the usual answer, the sweep below done in C
     out: list[tuple[float, int]] = []
     cur, begun = 0, None
     for t, d in points:

@@ -184,8 +184,8 @@ class Intervals(msgspec.Struct, gc=False, array_like=True):
 
     def overlapping(self, lo: float, hi: float) -> list[tuple[float, float]]:
         """The held intervals that overlap ``[lo, hi)``."""
-        ends, starts = self.ends, self.starts
-        return [(starts[k], ends[k]) for k in range(bisect_right(ends, lo), len(ends)) if starts[k] < hi]
+        k = bisect_right(self.ends, lo)
+        return [(a, b) for a, b in zip(self.starts[k:], self.ends[k:]) if a < hi]
 
     def prune(self, before: float, keep: int) -> None:
         """Drop intervals that ended before ``before``, then all but the ``keep`` that ended last."""
