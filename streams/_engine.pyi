@@ -176,3 +176,34 @@ def features_update(
     after the call (what ``msgspec.msgpack.encode(f)`` gives then) and the feature vector. ValueError for
     bytes msgspec would not decode as a ``Features``, TypeError for a field of another type, IndexError and
     ZeroDivisionError where the reference raises (an ``s1``/``s24`` too short; no calls after the call)."""
+
+# The canonical order (engine/src/order.rs, a port of streams.core.ordering; not wired in yet). Release for
+# release the reference's: CPython's heapq algorithm on the reference's tuples (time, order, seq, item,
+# late), so equal times, -0.0 and NaN times come out where the reference puts them; a NaN time object held
+# twice compares equal to itself, as in Python. Times are floats (an int is taken as its float).
+
+class Sequencer:
+    """``streams.core.ordering.Sequencer`` with ``str`` tenants and ``bytes`` order keys."""
+
+    def __init__(self, lateness: float = 0.0) -> None: ...
+    lateness: float
+    def push(self, tenant: str, ts: float, order: bytes, item: object) -> bool:
+        """Hold ``item``; True when it is late (its tenant already released something later)."""
+    def release(self, tenant: str, watermark: float) -> list[tuple[float, object, bool]]:
+        """``(time, item, late)`` of this tenant up to ``watermark - lateness``, in canonical order."""
+    def drain(self) -> list[tuple[str, float, object, bool]]:
+        """``list(Sequencer.drain())``: everything still held, tenant by tenant (first pushed first)."""
+    def tenants(self) -> list[str]:
+        """The tenants holding something, in the order of their first push."""
+    def __len__(self) -> int: ...
+    @property
+    def late(self) -> int:
+        """How many items were late when pushed."""
+    @property
+    def frontier(self) -> dict[str, float]:
+        """Per tenant, the latest on-time time released (a new dict, in the reference's order)."""
+
+def order_events(keys: list[tuple[str, float, bytes] | None], lateness: float) -> list[tuple[int, bool]]:
+    """``in_event_time_order`` over records whose keys are ``keys`` (None: a record passed straight on):
+    ``(index into keys, late)`` in the order the reference yields the records. KeyError(tenant) where the
+    reference raises it (a tenant's first time NaN or ``-inf``)."""

@@ -7,6 +7,7 @@ pub mod event;
 pub mod features;
 pub mod forest;
 pub mod ids;
+pub mod order;
 pub mod seclog;
 pub mod state;
 pub mod window;

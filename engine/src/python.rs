@@ -2,7 +2,7 @@
 //!
 //! Values cross the boundary once per call, in batches; nothing here holds a Python object.
 
-use pyo3::exceptions::{PyIndexError, PyOSError, PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyOSError, PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -11,6 +11,7 @@ use crate::event::{self, DateTime, Event};
 use crate::features::{self, CallFacts, FeaturesError};
 use crate::forest;
 use crate::ids::{self, EpochError, IsoError, Part};
+use crate::order;
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
 use crate::state;
 use crate::window;
@@ -606,6 +607,147 @@ fn features_update<'py>(py: Python<'py>, state: &[u8], facts: &Bound<'py, PyTupl
     Ok((PyBytes::new(py, &w), vec.to_vec()))
 }
 
+// -- the canonical order (engine/src/order.rs): not used by the shells yet;
+// tests/engine/test_order_engine.py holds it to streams.core.ordering.
+
+/// A float's NaN identity token for `order::Sequencer::push_same`: the object's address when it is a
+/// NaN (Python's tuple `==` is true for one and the same object), else 0.
+fn nan_token(ts: &Bound<'_, PyAny>, t: f64) -> usize {
+    if t.is_nan() { ts.as_ptr() as usize } else { 0 }
+}
+
+/// An item held by `Sequencer`, with its NaN time object kept alive (its address is its token).
+struct Held {
+    item: Py<PyAny>,
+    _nan: Option<Py<PyAny>>,
+}
+
+/// `streams.core.ordering.Sequencer` with str tenants, bytes order keys and any items.
+#[pyclass(module = "streams._engine")]
+struct Sequencer {
+    inner: order::Sequencer<usize, Vec<u8>, Held>,
+    index: Py<PyDict>,     // tenant -> its number, looked up as the reference's dicts look it up
+    names: Vec<Py<PyAny>>, // the tenants by number, the first object seen of each
+}
+
+impl Sequencer {
+    fn known(&self, py: Python<'_>, tenant: &Bound<'_, PyString>) -> PyResult<Option<usize>> {
+        self.index.bind(py).get_item(tenant)?.map(|n| n.extract()).transpose()
+    }
+}
+
+#[pymethods]
+impl Sequencer {
+    #[new]
+    #[pyo3(signature = (lateness = 0.0))]
+    fn new(py: Python<'_>, lateness: f64) -> Self {
+        Sequencer { inner: order::Sequencer::new(lateness), index: PyDict::new(py).unbind(), names: Vec::new() }
+    }
+
+    /// Hold `item`; True when it is late.
+    fn push(&mut self, py: Python<'_>, tenant: &Bound<'_, PyString>, ts: &Bound<'_, PyAny>, order: &[u8], item: Py<PyAny>) -> PyResult<bool> {
+        let t: f64 = ts.extract()?;
+        let n = match self.known(py, tenant)? {
+            Some(n) => n,
+            None => {
+                let n = self.names.len();
+                self.index.bind(py).set_item(tenant, n)?;
+                self.names.push(tenant.clone().into_any().unbind());
+                n
+            }
+        };
+        let same = nan_token(ts, t);
+        let held = Held { item, _nan: (same != 0).then(|| ts.clone().unbind()) };
+        Ok(self.inner.push_same(n, t, same, order.to_vec(), held))
+    }
+
+    /// `(time, item, late)` of this tenant up to `watermark - lateness`, in canonical order.
+    fn release(&mut self, py: Python<'_>, tenant: &Bound<'_, PyString>, watermark: f64) -> PyResult<Vec<(f64, Py<PyAny>, bool)>> {
+        let Some(n) = self.known(py, tenant)? else { return Ok(Vec::new()) };
+        Ok(self.inner.release(&n, watermark).into_iter().map(|(t, h, late)| (t, h.item, late)).collect())
+    }
+
+    /// Everything still held as `(tenant, time, item, late)`, tenant by tenant.
+    fn drain(&mut self, py: Python<'_>) -> Vec<(Py<PyAny>, f64, Py<PyAny>, bool)> {
+        let names = &self.names;
+        self.inner.drain().into_iter().map(|(n, t, h, late)| (names[n].clone_ref(py), t, h.item, late)).collect()
+    }
+
+    fn tenants(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        self.inner.tenants().into_iter().map(|&n| self.names[n].clone_ref(py)).collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    #[getter]
+    fn late(&self) -> u64 {
+        self.inner.late()
+    }
+
+    #[getter]
+    fn frontier<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (&n, t) in self.inner.frontiers() {
+            d.set_item(self.names[n].bind(py), t)?;
+        }
+        Ok(d)
+    }
+
+    #[getter]
+    fn get_lateness(&self) -> f64 {
+        self.inner.lateness
+    }
+
+    #[setter]
+    fn set_lateness(&mut self, lateness: f64) {
+        self.inner.lateness = lateness;
+    }
+}
+
+/// A key read from Python: (tenant number, time, NaN token, order bytes).
+type KeyPart<'py> = (usize, f64, usize, Bound<'py, PyBytes>);
+
+/// `in_event_time_order` over `keys` (per record `(tenant, time, order)` or None): the records' release
+/// order as `(index, late)`. KeyError(tenant) where the reference raises it.
+#[pyfunction]
+fn order_events(py: Python<'_>, keys: Vec<Bound<'_, PyAny>>, lateness: f64) -> PyResult<Vec<(usize, bool)>> {
+    let index = PyDict::new(py);
+    let mut names: Vec<Bound<'_, PyAny>> = Vec::new();
+    let mut parts: Vec<Option<KeyPart<'_>>> = Vec::with_capacity(keys.len());
+    for k in &keys {
+        if k.is_none() {
+            parts.push(None);
+            continue;
+        }
+        let k = k.cast::<PyTuple>()?;
+        if k.len() != 3 {
+            return Err(PyTypeError::new_err(format!("a key is (tenant, time, order), got {} items", k.len())));
+        }
+        let tenant = k.get_item(0)?;
+        let tenant = tenant.cast::<PyString>()?;
+        let n = match index.get_item(tenant)? {
+            Some(n) => n.extract()?,
+            None => {
+                let n = names.len();
+                index.set_item(tenant, n)?;
+                names.push(tenant.clone().into_any());
+                n
+            }
+        };
+        let ts = k.get_item(1)?;
+        let t: f64 = ts.extract()?;
+        let order = k.get_item(2)?.cast_into::<PyBytes>()?;
+        parts.push(Some((n, t, nan_token(&ts, t), order)));
+    }
+    let rs: Vec<_> = parts
+        .iter()
+        .map(|p| p.as_ref().map(|(n, t, same, o)| order::Key { tenant: *n, ts: *t, same: *same, order: o.as_bytes() }))
+        .collect();
+    py.detach(|| order::order_events(rs, lateness)).map_err(|n| PyKeyError::new_err(names[n].clone().unbind()))
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -614,6 +756,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TimeSet>()?;
     m.add_class::<Intervals>()?;
     m.add_class::<ValueWindow>()?;
+    m.add_class::<Sequencer>()?;
     m.add_function(wrap_pyfunction!(sniff_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_events, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
@@ -628,5 +771,6 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(state_roundtrip, m)?)?;
     m.add_function(wrap_pyfunction!(state_scope, m)?)?;
     m.add_function(wrap_pyfunction!(features_update, m)?)?;
+    m.add_function(wrap_pyfunction!(order_events, m)?)?;
     Ok(())
 }
