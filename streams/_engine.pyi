@@ -180,7 +180,7 @@ def features_update(
 # The canonical order (engine/src/order.rs, a port of streams.core.ordering; not wired in yet). Release for
 # release the reference's: CPython's heapq algorithm on the reference's tuples (time, order, seq, item,
 # late), so equal times, -0.0 and NaN times come out where the reference puts them; a NaN time object held
-# twice compares equal to itself, as in Python. Times are floats (an int is taken as its float).
+# twice compares equal to itself, as in Python. Times must be floats and tenants exact strs (TypeError).
 
 class Sequencer:
     """``streams.core.ordering.Sequencer`` with ``str`` tenants and ``bytes`` order keys."""
@@ -207,3 +207,38 @@ def order_events(keys: list[tuple[str, float, bytes] | None], lateness: float) -
     """``in_event_time_order`` over records whose keys are ``keys`` (None: a record passed straight on):
     ``(index into keys, late)`` in the order the reference yields the records. KeyError(tenant) where the
     reference raises it (a tenant's first time NaN or ``-inf``)."""
+
+# The key lifecycle (engine/src/lifecycle.rs), not used by the detector yet: held to
+# streams.state.lifecycle.KeyLifecycle and streams.state.expiry by tests/engine/test_lifecycle_engine.py.
+# It keeps the keys' states itself (the detector's ``state``), given and returned as changelog values;
+# a tenant is its name and its ``retention`` dict (``CompiledTenant.retention``: a float per scope).
+
+class KeyLifecycle:
+    """``streams.state.lifecycle.KeyLifecycle`` with the states it keeps."""
+
+    def __init__(self, max_keys: int | None = 200_000) -> None: ...
+    def write(self, key: str, scope: str, raw: bytes, tenant: str, retention: dict[str, float], ts: float) -> bool:
+        """``write(state, key, scope, st, tenant, ts)``: True when stored (perhaps evicted at once, over the
+        budget); ``last`` is set as the reference sets it. ValueError, OverflowError or IndexError where
+        the reference raises (an expiry that is NaN or infinite, a block of fewer than two times);
+        KeyError for an unknown scope."""
+    def expire(self, tenant: str, retention: dict[str, float], limit: float) -> int:
+        """``expire(state, tenant, limit)``: how many keys were deleted."""
+    def rebuild(self, key: str, scope: str, raw: bytes, tenant: str, retention: dict[str, float]) -> None:
+        """Hold a key read back from the changelog and index it, as ``rebuild`` does."""
+    def state(self, key: str) -> bytes | None:
+        """The changelog value of a held key."""
+    def keys(self) -> list[str]:
+        """The held keys, in no particular order."""
+    def indexed(self, key: str) -> tuple[float, str] | None:
+        """The expiry bucket and tenant a key is indexed under."""
+    @property
+    def counts(self) -> dict[str, int]: ...
+    @property
+    def expired(self) -> int: ...
+    @property
+    def evicted(self) -> int: ...
+    @property
+    def max_keys(self) -> int | None: ...
+    def __len__(self) -> int: ...
+

@@ -19,6 +19,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use crate::pyheap::{self, PyLt};
+
 /// `streams.core.ordering.LATENESS`: how far out of event-time order a file may be (6 hours).
 pub const LATENESS: f64 = 6.0 * 3600.0;
 
@@ -31,10 +33,10 @@ struct Entry<O, V> {
     late: bool,
 }
 
-impl<O: Ord, V> Entry<O, V> {
+impl<O: Ord, V> PyLt for Entry<O, V> {
     /// Python's `(ts, order, seq, item, late) < (ts', order', seq', item', late')`.
     #[inline]
-    fn lt(&self, other: &Self) -> bool {
+    fn py_lt(&self, other: &Self) -> bool {
         if self.ts == other.ts || (self.same != 0 && self.same == other.same) {
             match self.order.cmp(&other.order) {
                 Ordering::Less => true,
@@ -45,53 +47,6 @@ impl<O: Ord, V> Entry<O, V> {
             self.ts < other.ts
         }
     }
-}
-
-/// `heapq._siftdown(heap, start, pos)`: the entry at `pos` moves up while it is `<` its parent.
-fn sift_down<O: Ord, V>(heap: &mut [Entry<O, V>], start: usize, mut pos: usize) {
-    while pos > start {
-        let parent = (pos - 1) >> 1;
-        if heap[pos].lt(&heap[parent]) {
-            heap.swap(pos, parent);
-            pos = parent;
-            continue;
-        }
-        break;
-    }
-}
-
-/// `heapq._siftup(heap, pos)`: the entry at `pos` goes down to a leaf along the smaller children
-/// (the right one unless `left < right`), then back up with `_siftdown`.
-fn sift_up<O: Ord, V>(heap: &mut [Entry<O, V>], mut pos: usize) {
-    let end = heap.len();
-    let start = pos;
-    let mut child = 2 * pos + 1;
-    while child < end {
-        let right = child + 1;
-        if right < end && !heap[child].lt(&heap[right]) {
-            child = right;
-        }
-        heap.swap(pos, child);
-        pos = child;
-        child = 2 * pos + 1;
-    }
-    sift_down(heap, start, pos);
-}
-
-fn heappush<O: Ord, V>(heap: &mut Vec<Entry<O, V>>, e: Entry<O, V>) {
-    heap.push(e);
-    let last = heap.len() - 1;
-    sift_down(heap, 0, last);
-}
-
-fn heappop<O: Ord, V>(heap: &mut Vec<Entry<O, V>>) -> Option<Entry<O, V>> {
-    let last = heap.pop()?;
-    if heap.is_empty() {
-        return Some(last);
-    }
-    let top = std::mem::replace(&mut heap[0], last);
-    sift_up(heap, 0);
-    Some(top)
 }
 
 struct Slot<K, O, V> {
@@ -147,10 +102,23 @@ impl<K: Clone + Eq + Hash, O: Ord, V> Sequencer<K, O, V> {
             self.late += 1;
         }
         let same = if ts.is_nan() { same } else { 0 };
-        heappush(&mut slot.heap, Entry { ts, same, order, seq: self.seq, item, late });
+        pyheap::push(&mut slot.heap, Entry { ts, same, order, seq: self.seq, item, late });
         self.seq += 1;
         self.held += 1;
         late
+    }
+
+    /// Every held item, in no particular order (for a garbage collector's visit).
+    pub fn held(&self) -> impl Iterator<Item = &V> {
+        self.slots.iter().flat_map(|s| s.heap.iter().map(|e| &e.item))
+    }
+
+    /// Drop every held item (a garbage collector breaking a cycle); the counts and frontiers stay.
+    pub fn clear_held(&mut self) {
+        for s in &mut self.slots {
+            s.heap.clear();
+        }
+        self.held = 0;
     }
 
     /// `(time, item, late)` of this tenant up to `watermark - lateness`, in canonical order.
@@ -176,7 +144,7 @@ impl<K: Clone + Eq + Hash, O: Ord, V> Sequencer<K, O, V> {
             if !(e.ts <= limit || e.late) {
                 break;
             }
-            let e = heappop(&mut slot.heap).expect("not empty");
+            let e = pyheap::pop(&mut slot.heap).expect("not empty");
             if !e.late && top.is_none_or(|t| e.ts > t) {
                 top = Some(e.ts);
             }

@@ -1,16 +1,21 @@
 //! The Python face of the engine: `streams._engine` (see `streams/_engine.pyi`).
 //!
-//! Values cross the boundary once per call, in batches; nothing here holds a Python object.
+//! Values cross the boundary once per call, in batches. Only `Sequencer` holds Python objects (the
+//! items it orders, visited by Python's cycle collector); the rest holds Rust values.
+
+use std::collections::HashMap;
 
 use pyo3::exceptions::{PyIndexError, PyKeyError, PyOSError, PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::event::{self, DateTime, Event};
 use crate::features::{self, CallFacts, FeaturesError};
 use crate::forest;
 use crate::ids::{self, EpochError, IsoError, Part};
+use crate::lifecycle;
 use crate::order;
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
 use crate::state;
@@ -619,7 +624,7 @@ fn nan_token(ts: &Bound<'_, PyAny>, t: f64) -> usize {
 /// An item held by `Sequencer`, with its NaN time object kept alive (its address is its token).
 struct Held {
     item: Py<PyAny>,
-    _nan: Option<Py<PyAny>>,
+    nan: Option<Py<PyAny>>,
 }
 
 /// `streams.core.ordering.Sequencer` with str tenants, bytes order keys and any items.
@@ -644,9 +649,12 @@ impl Sequencer {
         Sequencer { inner: order::Sequencer::new(lateness), index: PyDict::new(py).unbind(), names: Vec::new() }
     }
 
-    /// Hold `item`; True when it is late.
-    fn push(&mut self, py: Python<'_>, tenant: &Bound<'_, PyString>, ts: &Bound<'_, PyAny>, order: &[u8], item: Py<PyAny>) -> PyResult<bool> {
-        let t: f64 = ts.extract()?;
+    /// Hold `item`; True when it is late. The tenant must be exactly a `str` and the time exactly a
+    /// `float` (TypeError otherwise): no Python code (a subclass's `__hash__`, an `__float__`) runs
+    /// while the sequencer is borrowed, and an int time is not compared as a float would be.
+    fn push(&mut self, py: Python<'_>, tenant: &Bound<'_, PyAny>, ts: &Bound<'_, PyAny>, order: &[u8], item: Py<PyAny>) -> PyResult<bool> {
+        let tenant = tenant.cast_exact::<PyString>()?;
+        let t = ts.cast_exact::<PyFloat>()?.value();
         let n = match self.known(py, tenant)? {
             Some(n) => n,
             None => {
@@ -657,12 +665,13 @@ impl Sequencer {
             }
         };
         let same = nan_token(ts, t);
-        let held = Held { item, _nan: (same != 0).then(|| ts.clone().unbind()) };
+        let held = Held { item, nan: (same != 0).then(|| ts.clone().unbind()) };
         Ok(self.inner.push_same(n, t, same, order.to_vec(), held))
     }
 
     /// `(time, item, late)` of this tenant up to `watermark - lateness`, in canonical order.
-    fn release(&mut self, py: Python<'_>, tenant: &Bound<'_, PyString>, watermark: f64) -> PyResult<Vec<(f64, Py<PyAny>, bool)>> {
+    fn release(&mut self, py: Python<'_>, tenant: &Bound<'_, PyAny>, watermark: f64) -> PyResult<Vec<(f64, Py<PyAny>, bool)>> {
+        let tenant = tenant.cast_exact::<PyString>()?;
         let Some(n) = self.known(py, tenant)? else { return Ok(Vec::new()) };
         Ok(self.inner.release(&n, watermark).into_iter().map(|(t, h, late)| (t, h.item, late)).collect())
     }
@@ -679,6 +688,26 @@ impl Sequencer {
 
     fn __len__(&self) -> usize {
         self.inner.len()
+    }
+
+    /// Python's cycle collector sees the held items, so an item that refers back to its sequencer
+    /// is collected, as with the reference.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.index)?;
+        for name in &self.names {
+            visit.call(name)?;
+        }
+        for held in self.inner.held() {
+            visit.call(&held.item)?;
+            if let Some(nan) = &held.nan {
+                visit.call(nan)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.inner.clear_held();
     }
 
     #[getter]
@@ -726,7 +755,7 @@ fn order_events(py: Python<'_>, keys: Vec<Bound<'_, PyAny>>, lateness: f64) -> P
             return Err(PyTypeError::new_err(format!("a key is (tenant, time, order), got {} items", k.len())));
         }
         let tenant = k.get_item(0)?;
-        let tenant = tenant.cast::<PyString>()?;
+        let tenant = tenant.cast_exact::<PyString>()?;
         let n = match index.get_item(tenant)? {
             Some(n) => n.extract()?,
             None => {
@@ -737,7 +766,7 @@ fn order_events(py: Python<'_>, keys: Vec<Bound<'_, PyAny>>, lateness: f64) -> P
             }
         };
         let ts = k.get_item(1)?;
-        let t: f64 = ts.extract()?;
+        let t = ts.cast_exact::<PyFloat>()?.value();
         let order = k.get_item(2)?.cast_into::<PyBytes>()?;
         parts.push(Some((n, t, nan_token(&ts, t), order)));
     }
@@ -746,6 +775,115 @@ fn order_events(py: Python<'_>, keys: Vec<Bound<'_, PyAny>>, lateness: f64) -> P
         .map(|p| p.as_ref().map(|(n, t, same, o)| order::Key { tenant: *n, ts: *t, same: *same, order: o.as_bytes() }))
         .collect();
     py.detach(|| order::order_events(rs, lateness)).map_err(|n| PyKeyError::new_err(names[n].clone().unbind()))
+}
+
+// -- the key lifecycle (engine/src/lifecycle.rs): not used by the detector yet;
+// tests/engine/test_lifecycle_engine.py holds it to streams.state.lifecycle.KeyLifecycle.
+
+fn life_err(e: lifecycle::LifeError) -> PyErr {
+    match e {
+        lifecycle::LifeError::NaN => PyValueError::new_err(e.to_string()),
+        lifecycle::LifeError::Infinite => PyOverflowError::new_err(e.to_string()),
+        lifecycle::LifeError::ShortBlock => PyIndexError::new_err(e.to_string()),
+        lifecycle::LifeError::Scope(s) => PyKeyError::new_err(s),
+    }
+}
+
+fn life_tenant(name: &str, retention: &Bound<'_, PyDict>) -> PyResult<lifecycle::Tenant> {
+    let mut keep = [0.0; 4];
+    for (i, scope) in lifecycle::SCOPES.iter().enumerate() {
+        let v = retention.get_item(scope)?.ok_or_else(|| PyKeyError::new_err(*scope))?;
+        keep[i] = v.extract::<f64>()?;
+    }
+    Ok(lifecycle::Tenant { name: name.to_string(), retention: keep })
+}
+
+fn life_state(raw: &[u8]) -> PyResult<state::KeyState> {
+    state::decode(raw).map_err(|e| PyValueError::new_err(e.0))
+}
+
+/// `streams.state.lifecycle.KeyLifecycle` with the keys' states it keeps (the detector's `state`),
+/// each given and returned as its changelog value.
+#[pyclass(module = "streams._engine")]
+struct KeyLifecycle {
+    inner: lifecycle::KeyLifecycle,
+    state: HashMap<String, state::KeyState>,
+}
+
+#[pymethods]
+impl KeyLifecycle {
+    #[new]
+    #[pyo3(signature = (max_keys = Some(lifecycle::MAX_KEYS)))]
+    fn new(max_keys: Option<usize>) -> Self {
+        KeyLifecycle { inner: lifecycle::KeyLifecycle::new(max_keys), state: HashMap::new() }
+    }
+
+    /// `write(state, key, scope, st, tenant, ts)` with `st` as its changelog value; True when stored.
+    fn write(&mut self, key: &str, scope: &str, raw: &[u8], tenant: &str, retention: &Bound<'_, PyDict>, ts: f64)
+        -> PyResult<bool> {
+        let sc = lifecycle::scope_index(scope).map_err(life_err)?;
+        let t = life_tenant(tenant, retention)?;
+        let st = life_state(raw)?;
+        self.inner.write(&mut self.state, key, sc, st, &t, ts).map_err(life_err)
+    }
+
+    /// `expire(state, tenant, limit)`: how many keys were deleted.
+    fn expire(&mut self, tenant: &str, retention: &Bound<'_, PyDict>, limit: f64) -> PyResult<u64> {
+        let t = life_tenant(tenant, retention)?;
+        self.inner.expire(&mut self.state, &t, limit).map_err(life_err)
+    }
+
+    /// `rebuild(state, key, scope, st, tenant)` for a key read back from the changelog: held, then indexed.
+    fn rebuild(&mut self, key: &str, scope: &str, raw: &[u8], tenant: &str, retention: &Bound<'_, PyDict>)
+        -> PyResult<()> {
+        let sc = lifecycle::scope_index(scope).map_err(life_err)?;
+        let t = life_tenant(tenant, retention)?;
+        self.state.insert(key.to_string(), life_state(raw)?);
+        self.inner.rebuild(&self.state, key, sc, &t).map_err(life_err)
+    }
+
+    /// The changelog value of a held key, or None.
+    fn state<'py>(&self, py: Python<'py>, key: &str) -> Option<Bound<'py, PyBytes>> {
+        self.state.get(key).map(|st| PyBytes::new(py, &st.encode()))
+    }
+
+    /// The held keys (in no particular order).
+    fn keys(&self) -> Vec<String> {
+        self.state.keys().cloned().collect()
+    }
+
+    /// The bucket and tenant a key is indexed under, or None.
+    fn indexed(&self, key: &str) -> Option<(f64, String)> {
+        self.inner.indexed(key).cloned()
+    }
+
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (i, scope) in lifecycle::SCOPES.iter().enumerate() {
+            d.set_item(*scope, self.inner.counts[i])?;
+        }
+        Ok(d)
+    }
+
+    #[getter]
+    fn expired(&self) -> u64 {
+        self.inner.expired
+    }
+
+    #[getter]
+    fn evicted(&self) -> u64 {
+        self.inner.evicted
+    }
+
+    #[getter]
+    fn max_keys(&self) -> Option<usize> {
+        self.inner.max_keys
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
 }
 
 #[pymodule]
@@ -757,6 +895,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Intervals>()?;
     m.add_class::<ValueWindow>()?;
     m.add_class::<Sequencer>()?;
+    m.add_class::<KeyLifecycle>()?;
     m.add_function(wrap_pyfunction!(sniff_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_events, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;

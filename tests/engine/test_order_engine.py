@@ -209,3 +209,32 @@ def test_bad_keys_are_refused():
         _engine.order_events([("t", 1.0, "not bytes")], 0.0)
     with pytest.raises(TypeError):
         _engine.Sequencer().push("t", 1.0, "not bytes", None)
+
+
+def test_the_binding_takes_exact_floats_and_strs_and_lets_the_collector_see_its_items():
+    # (a second read's findings) an int time compared as its float is not the reference's order past
+    # 2**53, and a str subclass's __hash__ or a __float__ could call back into a borrowed sequencer: refused
+    import gc
+    import weakref
+
+    s = _engine.Sequencer(0.0)
+    sub = type("S", (str,), {})("t")
+    for tenant, ts in (("t", 2**53 + 1), ("t", True), (sub, 1.0)):
+        with pytest.raises(TypeError):
+            s.push(tenant, ts, b"", None)
+    with pytest.raises(TypeError):
+        s.release(sub, 1.0)
+    with pytest.raises(TypeError):
+        _engine.order_events([("t", 1, b"")], 0.0)
+    assert len(s) == 0 and s.late == 0
+
+    class Item:
+        pass
+
+    item = Item()
+    item.seq = _engine.Sequencer(0.0)  # a cycle: the sequencer holds the item that holds it
+    item.seq.push("t", 1.0, b"", item)
+    alive = weakref.ref(item)
+    del item
+    gc.collect()
+    assert alive() is None
