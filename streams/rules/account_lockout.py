@@ -40,9 +40,16 @@ SCOPE = "ext"
 EVENTS = ("security",)
 WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
+STATE = ("account_failures", "account_source_ips", "account_locked")  # the slots of its key's state it keeps (streams/state/schema.py)
 SOURCES = 8  # sources named in the evidence (the locks name every proven one that failed REPEAT times)
 REPEAT = 2   # failures of one source within the lockout's windows before the account is locked for it
 KEEP = 4096  # failures kept per account: a flood arriving out of order is still counted within its window
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.registration_lockout.seconds
+    yield SCOPE, p.login_lockout.seconds
 
 
 def check(ctx, ev) -> None:

@@ -44,6 +44,7 @@ SCOPE = "ext"
 EVENTS = ("security", "cdr")
 WANTS = {"reg_success", "login_success", "outbound_start", "outbound_end"}
 SEVERITY = "critical"
+STATE = ("account_takeover",)  # the slots of its key's state it keeps (streams/state/schema.py)
 
 KEEP_TIMES = 4        # sign-in times kept per address or agent family (the earliest and the newest three)
 KEEP_NAMES = 32       # addresses, and agent families, kept per account (the least recently used go)

@@ -49,6 +49,7 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind): the start notes detections, the end is learnt
 SEVERITY = "warning"
+STATE = ("anomaly",)  # the slots of its key's state it keeps (streams/state/schema.py)
 USUAL_ALPHA = 0.05  # weight of a new call in the extension's running "usual" feature values
 RECENT_CALLS = 64
 MAX_HELD = 64  # detections remembered per extension (over it, the one that ends first goes)

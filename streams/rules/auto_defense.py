@@ -17,6 +17,13 @@ RULE = "auto_defense"
 SCOPE = "ip"
 EVENTS = ("security",)
 SEVERITY = "warning"
+STATE = ("auto_defense",)  # the slots of its key's state it keeps (streams/state/schema.py)
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    for r in p.auto_defense:
+        yield SCOPE, r.seconds
 
 
 def _matches(r, ev) -> bool:

@@ -14,6 +14,7 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
+STATE = ()  # the slots of its key's state it keeps (streams/state/schema.py)
 
 
 def check(ctx, cdr) -> None:

@@ -18,6 +18,7 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = {"outbound_start", "outbound_end", "internal_start", "internal_end"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
+STATE = ()  # the slots of its key's state it keeps (streams/state/schema.py)
 
 
 def _limit(ctx, cdr_src: str, outbound: bool) -> int:

@@ -16,6 +16,12 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "critical"
+STATE = ("call_frequency",)  # the slots of its key's state it keeps (streams/state/schema.py)
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.call_frequency.seconds
 
 
 def check(ctx, cdr) -> None:

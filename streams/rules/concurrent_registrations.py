@@ -22,7 +22,13 @@ SCOPE = "ext"
 EVENTS = ("security",)
 WANTS = {"reg_success"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
+STATE = ("devices",)  # the slots of its key's state it keeps (streams/state/schema.py)
 MAX_DEVICES, MAX_TIMES = 8, 128
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.registration_ttl
 
 
 def _active(dev: Device, at: float, ttl: float) -> bool:

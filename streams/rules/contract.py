@@ -8,6 +8,10 @@ A rule module declares, at module level:
 - ``EVENTS``    ``cdr`` and/or ``security``; optionally ``WANTS``, the event kinds it judges
   (``_common.event_kind``: the detector hands it nothing else);
 - ``SEVERITY``  its default severity (a policy may override it per tenant);
+- ``STATE``     the slots of its key's state it keeps (fields of ``streams/state/schema.py``'s state of
+  each of its scopes; empty for a rule that keeps none): every slot is kept by one rule, or by the core
+  (``schema.CORE_SLOTS``); optionally ``looks_back(policy)``, yielding ``(scope, seconds)``: how far back
+  that state reaches, which a key's retention is built from (``streams.state.expiry.retention``);
 - ``check(ctx, event)``; timer rules also ``on_timer(ctx, token)`` and ``pending(state)`` (both
   or neither), deferred ones ``on_release(ctx, event)``, micro-batch ones ``on_flush(detector, out)``;
   a rule that runs only where a tenant's policy asks for it ``applies(tenant, scope, event_type)``
@@ -67,6 +71,8 @@ class RuleSpec:
     timer: bool
     release: bool
     flush: bool
+    state: tuple[str, ...] = ()
+    looks_back: Optional[Callable] = None
 
     @property
     def check(self) -> Callable:
@@ -102,6 +108,15 @@ def spec_of(m: ModuleType) -> RuleSpec:
     need(not hasattr(m, "applies") or callable(m.applies), "applies(tenant, scope, event_type) must be a function")
     need("tenant" not in scopes or callable(getattr(m, "routes", None)),
          "a rule of the tenant scope declares routes(event, tenant): which events its tenant key must see")
+    state = getattr(m, "STATE", None)
+    need(isinstance(state, tuple) and all(isinstance(x, str) for x in state),
+         "STATE must be a tuple of the state slots it keeps (empty when it keeps none)")
+    from streams.state.schema import STATE_TYPES
+    for scope in scopes:
+        missing = [x for x in state if x not in STATE_TYPES[scope].__struct_fields__]
+        need(not missing, f"STATE names {', '.join(missing)}, not slots of the {scope} state (streams/state/schema.py)")
+    looks_back = getattr(m, "looks_back", None)
+    need(looks_back is None or callable(looks_back), "looks_back(policy) must be a function")
     timer = hasattr(m, "on_timer")
     need(timer == hasattr(m, "pending"), "on_timer and pending come together (timers are re-armed from state)")
     doc = (m.__doc__ or "").strip().split("\n\n", 1)[0]
@@ -109,7 +124,8 @@ def spec_of(m: ModuleType) -> RuleSpec:
     need(head.startswith(f"{rule} — "), f"the docstring must start with '{rule} — ' and cite the guide")
     return RuleSpec(id=rule, scope=", ".join(scopes), events=events, wants=tuple(sorted(wants)) if wants is not None else None,
                     severity=m.SEVERITY, guide=head.split(" — ", 1)[1].strip(), module=m, timer=timer,
-                    release=hasattr(m, "on_release"), flush=hasattr(m, "on_flush"))
+                    release=hasattr(m, "on_release"), flush=hasattr(m, "on_flush"), state=state,
+                    looks_back=looks_back)
 
 
 def markdown(specs: list[RuleSpec]) -> str:
@@ -117,11 +133,15 @@ def markdown(specs: list[RuleSpec]) -> str:
     lines = ["# Rules", "",
              "Generated from the rule modules (`python -m streams.rules > docs/rules.md`, `make schema`); a test",
              "keeps it in step. Each rule is one module, `streams/rules/<id>.py`, whose docstring cites the",
-             "guide section it implements; its settings are in docs/policy.md, its state slots in",
-             "`streams/state/schema.py`. A policy may set each rule's mode (`enforce`, `report`, `off`) and severity.",
-             "", "| rule id | scope | events | default severity | hooks | guide section |", "|---|---|---|---|---|---|"]
+             "guide section it implements; its settings are in docs/policy.md. The state it keeps is the slots",
+             "named (of `streams/state/schema.py`'s state of its scope); the core keeps the rest (incidents, the",
+             "last event time, blocks, calls in progress, timers). A policy may set each rule's mode (`enforce`,",
+             "`report`, `off`) and severity.",
+             "", "| rule id | scope | events | default severity | state | hooks | guide section |",
+             "|---|---|---|---|---|---|---|"]
     for s in specs:
         hooks = ", ".join(h for h, on in (("timer", s.timer), ("release", s.release), ("flush", s.flush)) if on) or "—"
         guide = s.guide.replace("|", "\\|").rstrip(",;")
-        lines.append(f"| `{s.id}` | {s.scope} | {', '.join(s.events)} | {s.severity} | {hooks} | {guide} |")
+        state = ", ".join(f"`{x}`" for x in s.state) or "—"
+        lines.append(f"| `{s.id}` | {s.scope} | {', '.join(s.events)} | {s.severity} | {state} | {hooks} | {guide} |")
     return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ RULE = "country_ip"
 SCOPE = ("ip", "tenant")
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
+STATE = ()  # the slots of its key's state it keeps (streams/state/schema.py)
 KNOCKS = ("failure", "request")  # outcomes of a source that did not get in
 
 

@@ -25,6 +25,7 @@ RULE = "custom"
 SCOPE = ("ip", "ext", "trunk")
 EVENTS = ("cdr", "security")
 SEVERITY = "warning"
+STATE = ("custom",)  # the slots of its key's state it keeps (streams/state/schema.py)
 
 KEEP = 4096        # entries a window keeps at most (the newest): a bound on memory under a flood
 MAX_WINDOWS = 512  # windows per key (rule and group), the least recently touched forgotten first

@@ -14,6 +14,13 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
+STATE = ("daily_calls",)  # the slots of its key's state it keeps (streams/state/schema.py)
+DAY = 2 * 86400.0  # a local calendar day seen from UTC spans up to two
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, DAY
 
 
 def check(ctx, cdr) -> None:

@@ -28,8 +28,14 @@ SCOPE = "tenant"
 EVENTS = ("security",)
 WANTS = {"reg_failure", "login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "critical"
+STATE = ("failures", "failure_sources", "failure_accounts", "accounts", "sources")  # the slots of its key's state it keeps (streams/state/schema.py)
 KEEP = 64  # recent accounts and sources named in the evidence
 DISTINCT_KEEP = 4096  # failures kept per tenant to count distinct sources and accounts in any order
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.distributed_lockout.seconds
 
 
 def routes(ev, tenant) -> bool:

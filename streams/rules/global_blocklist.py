@@ -17,6 +17,7 @@ RULE = "global_blocklist"
 SCOPE = "ip"
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
+STATE = ("seen",)  # the slots of its key's state it keeps (streams/state/schema.py)
 MAX_SEEN = 128
 
 

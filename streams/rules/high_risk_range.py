@@ -15,6 +15,7 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = {"outbound_start", "outbound_end"}
 SEVERITY = "critical"
+STATE = ()  # the slots of its key's state it keeps (streams/state/schema.py)
 
 
 def check(ctx, cdr) -> None:

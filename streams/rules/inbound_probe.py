@@ -30,6 +30,7 @@ RULE = "inbound_probe"
 SCOPE = "tenant"
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
+STATE = ("probes",)  # the slots of its key's state it keeps (streams/state/schema.py)
 KEEP = 256  # sources remembered per tenant (the most recent)
 
 

@@ -19,6 +19,14 @@ SCOPE = "ip"
 EVENTS = ("security",)
 WANTS = {"login_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
+STATE = ("login_lockout",)  # the slots of its key's state it keeps (streams/state/schema.py)
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.login_lockout.seconds
+    if p.login_lockout.max_failures:
+        yield SCOPE, p.login_lockout.max_seconds
 
 
 def check(ctx, ev) -> None:

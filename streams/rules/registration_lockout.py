@@ -36,12 +36,18 @@ SCOPE = "ip"
 EVENTS = ("security",)
 WANTS = {"reg_failure"}  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "alert"
+STATE = ("registration_lockout", "registration_accounts", "registration_locked")  # the slots of its key's state it keeps (streams/state/schema.py)
 SHOWN = 5    # accounts named in the evidence (the most recent of the first window)
 REPEAT = 2   # failures on one account within a window over the limit before it is locked for the source
 BLOCKED = -1  # registration_locked's mark for "this epoch's block_ip went out"
 MAX_LOCKS = 64  # accounts locked for one source in one epoch
 KEEP = 256   # failures kept per source (at least 16 times the limit)
 ACCOUNT_BITS = 31  # an entry: (account hash << 33) | (event identity << 1) | proof, within 64 bits
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.registration_lockout.seconds
 
 
 def check(ctx, ev) -> None:

@@ -67,6 +67,7 @@ def routes(ev, tenant) -> bool:
         return not ev.billsec
     return bool(ev.dialled)
 SEVERITY = "alert"
+STATE = ("route_scan",)  # the slots of its key's state it keeps (streams/state/schema.py)
 
 JUNK = 4               # digits a scanner puts before the prefix (trunk access, another dialplan's codes)
 PREFIXES = ("+", "011", "00")   # besides the tenant's own international prefixes
@@ -75,6 +76,11 @@ KEEP_TRIES = 256       # attempts kept per target (the most recent)
 KEEP_NAMES = 64        # forms, sources and callers named per target (the most recent)
 SHOW = 12              # dial forms listed in an alert
 KEEP_BLOCKS = 32       # sources an alert blocks (the most recent in its window)
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.route_scan.seconds
 
 
 def check(ctx, ev) -> None:

@@ -14,6 +14,7 @@ RULE = "scanner_user_agent"
 SCOPE = "ip"
 EVENTS = ("security",)
 SEVERITY = "warning"
+STATE = ()  # the slots of its key's state it keeps (streams/state/schema.py)
 
 
 def check(ctx, ev) -> None:

@@ -15,7 +15,13 @@ SCOPE = "ext"
 EVENTS = ("cdr",)
 WANTS = OUTBOUND  # event kinds it judges (streams.rules._common.event_kind)
 SEVERITY = "warning"
+STATE = ("sequential_calls",)  # the slots of its key's state it keeps (streams/state/schema.py)
 MAX_NUMBERS = 16
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.sequential_calls.seconds
 
 
 def check(ctx, cdr) -> None:

@@ -40,6 +40,7 @@ def routes(cdr, tenant) -> bool:
     key sums them); the extension's and trunk's caps are judged under their own keys."""
     return tenant.caps_tenant_spend
 SEVERITY = "critical"
+STATE = ("spend_limit",)  # the slots of its key's state it keeps (streams/state/schema.py)
 
 BUCKETS = 30             # buckets per window: windows slide in steps of a thirtieth of their length
 MAX_CALLS = 4096         # completed calls kept per window and key (the oldest go first)
@@ -47,6 +48,12 @@ MAX_COUNTRIES = 64       # destination windows per tenant (the least recently us
 MICRO = 1_000_000
 TOP = 5                  # destinations named in an alert
 SUBJECT = {"ext": "extension", "trunk": "trunk", "tenant": "tenant"}
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    for lim in p.spend_limits:  # a window's calls, and a call in progress up to the longest call
+        yield {"extension": "ext", "trunk": "trunk"}.get(lim.scope, "tenant"), lim.window + p.max_call_duration
 
 
 def check(ctx, cdr) -> None:

@@ -11,6 +11,7 @@ RULE = "static_defense"
 SCOPE = "ip"
 EVENTS = ("security", "cdr")
 SEVERITY = "warning"
+STATE = ()  # the slots of its key's state it keeps (streams/state/schema.py)
 
 
 def check(ctx, ev) -> None:

@@ -24,8 +24,14 @@ RULE = "trunk_concurrency"
 SCOPE = "trunk"
 EVENTS = ("cdr",)
 SEVERITY = "critical"
+STATE = ("live", "live_latest", "pending", "done")  # the slots of its key's state it keeps (streams/state/schema.py)
 MAX_INTERVALS = 4096
 JUST_BEFORE = 1e-3  # the start check fires once event time reaches the start (timers fire strictly after)
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.max_call_duration  # completed calls are kept for the longest call
 
 
 def check(ctx, cdr) -> None:

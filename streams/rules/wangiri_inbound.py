@@ -51,11 +51,17 @@ def routes(cdr, tenant) -> bool:
         return not cdr.billsec
     return tenant.numbers.classify(cdr.dst).international
 SEVERITY = "alert"
+STATE = ("wangiri_inbound", "wangiri_dialled")  # the slots of its key's state it keeps (streams/state/schema.py)
 KEEP_COUNTRIES = 64
 KEEP_NAMES = 64       # calling numbers and extensions remembered per country (the most recent)
 KEEP_BURSTS = 8       # bursts remembered per country (the latest ending)
 KEEP_DIALLED = 256    # numbers abroad called recently, remembered until no late burst can cover them (the most recent)
 KEEP_CALLS = 8        # calls remembered per such number
+
+
+def looks_back(p):
+    """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
+    yield SCOPE, p.wangiri.seconds
 
 
 def check(ctx, cdr) -> None:

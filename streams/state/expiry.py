@@ -17,28 +17,25 @@ A key is kept until the latest of:
 
 from __future__ import annotations
 
+from streams.core.types import SCOPES
 from streams.state.schema import ExtState, IpState
 from streams.core.epochs import FOREVER, HORIZON
 
 PROFILE = 30 * 86400.0
-DAY = 2 * 86400.0  # a local calendar day seen from UTC spans up to two
 
 
 def retention(p) -> dict[str, float]:
-    """Per scope, the longest look-back of a tenant policy's rules, plus the lateness horizon."""
-    lockouts = [p.registration_lockout.seconds, p.login_lockout.seconds]
-    ip = [*lockouts, p.incident_seconds, *(r.seconds for r in p.auto_defense)]
-    if p.login_lockout.max_failures:
-        ip.append(p.login_lockout.max_seconds)
-    ext = [*lockouts, p.call_frequency.seconds, p.sequential_calls.seconds, p.pin_failures.seconds, DAY,
-           p.registration_ttl, p.max_call_duration, p.incident_seconds]
-    trunk = [p.max_call_duration, p.incident_seconds]
-    tenant = [p.distributed_lockout.seconds, p.incident_seconds, p.wangiri.seconds, p.route_scan.seconds]
-    for lim in p.spend_limits:  # spend_limit: a window's calls, and a call in progress up to the longest call
-        looks = lim.window + p.max_call_duration
-        {"extension": ext, "trunk": trunk}.get(lim.scope, tenant).append(looks)
-    return {scope: float(max(w)) + HORIZON for scope, w in (("ip", ip), ("ext", ext), ("trunk", trunk),
-                                                              ("tenant", tenant))}
+    """Per scope, the longest look-back of a tenant policy's rules (each rule's ``looks_back``, the
+    contract) and of the core (its incidents; an extension's calls in progress), plus the lateness horizon."""
+    from streams.rules import SPECS  # the rules import the state: read them when a policy is compiled
+
+    looks = {scope: [p.incident_seconds] for scope in SCOPES}
+    looks["ext"].append(p.max_call_duration)
+    for spec in SPECS:
+        if spec.looks_back is not None:
+            for scope, seconds in spec.looks_back(p):
+                looks[scope].append(seconds)
+    return {scope: float(max(w)) + HORIZON for scope, w in looks.items()}
 
 
 def expiry(st, keep: float) -> float:

@@ -190,6 +190,12 @@ class TenantState(msgspec.Struct, gc=False, tag=f"tenant/{VERSION}", omit_defaul
 
 KeyState = Union[IpState, ExtState, TrunkState, TenantState]
 STATE_TYPES = {"ip": IpState, "ext": ExtState, "trunk": TrunkState, "tenant": TenantState}
+CORE_SLOTS = {  # the slots the detection core keeps; every other slot is one rule's (its STATE, the rule contract)
+    "ip": ("incidents", "last", "blocks"),   # blocks: what the tenants' alerts blocked (Ctx.block)
+    "ext": ("incidents", "last", "calls", "next_timer"),  # the extension's calls in progress and its earliest timer
+    "trunk": ("incidents", "last"),
+    "tenant": ("incidents", "last"),
+}
 EMPTY = {scope: t() for scope, t in STATE_TYPES.items()}  # what a key that holds nothing looks like
 
 

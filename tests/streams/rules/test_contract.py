@@ -36,7 +36,8 @@ def test_a_policy_naming_an_unimplemented_rule_is_refused():
 def _module(**attrs):
     m = types.ModuleType("streams.rules.call_frequency")
     m.__doc__ = "call_frequency — guide: somewhere."
-    base = dict(RULE="call_frequency", SCOPE="ext", EVENTS=("cdr",), SEVERITY="alert", check=lambda ctx, ev: None)
+    base = dict(RULE="call_frequency", SCOPE="ext", EVENTS=("cdr",), SEVERITY="alert", STATE=("call_frequency",),
+                check=lambda ctx, ev: None)
     for k, v in {**base, **attrs}.items():
         if v is not None:
             setattr(m, k, v)
@@ -51,6 +52,10 @@ def _module(**attrs):
     ({"check": None}, "check(ctx, event) is missing"),
     ({"on_timer": lambda ctx, t: None}, "on_timer and pending come together"),
     ({"SCOPE": ("ext", "tenant")}, "a rule of the tenant scope declares routes"),
+    ({"STATE": ["call_frequency"]}, "STATE must be a tuple"),
+    ({"STATE": ("call_frequency", "wallet")}, "STATE names wallet, not slots of the ext state"),
+    ({"SCOPE": ("ip", "ext"), "STATE": ("call_frequency",)}, "STATE names call_frequency, not slots of the ip"),
+    ({"looks_back": 3600}, "looks_back(policy) must be a function"),
 ])
 def test_a_module_that_breaks_the_contract_is_refused_with_the_reason(attrs, says):
     assert spec_of(_module()).id == "call_frequency"
@@ -63,3 +68,27 @@ def test_a_module_without_its_guide_citation_is_refused():
     m.__doc__ = "Counts calls."
     with pytest.raises(RuleContractError, match="cite the guide"):
         spec_of(m)
+
+
+def test_every_state_slot_is_kept_by_the_core_or_by_exactly_one_rule():
+    # declared state: a slot nobody declares would be state no rule answers for; one declared twice, two rules
+    # writing the same window
+    from streams.rules import SPECS
+    from streams.state.schema import CORE_SLOTS, STATE_TYPES
+
+    for scope, kind in STATE_TYPES.items():
+        owners: dict[str, list[str]] = {slot: ["core"] for slot in CORE_SLOTS[scope]}
+        for spec in SPECS:
+            if scope in spec.scope.split(", "):
+                for slot in spec.state:
+                    owners.setdefault(slot, []).append(spec.id)
+        assert set(owners) == set(kind.__struct_fields__), scope
+        assert {slot: who for slot, who in owners.items() if len(who) > 1} == {}, scope
+
+
+def test_the_rules_table_names_the_state_each_rule_keeps():
+    from streams.rules import SPECS
+    from streams.rules.contract import markdown
+
+    row = next(line for line in markdown(SPECS).splitlines() if line.startswith("| `distributed_lockout`"))
+    assert "`failures`, `failure_sources`, `failure_accounts`, `accounts`, `sources`" in row
