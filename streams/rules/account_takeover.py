@@ -38,6 +38,7 @@ from streams.rules.contract import Order
 from streams.core.epochs import HORIZON, iso, z
 from streams.domain.events import Cdr, parse_ip
 from streams.state import Takeover
+from streams.state.expiry import PROFILE
 
 RULE = "account_takeover"
 SCOPE = "ext"
@@ -51,6 +52,14 @@ KEEP_NAMES = 32       # addresses, and agent families, kept per account (the lea
 KEEP_HALVES = 64      # new sign-ins, and risky calls, waiting for their other half (a memory bound only:
                       # thinning per window, not this, keeps what can pair, whatever the arrival order)
 _VERSION = re.compile(r"[\d._\-/]+")
+
+
+def keeps(st, seen: float):
+    """How the account signs in (addresses and user agents used within ``new_for``) is remembered up to
+    ``PROFILE`` after its last event (instants, streams.state.expiry)."""
+    takeover = st.account_takeover
+    if takeover is not None and (takeover.ips or takeover.agents):
+        yield seen + PROFILE
 
 
 def check(ctx, ev) -> None:

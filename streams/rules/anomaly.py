@@ -43,6 +43,7 @@ from streams.core.epochs import HORIZON
 from streams.domain.events import event_ident
 from streams.domain.incidents import Seen
 from streams.state import Features
+from streams.state.expiry import PROFILE
 
 RULE = "anomaly"
 SCOPE = "ext"
@@ -53,6 +54,13 @@ STATE = ("anomaly",)  # the slots of its key's state it keeps (streams/state/sch
 USUAL_ALPHA = 0.05  # weight of a new call in the extension's running "usual" feature values
 RECENT_CALLS = 64
 MAX_HELD = 64  # detections remembered per extension (over it, the one that ends first goes)
+
+
+def keeps(st, seen: float):
+    """The model's profile of an extension (destinations called, usual behaviour) is meant to be long:
+    ``PROFILE`` after its last event (instants, streams.state.expiry)."""
+    if st.anomaly is not None:
+        yield seen + PROFILE
 
 
 class Pending(NamedTuple):

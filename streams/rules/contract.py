@@ -11,7 +11,9 @@ A rule module declares, at module level:
 - ``STATE``     the slots of its key's state it keeps (fields of ``streams/state/schema.py``'s state of
   each of its scopes; empty for a rule that keeps none): every slot is kept by one rule, or by the core
   (``schema.CORE_SLOTS``); optionally ``looks_back(policy)``, yielding ``(scope, seconds)``: how far back
-  that state reaches, which a key's retention is built from (``streams.state.expiry.retention``);
+  that state reaches, which a key's retention is built from (``streams.state.expiry.retention``); and
+  ``keeps(state, seen)``, yielding instants a key holding its state must be kept until, past that
+  look-back (``seen``: the key's last event time; ``streams.state.expiry.expiry``);
 - ``check(ctx, event)``; timer rules also ``on_timer(ctx, token)`` and ``pending(state)`` (both
   or neither), deferred ones ``on_release(ctx, event)``, micro-batch ones ``on_flush(detector, out)``;
   a rule that runs only where a tenant's policy asks for it ``applies(tenant, scope, event_type)``
@@ -73,6 +75,7 @@ class RuleSpec:
     flush: bool
     state: tuple[str, ...] = ()
     looks_back: Optional[Callable] = None
+    keeps: Optional[Callable] = None
 
     @property
     def check(self) -> Callable:
@@ -117,6 +120,8 @@ def spec_of(m: ModuleType) -> RuleSpec:
         need(not missing, f"STATE names {', '.join(missing)}, not slots of the {scope} state (streams/state/schema.py)")
     looks_back = getattr(m, "looks_back", None)
     need(looks_back is None or callable(looks_back), "looks_back(policy) must be a function")
+    keeps = getattr(m, "keeps", None)
+    need(keeps is None or callable(keeps), "keeps(state, seen) must be a function")
     timer = hasattr(m, "on_timer")
     need(timer == hasattr(m, "pending"), "on_timer and pending come together (timers are re-armed from state)")
     doc = (m.__doc__ or "").strip().split("\n\n", 1)[0]
@@ -125,7 +130,7 @@ def spec_of(m: ModuleType) -> RuleSpec:
     return RuleSpec(id=rule, scope=", ".join(scopes), events=events, wants=tuple(sorted(wants)) if wants is not None else None,
                     severity=m.SEVERITY, guide=head.split(" — ", 1)[1].strip(), module=m, timer=timer,
                     release=hasattr(m, "on_release"), flush=hasattr(m, "on_flush"), state=state,
-                    looks_back=looks_back)
+                    looks_back=looks_back, keeps=keeps)
 
 
 def markdown(specs: list[RuleSpec]) -> str:

@@ -56,6 +56,14 @@ def looks_back(p):
         yield {"extension": "ext", "trunk": "trunk"}.get(lim.scope, "tenant"), lim.window + p.max_call_duration
 
 
+def keeps(st, seen: float):
+    """Past its look-back, a key is kept while a timer is still to fire for calls in progress
+    (instants, streams.state.expiry)."""
+    for w in st.spend_limit.values():
+        if w.due is not None:
+            yield w.due + HORIZON
+
+
 def check(ctx, cdr) -> None:
     limits = _limits(ctx)
     if not limits or cdr.direction != "outbound":

@@ -38,6 +38,7 @@ from streams.rules.contract import Order
 from streams.rules._common import names_during, note_name, window_hits
 from streams.core.epochs import FOREVER, HORIZON, iso
 from streams.state import Burst, Dialled, OneRing
+from streams.state.expiry import PROFILE
 
 RULE = "wangiri_inbound"
 SCOPE = "tenant"
@@ -62,6 +63,14 @@ KEEP_CALLS = 8        # calls remembered per such number
 def looks_back(p):
     """How far back its state reaches, per scope (a key's retention, streams.state.expiry)."""
     yield SCOPE, p.wangiri.seconds
+
+
+def keeps(st, seen: float):
+    """Past its look-back, a key is kept until a Wangiri burst's block ends: calling its numbers back is
+    still a callback (instants, streams.state.expiry)."""
+    for ring in st.wangiri_inbound.values():
+        for b in ring.bursts:
+            yield min(b.until, seen + PROFILE) + HORIZON
 
 
 def check(ctx, cdr) -> None:

@@ -9,10 +9,11 @@ A key is kept until the latest of:
   the incident span) plus the lateness ``HORIZON``;
 - the end of each incident and block it records, plus ``HORIZON`` (a permanent one keeps the key
   for ``PROFILE`` after its last event: the block itself lives on in the blocklist and actions);
-- ``PROFILE`` after its last event when it holds the anomaly model's profile of an extension
-  (destinations called, usual behaviour: the model's memory is meant to be long), or how the
-  account signs in (``account_takeover``: addresses and user agents used within ``new_for``);
-- the end of a Wangiri burst's block, while calling its numbers back is still a callback.
+- what a rule of its scope ``keeps`` it for (the rule contract): ``PROFILE`` after its last event
+  when it holds the anomaly model's profile of an extension (destinations called, usual behaviour:
+  the model's memory is meant to be long), or how the account signs in (``account_takeover``:
+  addresses and user agents used within ``new_for``); the end of a Wangiri burst's block, while
+  calling its numbers back is still a callback; a spend limit's timer still to fire.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def retention(p) -> dict[str, float]:
 
 
 def expiry(st, keep: float) -> float:
-    """Event time after which the state ``st`` no longer matters (``keep``: its tenant's retention)."""
+    """Event time after which the state ``st`` no longer matters (``keep``: its tenant's retention): the
+    core's incidents, blocks and timers, and what each rule of the key's scope ``keeps`` it for."""
     seen = st.last if st.last is not None else float("-inf")
     t = seen + keep
     for inc in st.incidents.values():
@@ -48,19 +50,26 @@ def expiry(st, keep: float) -> float:
         for spans in st.blocks.values():
             for span in spans:
                 t = max(t, min(span[1], seen + PROFILE) + HORIZON)
-        return t
-    for ring in getattr(st, "wangiri_inbound", {}).values():  # a burst's callbacks are watched until its block ends
-        for b in ring.bursts:
-            t = max(t, min(b.until, seen + PROFILE) + HORIZON)
-    for w in getattr(st, "spend_limit", {}).values():  # a timer still to fire for calls in progress
-        if w.due is not None:
-            t = max(t, w.due + HORIZON)
-    if isinstance(st, ExtState):
-        if st.anomaly is not None:
-            t = max(t, seen + PROFILE)
-        takeover = st.account_takeover  # how the account signs in: remembered up to 30 days (new_for)
-        if takeover is not None and (takeover.ips or takeover.agents):
-            t = max(t, seen + PROFILE)
-        if st.next_timer is not None:
-            t = max(t, st.next_timer + HORIZON)
+    for keeps in _keeps(type(st)):
+        for until in keeps(st, seen):
+            t = max(t, until)
+    if isinstance(st, ExtState) and st.next_timer is not None:
+        t = max(t, st.next_timer + HORIZON)
     return t
+
+
+_KEEPS: dict[type, tuple] = {}
+
+
+def _keeps(kind: type) -> tuple:
+    """The ``keeps`` hooks of the rules of the scope whose state is ``kind`` (read once, the rules
+    import the state)."""
+    hooks = _KEEPS.get(kind)
+    if hooks is None:
+        from streams.rules import SPECS
+        from streams.state.schema import STATE_TYPES
+
+        scopes = [scope for scope, t in STATE_TYPES.items() if t is kind]
+        hooks = _KEEPS[kind] = tuple(s.keeps for s in SPECS if s.keeps is not None
+                                     and any(sc in s.scope.split(", ") for sc in scopes))
+    return hooks
