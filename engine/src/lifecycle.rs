@@ -129,8 +129,12 @@ pub fn bucket(st: &KeyState, keep: f64) -> Result<f64, LifeError> {
     if q.is_infinite() {
         return Err(LifeError::Infinite);
     }
-    Ok(q.ceil() * BUCKET)
+    Ok(q.ceil() * BUCKET + 0.0) // math.ceil gives an int: an expiry in (-900, 0] is bucket 0.0, never -0.0
 }
+
+/// The rules whose `keeps(state, seen)` hook `expiry` writes out above (the reference asks the rules;
+/// `tests/engine/test_lifecycle_engine.py` holds this list to theirs, so a new hook fails it until it is here).
+pub const KEEPS: [&str; 4] = ["account_takeover", "anomaly", "spend_limit", "wangiri_inbound"];
 
 /// `st == EMPTY[scope]` with `last` set to None: a key that holds nothing. Every default of the key
 /// states is empty (an empty dict, None, an `Intervals` of empty lists), and Python's `==` on a
@@ -288,7 +292,8 @@ impl KeyLifecycle {
         -> Result<bool, LifeError> {
         let last = last_of(&st);
         let known = self.until.contains_key(key);
-        if !known && holds_nothing(&st) {
+        // a state of another scope's type is never == EMPTY[scope] (msgspec compares the types first)
+        if !known && st.scope() == SCOPES[scope] && holds_nothing(&st) {
             return Ok(false);
         }
         // `ts if last is None or ts > last else last`

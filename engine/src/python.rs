@@ -819,8 +819,10 @@ impl KeyLifecycle {
     }
 
     /// `write(state, key, scope, st, tenant, ts)` with `st` as its changelog value; True when stored.
-    fn write(&mut self, key: &str, scope: &str, raw: &[u8], tenant: &str, retention: &Bound<'_, PyDict>, ts: f64)
-        -> PyResult<bool> {
+    /// `ts` must be a float (an int would be stored as `last` as it is, and compared exactly).
+    fn write(&mut self, key: &str, scope: &str, raw: &[u8], tenant: &str, retention: &Bound<'_, PyDict>,
+             ts: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let ts = ts.cast_exact::<PyFloat>()?.value();
         let sc = lifecycle::scope_index(scope).map_err(life_err)?;
         let t = life_tenant(tenant, retention)?;
         let st = life_state(raw)?;
@@ -828,7 +830,8 @@ impl KeyLifecycle {
     }
 
     /// `expire(state, tenant, limit)`: how many keys were deleted.
-    fn expire(&mut self, tenant: &str, retention: &Bound<'_, PyDict>, limit: f64) -> PyResult<u64> {
+    fn expire(&mut self, tenant: &str, retention: &Bound<'_, PyDict>, limit: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let limit = limit.cast_exact::<PyFloat>()?.value();
         let t = life_tenant(tenant, retention)?;
         self.inner.expire(&mut self.state, &t, limit).map_err(life_err)
     }
@@ -896,6 +899,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ValueWindow>()?;
     m.add_class::<Sequencer>()?;
     m.add_class::<KeyLifecycle>()?;
+    m.add("LIFECYCLE_KEEPS", lifecycle::KEEPS.to_vec())?;
     m.add_function(wrap_pyfunction!(sniff_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_events, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;

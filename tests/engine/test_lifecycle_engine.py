@@ -49,7 +49,8 @@ def _same_everything(ref: KeyLifecycle, state: dict, port) -> None:
     for key, st in state.items():
         assert port.state(key) == encode_value(st), key
     for key, (bucket, tenant) in ref._until.items():
-        assert port.indexed(key) == (bucket, tenant), key
+        got = port.indexed(key)
+        assert got == (bucket, tenant) and repr(got[0]) == repr(bucket), key  # repr: 0.0 is not -0.0
 
 
 class Shadow:
@@ -156,17 +157,34 @@ TENANTS = {
 
 
 def _random_state(rng: random.Random, scope: str):
-    if scope == "ip":
-        st = IpState(last=rng.choice([None, None, rng.randrange(0, 20) * 450.0]))
+    """A state of the scope (now and then of another scope's type, which the reference stores: it is never
+    ``EMPTY[scope]``), with what keeps a key: incidents, blocks, and each rule's ``keeps``."""
+    from streams.state.schema import (Burst, ExtState, Features, OneRing, SpendWindow, Takeover, TenantState,
+                                      TrunkState)
+
+    kinds = {"ip": IpState, "ext": ExtState, "trunk": TrunkState, "tenant": TenantState}
+    kind = kinds[scope] if rng.random() < 0.9 else rng.choice(list(kinds.values()))
+    when = lambda: rng.choice([rng.randrange(0, 40) * 300.0, 1e18])  # noqa: E731
+    st = kind(last=rng.choice([None, None, rng.randrange(-4, 20) * 450.0]))
+    if kind is IpState:
         for t in rng.sample(["a", "b"], rng.randrange(0, 3)):
-            st.blocks[t] = [[0.0, rng.choice([rng.randrange(0, 40) * 300.0, 1e18])] for _ in range(rng.randrange(1, 3))]
-    else:
-        st = TenantState(last=rng.choice([None, rng.randrange(0, 20) * 450.0]))
+            st.blocks[t] = [[0.0, when()] for _ in range(rng.randrange(1, 3))]
+    if kind is not IpState and rng.random() < 0.3:
+        st.spend_limit["x"] = SpendWindow(due=rng.choice([None, rng.randrange(0, 40) * 300.0]))
+    if kind is TenantState:
         if rng.random() < 0.3:
             st.sources["x"] = 1.0
+        if rng.random() < 0.3:
+            st.wangiri_inbound["GB"] = OneRing(bursts=[Burst(start=0.0, until=when(), callers=[])])
+    if kind is ExtState:
+        if rng.random() < 0.2:
+            st.anomaly = Features()
+        if rng.random() < 0.2:
+            st.account_takeover = Takeover(ips=rng.choice([{}, {"203.0.113.9": [1.0]}]))
+        if rng.random() < 0.2:
+            st.next_timer = rng.randrange(0, 40) * 300.0
     if rng.random() < 0.3:
-        st.incidents["i"] = Incident(first=0.0, count=1, alert_id="x",
-                                     until=rng.choice([rng.randrange(0, 40) * 300.0, 1e18]))
+        st.incidents["i"] = Incident(first=0.0, count=1, alert_id="x", until=when())
     return st
 
 
@@ -180,8 +198,8 @@ def test_random_sequences(seed):
             tenant = TENANTS[rng.choice("ab")]
             evicted = ref.evicted
             if rng.random() < 0.7:
-                scope = rng.choice(["ip", "ip", "tenant"])
-                key = f"ip:10.0.0.{rng.randrange(8)}" if scope == "ip" else f"tenant:{rng.randrange(4)}"
+                scope = rng.choice(["ip", "ip", "ext", "trunk", "tenant"])
+                key = f"ip:10.0.0.{rng.randrange(8)}" if scope == "ip" else f"{scope}:{rng.randrange(4)}"
                 st = _random_state(rng, scope)
                 ts = rng.randrange(0, 30) * 450.0
                 raw = encode_value(st)
@@ -216,3 +234,32 @@ def test_errors_where_the_reference_raises():
                    float("nan"))
     with pytest.raises(KeyError):
         port.write("ip:4", "nowhere", short, "a", TENANTS["a"].retention, 2.0)
+
+
+def test_the_port_knows_every_rule_that_keeps_a_key():
+    # the Rust expiry writes the rules' keeps hooks out: a rule that gains one must be added there
+    from streams.rules import SPECS
+
+    assert {s.id for s in SPECS if s.keeps is not None} == set(_engine.LIFECYCLE_KEEPS)
+
+
+def test_times_must_be_floats():
+    port = _engine.KeyLifecycle(None)
+    raw = encode_value(IpState(last=1.0, blocks={"a": [[0.0, 5.0]]}))
+    with pytest.raises(TypeError):
+        port.write("ip:1", "ip", raw, "a", TENANTS["a"].retention, 2**53 + 1)
+    with pytest.raises(TypeError):
+        port.expire("a", TENANTS["a"].retention, 10)
+    assert len(port) == 0
+
+
+def test_a_bucket_rounded_up_to_zero_is_zero_not_minus_zero():
+    # math.ceil gives an int: an expiry in (-900, 0] is indexed at 0.0 (a float's ceil would keep the sign)
+    ref, state, port = KeyLifecycle(None), {}, _engine.KeyLifecycle(None)
+    for last in (-450.0, -900.0, -899.5):
+        st = TenantState(last=last, sources={"x": 1.0})
+        raw = encode_value(st)
+        ref.write(state, "tenant:t", "tenant", st, TENANTS["b"], last)  # tenant b's tenant scope keeps 0 s
+        port.write("tenant:t", "tenant", raw, "b", TENANTS["b"].retention, last)
+        _same_everything(ref, state, port)
+        ref, state, port = KeyLifecycle(None), {}, _engine.KeyLifecycle(None)
