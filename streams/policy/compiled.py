@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 from datetime import datetime, time
 from typing import Any, Callable, Optional
@@ -66,9 +67,7 @@ class Tenant:
                 self.hours.setdefault(d, []).extend(_parse_span(s) for s in spans)
         self.scanners = tuple(u.lower() for u in p.scanner_user_agents)
         from streams.reference.privacy import from_policy
-        from streams.state.expiry import retention
         self.privacy = from_policy(p.privacy)
-        self.retention = retention(p)  # how long a key's state matters after its last event
         self._ext_defaults = p.extensions.get("defaults")
         self._ext: dict[str, ExtSettings] = {}
         self._default_ext = ExtSettings(p, self._ext_defaults)
@@ -90,6 +89,14 @@ class Tenant:
             from streams.reference.rates import RateTable
             self._rates = RateTable.shared()
         return self._rates
+
+    @functools.cached_property
+    def retention(self) -> dict[str, float]:
+        """How long a key's state matters after its last event, per scope: built from the rules'
+        declarations (``streams.state.expiry.retention``) when the detector first asks, so a process that
+        only reads the policy (verdict, enforce, doctor) does not import the rules."""
+        from streams.state.expiry import retention
+        return retention(self.settings)
 
     def renamed(self, name: str) -> "Tenant":
         """The same compiled settings under another tenant name (a tenant the policy does not list)."""

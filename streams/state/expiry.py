@@ -69,7 +69,7 @@ def _keeps(kind: type) -> tuple:
         from streams.rules import SPECS
         from streams.state.schema import STATE_TYPES
 
-        scopes = [scope for scope, t in STATE_TYPES.items() if t is kind]
+        scopes = [scope for scope, t in STATE_TYPES.items() if issubclass(kind, t)]
         hooks = _KEEPS[kind] = tuple(s.keeps for s in SPECS if s.keeps is not None
                                      and any(sc in s.scope.split(", ") for sc in scopes))
     return hooks

@@ -138,7 +138,7 @@ class IpState(msgspec.Struct, gc=False, tag=f"ip/{VERSION}", omit_defaults=True)
     registration_accounts: dict[int, str] = msgspec.field(default_factory=dict)  # account hash -> name (those held)
     registration_locked: dict[str, list[int]] = msgspec.field(default_factory=dict)  # epoch -> accounts locked, -1: blocked
     login_lockout: Union[TimeSet, None] = None
-    blocks: dict[str, list[list[float]]] = msgspec.field(default_factory=dict)  # tenant -> [start, until] (global_blocklist)
+    blocks: dict[str, list[list[float]]] = msgspec.field(default_factory=dict)  # tenant -> [start, until]: what its alerts blocked (core: Ctx.block; global_blocklist reads)
     seen: dict[str, list[float]] = msgspec.field(default_factory=dict)          # tenant -> recent event times (global_blocklist)
     custom: dict[str, ValueWindow] = msgspec.field(default_factory=dict)    # the operator's own rules: rule|group -> window (bounded)
 
@@ -192,7 +192,7 @@ KeyState = Union[IpState, ExtState, TrunkState, TenantState]
 STATE_TYPES = {"ip": IpState, "ext": ExtState, "trunk": TrunkState, "tenant": TenantState}
 CORE_SLOTS = {  # the slots the detection core keeps; every other slot is one rule's (its STATE, the rule contract)
     "ip": ("incidents", "last", "blocks"),   # blocks: what the tenants' alerts blocked (Ctx.block)
-    "ext": ("incidents", "last", "calls", "next_timer"),  # the extension's calls in progress and its earliest timer
+    "ext": ("incidents", "last", "calls", "next_timer"),  # its calls in progress (call_duration sets their limits), earliest timer
     "trunk": ("incidents", "last"),
     "tenant": ("incidents", "last"),
 }

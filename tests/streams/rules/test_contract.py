@@ -92,3 +92,20 @@ def test_the_rules_table_names_the_state_each_rule_keeps():
 
     row = next(line for line in markdown(SPECS).splitlines() if line.startswith("| `distributed_lockout`"))
     assert "`failures`, `failure_sources`, `failure_accounts`, `accounts`, `sources`" in row
+
+
+def test_a_rules_look_back_is_in_its_own_scopes():
+    from pathlib import Path
+
+    from streams.policy import Policy
+    from streams.rules import SPECS
+
+    p = Policy.load(str(Path(__file__).resolve().parents[3] / "fixtures/policy.example.yaml")).tenant("x").settings
+    declared = 0
+    for spec in SPECS:
+        if spec.looks_back is not None:
+            for scope, seconds in spec.looks_back(p):
+                assert scope in spec.scope.split(", "), spec.id
+                assert seconds > 0, spec.id
+                declared += 1
+    assert declared >= 15
