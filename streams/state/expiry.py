@@ -28,7 +28,7 @@ PROFILE = 30 * 86400.0
 def retention(p) -> dict[str, float]:
     """Per scope, the longest look-back of a tenant policy's rules (each rule's ``looks_back``, the
     contract) and of the core (its incidents; an extension's calls in progress), plus the lateness horizon."""
-    from streams.rules import SPECS  # the rules import the state: read them when a policy is compiled
+    from streams.rules import SPECS  # the rules import the state: read them when a detector first asks
 
     looks = {scope: [p.incident_seconds] for scope in SCOPES}
     looks["ext"].append(p.max_call_duration)
