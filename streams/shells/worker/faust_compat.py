@@ -13,13 +13,16 @@ recovery and producer, and replaces only that per-record path:
    Faust's commit logic is unchanged.
 2. ``Consumer._drain_messages`` (patched once per process): hands those topics' records to
    their channel, and calls the conductor directly instead of through ``wait_first`` (a task
-   and three futures per record) while flow is not suspended.
+   and three futures per record) while flow is not suspended. Records fetched in a consumer
+   generation that ended before they were handed over are read again from the committed offset
+   (``_hand_over``, ``_read_again``), not handed over from the position before the rebalance.
 3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s. And a gap in
    a partition's offsets is registered without the record after it (``_deliver``): Faust's
    ``_add_gap`` keeps both ends and ``_new_offset`` counts a gap as done, so the first record
    after a gap was counted before it was processed and, once acknowledged, stood twice in
-   ``_acked``. That was the cause of the duplicate acknowledgements that stalled commits (an
-   earlier patch of ``_new_offset`` dropped the duplicates instead; it is gone).
+   ``_acked``. That was the first cause of the duplicate acknowledgements that stalled commits. A
+   gap can still be taken wrongly across a rebalance's seek, so ``_new_offset`` (wrapped) also
+   drops duplicates before Faust takes its run of offsets (2026-12-07).
 4. ``write_changelog``: table state goes to the changelog straight through the producer.
 5. ``FetchWatchdog``: resumes a partition Faust left out of fetching after a rebalance, and warns
    about one whose committed offset stays behind while the worker is idle.
@@ -76,7 +79,7 @@ PINNED = {
     "faust.transport.consumer.Consumer.wait_empty": "e4662fe24f094819add590b2d75f233840e77823b432aea6504539768572102f",
     # ack() repeats its bookkeeping (_acked, _acked_index, _n_acked, _waiting_for_ack) for offsets
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
-    # reads that bookkeeping to decide what to commit
+    # reads that bookkeeping to decide what to commit; wrapped by _new_offset (duplicates dropped)
     "faust.transport.consumer.Consumer._new_offset": "1d2c7ea89a7ad4f1a216c1d51936e569162cd66bd56f889e13fd29c910b58eb0",
     # FetchWatchdog undoes what a lost call to this leaves behind
     "faust.transport.consumer.Consumer.on_buffer_drop": "4b57e8a418d5ad9c58632b13b58b377ae185855520fd1280870cf7141ac0d1d0",
@@ -96,7 +99,7 @@ def originals() -> dict:
         "faust.transport.consumer.Consumer._wait_next_records": C._wait_next_records,
         "faust.transport.consumer.Consumer.wait_empty": _original_wait_empty,
         "faust.transport.consumer.Consumer.ack": C.ack,
-        "faust.transport.consumer.Consumer._new_offset": Consumer._new_offset,
+        "faust.transport.consumer.Consumer._new_offset": _original_new_offset,
         "faust.transport.consumer.Consumer.on_buffer_drop": C.on_buffer_drop,
         "faust.transport.consumer.Consumer._get_active_partitions": C._get_active_partitions,
         "faust.transport.consumer.Consumer.highwaters": C.highwaters,
@@ -220,22 +223,12 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
     fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
+            generation = self.app.consumer_generation_id  # before the fetch: what it returns was fetched in it
             records, active = await self._wait_next_records(1.0)
             await asyncio.sleep(0)
             if not records or self.should_stop:
                 continue
-            if not self.flow_active:
-                await _give_back(self, records)
-                # only while flow is stopped, and a revoke (which clears _gap and _acked) or the stop follows:
-                # a gap filled before cannot be registered a second time by reading back past it
-                await self.perform_seek()
-                continue
-            generation = self.app.consumer_generation_id
-            items = list(records.items())
-            for n, (tp, recs) in enumerate(items):
-                if not await _deliver(self, tp, recs, active, generation):
-                    await _give_back(self, dict(items[n:]))  # a rebalance began: read these again
-                    break
+            await _hand_over(self, records, active, generation)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
             return
@@ -244,6 +237,50 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
         if self.transport.app.should_stop:
             return
         raise
+
+
+async def _hand_over(self: Consumer, records: dict, active, generation: int) -> None:
+    """One fetch's records (fetched in consumer ``generation``) to their partitions' channels, or read again."""
+    if not self.flow_active:
+        await _give_back(self, records)
+        # only while flow is stopped, and a revoke (which clears _gap and _acked) or the stop follows:
+        # a gap filled before cannot be registered a second time by reading back past it
+        await self.perform_seek()
+        return
+    if self.app.consumer_generation_id != generation:
+        records = await _read_again(self, records)
+        generation = self.app.consumer_generation_id
+    items = list(records.items())
+    for n, (tp, recs) in enumerate(items):
+        if not await _deliver(self, tp, recs, active, generation):
+            if self.app.consumer_generation_id != generation:
+                await _read_again(self, dict(items[n:]))
+            else:
+                await _give_back(self, dict(items[n:]))  # a rebalance began: read these again
+            break
+
+
+async def _read_again(consumer: Consumer, records: dict) -> dict:
+    """Records fetched in a generation that ended before they were handed over: those of the batch channels'
+    topics are dropped, and each of their partitions this worker still holds sought back to its committed
+    offset; the others (changelogs that the table recovery reads from its own offsets, topics of the
+    conductor) are given back to be handed over as before.
+
+    The assignment that ended it sought every partition to its committed offset already, so records
+    fetched before that seek come from the old position, past records not yet read again. Handed over,
+    they registered a gap up to them (which Faust counts as done), and the records of the gap, once read
+    again and acknowledged, then stood twice in ``_acked``: each commit moved one offset (seen as a
+    two-worker drain whose commits lagged 20 to 40 s behind its work after a rebalance). Records fetched
+    after that seek in the same call may be dropped too, so the seek is repeated: reading again is idempotent."""
+    chans = _channels(consumer.app)
+    assigned = consumer.assignment()
+    held = [tp for tp, recs in records.items() if recs and tp.topic in chans and tp in assigned]
+    if any(consumer._committed_offset.get(tp) is None for tp in held):
+        await consumer.perform_seek()  # a partition never committed: Faust's own seek (its reset policy)
+    else:
+        for tp in held:
+            await consumer.seek(tp, consumer._committed_offset[tp])
+    return {tp: recs for tp, recs in records.items() if tp.topic not in chans}
 
 
 async def _deliver(self: Consumer, tp: TP, recs: list, active, generation: int) -> bool:
@@ -314,12 +351,40 @@ SHUTDOWN_DRAIN_S = 6.0
 STALL_S = 20.0  # FetchWatchdog.check_stalled: an idle worker's partition with uncommitted records this long
 _original_drain = Consumer._drain_messages
 _original_wait_empty = Consumer.wait_empty
+_original_new_offset = Consumer._new_offset
+
+
+def _new_offset(self: Consumer, tp: TP) -> int | None:
+    """Faust's ``_new_offset`` over acknowledged offsets held once each.
+
+    Faust commits up to the end of the first run of consecutive offsets in ``_acked[tp]``, and fills
+    a registered gap into that list without its index (``_acked_index``), so an offset of a gap that
+    is also acknowledged stands there twice and ends the run: each commit round then moves one
+    offset. A gap can be taken wrongly across a seek: after a rebalance Faust seeks to the committed
+    offset it read, while the consumer's position may already come from a later commit of the
+    partition's previous owner, so the first records seem to skip offsets (seen in two-worker drains:
+    a gap 27..65 taken on a worker's first assignment, then 49..65 read again). The offsets in such a
+    gap were done by the previous owner or are read again, so counting them is right; only the
+    duplicates are dropped, before the run is taken and after Faust filled the gaps in."""
+    _held_once(self, tp)
+    offset = _original_new_offset(self, tp)
+    _held_once(self, tp)  # a gap filled in over offsets acknowledged: the next round takes the rest
+    return offset
+
+
+def _held_once(consumer: Consumer, tp: TP) -> None:
+    acked = consumer._acked.get(tp)
+    if acked:
+        once = set(acked)
+        if len(once) != len(acked):
+            acked[:] = sorted(once)
 
 
 def install() -> None:
     """Patch the consumer loop and its shutdown wait (idempotent; the worker calls it before the app starts)."""
     Consumer._drain_messages = _drain_messages
     Consumer.wait_empty = _wait_empty
+    Consumer._new_offset = _new_offset
 
 
 def before_stop(app, hook: Callable[[float], Awaitable[None]]) -> None:
@@ -469,12 +534,14 @@ class FetchWatchdog:
     async def check_stalled(self) -> None:
         """Warn about a partition whose committed offset stays behind while the worker is idle.
 
-        Seen twice in a two-worker benchmark drain after a rebalance: a security partition assigned
-        and fetched, Faust's read offset at its end (the records were delivered and processed), its
-        committed offset half-way and not moving. Seeking back to the committed offset re-read the
-        rest, yet the commit then moved only ~25 offsets a round: the acknowledgement bookkeeping,
-        not the fetching, holds it. Re-reading is idempotent but costly, so this only says so, once a
-        minute per partition, with the consumer's view (the records are read again after a restart).
+        Seen in two-worker benchmark drains after a rebalance: a partition assigned and fetched,
+        Faust's read offset at its end (the records were delivered and processed), its committed
+        offset half-way and moving one offset a commit round: duplicates in Faust's acknowledged
+        offsets (``acked`` longer than ``index`` below), each of which ends the run a commit may take.
+        Both causes found are fixed (the gap that counted the record after it, ``_deliver``; records
+        fetched before a rebalance's seek, ``_hand_over``). Re-reading is idempotent but costly, so this
+        only says so, once a minute per partition, with the consumer's view (the records are read again
+        after a restart).
         """
         app = self.app
         consumer = app.consumer

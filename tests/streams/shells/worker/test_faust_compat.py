@@ -80,7 +80,7 @@ class _Fetching:
         self._waiting_for_ack = None
         self.app = SimpleNamespace(consumer_generation_id=1, topics=SimpleNamespace(acks_enabled_for=lambda t: True),
                                    monitor=SimpleNamespace(track_tp_end_offset=lambda *a: None), consumer=self)
-        self.add_gap, self.new_offset = Consumer._add_gap, Consumer._new_offset
+        self.add_gap, self.new_offset = Consumer._add_gap, fc._original_new_offset  # Faust's own
 
     async def _add_gap(self, tp, a, b):
         await self.add_gap(self, tp, a, b)
@@ -189,3 +189,144 @@ def test_a_periodic_job_that_raises_ends_its_loop_with_the_error_not_silently():
     with pytest.raises(RuntimeError, match="state store gone"):
         asyncio.run(run())
     assert len(ticks) == 2
+
+
+class _Rebalanced(_Fetching):
+    """A consumer that got its partition back in a rebalance: the assignment sought it to the committed offset."""
+
+    def __init__(self, tp, committed):
+        super().__init__(tp, last_read=committed, committed=committed)
+        self.tp, self.sought, self.seeks_to_committed = tp, [], 0
+
+    def assignment(self):
+        return {self.tp}
+
+    async def seek(self, tp, offset):
+        self.sought.append((tp, offset))
+        self._read_offset[tp] = offset
+
+    async def perform_seek(self):
+        self.seeks_to_committed += 1
+
+
+def _commits_to_reach(c, tp, end: int) -> int:
+    """How many of Faust's commit rounds (one ``_new_offset`` each) it takes to commit up to ``end``."""
+    for n in range(1, 200):
+        new = c.new_offset(c, tp)
+        if new is not None and new > (c._committed_offset[tp] or 0):
+            c._committed_offset[tp] = new
+        if c._committed_offset[tp] == end:
+            return n
+    return 200
+
+
+def _after_a_rebalance(hand_over) -> tuple:
+    """A worker reads offsets 92..124 of a partition, the group rebalances before they are committed, and the
+    partition comes back to it: the assignment seeks it to the committed offset (92). A fetch made before that
+    seek returns 125..140 after it. Then 92..140 are read again and acknowledged."""
+    tp = TP("t.by-tenant", 2)
+    c = _Rebalanced(tp, committed=92)
+    chan = fc.BatchChannel(faust.App("fc-rebal", broker="kafka://127.0.0.1:1"), tp.topic)
+    fc._channels(c.app)[tp.topic] = chan
+    stale = [Rec(tp.topic, 2, o, b"{}") for o in range(125, 141)]
+    c.app.consumer_generation_id = 2  # the rebalance: fetched in generation 1, handed over in 2
+    asyncio.run(hand_over(c, stale))
+    handed = [r.offset for r in chan.take(10_000)]
+    again = [Rec(tp.topic, 2, o, b"{}") for o in range(92, 141)]
+    fc.ack(c.app, [r for r in stale if r.offset in handed])
+    fc.ack(c.app, again)
+    return c, tp, handed
+
+
+def test_records_fetched_before_a_rebalance_are_read_again_not_handed_over_past_a_gap():
+    """The two-worker drain whose commits lagged 20-40 s behind its work (BENCHMARKS.md §7, 871 events/s). Handed
+    over as before (``_deliver`` in the generation they arrive in), the stale records register a gap 93..124, which
+    Faust's ``_new_offset`` fills into ``_acked``; once 92..140 are read again each of those stands there twice,
+    and each commit round moves one offset. Now they are dropped and the partition is sought back to 92."""
+    async def before(c, recs):  # the hand-over of 89b8086: the generation read after the fetch
+        await fc._deliver(c, c.tp, recs, None, c.app.consumer_generation_id)
+
+    c, tp, handed = _after_a_rebalance(before)
+    assert handed == list(range(125, 141)) and _commits_to_reach(c, tp, 141) > 20  # the lag, reproduced
+
+    async def now(c, recs):
+        await fc._hand_over(c, {c.tp: recs}, None, generation=1)
+
+    c, tp, handed = _after_a_rebalance(now)
+    assert handed == [] and c.sought == [(tp, 92)] and not c._gap.get(tp)
+    assert _commits_to_reach(c, tp, 141) == 1
+    assert sorted(c._acked[tp]) == [] and c._committed_offset[tp] == 141
+
+
+def test_records_of_the_current_generation_are_handed_over():
+    tp = TP("t.by-ip", 0)
+    c = _Rebalanced(tp, committed=10)
+    chan = fc.BatchChannel(faust.App("fc-same", broker="kafka://127.0.0.1:1"), tp.topic)
+    fc._channels(c.app)[tp.topic] = chan
+    recs = [Rec(tp.topic, 0, o, b"{}") for o in (10, 11)]
+    asyncio.run(fc._hand_over(c, {tp: recs}, None, generation=1))
+    assert [r.offset for r in chan.take(10)] == [10, 11] and c.sought == [] and c.seeks_to_committed == 0
+
+
+def test_a_partition_never_committed_is_sought_by_fausts_own_seek():
+    tp = TP("t.by-ip", 1)
+    c = _Rebalanced(tp, committed=None)
+    fc._channels(c.app)[tp.topic] = fc.BatchChannel(faust.App("fc-none", broker="kafka://127.0.0.1:1"), tp.topic)
+    c.app.consumer_generation_id = 3
+    asyncio.run(fc._hand_over(c, {tp: [Rec(tp.topic, 1, 5, b"{}")]}, None, generation=2))
+    assert c.seeks_to_committed == 1 and c.sought == []
+
+
+def test_changelog_records_fetched_before_a_rebalance_still_reach_the_recovery():
+    """Only the batch channels' records are read again: a changelog's (the table recovery reads them from its
+    own offsets, through the conductor) are handed over as before. Dropping them stalled the recovery."""
+    tp, log = TP("t.by-ip", 0), TP("t-worker-state-ip-changelog", 0)
+    c = _Rebalanced(tp, committed=7)
+    fc._channels(c.app)[tp.topic] = fc.BatchChannel(faust.App("fc-log", broker="kafka://127.0.0.1:1"), tp.topic)
+    got = []
+
+    async def callback(message):
+        got.append(message)
+    c.callback, c._to_message, c.suspend_flow = callback, (lambda tp, r: r.offset), asyncio.Event()
+    c._commit_every = None
+    c._read_offset[log] = None
+    c.app.consumer_generation_id = 2
+    asyncio.run(fc._hand_over(c, {tp: [Rec(tp.topic, 0, 9, b"{}")], log: [Rec(log.topic, 0, o, b"") for o in (3, 4)]},
+                              None, generation=1))
+    assert got == [3, 4] and c.sought == [(tp, 7)]
+
+
+def test_a_gap_taken_across_a_seek_and_read_again_is_committed_in_one_round():
+    """A worker's first assignment: Faust sought the partition to the committed offset it read (26), while the
+    consumer's position came from the previous owner's later commit (66), so the first records looked like a
+    gap 27..65. The seek back that follows reads 49..67 again. Faust fills the gap into ``_acked`` without its
+    index: each of 49..65 then stood there twice, and Faust's own ``_new_offset`` moved one offset a round."""
+    tp = TP("t.by-ext", 0)
+
+    def scenario(new_offset):
+        c = _Fetching(tp, last_read=26, committed=26)
+        c.new_offset = new_offset
+        fc._channels(c.app)[tp.topic] = fc.BatchChannel(faust.App("fc-seek", broker="kafka://127.0.0.1:1"), tp.topic)
+        first = [Rec(tp.topic, 0, o, b"{}") for o in (66, 67)]
+        asyncio.run(fc._deliver(c, tp, first, None, 1))
+        fc.ack(c.app, first)
+        assert c.new_offset(c, tp) == 68  # the gap 27..65 counts as done (the previous owner's)
+        c._committed_offset[tp] = 68
+        fc.ack(c.app, [Rec(tp.topic, 0, o, b"{}") for o in range(49, 68)])  # read again: below the commit, ignored
+        return c
+
+    c = scenario(fc._original_new_offset)
+    assert c._acked[tp] == [] and c._committed_offset[tp] == 68
+
+    # the same gap with the records read again *before* the commit round that fills it in
+    def early(new_offset):
+        c = _Fetching(tp, last_read=26, committed=26)
+        c.new_offset = new_offset
+        fc._channels(c.app)[tp.topic] = fc.BatchChannel(faust.App("fc-seek2", broker="kafka://127.0.0.1:1"), tp.topic)
+        first = [Rec(tp.topic, 0, o, b"{}") for o in (66, 67)]
+        asyncio.run(fc._deliver(c, tp, first, None, 1))
+        fc.ack(c.app, first + [Rec(tp.topic, 0, o, b"{}") for o in range(49, 66)])
+        return _commits_to_reach(c, tp, 68)
+
+    assert early(fc._original_new_offset) > 10   # Faust's alone: one offset a round, reproduced
+    assert early(fc._new_offset) <= 2            # duplicates dropped: the rest in the next round
