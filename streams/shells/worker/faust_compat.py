@@ -13,9 +13,9 @@ recovery and producer, and replaces only that per-record path:
    Faust's commit logic is unchanged.
 2. ``Consumer._drain_messages`` (patched once per process): hands those topics' records to
    their channel, and calls the conductor directly instead of through ``wait_first`` (a task
-   and three futures per record) while flow is not suspended. Records fetched in a consumer
-   generation that ended before they were handed over are read again from the committed offset
-   (``_hand_over``, ``_read_again``), not handed over from the position before the rebalance.
+   and three futures per record) while flow is not suspended. The records of a fetch that a seek
+   overtook (a rebalance's, the recovery's, this module's own) are read again from the committed
+   offset (``_hand_over``, ``_read_again``), not handed over from the position before the seek.
 3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s. And a gap in
    a partition's offsets is registered without the record after it (``_deliver``): Faust's
    ``_add_gap`` keeps both ends and ``_new_offset`` counts a gap as done, so the first record
@@ -81,6 +81,9 @@ PINNED = {
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
     # reads that bookkeeping to decide what to commit; wrapped by _new_offset (duplicates dropped)
     "faust.transport.consumer.Consumer._new_offset": "1d2c7ea89a7ad4f1a216c1d51936e569162cd66bd56f889e13fd29c910b58eb0",
+    # wrapped to count the seeks begun (a fetch that a seek overtook is read again, _hand_over)
+    "faust.transport.consumer.Consumer.seek": "b86a9fe05f956b30cf299c787b6787c6e0349cbf1ae556f2456a1e97b15dbb22",
+    "faust.transport.consumer.Consumer.perform_seek": "0e8c130ff4b0afd82c0be9c5fd831316e10febc62c94032833911096e156d7c6",
     # FetchWatchdog undoes what a lost call to this leaves behind
     "faust.transport.consumer.Consumer.on_buffer_drop": "4b57e8a418d5ad9c58632b13b58b377ae185855520fd1280870cf7141ac0d1d0",
     "faust.transport.consumer.Consumer._get_active_partitions": "b24897f3c7afdb5d02e5741d1a3d3c2bacf595802ed204231544cd7fde4e7eab",
@@ -100,6 +103,8 @@ def originals() -> dict:
         "faust.transport.consumer.Consumer.wait_empty": _original_wait_empty,
         "faust.transport.consumer.Consumer.ack": C.ack,
         "faust.transport.consumer.Consumer._new_offset": _original_new_offset,
+        "faust.transport.consumer.Consumer.seek": _original_seek,
+        "faust.transport.consumer.Consumer.perform_seek": _original_perform_seek,
         "faust.transport.consumer.Consumer.on_buffer_drop": C.on_buffer_drop,
         "faust.transport.consumer.Consumer._get_active_partitions": C._get_active_partitions,
         "faust.transport.consumer.Consumer.highwaters": C.highwaters,
@@ -223,12 +228,14 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
     fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
-            generation = self.app.consumer_generation_id  # before the fetch: what it returns was fetched in it
+            if not self.flow_active:
+                await self.wait(self.can_resume_flow)  # as _wait_next_records does, before the mark is taken
+            mark = _mark(self)  # before the fetch: a seek after it makes what the fetch returns stale
             records, active = await self._wait_next_records(1.0)
             await asyncio.sleep(0)
             if not records or self.should_stop:
                 continue
-            await _hand_over(self, records, active, generation)
+            await _hand_over(self, records, active, mark)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
             return
@@ -239,17 +246,22 @@ async def _drain_messages(self: Consumer, fetcher: Service) -> None:  # pragma: 
         raise
 
 
-async def _hand_over(self: Consumer, records: dict, active, generation: int) -> None:
-    """One fetch's records (fetched in consumer ``generation``) to their partitions' channels, or read again."""
+def _mark(consumer: Consumer) -> tuple[int, int]:
+    """The consumer's generation and how many seeks it has begun (``install`` counts them)."""
+    return consumer.app.consumer_generation_id, getattr(consumer, "_tollguard_seeks", 0)
+
+
+async def _hand_over(self: Consumer, records: dict, active, mark: tuple[int, int]) -> None:
+    """One fetch's records (fetched after ``mark``) to their partitions' channels, or read again."""
     if not self.flow_active:
         await _give_back(self, records)
         # only while flow is stopped, and a revoke (which clears _gap and _acked) or the stop follows:
         # a gap filled before cannot be registered a second time by reading back past it
         await self.perform_seek()
         return
-    if self.app.consumer_generation_id != generation:
+    if _mark(self) != mark:
         records = await _read_again(self, records)
-        generation = self.app.consumer_generation_id
+    generation = self.app.consumer_generation_id
     items = list(records.items())
     for n, (tp, recs) in enumerate(items):
         if not await _deliver(self, tp, recs, active, generation):
@@ -261,25 +273,25 @@ async def _hand_over(self: Consumer, records: dict, active, generation: int) -> 
 
 
 async def _read_again(consumer: Consumer, records: dict) -> dict:
-    """Records fetched in a generation that ended before they were handed over: those of the batch channels'
-    topics are dropped, and each of their partitions this worker still holds sought back to its committed
-    offset; the others (changelogs that the table recovery reads from its own offsets, topics of the
-    conductor) are given back to be handed over as before.
+    """Records of a fetch that a seek (or a new generation, which comes with one) overtook: those of the batch
+    channels' topics are dropped, and each of their partitions this worker still holds is sought to its
+    committed offset (the earliest offset when it was never committed: ``auto_offset_reset`` is earliest);
+    the others (changelogs, which the table recovery reads from its own offsets; the conductor's topics) are
+    returned, to be handed over as before.
 
-    The assignment that ended it sought every partition to its committed offset already, so records
-    fetched before that seek come from the old position, past records not yet read again. Handed over,
-    they registered a gap up to them (which Faust counts as done), and the records of the gap, once read
-    again and acknowledged, then stood twice in ``_acked``: each commit moved one offset (seen as a
-    two-worker drain whose commits lagged 20 to 40 s behind its work after a rebalance). Records fetched
-    after that seek in the same call may be dropped too, so the seek is repeated: reading again is idempotent."""
+    A fetch that began before a seek may return records of the old position. Handed over, they looked like
+    a gap up to them (which Faust counts as done), and the records of that gap, read again from the new
+    position and acknowledged, then stood twice in ``_acked``: each commit moved one offset (a two-worker
+    drain whose commits lagged 20 to 40 s behind its work after a rebalance). The fetch may also hold
+    records of the new position; those are read again too (reading again is idempotent)."""
     chans = _channels(consumer.app)
     assigned = consumer.assignment()
     held = [tp for tp, recs in records.items() if recs and tp.topic in chans and tp in assigned]
-    if any(consumer._committed_offset.get(tp) is None for tp in held):
-        await consumer.perform_seek()  # a partition never committed: Faust's own seek (its reset policy)
-    else:
-        for tp in held:
-            await consumer.seek(tp, consumer._committed_offset[tp])
+    fresh = [tp for tp in held if not consumer._committed_offset.get(tp)]  # None, or Faust's 0 as None
+    earliest = await consumer.earliest_offsets(*fresh) if fresh else {}
+    for tp in held:
+        committed = consumer._committed_offset.get(tp)
+        await consumer.seek(tp, committed if committed else earliest.get(tp, 0))
     return {tp: recs for tp, recs in records.items() if tp.topic not in chans}
 
 
@@ -352,6 +364,8 @@ STALL_S = 20.0  # FetchWatchdog.check_stalled: an idle worker's partition with u
 _original_drain = Consumer._drain_messages
 _original_wait_empty = Consumer.wait_empty
 _original_new_offset = Consumer._new_offset
+_original_seek = Consumer.seek
+_original_perform_seek = Consumer.perform_seek
 
 
 def _new_offset(self: Consumer, tp: TP) -> int | None:
@@ -373,11 +387,22 @@ def _new_offset(self: Consumer, tp: TP) -> int | None:
 
 
 def _held_once(consumer: Consumer, tp: TP) -> None:
-    acked = consumer._acked.get(tp)
-    if acked:
-        once = set(acked)
-        if len(once) != len(acked):
-            acked[:] = sorted(once)
+    with ack_lock:  # as ack() changes the list under it
+        acked = consumer._acked.get(tp)
+        if acked:
+            once = set(acked)
+            if len(once) != len(acked):
+                acked[:] = sorted(once)
+
+
+def _counting(seek):
+    """``Consumer.seek`` or ``perform_seek``, counting each one begun (``_mark``)."""
+    async def counted(self, *args, **kwargs):
+        self._tollguard_seeks = getattr(self, "_tollguard_seeks", 0) + 1
+        return await seek(self, *args, **kwargs)
+    counted.__wrapped__ = seek
+    counted.__doc__ = seek.__doc__
+    return counted
 
 
 def install() -> None:
@@ -385,6 +410,8 @@ def install() -> None:
     Consumer._drain_messages = _drain_messages
     Consumer.wait_empty = _wait_empty
     Consumer._new_offset = _new_offset
+    Consumer.seek = _counting(_original_seek)
+    Consumer.perform_seek = _counting(_original_perform_seek)
 
 
 def before_stop(app, hook: Callable[[float], Awaitable[None]]) -> None:
@@ -481,6 +508,7 @@ def bookkeeping(consumer, tp: TP) -> str:
         index = consumer._acked_index.get(tp) or set()
         gaps = consumer._gap.get(tp)
         return (f"acked={len(acked)} [{min(acked, default=None)}..{max(acked, default=None)}] "
+                f"duplicates={len(acked) - len(set(acked))} "
                 f"index={len(index)} [{min(index, default=None)}..{max(index, default=None)}] "
                 f"gaps={sorted((i.begin, i.end) for i in gaps)[:5] if gaps else []}")
     except Exception as exc:
@@ -537,9 +565,9 @@ class FetchWatchdog:
         Seen in two-worker benchmark drains after a rebalance: a partition assigned and fetched,
         Faust's read offset at its end (the records were delivered and processed), its committed
         offset half-way and moving one offset a commit round: duplicates in Faust's acknowledged
-        offsets (``acked`` longer than ``index`` below), each of which ends the run a commit may take.
-        Both causes found are fixed (the gap that counted the record after it, ``_deliver``; records
-        fetched before a rebalance's seek, ``_hand_over``). Re-reading is idempotent but costly, so this
+        offsets (``duplicates`` below), each of which ends the run a commit may take. The causes found
+        are fixed or made harmless (the gap that counted the record after it, ``_deliver``; a fetch a
+        seek overtook, ``_hand_over``; duplicates dropped before each commit, ``_new_offset``). Re-reading is idempotent but costly, so this
         only says so, once a minute per partition, with the consumer's view (the records are read again
         after a restart).
         """
