@@ -13,9 +13,9 @@ recovery and producer, and replaces only that per-record path:
    Faust's commit logic is unchanged.
 2. ``Consumer._drain_messages`` (patched once per process): hands those topics' records to
    their channel, and calls the conductor directly instead of through ``wait_first`` (a task
-   and three futures per record) while flow is not suspended. The records of a fetch that a seek
-   overtook (a rebalance's, the recovery's, this module's own) are read again from the committed
-   offset (``_hand_over``, ``_read_again``), not handed over from the position before the seek.
+   and three futures per record) while flow is not suspended. The records of a fetch that one of
+   Faust's seeks overtook (a rebalance's, the recovery's) are read again from the committed offset
+   (``_hand_over``, ``_read_again``), not handed over from the position before the seek.
 3. ``shorten_fetch_wait``: aiokafka's fetch wait, which Faust hard-codes to 1.5 s. And a gap in
    a partition's offsets is registered without the record after it (``_deliver``): Faust's
    ``_add_gap`` keeps both ends and ``_new_offset`` counts a gap as done, so the first record
@@ -260,44 +260,64 @@ async def _hand_over(self: Consumer, records: dict, active, mark: tuple[int, int
         await self.perform_seek()
         return
     if _mark(self) != mark:
-        records = await _read_again(self, records)
-    generation = self.app.consumer_generation_id
+        records = await _read_again(self, records, mark)
+        mark = _mark(self)
     items = list(records.items())
     for n, (tp, recs) in enumerate(items):
-        if not await _deliver(self, tp, recs, active, generation):
-            if self.app.consumer_generation_id != generation:
-                await _read_again(self, dict(items[n:]))
-            else:
-                await _give_back(self, dict(items[n:]))  # a rebalance began: read these again
+        if not await _deliver(self, tp, recs, active, mark):
+            rest = dict(items[n:])
+            if _mark(self) != mark:
+                rest = await _read_again(self, rest, mark)
+            await _give_back(self, rest)  # a rebalance began (or a seek moved the rest): read these again
             break
 
 
-async def _read_again(consumer: Consumer, records: dict) -> dict:
-    """Records of a fetch that a seek (or a new generation, which comes with one) overtook: those of the batch
-    channels' topics are dropped, and each of their partitions this worker still holds is sought to its
-    committed offset (the earliest offset when it was never committed: ``auto_offset_reset`` is earliest);
-    the others (changelogs, which the table recovery reads from its own offsets; the conductor's topics) are
-    returned, to be handed over as before.
+async def _read_again(consumer: Consumer, records: dict, mark: tuple[int, int]) -> dict:
+    """Records of a fetch that a seek overtook (one of Faust's, or a new generation's, which comes with
+    one): those of the batch channels' topics are dropped and each of their partitions this worker still
+    holds is sought to its committed offset; the others (changelogs, which the table recovery reads from
+    its own offsets; the conductor's topics) are returned, to be handed over or given back as before.
 
     A fetch that began before a seek may return records of the old position. Handed over, they looked like
     a gap up to them (which Faust counts as done), and the records of that gap, read again from the new
     position and acknowledged, then stood twice in ``_acked``: each commit moved one offset (a two-worker
     drain whose commits lagged 20 to 40 s behind its work after a rebalance). The fetch may also hold
-    records of the new position; those are read again too (reading again is idempotent)."""
+    records of the new position; those are read again too (reading again is idempotent).
+
+    Without a committed offset (Faust keeps none for a partition never committed, or committed at 0, and
+    clears it at a revoke until the assignment's recovery seeks): in the same generation no seek of Faust's
+    moved the partition (``perform_seek`` leaves it), so it is sought back to the first record dropped; in
+    a new generation the assignment positions it (the committed offset, or the reset policy)."""
     chans = _channels(consumer.app)
-    assigned = consumer.assignment()
-    held = [tp for tp, recs in records.items() if recs and tp.topic in chans and tp in assigned]
-    fresh = [tp for tp in held if not consumer._committed_offset.get(tp)]  # None, or Faust's 0 as None
-    earliest = await consumer.earliest_offsets(*fresh) if fresh else {}
-    for tp in held:
-        committed = consumer._committed_offset.get(tp)
-        await consumer.seek(tp, committed if committed else earliest.get(tp, 0))
+    same_generation = consumer.app.consumer_generation_id == mark[0]
+    targets = {}
+    for tp, recs in records.items():
+        if recs and tp.topic in chans:
+            committed = consumer._committed_offset.get(tp)
+            if committed:
+                targets[tp] = committed
+            elif same_generation:
+                targets[tp] = recs[0].offset
+    await _seek_quietly(consumer, targets)
     return {tp: recs for tp, recs in records.items() if tp.topic not in chans}
 
 
-async def _deliver(self: Consumer, tp: TP, recs: list, active, generation: int) -> bool:
-    """One partition's fetched records to its batch channel, or through the conductor; False: stop, rebalance."""
-    if self.app.consumer_generation_id != generation or not self.flow_active:
+async def _seek_quietly(consumer: Consumer, targets: dict) -> None:
+    """Seek partitions this worker holds (a partition revoked meanwhile is its next owner's), without counting
+    the seeks: this module's own seeks are of records it has not handed over, and do not overtake a fetch."""
+    for tp, offset in targets.items():
+        seek = getattr(type(consumer).seek, "__wrapped__", None)
+        try:
+            if tp in consumer.assignment():
+                await (seek(consumer, tp, offset) if seek is not None else consumer.seek(tp, offset))
+        except Exception as exc:  # revoked meanwhile: its next owner reads from the committed offset
+            log.info("could not seek %s[%d] back to %d: %r", tp.topic, tp.partition, offset, exc)
+
+
+async def _deliver(self: Consumer, tp: TP, recs: list, active, mark: tuple[int, int]) -> bool:
+    """One partition's fetched records to its batch channel, or through the conductor; False: stop (flow
+    stopped, or a seek since ``mark``: the records may be of the old position)."""
+    if _mark(self) != mark or not self.flow_active:
         return False
     if not recs:
         return True
@@ -320,7 +340,7 @@ async def _deliver(self: Consumer, tp: TP, recs: list, active, generation: int) 
     if chan is not None:
         if not chan.space.is_set():
             await chan.space.wait()
-        if self.app.consumer_generation_id != generation or not self.flow_active:
+        if _mark(self) != mark or not self.flow_active:
             return False
         chan.put_many(recs)
         self._read_offset[tp] = recs[-1].offset
@@ -340,14 +360,7 @@ async def _deliver(self: Consumer, tp: TP, recs: list, active, generation: int) 
 
 async def _give_back(consumer: Consumer, records: dict) -> None:
     """Seek each partition back to the first record fetched and not handed over."""
-    for tp, recs in records.items():
-        if not recs:
-            continue
-        try:
-            if tp in consumer.assignment():
-                await consumer.seek(tp, recs[0].offset)
-        except Exception as exc:  # revoked meanwhile: its next owner reads from the committed offset
-            log.info("could not seek %s[%d] back to %d: %r", tp.topic, tp.partition, recs[0].offset, exc)
+    await _seek_quietly(consumer, {tp: recs[0].offset for tp, recs in records.items() if recs})
 
 
 async def _wait_empty(self: Consumer) -> None:  # pragma: no cover (runs in the worker)
@@ -396,10 +409,15 @@ def _held_once(consumer: Consumer, tp: TP) -> None:
 
 
 def _counting(seek):
-    """``Consumer.seek`` or ``perform_seek``, counting each one begun (``_mark``)."""
+    """``Consumer.seek`` or ``perform_seek``, counted when it begins and again when it ends (``_mark``): a
+    fetch that overlaps a seek at all (``perform_seek`` asks the broker before it moves each partition) is
+    taken as overtaken."""
     async def counted(self, *args, **kwargs):
         self._tollguard_seeks = getattr(self, "_tollguard_seeks", 0) + 1
-        return await seek(self, *args, **kwargs)
+        try:
+            return await seek(self, *args, **kwargs)
+        finally:
+            self._tollguard_seeks += 1
     counted.__wrapped__ = seek
     counted.__doc__ = seek.__doc__
     return counted

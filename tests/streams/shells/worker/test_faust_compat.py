@@ -102,7 +102,7 @@ def test_a_gap_in_the_offsets_never_counts_the_record_after_it_as_done():
     chan = fc.BatchChannel(faust.App("fc-gap", broker="kafka://127.0.0.1:1"), "t.security")
     fc._channels(c.app)["t.security"] = chan
     recs = [Rec("t.security", 0, o, b"{}") for o in (12, 13)]
-    assert asyncio.run(fc._deliver(c, tp, recs, None, 1))
+    assert asyncio.run(fc._deliver(c, tp, recs, None, (1, 0)))
     assert chan.pending() == 2
     # nothing is processed yet: the commit must not move past record 12
     new = c.new_offset(c, tp)
@@ -119,7 +119,7 @@ def test_a_gap_never_lets_the_commit_pass_a_record_not_yet_processed():
     c = _Fetching(tp, last_read=10, committed=11)
     fc._channels(c.app)["t.security"] = fc.BatchChannel(faust.App("fc-gap2", broker="kafka://127.0.0.1:1"), "t.security")
     recs = [Rec("t.security", 0, o, b"{}") for o in (12, 13)]
-    assert asyncio.run(fc._deliver(c, tp, recs, None, 1))
+    assert asyncio.run(fc._deliver(c, tp, recs, None, (1, 0)))
     fc.ack(c.app, recs[1:])  # 13 is done (another batch), 12 is not: a crash now must read 12 again
     new = c.new_offset(c, tp)
     assert new is None or new <= 12  # None: the commit stays where it was (11)
@@ -247,7 +247,7 @@ def test_records_fetched_before_a_rebalance_are_read_again_not_handed_over_past_
     Faust's ``_new_offset`` fills into ``_acked``; once 92..140 are read again each of those stands there twice,
     and each commit round moves one offset. Now they are dropped and the partition is sought back to 92."""
     async def before(c, recs):  # the hand-over of 89b8086: the generation read after the fetch
-        await fc._deliver(c, c.tp, recs, None, c.app.consumer_generation_id)
+        await fc._deliver(c, c.tp, recs, None, fc._mark(c))
 
     c, tp, handed = _after_a_rebalance(before)
     assert handed == list(range(125, 141)) and _commits_to_reach(c, tp, 141) > 20  # the lag, reproduced
@@ -271,17 +271,63 @@ def test_records_of_the_current_generation_are_handed_over():
     assert [r.offset for r in chan.take(10)] == [10, 11] and c.sought == [] and c.seeks_to_committed == 0
 
 
-def test_a_partition_never_committed_is_read_again_from_its_earliest_offset():
-    """Not by Faust's ``perform_seek``: it leaves a partition with no commit (or a commit of 0) where it is,
-    past the records dropped, which the next commit then passed unprocessed (a second read found it)."""
+def test_a_partition_without_a_committed_offset_is_never_left_past_the_records_dropped():
+    """Faust's ``perform_seek`` leaves a partition with no commit (or a commit of 0) where it is: in the same
+    generation it is sought back to the first record dropped (its next commit would otherwise pass them
+    unprocessed; a second read found it); in a new generation the assignment has positioned it already."""
     for committed in (None, 0):
         tp = TP("t.by-ip", 1)
         c = _Rebalanced(tp, committed=committed)
         chan = fc.BatchChannel(faust.App("fc-none", broker="kafka://127.0.0.1:1"), tp.topic)
         fc._channels(c.app)[tp.topic] = chan
-        c.app.consumer_generation_id = 3
-        asyncio.run(fc._hand_over(c, {tp: [Rec(tp.topic, 1, 5, b"{}")]}, None, mark=(2, 0)))
-        assert c.sought == [(tp, 3)] and c.seeks_to_committed == 0 and chan.pending() == 0
+        c._tollguard_seeks = 2  # a seek of Faust's (its recovery's) since the fetch began
+        asyncio.run(fc._hand_over(c, {tp: [Rec(tp.topic, 1, o, b"{}") for o in (5, 6)]}, None, mark=(1, 0)))
+        assert c.sought == [(tp, 5)] and chan.pending() == 0
+        c = _Rebalanced(tp, committed=committed)
+        fc._channels(c.app)[tp.topic] = chan
+        c.app.consumer_generation_id = 2  # a new assignment: the consumer's own reset policy placed it
+        asyncio.run(fc._hand_over(c, {tp: [Rec(tp.topic, 1, 9, b"{}")]}, None, mark=(1, 0)))
+        assert c.sought == [] and chan.pending() == 0
+
+
+def test_a_seek_while_a_fetch_is_handed_over_sends_the_rest_back():
+    """A seek of Faust's (its recovery's, flow already resumed) that ends while an earlier partition of the same
+    fetch is still being handed over: the later partitions' records are of the old position (a second read)."""
+    a, b = TP("t.by-ip", 0), TP("t.by-ip", 1)
+    c = _Rebalanced(a, committed=10)
+    c.assignment = lambda: {a, b}
+    c._committed_offset[b] = 20
+    chan = fc.BatchChannel(faust.App("fc-mid", broker="kafka://127.0.0.1:1"), a.topic)
+    fc._channels(c.app)[a.topic] = chan
+    put = chan.put_many
+
+    def put_then_seek(recs):
+        put(recs)
+        c._tollguard_seeks = 2  # the recovery's perform_seek ran meanwhile
+    chan.put_many = put_then_seek
+    asyncio.run(fc._hand_over(c, {a: [Rec(a.topic, 0, 10, b"{}")], b: [Rec(a.topic, 1, 60, b"{}")]}, None, mark=(1, 0)))
+    assert [r.offset for r in chan.take(10)] == [10] and c.sought == [(b, 20)] and not c._gap.get(b)
+
+
+class _Counted(_Rebalanced):
+    """Its seeks counted as ``install`` counts Faust's."""
+    _tollguard_seeks = 0
+    seek = fc._counting(_Rebalanced.seek)
+
+
+def test_this_modules_own_seeks_do_not_make_the_next_partitions_stale():
+    """A partition paused meanwhile is given back by a seek that is not counted: the fetch's other partitions
+    are still handed over (counted, every fetch with a paused partition would be read again)."""
+    a, b = TP("t.by-ip", 0), TP("t.by-ip", 1)
+    c = _Counted(a, committed=10)
+    c.assignment = lambda: {a, b}
+    chan = fc.BatchChannel(faust.App("fc-own", broker="kafka://127.0.0.1:1"), a.topic)
+    fc._channels(c.app)[a.topic] = chan
+    asyncio.run(fc._hand_over(c, {a: [Rec(a.topic, 0, 10, b"{}")], b: [Rec(a.topic, 1, 30, b"{}")]},
+                              active={b}, mark=(1, 0)))
+    assert c.sought == [(a, 10)] and [r.offset for r in chan.take(10)] == [30] and fc._mark(c) == (1, 0)
+    asyncio.run(c.seek(a, 12))  # a seek of Faust's is counted, when it begins and when it ends
+    assert fc._mark(c) == (1, 2)
 
 
 def test_a_fetch_overtaken_by_a_seek_in_the_same_generation_is_read_again():
@@ -311,7 +357,7 @@ def test_install_counts_seeks_and_wraps_new_offset():
                 return off
         counted = fc._counting(C.inner)
         c = C()
-        assert asyncio.run(counted(c, "tp", 7)) == 7 and c._tollguard_seeks == 1
+        assert asyncio.run(counted(c, "tp", 7)) == 7 and c._tollguard_seeks == 2
     finally:
         for k, v in saved.items():
             setattr(Consumer, k, v)
@@ -349,7 +395,7 @@ def test_a_gap_taken_across_a_seek_and_read_again_is_committed_in_one_round():
         c.new_offset = new_offset
         fc._channels(c.app)[tp.topic] = fc.BatchChannel(faust.App("fc-seek2", broker="kafka://127.0.0.1:1"), tp.topic)
         first = [Rec(tp.topic, 0, o, b"{}") for o in (66, 67)]
-        asyncio.run(fc._deliver(c, tp, first, None, 1))
+        asyncio.run(fc._deliver(c, tp, first, None, (1, 0)))
         fc.ack(c.app, first + [Rec(tp.topic, 0, o, b"{}") for o in range(49, 66)])
         return _commits_to_reach(c, tp, 68)
 
