@@ -305,8 +305,8 @@ async def _read_again(consumer: Consumer, records: dict, mark: tuple[int, int]) 
 async def _seek_quietly(consumer: Consumer, targets: dict) -> None:
     """Seek partitions this worker holds (a partition revoked meanwhile is its next owner's), without counting
     the seeks: this module's own seeks are of records it has not handed over, and do not overtake a fetch."""
+    seek = getattr(type(consumer).seek, "__wrapped__", None)  # Faust's own, under install's count
     for tp, offset in targets.items():
-        seek = getattr(type(consumer).seek, "__wrapped__", None)
         try:
             if tp in consumer.assignment():
                 await (seek(consumer, tp, offset) if seek is not None else consumer.seek(tp, offset))
@@ -585,9 +585,9 @@ class FetchWatchdog:
         offset half-way and moving one offset a commit round: duplicates in Faust's acknowledged
         offsets (``duplicates`` below), each of which ends the run a commit may take. The causes found
         are fixed or made harmless (the gap that counted the record after it, ``_deliver``; a fetch a
-        seek overtook, ``_hand_over``; duplicates dropped before each commit, ``_new_offset``). Re-reading is idempotent but costly, so this
-        only says so, once a minute per partition, with the consumer's view (the records are read again
-        after a restart).
+        seek overtook, ``_hand_over``; duplicates dropped before each commit, ``_new_offset``).
+        Re-reading is idempotent but costly, so this only says so, once a minute per partition, with
+        the consumer's view (the records are read again after a restart).
         """
         app = self.app
         consumer = app.consumer

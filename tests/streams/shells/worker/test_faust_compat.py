@@ -208,9 +208,6 @@ class _Rebalanced(_Fetching):
     async def perform_seek(self):
         self.seeks_to_committed += 1
 
-    async def earliest_offsets(self, *tps):
-        return {tp: 3 for tp in tps}  # the log starts at 3 (older records deleted)
-
 
 def _commits_to_reach(c, tp, end: int) -> int:
     """How many of Faust's commit rounds (one ``_new_offset`` each) it takes to commit up to ``end``."""
