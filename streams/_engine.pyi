@@ -242,3 +242,13 @@ class KeyLifecycle:
     def max_keys(self) -> int | None: ...
     def __len__(self) -> int: ...
 
+
+# The registered country of an address (engine/src/country.rs), for the Rust detector: the iptocc crate
+# at the version whose tables the iptocc wheel embeds, held to streams.reference.countries.country_of by
+# tests/engine/test_country_engine.py.
+
+def country_of(ip: str) -> str | None:
+    """``streams.reference.countries.country_of(ip)`` without its cache."""
+
+def countries_of(ips: list[str]) -> list[str | None]:
+    """``country_of`` of each address, in order."""

@@ -3,6 +3,7 @@
 //! The pure-Rust parts are plain modules tested with `cargo test`; `python.rs` is the only
 //! place that knows about Python (the `python` feature, which maturin turns on).
 
+pub mod country;
 pub mod event;
 pub mod features;
 pub mod forest;

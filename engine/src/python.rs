@@ -11,6 +11,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::country;
 use crate::event::{self, DateTime, Event};
 use crate::features::{self, CallFacts, FeaturesError};
 use crate::forest;
@@ -889,6 +890,24 @@ impl KeyLifecycle {
     }
 }
 
+/// The registered country of one address text; a text that is not UTF-8 (a lone surrogate) has none,
+/// as `streams.reference.countries.country_of` answers when iptocc raises on it.
+fn country_of_text(ip: &Bound<'_, PyString>) -> Option<&'static str> {
+    ip.to_str().ok().and_then(country::country_of)
+}
+
+/// `streams.reference.countries.country_of` without its cache (engine/src/country.rs).
+#[pyfunction]
+fn country_of(ip: &Bound<'_, PyString>) -> Option<&'static str> {
+    country_of_text(ip)
+}
+
+/// `country_of` of each address, in order.
+#[pyfunction]
+fn countries_of(ips: Vec<Bound<'_, PyString>>) -> Vec<Option<&'static str>> {
+    ips.iter().map(country_of_text).collect()
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -915,5 +934,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(state_scope, m)?)?;
     m.add_function(wrap_pyfunction!(features_update, m)?)?;
     m.add_function(wrap_pyfunction!(order_events, m)?)?;
+    m.add_function(wrap_pyfunction!(country_of, m)?)?;
+    m.add_function(wrap_pyfunction!(countries_of, m)?)?;
     Ok(())
 }
