@@ -252,3 +252,24 @@ def country_of(ip: str) -> str | None:
 
 def countries_of(ips: list[str]) -> list[str | None]:
     """``country_of`` of each address, in order."""
+
+# A tenant's policy as the engine reads it (engine/src/policy.rs): the document Tenant.document() writes,
+# held to streams.policy.compiled.Tenant by tests/engine/test_policy_engine.py. Not used by the detector yet.
+
+TENANT_DOC_VERSION: int
+
+class TenantDoc:
+    """``streams.policy.compiled.Tenant`` read from its ``document()`` (ValueError: not one, or another version)."""
+    def __init__(self, doc: bytes) -> None: ...
+    @property
+    def name(self) -> str: ...
+    def in_lan(self, ip: str) -> bool:
+        """``Tenant.in_lan(parse_ip(ip))`` (ValueError: not an address)."""
+    def exempt(self, ip: str) -> bool:
+        """``Tenant.exempt(parse_ip(ip))``."""
+    def business_hours(self, ts: float) -> bool | None:
+        """``Tenant.business_hours(ts)``."""
+    def local_day(self, ts: float) -> int:
+        """``Tenant.local_day(ts)``."""
+    def flood_settings(self) -> dict:
+        """What the engine read of the flood rules' settings, as plain values."""

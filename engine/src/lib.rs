@@ -10,6 +10,7 @@ pub mod forest;
 pub mod ids;
 pub mod lifecycle;
 pub mod order;
+pub mod policy;
 pub mod pyheap;
 pub mod seclog;
 pub mod state;

@@ -18,6 +18,7 @@ use crate::forest;
 use crate::ids::{self, EpochError, IsoError, Part};
 use crate::lifecycle;
 use crate::order;
+use crate::policy;
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
 use crate::state;
 use crate::window;
@@ -908,6 +909,80 @@ fn countries_of(ips: Vec<Bound<'_, PyString>>) -> Vec<Option<&'static str>> {
     ips.iter().map(country_of_text).collect()
 }
 
+/// A tenant's policy document as the engine reads it (engine/src/policy.rs).
+#[pyclass(frozen, module = "streams._engine")]
+struct TenantDoc {
+    inner: policy::Tenant,
+}
+
+fn time_err(e: policy::TimeError) -> PyErr {
+    match e {
+        policy::TimeError::NaN => PyValueError::new_err("cannot convert float NaN to integer"),
+        policy::TimeError::OutOfRange => PyValueError::new_err("year is out of range"),
+    }
+}
+
+fn ip_arg(ip: &str) -> PyResult<std::net::IpAddr> {
+    policy::parse_ip(ip).ok_or_else(|| PyValueError::new_err(format!("{ip:?} does not appear to be an IPv4 or IPv6 address")))
+}
+
+#[pymethods]
+impl TenantDoc {
+    #[new]
+    fn new(doc: &[u8]) -> PyResult<Self> {
+        policy::Tenant::from_json(doc).map(|inner| TenantDoc { inner }).map_err(|e| PyValueError::new_err(e.0))
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn in_lan(&self, ip: &str) -> PyResult<bool> {
+        Ok(self.inner.in_lan(ip_arg(ip)?))
+    }
+
+    fn exempt(&self, ip: &str) -> PyResult<bool> {
+        Ok(self.inner.exempt(ip_arg(ip)?))
+    }
+
+    fn business_hours(&self, ts: f64) -> PyResult<Option<bool>> {
+        self.inner.business_hours(ts).map_err(time_err)
+    }
+
+    fn local_day(&self, ts: f64) -> PyResult<i64> {
+        self.inner.local_day(ts).map_err(time_err)
+    }
+
+    /// What the engine read of the flood rules' settings, as plain values (for the tests to compare).
+    fn flood_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = &self.inner.settings;
+        let d = PyDict::new(py);
+        let lockout = |l: &policy::Lockout| {
+            (l.failures, l.seconds, l.block_seconds, l.lock_account, l.lock_scope.clone(), l.max_failures, l.max_seconds)
+        };
+        d.set_item("timezone", &s.timezone)?;
+        d.set_item("allowed_country_ips", s.allowed_country_ips.clone())?;
+        d.set_item("country_ip_block", &s.country_ip_block)?;
+        d.set_item("registration_lockout", lockout(&s.registration_lockout))?;
+        d.set_item("login_lockout", lockout(&s.login_lockout))?;
+        let dl = &s.distributed_lockout;
+        d.set_item("distributed_lockout", (dl.failures, dl.seconds, dl.sources, dl.accounts))?;
+        let ad: Vec<_> = s.auto_defense.iter()
+            .map(|a| (a.name.clone(), a.service.clone(), a.protocol.clone(), a.port, a.packets, a.seconds, a.block_seconds))
+            .collect();
+        d.set_item("auto_defense", ad)?;
+        d.set_item("block_on_unverified_udp", s.block_on_unverified_udp)?;
+        d.set_item("scanner_block_seconds", s.scanner_block_seconds)?;
+        d.set_item("block_seconds", s.block_seconds)?;
+        d.set_item("incident_seconds", s.incident_seconds)?;
+        d.set_item("campaign_seconds", s.campaign_seconds)?;
+        d.set_item("scanners", self.inner.scanners.clone())?;
+        d.set_item("retention", self.inner.retention.clone())?;
+        Ok(d)
+    }
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -918,6 +993,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ValueWindow>()?;
     m.add_class::<Sequencer>()?;
     m.add_class::<KeyLifecycle>()?;
+    m.add_class::<TenantDoc>()?;
+    m.add("TENANT_DOC_VERSION", policy::VERSION)?;
     m.add("LIFECYCLE_KEEPS", lifecycle::KEEPS.to_vec())?;
     m.add_function(wrap_pyfunction!(sniff_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_events, m)?)?;

@@ -32,6 +32,10 @@ EXT_DEFAULTS: dict[str, Callable[[TenantPolicy], Any]] = {
 }
 
 
+DOCUMENT_VERSION = 1  # Tenant.document()'s layout; the engine refuses another (engine/src/policy.rs VERSION)
+_END_OF_DAY = time(23, 59, 59, 999999)  # how schema._parse_span spells a span's end at 24:00
+
+
 class ExtSettings:
     """Effective settings of one extension: its entry over ``extensions.defaults`` over tenant defaults."""
 
@@ -105,6 +109,28 @@ class Tenant:
         t._ext, t._lan_cache, t._hours_cache, t._day_cache, t._exempt_cache = {}, {}, {}, {}, {}
         return t
 
+    def document(self) -> bytes:
+        """This tenant's resolved policy as one JSON document for the compiled engine (``streams._engine.TenantDoc``;
+        docs/engine.md, "The policy as data"): the validated settings, and what this class derives from them
+        (networks, weekly hours in minutes of the local day, holidays as ordinals, lower-cased scanners, the
+        rules' retention per scope). Python loads, validates and defaults the policy; the engine reads this."""
+        import msgspec
+
+        def minutes(t: time) -> int:
+            return 1440 if t == _END_OF_DAY else t.hour * 60 + t.minute
+
+        return msgspec.json.encode({
+            "version": DOCUMENT_VERSION,
+            "name": self.name,
+            "settings": self.settings.model_dump(mode="json"),
+            "lan": [str(n) for n in self.lan],
+            "accept": [str(n) for n in self.accept],
+            "hours": {str(d): [[minutes(a), minutes(b)] for a, b in spans] for d, spans in sorted(self.hours.items())},
+            "holidays": sorted(d.toordinal() for d in self.holidays),
+            "scanners": list(self.scanners),
+            "retention": dict(self.retention),
+        })
+
     def ext(self, extension: str) -> ExtSettings:
         s = self._ext.get(extension)
         if s is None:
@@ -160,7 +186,7 @@ class Tenant:
         if local.date() in self.holidays:
             return False
         t = local.time()
-        return any(a <= t < b or (b == time(23, 59, 59, 999999) and t >= a) for a, b in self.hours.get(local.weekday(), ()))
+        return any(a <= t < b or (b == _END_OF_DAY and t >= a) for a, b in self.hours.get(local.weekday(), ()))
 
     def local_day(self, ts: float) -> int:
         """The calendar day in the tenant's zone (cached per quarter hour: every UTC offset is a multiple of one)."""

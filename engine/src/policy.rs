@@ -1,0 +1,300 @@
+//! A tenant's policy as the engine reads it: one resolved JSON document per tenant, written by
+//! `streams.policy.compiled.Tenant.document()` after Python has loaded and validated the policy
+//! (docs/engine.md, step 3 "The policy as data"). Python stays the only place that reads YAML,
+//! reports `file:line` and applies defaults; the engine trusts the document and reads what it needs.
+//!
+//! What the document answers here, each as `Tenant`'s method of the same name answers it:
+//! `in_lan` and `exempt` (the LAN and the static-accept networks), `business_hours` and
+//! `local_day` (the tenant's zone, weekly hours and holidays), and the settings of the rules of a
+//! registration or sign-in flood (docs/engine.md, "Which rules first"). Held to the Python by
+//! `tests/engine/test_policy_engine.py`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use crate::seclog::time::{civil_from_days, Zone};
+
+/// `date.toordinal()` of 1970-01-01.
+const ORDINAL_1970: i64 = 719_163;
+
+/// Why a document cannot be read: it was not written by `Tenant.document()` of this version.
+#[derive(Debug, PartialEq)]
+pub struct DocError(pub String);
+
+/// Where the reference raises on a time: `int()` of a NaN (an infinite time's floor division is a NaN too),
+/// or a local year outside 1 to 9999.
+#[derive(Debug, PartialEq)]
+pub enum TimeError {
+    NaN,
+    OutOfRange,
+}
+
+/// An IP network: the address with its host bits cleared (`ip_network(..., strict=False)`), and the prefix.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Net {
+    v6: bool,
+    bits: u128,
+    prefix: u8,
+}
+
+impl Net {
+    /// `ipaddress.ip_network(text, strict=False)` for the spellings `str()` of a network writes.
+    pub fn parse(text: &str) -> Result<Net, DocError> {
+        let bad = || DocError(format!("not a network: {text:?}"));
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            None => (text, None),
+        };
+        let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+        let (v6, bits, width) = match ip {
+            IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32u8),
+            IpAddr::V6(a) => (true, u128::from(a), 128u8),
+        };
+        let prefix = prefix.unwrap_or(width);
+        if prefix > width {
+            return Err(bad());
+        }
+        Ok(Net { v6, bits: bits & mask(prefix, width), prefix })
+    }
+
+    /// `ip in network`: False for an address of the other version, as `ipaddress` answers.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let (v6, bits, width) = match ip {
+            IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32u8),
+            IpAddr::V6(a) => (true, u128::from(a), 128u8),
+        };
+        v6 == self.v6 && bits & mask(self.prefix, width) == self.bits
+    }
+}
+
+fn mask(prefix: u8, width: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        (u128::MAX << (128 - u32::from(prefix))) >> (128 - u32::from(width))
+    }
+}
+
+/// `streams.domain.events.parse_ip`: an IPv4-mapped IPv6 address is the IPv4 one.
+pub fn parse_ip(text: &str) -> Option<IpAddr> {
+    let ip: IpAddr = text.parse().ok()?;
+    Some(match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    })
+}
+
+// -- the document -------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Doc {
+    version: u32,
+    name: String,
+    settings: Settings,
+    lan: Vec<String>,
+    accept: Vec<String>,
+    hours: BTreeMap<String, Vec<(u32, u32)>>,
+    holidays: Vec<i64>,
+    scanners: Vec<String>,
+    retention: BTreeMap<String, f64>,
+}
+
+/// The document's version: `Tenant.document()` writes it, and a document of another is refused.
+pub const VERSION: u32 = 1;
+
+/// `Lockout` (registration_lockout, login_lockout).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Lockout {
+    pub failures: i64,
+    pub seconds: i64,
+    pub block_seconds: Option<i64>,
+    pub lock_account: bool,
+    pub lock_scope: String,
+    pub max_failures: Option<i64>,
+    pub max_seconds: i64,
+}
+
+/// `DistributedLockout`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct DistributedLockout {
+    pub failures: i64,
+    pub seconds: i64,
+    pub sources: i64,
+    pub accounts: i64,
+}
+
+/// `AutoDefenseRule`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct AutoDefense {
+    pub name: Option<String>,
+    pub service: String,
+    pub protocol: String,
+    pub port: Option<i64>,
+    pub packets: i64,
+    pub seconds: f64,
+    pub block_seconds: Option<i64>,
+}
+
+/// The settings of the flood's rules (`TenantPolicy`'s fields of the same names); the rest of the
+/// document's settings are read as the rules that need them are ported.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Settings {
+    pub timezone: String,
+    pub allowed_country_ips: Option<Vec<String>>,
+    pub country_ip_block: String,
+    pub registration_lockout: Lockout,
+    pub login_lockout: Lockout,
+    pub distributed_lockout: DistributedLockout,
+    pub auto_defense: Vec<AutoDefense>,
+    pub block_on_unverified_udp: bool,
+    pub scanner_block_seconds: Option<i64>,
+    pub block_seconds: Option<i64>,
+    pub incident_seconds: i64,
+    pub campaign_seconds: i64,
+}
+
+/// One tenant's resolved policy.
+pub struct Tenant {
+    pub name: String,
+    pub settings: Settings,
+    pub scanners: Vec<String>,
+    pub retention: BTreeMap<String, f64>,
+    pub allowed_country_ips: Option<HashSet<String>>,
+    lan: Vec<Net>,
+    accept: Vec<Net>,
+    zone: Zone,
+    /// Per weekday (Monday 0), the spans `[start, end)` in seconds of the local day.
+    hours: [Vec<(i64, i64)>; 7],
+    any_hours: bool,
+    holidays: HashSet<i64>,
+}
+
+impl Tenant {
+    /// Read a document `Tenant.document()` wrote.
+    pub fn from_json(doc: &[u8]) -> Result<Tenant, DocError> {
+        let d: Doc = serde_json::from_slice(doc).map_err(|e| DocError(format!("not a tenant document: {e}")))?;
+        if d.version != VERSION {
+            return Err(DocError(format!("tenant document version {} (this engine reads {VERSION})", d.version)));
+        }
+        let nets = |v: &[String]| v.iter().map(|n| Net::parse(n)).collect::<Result<Vec<_>, _>>();
+        let mut hours: [Vec<(i64, i64)>; 7] = Default::default();
+        for (day, spans) in &d.hours {
+            let day: usize = day.parse().ok().filter(|&d: &usize| d < 7).ok_or_else(|| DocError(format!("bad weekday {day:?}")))?;
+            hours[day].extend(spans.iter().map(|&(a, b)| (i64::from(a) * 60, i64::from(b) * 60)));
+        }
+        let zone = Zone::get(&d.settings.timezone).map_err(DocError)?;
+        Ok(Tenant {
+            allowed_country_ips: d.settings.allowed_country_ips.as_ref().map(|v| v.iter().cloned().collect()),
+            lan: nets(&d.lan)?,
+            accept: nets(&d.accept)?,
+            zone,
+            any_hours: !d.hours.is_empty(),
+            hours,
+            holidays: d.holidays.into_iter().collect(),
+            name: d.name,
+            settings: d.settings,
+            scanners: d.scanners,
+            retention: d.retention,
+        })
+    }
+
+    /// `Tenant.in_lan`.
+    pub fn in_lan(&self, ip: IpAddr) -> bool {
+        self.lan.iter().any(|n| n.contains(ip))
+    }
+
+    /// `Tenant.exempt`: LAN and static-accept addresses are never blocked.
+    pub fn exempt(&self, ip: IpAddr) -> bool {
+        self.in_lan(ip) || self.accept.iter().any(|n| n.contains(ip))
+    }
+
+    /// `Tenant.business_hours`: None when no hours are configured; judged at the instant's minute.
+    pub fn business_hours(&self, ts: f64) -> Result<Option<bool>, TimeError> {
+        if !self.any_hours {
+            return Ok(None);
+        }
+        let minute = floor_div(ts, 60.0)?;
+        let (day, secs) = self.local(minute.checked_mul(60).ok_or(TimeError::OutOfRange)?)?;
+        if self.holidays.contains(&(day + ORDINAL_1970)) {
+            return Ok(Some(false));
+        }
+        let weekday = (day + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+        Ok(Some(self.hours[weekday].iter().any(|&(a, b)| a <= secs && secs < b)))
+    }
+
+    /// `Tenant.local_day`: `date.toordinal()` of the instant's quarter hour in the tenant's zone.
+    pub fn local_day(&self, ts: f64) -> Result<i64, TimeError> {
+        let q = floor_div(ts, 900.0)?;
+        let (day, _) = self.local(q.checked_mul(900).ok_or(TimeError::OutOfRange)?)?;
+        Ok(day + ORDINAL_1970)
+    }
+
+    /// Days since 1970-01-01 and seconds into the day, on the tenant's wall clock at a whole-second instant
+    /// (`datetime.fromtimestamp(t, tz)`, which refuses a local year outside 1 to 9999).
+    fn local(&self, instant: i64) -> Result<(i64, i64), TimeError> {
+        let wall = instant.checked_add(i64::from(self.zone.offset_at(instant))).ok_or(TimeError::OutOfRange)?;
+        let day = wall.div_euclid(86_400);
+        let (y, _, _) = civil_from_days(day);
+        if !(1..=9999).contains(&y) {
+            return Err(TimeError::OutOfRange);
+        }
+        Ok((day, wall.rem_euclid(86_400)))
+    }
+}
+
+/// `int(ts // d)` as CPython computes a float's floor division (`float_divmod`: `fmod`, then the
+/// quotient corrected and rounded), then `int()` of it. An infinite `ts` divides to a NaN (its `fmod` is
+/// one), so both are `int()`'s ValueError.
+fn floor_div(ts: f64, d: f64) -> Result<i64, TimeError> {
+    if !ts.is_finite() {
+        return Err(TimeError::NaN);
+    }
+    let mut m = ts % d; // C's fmod
+    let mut div = (ts - m) / d;
+    if m != 0.0 && ((d < 0.0) != (m < 0.0)) {
+        m += d;
+        div -= 1.0;
+    }
+    let _ = m;
+    let q = if div != 0.0 {
+        let f = div.floor();
+        if div - f > 0.5 { f + 1.0 } else { f }
+    } else {
+        0.0
+    };
+    if q.abs() >= 9.2e18 {
+        return Err(TimeError::OutOfRange);
+    }
+    Ok(q as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_hold_what_ipaddress_says_they_hold() {
+        let net = Net::parse("10.1.2.3/8").unwrap(); // strict=False: the host bits are cleared
+        assert!(net.contains("10.255.0.1".parse().unwrap()));
+        assert!(!net.contains("11.0.0.0".parse().unwrap()));
+        assert!(!net.contains("::ffff:10.0.0.1".parse().unwrap())); // another version, as ipaddress answers
+        assert!(Net::parse("0.0.0.0/0").unwrap().contains("203.0.113.9".parse().unwrap()));
+        assert!(!Net::parse("::/0").unwrap().contains("203.0.113.9".parse().unwrap()));
+        assert!(Net::parse("fe80::/10").unwrap().contains("febf::1".parse().unwrap()));
+        assert!(Net::parse("2001:db8::1").unwrap().contains("2001:db8::1".parse().unwrap()));
+        assert!(Net::parse("10.0.0.0/33").is_err());
+        assert_eq!(parse_ip("::ffff:10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn floor_division_is_pythons() {
+        assert_eq!(floor_div(119.999_999, 60.0), Ok(1));
+        assert_eq!(floor_div(-0.5, 60.0), Ok(-1));
+        assert_eq!(floor_div(-60.0, 60.0), Ok(-1));
+        assert_eq!(floor_div(1.7e9, 900.0), Ok(1_888_888));
+        assert_eq!(floor_div(f64::NAN, 60.0), Err(TimeError::NaN));
+        assert_eq!(floor_div(f64::INFINITY, 60.0), Err(TimeError::NaN));
+    }
+}
