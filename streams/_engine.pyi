@@ -273,3 +273,22 @@ class TenantDoc:
         """``Tenant.local_day(ts)``."""
     def flood_settings(self) -> dict:
         """What the engine read of the flood rules' settings, as plain values."""
+
+# The detector's output records (engine/src/record.rs), as streams.domain.events.encode writes the Python
+# structs, held to it by tests/engine/test_record_engine.py. Not used by the detector yet. An instant is a
+# float (written as iso() writes it); an action is its fields in declared order.
+
+ActionFields = tuple[str, float, str, str, str, int | None, str, str, str | None]
+
+def alert_json(alert_id: str, ts: float, tenant: str, rule: str, severity: str, subject_type: str, subject: str,
+               summary: str, evidence: dict, mode: str) -> bytes:
+    """``encode(Alert(...))`` (TypeError: a set, bytes or a float key in the evidence)."""
+
+def action_json(fields: ActionFields) -> bytes:
+    """``encode(Action(...))``."""
+
+def seen_json(alert_id: str, ts: float, tenant: str, rule: str, severity: str, subject_type: str, subject: str,
+              summary: str, span: float, ident: int, call_id: str | None, cost: float | None,
+              actions: list[ActionFields], campaign: str | None, source: str | None, account: str | None,
+              country: str | None) -> bytes:
+    """``encode(Seen(...))``."""

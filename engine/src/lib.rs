@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod order;
 pub mod policy;
 pub mod pyheap;
+pub mod record;
 pub mod seclog;
 pub mod state;
 pub mod window;

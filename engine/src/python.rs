@@ -19,6 +19,7 @@ use crate::ids::{self, EpochError, IsoError, Part};
 use crate::lifecycle;
 use crate::order;
 use crate::policy;
+use crate::record::{self, Ev};
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
 use crate::state;
 use crate::window;
@@ -506,12 +507,7 @@ fn epoch_of(py: Python<'_>, at: f64, span: f64) -> PyResult<Py<PyAny>> {
 /// as the records carry it; what `datetime.fromtimestamp` raises where it raises.
 #[pyfunction]
 fn iso_text(ts: f64) -> PyResult<String> {
-    ids::iso_text(ts).map_err(|e| match e {
-        IsoError::NaN => PyValueError::new_err("Invalid value NaN (not a number)"),
-        IsoError::TimeT => PyOverflowError::new_err("timestamp out of range for platform time_t"),
-        IsoError::Gmtime => PyOSError::new_err((75, "Value too large for defined data type")),
-        IsoError::Year(y) => PyValueError::new_err(format!("year {y} is out of range")),
-    })
+    ids::iso_text(ts).map_err(iso_err)
 }
 
 /// `streams.domain.incidents.incident_id`.
@@ -983,6 +979,110 @@ impl TenantDoc {
     }
 }
 
+/// An evidence value from Python: None, bool, int, float, str, list, tuple and dict (str or int keys), as
+/// msgspec encodes them; anything else (a set, bytes, a float key) is a TypeError, which no rule writes.
+fn ev_of(obj: &Bound<'_, PyAny>, depth: u32) -> PyResult<Ev> {
+    if depth > 64 {
+        return Err(PyValueError::new_err("evidence nested deeper than 64 levels"));
+    }
+    if obj.is_none() {
+        return Ok(Ev::Null);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Ev::Bool(b.is_true()));
+    }
+    if let Ok(n) = obj.cast::<PyInt>() {
+        return Ok(match n.extract::<i128>() {
+            Ok(v) => Ev::Int(v),
+            Err(_) => Ev::BigInt(n.str()?.to_str()?.to_owned()),
+        });
+    }
+    if let Ok(x) = obj.cast::<PyFloat>() {
+        return Ok(Ev::Float(x.value()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Ev::Str(s.to_str()?.to_owned()));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return Ok(Ev::Map(map_of(d, depth)?));
+    }
+    if let Ok(l) = obj.cast::<pyo3::types::PyList>() {
+        return l.iter().map(|x| ev_of(&x, depth + 1)).collect::<PyResult<Vec<_>>>().map(Ev::List);
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return t.iter().map(|x| ev_of(&x, depth + 1)).collect::<PyResult<Vec<_>>>().map(Ev::List);
+    }
+    Err(PyTypeError::new_err(format!("evidence holds a {}, which the engine does not write", obj.get_type().name()?)))
+}
+
+fn map_of(d: &Bound<'_, PyDict>, depth: u32) -> PyResult<Vec<(String, Ev)>> {
+    let mut out = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let key = if let Ok(s) = k.cast::<PyString>() {
+            s.to_str()?.to_owned()
+        } else if k.cast::<PyInt>().is_ok() && k.cast::<PyBool>().is_err() {
+            k.str()?.to_str()?.to_owned()
+        } else {
+            return Err(PyTypeError::new_err("Only dicts with str-like or number-like keys are supported"));
+        };
+        out.push((key, ev_of(&v, depth + 1)?));
+    }
+    Ok(out)
+}
+
+/// What `datetime.fromtimestamp` raises where the port of `iso` refuses a time.
+fn iso_err(e: IsoError) -> PyErr {
+    match e {
+        IsoError::NaN => PyValueError::new_err("Invalid value NaN (not a number)"),
+        IsoError::TimeT => PyOverflowError::new_err("timestamp out of range for platform time_t"),
+        IsoError::Gmtime => PyOSError::new_err((75, "Value too large for defined data type")),
+        IsoError::Year(y) => PyValueError::new_err(format!("year {y} is out of range")),
+    }
+}
+
+type ActionFields = (String, f64, String, String, String, Option<i64>, String, String, Option<String>);
+
+fn action_of(f: ActionFields) -> record::Action {
+    let (action_id, ts, tenant, kind, target, duration_s, alert_id, reason, from_ip) = f;
+    record::Action { action_id, ts, tenant, kind, target, duration_s, alert_id, reason, from_ip }
+}
+
+/// `encode(Alert(...))` with the alert's instant `ts` as a float (engine/src/record.rs).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn alert_json<'py>(py: Python<'py>, alert_id: String, ts: f64, tenant: String, rule: String, severity: String,
+                   subject_type: String, subject: String, summary: String, evidence: &Bound<'py, PyDict>,
+                   mode: String) -> PyResult<Bound<'py, PyBytes>> {
+    let alert = record::Alert { alert_id, ts, tenant, rule, severity, subject_type, subject, summary,
+                                evidence: map_of(evidence, 0)?, mode };
+    let mut out = Vec::with_capacity(512);
+    alert.write(&mut out).map_err(iso_err)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `encode(Action(...))`: the fields in declared order, `ts` as a float.
+#[pyfunction]
+fn action_json<'py>(py: Python<'py>, fields: ActionFields) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(256);
+    action_of(fields).write(&mut out).map_err(iso_err)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `encode(Seen(...))`: the fields in declared order, each action as `action_json`'s fields.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn seen_json<'py>(py: Python<'py>, alert_id: String, ts: f64, tenant: String, rule: String, severity: String,
+                  subject_type: String, subject: String, summary: String, span: f64, ident: u64,
+                  call_id: Option<String>, cost: Option<f64>, actions: Vec<ActionFields>, campaign: Option<String>,
+                  source: Option<String>, account: Option<String>, country: Option<String>) -> PyResult<Bound<'py, PyBytes>> {
+    let seen = record::Seen { alert_id, ts, tenant, rule, severity, subject_type, subject, summary, span, ident,
+                              call_id, cost, actions: actions.into_iter().map(action_of).collect(), campaign,
+                              source, account, country };
+    let mut out = Vec::with_capacity(512);
+    seen.write(&mut out).map_err(iso_err)?;
+    Ok(PyBytes::new(py, &out))
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -1013,5 +1113,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(order_events, m)?)?;
     m.add_function(wrap_pyfunction!(country_of, m)?)?;
     m.add_function(wrap_pyfunction!(countries_of, m)?)?;
+    m.add_function(wrap_pyfunction!(alert_json, m)?)?;
+    m.add_function(wrap_pyfunction!(action_json, m)?)?;
+    m.add_function(wrap_pyfunction!(seen_json, m)?)?;
     Ok(())
 }
