@@ -292,3 +292,17 @@ def seen_json(alert_id: str, ts: float, tenant: str, rule: str, severity: str, s
               actions: list[ActionFields], campaign: str | None, source: str | None, account: str | None,
               country: str | None) -> bytes:
     """``encode(Seen(...))``."""
+
+# The one way to emit an alert (engine/src/emit.rs): Ctx.emit and what it calls, on a key's state given as its
+# changelog value. Held to streams.core.detector.Ctx.emit by tests/engine/test_emit_engine.py; not used yet.
+
+CAMPAIGN_RULES: list[str]
+
+def emit_step(doc: TenantDoc, other: TenantDoc | None, scope: str, state: bytes, ts: float, settled: float, ident: int,
+              source: tuple[str, str | None, float | None, str | None, str | None, str | None],
+              call: tuple[str, str, str, str, str, dict, list[tuple[str, str, int | None, str | None]], str,
+                          float | None, float | None, bool]) -> tuple[bool, list[bytes], bytes]:
+    """One ``Ctx.emit``: (a new alert?, the records it appended as ``encode`` writes them, the state after).
+    ``source`` is (``"none"``, ``"cdr"`` or ``"security"``, call_id, cost, outcome, src_ip, account); ``call`` is
+    emit's arguments in order; ``other`` is the ``tenant=`` a rule passed. ValueError for a tenant whose
+    ``privacy`` is on (not ported yet)."""

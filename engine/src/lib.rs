@@ -4,6 +4,7 @@
 //! place that knows about Python (the `python` feature, which maturin turns on).
 
 pub mod country;
+pub mod emit;
 pub mod event;
 pub mod features;
 pub mod forest;

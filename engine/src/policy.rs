@@ -14,6 +14,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use crate::ids::{self, IsoError};
 use crate::seclog::time::{civil_from_days, Zone};
 
 /// `date.toordinal()` of 1970-01-01.
@@ -23,12 +24,18 @@ const ORDINAL_1970: i64 = 719_163;
 #[derive(Debug, PartialEq)]
 pub struct DocError(pub String);
 
-/// Where the reference raises on a time: `int()` of a NaN (an infinite time's floor division is a NaN too),
-/// or a local year outside 1 to 9999.
+/// Where the reference raises on a time.
 #[derive(Debug, PartialEq)]
 pub enum TimeError {
+    /// `int()` of a NaN (an infinite time's floor division is a NaN too): ValueError.
     NaN,
-    OutOfRange,
+    /// `datetime.fromtimestamp` refuses the instant in UTC (`ids::iso`'s errors, Python's exceptions).
+    Utc(IsoError),
+    /// The local wall clock leaves years 1 to 9999 (`tz.fromutc`'s OverflowError "date value out of range").
+    Local,
+    /// Past jiff's zone range (after 9999-12-30T22:00Z), where Python still answers for a zone west of
+    /// UTC: no contract time (1971 to 2199) comes near it, so the engine refuses rather than guess.
+    Beyond,
 }
 
 /// An IP network: the address with its host bits cleared (`ip_network(..., strict=False)`), and the prefix.
@@ -77,9 +84,14 @@ fn mask(prefix: u8, width: u8) -> u128 {
     }
 }
 
-/// `streams.domain.events.parse_ip`: an IPv4-mapped IPv6 address is the IPv4 one.
+/// `streams.domain.events.parse_ip`: an IPv4-mapped IPv6 address is the IPv4 one. An IPv6 address may carry
+/// a scope id (`fe80::1%eth0`: not empty, no second `%`), which `ipaddress` keeps and membership ignores.
 pub fn parse_ip(text: &str) -> Option<IpAddr> {
-    let ip: IpAddr = text.parse().ok()?;
+    let ip: IpAddr = match text.split_once('%') {
+        Some((addr, scope)) if !scope.is_empty() && !scope.contains('%') => IpAddr::V6(addr.parse().ok()?),
+        Some(_) => return None,
+        None => text.parse().ok()?,
+    };
     Some(match ip {
         IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -153,6 +165,37 @@ pub struct Settings {
     pub block_seconds: Option<i64>,
     pub incident_seconds: i64,
     pub campaign_seconds: i64,
+    /// `rules:`: each rule's mode and severity (a custom rule's other fields are not read here).
+    pub rules: BTreeMap<String, RuleSetting>,
+    /// `privacy:`: what the engine cannot do yet (pseudonymise what people read) it refuses to do wrong.
+    pub privacy: Option<PrivacySetting>,
+}
+
+/// `PrivacySetting`'s switches.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct PrivacySetting {
+    pub mask_numbers: String,
+    pub hash_ips: bool,
+}
+
+impl Settings {
+    /// `Privacy.active`: something written for people is pseudonymised.
+    pub fn privacy_active(&self) -> bool {
+        self.privacy.as_ref().is_some_and(|p| p.mask_numbers != "none" || p.hash_ips)
+    }
+}
+
+/// `RuleSetting` (and the same two fields of a custom rule).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct RuleSetting {
+    #[serde(default = "enforce")]
+    pub mode: String,
+    #[serde(default)]
+    pub severity: Option<String>,
+}
+
+fn enforce() -> String {
+    "enforce".to_string()
 }
 
 /// One tenant's resolved policy.
@@ -200,6 +243,16 @@ impl Tenant {
         })
     }
 
+    /// `Tenant.rule(rule_id)`: its setting, else the default one (`report` for the anomaly model, `enforce`
+    /// for every other rule), as (mode, severity).
+    pub fn rule(&self, rule_id: &str) -> (&str, Option<&str>) {
+        match self.settings.rules.get(rule_id) {
+            Some(r) => (r.mode.as_str(), r.severity.as_deref()),
+            None if rule_id == "anomaly" => ("report", None),
+            None => ("enforce", None),
+        }
+    }
+
     /// `Tenant.in_lan`.
     pub fn in_lan(&self, ip: IpAddr) -> bool {
         self.lan.iter().any(|n| n.contains(ip))
@@ -216,7 +269,7 @@ impl Tenant {
             return Ok(None);
         }
         let minute = floor_div(ts, 60.0)?;
-        let (day, secs) = self.local(minute.checked_mul(60).ok_or(TimeError::OutOfRange)?)?;
+        let (day, secs) = self.local(minute.checked_mul(60).ok_or(TimeError::Utc(IsoError::TimeT))?)?;
         if self.holidays.contains(&(day + ORDINAL_1970)) {
             return Ok(Some(false));
         }
@@ -227,18 +280,20 @@ impl Tenant {
     /// `Tenant.local_day`: `date.toordinal()` of the instant's quarter hour in the tenant's zone.
     pub fn local_day(&self, ts: f64) -> Result<i64, TimeError> {
         let q = floor_div(ts, 900.0)?;
-        let (day, _) = self.local(q.checked_mul(900).ok_or(TimeError::OutOfRange)?)?;
+        let (day, _) = self.local(q.checked_mul(900).ok_or(TimeError::Utc(IsoError::TimeT))?)?;
         Ok(day + ORDINAL_1970)
     }
 
     /// Days since 1970-01-01 and seconds into the day, on the tenant's wall clock at a whole-second instant
-    /// (`datetime.fromtimestamp(t, tz)`, which refuses a local year outside 1 to 9999).
+    /// (`datetime.fromtimestamp(t, tz)`: the instant in UTC first, as `iso` reads it, then the zone's offset).
     fn local(&self, instant: i64) -> Result<(i64, i64), TimeError> {
-        let wall = instant.checked_add(i64::from(self.zone.offset_at(instant))).ok_or(TimeError::OutOfRange)?;
+        ids::iso(instant as f64).map_err(TimeError::Utc)?;
+        let offset = self.zone.try_offset_at(instant).ok_or(TimeError::Beyond)?;
+        let wall = instant + i64::from(offset); // |instant| < 2**63 / 2 once iso has taken it
         let day = wall.div_euclid(86_400);
         let (y, _, _) = civil_from_days(day);
         if !(1..=9999).contains(&y) {
-            return Err(TimeError::OutOfRange);
+            return Err(TimeError::Local);
         }
         Ok((day, wall.rem_euclid(86_400)))
     }
@@ -265,7 +320,7 @@ fn floor_div(ts: f64, d: f64) -> Result<i64, TimeError> {
         0.0
     };
     if q.abs() >= 9.2e18 {
-        return Err(TimeError::OutOfRange);
+        return Err(TimeError::Utc(IsoError::TimeT)); // times 60 or 900, past what time_t holds
     }
     Ok(q as i64)
 }
@@ -286,6 +341,11 @@ mod tests {
         assert!(Net::parse("2001:db8::1").unwrap().contains("2001:db8::1".parse().unwrap()));
         assert!(Net::parse("10.0.0.0/33").is_err());
         assert_eq!(parse_ip("::ffff:10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(parse_ip("fe80::1%eth0"), Some("fe80::1".parse().unwrap()));
+        assert_eq!(parse_ip("::ffff:10.0.0.1%1"), Some("10.0.0.1".parse().unwrap()));
+        for bad in ["10.0.0.1%eth0", "fe80::1%", "fe80::1%a%b", "%eth0"] {
+            assert_eq!(parse_ip(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::country;
+use crate::emit;
 use crate::event::{self, DateTime, Event};
 use crate::features::{self, CallFacts, FeaturesError};
 use crate::forest;
@@ -914,7 +915,9 @@ struct TenantDoc {
 fn time_err(e: policy::TimeError) -> PyErr {
     match e {
         policy::TimeError::NaN => PyValueError::new_err("cannot convert float NaN to integer"),
-        policy::TimeError::OutOfRange => PyValueError::new_err("year is out of range"),
+        policy::TimeError::Utc(e) => iso_err(e),
+        policy::TimeError::Local => PyOverflowError::new_err("date value out of range"),
+        policy::TimeError::Beyond => PyValueError::new_err("past the end of the engine's time zone data (9999-12-30T22:00Z)"),
     }
 }
 
@@ -1083,6 +1086,61 @@ fn seen_json<'py>(py: Python<'py>, alert_id: String, ts: f64, tenant: String, ru
     Ok(PyBytes::new(py, &out))
 }
 
+type SourceFields = (String, Option<String>, Option<f64>, Option<String>, Option<String>, Option<String>);
+type OrderFields = (String, String, Option<i64>, Option<String>);
+type EmitCall<'py> = (String, String, String, String, String, Bound<'py, PyDict>, Vec<OrderFields>, String, Option<f64>,
+                      Option<f64>, bool);
+
+/// One `Ctx.emit` (engine/src/emit.rs) on a key's state given as its changelog value: (a new alert?,
+/// the records it appended, the state after). `source` is (kind "none"/"cdr"/"security", call_id, cost,
+/// outcome, src_ip, account); `call` is emit's arguments; `other` the `tenant=` a rule passed.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn emit_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, other: Option<PyRef<'py, TenantDoc>>, scope: &str,
+                  state: &[u8], ts: f64, settled: f64, ident: u64, source: SourceFields, call: EmitCall<'py>)
+                  -> PyResult<(bool, Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>)> {
+    let (kind, call_id, cost, outcome, src_ip, account) = source;
+    let source = match kind.as_str() {
+        "none" => emit::Source::None,
+        "cdr" => emit::Source::Cdr { call_id: call_id.unwrap_or_default(), cost },
+        "security" => emit::Source::Security { outcome: outcome.unwrap_or_default(), src_ip: src_ip.unwrap_or_default(), account },
+        other => return Err(PyValueError::new_err(format!("unknown source kind {other:?}"))),
+    };
+    let (rule, severity, subject_type, subject, summary, evidence, actions, variant, at, span, adds) = call;
+    let mut st = state::decode(state).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let (incidents, blocks) = match &mut st {
+        state::KeyState::Ip(s) => (&mut s.incidents, Some(&mut s.blocks)),
+        state::KeyState::Ext(s) => (&mut s.incidents, None),
+        state::KeyState::Trunk(s) => (&mut s.incidents, None),
+        state::KeyState::Tenant(s) => (&mut s.incidents, None),
+    };
+    let mut out = Vec::new();
+    let mut ctx = emit::Ctx { tenant: &doc.inner, scope, ts, settled, ident, source: &source, incidents, blocks,
+                              blocks_changed: false, out: &mut out };
+    let detection = emit::Detection {
+        rule: &rule, severity: &severity, subject_type: &subject_type, subject: &subject, summary: &summary,
+        evidence: map_of(&evidence, 0)?,
+        actions: actions.into_iter().map(|(kind, target, duration_s, from_ip)| emit::Order { kind, target, duration_s, from_ip }).collect(),
+        variant: &variant, at, span, tenant: other.as_ref().map(|o| &o.inner), adds,
+    };
+    let made = ctx.emit(detection).map_err(|e| match e {
+        emit::EmitError::Privacy => PyValueError::new_err("the tenant's privacy setting is not in the engine yet"),
+        emit::EmitError::Epoch(e) => PyValueError::new_err(format!("{e:?}")),
+        emit::EmitError::Iso(e) => iso_err(e),
+    })?;
+    let mut records = Vec::with_capacity(out.len());
+    for rec in &out {
+        let mut buf = Vec::with_capacity(512);
+        match rec {
+            emit::Out::Alert(a) => a.write(&mut buf),
+            emit::Out::Seen(s) => s.write(&mut buf),
+        }
+        .map_err(iso_err)?;
+        records.push(PyBytes::new(py, &buf));
+    }
+    Ok((made, records, PyBytes::new(py, &st.encode())))
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -1116,5 +1174,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(alert_json, m)?)?;
     m.add_function(wrap_pyfunction!(action_json, m)?)?;
     m.add_function(wrap_pyfunction!(seen_json, m)?)?;
+    m.add_function(wrap_pyfunction!(emit_step, m)?)?;
+    m.add("CAMPAIGN_RULES", emit::CAMPAIGN_RULES.to_vec())?;
     Ok(())
 }

@@ -57,6 +57,9 @@ def test_the_crate_is_the_build_the_wheel_embeds():
     pinned = re.search(r'^iptocc = \{ version = "=1\.4\.(\d+)"', (ROOT / "engine" / "Cargo.toml").read_text(), re.M)
     assert wheel and crate and pinned, "iptocc is pinned in constraints.txt, engine/Cargo.toml and Cargo.lock"
     assert wheel.group(1) == crate.group(1) == pinned.group(1)
+    from importlib.metadata import version
+
+    assert version("iptocc") == f"3.3.{wheel.group(1)}", "the installed wheel is the one constraints.txt pins"
 
 
 # ---------------------------------------------------------------------------- (2) the addresses

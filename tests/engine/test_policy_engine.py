@@ -108,6 +108,7 @@ def addresses_around(t: Tenant, rnd: random.Random) -> list[str]:
     out += [str(ipaddress.IPv4Address(rnd.getrandbits(32))) for _ in range(200)]
     out += [str(ipaddress.IPv6Address(rnd.getrandbits(128))) for _ in range(200)]
     out += [f"::ffff:{a}" for a in out if ":" not in a][:100]
+    out += [f"{a}%{rnd.choice(['eth0', '1', 'é'])}" for a in out if ":" in a and "." not in a][:50]  # scope ids
     return out
 
 
@@ -127,7 +128,7 @@ def test_in_lan_and_exempt(t):
 
 def test_an_address_the_engine_cannot_read():
     doc = doc_of(TENANTS[0])
-    for junk in ("", "10.0.0", "10.0.0.1 ", "x"):
+    for junk in ("", "10.0.0", "10.0.0.1 ", "x", "10.0.0.1%eth0", "fe80::1%", "fe80::1%a%b"):
         with pytest.raises(ValueError):
             parse_ip(junk)
         with pytest.raises(ValueError):
@@ -189,11 +190,41 @@ def test_times_python_refuses():
                 getattr(t, name)(bad)
             with pytest.raises(kind):
                 getattr(doc, name)(bad)
-    for far in (1e16, -1e14):  # past year 9999, before year 1
-        with pytest.raises((ValueError, OverflowError)):
-            t.local_day(far)
-        with pytest.raises((ValueError, OverflowError)):
-            doc.local_day(far)
+    for far, kind in ((1e16, ValueError), (-1e14, ValueError), (1e20, OverflowError)):  # UTC year past 9999, before 1; time_t
+        for name in ("business_hours", "local_day"):
+            with pytest.raises(kind):
+                getattr(t, name)(far)
+            with pytest.raises(kind):
+                getattr(doc, name)(far)
+
+
+def test_the_ends_of_the_calendar():
+    """Year 1 in a zone east of UTC is refused in UTC first (ValueError), as ``fromtimestamp`` refuses it; a
+    local wall clock past 9999 is ``fromutc``'s OverflowError; past jiff's zone data (9999-12-30T22:00Z) the
+    engine refuses what Python may still answer (no contract time comes near)."""
+    from streams.policy.compiled import Tenant as T
+
+    kolkata = T("k", TenantPolicy.model_validate({"timezone": "Asia/Kolkata"}))
+    for ts in (-62135597700.0, -62135596800.0 + 3600 * 5):
+        for side in (kolkata, doc_of(kolkata)):
+            try:
+                want = ("ok", kolkata.local_day(ts))
+            except (ValueError, OverflowError) as exc:
+                want = ("raises", type(exc))
+            try:
+                got = ("ok", side.local_day(ts))
+            except (ValueError, OverflowError) as exc:
+                got = ("raises", type(exc))
+            assert got == want, (ts, side)
+    kiritimati = T("x", TenantPolicy.model_validate({"timezone": "Pacific/Kiritimati"}))
+    last = 253402207200.0 - 900  # 9999-12-30T21:45Z, 9999-12-31 11:45 in Kiritimati: both answer
+    assert doc_of(kiritimati).local_day(last) == kiritimati.local_day(last) == 3652059
+    with pytest.raises(OverflowError):  # 9999-12-31T11:45Z is 10000-01-01 there: fromutc refuses it...
+        kiritimati.local_day(last + 14 * 3600)
+    with pytest.raises(ValueError, match="time zone data"):  # ...and the engine, past its zone data, too
+        doc_of(kiritimati).local_day(last + 14 * 3600)
+    with pytest.raises(ValueError, match="time zone data"):
+        doc_of(kolkata).local_day(253402207200.0 + 900)
 
 
 # ------------------------------------------------------------------------------------ settings

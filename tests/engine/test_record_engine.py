@@ -7,8 +7,8 @@ day and sample events, a 3,000-event distributed flood with the example policy) 
 port from its fields: the same bytes. (2) Seeded random records: unicode with controls, quotes and
 backslashes, evidence nested in lists, tuples and dicts with int keys, ints of any size, floats from raw
 bits (NaN, infinities, ``-0.0``, subnormals), instants across the contract's years and on microsecond
-halves. (3) What neither writes: a set, bytes or a float key in the evidence (TypeError), a NaN instant
-(ValueError, as ``datetime.fromtimestamp``)."""
+halves. (3) What the port refuses: a set, bytes or a float key in the evidence (msgspec writes them; no rule
+puts them there: TypeError), and a NaN instant (ValueError, as ``datetime.fromtimestamp`` refuses it)."""
 
 from __future__ import annotations
 

@@ -121,6 +121,12 @@ impl Zone {
         TimeZone::get(name).map(|tz| Zone { tz }).map_err(|e| format!("no such time zone {name:?}: {e}"))
     }
 
+    /// The offset (seconds) at an instant, or None past jiff's range (before -9999-01-02 or after
+    /// 9999-12-30T22:00Z), where `offset_at` answers 0.
+    pub fn try_offset_at(&self, instant: i64) -> Option<i32> {
+        Timestamp::from_second(instant).ok().map(|ts| self.tz.to_offset(ts).seconds())
+    }
+
     /// The offset (seconds) at an instant (`tz.fromutc`).
     pub fn offset_at(&self, instant: i64) -> i32 {
         match Timestamp::from_second(instant) {
