@@ -301,8 +301,9 @@ CAMPAIGN_RULES: list[str]
 def emit_step(doc: TenantDoc, other: TenantDoc | None, scope: str, state: bytes, ts: float, settled: float, ident: int,
               source: tuple[str, str | None, float | None, str | None, str | None, str | None],
               call: tuple[str, str, str, str, str, dict, list[tuple[str, str, int | None, str | None]], str,
-                          float | None, float | None, bool]) -> tuple[bool, list[bytes], bytes]:
-    """One ``Ctx.emit``: (a new alert?, the records it appended as ``encode`` writes them, the state after).
+                          float | None, float | None, bool]) -> tuple[bool, list[bytes], bytes, bool]:
+    """One ``Ctx.emit``: (a new alert?, the records it appended as ``encode`` writes them, the state after,
+    whether it recorded a block: ``Ctx.blocks_changed``).
     ``source`` is (``"none"``, ``"cdr"`` or ``"security"``, call_id, cost, outcome, src_ip, account); ``call`` is
     emit's arguments in order; ``other`` is the ``tenant=`` a rule passed. ValueError for a tenant whose
     ``privacy`` is on (not ported yet)."""

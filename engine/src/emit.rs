@@ -12,8 +12,6 @@
 //! refused (`EmitError::Privacy`), so the engine never writes in clear what the policy says to hide.
 //! A CDR's cost is given (the rate table stays in Python until the rules that need it are ported).
 
-use std::net::IpAddr;
-
 use crate::ids::{self, EpochError, IsoError};
 use crate::policy::{self, Tenant};
 use crate::record::{Action, Alert, Ev, Seen};
@@ -31,9 +29,12 @@ pub const CAMPAIGN_RULES: [&str; 9] = [
 
 #[derive(Debug, PartialEq)]
 pub enum EmitError {
+    /// The tenant pseudonymises what people read: not in the engine yet.
     Privacy,
     Epoch(EpochError),
     Iso(IsoError),
+    /// A block span in the key's state that is not `[start, until]` (Python's ValueError when it unpacks it).
+    BadSpan(usize),
 }
 
 impl From<EpochError> for EmitError {
@@ -170,12 +171,12 @@ impl Ctx<'_> {
     /// `Ctx.emit`: Ok(true) when a new alert was raised.
     pub fn emit(&mut self, d: Detection<'_>) -> Result<bool, EmitError> {
         let tenant = d.tenant.unwrap_or(self.tenant);
-        if tenant.settings.privacy_active() {
-            return Err(EmitError::Privacy);
-        }
         let (mode, severity_set) = tenant.rule(d.rule);
         if mode == "off" {
             return Ok(false);
+        }
+        if tenant.settings.privacy_active() {
+            return Err(EmitError::Privacy);
         }
         let at = d.at.unwrap_or(self.ts);
         let span = d.span.unwrap_or_else(|| span_of(&d.actions, tenant));
@@ -192,19 +193,19 @@ impl Ctx<'_> {
         let alert_id = ids::alert_id(&tenant.name, d.rule, d.subject_type, d.subject, d.variant, epoch);
         let until = if span >= FOREVER { FOREVER } else { (i128::from(epoch) + 1) as f64 * span };
         set(self.incidents, &ikey, Incident { first: at, count: 1, alert_id: alert_id.clone(), until });
-        let position = self.out.len();
+        ids::iso(at)?; // the alert's `ts`: where Python's `iso(at)` raises, after the incident is open
         let mut seen = self.seen(tenant, &alert_id, at, d.rule, severity, d.subject_type, d.subject, d.summary,
                                  incident_span(span, &d.actions, tenant))?;
         let mut evidence = d.evidence;
         if mode == "enforce" {
-            seen.actions = self.actions(tenant, &alert_id, &d.actions, at, &mut evidence, d.summary);
+            seen.actions = self.actions(tenant, &alert_id, &d.actions, at, &mut evidence, d.summary)?;
         }
         let alert = Alert {
             alert_id, ts: at, tenant: tenant.name.clone(), rule: d.rule.to_string(), severity: severity.to_string(),
             subject_type: d.subject_type.to_string(), subject: d.subject.to_string(), summary: d.summary.to_string(),
             evidence, mode: mode.to_string(),
         };
-        self.out.insert(position, Out::Alert(alert));
+        self.out.push(Out::Alert(alert));
         self.out.push(Out::Seen(seen));
         Ok(true)
     }
@@ -220,8 +221,8 @@ impl Ctx<'_> {
         if earlier {
             slot.first = at;
         }
-        if earlier {
-            self.extend_blocks(tenant, &d.actions, at);
+        if earlier && mode == "enforce" {
+            self.extend_blocks(tenant, &d.actions, at)?; // a report-mode rule ordered no block to move
         }
         let mut seen = self.seen(tenant, &alert_id, at, d.rule, severity, d.subject_type, d.subject, d.summary,
                                  incident_span(span, &d.actions, tenant))?;
@@ -237,7 +238,7 @@ impl Ctx<'_> {
                 let more: Vec<Order> = d.actions.iter().filter(|a| a.kind != "hangup_call").cloned().collect();
                 if !more.is_empty() {
                     let mut scratch = Vec::new();
-                    let extra = self.actions(tenant, &alert_id, &more, at, &mut scratch, d.summary);
+                    let extra = self.actions(tenant, &alert_id, &more, at, &mut scratch, d.summary)?;
                     seen.actions.extend(extra);
                 }
             }
@@ -248,10 +249,10 @@ impl Ctx<'_> {
 
     /// `_actions`: the actions a new alert orders in enforce mode, those the never-block list lets go out.
     fn actions(&mut self, tenant: &Tenant, alert_id: &str, orders: &[Order], at: f64, evidence: &mut Vec<(String, Ev)>,
-               summary: &str) -> Vec<Action> {
+               summary: &str) -> Result<Vec<Action>, EmitError> {
         let mut out = Vec::new();
         for o in orders {
-            if !self.order(tenant, o, at, evidence) {
+            if !self.order(tenant, o, at, evidence)? {
                 continue;
             }
             out.push(Action {
@@ -260,28 +261,28 @@ impl Ctx<'_> {
                 alert_id: alert_id.to_string(), reason: summary.to_string(), from_ip: o.from_ip.clone(),
             });
         }
-        out
+        Ok(out)
     }
 
     /// `_order`: may this order go out? Never a block of, or a lock for, a LAN or static-accept address.
-    fn order(&mut self, tenant: &Tenant, o: &Order, at: f64, evidence: &mut Vec<(String, Ev)>) -> bool {
+    fn order(&mut self, tenant: &Tenant, o: &Order, at: f64, evidence: &mut Vec<(String, Ev)>) -> Result<bool, EmitError> {
         if o.kind == "block_ip" {
             if exempt(tenant, &o.target) {
                 set_ev(evidence, "not_blocked", format!("{} is in the LAN or matches a static accept rule", o.target));
-                return false;
+                return Ok(false);
             }
             if self.scope == "ip" {
-                self.block(&tenant.name, at, o.duration_s);
+                self.block(&tenant.name, at, o.duration_s)?;
             }
         } else if o.kind == "lock_account" {
             if let Some(ip) = &o.from_ip {
                 if exempt(tenant, ip) {
                     set_ev(evidence, "not_locked", format!("{ip} is in the LAN or matches a static accept rule"));
-                    return false;
+                    return Ok(false);
                 }
             }
         }
-        true
+        Ok(true)
     }
 
     /// `_seen`: the detection as the incident fold needs it (`emit` adds the actions it orders).
@@ -331,8 +332,8 @@ impl Ctx<'_> {
     }
 
     /// `Ctx.block`: record in the IP key's state that `tenant` blocked it over [start, start + duration).
-    fn block(&mut self, tenant: &str, start: f64, duration: Option<i64>) {
-        let Some(blocks) = self.blocks.as_deref_mut() else { return };
+    fn block(&mut self, tenant: &str, start: f64, duration: Option<i64>) -> Result<(), EmitError> {
+        let Some(blocks) = self.blocks.as_deref_mut() else { return Ok(()) };
         let until = match duration {
             None => FOREVER,
             Some(d) => start + d as f64,
@@ -340,6 +341,9 @@ impl Ctx<'_> {
         let mut spans = get(blocks, tenant).cloned().unwrap_or_default();
         spans.push(vec![start, until]);
         spans.sort_by(|a, b| py_list_cmp(a, b));
+        if let Some(bad) = spans.iter().find(|sp| sp.len() != 2) {
+            return Err(EmitError::BadSpan(bad.len())); // only a corrupt changelog value holds one
+        }
         let mut merged: Vec<Vec<f64>> = Vec::new();
         for sp in spans {
             let (s, u) = (sp[0], sp[1]);
@@ -356,18 +360,20 @@ impl Ctx<'_> {
         merged.drain(..keep);
         set(blocks, tenant, merged);
         self.blocks_changed = true;
+        Ok(())
     }
 
     /// `_extend_blocks`: an earlier detection moves the blocks it caused (IP scope).
-    fn extend_blocks(&mut self, tenant: &Tenant, actions: &[Order], at: f64) {
+    fn extend_blocks(&mut self, tenant: &Tenant, actions: &[Order], at: f64) -> Result<(), EmitError> {
         if self.scope != "ip" {
-            return;
+            return Ok(());
         }
         for a in actions {
             if a.kind == "block_ip" && !exempt(tenant, &a.target) {
-                self.block(&tenant.name, at, a.duration_s);
+                self.block(&tenant.name, at, a.duration_s)?;
             }
         }
+        Ok(())
     }
 }
 
@@ -387,9 +393,4 @@ fn py_list_cmp(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
 fn time_cmp(x: f64, y: f64) -> std::cmp::Ordering {
     let z = |v: f64| if v == 0.0 { 0.0 } else { v };
     z(x).total_cmp(&z(y))
-}
-
-/// Whether an address text is one (for callers that hold one already parsed).
-pub fn is_address(text: &str) -> Option<IpAddr> {
-    policy::parse_ip(text)
 }

@@ -1086,19 +1086,21 @@ fn seen_json<'py>(py: Python<'py>, alert_id: String, ts: f64, tenant: String, ru
     Ok(PyBytes::new(py, &out))
 }
 
+/// `emit_step`'s answer: (a new alert?, the records, the state after, a block recorded?).
+type EmitResult<'py> = (bool, Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>, bool);
 type SourceFields = (String, Option<String>, Option<f64>, Option<String>, Option<String>, Option<String>);
 type OrderFields = (String, String, Option<i64>, Option<String>);
 type EmitCall<'py> = (String, String, String, String, String, Bound<'py, PyDict>, Vec<OrderFields>, String, Option<f64>,
                       Option<f64>, bool);
 
 /// One `Ctx.emit` (engine/src/emit.rs) on a key's state given as its changelog value: (a new alert?,
-/// the records it appended, the state after). `source` is (kind "none"/"cdr"/"security", call_id, cost,
+/// the records it appended, the state after, whether it recorded a block: `Ctx.blocks_changed`). `source` is (kind "none"/"cdr"/"security", call_id, cost,
 /// outcome, src_ip, account); `call` is emit's arguments; `other` the `tenant=` a rule passed.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn emit_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, other: Option<PyRef<'py, TenantDoc>>, scope: &str,
                   state: &[u8], ts: f64, settled: f64, ident: u64, source: SourceFields, call: EmitCall<'py>)
-                  -> PyResult<(bool, Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>)> {
+                  -> PyResult<EmitResult<'py>> {
     let (kind, call_id, cost, outcome, src_ip, account) = source;
     let source = match kind.as_str() {
         "none" => emit::Source::None,
@@ -1125,9 +1127,18 @@ fn emit_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, other: Option<PyR
     };
     let made = ctx.emit(detection).map_err(|e| match e {
         emit::EmitError::Privacy => PyValueError::new_err("the tenant's privacy setting is not in the engine yet"),
-        emit::EmitError::Epoch(e) => PyValueError::new_err(format!("{e:?}")),
+        emit::EmitError::Epoch(EpochError::ZeroSpan) => PyZeroDivisionError::new_err("float division by zero"),
+        emit::EmitError::Epoch(EpochError::NaN) => PyValueError::new_err("cannot convert float NaN to integer"),
+        emit::EmitError::Epoch(EpochError::Infinite) => PyOverflowError::new_err("cannot convert float infinity to integer"),
+        emit::EmitError::Epoch(EpochError::Big) => PyValueError::new_err("an incident epoch past 64 bits (a span far under a second)"),
         emit::EmitError::Iso(e) => iso_err(e),
+        emit::EmitError::BadSpan(n) => PyValueError::new_err(if n < 2 {
+            format!("not enough values to unpack (expected 2, got {n})")
+        } else {
+            "too many values to unpack (expected 2)".to_string()
+        }),
     })?;
+    let changed = ctx.blocks_changed;
     let mut records = Vec::with_capacity(out.len());
     for rec in &out {
         let mut buf = Vec::with_capacity(512);
@@ -1138,7 +1149,7 @@ fn emit_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, other: Option<PyR
         .map_err(iso_err)?;
         records.push(PyBytes::new(py, &buf));
     }
-    Ok((made, records, PyBytes::new(py, &st.encode())))
+    Ok((made, records, PyBytes::new(py, &st.encode()), changed))
 }
 
 #[pymodule]

@@ -147,7 +147,8 @@ class Ctx:
         inc.count += 1
         if at < inc.first:
             inc.first = at
-            self._extend_blocks(tenant, actions, at)
+            if mode == "enforce":  # a report-mode rule ordered no block: there is none to move
+                self._extend_blocks(tenant, actions, at)
         seen = self._seen(tenant, inc.alert_id, at, rule, severity, subject_type, subject, summary,
                           self._incident_span(span, actions, tenant))
         if mode == "enforce":
