@@ -12,13 +12,11 @@
 //! refused (`EmitError::Privacy`), so the engine never writes in clear what the policy says to hide.
 //! A CDR's cost is given (the rate table stays in Python until the rules that need it are ported).
 
-use crate::ids::{self, EpochError, IsoError};
+use crate::ids::{self, EpochError, IsoError, FOREVER, HORIZON};
 use crate::policy::{self, Tenant};
 use crate::record::{Action, Alert, Ev, Seen};
 use crate::state::{Dict, Incident};
 
-pub const FOREVER: f64 = 1e18;
-pub const HORIZON: f64 = 6.0 * 3600.0;
 pub const MAX_INCIDENTS: usize = 32;
 const BLOCKING: [&str; 3] = ["block_ip", "lock_account", "disable_outbound"];
 /// `streams.domain.campaigns.FAMILIES`' rules (a test holds the two lists together).
@@ -109,22 +107,12 @@ pub struct Detection<'a> {
     pub adds: bool,
 }
 
-fn get<'d, V>(d: &'d Dict<String, V>, key: &str) -> Option<&'d V> {
-    d.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-/// `d[key] = value`: in place where the key is, else at the end.
-fn set<V>(d: &mut Dict<String, V>, key: &str, value: V) {
-    match d.0.iter_mut().find(|(k, _)| k == key) {
+/// `d[key] = value` on a dict kept as its items (a state `Dict`'s, an evidence's): in place where the key
+/// is, else at the end, as a Python dict keeps its order.
+fn set<V>(items: &mut Vec<(String, V)>, key: &str, value: V) {
+    match items.iter_mut().find(|(k, _)| k == key) {
         Some(slot) => slot.1 = value,
-        None => d.0.push((key.to_string(), value)),
-    }
-}
-
-fn set_ev(evidence: &mut Vec<(String, Ev)>, key: &str, value: String) {
-    match evidence.iter_mut().find(|(k, _)| k == key) {
-        Some(slot) => slot.1 = Ev::Str(value),
-        None => evidence.push((key.to_string(), Ev::Str(value))),
+        None => items.push((key.to_string(), value)),
     }
 }
 
@@ -183,8 +171,8 @@ impl Ctx<'_> {
         let epoch = ids::epoch_of(at, span)?;
         let ikey = format!("{}|{}|{}|{}|{}|{}", tenant.name, d.rule, d.subject_type, d.subject, d.variant, epoch);
         let severity = severity_set.unwrap_or(d.severity);
-        if get(self.incidents, &ikey).is_some() {
-            self.join(tenant, &ikey, mode, severity, &d, at, span)?;
+        if let Some(open) = self.incidents.0.iter().position(|(k, _)| *k == ikey) {
+            self.join(tenant, open, mode, severity, &d, at, span)?;
             return Ok(false);
         }
         if self.incidents.0.len() >= MAX_INCIDENTS {
@@ -192,7 +180,7 @@ impl Ctx<'_> {
         }
         let alert_id = ids::alert_id(&tenant.name, d.rule, d.subject_type, d.subject, d.variant, epoch);
         let until = if span >= FOREVER { FOREVER } else { (i128::from(epoch) + 1) as f64 * span };
-        set(self.incidents, &ikey, Incident { first: at, count: 1, alert_id: alert_id.clone(), until });
+        set(&mut self.incidents.0, &ikey, Incident { first: at, count: 1, alert_id: alert_id.clone(), until });
         ids::iso(at)?; // the alert's `ts`: where Python's `iso(at)` raises, after the incident is open
         let mut seen = self.seen(tenant, &alert_id, at, d.rule, severity, d.subject_type, d.subject, d.summary,
                                  incident_span(span, &d.actions, tenant))?;
@@ -212,9 +200,9 @@ impl Ctx<'_> {
 
     /// `_join`: a detection in an incident already open.
     #[allow(clippy::too_many_arguments)]
-    fn join(&mut self, tenant: &Tenant, ikey: &str, mode: &str, severity: &str, d: &Detection<'_>, at: f64,
+    fn join(&mut self, tenant: &Tenant, open: usize, mode: &str, severity: &str, d: &Detection<'_>, at: f64,
             span: f64) -> Result<(), EmitError> {
-        let slot = self.incidents.0.iter_mut().find(|(k, _)| k == ikey).map(|(_, v)| v).expect("the incident is open");
+        let slot = &mut self.incidents.0[open].1;
         slot.count += 1;
         let alert_id = slot.alert_id.clone();
         let earlier = at < slot.first;
@@ -268,7 +256,8 @@ impl Ctx<'_> {
     fn order(&mut self, tenant: &Tenant, o: &Order, at: f64, evidence: &mut Vec<(String, Ev)>) -> Result<bool, EmitError> {
         if o.kind == "block_ip" {
             if exempt(tenant, &o.target) {
-                set_ev(evidence, "not_blocked", format!("{} is in the LAN or matches a static accept rule", o.target));
+                let why = format!("{} is in the LAN or matches a static accept rule", o.target);
+                set(evidence, "not_blocked", Ev::Str(why));
                 return Ok(false);
             }
             if self.scope == "ip" {
@@ -277,7 +266,7 @@ impl Ctx<'_> {
         } else if o.kind == "lock_account" {
             if let Some(ip) = &o.from_ip {
                 if exempt(tenant, ip) {
-                    set_ev(evidence, "not_locked", format!("{ip} is in the LAN or matches a static accept rule"));
+                    set(evidence, "not_locked", Ev::Str(format!("{ip} is in the LAN or matches a static accept rule")));
                     return Ok(false);
                 }
             }
@@ -338,7 +327,7 @@ impl Ctx<'_> {
             None => FOREVER,
             Some(d) => start + d as f64,
         };
-        let mut spans = get(blocks, tenant).cloned().unwrap_or_default();
+        let mut spans = blocks.0.iter().find(|(k, _)| k == tenant).map(|(_, v)| v.clone()).unwrap_or_default();
         spans.push(vec![start, until]);
         spans.sort_by(|a, b| py_list_cmp(a, b));
         if let Some(bad) = spans.iter().find(|sp| sp.len() != 2) {
@@ -358,7 +347,7 @@ impl Ctx<'_> {
         }
         let keep = merged.len().saturating_sub(8);
         merged.drain(..keep);
-        set(blocks, tenant, merged);
+        set(&mut blocks.0, tenant, merged);
         self.blocks_changed = true;
         Ok(())
     }

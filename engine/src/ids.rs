@@ -18,8 +18,11 @@ use crate::event::fmt::py_float_repr;
 use crate::event::DateTime;
 use crate::seclog::time::civil_from_days;
 
-/// `streams.core.epochs.FOREVER`: the span of a detection whose incident never ends.
+/// `streams.core.epochs.FOREVER`: the span of a detection whose incident never ends, the "until" of a
+/// permanent block or incident (the one definition; the windows, the lifecycle and emit use it).
 pub const FOREVER: f64 = 1e18;
+/// `streams.core.epochs.HORIZON`: how far back a late event can still change what a key remembers.
+pub const HORIZON: f64 = 6.0 * 3600.0;
 
 /// `streams.domain.incidents.MAX_CALL_ID`: longer call ids (in code points) are kept as a digest.
 pub const MAX_CALL_ID: usize = 64;

@@ -21,10 +21,7 @@ pub const BUCKET: f64 = 900.0;
 pub const MAX_KEYS: usize = 200_000;
 /// `expiry.PROFILE`: how long an extension's profile, or a permanent block or incident, keeps a key.
 pub const PROFILE: f64 = 30.0 * 86400.0;
-/// `epochs.HORIZON`: how far back a late event can still change what a key remembers.
-pub const HORIZON: f64 = 6.0 * 3600.0;
-/// `epochs.FOREVER`: the "until" of a permanent block or incident.
-pub const FOREVER: f64 = 1e18;
+pub use crate::ids::{FOREVER, HORIZON};
 /// `streams.core.types.SCOPES`, in the reference's order (`expire` goes through them in it).
 pub const SCOPES: [&str; 4] = ["ip", "ext", "trunk", "tenant"];
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from streams.reference.numbers import number_plan
 from streams.reference.patterns import compile_patterns
-from streams.policy.schema import ExtensionPolicy, RuleSetting, TenantPolicy, _parse_days, _parse_span
+from streams.policy.schema import END_OF_DAY, ExtensionPolicy, RuleSetting, TenantPolicy, _parse_days, _parse_span
 
 
 # What an extension gets when neither its entry nor ``extensions.defaults`` sets it: one entry per
@@ -33,7 +33,6 @@ EXT_DEFAULTS: dict[str, Callable[[TenantPolicy], Any]] = {
 
 
 DOCUMENT_VERSION = 1  # Tenant.document()'s layout; the engine refuses another (engine/src/policy.rs VERSION)
-_END_OF_DAY = time(23, 59, 59, 999999)  # how schema._parse_span spells a span's end at 24:00
 
 
 class ExtSettings:
@@ -117,7 +116,7 @@ class Tenant:
         import msgspec
 
         def minutes(t: time) -> int:
-            return 1440 if t == _END_OF_DAY else t.hour * 60 + t.minute
+            return 1440 if t == END_OF_DAY else t.hour * 60 + t.minute
 
         return msgspec.json.encode({
             "version": DOCUMENT_VERSION,
@@ -186,7 +185,7 @@ class Tenant:
         if local.date() in self.holidays:
             return False
         t = local.time()
-        return any(a <= t < b or (b == _END_OF_DAY and t >= a) for a, b in self.hours.get(local.weekday(), ()))
+        return any(a <= t < b or (b == END_OF_DAY and t >= a) for a, b in self.hours.get(local.weekday(), ()))
 
     def local_day(self, ts: float) -> int:
         """The calendar day in the tenant's zone (cached per quarter hour: every UTC offset is a multiple of one)."""

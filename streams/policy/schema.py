@@ -31,6 +31,7 @@ DEFAULT_SCANNER_USER_AGENTS = [
 ]
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+END_OF_DAY = time(23, 59, 59, 999999)  # how a business-hours span's end at 24:00 is held (_parse_span)
 
 
 def _check_pattern(p: str) -> str:
@@ -388,7 +389,7 @@ def _parse_span(span: str) -> tuple[time, time]:
     h1, m1, h2, m2 = map(int, m.groups())
     if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
         raise ValueError(f"bad time span {span!r}")
-    end = time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
+    end = END_OF_DAY if h2 == 24 else time(h2, m2)
     if end <= time(h1, m1):
         raise ValueError(f"span {span!r} ends before it starts")
     return time(h1, m1), end

@@ -127,12 +127,9 @@ impl Zone {
         Timestamp::from_second(instant).ok().map(|ts| self.tz.to_offset(ts).seconds())
     }
 
-    /// The offset (seconds) at an instant (`tz.fromutc`).
+    /// The offset (seconds) at an instant (`tz.fromutc`); 0 past jiff's range.
     pub fn offset_at(&self, instant: i64) -> i32 {
-        match Timestamp::from_second(instant) {
-            Ok(ts) => self.tz.to_offset(ts).seconds(),
-            Err(_) => 0,
-        }
+        self.try_offset_at(instant).unwrap_or(0)
     }
 
     /// `utcoffset()` of a wall time with `fold` (PEP 495: in a gap or a fold, 0 takes the offset

@@ -5,7 +5,7 @@
 use super::{array_like, bisect_left, bisect_right, WindowError};
 
 /// `streams.core.epochs.FOREVER`: a span this long is one epoch for ever.
-pub const FOREVER: f64 = 1e18;
+pub use crate::ids::FOREVER;
 
 /// Where `(time, ident)` goes in sorted `times` (after the entries of the same instant), or `None`
 /// when it is already held.
