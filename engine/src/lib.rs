@@ -14,6 +14,7 @@ pub mod order;
 pub mod policy;
 pub mod pyheap;
 pub mod record;
+pub mod rules;
 pub mod seclog;
 pub mod state;
 pub mod window;

@@ -111,10 +111,20 @@ struct Doc {
     holidays: Vec<i64>,
     scanners: Vec<String>,
     retention: BTreeMap<String, f64>,
+    deny: Vec<(String, String, String, String)>,
+}
+
+/// A static rule that drops or rejects (`Tenant.deny`): its network, name, source as written, and action.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenyRule {
+    pub net: Net,
+    pub name: String,
+    pub source: String,
+    pub action: String,
 }
 
 /// The document's version: `Tenant.document()` writes it, and a document of another is refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// `Lockout` (registration_lockout, login_lockout).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -204,6 +214,7 @@ pub struct Tenant {
     pub settings: Settings,
     pub scanners: Vec<String>,
     pub retention: BTreeMap<String, f64>,
+    pub deny: Vec<DenyRule>,
     pub allowed_country_ips: Option<HashSet<String>>,
     lan: Vec<Net>,
     accept: Vec<Net>,
@@ -240,6 +251,9 @@ impl Tenant {
             settings: d.settings,
             scanners: d.scanners,
             retention: d.retention,
+            deny: d.deny.into_iter()
+                .map(|(net, name, source, action)| Ok(DenyRule { net: Net::parse(&net)?, name, source, action }))
+                .collect::<Result<Vec<_>, DocError>>()?,
         })
     }
 

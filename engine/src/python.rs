@@ -21,6 +21,7 @@ use crate::lifecycle;
 use crate::order;
 use crate::policy;
 use crate::record::{self, Ev};
+use crate::rules;
 use crate::seclog::{self, Format, LogState, Outcome, Snapshot, Value};
 use crate::state;
 use crate::window;
@@ -1086,6 +1087,104 @@ fn seen_json<'py>(py: Python<'py>, alert_id: String, ts: f64, tenant: String, ru
     Ok(PyBytes::new(py, &out))
 }
 
+/// What `Ctx.emit` raises where the port refuses.
+fn emit_err(e: emit::EmitError) -> PyErr {
+    match e {
+        emit::EmitError::Privacy => PyValueError::new_err("the tenant's privacy setting is not in the engine yet"),
+        emit::EmitError::Epoch(EpochError::ZeroSpan) => PyZeroDivisionError::new_err("float division by zero"),
+        emit::EmitError::Epoch(EpochError::NaN) => PyValueError::new_err("cannot convert float NaN to integer"),
+        emit::EmitError::Epoch(EpochError::Infinite) => PyOverflowError::new_err("cannot convert float infinity to integer"),
+        emit::EmitError::Epoch(EpochError::Big) => PyValueError::new_err("an incident epoch past 64 bits (a span far under a second)"),
+        emit::EmitError::Iso(e) => iso_err(e),
+        emit::EmitError::BadSpan(n) => PyValueError::new_err(if n < 2 {
+            format!("not enough values to unpack (expected 2, got {n})")
+        } else {
+            "too many values to unpack (expected 2)".to_string()
+        }),
+    }
+}
+
+fn records_of<'py>(py: Python<'py>, out: &[emit::Out]) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let mut records = Vec::with_capacity(out.len());
+    for rec in out {
+        let mut buf = Vec::with_capacity(512);
+        match rec {
+            emit::Out::Alert(a) => a.write(&mut buf),
+            emit::Out::Seen(s) => s.write(&mut buf),
+        }
+        .map_err(iso_err)?;
+        records.push(PyBytes::new(py, &buf));
+    }
+    Ok(records)
+}
+
+/// `rule_step`'s answer: (the records, the state after, `Ctx.blocks_changed` after).
+type RuleResult<'py> = (Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>, bool);
+
+/// One rule's `check(ctx, event)` (engine/src/rules/) on a key's state given as its changelog value: the records
+/// it appended (alerts and detections, as `emit` writes them), the state after, and `Ctx.blocks_changed`.
+/// `doc` is the event's tenant; `tenants` every other tenant's document by name (`Policy.tenant`), `event` the
+/// event as `streams.domain.events.encode` writes it, `cost` a CDR's cost as `_seen` works it out.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn rule_step<'py>(py: Python<'py>, rule: &str, doc: PyRef<'py, TenantDoc>, tenants: Bound<'py, PyDict>, scope: &str,
+                  state: &[u8], event: &[u8], ts: f64, settled: f64, ident: u64, blocks_changed: bool,
+                  cost: Option<f64>) -> PyResult<RuleResult<'py>> {
+    let event = crate::event::decode_json(event).map_err(|e| PyValueError::new_err(format!("not an event: {e:?}")))?;
+    let mut held: Vec<(String, PyRef<'py, TenantDoc>)> = Vec::with_capacity(tenants.len());
+    for (k, v) in tenants.iter() {
+        held.push((k.extract::<String>()?, v.extract::<PyRef<'py, TenantDoc>>()?));
+    }
+    let by_name: rules::Tenants<'_> = held.iter().map(|(k, v)| (k.as_str(), &v.inner)).collect();
+    let source = match &event {
+        Event::Cdr(e) => emit::Source::Cdr { call_id: e.call_id.clone(), cost },
+        Event::Security(e) => emit::Source::Security {
+            outcome: e.outcome.as_str().to_string(), src_ip: e.src_ip.clone(), account: e.account.clone(),
+        },
+        Event::Unblock(_) => emit::Source::None,
+    };
+    let mut st = state::decode(state).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut c = rules::Check { tenant: &doc.inner, tenants: &by_name, scope, ts, settled, ident, source: &source,
+                               blocks_changed, out: &mut out };
+    let done = match (&mut st, &event) {
+        (state::KeyState::Ip(s), Event::Security(ev)) => match rule {
+            "registration_lockout" => rules::registration_lockout::check(&mut c, s, &event, ev),
+            "login_lockout" => rules::login_lockout::check(&mut c, s, &event, ev),
+            "auto_defense" => rules::auto_defense::check(&mut c, s, &event, ev),
+            "scanner_user_agent" => rules::scanner_user_agent::check(&mut c, s, &event, ev),
+            "static_defense" => rules::static_defense::check(&mut c, s, Some(&ev.src_ip)),
+            "country_ip" => rules::country_ip::check(&mut c, &mut s.incidents, Some(&mut s.blocks), &event),
+            "global_blocklist" => rules::global_blocklist::check(&mut c, s, &event),
+            other => return Err(PyValueError::new_err(format!("no rule {other:?} in the engine's IP scope yet"))),
+        },
+        (state::KeyState::Ip(s), Event::Cdr(ev)) => match rule {
+            "static_defense" => rules::static_defense::check(&mut c, s, ev.src_ip.as_deref()),
+            "country_ip" => rules::country_ip::check(&mut c, &mut s.incidents, Some(&mut s.blocks), &event),
+            "global_blocklist" => rules::global_blocklist::check(&mut c, s, &event),
+            other => return Err(PyValueError::new_err(format!("no rule {other:?} for a CDR in the engine's IP scope yet"))),
+        },
+        (state::KeyState::Tenant(s), _) if rule == "country_ip" => {
+            rules::country_ip::check(&mut c, &mut s.incidents, None, &event)
+        }
+        (state::KeyState::Tenant(s), Event::Security(ev)) if rule == "distributed_lockout" => {
+            rules::distributed_lockout::check(&mut c, s, ev)
+        }
+        (state::KeyState::Ext(s), Event::Security(ev)) if rule == "account_lockout" => {
+            rules::account_lockout::check(&mut c, s, &event, ev)
+        }
+        _ => return Err(PyValueError::new_err(format!("no rule {rule:?} for this key and event in the engine yet"))),
+    };
+    let changed = c.blocks_changed;
+    done.map_err(|e| match e {
+        rules::RuleError::Emit(e) => emit_err(e),
+        rules::RuleError::Window(e) => PyValueError::new_err(e.0),
+        rules::RuleError::NoTenant(name) => PyKeyError::new_err(format!("no tenant document for {name:?}")),
+        rules::RuleError::State(why) => PyValueError::new_err(why),
+    })?;
+    Ok((records_of(py, &out)?, PyBytes::new(py, &st.encode()), changed))
+}
+
 /// `emit_step`'s answer: (a new alert?, the records, the state after, a block recorded?).
 type EmitResult<'py> = (bool, Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>, bool);
 type SourceFields = (String, Option<String>, Option<f64>, Option<String>, Option<String>, Option<String>);
@@ -1125,30 +1224,9 @@ fn emit_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, other: Option<PyR
         actions: actions.into_iter().map(|(kind, target, duration_s, from_ip)| emit::Order { kind, target, duration_s, from_ip }).collect(),
         variant: &variant, at, span, tenant: other.as_ref().map(|o| &o.inner), adds,
     };
-    let made = ctx.emit(detection).map_err(|e| match e {
-        emit::EmitError::Privacy => PyValueError::new_err("the tenant's privacy setting is not in the engine yet"),
-        emit::EmitError::Epoch(EpochError::ZeroSpan) => PyZeroDivisionError::new_err("float division by zero"),
-        emit::EmitError::Epoch(EpochError::NaN) => PyValueError::new_err("cannot convert float NaN to integer"),
-        emit::EmitError::Epoch(EpochError::Infinite) => PyOverflowError::new_err("cannot convert float infinity to integer"),
-        emit::EmitError::Epoch(EpochError::Big) => PyValueError::new_err("an incident epoch past 64 bits (a span far under a second)"),
-        emit::EmitError::Iso(e) => iso_err(e),
-        emit::EmitError::BadSpan(n) => PyValueError::new_err(if n < 2 {
-            format!("not enough values to unpack (expected 2, got {n})")
-        } else {
-            "too many values to unpack (expected 2)".to_string()
-        }),
-    })?;
+    let made = ctx.emit(detection).map_err(emit_err)?;
     let changed = ctx.blocks_changed;
-    let mut records = Vec::with_capacity(out.len());
-    for rec in &out {
-        let mut buf = Vec::with_capacity(512);
-        match rec {
-            emit::Out::Alert(a) => a.write(&mut buf),
-            emit::Out::Seen(s) => s.write(&mut buf),
-        }
-        .map_err(iso_err)?;
-        records.push(PyBytes::new(py, &buf));
-    }
+    let records = records_of(py, &out)?;
     Ok((made, records, PyBytes::new(py, &st.encode()), changed))
 }
 
@@ -1169,6 +1247,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_events, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
     m.add_function(wrap_pyfunction!(hash_id, m)?)?;
+    m.add_function(wrap_pyfunction!(rule_step, m)?)?;
     m.add_function(wrap_pyfunction!(epoch_of, m)?)?;
     m.add_function(wrap_pyfunction!(iso_text, m)?)?;
     m.add_function(wrap_pyfunction!(incident_id, m)?)?;

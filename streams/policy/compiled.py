@@ -32,7 +32,7 @@ EXT_DEFAULTS: dict[str, Callable[[TenantPolicy], Any]] = {
 }
 
 
-DOCUMENT_VERSION = 1  # Tenant.document()'s layout; the engine refuses another (engine/src/policy.rs VERSION)
+DOCUMENT_VERSION = 2  # Tenant.document()'s layout; the engine refuses another (engine/src/policy.rs VERSION)
 
 
 class ExtSettings:
@@ -111,7 +111,8 @@ class Tenant:
     def document(self) -> bytes:
         """This tenant's resolved policy as one JSON document for the compiled engine (``streams._engine.TenantDoc``;
         docs/engine.md, "The policy as data"): the validated settings, and what this class derives from them
-        (networks, weekly hours in minutes of the local day, holidays as ordinals, lower-cased scanners, the
+        (networks, weekly hours in minutes of the local day, holidays as ordinals, lower-cased scanners, the static
+        rules that drop or reject as (network, name, source, action), the
         rules' retention per scope). Python loads, validates and defaults the policy; the engine reads this."""
         import msgspec
 
@@ -128,6 +129,7 @@ class Tenant:
             "holidays": sorted(d.toordinal() for d in self.holidays),
             "scanners": list(self.scanners),
             "retention": dict(self.retention),
+            "deny": [[str(net), r.name, r.source, r.action] for net, r in self.deny],
         })
 
     def ext(self, extension: str) -> ExtSettings:

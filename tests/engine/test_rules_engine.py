@@ -1,0 +1,242 @@
+"""The rules of a registration or sign-in flood in Rust (engine/src/rules/, ``streams._engine.rule_step``) against
+their Python modules: the IP scope's ``registration_lockout``, ``login_lockout``, ``auto_defense``,
+``scanner_user_agent``, ``static_defense``, ``country_ip`` (also its tenant-scope sweep) and ``global_blocklist``;
+the account's ``account_lockout`` and the tenant's ``distributed_lockout``.
+
+Every ``check`` of these rules in whole replays is recorded (the key's state before and after as changelog
+bytes, the event as encoded, the context it reads: scope, event time, ``settled``, the event's identity,
+``blocks_changed``) and made again by the port on the state before: the same records appended (alerts and
+detections with their actions) byte for byte, the same state after, the same ``blocks_changed``. The replays:
+two simulated days of two tenants (one shuffled), the fixtures' day, the sample events, a distributed flood
+under the example policy (also with ``country_ip_block: set`` and a short ``incident_seconds``), and a hostile
+mix over two tenants that share addresses (shuffled, three seeds): scanners' user agents in other scripts,
+unverified UDP, logins to the permanent ban, auto-defense rules with fractional windows and ports, static deny
+rules, country filters, blocks of one tenant that another's events meet."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from streams.domain.events import Cdr, SecurityEvent, encode
+from streams.domain.incidents import Seen
+from streams.shells.worker.statecodec import decode_value, encode_value
+
+_engine = pytest.importorskip("streams._engine")
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ("registration_lockout", "login_lockout", "auto_defense", "scanner_user_agent", "static_defense", "country_ip",
+         "global_blocklist", "account_lockout", "distributed_lockout")
+SCOPE = {"account_lockout": ("ext",), "distributed_lockout": ("tenant",), "country_ip": ("ip", "tenant")}
+
+
+class Recorder:
+    """Wraps each rule's ``check``: its context, the event, and what it did."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def install(self, monkeypatch):
+        import importlib
+
+        for rule in RULES:
+            module = importlib.import_module(f"streams.rules.{rule}")
+            monkeypatch.setattr(module, "check", self._wrap(rule, module.check))
+
+    def _wrap(self, rule, original):
+        def check(ctx, ev):
+            if ctx.scope not in SCOPE.get(rule, ("ip",)):
+                return original(ctx, ev)
+            call = {"rule": rule, "tenant": ctx.tenant, "policy": ctx.detector.policy, "scope": ctx.scope,
+                    "ts": ctx.ts, "settled": ctx.settled, "ident": ctx.ident, "event": ev, "raw": encode(ev),
+                    "before": encode_value(ctx.state), "changed_before": ctx.blocks_changed}
+            n = len(ctx.out)
+            original(ctx, ev)
+            call["records"] = list(ctx.out[n:])
+            call["encoded"] = [encode(r) for r in call["records"]]
+            call["after"] = encode_value(ctx.state)
+            call["changed"] = ctx.blocks_changed
+            self.calls.append(call)
+        return check
+
+
+_docs: dict[int, object] = {}
+
+
+def doc(tenant):
+    d = _docs.get(id(tenant))
+    if d is None:
+        d = _docs[id(tenant)] = (tenant, _engine.TenantDoc(tenant.document()))
+    return d[1]
+
+
+def step(call):
+    ev = call["event"]
+    cost = None
+    if isinstance(ev, Cdr):
+        cost = next((r.cost for r in call["records"] if isinstance(r, Seen)), ev.cost)  # the rate table's, as _seen had it
+    st = decode_value(call["before"])
+    names = set(getattr(st, "seen", {})) | set(getattr(st, "blocks", {}))
+    tenants = {n: doc(call["policy"].tenant(n)) for n in names}
+    return _engine.rule_step(call["rule"], doc(call["tenant"]), tenants, call["scope"], call["before"], call["raw"],
+                             call["ts"], call["settled"], call["ident"], call["changed_before"], cost)
+
+
+def check(call) -> None:
+    records, after, changed = step(call)
+    assert records == call["encoded"], (call["rule"], call["raw"])
+    assert after == call["after"], (call["rule"], call["raw"])
+    assert changed == call["changed"], (call["rule"], call["raw"])
+
+
+def replay(tmp: Path, name: str, lines: list[bytes], policy: Path | None, monkeypatch) -> list[dict]:
+    from streams.core.detector import Detector
+    from streams.policy import Policy
+    from streams.shells.replay import read_events, run
+
+    src = tmp / f"{name}.jsonl"
+    src.write_bytes(b"".join(lines))
+    rec = Recorder()
+    with monkeypatch.context() as m:
+        rec.install(m)
+        det = Detector(Policy.load(policy) if policy else Policy.default())
+        run(read_events([str(src)]), det, lambda r: None, lambda r: None)
+    return rec.calls
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [ln + b"\n" for ln in path.read_bytes().splitlines() if ln.strip()]
+
+
+HOSTILE_POLICY = """
+allowed_country_ips: [GB, IE]
+incident_seconds: 600
+distributed_lockout: {failures: 20, seconds: 300, sources: 3, accounts: 3}
+registration_lockout: {failures: 4, seconds: 120, block_seconds: 300, lock_account: true, lock_scope: source}
+login_lockout: {failures: 3, seconds: 60, block_seconds: 120, lock_account: true, max_failures: 6, max_seconds: 3600}
+auto_defense:
+  - {name: udp, service: sip, protocol: udp, packets: 5, seconds: 2.5}
+  - {service: sip, protocol: both, packets: 8, seconds: 30, block_seconds: null}
+  - {name: ssh, service: ssh, protocol: tcp, port: 22, packets: 3, seconds: 60}
+  - {name: "", service: ami, packets: 2, seconds: 0.75, block_seconds: 0}
+static_defense:
+  - {name: "bad net 'x'", source: 198.51.100.0/24, action: drop}
+  - {name: rej, source: "2001:db8::/32", action: reject}
+  - {name: office, source: 192.0.2.0/24, action: accept}
+tenants:
+  b:
+    allowed_country_ips: [US]
+    block_on_unverified_udp: true
+    registration_lockout: {failures: 3, seconds: 60, block_seconds: null, lock_account: true, lock_scope: account}
+    login_lockout: {failures: 2, seconds: 60, block_seconds: 60, lock_account: false}
+    country_ip_block: set
+    incident_seconds: 300
+"""
+
+IPS = ["81.2.69.160", "5.9.1.1", "8.8.8.8", "198.51.100.7", "192.0.2.10", "10.0.0.3", "2001:db8::5", "2a00:1450::1",
+       "91.189.88.1", "41.0.0.9", "::ffff:8.8.4.4"]
+AGENTS = [None, "", "friendly-scanner", "SIPVicious ΣΑΣ", "sipcli/v1.8", "Zoiper 5", "pplsip", "Yealink 'T46' \"x\"",
+          "VaxSIPUserAgent\x07", "İstanbul-scanner", "x" * 300, "sundayddr"]
+ACCOUNTS = [None, "", "100", "101", "alice", "ünïcode", "a|b", "9" * 40]
+
+
+def hostile(seed: int, n: int = 1500) -> list[bytes]:
+    """Security events (and a few CDRs) over two tenants sharing addresses, shuffled."""
+    rnd = random.Random(seed)
+    t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    out = []
+    for k in range(n):
+        ts = t0 + timedelta(seconds=rnd.choice([0, 0.25, 0.5, 1, 2, 5, 30]) * k / 3 + rnd.random())
+        tenant = rnd.choice(["a", "b", "a"])
+        if rnd.random() < 0.05:
+            ev = Cdr(call_id=f"c{k}", start=ts, src=rnd.choice(["100", "101"]), dst="+442071234567", tenant=tenant,
+                     phase=rnd.choice(["start", "end"]), direction="outbound", src_ip=rnd.choice(IPS))
+        else:
+            service = rnd.choice(["sip", "sip", "sip", "web", "app", "ami", "ssh", "https", "iax2"])
+            action = rnd.choice([None, None, "register", "invite", "login"])
+            ev = SecurityEvent(ts=ts, service=service, src_ip=rnd.choice(IPS), tenant=tenant,
+                               outcome=rnd.choice(["failure", "failure", "failure", "success", "request"]),
+                               action=action, account=rnd.choice(ACCOUNTS), user_agent=rnd.choice(AGENTS),
+                               protocol=rnd.choice([None, "udp", "udp", "tcp", "tls"]), port=rnd.choice([None, 22, 5060]),
+                               round_trip=rnd.choice([None, True, False, False]))
+        out.append(encode(ev) + b"\n")
+    rnd.shuffle(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> dict[str, list[dict]]:
+    from streams.commands.simulate import simulate
+
+    mp = pytest.MonkeyPatch()
+    tmp = tmp_path_factory.mktemp("rules")
+    out = {}
+    try:
+        d = tmp / "sim5"
+        d.mkdir()
+        simulate(1, 5, d, tenants=2)
+        lines = _lines(d / "events.jsonl")
+        out["sim 5"] = replay(tmp, "sim5", lines, d / "policy.yaml", mp)
+        random.Random(5).shuffle(lines)
+        out["sim 5 shuffled"] = replay(tmp, "sim5s", lines, d / "policy.yaml", mp)
+        out["sim-day"] = replay(tmp, "simday", _lines(ROOT / "fixtures/sim-day/events.jsonl"),
+                                ROOT / "fixtures/sim-day/policy.yaml", mp)
+        out["sample"] = replay(tmp, "sample", _lines(ROOT / "fixtures/sample-events.jsonl"), None, mp)
+        flood = tmp / "flood-in.jsonl"
+        subprocess.run([sys.executable, str(ROOT / "bench/gen_campaign_flood.py"), "3000", str(flood)], check=True)
+        example = (ROOT / "fixtures/policy.example.yaml").read_text()
+        assert "\nincident_seconds: 3600 " in example
+        for name, text in (("flood", example), ("flood set", example + "\ncountry_ip_block: set\n"),
+                           ("flood short", example.replace("\nincident_seconds: 3600 ", "\nincident_seconds: 60 ", 1))):
+            pol = tmp / f"{name.replace(' ', '-')}.yaml"
+            pol.write_text(text)
+            out[name] = replay(tmp, name.replace(" ", "-"), _lines(flood), pol, mp)
+        pol = tmp / "hostile.yaml"
+        pol.write_text(HOSTILE_POLICY)
+        for seed in (1, 2, 3):
+            out[f"hostile {seed}"] = replay(tmp, f"hostile{seed}", hostile(seed), pol, mp)
+    finally:
+        mp.undo()
+    return out
+
+
+def test_every_check_of_the_replays(recorded):
+    made = dict.fromkeys(RULES, 0)
+    seen = dict.fromkeys(["tenant sweep", "not_blocked", "not_locked", "lock", "blocks_changed", "other tenant",
+                          "permanent", "cdr"], 0)
+    for name, calls in recorded.items():
+        assert calls, name
+        for call in calls:
+            check(call)
+            made[call["rule"]] += sum(b'"evidence"' in r for r in call["encoded"])  # alerts
+            text = b"".join(call["encoded"])
+            seen["tenant sweep"] += call["scope"] == "tenant" and bool(call["encoded"])
+            seen["not_blocked"] += b"not_blocked" in text
+            seen["not_locked"] += b"not_locked" in text
+            seen["lock"] += b'"lock_account"' in text
+            seen["blocks_changed"] += call["changed"] and not call["changed_before"]
+            seen["other tenant"] += call["rule"] == "global_blocklist" and bool(call["encoded"])
+            seen["permanent"] += b'"permanent":true' in text
+            seen["cdr"] += isinstance(call["event"], Cdr) and bool(call["encoded"])
+    print(made, seen, sum(map(len, recorded.values())))
+    assert all(n > 0 for n in made.values()), made
+    assert all(n > 0 for n in seen.values()), seen
+
+
+def test_a_missing_tenant_document_is_refused(recorded):
+    call = next(c for c in recorded["hostile 1"] if c["rule"] == "global_blocklist" and c["encoded"])
+    with pytest.raises(KeyError, match="no tenant document"):
+        _engine.rule_step(call["rule"], doc(call["tenant"]), {}, call["scope"], call["before"], call["raw"], call["ts"],
+                          call["settled"], call["ident"], True, None)
+
+
+def test_an_unported_rule_is_refused(recorded):
+    call = recorded["sample"][0]
+    with pytest.raises(ValueError, match="no rule"):
+        _engine.rule_step("call_frequency", doc(call["tenant"]), {}, call["scope"], call["before"], call["raw"],
+                          call["ts"], call["settled"], call["ident"], False, None)
