@@ -54,7 +54,12 @@ impl Net {
             Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
             None => (text, None),
         };
-        let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+        // an IPv6 network may name a scope (`fe80::%1/64`): `ipaddress` keeps it in `str()`, membership ignores it
+        let ip: IpAddr = match addr.split_once('%') {
+            Some((a, scope)) if !scope.is_empty() && !scope.contains('%') => IpAddr::V6(a.parse().map_err(|_| bad())?),
+            Some(_) => return Err(bad()),
+            None => addr.parse().map_err(|_| bad())?,
+        };
         let (v6, bits, width) = match ip {
             IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32u8),
             IpAddr::V6(a) => (true, u128::from(a), 128u8),

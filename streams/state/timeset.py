@@ -18,6 +18,7 @@ raised.
 from __future__ import annotations
 
 import math
+from typing import Annotated
 from bisect import bisect_left, bisect_right, insort
 
 import msgspec
@@ -52,7 +53,8 @@ def cut(times: list[float], before: float, keep: int) -> int:
 
 class TimeSet(msgspec.Struct, gc=False, array_like=True):
     t: list[float] = msgspec.field(default_factory=list)
-    ids: list[int] = msgspec.field(default_factory=list)
+    # identities, never negative, within 64 bits (msgpack's unsigned ints; the compiled engine holds them as u64)
+    ids: list[Annotated[int, msgspec.Meta(ge=0)]] = msgspec.field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.t)

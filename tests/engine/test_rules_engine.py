@@ -11,7 +11,8 @@ two simulated days of two tenants (one shuffled), the fixtures' day, the sample 
 under the example policy (also with ``country_ip_block: set`` and a short ``incident_seconds``), and a hostile
 mix over two tenants that share addresses (shuffled, three seeds): scanners' user agents in other scripts,
 unverified UDP, logins to the permanent ban, auto-defense rules with fractional windows and ports, static deny
-rules, country filters, blocks of one tenant that another's events meet."""
+rules, country filters, blocks of one tenant that another's events meet, events delivered twice, and one source
+past the locks an incident may order; and 60 hours of failures, so that keys forget names, sources and epochs."""
 
 from __future__ import annotations
 
@@ -128,20 +129,22 @@ static_defense:
   - {name: "bad net 'x'", source: 198.51.100.0/24, action: drop}
   - {name: rej, source: "2001:db8::/32", action: reject}
   - {name: office, source: 192.0.2.0/24, action: accept}
+  - {name: link, source: "fe80::%1/64", action: drop}
 tenants:
   b:
     allowed_country_ips: [US]
     block_on_unverified_udp: true
     registration_lockout: {failures: 3, seconds: 60, block_seconds: null, lock_account: true, lock_scope: account}
-    login_lockout: {failures: 2, seconds: 60, block_seconds: 60, lock_account: false}
+    login_lockout: {failures: 2, seconds: 60, block_seconds: 60, lock_account: false, max_failures: 30, max_seconds: 7200}
     country_ip_block: set
     incident_seconds: 300
 """
 
 IPS = ["81.2.69.160", "5.9.1.1", "8.8.8.8", "198.51.100.7", "192.0.2.10", "10.0.0.3", "2001:db8::5", "2a00:1450::1",
-       "91.189.88.1", "41.0.0.9", "::ffff:8.8.4.4"]
+       "91.189.88.1", "41.0.0.9", "::ffff:8.8.4.4", "fe80::7"]
 AGENTS = [None, "", "friendly-scanner", "SIPVicious ΣΑΣ", "sipcli/v1.8", "Zoiper 5", "pplsip", "Yealink 'T46' \"x\"",
-          "VaxSIPUserAgent\x07", "İstanbul-scanner", "x" * 300, "sundayddr"]
+          "VaxSIPUserAgent\x07", "İstanbul-scanner", "x" * 300, "sundayddr", "friendly-scanner/" + "é" * 250,
+          "sipvicious " + "\U0001f600" * 70]
 ACCOUNTS = [None, "", "100", "101", "alice", "ünïcode", "a|b", "9" * 40]
 
 
@@ -165,6 +168,38 @@ def hostile(seed: int, n: int = 1500) -> list[bytes]:
                                protocol=rnd.choice([None, "udp", "udp", "tcp", "tls"]), port=rnd.choice([None, 22, 5060]),
                                round_trip=rnd.choice([None, True, False, False]))
         out.append(encode(ev) + b"\n")
+    last = b""
+    for k in range(150):  # one source past what its windows keep: tenant b's sign-ins, tenant a's registrations
+        ts = t0 + timedelta(seconds=k / 2 + rnd.random() / 4)
+        out.append(encode(SecurityEvent(ts=ts, service="web", src_ip="91.189.88.1", tenant="b", outcome="failure",
+                                        account=f"u{k % 5}", protocol="tcp")) + b"\n")
+        # 75 accounts failed twice, unproven (UDP with no round trip) but for the latest, which comes last: its
+        # detection is new (not "unverified") and finds every account to lock at once, past MAX_LOCKS
+        last = encode(SecurityEvent(ts=ts, service="sip", src_ip="41.0.0.9", tenant="a", outcome="failure",
+                                    action="register", account=f"{k % 75}", protocol="udp", round_trip=k == 149)) + b"\n"
+        out.append(last)
+    out.pop()
+    out += out[:20]  # events delivered twice
+    rnd.shuffle(out)
+    out.append(last)
+    return out
+
+
+def long_run(seed: int, hours: int = 60) -> list[bytes]:
+    """Failures over days, past what keys hold (``HORIZON``): a few sources each trying ever new accounts, twice
+    in a row, in bursts (locks in epoch after epoch), and a few accounts tried from ever new sources, shuffled. Their
+    names, sources and epochs' orders are forgotten as the windows move on."""
+    rnd = random.Random(seed)
+    t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    out = []
+    for k in range(3000):
+        ts = t0 + timedelta(seconds=k * hours * 3600 / 3000 + rnd.random())
+        burst = t0 + timedelta(seconds=(k // 8) * hours * 3600 / 375 + (k % 8) * 2)  # 8 failures of one source
+        out.append(encode(SecurityEvent(ts=burst, service="sip", src_ip=f"81.2.69.{k // 8 % 4}", tenant="a",
+                                        outcome="failure", action="register", account=f"acct{k // 2}",
+                                        protocol="tcp")) + b"\n")
+        out.append(encode(SecurityEvent(ts=ts, service="web", src_ip=f"100.{64 + k % 60}.{k % 251}.{k % 7}", tenant="a",
+                                        outcome="failure", action="login", account=f"boss{k % 3}", protocol="tls")) + b"\n")
     rnd.shuffle(out)
     return out
 
@@ -200,6 +235,7 @@ def recorded(tmp_path_factory) -> dict[str, list[dict]]:
         pol.write_text(HOSTILE_POLICY)
         for seed in (1, 2, 3):
             out[f"hostile {seed}"] = replay(tmp, f"hostile{seed}", hostile(seed), pol, mp)
+        out["long"] = replay(tmp, "long", long_run(4), pol, mp)
     finally:
         mp.undo()
     return out
@@ -208,7 +244,8 @@ def recorded(tmp_path_factory) -> dict[str, list[dict]]:
 def test_every_check_of_the_replays(recorded):
     made = dict.fromkeys(RULES, 0)
     seen = dict.fromkeys(["tenant sweep", "not_blocked", "not_locked", "lock", "blocks_changed", "other tenant",
-                          "permanent", "cdr"], 0)
+                          "permanent", "cdr", "locks past 64", "long agent", "window full", "names forgotten",
+                          "epochs forgotten", "sources forgotten", "twice"], 0)
     for name, calls in recorded.items():
         assert calls, name
         for call in calls:
@@ -223,6 +260,14 @@ def test_every_check_of_the_replays(recorded):
             seen["other tenant"] += call["rule"] == "global_blocklist" and bool(call["encoded"])
             seen["permanent"] += b'"permanent":true' in text
             seen["cdr"] += isinstance(call["event"], Cdr) and bool(call["encoded"])
+            seen["locks past 64"] += call["rule"] == "registration_lockout" and b"past 64" in text
+            seen["long agent"] += call["rule"] == "scanner_user_agent" and bool(text) and len(call["event"].user_agent) > 200
+            before, after = decode_value(call["before"]), decode_value(call["after"])
+            for slot, name in (("registration_accounts", "names forgotten"), ("registration_locked", "epochs forgotten"),
+                               ("account_source_ips", "sources forgotten")):
+                seen[name] += bool(set(getattr(before, slot, ())) - set(getattr(after, slot, ())))
+            seen["twice"] += call["rule"] == "login_lockout" and call["before"] == call["after"] and not text
+            seen["window full"] += call["rule"] == "login_lockout" and len(after.login_lockout or ()) >= 120
     print(made, seen, sum(map(len, recorded.values())))
     assert all(n > 0 for n in made.values()), made
     assert all(n > 0 for n in seen.values()), seen
@@ -240,3 +285,30 @@ def test_an_unported_rule_is_refused(recorded):
     with pytest.raises(ValueError, match="no rule"):
         _engine.rule_step("call_frequency", doc(call["tenant"]), {}, call["scope"], call["before"], call["raw"],
                           call["ts"], call["settled"], call["ident"], False, None)
+
+
+def test_limits_past_64_bits_keep_what_python_keeps(tmp_path, monkeypatch):
+    """A window keeps a multiple of its limit: with a limit near 2**62 that multiple must not wrap (Python's ints
+    do not), or the port forgets failures the reference keeps."""
+    huge = 2 ** 62
+    pol = tmp_path / "huge.yaml"
+    pol.write_text(f"""
+registration_lockout: {{failures: {huge}, seconds: 600}}
+login_lockout: {{failures: {huge}, seconds: 600}}
+auto_defense:
+  - {{name: udp, service: sip, packets: {huge}, seconds: 600}}
+""")
+    t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    lines = []
+    for k in range(340):
+        ts = t0 + timedelta(seconds=k)
+        lines.append(encode(SecurityEvent(ts=ts, service="sip", src_ip="81.2.69.160", outcome="failure", action="register",
+                                          account=f"{k}", protocol="udp")) + b"\n")
+        lines.append(encode(SecurityEvent(ts=ts, service="web", src_ip="81.2.69.160", outcome="failure",
+                                          account="admin", protocol="tcp")) + b"\n")
+    calls = replay(tmp_path, "huge", lines, pol, monkeypatch)
+    assert {c["rule"] for c in calls} >= {"registration_lockout", "login_lockout", "auto_defense"}
+    for call in calls:
+        check(call)
+    last = decode_value([c for c in calls if c["scope"] == "ip"][-1]["after"])
+    assert len(last.registration_lockout) == 340 and len(last.login_lockout) == 340 and len(last.auto_defense["udp"]) == 340

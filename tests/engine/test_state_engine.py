@@ -201,6 +201,8 @@ class Gen:
         if tp is float:
             return self.float_()
         if tp is int:
+            if where == ("TimeSet", "ids"):  # identities: 0 to 2**64-1 (negative ones are refused, below)
+                return abs(self.int_()) % 2**64
             return self.int_()
         if tp is str:
             return self.str_()
@@ -220,7 +222,7 @@ class Gen:
         raise AssertionError(f"no generator for {tp!r} at {where}")
 
     def struct(self, cls):
-        hints = typing.get_type_hints(cls, vars(schema) | {"TimeSet": TimeSet, "Intervals": Intervals, "ValueWindow": ValueWindow})
+        hints = typing.get_type_hints(cls, vars(schema) | HINTS)
         kwargs = {}
         for f in msgspec.structs.fields(cls):
             if f.required or self.rng.random() < 0.6:
@@ -231,6 +233,9 @@ class Gen:
         return cls(**kwargs)
 
 
+HINTS = {"TimeSet": TimeSet, "Intervals": Intervals, "ValueWindow": ValueWindow, "Annotated": typing.Annotated,
+         "msgspec": msgspec}  # what the windows' annotations name (streams/state/timeset.py)
+
 def _all_fields() -> set[tuple[str, str]]:
     todo, seen, out = list(KEY_STATES), set(), set()
     while todo:
@@ -238,7 +243,7 @@ def _all_fields() -> set[tuple[str, str]]:
         if cls in seen:
             continue
         seen.add(cls)
-        hints = typing.get_type_hints(cls, vars(schema) | {"TimeSet": TimeSet, "Intervals": Intervals, "ValueWindow": ValueWindow})
+        hints = typing.get_type_hints(cls, vars(schema) | HINTS)
         for f in msgspec.structs.fields(cls):
             out.add((cls.__name__, f.name))
             stack = [hints[f.name]]
@@ -432,3 +437,16 @@ def test_repeated_keys_fold_as_a_python_dict(n):
     raw = (b"\x82" + m("type") + m("trunk/5") + m("pending") + b"\x81" + m("a") + b"\x91"
            + b"\xde" + len(anys).to_bytes(2, "big") + body)
     assert _engine.state_roundtrip(raw) == encode_value(decode_value(raw))
+
+
+def test_a_window_id_out_of_range_is_refused_by_both():
+    """A window's ids are identities: 0 to 2**64-1 (``TimeSet.ids``), which the engine holds as u64; a changelog
+    value with a negative one is refused by both, with the path to it."""
+    from streams.state import IpState
+
+    for ids, ok in (([0, 2**64 - 1], True), ([-1], False), ([5, -2**63], False)):
+        raw = encode_value(IpState(login_lockout=TimeSet([1.0] * len(ids), ids)))
+        assert _refused(raw) == (not ok, not ok), ids
+        if not ok:
+            with pytest.raises(ValueError, match=r"Expected `int` >= 0 - at `\$.login_lockout\[1\]"):
+                decode_value(raw)

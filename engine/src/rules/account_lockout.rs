@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{by_latest, flagged, int, is_registration, may_block, order, put, s, Check, Result, RuleError, UNVERIFIED};
+use super::{by_latest, flagged, int, is_registration, may_block, order, put, s, Check, Result, UNVERIFIED};
 use crate::emit::{span_of, Detection, Order};
 use crate::event::{fmt::crc32, Event, SecurityEvent};
 use crate::ids::{epoch_of, HORIZON};
@@ -38,8 +38,7 @@ pub fn check(c: &mut Check<'_>, st: &mut ExtState, event: &Event, ev: &SecurityE
             st.account_failures.0.len() - 1
         }
     };
-    let mut window = st.account_failures.0[slot].1.to_window()
-        .ok_or_else(|| RuleError::State("a window id past 64 bits".to_string()))?;
+    let mut window = st.account_failures.0[slot].1.take_window();
     let source = u64::from(crc32(ev.src_ip.as_bytes()));
     set(&mut st.account_source_ips.0, i128::from(source), ev.src_ip.clone());
     let span = span_of(&[order("lock_account", "", cfg.block_seconds, None)], c.tenant);
@@ -60,7 +59,7 @@ pub fn check(c: &mut Check<'_>, st: &mut ExtState, event: &Event, ev: &SecurityE
         }
     }
     window.prune(c.settled - seconds - HORIZON, KEEP);
-    st.account_failures.0[slot].1 = state::TimeSet::from_window(&window);
+    st.account_failures.0[slot].1 = state::TimeSet::from_window(window);
     forget(st, c.settled - seconds - HORIZON, span);
     Ok(())
 }
@@ -196,7 +195,7 @@ fn sources_in(window: &TimeSet, at: f64, seconds: f64) -> i64 {
 fn forget(st: &mut ExtState, before: f64, span: f64) {
     let total: usize = st.account_failures.0.iter().map(|(_, w)| w.t.len()).sum();
     if st.account_source_ips.0.len() > 2 * total + 16 {
-        let held: HashSet<i128> = st.account_failures.0.iter().flat_map(|(_, w)| w.ids.iter().map(|&i| i >> 1)).collect();
+        let held: HashSet<i128> = st.account_failures.0.iter().flat_map(|(_, w)| w.ids.iter().map(|&i| i128::from(i >> 1))).collect();
         st.account_source_ips.0.retain(|(s, _)| held.contains(s));
     }
     st.account_locked.0.retain(|(k, _)| {

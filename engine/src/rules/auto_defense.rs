@@ -1,7 +1,7 @@
 //! auto_defense — guide: Network Security, "Restrict Access to PBX by Dynamic Firewall Rules" (Auto Defense).
 //! The port of `streams/rules/auto_defense.py` (its docstring says what it judges and why).
 
-use super::{detection, flagged, fmt_g, int, order, proven_hits, proven_orders, s, Check, Result, RuleError};
+use super::{detection, flagged, fmt_g, int, order, proven_hits, proven_orders, s, Check, Result};
 use crate::event::{Event, SecurityEvent};
 use crate::ids::FOREVER;
 use crate::policy::AutoDefense;
@@ -40,12 +40,11 @@ pub fn check(c: &mut Check<'_>, st: &mut IpState, event: &Event, ev: &SecurityEv
         let span = r.block_seconds.map_or(FOREVER, |b| b.max(1) as f64);
         let slot = st.auto_defense.0.iter().position(|(k, _)| *k == name);
         let mut window = match slot {
-            Some(k) => st.auto_defense.0[k].1.to_window()
-                .ok_or_else(|| RuleError::State("a window id past 64 bits".to_string()))?,
+            Some(k) => st.auto_defense.0[k].1.take_window(),
             None => TimeSet::new(),
         };
         let hits = proven_hits(tenant, c.settled, &mut window, c.ts, r.seconds, r.packets, span, flagged(c.ident, event))?;
-        let held = state::TimeSet::from_window(&window);
+        let held = state::TimeSet::from_window(window);
         match slot {
             Some(k) => st.auto_defense.0[k].1 = held,
             None => st.auto_defense.0.push((name.clone(), held)),

@@ -4,12 +4,12 @@
 
 use std::collections::HashSet;
 
-use super::{first_per_epoch, int, s, window_of, Check, Result};
+use super::{first_per_epoch, int, s, Check, Result};
 use crate::emit::Detection;
 use crate::event::{fmt::crc32, SecurityEvent};
 use crate::ids::{epoch_of, HORIZON};
 use crate::record::Ev;
-use crate::state::{self, Dict, TenantState};
+use crate::state::{Dict, TenantState};
 use crate::window::{bisect_right, TimeSet};
 
 pub const RULE: &str = "distributed_lockout";
@@ -65,11 +65,11 @@ pub fn check(c: &mut Check<'_>, st: &mut TenantState, ev: &SecurityEvent) -> Res
     let cfg = &c.tenant.settings.distributed_lockout;
     let seconds = cfg.seconds as f64;
     let before = c.settled - seconds - HORIZON;
-    let mut failures = window_of(&st.failures)?;
+    let mut failures = super::take(&mut st.failures);
     let (mut sources_w, mut accounts_w) = if st.failure_sources.is_none() {
         (TimeSet::new(), TimeSet::new())
     } else {
-        (window_of(&st.failure_sources)?, window_of(&st.failure_accounts)?)
+        (super::take(&mut st.failure_sources), super::take(&mut st.failure_accounts))
     };
     note_name(&mut st.sources, &ev.src_ip, c.ts, KEEP);
     let account = ev.account.as_deref().unwrap_or_default();
@@ -87,9 +87,7 @@ pub fn check(c: &mut Check<'_>, st: &mut TenantState, ev: &SecurityEvent) -> Res
         }
         failures.prune(before, DISTINCT_KEEP);
     }
-    st.failures = Some(state::TimeSet::from_window(&failures));
-    st.failure_sources = Some(state::TimeSet::from_window(&sources_w));
-    st.failure_accounts = Some(state::TimeSet::from_window(&accounts_w));
+    st.failures = super::put_back(failures);
     let t = c.tenant.name.clone();
     for (at, n) in hits {
         let n_sources = distinct(&sources_w, at - seconds, at, cfg.sources);
@@ -117,5 +115,7 @@ pub fn check(c: &mut Check<'_>, st: &mut TenantState, ev: &SecurityEvent) -> Res
         };
         c.emit(&mut st.incidents, None, d)?;
     }
+    st.failure_sources = super::put_back(sources_w);
+    st.failure_accounts = super::put_back(accounts_w);
     Ok(())
 }

@@ -1,24 +1,24 @@
 //! login_lockout — guide: Extension Login Security, "Account Lockout for Failed Login Attempts".
 //! The port of `streams/rules/login_lockout.py` (its docstring says what it judges and why).
 
-use super::{detection, first_per_epoch, flagged, int, lock_orders, may_block, opt, order, proven_orders, s, window_of,
+use super::{detection, first_per_epoch, flagged, int, lock_orders, may_block, opt, order, proven_orders, s,
             Check, Result};
 use crate::emit::span_of;
 use crate::event::{Event, SecurityEvent};
 use crate::ids::{FOREVER, HORIZON};
 use crate::record::Ev;
 use crate::seclog::py::upper;
-use crate::state::{self, IpState};
+use crate::state::IpState;
 
 pub const RULE: &str = "login_lockout";
 const SEVERITY: &str = "alert";
 
 pub fn check(c: &mut Check<'_>, st: &mut IpState, event: &Event, ev: &SecurityEvent) -> Result<()> {
     let cfg = &c.tenant.settings.login_lockout;
-    let mut window = window_of(&st.login_lockout)?;
+    let mut window = super::take(&mut st.login_lockout);
     let added = window.add(c.ts, flagged(c.ident, event));
     let Some(i) = added else {
-        st.login_lockout = Some(state::TimeSet::from_window(&window));
+        st.login_lockout = super::put_back(window);
         return Ok(());
     };
     let who = match ev.service.as_str() {
@@ -63,8 +63,8 @@ pub fn check(c: &mut Check<'_>, st: &mut IpState, event: &Event, ev: &SecurityEv
             c.emit_ip(st, d)?;
         }
     }
-    let keep = (4 * cfg.failures.max(cfg.max_failures.unwrap_or(0))).max(64);
+    let keep = cfg.failures.max(cfg.max_failures.unwrap_or(0)).saturating_mul(4).max(64);  // Python's ints do not wrap
     window.prune(c.settled - longest as f64 - HORIZON, usize::try_from(keep).unwrap_or(0));
-    st.login_lockout = Some(state::TimeSet::from_window(&window));
+    st.login_lockout = super::put_back(window);
     Ok(())
 }

@@ -35,7 +35,7 @@ pub enum RuleError {
     Window(WindowError),
     /// A tenant the policy documents given do not hold (`global_blocklist` judges for other tenants).
     NoTenant(String),
-    /// A state the port's types cannot hold (a window id past 64 bits: none the detector writes).
+    /// What the Python refuses with ValueError (an address that is none).
     State(String),
 }
 
@@ -152,6 +152,25 @@ pub fn is_registration(ev: &SecurityEvent) -> bool {
     }
 }
 
+/// `event_kind`: what a rule may ask for in `WANTS`: `reg_|login_|other_` + outcome, or `<direction>_<phase>`.
+pub fn event_kind(event: &Event) -> String {
+    const LOGIN_SERVICES: [&str; 6] = ["web", "app", "api", "ami", "http", "https"];
+    match event {
+        Event::Cdr(e) => format!("{}_{}", e.direction.as_str(), e.phase.as_str()),
+        Event::Unblock(_) => "unblock".to_string(),
+        Event::Security(e) => {
+            let what = if is_registration(e) {
+                "reg"
+            } else if e.action.as_deref() == Some("login") || (e.action.is_none() && LOGIN_SERVICES.contains(&e.service.as_str())) {
+                "login"
+            } else {
+                "other"
+            };
+            format!("{what}_{}", e.outcome.as_str())
+        }
+    }
+}
+
 /// `verified`: does the event prove its source address?
 pub fn verified(ev: &Event) -> bool {
     match ev {
@@ -249,17 +268,19 @@ pub fn proven_hits(tenant: &Tenant, settled: f64, window: &mut TimeSet, time: f6
         hits = first_per_epoch(hits, span)?;
     }
     let judged = hits.into_iter().map(|(at, n)| (at, n, may_block(tenant, window, at, seconds))).collect();
-    let keep = (4 * (limit + 1)).max(64);
+    let keep = limit.saturating_add(1).saturating_mul(4).max(64);  // Python's ints do not wrap
     window.prune(settled - seconds - HORIZON, usize::try_from(keep).unwrap_or(0));
     Ok(judged)
 }
 
-/// The state's window as the port's (its ids within 64 bits, as every window the detector writes).
-pub fn window_of(w: &Option<crate::state::TimeSet>) -> Result<TimeSet> {
-    match w {
-        None => Ok(TimeSet::new()),
-        Some(w) => w.to_window().ok_or_else(|| RuleError::State("a window id past 64 bits".to_string())),
-    }
+/// A state slot's window as the port's, its entries moved out (`put_back` moves them back).
+pub fn take(slot: &mut Option<crate::state::TimeSet>) -> TimeSet {
+    slot.as_mut().map_or_else(TimeSet::new, crate::state::TimeSet::take_window)
+}
+
+/// The window back into its state slot.
+pub fn put_back(window: TimeSet) -> Option<crate::state::TimeSet> {
+    Some(crate::state::TimeSet::from_window(window))
 }
 
 /// Is the incident epoch `epoch` of `span` over before `before` (`(epoch + 1) * span < before`)? What a rule

@@ -4,13 +4,13 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{by_latest, detection, flagged, int, is_registration, lock_orders, may_block, order, proven_orders, put, s,
-            window_of, Check, Result};
+            Check, Result};
 use crate::emit::Order;
 use crate::event::{fmt::crc32, Event, SecurityEvent};
 use crate::ids::{epoch_of, HORIZON};
 use crate::policy::Lockout;
 use crate::record::Ev;
-use crate::state::{self, IpState};
+use crate::state::IpState;
 use crate::window::{bisect_right, TimeSet};
 
 pub const RULE: &str = "registration_lockout";
@@ -42,7 +42,7 @@ pub fn check(c: &mut Check<'_>, st: &mut IpState, event: &Event, ev: &SecurityEv
         return Ok(());
     }
     let cfg = &c.tenant.settings.registration_lockout;
-    let mut window = window_of(&st.registration_lockout)?;
+    let mut window = super::take(&mut st.registration_lockout);
     let acct = account_id(ev.account.as_deref());
     if acct != 0 {
         let name = ev.account.as_deref().unwrap_or_default();
@@ -71,9 +71,9 @@ pub fn check(c: &mut Check<'_>, st: &mut IpState, event: &Event, ev: &SecurityEv
             detect(c, cfg, st, &window, epoch, ok, &ends, span, ev)?;
         }
     }
-    let keep = (16 * cfg.failures).max(KEEP);
+    let keep = cfg.failures.saturating_mul(16).max(KEEP);  // Python's ints do not wrap
     forget(st, &mut window, c.settled - cfg.seconds as f64 - HORIZON, usize::try_from(keep).unwrap_or(0), span);
-    st.registration_lockout = Some(state::TimeSet::from_window(&window));
+    st.registration_lockout = super::put_back(window);
     Ok(())
 }
 

@@ -35,6 +35,17 @@ impl Codec for i128 {
     }
 }
 
+/// A window's id (`TimeSet.ids`: `Annotated[int, Meta(ge=0)]`): 0 to 2**64-1.
+impl Codec for u64 {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let v = r.int()?;
+        u64::try_from(v).map_err(|_| super::StateError::new("Expected `int` >= 0"))
+    }
+    fn write(&self, w: &mut Vec<u8>) {
+        write_int(w, i128::from(*self))
+    }
+}
+
 impl Codec for String {
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         r.string()

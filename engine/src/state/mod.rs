@@ -155,15 +155,13 @@ pub fn roundtrip(raw: &[u8]) -> Result<Vec<u8>, StateError> {
 // -- the windows as the detector's port uses them (engine/src/window/)
 
 impl TimeSet {
-    /// The window, when every id is one the port's `u64` ids can hold (a changelog written by the
-    /// detector's `TimeSet.add` holds only those).
-    pub fn to_window(&self) -> Option<window::TimeSet> {
-        let ids = self.ids.iter().map(|&i| u64::try_from(i).ok()).collect::<Option<Vec<u64>>>()?;
-        Some(window::TimeSet { t: self.t.clone(), ids })
+    /// The window, its entries moved out (the state's slot is left empty until `from_window` puts them back).
+    pub fn take_window(&mut self) -> window::TimeSet {
+        window::TimeSet { t: std::mem::take(&mut self.t), ids: std::mem::take(&mut self.ids) }
     }
 
-    pub fn from_window(w: &window::TimeSet) -> Self {
-        TimeSet { t: w.t.clone(), ids: w.ids.iter().map(|&i| i128::from(i)).collect() }
+    pub fn from_window(w: window::TimeSet) -> Self {
+        TimeSet { t: w.t, ids: w.ids }
     }
 }
 

@@ -12,7 +12,7 @@ array_struct!(
     /// `TimeSet`: `[t, ids]`.
     TimeSet, 0, {
         t: Vec<f64> = Vec::new(),
-        ids: Vec<i128> = Vec::new(),
+        ids: Vec<u64> = Vec::new(),
     }
 );
 

@@ -127,8 +127,10 @@ fn windows_convert_to_the_ports_types() {
     let KeyState::Trunk(t) = decode(&unhex(TRUNK)).unwrap() else { panic!() };
     let w = t.done.to_window().unwrap();
     assert_eq!(Intervals::from_window(&w), t.done);
-    let neg = TimeSet { t: vec![1.0], ids: vec![-1] };
-    assert!(neg.to_window().is_none());
+    let mut held = TimeSet { t: vec![1.0, 2.0], ids: vec![7, u64::MAX] };
+    let w = held.take_window();
+    assert!(held.t.is_empty() && held.ids.is_empty());
+    assert_eq!(TimeSet::from_window(w), TimeSet { t: vec![1.0, 2.0], ids: vec![7, u64::MAX] });
 }
 
 #[test]
