@@ -307,3 +307,19 @@ def emit_step(doc: TenantDoc, other: TenantDoc | None, scope: str, state: bytes,
     ``source`` is (``"none"``, ``"cdr"`` or ``"security"``, call_id, cost, outcome, src_ip, account); ``call`` is
     emit's arguments in order; ``other`` is the ``tenant=`` a rule passed. ValueError for a tenant whose
     ``privacy`` is on (not ported yet)."""
+
+def rule_step(rule: str, doc: TenantDoc, tenants: dict[str, TenantDoc], scope: str, state: bytes, event: bytes, ts: float,
+              settled: float, ident: int, blocks_changed: bool, cost: float | None) -> tuple[list[bytes], bytes, bool]:
+    """One rule's ``check(ctx, event)`` (engine/src/rules/): the records it appended, the state after, and
+    ``Ctx.blocks_changed``. ``event`` as ``encode`` writes it; ``tenants`` the other tenants' documents by name
+    (``global_blocklist``: KeyError for one missing); ``cost`` a CDR's cost as ``_seen`` works it out. ValueError
+    for a rule, scope or event the engine does not judge yet."""
+
+def ip_scope_step(doc: TenantDoc, tenants: dict[str, TenantDoc], state: bytes | None, event: bytes, ts: float,
+                  settled: float, ident: int, cost: float | None) -> tuple[list[bytes], bytes]:
+    """``Detector.process``'s IP scope for one event (the active rules in evaluation order on one key): the
+    records and the state after (``state`` None: a key not held yet)."""
+
+def ip_scope_rules() -> list[tuple[str, bool, bool, str | None]]:
+    """The IP scope's ported rules in evaluation order: (rule, judges security events, judges CDRs, the one
+    kind it wants or None for every kind)."""

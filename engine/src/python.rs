@@ -1176,13 +1176,57 @@ fn rule_step<'py>(py: Python<'py>, rule: &str, doc: PyRef<'py, TenantDoc>, tenan
         _ => return Err(PyValueError::new_err(format!("no rule {rule:?} for this key and event in the engine yet"))),
     };
     let changed = c.blocks_changed;
-    done.map_err(|e| match e {
+    done.map_err(rule_err)?;
+    Ok((records_of(py, &out)?, PyBytes::new(py, &st.encode()), changed))
+}
+
+/// The IP scope of one event (engine/src/rules/ip_scope.rs): `Detector.process`'s rules of the `ip` scope on the
+/// key's state (None: a key not held), with the arguments of `rule_step`. Returns the records and the state after.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn ip_scope_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, tenants: Bound<'py, PyDict>, state: Option<&[u8]>,
+                      event: &[u8], ts: f64, settled: f64, ident: u64, cost: Option<f64>)
+                      -> PyResult<(Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>)> {
+    let event = crate::event::decode_json(event).map_err(|e| PyValueError::new_err(format!("not an event: {e:?}")))?;
+    let mut held: Vec<(String, PyRef<'py, TenantDoc>)> = Vec::with_capacity(tenants.len());
+    for (k, v) in tenants.iter() {
+        held.push((k.extract::<String>()?, v.extract::<PyRef<'py, TenantDoc>>()?));
+    }
+    let by_name: rules::Tenants<'_> = held.iter().map(|(k, v)| (k.as_str(), &v.inner)).collect();
+    let source = match &event {
+        Event::Cdr(e) => emit::Source::Cdr { call_id: e.call_id.clone(), cost },
+        Event::Security(e) => emit::Source::Security {
+            outcome: e.outcome.as_str().to_string(), src_ip: e.src_ip.clone(), account: e.account.clone(),
+        },
+        Event::Unblock(_) => return Err(PyValueError::new_err("an unblock is not judged by the rules")),
+    };
+    let mut st = match state {
+        Some(raw) => match state::decode(raw).map_err(|e| PyValueError::new_err(e.to_string()))? {
+            state::KeyState::Ip(s) => s,
+            other => return Err(PyValueError::new_err(format!("a {} key's state, not an IP key's", other.scope()))),
+        },
+        None => state::IpState::default(),
+    };
+    let mut out = Vec::new();
+    let mut c = rules::Check { tenant: &doc.inner, tenants: &by_name, scope: "ip", ts, settled, ident, source: &source,
+                               blocks_changed: false, out: &mut out };
+    rules::ip_scope::step(&mut c, &mut st, &event).map_err(rule_err)?;
+    Ok((records_of(py, &out)?, PyBytes::new(py, &state::KeyState::Ip(st).encode())))
+}
+
+/// The IP scope's rules in order (`streams.rules.RULES_BY_SCOPE["ip"]` but `custom`).
+#[pyfunction]
+fn ip_scope_rules() -> Vec<(&'static str, bool, bool, Option<&'static str>)> {
+    rules::ip_scope::IP_RULES.to_vec()
+}
+
+fn rule_err(e: rules::RuleError) -> PyErr {
+    match e {
         rules::RuleError::Emit(e) => emit_err(e),
         rules::RuleError::Window(e) => PyValueError::new_err(e.0),
         rules::RuleError::NoTenant(name) => PyKeyError::new_err(format!("no tenant document for {name:?}")),
         rules::RuleError::State(why) => PyValueError::new_err(why),
-    })?;
-    Ok((records_of(py, &out)?, PyBytes::new(py, &st.encode()), changed))
+    }
 }
 
 /// `emit_step`'s answer: (a new alert?, the records, the state after, a block recorded?).
@@ -1248,6 +1292,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
     m.add_function(wrap_pyfunction!(hash_id, m)?)?;
     m.add_function(wrap_pyfunction!(rule_step, m)?)?;
+    m.add_function(wrap_pyfunction!(ip_scope_step, m)?)?;
+    m.add_function(wrap_pyfunction!(ip_scope_rules, m)?)?;
     m.add_function(wrap_pyfunction!(epoch_of, m)?)?;
     m.add_function(wrap_pyfunction!(iso_text, m)?)?;
     m.add_function(wrap_pyfunction!(incident_id, m)?)?;

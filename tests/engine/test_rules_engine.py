@@ -16,6 +16,7 @@ past the locks an incident may order; and 60 hours of failures, so that keys for
 
 from __future__ import annotations
 
+import importlib
 import random
 import subprocess
 import sys
@@ -45,9 +46,35 @@ class Recorder:
     def install(self, monkeypatch):
         import importlib
 
+        from streams.core.detector import Ctx
+        from streams.state.lifecycle import KeyLifecycle
+
         for rule in RULES:
             module = importlib.import_module(f"streams.rules.{rule}")
             monkeypatch.setattr(module, "check", self._wrap(rule, module.check))
+        # the IP scope of each event: from its Ctx (the state before) to the key's write (the state after the rules)
+        self.scopes: list[dict] = []
+        pending: dict[int, dict] = {}
+        init, write = Ctx.__init__, KeyLifecycle.write
+
+        def ctx_init(ctx, det, tenant, event, ts, scope, key, st, out):
+            init(ctx, det, tenant, event, ts, scope, key, st, out)
+            if scope == "ip" and event is not None and not tenant.custom_rules("ip", "cdr" if isinstance(event, Cdr) else "security"):
+                pending[id(st)] = {"ctx": ctx, "before": encode_value(st) if key in det.state else None, "n": len(out),
+                                   "raw": encode(event)}
+
+        def keys_write(keys, state, key, scope, st, tenant, ts):
+            call = pending.pop(id(st), None)
+            if call is not None:
+                ctx = call.pop("ctx")
+                call.update(tenant=ctx.tenant, policy=ctx.detector.policy, ts=ctx.ts, settled=ctx.settled, ident=ctx.ident,
+                            event=ctx.event, records=list(ctx.out[call["n"]:]), after=encode_value(st))
+                call["encoded"] = [encode(r) for r in call["records"]]
+                self.scopes.append(call)
+            return write(keys, state, key, scope, st, tenant, ts)
+
+        monkeypatch.setattr(Ctx, "__init__", ctx_init)
+        monkeypatch.setattr(KeyLifecycle, "write", keys_write)
 
     def _wrap(self, rule, original):
         def check(ctx, ev):
@@ -76,14 +103,19 @@ def doc(tenant):
     return d[1]
 
 
-def step(call):
+def _context(call):
+    """The cost ``_seen`` gave a CDR, and the documents of the tenants a key's state names."""
     ev = call["event"]
     cost = None
     if isinstance(ev, Cdr):
         cost = next((r.cost for r in call["records"] if isinstance(r, Seen)), ev.cost)  # the rate table's, as _seen had it
-    st = decode_value(call["before"])
+    st = decode_value(call["before"]) if call["before"] is not None else None
     names = set(getattr(st, "seen", {})) | set(getattr(st, "blocks", {}))
-    tenants = {n: doc(call["policy"].tenant(n)) for n in names}
+    return cost, {n: doc(call["policy"].tenant(n)) for n in names}
+
+
+def step(call):
+    cost, tenants = _context(call)
     return _engine.rule_step(call["rule"], doc(call["tenant"]), tenants, call["scope"], call["before"], call["raw"],
                              call["ts"], call["settled"], call["ident"], call["changed_before"], cost)
 
@@ -107,7 +139,11 @@ def replay(tmp: Path, name: str, lines: list[bytes], policy: Path | None, monkey
         rec.install(m)
         det = Detector(Policy.load(policy) if policy else Policy.default())
         run(read_events([str(src)]), det, lambda r: None, lambda r: None)
+    _scopes[name] = rec.scopes
     return rec.calls
+
+
+_scopes: dict[str, list[dict]] = {}  # the IP scope of each event of the replays (Recorder.scopes), by replay
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -138,6 +174,7 @@ tenants:
     login_lockout: {failures: 2, seconds: 60, block_seconds: 60, lock_account: false, max_failures: 30, max_seconds: 7200}
     country_ip_block: set
     incident_seconds: 300
+    rules: {auto_defense: {mode: "off"}, scanner_user_agent: {mode: report, severity: critical}}
 """
 
 IPS = ["81.2.69.160", "5.9.1.1", "8.8.8.8", "198.51.100.7", "192.0.2.10", "10.0.0.3", "2001:db8::5", "2a00:1450::1",
@@ -312,3 +349,31 @@ auto_defense:
         check(call)
     last = decode_value([c for c in calls if c["scope"] == "ip"][-1]["after"])
     assert len(last.registration_lockout) == 340 and len(last.login_lockout) == 340 and len(last.auto_defense["udp"]) == 340
+
+
+def test_the_ip_scope_of_every_event(recorded):
+    """``Detector.process``'s IP scope (engine/src/rules/ip_scope.rs): the rules a tenant runs for the event's type
+    and kind, in evaluation order, on one key with one context; the same records and the same state after."""
+    from streams.rules import RULES_BY_SCOPE
+    from streams.rules._common import event_kind
+
+    order = {events: [m.RULE for m in RULES_BY_SCOPE["ip"][events] if m.RULE != "custom"] for events in ("security", "cdr")}
+    ported = _engine.ip_scope_rules()
+    assert [r for r, security, _, _ in ported if security] == order["security"]
+    assert [r for r, _, cdr, _ in ported if cdr] == order["cdr"]
+    for rule, _, _, wants in ported:
+        assert getattr(importlib.import_module(f"streams.rules.{rule}"), "WANTS", None) == ({wants} if wants else None)
+    n = made = 0
+    seen_kinds = set()
+    for name, calls in _scopes.items():
+        assert calls, name
+        for call in calls:
+            cost, tenants = _context(call)
+            records, after = _engine.ip_scope_step(doc(call["tenant"]), tenants, call["before"], call["raw"], call["ts"],
+                                                   call["settled"], call["ident"], cost)
+            assert (records, after) == (call["encoded"], call["after"]), (name, call["raw"])
+            n += 1
+            made += len(records)
+            seen_kinds.add(event_kind(call["event"]))
+    assert n > 30_000 and made > 10_000, (n, made)
+    assert {"reg_failure", "login_failure", "outbound_start", "other_request"} <= seen_kinds, seen_kinds

@@ -13,6 +13,7 @@ pub mod auto_defense;
 pub mod country_ip;
 pub mod distributed_lockout;
 pub mod global_blocklist;
+pub mod ip_scope;
 pub mod login_lockout;
 pub mod registration_lockout;
 pub mod scanner_user_agent;
