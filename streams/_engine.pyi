@@ -316,9 +316,11 @@ def rule_step(rule: str, doc: TenantDoc, tenants: dict[str, TenantDoc], scope: s
     for a rule, scope or event the engine does not judge yet."""
 
 def ip_scope_step(doc: TenantDoc, tenants: dict[str, TenantDoc], state: bytes | None, event: bytes, ts: float,
-                  settled: float, ident: int, cost: float | None) -> tuple[list[bytes], bytes]:
+                  settled: float, ident: int, cost: float | None) -> tuple[list[bytes], bytes | None]:
     """``Detector.process``'s IP scope for one event (the active rules in evaluation order on one key): the
-    records and the state after (``state`` None: a key not held yet)."""
+    records and the state after (``state`` None: a key not held yet); ``([], None)`` when no rule of the scope
+    judges the event (an inbound CDR, a kind no rule wants). ValueError for a tenant with rules of its own in
+    the scope or with privacy on (not in the engine yet)."""
 
 def ip_scope_rules() -> list[tuple[str, bool, bool, str | None]]:
     """The IP scope's ported rules in evaluation order: (rule, judges security events, judges CDRs, the one

@@ -9,7 +9,7 @@
 //! registration or sign-in flood (docs/engine.md, "Which rules first"). Held to the Python by
 //! `tests/engine/test_policy_engine.py`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -117,6 +117,53 @@ struct Doc {
     scanners: Vec<String>,
     retention: BTreeMap<String, f64>,
     deny: Vec<(String, String, String, String)>,
+    extensions: BTreeMap<String, ExtDoc>,
+    default_extension: ExtDoc,
+    custom_scopes: Vec<(String, String)>,
+}
+
+/// An extension's resolved settings as the document writes them (`ExtSettings`: its entry over
+/// `extensions.defaults` over the tenant's), those the ported rules read.
+#[derive(Deserialize)]
+struct ExtDoc {
+    user_agents: Option<Vec<String>>,
+    permitted_ips: Option<Vec<String>>,
+    remote_registration: Option<bool>,
+}
+
+/// `ExtSettings`: what the ported rules read of one extension's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtSettings {
+    /// Lower-cased user-agent prefixes (`user_agent_restriction`).
+    pub user_agents: Option<Vec<String>>,
+    /// Each network with its text as `str()` writes it (`registration_ip_restriction`).
+    pub permitted_ips: Option<Vec<(Net, String)>>,
+    pub remote_registration: Option<bool>,
+}
+
+impl ExtSettings {
+    fn from_doc(d: ExtDoc) -> Result<ExtSettings, DocError> {
+        let permitted_ips = match d.permitted_ips {
+            None => None,
+            Some(v) => Some(v.into_iter().map(|n| Ok((Net::parse(&n)?, n))).collect::<Result<Vec<_>, DocError>>()?),
+        };
+        Ok(ExtSettings { user_agents: d.user_agents, permitted_ips, remote_registration: d.remote_registration })
+    }
+}
+
+/// `RemoteRegistration`, its networks read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteRegistration {
+    pub access: String,
+    pub accounts: Vec<String>,
+    pub permitted_ips: Vec<Net>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct RemoteRegistrationSetting {
+    pub access: String,
+    pub accounts: Vec<String>,
+    pub permitted_ips: Vec<String>,
 }
 
 /// A static rule that drops or rejects (`Tenant.deny`): its network, name, source as written, and action.
@@ -129,7 +176,7 @@ pub struct DenyRule {
 }
 
 /// The document's version: `Tenant.document()` writes it, and a document of another is refused.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// `Lockout` (registration_lockout, login_lockout).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -184,6 +231,7 @@ pub struct Settings {
     pub rules: BTreeMap<String, RuleSetting>,
     /// `privacy:`: what the engine cannot do yet (pseudonymise what people read) it refuses to do wrong.
     pub privacy: Option<PrivacySetting>,
+    pub remote_registration: Option<RemoteRegistrationSetting>,
 }
 
 /// `PrivacySetting`'s switches.
@@ -220,6 +268,11 @@ pub struct Tenant {
     pub scanners: Vec<String>,
     pub retention: BTreeMap<String, f64>,
     pub deny: Vec<DenyRule>,
+    pub remote_registration: Option<RemoteRegistration>,
+    extensions: HashMap<String, ExtSettings>,
+    default_extension: ExtSettings,
+    /// The (scope, event type) pairs with the operator's own rules (`custom`, not ported).
+    pub custom_scopes: Vec<(String, String)>,
     pub allowed_country_ips: Option<HashSet<String>>,
     lan: Vec<Net>,
     accept: Vec<Net>,
@@ -244,6 +297,14 @@ impl Tenant {
             hours[day].extend(spans.iter().map(|&(a, b)| (i64::from(a) * 60, i64::from(b) * 60)));
         }
         let zone = Zone::get(&d.settings.timezone).map_err(DocError)?;
+        let remote_registration = match &d.settings.remote_registration {
+            None => None,
+            Some(r) => Some(RemoteRegistration {
+                access: r.access.clone(),
+                accounts: r.accounts.clone(),
+                permitted_ips: r.permitted_ips.iter().map(|n| Net::parse(n)).collect::<Result<Vec<_>, _>>()?,
+            }),
+        };
         Ok(Tenant {
             allowed_country_ips: d.settings.allowed_country_ips.as_ref().map(|v| v.iter().cloned().collect()),
             lan: nets(&d.lan)?,
@@ -256,6 +317,11 @@ impl Tenant {
             settings: d.settings,
             scanners: d.scanners,
             retention: d.retention,
+            remote_registration,
+            extensions: d.extensions.into_iter().map(|(k, v)| Ok((k, ExtSettings::from_doc(v)?)))
+                .collect::<Result<HashMap<_, _>, DocError>>()?,
+            default_extension: ExtSettings::from_doc(d.default_extension)?,
+            custom_scopes: d.custom_scopes,
             deny: d.deny.into_iter()
                 .map(|(net, name, source, action)| Ok(DenyRule { net: Net::parse(&net)?, name, source, action }))
                 .collect::<Result<Vec<_>, DocError>>()?,
@@ -270,6 +336,11 @@ impl Tenant {
             None if rule_id == "anomaly" => ("report", None),
             None => ("enforce", None),
         }
+    }
+
+    /// `Tenant.ext(extension)`: its settings, else the defaults'.
+    pub fn ext(&self, extension: Option<&str>) -> &ExtSettings {
+        extension.and_then(|e| self.extensions.get(e)).unwrap_or(&self.default_extension)
     }
 
     /// `Tenant.in_lan`.

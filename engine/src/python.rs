@@ -1170,9 +1170,13 @@ fn rule_step<'py>(py: Python<'py>, rule: &str, doc: PyRef<'py, TenantDoc>, tenan
         (state::KeyState::Tenant(s), Event::Security(ev)) if rule == "distributed_lockout" => {
             rules::distributed_lockout::check(&mut c, s, ev)
         }
-        (state::KeyState::Ext(s), Event::Security(ev)) if rule == "account_lockout" => {
-            rules::account_lockout::check(&mut c, s, &event, ev)
-        }
+        (state::KeyState::Ext(s), Event::Security(ev)) => match rule {
+            "account_lockout" => rules::account_lockout::check(&mut c, s, &event, ev),
+            "registration_ip_restriction" => rules::registration_ip_restriction::check(&mut c, s, &event, ev),
+            "user_agent_restriction" => rules::user_agent_restriction::check(&mut c, s, &event, ev),
+            "remote_registration" => rules::remote_registration::check(&mut c, s, &event, ev),
+            other => return Err(PyValueError::new_err(format!("no rule {other:?} in the engine's extension scope yet"))),
+        },
         _ => return Err(PyValueError::new_err(format!("no rule {rule:?} for this key and event in the engine yet"))),
     };
     let changed = c.blocks_changed;
@@ -1180,13 +1184,17 @@ fn rule_step<'py>(py: Python<'py>, rule: &str, doc: PyRef<'py, TenantDoc>, tenan
     Ok((records_of(py, &out)?, PyBytes::new(py, &st.encode()), changed))
 }
 
+/// `ip_scope_step`'s answer: the records, and the state after (None: no rule judged the event).
+type ScopeResult<'py> = (Vec<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>);
+
 /// The IP scope of one event (engine/src/rules/ip_scope.rs): `Detector.process`'s rules of the `ip` scope on the
-/// key's state (None: a key not held), with the arguments of `rule_step`. Returns the records and the state after.
+/// key's state (None: a key not held), with the arguments of `rule_step`. Returns the records and the state after,
+/// or no records and None when no rule of the scope judges the event (no key is made or written).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn ip_scope_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, tenants: Bound<'py, PyDict>, state: Option<&[u8]>,
                       event: &[u8], ts: f64, settled: f64, ident: u64, cost: Option<f64>)
-                      -> PyResult<(Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>)> {
+                      -> PyResult<ScopeResult<'py>> {
     let event = crate::event::decode_json(event).map_err(|e| PyValueError::new_err(format!("not an event: {e:?}")))?;
     let mut held: Vec<(String, PyRef<'py, TenantDoc>)> = Vec::with_capacity(tenants.len());
     for (k, v) in tenants.iter() {
@@ -1210,8 +1218,10 @@ fn ip_scope_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, tenants: Boun
     let mut out = Vec::new();
     let mut c = rules::Check { tenant: &doc.inner, tenants: &by_name, scope: "ip", ts, settled, ident, source: &source,
                                blocks_changed: false, out: &mut out };
-    rules::ip_scope::step(&mut c, &mut st, &event).map_err(rule_err)?;
-    Ok((records_of(py, &out)?, PyBytes::new(py, &state::KeyState::Ip(st).encode())))
+    if !rules::ip_scope::step(&mut c, &mut st, &event).map_err(rule_err)? {
+        return Ok((Vec::new(), None));
+    }
+    Ok((records_of(py, &out)?, Some(PyBytes::new(py, &state::KeyState::Ip(st).encode()))))
 }
 
 /// The IP scope's rules in order (`streams.rules.RULES_BY_SCOPE["ip"]` but `custom`).
@@ -1226,6 +1236,7 @@ fn rule_err(e: rules::RuleError) -> PyErr {
         rules::RuleError::Window(e) => PyValueError::new_err(e.0),
         rules::RuleError::NoTenant(name) => PyKeyError::new_err(format!("no tenant document for {name:?}")),
         rules::RuleError::State(why) => PyValueError::new_err(why),
+        rules::RuleError::Unported(why) => PyValueError::new_err(format!("not in the engine yet: {why}")),
     }
 }
 

@@ -32,7 +32,7 @@ EXT_DEFAULTS: dict[str, Callable[[TenantPolicy], Any]] = {
 }
 
 
-DOCUMENT_VERSION = 2  # Tenant.document()'s layout; the engine refuses another (engine/src/policy.rs VERSION)
+DOCUMENT_VERSION = 3  # Tenant.document()'s layout; the engine refuses another (engine/src/policy.rs VERSION)
 
 
 class ExtSettings:
@@ -47,6 +47,13 @@ class ExtSettings:
             setattr(self, name, EXT_DEFAULTS[name](tenant) if value is None else value)
         if self.user_agents:
             self.user_agents = tuple(u.lower() for u in self.user_agents)
+
+
+def _ext_document(ext: ExtSettings) -> dict:
+    """What the compiled engine reads of an extension's resolved settings (``Tenant.document()``)."""
+    return {"user_agents": None if ext.user_agents is None else list(ext.user_agents),
+            "permitted_ips": None if ext.permitted_ips is None else [str(n) for n in ext.permitted_ips],
+            "remote_registration": ext.remote_registration}
 
 
 class Tenant:
@@ -112,8 +119,9 @@ class Tenant:
         """This tenant's resolved policy as one JSON document for the compiled engine (``streams._engine.TenantDoc``;
         docs/engine.md, "The policy as data"): the validated settings, and what this class derives from them
         (networks, weekly hours in minutes of the local day, holidays as ordinals, lower-cased scanners, the static
-        rules that drop or reject as (network, name, source, action), the
-        rules' retention per scope). Python loads, validates and defaults the policy; the engine reads this."""
+        rules that drop or reject as (network, name, source, action), each extension's resolved settings that the
+        ported rules read, the (scope, event type) pairs that have the operator's own rules, the rules' retention
+        per scope). Python loads, validates and defaults the policy; the engine reads this."""
         import msgspec
 
         def minutes(t: time) -> int:
@@ -130,6 +138,9 @@ class Tenant:
             "scanners": list(self.scanners),
             "retention": dict(self.retention),
             "deny": [[str(net), r.name, r.source, r.action] for net, r in self.deny],
+            "extensions": {name: _ext_document(self.ext(name)) for name in self.settings.extensions},
+            "default_extension": _ext_document(self._default_ext),
+            "custom_scopes": sorted([scope, events] for (scope, events), rules in self._custom.items() if rules),
         })
 
     def ext(self, extension: str) -> ExtSettings:

@@ -1,7 +1,8 @@
 """The rules of a registration or sign-in flood in Rust (engine/src/rules/, ``streams._engine.rule_step``) against
 their Python modules: the IP scope's ``registration_lockout``, ``login_lockout``, ``auto_defense``,
 ``scanner_user_agent``, ``static_defense``, ``country_ip`` (also its tenant-scope sweep) and ``global_blocklist``;
-the account's ``account_lockout`` and the tenant's ``distributed_lockout``.
+the account's ``account_lockout``, ``registration_ip_restriction``, ``user_agent_restriction`` and
+``remote_registration``; and the tenant's ``distributed_lockout``.
 
 Every ``check`` of these rules in whole replays is recorded (the key's state before and after as changelog
 bytes, the event as encoded, the context it reads: scope, event time, ``settled``, the event's identity,
@@ -33,8 +34,10 @@ _engine = pytest.importorskip("streams._engine")
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ("registration_lockout", "login_lockout", "auto_defense", "scanner_user_agent", "static_defense", "country_ip",
-         "global_blocklist", "account_lockout", "distributed_lockout")
-SCOPE = {"account_lockout": ("ext",), "distributed_lockout": ("tenant",), "country_ip": ("ip", "tenant")}
+         "global_blocklist", "account_lockout", "distributed_lockout", "registration_ip_restriction",
+         "user_agent_restriction", "remote_registration")
+SCOPE = {"account_lockout": ("ext",), "distributed_lockout": ("tenant",), "country_ip": ("ip", "tenant"),
+         "registration_ip_restriction": ("ext",), "user_agent_restriction": ("ext",), "remote_registration": ("ext",)}
 
 
 class Recorder:
@@ -55,6 +58,7 @@ class Recorder:
         # the IP scope of each event: from its Ctx (the state before) to the key's write (the state after the rules)
         self.scopes: list[dict] = []
         pending: dict[int, dict] = {}
+        self.pending = pending
         init, write = Ctx.__init__, KeyLifecycle.write
 
         def ctx_init(ctx, det, tenant, event, ts, scope, key, st, out):
@@ -139,6 +143,7 @@ def replay(tmp: Path, name: str, lines: list[bytes], policy: Path | None, monkey
         rec.install(m)
         det = Detector(Policy.load(policy) if policy else Policy.default())
         run(read_events([str(src)]), det, lambda r: None, lambda r: None)
+    assert not rec.pending, "a context of the IP scope never reached its key's write"
     _scopes[name] = rec.scopes
     return rec.calls
 
@@ -166,6 +171,12 @@ static_defense:
   - {name: rej, source: "2001:db8::/32", action: reject}
   - {name: office, source: 192.0.2.0/24, action: accept}
   - {name: link, source: "fe80::%1/64", action: drop}
+extensions:
+  defaults: {user_agents: [zoiper, "sipvicious σ", Yealink]}
+  "100": {permitted_ips: [81.2.69.0/24, "fe80::%1/64"], user_agents: [friendly, "İstanbul"]}
+  alice: {remote_registration: false, user_agents: []}
+  "101": {remote_registration: true, permitted_ips: []}
+remote_registration: {access: allowed, accounts: ["100", "ünïcode", "101"], permitted_ips: [81.2.69.0/24, "2001:db8::/32"]}
 tenants:
   b:
     allowed_country_ips: [US]
@@ -175,6 +186,7 @@ tenants:
     country_ip_block: set
     incident_seconds: 300
     rules: {auto_defense: {mode: "off"}, scanner_user_agent: {mode: report, severity: critical}}
+    remote_registration: {access: restricted, accounts: ["101", "a|b"]}
 """
 
 IPS = ["81.2.69.160", "5.9.1.1", "8.8.8.8", "198.51.100.7", "192.0.2.10", "10.0.0.3", "2001:db8::5", "2a00:1450::1",
@@ -377,3 +389,35 @@ def test_the_ip_scope_of_every_event(recorded):
             seen_kinds.add(event_kind(call["event"]))
     assert n > 30_000 and made > 10_000, (n, made)
     assert {"reg_failure", "login_failure", "outbound_start", "other_request"} <= seen_kinds, seen_kinds
+
+
+def test_the_ip_scope_judges_only_what_reaches_it_and_refuses_what_it_does_not_run(monkeypatch):
+    """An inbound CDR reaches no IP key and a sign-in success no rule of a tenant with them off: no records and no
+    state, as the detector makes no context. A tenant with rules of its own in the scope, or with privacy on,
+    is refused (it stays with the Python), never judged without them."""
+    from streams.policy.compiled import Tenant
+    from streams.policy.schema import TenantPolicy
+
+    t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    plain = Tenant("a", TenantPolicy.model_validate({"static_defense": [{"name": "x", "source": "198.51.100.0/24",
+                                                                          "action": "drop"}]}))
+    inbound = encode(Cdr(call_id="c1", start=t0, src="+442071234567", dst="100", tenant="a", phase="end",
+                         direction="inbound", src_ip="198.51.100.7"))
+    outbound = encode(Cdr(call_id="c2", start=t0, src="100", dst="+442071234567", tenant="a", phase="end",
+                          direction="outbound", src_ip="198.51.100.7"))
+    args = (t0.timestamp(), t0.timestamp(), 7, None)
+    assert _engine.ip_scope_step(doc(plain), {}, None, inbound, *args) == ([], None)
+    records, after = _engine.ip_scope_step(doc(plain), {}, None, outbound, *args)
+    assert any(b"static_defense" in r for r in records) and after is not None
+    off = Tenant("a", TenantPolicy.model_validate({"rules": {r: {"mode": "off"} for r in
+                                                             ("static_defense", "country_ip", "global_blocklist")}}))
+    assert _engine.ip_scope_step(doc(off), {}, None, outbound, *args) == ([], None)
+
+    custom = Tenant("a", TenantPolicy.model_validate({"rules": {"failed_calls_per_source": {
+        "kind": "event_count", "events": "cdr", "key": "source_ip", "seconds": 60, "threshold": 30}}}))
+    with pytest.raises(ValueError, match="rules of its own"):
+        _engine.ip_scope_step(doc(custom), {}, None, outbound, *args)
+    monkeypatch.setenv("TOLLGUARD_PII_SALT", "a-secret-of-at-least-16")
+    private = Tenant("a", TenantPolicy.model_validate({"privacy": {"hash_ips": True}}))
+    with pytest.raises(ValueError, match="privacy"):
+        _engine.ip_scope_step(doc(private), {}, None, outbound, *args)

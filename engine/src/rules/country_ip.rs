@@ -43,7 +43,7 @@ pub fn check(c: &mut Check<'_>, incidents: &mut Dict<String, Incident>, blocks: 
     let tenant = c.tenant;
     let Some(allowed) = tenant.allowed_country_ips.as_ref() else { return Ok(()) };
     let Some(src) = src_ip(event).filter(|ip| !ip.is_empty()) else { return Ok(()) };
-    let ip = parse_ip(src).ok_or_else(|| super::RuleError::State(format!("{src:?} does not appear to be an IPv4 or IPv6 address")))?;
+    let ip = parse_ip(src).ok_or_else(|| super::not_an_address(src))?;
     if tenant.exempt(ip) {
         return Ok(());
     }

@@ -2,11 +2,11 @@
 //! those of `streams.rules.EVALUATION_ORDER` that judge the event's type and kind and that the tenant has
 //! not switched off), all on one key's state with one `Ctx`, so that a block one rule records is seen by
 //! `global_blocklist` after it (`blocks_changed`). Every rule of the scope is ported but the operator's own
-//! (`custom`): a tenant with custom rules in this scope is refused (`Unported`), as the plan says, so that
-//! no key's state is split between the engine and the Python.
+//! (`custom`): a tenant with custom rules in this scope is refused (`RuleError::Unported`), as is one whose
+//! `privacy` is on, as the plan says, so that no key's state is split between the engine and the Python.
 
 use super::{auto_defense, country_ip, event_kind, global_blocklist, login_lockout, registration_lockout,
-            scanner_user_agent, static_defense, Check, Result};
+            scanner_user_agent, static_defense, Check, Result, RuleError};
 use crate::event::Event;
 use crate::state::IpState;
 
@@ -34,9 +34,31 @@ pub fn active(c: &Check<'_>, event: &Event) -> Vec<&'static str> {
         .collect()
 }
 
-/// Run the IP scope's active rules over one event (a CDR or a security event) on the key's state.
-pub fn step(c: &mut Check<'_>, st: &mut IpState, event: &Event) -> Result<()> {
-    for rule in active(c, event) {
+/// Does the event reach an IP key (`Detector.keys_for`)? A security event always; a CDR that is not inbound and
+/// names its source address.
+pub fn routed(event: &Event) -> bool {
+    match event {
+        Event::Security(_) => true,
+        Event::Cdr(e) => e.direction.as_str() != "inbound" && e.src_ip.as_deref().is_some_and(|ip| !ip.is_empty()),
+        Event::Unblock(_) => false,
+    }
+}
+
+/// Run the IP scope's active rules over one event on the key's state: Ok(false) when the event reaches no IP
+/// key or no rule of the scope judges it (the detector then makes no context and writes no key).
+pub fn step(c: &mut Check<'_>, st: &mut IpState, event: &Event) -> Result<bool> {
+    let events = if matches!(event, Event::Cdr(_)) { "cdr" } else { "security" };
+    if c.tenant.custom_scopes.iter().any(|(s, e)| s == "ip" && e == events) {
+        return Err(RuleError::Unported(format!("tenant {:?} has rules of its own in the IP scope", c.tenant.name)));
+    }
+    if c.tenant.settings.privacy_active() {
+        return Err(RuleError::Unported(format!("tenant {:?} has privacy on", c.tenant.name)));
+    }
+    let rules = if routed(event) { active(c, event) } else { Vec::new() };
+    if rules.is_empty() {
+        return Ok(false);
+    }
+    for rule in rules {
         match (rule, event) {
             ("static_defense", Event::Security(ev)) => static_defense::check(c, st, Some(&ev.src_ip))?,
             ("static_defense", Event::Cdr(ev)) => static_defense::check(c, st, ev.src_ip.as_deref())?,
@@ -49,5 +71,5 @@ pub fn step(c: &mut Check<'_>, st: &mut IpState, event: &Event) -> Result<()> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(true)
 }

@@ -2,7 +2,8 @@
 //! (`streams.rules._common`). So far the rules of the IP scope that judge a security event (a
 //! registration or sign-in flood's source): `registration_lockout`, `login_lockout`, `auto_defense`,
 //! `scanner_user_agent`, `static_defense`, `country_ip` and `global_blocklist`; and the flood's rules of the other
-//! scopes, `account_lockout` (per account) and `distributed_lockout` (per tenant).
+//! scopes, `account_lockout` (per account) and `distributed_lockout` (per tenant); and the extension's registration
+//! checks, `registration_ip_restriction`, `user_agent_restriction` and `remote_registration`.
 //!
 //! A rule judges one event against one key's state through a [`Check`]: the event, its tenant's policy,
 //! the context `emit` needs, and the one way to emit (`emit.rs`). Held to the Python by
@@ -15,9 +16,12 @@ pub mod distributed_lockout;
 pub mod global_blocklist;
 pub mod ip_scope;
 pub mod login_lockout;
+pub mod registration_ip_restriction;
 pub mod registration_lockout;
+pub mod remote_registration;
 pub mod scanner_user_agent;
 pub mod static_defense;
+pub mod user_agent_restriction;
 
 use std::collections::HashMap;
 
@@ -38,6 +42,9 @@ pub enum RuleError {
     NoTenant(String),
     /// What the Python refuses with ValueError (an address that is none).
     State(String),
+    /// What the engine does not run yet for this tenant (the operator's own rules, privacy): the tenant stays
+    /// with the Python detector.
+    Unported(String),
 }
 
 impl From<EmitError> for RuleError {
@@ -103,6 +110,11 @@ impl<'a> Check<'a> {
         }
         self.tenants.get(name).copied().ok_or_else(|| RuleError::NoTenant(name.to_string()))
     }
+}
+
+/// What `parse_ip` raises for a text that is no address (the event contract lets none through).
+pub fn not_an_address(text: &str) -> RuleError {
+    RuleError::State(format!("{} does not appear to be an IPv4 or IPv6 address", crate::seclog::py::repr(text)))
 }
 
 /// An `Order` record.

@@ -1,7 +1,7 @@
 //! static_defense — guide: Network Security, "Restrict Access to PBX by Static Firewall Rules".
 //! The port of `streams/rules/static_defense.py` (its docstring says what it judges and why).
 
-use super::{detection, order, s, Check, Result, RuleError};
+use super::{detection, order, s, Check, Result};
 use crate::policy::parse_ip;
 use crate::state::IpState;
 
@@ -15,8 +15,7 @@ pub fn check(c: &mut Check<'_>, st: &mut IpState, src_ip: Option<&str>) -> Resul
     if tenant.deny.is_empty() {
         return Ok(());
     }
-    let ip = parse_ip(src_ip)
-        .ok_or_else(|| RuleError::State(format!("{src_ip:?} does not appear to be an IPv4 or IPv6 address")))?;
+    let ip = parse_ip(src_ip).ok_or_else(|| super::not_an_address(src_ip))?;
     let Some(rule) = tenant.deny.iter().find(|r| r.net.contains(ip)) else { return Ok(()) };
     let evidence = vec![
         ("static_rule".to_string(), s(&rule.name)),
