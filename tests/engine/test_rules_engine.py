@@ -193,7 +193,7 @@ IPS = ["81.2.69.160", "5.9.1.1", "8.8.8.8", "198.51.100.7", "192.0.2.10", "10.0.
        "91.189.88.1", "41.0.0.9", "::ffff:8.8.4.4", "fe80::7"]
 AGENTS = [None, "", "friendly-scanner", "SIPVicious ΣΑΣ", "sipcli/v1.8", "Zoiper 5", "pplsip", "Yealink 'T46' \"x\"",
           "VaxSIPUserAgent\x07", "İstanbul-scanner", "x" * 300, "sundayddr", "friendly-scanner/" + "é" * 250,
-          "sipvicious " + "\U0001f600" * 70]
+          "sipvicious " + "\U0001f600" * 70, "Softphone, not Yealink"]
 ACCOUNTS = [None, "", "100", "101", "alice", "ünïcode", "a|b", "9" * 40]
 
 
