@@ -109,7 +109,7 @@ pub struct Detection<'a> {
 
 /// `d[key] = value` on a dict kept as its items (a state `Dict`'s, an evidence's): in place where the key
 /// is, else at the end, as a Python dict keeps its order.
-fn set<V>(items: &mut Vec<(String, V)>, key: &str, value: V) {
+pub(crate) fn set<V>(items: &mut Vec<(String, V)>, key: &str, value: V) {
     match items.iter_mut().find(|(k, _)| k == key) {
         Some(slot) => slot.1 = value,
         None => items.push((key.to_string(), value)),

@@ -1118,6 +1118,26 @@ fn records_of<'py>(py: Python<'py>, out: &[emit::Out]) -> PyResult<Vec<Bound<'py
     Ok(records)
 }
 
+/// What `rule_step` and `ip_scope_step` read of their arguments: the event, the other tenants' documents by name,
+/// and what `_seen` reads of the event (a CDR's `cost` as given).
+#[allow(clippy::type_complexity)]
+fn step_input<'py>(event: &[u8], tenants: &Bound<'py, PyDict>, cost: Option<f64>)
+                   -> PyResult<(Event, Vec<(String, PyRef<'py, TenantDoc>)>, emit::Source)> {
+    let event = crate::event::decode_json(event).map_err(|e| PyValueError::new_err(format!("not an event: {e:?}")))?;
+    let mut held = Vec::with_capacity(tenants.len());
+    for (k, v) in tenants.iter() {
+        held.push((k.extract::<String>()?, v.extract::<PyRef<'py, TenantDoc>>()?));
+    }
+    let source = match &event {
+        Event::Cdr(e) => emit::Source::Cdr { call_id: e.call_id.clone(), cost },
+        Event::Security(e) => emit::Source::Security {
+            outcome: e.outcome.as_str().to_string(), src_ip: e.src_ip.clone(), account: e.account.clone(),
+        },
+        Event::Unblock(_) => emit::Source::None,
+    };
+    Ok((event, held, source))
+}
+
 /// `rule_step`'s answer: (the records, the state after, `Ctx.blocks_changed` after).
 type RuleResult<'py> = (Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>, bool);
 
@@ -1130,19 +1150,8 @@ type RuleResult<'py> = (Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>, bool);
 fn rule_step<'py>(py: Python<'py>, rule: &str, doc: PyRef<'py, TenantDoc>, tenants: Bound<'py, PyDict>, scope: &str,
                   state: &[u8], event: &[u8], ts: f64, settled: f64, ident: u64, blocks_changed: bool,
                   cost: Option<f64>) -> PyResult<RuleResult<'py>> {
-    let event = crate::event::decode_json(event).map_err(|e| PyValueError::new_err(format!("not an event: {e:?}")))?;
-    let mut held: Vec<(String, PyRef<'py, TenantDoc>)> = Vec::with_capacity(tenants.len());
-    for (k, v) in tenants.iter() {
-        held.push((k.extract::<String>()?, v.extract::<PyRef<'py, TenantDoc>>()?));
-    }
+    let (event, held, source) = step_input(event, &tenants, cost)?;
     let by_name: rules::Tenants<'_> = held.iter().map(|(k, v)| (k.as_str(), &v.inner)).collect();
-    let source = match &event {
-        Event::Cdr(e) => emit::Source::Cdr { call_id: e.call_id.clone(), cost },
-        Event::Security(e) => emit::Source::Security {
-            outcome: e.outcome.as_str().to_string(), src_ip: e.src_ip.clone(), account: e.account.clone(),
-        },
-        Event::Unblock(_) => emit::Source::None,
-    };
     let mut st = state::decode(state).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut out = Vec::new();
     let mut c = rules::Check { tenant: &doc.inner, tenants: &by_name, scope, ts, settled, ident, source: &source,
@@ -1195,19 +1204,11 @@ type ScopeResult<'py> = (Vec<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>);
 fn ip_scope_step<'py>(py: Python<'py>, doc: PyRef<'py, TenantDoc>, tenants: Bound<'py, PyDict>, state: Option<&[u8]>,
                       event: &[u8], ts: f64, settled: f64, ident: u64, cost: Option<f64>)
                       -> PyResult<ScopeResult<'py>> {
-    let event = crate::event::decode_json(event).map_err(|e| PyValueError::new_err(format!("not an event: {e:?}")))?;
-    let mut held: Vec<(String, PyRef<'py, TenantDoc>)> = Vec::with_capacity(tenants.len());
-    for (k, v) in tenants.iter() {
-        held.push((k.extract::<String>()?, v.extract::<PyRef<'py, TenantDoc>>()?));
+    let (event, held, source) = step_input(event, &tenants, cost)?;
+    if matches!(event, Event::Unblock(_)) {
+        return Err(PyValueError::new_err("an unblock is not judged by the rules"));
     }
     let by_name: rules::Tenants<'_> = held.iter().map(|(k, v)| (k.as_str(), &v.inner)).collect();
-    let source = match &event {
-        Event::Cdr(e) => emit::Source::Cdr { call_id: e.call_id.clone(), cost },
-        Event::Security(e) => emit::Source::Security {
-            outcome: e.outcome.as_str().to_string(), src_ip: e.src_ip.clone(), account: e.account.clone(),
-        },
-        Event::Unblock(_) => return Err(PyValueError::new_err("an unblock is not judged by the rules")),
-    };
     let mut st = match state {
         Some(raw) => match state::decode(raw).map_err(|e| PyValueError::new_err(e.to_string()))? {
             state::KeyState::Ip(s) => s,

@@ -20,27 +20,14 @@ const SOURCES: usize = 8;
 const REPEAT: i64 = 2;
 const KEEP: usize = 4096;
 
-fn set<K: PartialEq, V>(items: &mut Vec<(K, V)>, key: K, value: V) {
-    match items.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = value,
-        None => items.push((key, value)),
-    }
-}
-
 pub fn check(c: &mut Check<'_>, st: &mut ExtState, event: &Event, ev: &SecurityEvent) -> Result<()> {
     let Some(account) = ev.account.as_deref().filter(|a| !a.is_empty()) else { return Ok(()) };
     let kind = if is_registration(ev) { "registration" } else { "login" };
     let cfg = if kind == "registration" { &c.tenant.settings.registration_lockout } else { &c.tenant.settings.login_lockout };
-    let slot = match st.account_failures.0.iter().position(|(k, _)| k == kind) {
-        Some(k) => k,
-        None => {
-            st.account_failures.0.push((kind.to_string(), state::TimeSet::default()));
-            st.account_failures.0.len() - 1
-        }
-    };
+    let slot = st.account_failures.slot(kind.to_string(), state::TimeSet::default);
     let mut window = st.account_failures.0[slot].1.take_window();
     let source = u64::from(crc32(ev.src_ip.as_bytes()));
-    set(&mut st.account_source_ips.0, i128::from(source), ev.src_ip.clone());
+    st.account_source_ips.set(i128::from(source), ev.src_ip.clone());
     let span = span_of(&[order("lock_account", "", cfg.block_seconds, None)], c.tenant);
     let seconds = cfg.seconds as f64;
     if let Some(i) = window.add(c.ts, flagged(source, event)) {
@@ -99,16 +86,8 @@ fn detect(c: &mut Check<'_>, cfg: &Lockout, kind: &str, st: &mut ExtState, windo
 fn locks(c: &Check<'_>, cfg: &Lockout, st: &mut ExtState, window: &TimeSet, kind: &str, epoch: i64, ends: &[f64],
          account: &str, evidence: &mut Vec<(String, Ev)>, quiet: bool) -> Vec<Order> {
     let trust = c.tenant.settings.block_on_unverified_udp;
-    let key = format!("{kind}|{epoch}");
-    let locked = &mut st.account_locked.0;
-    let at = match locked.iter().position(|(k, _)| *k == key) {
-        Some(at) => at,
-        None => {
-            locked.push((key, Vec::new()));
-            locked.len() - 1
-        }
-    };
-    let done = &mut locked[at].1;
+    let at = st.account_locked.slot(format!("{kind}|{epoch}"), Vec::new);
+    let done = &mut st.account_locked.0[at].1;
     let (lo, hi) = (ends[0] - cfg.seconds as f64, ends[ends.len() - 1]);
     let ips: Vec<Option<String>> = if cfg.lock_scope == "account" {
         let ips = if done.contains(&0) { Vec::new() } else { vec![None] };

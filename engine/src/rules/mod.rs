@@ -143,12 +143,9 @@ pub fn int(n: i64) -> Ev {
     Ev::Int(i128::from(n))
 }
 
-/// `evidence[key] = value`.
+/// `evidence[key] = value` (`emit::set`).
 pub fn put(evidence: &mut Vec<(String, Ev)>, key: &str, value: Ev) {
-    match evidence.iter_mut().find(|(k, _)| k == key) {
-        Some(slot) => slot.1 = value,
-        None => evidence.push((key.to_string(), value)),
-    }
+    emit::set(evidence, key, value);
 }
 
 // -- streams.rules._common ------------------------------------------------------------------------

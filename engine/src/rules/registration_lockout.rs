@@ -114,16 +114,8 @@ fn detect(c: &mut Check<'_>, cfg: &Lockout, st: &mut IpState, window: &TimeSet, 
 #[allow(clippy::too_many_arguments)]
 fn orders_of(c: &Check<'_>, cfg: &Lockout, st: &mut IpState, window: &TimeSet, epoch: i64, ends: &[f64], src_ip: &str,
              evidence: &mut Vec<(String, Ev)>) -> Vec<Order> {
-    let key = epoch.to_string();
-    let locked = &mut st.registration_locked.0;
-    let at = match locked.iter().position(|(k, _)| *k == key) {
-        Some(at) => at,
-        None => {
-            locked.push((key, Vec::new()));
-            locked.len() - 1
-        }
-    };
-    let done = &mut locked[at].1;
+    let at = st.registration_locked.slot(epoch.to_string(), Vec::new);
+    let done = &mut st.registration_locked.0[at].1;
     let held: HashSet<i128> = done.iter().copied().collect();
     let names = &st.registration_accounts.0;
     let name_of = |a: u64| names.iter().find(|(k, _)| *k == i128::from(a)).map(|(_, v)| v.as_str());

@@ -151,6 +151,27 @@ impl<K, V> Default for Dict<K, V> {
     }
 }
 
+impl<K: PartialEq, V> Dict<K, V> {
+    /// `d.setdefault(key, new())`, as the item's index (a new key goes at the end, as a Python dict's).
+    pub fn slot(&mut self, key: K, new: impl FnOnce() -> V) -> usize {
+        match self.0.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.0.push((key, new()));
+                self.0.len() - 1
+            }
+        }
+    }
+
+    /// `d[key] = value`: in place where the key is, else at the end.
+    pub fn set(&mut self, key: K, value: V) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(item) => item.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
 /// Folds repeated keys as a Python dict does: the first place, the last value. A scan while the dict is
 /// small; past that, one sort of the positions by key (no key is copied, and values with no repeat,
 /// the usual case, are not moved).
